@@ -1,0 +1,79 @@
+// Builds every bundle the project ships, plus the integration-test bundle.
+//   node esbuild.mjs                 development build with source maps
+//   node esbuild.mjs --production    minified, no source maps (what `npm run package` ships)
+//   node esbuild.mjs --watch         rebuild on change
+import * as esbuild from 'esbuild';
+import { readdirSync, existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const root = path.dirname(new URL(import.meta.url).pathname);
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  bundle: true,
+  minify: production,
+  sourcemap: production ? false : 'linked',
+  sourcesContent: false,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+const nodeCommon = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
+
+/** Each folder src/webview/<name>/ with a main.ts becomes dist/webview/<name>.js. */
+function webviewEntries() {
+  const dir = path.join(root, 'src/webview');
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'main.ts')))
+    .map((d) => ({ in: path.join(dir, d.name, 'main.ts'), out: d.name }));
+}
+
+const builds = [
+  {
+    ...nodeCommon,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode'],
+  },
+  { ...nodeCommon, entryPoints: ['src/server/main.ts'], outfile: 'dist/server.js' },
+  {
+    ...nodeCommon,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    ...common,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    entryPoints: webviewEntries(),
+    outdir: 'dist/webview',
+  },
+  // The integration suite runs inside VS Code's extension host; mocha is loaded from node_modules there.
+  ...(production
+    ? []
+    : [
+        {
+          ...nodeCommon,
+          sourcemap: 'inline',
+          entryPoints: ['test/integration/index.ts'],
+          outfile: 'out/test/integration/index.js',
+          external: ['vscode', 'mocha'],
+        },
+      ]),
+].filter((b) => !Array.isArray(b.entryPoints) || b.entryPoints.length > 0);
+
+if (!watch) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+
+if (watch) {
+  const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log(`watching ${contexts.length} bundles`);
+} else {
+  const started = Date.now();
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  console.log(`built ${builds.length} bundles${production ? ' (production)' : ''} in ${Date.now() - started} ms`);
+}

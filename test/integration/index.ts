@@ -1,0 +1,50 @@
+// Entry point that VS Code (desktop or code-server) loads in its extension host as extensionTestsPath.
+// It runs the mocha suites and writes a JSON report that scripts/run-integration-tests.mjs reads,
+// because a browser-hosted workbench never exits by itself.
+import { writeFileSync } from 'node:fs';
+import Mocha from 'mocha';
+import * as vscode from 'vscode';
+
+export interface IntegrationReport {
+  readonly vscodeVersion: string;
+  readonly appName: string;
+  readonly passed: string[];
+  readonly failed: { title: string; error: string }[];
+  readonly pending: string[];
+}
+
+export async function run(): Promise<void> {
+  const reportPath = process.env.DVW_TEST_REPORT;
+  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false });
+  // Define describe/it on the global object before the suites load.
+  mocha.suite.emit('pre-require', globalThis, 'integration', mocha);
+  await import('./activation.test');
+  await import('./environments.test');
+  await import('./language.test');
+
+  const passed: string[] = [];
+  const failed: { title: string; error: string }[] = [];
+  const pending: string[] = [];
+  await new Promise<void>((resolve) => {
+    const runner = mocha.run(() => resolve());
+    runner.on('pass', (test) => passed.push(test.fullTitle()));
+    runner.on('pending', (test) => pending.push(test.fullTitle()));
+    runner.on('fail', (test, error: unknown) => {
+      failed.push({
+        title: test.fullTitle(),
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      });
+    });
+  });
+
+  const report: IntegrationReport = {
+    vscodeVersion: vscode.version,
+    appName: vscode.env.appName,
+    passed,
+    failed,
+    pending,
+  };
+  if (reportPath) writeFileSync(reportPath, JSON.stringify(report, null, 2));
+  // test-electron reads success from the promise; code-server's runner reads the report.
+  if (failed.length > 0) throw new Error(`${failed.length} integration test(s) failed`);
+}
