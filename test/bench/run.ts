@@ -1,0 +1,18 @@
+// `npm run bench`: runs every benchmark and prints one line per figure. Add a benchmark by exporting a
+// `Benchmark` from a file here and listing it below.
+import { blocksBenchmark } from './blocks.bench';
+import type { Benchmark } from './harness';
+
+const benchmarks: Benchmark[] = [blocksBenchmark];
+
+async function main(only: string | undefined): Promise<void> {
+  for (const benchmark of benchmarks) {
+    if (only && !benchmark.name.includes(only)) continue;
+    for (const line of await benchmark.run()) console.log(line);
+  }
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
