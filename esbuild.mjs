@@ -2,12 +2,14 @@
 //   node esbuild.mjs                 development build with source maps
 //   node esbuild.mjs --production    minified, no source maps (what `npm run package` ships)
 //   node esbuild.mjs --watch         rebuild on change
+//   node esbuild.mjs --tests-only    only the integration-test bundle (to test a packaged .vsix)
 import * as esbuild from 'esbuild';
 import { readdirSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+const testsOnly = process.argv.includes('--tests-only');
 const root = path.dirname(new URL(import.meta.url).pathname);
 
 /** @type {import('esbuild').BuildOptions} */
@@ -30,7 +32,15 @@ function webviewEntries() {
     .map((d) => ({ in: path.join(dir, d.name, 'main.ts'), out: d.name }));
 }
 
-const builds = [
+const testBuild = {
+  ...nodeCommon,
+  sourcemap: 'inline',
+  entryPoints: ['test/integration/index.ts'],
+  outfile: 'out/test/integration/index.js',
+  external: ['vscode', 'mocha'],
+};
+
+const productBuilds = [
   {
     ...nodeCommon,
     entryPoints: ['src/extension/extension.ts'],
@@ -52,21 +62,12 @@ const builds = [
     entryPoints: webviewEntries(),
     outdir: 'dist/webview',
   },
-  // The integration suite runs inside VS Code's extension host; mocha is loaded from node_modules there.
-  ...(production
-    ? []
-    : [
-        {
-          ...nodeCommon,
-          sourcemap: 'inline',
-          entryPoints: ['test/integration/index.ts'],
-          outfile: 'out/test/integration/index.js',
-          external: ['vscode', 'mocha'],
-        },
-      ]),
 ].filter((b) => !Array.isArray(b.entryPoints) || b.entryPoints.length > 0);
 
-if (!watch) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+// The integration suite runs inside VS Code's extension host; mocha is loaded from node_modules there.
+const builds = testsOnly ? [testBuild] : production ? productBuilds : [...productBuilds, testBuild];
+
+if (!watch && !testsOnly) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));

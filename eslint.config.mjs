@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import { layersPlugin } from './scripts/eslint/layers.mjs';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-package/**', 'out/**', '.vscode-test/**', 'node_modules/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'out/**', '.vscode-test/**', 'node_modules/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
