@@ -71,6 +71,8 @@ export interface ComplexType {
   readonly name: string;
   readonly baseType: string | undefined;
   readonly properties: readonly Property[];
+  /** Present only when there are some: Dataverse's action responses (e.g. `AnalyzeSentimentResponse`) hold entities. */
+  readonly navigationProperties?: readonly NavigationProperty[];
 }
 
 export interface EnumType {

@@ -2,8 +2,9 @@
 // `Benchmark` from a file here and listing it below.
 import { blocksBenchmark } from './blocks.bench';
 import type { Benchmark } from './harness';
+import { metadataBenchmark } from './metadata.bench';
 
-const benchmarks: Benchmark[] = [blocksBenchmark];
+const benchmarks: Benchmark[] = [blocksBenchmark, metadataBenchmark];
 
 async function main(only: string | undefined): Promise<void> {
   for (const benchmark of benchmarks) {

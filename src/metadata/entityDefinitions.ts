@@ -1,0 +1,193 @@
+import type { AttributeInfo, EntityInfo, EntityType, MetadataModel, OptionValue, Property } from './model';
+
+export interface EnrichResult {
+  /** A new model; entity types without metadata are shared with the input, which is not changed. */
+  readonly model: MetadataModel;
+  /** Problems with the JSON; entries that could not be read are skipped, the rest still applies. */
+  readonly errors: readonly string[];
+  /** Per enriched entity, how many of its attributes matched a property of the CSDL. */
+  readonly enriched: readonly { readonly entity: string; readonly attributes: number }[];
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** `DisplayName.UserLocalizedLabel.Label`, or the first localized label when the user's language has none. */
+function labelOf(value: unknown): string | undefined {
+  if (!isObject(value)) return undefined;
+  const user = value['UserLocalizedLabel'];
+  const fromUser = isObject(user) ? stringOf(user['Label']) : undefined;
+  if (fromUser !== undefined) return fromUser;
+  const localized = value['LocalizedLabels'];
+  if (!Array.isArray(localized)) return undefined;
+  for (const label of localized as unknown[]) {
+    const text = isObject(label) ? stringOf(label['Label']) : undefined;
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
+
+const REQUIRED_LEVELS = ['None', 'SystemRequired', 'ApplicationRequired', 'Recommended'] as const;
+
+function requiredLevelOf(value: unknown): AttributeInfo['requiredLevel'] {
+  const level = isObject(value) ? value['Value'] : undefined;
+  return REQUIRED_LEVELS.find((known) => known === level);
+}
+
+function optionOf(value: unknown): OptionValue | undefined {
+  if (!isObject(value)) return undefined;
+  const number = value['Value'];
+  if (typeof number !== 'number' || !Number.isInteger(number)) return undefined;
+  return { value: number, label: labelOf(value['Label']) ?? String(number) };
+}
+
+/**
+ * Picklist, State, Status and multi-select choices list `Options`; a Boolean's set has `FalseOption`
+ * and `TrueOption`. `GlobalOptionSet` is where an `$expand=OptionSet,GlobalOptionSet` answer puts a
+ * global choice when `OptionSet` is null.
+ */
+function optionsOf(attribute: JsonObject): OptionValue[] | undefined {
+  for (const key of ['OptionSet', 'GlobalOptionSet']) {
+    const set = attribute[key];
+    if (!isObject(set)) continue;
+    const options = set['Options'];
+    if (Array.isArray(options)) {
+      return (options as unknown[]).map(optionOf).filter((o): o is OptionValue => o !== undefined);
+    }
+    const pair = [optionOf(set['FalseOption']), optionOf(set['TrueOption'])].filter(
+      (o): o is OptionValue => o !== undefined,
+    );
+    if (pair.length > 0) return pair;
+  }
+  return undefined;
+}
+
+function targetsOf(value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return (value as unknown[]).filter((target): target is string => typeof target === 'string');
+}
+
+/** A later, narrower response (`$select=LogicalName,DisplayName`) must not erase what an earlier one filled. */
+function merge<T extends object>(previous: T | undefined, next: T): T {
+  if (!previous) return next;
+  const merged = { ...previous };
+  for (const key of Object.keys(next) as (keyof T)[]) if (next[key] !== undefined) merged[key] = next[key];
+  return merged;
+}
+
+/** The entity records of any of the accepted response shapes, or why there are none. */
+function entitiesOf(json: unknown): unknown[] | string {
+  if (Array.isArray(json)) return json as unknown[];
+  if (!isObject(json)) return 'EntityDefinitions data should be a JSON object or array.';
+  // RetrieveMetadataChanges answers with `EntityMetadata`; an EntityDefinitions collection with `value`.
+  const list = json['EntityMetadata'] ?? json['value'];
+  if (Array.isArray(list)) return list as unknown[];
+  if (typeof json['LogicalName'] === 'string') return [json];
+  const error = json['error'];
+  if (isObject(error)) {
+    const message = error['message'];
+    return `The response is an error, not metadata: ${typeof message === 'string' ? message : 'no message'}`;
+  }
+  return 'No EntityMetadata, value or LogicalName: this is not an EntityDefinitions or RetrieveMetadataChanges response.';
+}
+
+/**
+ * Fills `info` on entity types and their properties from `EntityDefinitions` or
+ * `RetrieveMetadataChanges` JSON. A lookup column (`parentaccountid`) describes the CSDL property
+ * `_parentaccountid_value`. Columns CSDL does not have (`...name` helper columns) are left out.
+ */
+export function enrichModel(model: MetadataModel, entityMetadata: unknown): EnrichResult {
+  const errors: string[] = [];
+  const enriched: { entity: string; attributes: number }[] = [];
+  const entities = entitiesOf(entityMetadata);
+  if (typeof entities === 'string') return { model, errors: [entities], enriched };
+
+  const entityTypes = new Map(model.entityTypes);
+  entities.forEach((entity, index) => {
+    const where = `entity ${index}`;
+    if (!isObject(entity)) {
+      errors.push(`${where} is not an object.`);
+      return;
+    }
+    // An `EntityDefinitions(...)/Attributes` answer has the same `value` list, of columns.
+    if (typeof entity['AttributeType'] === 'string') {
+      errors.push(
+        `${where} is an attribute: request EntityDefinitions(LogicalName='…')?$expand=Attributes so the table is known.`,
+      );
+      return;
+    }
+    const logicalName = stringOf(entity['LogicalName']);
+    if (logicalName === undefined) {
+      errors.push(`${where} has no LogicalName.`);
+      return;
+    }
+    const type = entityTypes.get(logicalName);
+    if (!type) {
+      errors.push(`Table '${logicalName}' is not an entity type of the model.`);
+      return;
+    }
+    const info: EntityInfo = merge(type.info, {
+      logicalName,
+      displayName: labelOf(entity['DisplayName']),
+      description: labelOf(entity['Description']),
+      primaryIdAttribute: stringOf(entity['PrimaryIdAttribute']),
+      primaryNameAttribute: stringOf(entity['PrimaryNameAttribute']),
+      isCustomEntity:
+        typeof entity['IsCustomEntity'] === 'boolean' ? entity['IsCustomEntity'] : (type.info?.isCustomEntity ?? false),
+    });
+
+    const attributes = entity['Attributes'];
+    let matched = 0;
+    let properties: readonly Property[] = type.properties;
+    if (attributes !== undefined && attributes !== null) {
+      if (!Array.isArray(attributes)) {
+        errors.push(`Attributes of '${logicalName}' is not an array.`);
+      } else {
+        const byName = new Map<string, AttributeInfo>();
+        (attributes as unknown[]).forEach((attribute, attributeIndex) => {
+          const read = readAttribute(attribute);
+          if (typeof read === 'string') errors.push(`'${logicalName}' attribute ${attributeIndex}: ${read}`);
+          else byName.set(read.logicalName, read);
+        });
+        properties = type.properties.map((property) => {
+          const lookup = /^_(.+)_value$/.exec(property.name)?.[1];
+          const attribute = byName.get(property.name) ?? (lookup === undefined ? undefined : byName.get(lookup));
+          if (!attribute) return property;
+          matched++;
+          return { ...property, info: merge(property.info, attribute) };
+        });
+      }
+    }
+    const updated: EntityType = { ...type, properties, info };
+    entityTypes.set(logicalName, updated);
+    enriched.push({ entity: logicalName, attributes: matched });
+  });
+  return { model: { ...model, entityTypes }, errors, enriched };
+}
+
+function readAttribute(attribute: unknown): AttributeInfo | string {
+  if (!isObject(attribute)) return 'not an object';
+  const logicalName = stringOf(attribute['LogicalName']);
+  if (logicalName === undefined) return 'no LogicalName';
+  const typeName = attribute['AttributeTypeName'];
+  const attributeType =
+    stringOf(attribute['AttributeType']) ??
+    (isObject(typeName) ? stringOf(typeName['Value'])?.replace(/Type$/, '') : undefined);
+  if (attributeType === undefined) return `'${logicalName}' has no AttributeType`;
+  return {
+    logicalName,
+    attributeType,
+    displayName: labelOf(attribute['DisplayName']),
+    description: labelOf(attribute['Description']),
+    requiredLevel: requiredLevelOf(attribute['RequiredLevel']),
+    options: optionsOf(attribute),
+    targets: targetsOf(attribute['Targets']),
+  };
+}

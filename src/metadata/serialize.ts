@@ -1,0 +1,397 @@
+import { WorkbenchError } from '../core/errors';
+import type {
+  AttributeInfo,
+  ComplexType,
+  EntityInfo,
+  EntitySet,
+  EntityType,
+  EnumType,
+  MetadataModel,
+  NavigationProperty,
+  Operation,
+  OptionValue,
+  Parameter,
+  Property,
+  ReferentialConstraint,
+} from './model';
+
+/**
+ * The disk cache of a parsed (and possibly enriched) model. Records are positional arrays, with
+ * trailing absent fields dropped, because the cache of a real org is dominated by 45,000 small
+ * property and navigation records whose key names would otherwise be most of the text.
+ * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
+ */
+export const CACHE_FORMAT = 'dvw-metadata-cache';
+export const CACHE_VERSION = 1;
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Drops trailing `null`s so absent optional fields cost nothing. */
+function record(...fields: Json[]): Json[] {
+  let end = fields.length;
+  while (end > 0 && fields[end - 1] === null) end--;
+  return end === fields.length ? fields : fields.slice(0, end);
+}
+
+const opt = <T extends Json>(value: T | undefined): T | null => (value === undefined ? null : value);
+
+function encodeProperty(p: Property): Json {
+  return record(
+    p.name,
+    p.type,
+    p.nullable ? 1 : 0,
+    opt(p.maxLength),
+    opt(p.precision),
+    opt(p.scale),
+    p.info ? encodeAttributeInfo(p.info) : null,
+  );
+}
+
+function encodeAttributeInfo(a: AttributeInfo): Json {
+  return record(
+    a.logicalName,
+    a.attributeType,
+    opt(a.displayName),
+    opt(a.description),
+    opt(a.requiredLevel),
+    a.options ? a.options.map((o) => [o.value, o.label]) : null,
+    a.targets ? [...a.targets] : null,
+  );
+}
+
+function encodeNavigation(n: NavigationProperty): Json {
+  return record(
+    n.name,
+    n.type,
+    (n.collection ? 1 : 0) | (n.nullable ? 2 : 0),
+    opt(n.partner),
+    n.referentialConstraints.length > 0
+      ? n.referentialConstraints.map((c) => [c.property, c.referencedProperty])
+      : null,
+  );
+}
+
+function encodeEntityInfo(i: EntityInfo): Json {
+  return [
+    i.logicalName,
+    opt(i.displayName),
+    opt(i.description),
+    opt(i.primaryIdAttribute),
+    opt(i.primaryNameAttribute),
+    i.isCustomEntity ? 1 : 0,
+  ];
+}
+
+export function serializeModel(model: MetadataModel): string {
+  const operations: Json[] = [];
+  for (const overloads of model.operations.values()) {
+    for (const o of overloads) {
+      operations.push(
+        record(
+          o.name,
+          o.kind === 'action' ? 'a' : 'f',
+          (o.bound ? 1 : 0) | (o.composable ? 2 : 0),
+          o.parameters.map((p) => [p.name, p.type, p.nullable ? 1 : 0]),
+          opt(o.returnType),
+        ),
+      );
+    }
+  }
+  const document: Json = {
+    format: CACHE_FORMAT,
+    version: CACHE_VERSION,
+    namespace: model.namespace,
+    alias: opt(model.alias),
+    entityTypes: [...model.entityTypes.values()].map((t) =>
+      record(
+        t.name,
+        opt(t.baseType),
+        (t.abstract ? 1 : 0) | (t.openType ? 2 : 0),
+        [...t.key],
+        t.properties.map(encodeProperty),
+        t.navigationProperties.map(encodeNavigation),
+        t.info ? encodeEntityInfo(t.info) : null,
+      ),
+    ),
+    entitySets: [...model.entitySets.values()].map((s) => [s.name, s.entityType]),
+    complexTypes: [...model.complexTypes.values()].map((c) =>
+      record(
+        c.name,
+        opt(c.baseType),
+        c.properties.map(encodeProperty),
+        c.navigationProperties ? c.navigationProperties.map(encodeNavigation) : null,
+      ),
+    ),
+    enumTypes: [...model.enumTypes.values()].map((e) => [
+      e.name,
+      e.isFlags ? 1 : 0,
+      e.members.map((m) => [m.name, m.value]),
+    ]),
+    operations,
+  };
+  return JSON.stringify(document);
+}
+
+/** Why a cache was refused: `version` means rebuild it quietly, `corrupt` is worth a log line. */
+export type CacheProblem = 'version' | 'corrupt';
+
+export type DeserializeResult =
+  | { readonly ok: true; readonly model: MetadataModel }
+  | { readonly ok: false; readonly problem: CacheProblem; readonly message: string };
+
+class CorruptCache extends Error {}
+
+// Field names are constant strings, not paths built per field: building a path string for each of
+// the cache's ~400,000 fields cost more than the decoding itself. `decodeEach` adds where.
+function fail(field: string, expected: string): never {
+  throw new CorruptCache(`${field} should be ${expected}`);
+}
+
+function array(value: unknown, field: string): unknown[] {
+  return Array.isArray(value) ? (value as unknown[]) : fail(field, 'an array');
+}
+
+function str(value: unknown, field: string): string {
+  return typeof value === 'string' ? value : fail(field, 'a string');
+}
+
+function optStr(value: unknown, field: string): string | undefined {
+  return value === undefined || value === null ? undefined : str(value, field);
+}
+
+function int(value: unknown, field: string): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : fail(field, 'an integer');
+}
+
+function optInt(value: unknown, field: string): number | undefined {
+  return value === undefined || value === null ? undefined : int(value, field);
+}
+
+function bits(value: unknown, field: string, max: number): number {
+  const n = int(value, field);
+  return n >= 0 && n <= max ? n : fail(field, `an integer from 0 to ${max}`);
+}
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+function decodeProperty(value: unknown): Property {
+  const r = array(value, 'a property');
+  const property: { -readonly [K in keyof Property]: Property[K] } = {
+    name: str(r[0], 'a property name'),
+    type: str(r[1], 'a property type'),
+    nullable: bits(r[2], 'a property nullable flag', 1) === 1,
+  };
+  const maxLength = optInt(r[3], 'a MaxLength');
+  const precision = optInt(r[4], 'a Precision');
+  const scale = optInt(r[5], 'a Scale');
+  if (maxLength !== undefined) property.maxLength = maxLength;
+  if (precision !== undefined) property.precision = precision;
+  if (scale !== undefined) property.scale = scale;
+  if (present(r[6])) property.info = decodeAttributeInfo(r[6]);
+  return property;
+}
+
+const REQUIRED_LEVELS = ['None', 'SystemRequired', 'ApplicationRequired', 'Recommended'] as const;
+
+function decodeOption(value: unknown): OptionValue {
+  const pair = array(value, 'an option');
+  return { value: int(pair[0], 'an option value'), label: str(pair[1], 'an option label') };
+}
+
+function decodeAttributeInfo(value: unknown): AttributeInfo {
+  const r = array(value, 'attribute info');
+  const level = optStr(r[4], 'a required level');
+  const requiredLevel = REQUIRED_LEVELS.find((known) => known === level);
+  if (level !== undefined && requiredLevel === undefined) fail('a required level', 'None, SystemRequired, ...');
+  return {
+    logicalName: str(r[0], 'an attribute logical name'),
+    attributeType: str(r[1], 'an attribute type'),
+    displayName: optStr(r[2], 'an attribute display name'),
+    description: optStr(r[3], 'an attribute description'),
+    requiredLevel,
+    options: present(r[5]) ? array(r[5], 'options').map(decodeOption) : undefined,
+    targets: present(r[6]) ? array(r[6], 'lookup targets').map((t) => str(t, 'a lookup target')) : undefined,
+  };
+}
+
+function decodeConstraint(value: unknown): ReferentialConstraint {
+  const pair = array(value, 'a referential constraint');
+  return {
+    property: str(pair[0], 'a constraint property'),
+    referencedProperty: str(pair[1], 'a constraint referenced property'),
+  };
+}
+
+function decodeNavigation(value: unknown): NavigationProperty {
+  const r = array(value, 'a navigation property');
+  const flags = bits(r[2], 'navigation flags', 3);
+  return {
+    name: str(r[0], 'a navigation property name'),
+    type: str(r[1], 'a navigation property type'),
+    collection: (flags & 1) !== 0,
+    nullable: (flags & 2) !== 0,
+    partner: optStr(r[3], 'a partner'),
+    referentialConstraints: present(r[4]) ? array(r[4], 'referential constraints').map(decodeConstraint) : [],
+  };
+}
+
+function decodeEntityInfo(value: unknown): EntityInfo {
+  const r = array(value, 'entity info');
+  return {
+    logicalName: str(r[0], 'an entity logical name'),
+    displayName: optStr(r[1], 'an entity display name'),
+    description: optStr(r[2], 'an entity description'),
+    primaryIdAttribute: optStr(r[3], 'a primary id attribute'),
+    primaryNameAttribute: optStr(r[4], 'a primary name attribute'),
+    isCustomEntity: bits(r[5], 'a custom entity flag', 1) === 1,
+  };
+}
+
+function decodeEntityType(value: unknown): EntityType {
+  const r = array(value, 'an entity type');
+  const flags = bits(r[2], 'entity type flags', 3);
+  const type: { -readonly [K in keyof EntityType]: EntityType[K] } = {
+    name: str(r[0], 'an entity type name'),
+    baseType: optStr(r[1], 'a base type'),
+    abstract: (flags & 1) !== 0,
+    openType: (flags & 2) !== 0,
+    key: array(r[3], 'a key').map((k) => str(k, 'a key property')),
+    properties: array(r[4], 'properties').map(decodeProperty),
+    navigationProperties: array(r[5], 'navigation properties').map(decodeNavigation),
+  };
+  if (present(r[6])) type.info = decodeEntityInfo(r[6]);
+  return type;
+}
+
+function decodeComplexType(value: unknown): ComplexType {
+  const r = array(value, 'a complex type');
+  const type: { -readonly [K in keyof ComplexType]: ComplexType[K] } = {
+    name: str(r[0], 'a complex type name'),
+    baseType: optStr(r[1], 'a base type'),
+    properties: array(r[2], 'properties').map(decodeProperty),
+  };
+  if (present(r[3])) type.navigationProperties = array(r[3], 'navigation properties').map(decodeNavigation);
+  return type;
+}
+
+function decodeEnumType(value: unknown): EnumType {
+  const r = array(value, 'an enum type');
+  return {
+    name: str(r[0], 'an enum type name'),
+    isFlags: bits(r[1], 'an IsFlags flag', 1) === 1,
+    members: array(r[2], 'members').map((m) => {
+      const pair = array(m, 'a member');
+      return { name: str(pair[0], 'a member name'), value: int(pair[1], 'a member value') };
+    }),
+  };
+}
+
+function decodeParameter(value: unknown): Parameter {
+  const r = array(value, 'a parameter');
+  return {
+    name: str(r[0], 'a parameter name'),
+    type: str(r[1], 'a parameter type'),
+    nullable: bits(r[2], 'a parameter nullable flag', 1) === 1,
+  };
+}
+
+function decodeOperation(value: unknown): Operation {
+  const r = array(value, 'an operation');
+  const kind = str(r[1], 'an operation kind');
+  if (kind !== 'a' && kind !== 'f') fail('an operation kind', '"a" or "f"');
+  const flags = bits(r[2], 'operation flags', 3);
+  return {
+    name: str(r[0], 'an operation name'),
+    kind: kind === 'a' ? 'action' : 'function',
+    bound: (flags & 1) !== 0,
+    composable: (flags & 2) !== 0,
+    parameters: array(r[3], 'parameters').map(decodeParameter),
+    returnType: optStr(r[4], 'a return type'),
+  };
+}
+
+function decodeEntitySet(value: unknown): EntitySet {
+  const pair = array(value, 'an entity set');
+  return { name: str(pair[0], 'an entity set name'), entityType: str(pair[1], 'an entity set type') };
+}
+
+/** Decodes each record of a top-level list, naming the record in the message when one is wrong. */
+function decodeEach<T>(value: unknown, list: string, decode: (item: unknown) => T): T[] {
+  return array(value, list).map((item, index) => {
+    try {
+      return decode(item);
+    } catch (error: unknown) {
+      if (error instanceof CorruptCache) throw new CorruptCache(`${list}[${index}]: ${error.message}`);
+      throw error;
+    }
+  });
+}
+
+function byName<T extends { readonly name: string }>(items: readonly T[], what: string): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) {
+    if (map.has(item.name)) throw new CorruptCache(`${what} '${item.name}' appears twice`);
+    map.set(item.name, item);
+  }
+  return map;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Like `deserializeModel`, for callers that handle a refused cache without exceptions. */
+export function tryDeserializeModel(text: string): DeserializeResult {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: 'corrupt', message: 'The metadata cache is not valid JSON.' };
+  }
+  if (!isObject(document) || document['format'] !== CACHE_FORMAT) {
+    return { ok: false, problem: 'corrupt', message: 'The file is not a Dataverse Workbench metadata cache.' };
+  }
+  if (document['version'] !== CACHE_VERSION) {
+    return {
+      ok: false,
+      problem: 'version',
+      message: `The metadata cache has format version ${JSON.stringify(document['version'])}; this version reads only ${CACHE_VERSION}.`,
+    };
+  }
+  try {
+    const operations = new Map<string, Operation[]>();
+    for (const operation of decodeEach(document['operations'], 'operations', decodeOperation)) {
+      const overloads = operations.get(operation.name);
+      if (overloads) overloads.push(operation);
+      else operations.set(operation.name, [operation]);
+    }
+    const model: MetadataModel = {
+      namespace: str(document['namespace'], 'namespace'),
+      alias: optStr(document['alias'], 'alias'),
+      entityTypes: byName(decodeEach(document['entityTypes'], 'entityTypes', decodeEntityType), 'Entity type'),
+      entitySets: byName(decodeEach(document['entitySets'], 'entitySets', decodeEntitySet), 'Entity set'),
+      complexTypes: byName(decodeEach(document['complexTypes'], 'complexTypes', decodeComplexType), 'Complex type'),
+      enumTypes: byName(decodeEach(document['enumTypes'], 'enumTypes', decodeEnumType), 'Enum type'),
+      operations,
+    };
+    return { ok: true, model };
+  } catch (error: unknown) {
+    if (error instanceof CorruptCache) {
+      return { ok: false, problem: 'corrupt', message: `The metadata cache is corrupt: ${error.message}.` };
+    }
+    throw error;
+  }
+}
+
+/**
+ * Loads a model written by `serializeModel`, checking every field: a cache is a file on disk that
+ * an older build, a crash mid-write or a user may have left in any state.
+ * @throws WorkbenchError (`invalidInput`) for a corrupt cache or one of another format version.
+ */
+export function deserializeModel(text: string): MetadataModel {
+  const result = tryDeserializeModel(text);
+  if (result.ok) return result.model;
+  throw new WorkbenchError('invalidInput', result.message);
+}
