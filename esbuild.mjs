@@ -4,7 +4,7 @@
 //   node esbuild.mjs --watch         rebuild on change
 //   node esbuild.mjs --tests-only    only the integration-test bundle (to test a packaged .vsix)
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -69,12 +69,24 @@ const builds = testsOnly ? [testBuild] : production ? productBuilds : [...produc
 
 if (!watch && !testsOnly) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 
+// node-sqlite3-wasm loads its WebAssembly from the directory of the script that bundles it.
+function copyAssets() {
+  if (testsOnly) return;
+  mkdirSync(path.join(root, 'dist'), { recursive: true });
+  copyFileSync(
+    path.join(root, 'node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm'),
+    path.join(root, 'dist/node-sqlite3-wasm.wasm'),
+  );
+}
+
 if (watch) {
+  copyAssets();
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));
   console.log(`watching ${contexts.length} bundles`);
 } else {
   const started = Date.now();
   await Promise.all(builds.map((b) => esbuild.build(b)));
+  copyAssets();
   console.log(`built ${builds.length} bundles${production ? ' (production)' : ''} in ${Date.now() - started} ms`);
 }

@@ -2,7 +2,7 @@
 // Desktop VS Code when `code` is on PATH; otherwise code-server on 127.0.0.1, with the URL printed.
 //   npm start -- --port 8080     choose code-server's port (default: a free one)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -27,7 +27,11 @@ const bin = path.join(root, '.vscode-test/code-server/node_modules/.bin/code-ser
 if (!existsSync(bin)) step('installing code-server', 'bash', [path.join(root, 'scripts/install-code-server.sh')]);
 // A persistent profile under the ignored cache folder, so settings and sign-ins survive restarts.
 const profile = path.join(root, '.vscode-test/start-profile');
-mkdirSync(profile, { recursive: true });
+// The development window starts the local emulator, so a newcomer sees data without a tenant.
+const settingsFile = path.join(profile, 'user-data/User/settings.json');
+mkdirSync(path.dirname(settingsFile), { recursive: true });
+const settings = existsSync(settingsFile) ? JSON.parse(readFileSync(settingsFile, 'utf8')) : {};
+writeFileSync(settingsFile, JSON.stringify({ ...settings, 'dataverse.emulator.autoStart': true }, null, 2));
 const server = spawn(
   bin,
   [

@@ -6,6 +6,7 @@ import {
   StreamMessageWriter,
 } from 'vscode-languageserver/node';
 import { startLanguageServer } from '../server/languageServer';
+import { registerEmulatorCommand } from './emulatorCommand';
 import packageJson from '../../package.json';
 
 export interface CliIo {
@@ -38,6 +39,8 @@ export function createProgram(io: CliIo): Command {
         ),
       );
     });
+
+  registerEmulatorCommand(program, io);
 
   return program;
 }

@@ -8,6 +8,8 @@ export const Commands = {
   refreshExplorer: 'dataverse.refreshExplorer',
   newOdataFile: 'dataverse.newOdataFile',
   showLog: 'dataverse.showLog',
+  startEmulator: 'dataverse.startEmulator',
+  stopEmulator: 'dataverse.stopEmulator',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -15,14 +17,19 @@ export const ViewContainers = { dataverse: 'dataverse' } as const;
 
 export const Views = { explorer: 'dataverse.explorer' } as const;
 
+/** Context keys set with `setContext`, used in `when` clauses of the manifest. */
+export const ContextKeys = { emulatorRunning: 'dataverse.emulatorRunning' } as const;
+
 export const Settings = {
   section: 'dataverse',
   environments: 'environments',
   traceServer: 'trace.server',
+  emulatorAutoStart: 'emulator.autoStart',
 } as const;
 
 /** `contextValue` of tree items, used by `view/item/context` menus. */
 export const TreeItemContexts = {
+  emulator: 'emulator',
   environment: 'environment',
   problem: 'problem',
 } as const;

@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import { registerCommand } from './commandRunner';
 import { addEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
-import { Commands, Views } from './constants';
+import { Commands, ContextKeys, Settings, Views } from './constants';
+import type { RunningEmulator } from './emulatorHost';
+import { EmulatorHost } from './emulatorHost';
 import { EnvironmentStore } from './environmentStore';
 import { ExplorerTreeProvider } from './explorer/explorerTree';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
@@ -16,6 +18,8 @@ export interface WorkbenchApi {
   setUserInput(input: UserInput): () => void;
   /** Resolves once the `.odata` language server answers. */
   languageServerReady(): Promise<void>;
+  /** The running local emulator, if any (its token stays in memory). */
+  readonly emulator: () => RunningEmulator | undefined;
 }
 
 /** Only wiring lives here: build services, register, hand disposables to the context. */
@@ -29,14 +33,19 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
   };
 
   const store = new EnvironmentStore();
-  const explorer = new ExplorerTreeProvider(store);
+  const emulator = new EmulatorHost(context.extensionUri, context.globalStorageUri, log);
+  const explorer = new ExplorerTreeProvider(store, emulator);
   const languageClient = new OdataLanguageClient(context.extensionUri, log);
   const commandContext = { log };
 
   context.subscriptions.push(
     log,
     store,
+    emulator,
     explorer,
+    emulator.onDidChange(() => {
+      void vscode.commands.executeCommand('setContext', ContextKeys.emulatorRunning, emulator.running !== undefined);
+    }),
     languageClient,
     vscode.window.registerTreeDataProvider(Views.explorer, explorer),
     startOnFirstOdataDocument(languageClient, log),
@@ -53,7 +62,19 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     registerCommand(commandContext, Commands.refreshExplorer, () => explorer.refresh()),
     registerCommand(commandContext, Commands.newOdataFile, () => newOdataFile()),
     registerCommand(commandContext, Commands.showLog, () => log.show()),
+    registerCommand(commandContext, Commands.startEmulator, () =>
+      vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'Starting the local Dataverse emulator' },
+        () => emulator.start(),
+      ),
+    ),
+    registerCommand(commandContext, Commands.stopEmulator, () => emulator.stop()),
   );
+
+  // Opt-in (npm start sets it for the development window): a local process, not network I/O.
+  if (vscode.workspace.getConfiguration(Settings.section).get<boolean>(Settings.emulatorAutoStart) === true) {
+    emulator.start().catch((error: unknown) => log.error(String(error)));
+  }
 
   log.info(
     `Dataverse Workbench ${String((context.extension.packageJSON as { version?: unknown }).version)} activated in VS Code ${vscode.version}`,
@@ -68,6 +89,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       };
     },
     languageServerReady: () => languageClient.ensureStarted(),
+    emulator: () => emulator.running,
   };
 }
 

@@ -21,6 +21,7 @@ export async function run(): Promise<void> {
   await import('./activation.test');
   await import('./environments.test');
   await import('./language.test');
+  await import('./emulator.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   Commands,
+  ContextKeys,
   LANGUAGE_ID,
   Settings,
   TreeItemContexts,
@@ -55,6 +56,10 @@ describe('package.json agrees with the code', () => {
         for (const view of entry.when?.match(/view == ([\w.]+)/g) ?? []) {
           assert.ok(viewIds.includes(view.slice('view == '.length)), `${menu}: unknown ${view}`);
         }
+        for (const key of entry.when?.match(/dataverse\.\w+/g) ?? []) {
+          const known: string[] = [...viewIds, ...Object.values(ContextKeys)];
+          assert.ok(known.includes(key), `${menu}: unknown context key ${key}`);
+        }
         for (const item of entry.when?.match(/viewItem == (\w+)/g) ?? []) {
           assert.ok(contexts.includes(item.slice('viewItem == '.length)), `${menu}: unknown ${item}`);
         }
@@ -83,7 +88,7 @@ describe('package.json agrees with the code', () => {
 
   it('declares settings under the dataverse section that the code reads', () => {
     const keys = Object.keys(manifest.contributes.configuration.properties);
-    for (const key of [Settings.environments, Settings.traceServer]) {
+    for (const key of [Settings.environments, Settings.traceServer, Settings.emulatorAutoStart]) {
       assert.ok(keys.includes(`${Settings.section}.${key}`), `missing setting ${key}`);
     }
     assert.ok(keys.every((k) => k.startsWith(`${Settings.section}.`)));

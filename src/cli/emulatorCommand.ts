@@ -1,0 +1,115 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
+import type { Schema } from '../emulator/schema/schema';
+import { startEmulator } from '../emulator/server';
+import type { CliIo } from './program';
+
+interface EmulatorCliOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly data?: string;
+  readonly seed: 'sample' | 'none';
+  readonly seedAccounts?: number;
+  readonly auth: boolean;
+  readonly json: boolean;
+  readonly schema?: string;
+}
+
+/** Usage errors end with exit code 2, like other command-line tools. */
+const USAGE_EXIT_CODE = 2;
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new InvalidArgumentError('expected a port number from 0 to 65535.');
+  return Number(value);
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 10_000_000)
+    throw new InvalidArgumentError('expected a whole number up to 10,000,000.');
+  return Number(value);
+}
+
+function parseSeed(value: string): 'sample' | 'none' {
+  if (value !== 'sample' && value !== 'none') throw new InvalidArgumentError("expected 'sample' or 'none'.");
+  return value;
+}
+
+function isOptions(value: unknown): value is EmulatorCliOptions {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.host === 'string' &&
+    typeof v.port === 'number' &&
+    typeof v.auth === 'boolean' &&
+    typeof v.json === 'boolean'
+  );
+}
+
+export function registerEmulatorCommand(program: Command, io: CliIo): void {
+  const command = new Command('emulator')
+    .description('start the local Dataverse Web API emulator')
+    .option('--host <host>', 'address to listen on (loopback unless you say otherwise)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on; 0 picks a free one', parsePort, 0)
+    .option('--data <path>', 'keep the data in this SQLite file (in memory when absent)')
+    .option('--seed <kind>', "sample data for a new data file: 'sample' or 'none'", parseSeed, 'sample')
+    .option('--seed-accounts <n>', 'add N generated accounts (for benchmarks)', parseCount)
+    .option('--no-auth', 'accept requests without a bearer token')
+    .option('--json', 'print one JSON line with the URL and token once listening', false)
+    .option('--schema <file>', 'extend the built-in tables with a JSON schema file')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride((error) => {
+      if (error.exitCode === 0) throw error;
+      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+    })
+    .action(async (raw: unknown) => {
+      if (!isOptions(raw)) throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.options', 'invalid options');
+      let schema: Schema | undefined;
+      if (raw.schema !== undefined) {
+        try {
+          schema = loadSchemaWithFile(raw.schema);
+        } catch (error) {
+          if (!(error instanceof SchemaError)) throw error;
+          io.stderr(`dvw emulator: ${error.message}\n`);
+          throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.schema', error.message);
+        }
+      }
+      const emulator = await startEmulator({
+        host: raw.host,
+        port: raw.port,
+        dataPath: raw.data,
+        seed: raw.seed,
+        seedAccounts: raw.seedAccounts,
+        noAuth: !raw.auth,
+        schema,
+      });
+      if (raw.json) {
+        io.stdout(
+          `${JSON.stringify({ url: emulator.url, webApi: emulator.webApi, token: raw.auth ? emulator.token : null })}\n`,
+        );
+      } else {
+        io.stdout(
+          [
+            `Dataverse emulator listening on ${emulator.url}`,
+            `  Web API:  ${emulator.webApi}`,
+            raw.auth ? `  Token:    Authorization: Bearer ${emulator.token}` : '  Auth:     off (--no-auth)',
+            `  Data:     ${raw.data ?? 'in memory (gone when stopped; use --data FILE to keep it)'}`,
+            `  Try:      curl ${raw.auth ? '-H "Authorization: Bearer <token>" ' : ''}${emulator.webApi}WhoAmI`,
+            'Press Ctrl+C to stop.',
+            '',
+          ].join('\n'),
+        );
+      }
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        emulator.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+  program.addCommand(command);
+}

@@ -1,0 +1,250 @@
+import type { Column, ColumnType, Navigation, Schema, Table } from './schema/schema';
+import { isLookupType } from './schema/schema';
+
+/** A tiny streaming XML writer: every attribute value and text node is escaped, names are checked. */
+export class XmlWriter {
+  private readonly parts: string[] = ['<?xml version="1.0" encoding="utf-8"?>'];
+  private readonly open: string[] = [];
+
+  start(name: string, attributes: Readonly<Record<string, string | undefined>> = {}, selfClosing = false): this {
+    this.parts.push(`<${checkName(name)}${renderAttributes(attributes)}${selfClosing ? ' />' : '>'}`);
+    if (!selfClosing) this.open.push(name);
+    return this;
+  }
+
+  empty(name: string, attributes: Readonly<Record<string, string | undefined>> = {}): this {
+    return this.start(name, attributes, true);
+  }
+
+  text(value: string): this {
+    this.parts.push(escapeXml(value));
+    return this;
+  }
+
+  end(): this {
+    const name = this.open.pop();
+    if (name === undefined) throw new Error('XmlWriter: end() without an open element');
+    this.parts.push(`</${name}>`);
+    return this;
+  }
+
+  toString(): string {
+    if (this.open.length > 0) throw new Error(`XmlWriter: unclosed <${this.open.join('>, <')}>`);
+    return this.parts.join('');
+  }
+}
+
+const XML_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+
+function checkName(name: string): string {
+  if (!XML_NAME.test(name)) throw new Error(`XmlWriter: invalid XML name '${name}'`);
+  return name;
+}
+
+export function escapeXml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => {
+    switch (c) {
+      case '&':
+        return '&amp;';
+      case '<':
+        return '&lt;';
+      case '>':
+        return '&gt;';
+      case '"':
+        return '&quot;';
+      default:
+        return '&apos;';
+    }
+  });
+}
+
+function renderAttributes(attributes: Readonly<Record<string, string | undefined>>): string {
+  let out = '';
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== undefined) out += ` ${checkName(name)}="${escapeXml(value)}"`;
+  }
+  return out;
+}
+
+export const NAMESPACE = 'Microsoft.Dynamics.CRM';
+export const ALIAS = 'mscrm';
+
+export function edmType(type: ColumnType): string {
+  switch (type) {
+    case 'string':
+    case 'memo':
+    case 'choices':
+      return 'Edm.String';
+    case 'integer':
+    case 'choice':
+    case 'state':
+    case 'status':
+      return 'Edm.Int32';
+    case 'bigint':
+      return 'Edm.Int64';
+    case 'decimal':
+    case 'currency':
+      return 'Edm.Decimal';
+    case 'float':
+      return 'Edm.Double';
+    case 'boolean':
+      return 'Edm.Boolean';
+    case 'datetime':
+      return 'Edm.DateTimeOffset';
+    case 'dateonly':
+      return 'Edm.Date';
+    case 'uniqueidentifier':
+    case 'lookup':
+    case 'customer':
+    case 'owner':
+      return 'Edm.Guid';
+  }
+}
+
+/** The JSON/CSDL property name of a column: lookups appear as `_x_value`. */
+export function propertyName(column: Column): string {
+  return isLookupType(column.type) ? `_${column.name}_value` : column.name;
+}
+
+function writeProperty(xml: XmlWriter, name: string, type: string): void {
+  // Real Dataverse marks every string ASCII-only in CSDL and leaves decimal scale open; match it.
+  xml.empty('Property', {
+    Name: name,
+    Type: type,
+    Unicode: type === 'Edm.String' ? 'false' : undefined,
+    Scale: type === 'Edm.Decimal' ? 'Variable' : undefined,
+  });
+}
+
+function writeNavigation(xml: XmlWriter, schema: Schema, navigation: Navigation): void {
+  switch (navigation.kind) {
+    case 'single': {
+      const referenced =
+        navigation.target === 'principal' ? 'ownerid' : schema.tables.get(navigation.target)?.primaryIdAttribute;
+      xml.start('NavigationProperty', {
+        Name: navigation.name,
+        Type: `${ALIAS}.${navigation.target}`,
+        Nullable: 'false',
+        Partner: navigation.partner,
+      });
+      if (referenced !== undefined) {
+        xml.empty('ReferentialConstraint', {
+          Property: propertyName(navigation.column),
+          ReferencedProperty: referenced,
+        });
+      }
+      xml.end();
+      return;
+    }
+    case 'collection':
+      xml.empty('NavigationProperty', {
+        Name: navigation.name,
+        Type: `Collection(${ALIAS}.${navigation.source})`,
+        Partner: navigation.partner,
+      });
+      return;
+    case 'manyToMany':
+      // N:N navigation properties are their own partner in Dataverse's CSDL.
+      xml.empty('NavigationProperty', {
+        Name: navigation.name,
+        Type: `Collection(${ALIAS}.${navigation.target})`,
+        Partner: navigation.name,
+      });
+      return;
+  }
+}
+
+function writeAlternateKeys(xml: XmlWriter, table: Table): void {
+  if (table.alternateKeys.length === 0) return;
+  xml.start('Annotation', { Term: 'Keys.AlternateKeys' }).start('Collection');
+  for (const key of table.alternateKeys) {
+    xml.start('Record', { Type: 'Keys.AlternateKey' }).start('PropertyValue', { Property: 'Key' }).start('Collection');
+    for (const column of key.columns) {
+      const c = table.columns.get(column);
+      const name = c === undefined ? column : propertyName(c);
+      xml
+        .start('Record', { Type: 'Keys.PropertyRef' })
+        .empty('PropertyValue', { Property: 'Alias', String: name })
+        .empty('PropertyValue', { Property: 'Name', PropertyPath: name })
+        .end();
+    }
+    xml.end().end().end();
+  }
+  xml.end().end();
+}
+
+function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
+  const principal = table.baseType === 'principal';
+  xml.start('EntityType', {
+    Name: table.logicalName,
+    BaseType: `${ALIAS}.${principal ? 'principal' : 'crmbaseentity'}`,
+  });
+  xml
+    .start('Key')
+    .empty('PropertyRef', { Name: principal ? 'ownerid' : table.primaryIdAttribute })
+    .end();
+  for (const column of table.columns.values()) writeProperty(xml, propertyName(column), edmType(column.type));
+  for (const navigation of table.navigations.values()) writeNavigation(xml, schema, navigation);
+  writeAlternateKeys(xml, table);
+  xml.end();
+}
+
+/** `$metadata` for the schema, shaped like a real Dataverse org's (namespace, base types, container name). */
+export function generateCsdl(schema: Schema): string {
+  const xml = new XmlWriter();
+  xml.start('edmx:Edmx', { Version: '4.0', 'xmlns:edmx': 'http://docs.oasis-open.org/odata/ns/edmx' });
+  for (const [uri, namespace, alias] of [
+    ['http://vocabularies.odata.org/OData.Community.Keys.V1.xml', 'OData.Community.Keys.V1', 'Keys'],
+    ['http://vocabularies.odata.org/OData.Community.Display.V1.xml', 'OData.Community.Display.V1', 'Display'],
+  ] as const) {
+    xml
+      .start('edmx:Reference', { Uri: uri })
+      .empty('edmx:Include', { Namespace: namespace, Alias: alias })
+      .empty('edmx:IncludeAnnotations', { TermNamespace: namespace })
+      .end();
+  }
+  xml.start('edmx:DataServices');
+  xml.start('Schema', { Namespace: NAMESPACE, Alias: ALIAS, xmlns: 'http://docs.oasis-open.org/odata/ns/edm' });
+  xml.empty('EntityType', { Name: 'crmbaseentity', Abstract: 'true' });
+  xml.empty('EntityType', { Name: 'expando', BaseType: `${ALIAS}.crmbaseentity`, OpenType: 'true' });
+  xml.start('EntityType', { Name: 'principal', BaseType: `${ALIAS}.crmbaseentity`, Abstract: 'true' });
+  xml.start('Key').empty('PropertyRef', { Name: 'ownerid' }).end();
+  writeProperty(xml, 'ownerid', 'Edm.Guid');
+  for (const navigation of schema.principalNavigations) writeNavigation(xml, schema, navigation);
+  xml.end();
+  for (const table of schema.tables.values()) writeEntityType(xml, schema, table);
+  xml.start('ComplexType', { Name: 'WhoAmIResponse' });
+  for (const name of ['BusinessUnitId', 'UserId', 'OrganizationId']) writeProperty(xml, name, 'Edm.Guid');
+  xml.end();
+  xml
+    .start('Function', { Name: 'WhoAmI' })
+    .empty('ReturnType', { Type: `${ALIAS}.WhoAmIResponse`, Nullable: 'false' })
+    .end();
+  xml.start('EntityContainer', { Name: 'System' });
+  for (const table of schema.tables.values()) {
+    xml.start('EntitySet', { Name: table.entitySetName, EntityType: `${NAMESPACE}.${table.logicalName}` });
+    for (const navigation of table.navigations.values()) {
+      const targetTable =
+        navigation.kind === 'single'
+          ? schema.tables.get(navigation.target)
+          : navigation.kind === 'collection'
+            ? schema.tables.get(navigation.source)
+            : schema.tables.get(navigation.target);
+      if (targetTable !== undefined) {
+        xml.empty('NavigationPropertyBinding', { Path: navigation.name, Target: targetTable.entitySetName });
+      }
+    }
+    if (table.changeTracking) {
+      xml
+        .start('Annotation', { Term: 'Org.OData.Capabilities.V1.ChangeTracking' })
+        .start('Record')
+        .empty('PropertyValue', { Property: 'Supported', Bool: 'true' })
+        .end()
+        .end();
+    }
+    xml.end();
+  }
+  xml.empty('FunctionImport', { Name: 'WhoAmI', Function: `${NAMESPACE}.WhoAmI` });
+  xml.end().end().end().end();
+  return xml.toString();
+}

@@ -1,0 +1,529 @@
+import { randomUUID } from 'node:crypto';
+import { edmType, NAMESPACE, propertyName } from './csdl';
+import { badRequest, DataverseHttpError, ErrorCodes, recordNotFound } from './errors';
+import type { Column, Schema, Table } from './schema/schema';
+import { isLookupType } from './schema/schema';
+import type { Row, Store, StoredValue } from './store';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The identity every write is attributed to. */
+export interface Caller {
+  readonly userId: string;
+  readonly businessUnitId: string;
+}
+
+export interface Organization {
+  readonly organizationId: string;
+  readonly baseCurrencyId: string;
+}
+
+export function etag(row: Row): string {
+  return `W/"${String(row.versionnumber ?? 0)}"`;
+}
+
+/** Dataverse writes date-times to the second, in UTC. */
+export function nowIso(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function jsonValue(column: Column, value: StoredValue): unknown {
+  if (value === null) return null;
+  switch (column.type) {
+    case 'boolean':
+      return value === 1;
+    case 'integer':
+    case 'bigint':
+    case 'choice':
+    case 'state':
+    case 'status':
+    case 'decimal':
+    case 'currency':
+    case 'float':
+      return typeof value === 'number' ? value : Number(value);
+    default:
+      return value;
+  }
+}
+
+/** A stored row as Dataverse returns it (minimal metadata): etag, columns, `_x_value` lookups. */
+export function rowToJson(table: Table, row: Row): Record<string, unknown> {
+  const out: Record<string, unknown> = { '@odata.etag': etag(row) };
+  for (const column of table.columns.values()) {
+    out[propertyName(column)] = jsonValue(column, row[column.name] ?? null);
+  }
+  // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
+  if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
+  return out;
+}
+
+function typeError(value: unknown, column: Column): DataverseHttpError {
+  const literal = typeof value === 'string' ? value : JSON.stringify(value);
+  return badRequest(`Cannot convert the literal '${literal}' to the expected type '${edmType(column.type)}'.`);
+}
+
+function outOfRange(table: Table, column: Column, value: unknown): DataverseHttpError {
+  const accepted =
+    column.options === undefined ? '' : ` Accepted Values: ${column.options.map((o) => o.value).join(',')}`;
+  return badRequest(
+    `A validation error occurred.  The value ${JSON.stringify(value)} of '${column.name}' on record of type '${table.logicalName}' is outside the valid range.${accepted}`,
+    ErrorCodes.validationOutOfRange,
+  );
+}
+
+/** Converts one JSON value to its stored form, validating it as Dataverse does. */
+export function toStoredValue(table: Table, column: Column, value: unknown): StoredValue {
+  if (value === null) {
+    if (column.required === 'SystemRequired') {
+      throw badRequest(
+        `A validation error occurred.  The '${column.name}' attribute of the '${table.logicalName}' entity is required and cannot be set to null.`,
+        ErrorCodes.validationRequired,
+      );
+    }
+    return null;
+  }
+  switch (column.type) {
+    case 'string':
+    case 'memo': {
+      if (typeof value !== 'string') throw typeError(value, column);
+      if (column.maxLength !== undefined && value.length > column.maxLength) {
+        throw badRequest(
+          `A validation error occurred.  The length of the '${column.name}' attribute of the '${table.logicalName}' entity exceeded the maximum allowed length of '${column.maxLength}'.`,
+          ErrorCodes.validationMaxLength,
+        );
+      }
+      return value;
+    }
+    case 'integer':
+    case 'bigint': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(value, column);
+      const limit = column.type === 'integer' ? 2147483647 : Number.MAX_SAFE_INTEGER;
+      if (value > limit || value < -limit - 1) throw typeError(value, column);
+      if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
+        throw outOfRange(table, column, value);
+      }
+      return value;
+    }
+    case 'decimal':
+    case 'currency':
+    case 'float': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(value, column);
+      if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
+        throw outOfRange(table, column, value);
+      }
+      return value;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') throw typeError(value, column);
+      return value ? 1 : 0;
+    case 'datetime': {
+      if (typeof value !== 'string') throw typeError(value, column);
+      // A date alone is accepted for date-time columns and means midnight UTC.
+      const text = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value;
+      const time = DATE_TIME.test(text) ? Date.parse(text) : Number.NaN;
+      if (Number.isNaN(time)) throw typeError(value, column);
+      return new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    }
+    case 'dateonly': {
+      if (typeof value !== 'string' || !DATE_ONLY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+        throw typeError(value, column);
+      }
+      return value;
+    }
+    case 'uniqueidentifier':
+      if (typeof value !== 'string' || !isGuid(value)) throw typeError(value, column);
+      return value.toLowerCase();
+    case 'choice':
+    case 'state':
+    case 'status': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(value, column);
+      if (!(column.options ?? []).some((o) => o.value === value)) throw outOfRange(table, column, value);
+      return value;
+    }
+    case 'choices': {
+      // Multi-select choices travel as a comma-separated string of option values ("1,3").
+      if (typeof value !== 'string') throw typeError(value, column);
+      if (value === '') return null;
+      const parts = value.split(',').map((p) => p.trim());
+      const numbers = parts.map((p) => (/^-?\d+$/.test(p) ? Number(p) : Number.NaN));
+      if (numbers.some((n) => Number.isNaN(n))) throw typeError(value, column);
+      for (const n of numbers)
+        if (!(column.options ?? []).some((o) => o.value === n)) throw outOfRange(table, column, n);
+      return [...new Set(numbers)].sort((a, b) => a - b).join(',');
+    }
+    case 'lookup':
+    case 'customer':
+    case 'owner':
+      throw badRequest(
+        'CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.',
+      );
+  }
+}
+
+export interface ParsedReference {
+  readonly table: Table;
+  readonly id: string;
+}
+
+/** Resolves an `@odata.bind` / `@odata.id` value: `/accounts(<id>)`, `accounts(<id>)` or an absolute URL. */
+export function parseReference(schema: Schema, value: unknown): ParsedReference {
+  if (typeof value !== 'string')
+    throw badRequest(`The reference value must be a string, not ${JSON.stringify(value)}.`);
+  let path = value;
+  const api = /\/api\/data\/v9\.[0-2]\/(.*)$/.exec(value);
+  if (api?.[1] !== undefined) path = api[1];
+  else if (/^[a-z]+:\/\//i.test(value)) throw badRequest(`The URI '${value}' is not valid for the service.`);
+  const match = /^\/?([A-Za-z0-9_]+)\(([^)]*)\)$/.exec(path);
+  if (match === null) throw badRequest(`The URI '${value}' is not valid for the service.`);
+  const [, set = '', key = ''] = match;
+  const table = schema.byEntitySet.get(set);
+  if (table === undefined)
+    throw new DataverseHttpError(
+      404,
+      ErrorCodes.resourceNotFoundForSegment,
+      `Resource not found for the segment '${set}'.`,
+    );
+  if (!isGuid(key)) throw badRequest(`The key value '${key}' in '${value}' is not a valid GUID.`);
+  return { table, id: key.toLowerCase() };
+}
+
+export interface WriteContext {
+  readonly schema: Schema;
+  readonly store: Store;
+  readonly caller: Caller;
+  readonly organization: Organization;
+}
+
+interface PendingChild {
+  readonly navigation: string;
+  readonly body: unknown;
+}
+
+interface ParsedWrite {
+  readonly values: Row;
+  readonly children: PendingChild[];
+  readonly collectionBinds: { navigation: string; refs: ParsedReference[] }[];
+  readonly clientId: string | undefined;
+}
+
+function unknownProperty(table: Table, name: string): DataverseHttpError {
+  return badRequest(
+    `The property '${name}' does not exist on type '${NAMESPACE}.${table.logicalName}'. Make sure to only use property names that are defined by the type or mark the type as open type.`,
+  );
+}
+
+function setLookup(values: Row, column: Column, target: ParsedReference | null): void {
+  values[column.name] = target?.id ?? null;
+  values[`${column.name}__type`] = target?.table.logicalName ?? null;
+}
+
+function checkLookupTarget(column: Column, navigationTarget: string, ref: ParsedReference, ctx: WriteContext): void {
+  const allowed = navigationTarget === 'principal' ? ['systemuser', 'team'] : [navigationTarget];
+  if (!allowed.includes(ref.table.logicalName)) {
+    throw badRequest(
+      `A reference to '${ref.table.entitySetName}' cannot be bound to '${column.name}', which points to '${allowed.join("' or '")}'.`,
+    );
+  }
+  if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+}
+
+function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite {
+  if (!isRecord(body)) throw badRequest('The request body must be a JSON object.');
+  const values: Row = {};
+  const children: PendingChild[] = [];
+  const collectionBinds: { navigation: string; refs: ParsedReference[] }[] = [];
+  let clientId: string | undefined;
+  for (const [key, value] of Object.entries(body)) {
+    const at = key.indexOf('@');
+    if (at === 0) continue; // @odata.type, @odata.context: accepted and ignored, as Dataverse does.
+    if (at > 0) {
+      const name = key.slice(0, at);
+      const annotation = key.slice(at + 1);
+      if (annotation !== 'odata.bind') continue;
+      const navigation = table.navigations.get(name);
+      if (navigation === undefined) throw unknownProperty(table, name);
+      if (navigation.kind === 'single') {
+        if (value === null) setLookup(values, navigation.column, null);
+        else {
+          const ref = parseReference(ctx.schema, value);
+          checkLookupTarget(navigation.column, navigation.target, ref, ctx);
+          setLookup(values, navigation.column, ref);
+        }
+      } else if (navigation.kind === 'collection' || navigation.kind === 'manyToMany') {
+        if (!Array.isArray(value)) throw badRequest(`The value of '${key}' must be an array of references.`);
+        collectionBinds.push({ navigation: name, refs: value.map((v) => parseReference(ctx.schema, v)) });
+      }
+      continue;
+    }
+    const column = table.columns.get(key);
+    if (column !== undefined && !isLookupType(column.type)) {
+      if (column.name === table.primaryIdAttribute) {
+        if (typeof value !== 'string' || !isGuid(value)) throw typeError(value, column);
+        clientId = value.toLowerCase();
+        continue;
+      }
+      const stored = toStoredValue(table, column, value);
+      // Columns the server maintains are ignored on write, as Dataverse does.
+      if (!column.readOnly) values[column.name] = stored;
+      continue;
+    }
+    const navigation = table.navigations.get(key);
+    if (navigation !== undefined) {
+      if (navigation.kind === 'single' && value === null) setLookup(values, navigation.column, null);
+      else if (navigation.kind === 'single' && isRecord(value)) children.push({ navigation: key, body: value });
+      else if (navigation.kind !== 'single' && Array.isArray(value)) children.push({ navigation: key, body: value });
+      else
+        throw badRequest(
+          `The value of the navigation property '${key}' must be ${navigation.kind === 'single' ? 'an object or null' : 'an array'}.`,
+        );
+      continue;
+    }
+    if (/^_[a-z0-9_]+_value$/.test(key) && table.columns.has(key.slice(1, -6))) {
+      throw badRequest(
+        'CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.',
+      );
+    }
+    throw unknownProperty(table, key);
+  }
+  return { values, children, collectionBinds, clientId };
+}
+
+function currencyRate(ctx: WriteContext, currencyId: StoredValue): number {
+  const currencyTable = ctx.schema.tables.get('transactioncurrency');
+  if (currencyTable === undefined || typeof currencyId !== 'string') return 1;
+  const rate = ctx.store.get(currencyTable, currencyId)?.exchangerate;
+  return typeof rate === 'number' && rate > 0 ? rate : 1;
+}
+
+/** Recomputes the columns Dataverse derives: names, currency bases, ownership columns. */
+function derive(ctx: WriteContext, table: Table, row: Row): void {
+  for (const column of table.columns.values()) {
+    if (column.concatOf !== undefined) {
+      const text = column.concatOf
+        .map((name) => row[name])
+        .filter((v): v is string => typeof v === 'string' && v.length > 0)
+        .join(' ');
+      row[column.name] = text.length > 0 ? text : null;
+    }
+  }
+  if (table.columns.has('transactioncurrencyid') && table.columns.has('exchangerate')) {
+    if (row.transactioncurrencyid === null || row.transactioncurrencyid === undefined) {
+      const hasMoney = [...table.columns.values()].some(
+        (c) => c.type === 'currency' && c.baseOf === undefined && row[c.name] !== null && row[c.name] !== undefined,
+      );
+      if (hasMoney) {
+        row.transactioncurrencyid = ctx.organization.baseCurrencyId;
+        row.transactioncurrencyid__type = 'transactioncurrency';
+      }
+    }
+    const rate =
+      row.transactioncurrencyid === null || row.transactioncurrencyid === undefined
+        ? null
+        : currencyRate(ctx, row.transactioncurrencyid);
+    row.exchangerate = rate;
+    for (const column of table.columns.values()) {
+      if (column.baseOf === undefined) continue;
+      const amount = row[column.baseOf];
+      row[column.name] =
+        typeof amount === 'number' && rate !== null ? Math.round((amount / rate) * 10000) / 10000 : null;
+    }
+  }
+  if (table.columns.has('owninguser') && typeof row.ownerid === 'string') {
+    const isTeam = row.ownerid__type === 'team';
+    row.owninguser = isTeam ? null : row.ownerid;
+    row.owninguser__type = isTeam ? null : 'systemuser';
+    row.owningteam = isTeam ? row.ownerid : null;
+    row.owningteam__type = isTeam ? 'team' : null;
+    const ownerTable = ctx.schema.tables.get(isTeam ? 'team' : 'systemuser');
+    const owner = ownerTable === undefined ? null : ctx.store.get(ownerTable, row.ownerid);
+    const bu = owner?.businessunitid ?? ctx.caller.businessUnitId;
+    row.owningbusinessunit = bu;
+    row.owningbusinessunit__type = 'businessunit';
+  }
+}
+
+function checkAlternateKeys(ctx: WriteContext, table: Table, row: Row, id: string): void {
+  for (const key of table.alternateKeys) {
+    const values: Record<string, StoredValue> = {};
+    let complete = true;
+    for (const name of key.columns) {
+      const value = row[name] ?? null;
+      if (value === null) complete = false;
+      values[name] = value;
+    }
+    if (!complete) continue;
+    const clash = ctx.store.findBy(table, values).find((r) => r[table.primaryIdAttribute] !== id);
+    if (clash !== undefined) {
+      const labels = key.columns.map((c) => table.columns.get(c)?.displayName ?? c).join(', ');
+      throw new DataverseHttpError(
+        412,
+        ErrorCodes.duplicateRecordEntityKey,
+        `A record that has the attribute values ${labels} already exists. The entity key ${key.name} requires that this set of attributes contains unique values. Select unique values and try again.`,
+      );
+    }
+  }
+}
+
+function checkRequired(table: Table, row: Row): void {
+  for (const column of table.columns.values()) {
+    if (column.required !== 'SystemRequired' || column.readOnly) continue;
+    if (row[column.name] === null || row[column.name] === undefined) {
+      throw badRequest(
+        `A validation error occurred.  The '${column.name}' attribute of the '${table.logicalName}' entity is required and cannot be null.`,
+        ErrorCodes.validationRequired,
+      );
+    }
+  }
+}
+
+function applyCollectionBinds(
+  ctx: WriteContext,
+  table: Table,
+  id: string,
+  binds: ParsedWrite['collectionBinds'],
+): void {
+  for (const bind of binds) {
+    for (const ref of bind.refs) associate(ctx, table, id, bind.navigation, ref);
+  }
+}
+
+/** Links `ref` to the record through a collection navigation (1:N sets the lookup, N:N adds a row). */
+export function associate(
+  ctx: WriteContext,
+  table: Table,
+  id: string,
+  navigationName: string,
+  ref: ParsedReference,
+): void {
+  const navigation = table.navigations.get(navigationName);
+  if (navigation === undefined) throw unknownProperty(table, navigationName);
+  if (navigation.kind === 'single') {
+    const column = navigation.column;
+    checkLookupTarget(column, navigation.target, ref, ctx);
+    updateRecord(ctx, table, id, {}, { [column.name]: ref.id, [`${column.name}__type`]: ref.table.logicalName });
+    return;
+  }
+  if (navigation.kind === 'collection') {
+    if (ref.table.logicalName !== navigation.source) {
+      throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
+    }
+    if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+    updateRecord(
+      ctx,
+      ref.table,
+      ref.id,
+      {},
+      { [navigation.column]: id, [`${navigation.column}__type`]: table.logicalName },
+    );
+    return;
+  }
+  const relationship = ctx.schema.manyToMany.find((m) => m.name === navigation.name);
+  if (relationship === undefined || ref.table.logicalName !== navigation.target) {
+    throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
+  }
+  if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+  const first = relationship.tables[0] === table.logicalName;
+  ctx.store.associate(relationship, first ? id : ref.id, first ? ref.id : id);
+}
+
+/** Creates a record (with deep insert of nested records); returns its stored row. */
+export function createRecord(ctx: WriteContext, table: Table, body: unknown, forcedId?: string): Row {
+  const parsed = parseWrite(ctx, table, body);
+  if (forcedId !== undefined && parsed.clientId !== undefined && parsed.clientId !== forcedId) {
+    throw badRequest(`The key in the URL and the '${table.primaryIdAttribute}' in the body differ.`);
+  }
+  const id = forcedId ?? parsed.clientId ?? randomUUID();
+  if (ctx.store.get(table, id) !== null) {
+    throw new DataverseHttpError(412, ErrorCodes.duplicateRecord, 'A record with matching key values already exists.');
+  }
+  const now = nowIso();
+  const row: Row = {};
+  for (const column of table.columns.values()) {
+    if (column.type === 'state') row[column.name] = 0;
+    if (column.type === 'status')
+      row[column.name] = column.options?.find((o) => o.state === 0)?.value ?? column.options?.[0]?.value ?? null;
+  }
+  Object.assign(row, parsed.values);
+  row[table.primaryIdAttribute] = id;
+  row.createdon = now;
+  row.modifiedon = now;
+  row.createdby = ctx.caller.userId;
+  row.createdby__type = 'systemuser';
+  row.modifiedby = ctx.caller.userId;
+  row.modifiedby__type = 'systemuser';
+  if (table.columns.has('ownerid') && (row.ownerid === null || row.ownerid === undefined)) {
+    row.ownerid = ctx.caller.userId;
+    row.ownerid__type = 'systemuser';
+  }
+  for (const child of parsed.children) {
+    const navigation = table.navigations.get(child.navigation);
+    if (navigation?.kind !== 'single' || navigation.target === 'principal') continue;
+    const target = ctx.schema.tables.get(navigation.target);
+    if (target === undefined) continue;
+    const created = createRecord(ctx, target, child.body);
+    row[navigation.column.name] = created[target.primaryIdAttribute] ?? null;
+    row[`${navigation.column.name}__type`] = target.logicalName;
+  }
+  derive(ctx, table, row);
+  checkRequired(table, row);
+  checkAlternateKeys(ctx, table, row, id);
+  row.versionnumber = ctx.store.nextVersion();
+  ctx.store.insert(table, row);
+  for (const child of parsed.children) {
+    const navigation = table.navigations.get(child.navigation);
+    if (navigation === undefined || navigation.kind === 'single' || !Array.isArray(child.body)) continue;
+    for (const item of child.body as unknown[]) {
+      if (navigation.kind === 'collection') {
+        const source = ctx.schema.tables.get(navigation.source);
+        if (source === undefined) continue;
+        const sourceNavigation = source.navigations.get(navigation.partner);
+        if (!isRecord(item)) throw badRequest(`The items of '${child.navigation}' must be objects.`);
+        createRecord(ctx, source, {
+          ...item,
+          [`${sourceNavigation?.name ?? navigation.partner}@odata.bind`]: `/${table.entitySetName}(${id})`,
+        });
+      } else {
+        const target = ctx.schema.tables.get(navigation.target);
+        if (target === undefined) continue;
+        const created = createRecord(ctx, target, item);
+        associate(ctx, table, id, navigation.name, { table: target, id: String(created[target.primaryIdAttribute]) });
+      }
+    }
+  }
+  applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
+  return ctx.store.get(table, id) ?? row;
+}
+
+/** Updates the given columns of an existing record; `raw` are already-stored values set by the server. */
+export function updateRecord(ctx: WriteContext, table: Table, id: string, body: unknown, raw: Row = {}): Row {
+  const existing = ctx.store.get(table, id);
+  if (existing === null) throw recordNotFound(table.logicalName, id);
+  const parsed = parseWrite(ctx, table, body);
+  if (parsed.children.length > 0)
+    throw badRequest('Deep update is not supported: update related records on their own URLs.');
+  const row: Row = { ...existing, ...parsed.values, ...raw };
+  row.modifiedon = nowIso();
+  row.modifiedby = ctx.caller.userId;
+  row.modifiedby__type = 'systemuser';
+  derive(ctx, table, row);
+  checkRequired(table, row);
+  checkAlternateKeys(ctx, table, row, id);
+  row.versionnumber = ctx.store.nextVersion();
+  const changes: Row = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key !== table.primaryIdAttribute && existing[key] !== value) changes[key] = value;
+  }
+  ctx.store.update(table, id, changes);
+  applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
+  return ctx.store.get(table, id) ?? row;
+}

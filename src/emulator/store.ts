@@ -1,0 +1,320 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Database } from 'node-sqlite3-wasm';
+import type { Statement } from 'node-sqlite3-wasm';
+import type { Column, ManyToMany, Schema, Table } from './schema/schema';
+import { isLookupType } from './schema/schema';
+
+export type StoredValue = string | number | null;
+/** A stored row: column name (lookups also `<name>__type`) to value. */
+export type Row = Record<string, StoredValue>;
+
+/** Identifiers are checked by the schema loader (lower-case letters, digits, `_`); quoting is belt and braces. */
+function q(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+export function sqlTable(table: Table): string {
+  return q(`t_${table.logicalName}`);
+}
+
+export function intersectTable(relationship: ManyToMany): string {
+  return q(`nn_${relationship.intersect}`);
+}
+
+function sqlType(column: Column): string {
+  switch (column.type) {
+    case 'integer':
+    case 'bigint':
+    case 'boolean':
+    case 'choice':
+    case 'state':
+    case 'status':
+      return 'INTEGER';
+    case 'decimal':
+    case 'currency':
+    case 'float':
+      return 'REAL';
+    default:
+      return 'TEXT';
+  }
+}
+
+/** Stored column names of a table, in a fixed order. */
+export function storedColumns(table: Table): string[] {
+  const names: string[] = [];
+  for (const column of table.columns.values()) {
+    names.push(column.name);
+    if (isLookupType(column.type)) names.push(`${column.name}__type`);
+  }
+  return names;
+}
+
+function toRow(result: Record<string, unknown> | null): Row | null {
+  if (result === null) return null;
+  const row: Row = {};
+  for (const [key, value] of Object.entries(result)) {
+    row[key] =
+      typeof value === 'string' || typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : null;
+  }
+  return row;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * node-sqlite3-wasm locks a database with a `<file>.lock` directory, which a killed process leaves behind
+ * and which would then refuse every later open ("database is locked"). One emulator owns a data file: it
+ * records its pid beside the file, and a lock whose owner is gone is removed before opening.
+ */
+function claimDataFile(path: string): string {
+  const ownerFile = `${path}.owner`;
+  let owner: number | undefined;
+  try {
+    owner = Number(readFileSync(ownerFile, 'utf8').trim());
+  } catch {
+    owner = undefined;
+  }
+  if (owner !== undefined && Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+    throw new Error(`the data file ${path} is in use by another emulator (process ${owner})`);
+  }
+  rmSync(`${path}.lock`, { recursive: true, force: true });
+  writeFileSync(ownerFile, String(process.pid));
+  return ownerFile;
+}
+
+/**
+ * SQLite (WebAssembly) storage. Every write runs in its own transaction and is committed before the HTTP
+ * answer: node-sqlite3-wasm writes through synchronous `fs` calls, so a committed write is in the OS
+ * before the 2xx leaves, and a SIGKILL cannot lose it.
+ */
+export class Store {
+  private readonly db: Database;
+  private readonly statements = new Map<string, Statement>();
+  private readonly ownerFile: string | undefined;
+
+  constructor(
+    readonly schema: Schema,
+    path?: string,
+  ) {
+    this.ownerFile = path === undefined ? undefined : claimDataFile(path);
+    this.db = new Database(path ?? ':memory:');
+    this.db.exec('PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
+    this.createTables();
+  }
+
+  private createTables(): void {
+    const ddl: string[] = ['CREATE TABLE IF NOT EXISTS "_meta" ("key" TEXT PRIMARY KEY, "value" TEXT)'];
+    for (const table of this.schema.tables.values()) {
+      const columns = [...table.columns.values()].flatMap((c) => {
+        const primary = c.name === table.primaryIdAttribute ? ' PRIMARY KEY' : '';
+        const defs = [`${q(c.name)} ${sqlType(c)}${primary}`];
+        if (isLookupType(c.type)) defs.push(`${q(`${c.name}__type`)} TEXT`);
+        return defs;
+      });
+      ddl.push(`CREATE TABLE IF NOT EXISTS ${sqlTable(table)} (${columns.join(', ')})`);
+      // A user schema may add columns to a table that an older data file already holds.
+      const existing = new Set(
+        this.db.all(`PRAGMA table_info(${sqlTable(table)})`).map((r) => String((r as Record<string, unknown>).name)),
+      );
+      if (existing.size > 0) {
+        for (const c of table.columns.values()) {
+          if (!existing.has(c.name)) ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(c.name)} ${sqlType(c)}`);
+          if (isLookupType(c.type) && !existing.has(`${c.name}__type`)) {
+            ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
+          }
+        }
+      }
+      for (const c of table.columns.values()) {
+        if (isLookupType(c.type)) {
+          ddl.push(
+            `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${c.name}`)} ON ${sqlTable(table)} (${q(c.name)})`,
+          );
+        }
+      }
+    }
+    for (const m of this.schema.manyToMany) {
+      ddl.push(
+        `CREATE TABLE IF NOT EXISTS ${intersectTable(m)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
+      );
+    }
+    this.transaction(() => {
+      for (const statement of ddl) this.db.exec(statement);
+    });
+  }
+
+  private statement(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `work` atomically; nested calls join the outer transaction. */
+  transaction<T>(work: () => T): T {
+    if (this.db.inTransaction) return work();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.statement('SELECT "value" FROM "_meta" WHERE "key" = ?').get([key]);
+    const value = row === null ? undefined : (row as Record<string, unknown>).value;
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.statement(
+      'INSERT INTO "_meta" ("key", "value") VALUES (?, ?) ON CONFLICT("key") DO UPDATE SET "value" = excluded."value"',
+    ).run([key, value]);
+  }
+
+  /** Dataverse's row version is one counter for the whole organization. */
+  nextVersion(): number {
+    const next = Number(this.getMeta('version') ?? '1000') + 1;
+    this.setMeta('version', String(next));
+    return next;
+  }
+
+  get(table: Table, id: string): Row | null {
+    return toRow(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).get([id]));
+  }
+
+  findBy(table: Table, values: Readonly<Record<string, StoredValue>>): Row[] {
+    const names = Object.keys(values);
+    const where = names.map((n) => (values[n] === null ? `${q(n)} IS NULL` : `${q(n)} = ?`)).join(' AND ');
+    const params = names.map((n) => values[n]).filter((v): v is string | number => v !== null && v !== undefined);
+    return this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`)
+      .all(params)
+      .map((r) => toRow(r as Record<string, unknown>))
+      .filter((r): r is Row => r !== null);
+  }
+
+  insert(table: Table, row: Row): void {
+    const names = storedColumns(table);
+    const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    this.statement(sql).run(names.map((n) => row[n] ?? null));
+  }
+
+  update(table: Table, id: string, changes: Row): void {
+    const names = Object.keys(changes);
+    if (names.length === 0) return;
+    const sql = `UPDATE ${sqlTable(table)} SET ${names.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    this.statement(sql).run([...names.map((n) => changes[n] ?? null), id]);
+  }
+
+  /** Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). */
+  delete(table: Table, id: string): boolean {
+    const info = this.statement(`DELETE FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).run([id]);
+    if (info.changes === 0) return false;
+    for (const other of this.schema.tables.values()) {
+      for (const column of other.columns.values()) {
+        if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
+        this.statement(
+          `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
+        ).run([id, table.logicalName]);
+      }
+    }
+    for (const m of this.schema.manyToMany) {
+      if (m.tables[0] === table.logicalName) this.statement(`DELETE FROM ${intersectTable(m)} WHERE "a" = ?`).run([id]);
+      if (m.tables[1] === table.logicalName) this.statement(`DELETE FROM ${intersectTable(m)} WHERE "b" = ?`).run([id]);
+    }
+    return true;
+  }
+
+  /** A page of rows in primary-key order, after `afterId` when given. */
+  page(table: Table, limit: number, afterId?: string, where?: { column: string; value: string; type?: string }): Row[] {
+    const clauses: string[] = [];
+    const params: (string | number)[] = [];
+    if (where !== undefined) {
+      clauses.push(`${q(where.column)} = ?`);
+      params.push(where.value);
+      if (where.type !== undefined) {
+        clauses.push(`${q(`${where.column}__type`)} = ?`);
+        params.push(where.type);
+      }
+    }
+    if (afterId !== undefined) {
+      clauses.push(`${q(table.primaryIdAttribute)} > ?`);
+      params.push(afterId);
+    }
+    const sql = `SELECT * FROM ${sqlTable(table)}${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${q(table.primaryIdAttribute)} LIMIT ?`;
+    return this.statement(sql)
+      .all([...params, limit])
+      .map((r) => toRow(r as Record<string, unknown>))
+      .filter((r): r is Row => r !== null);
+  }
+
+  count(table: Table): number {
+    const row = this.statement(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`).get() as Record<
+      string,
+      unknown
+    > | null;
+    return Number(row?.n ?? 0);
+  }
+
+  associate(relationship: ManyToMany, a: string, b: string): void {
+    this.statement(`INSERT OR IGNORE INTO ${intersectTable(relationship)} ("a", "b") VALUES (?, ?)`).run([a, b]);
+  }
+
+  disassociate(relationship: ManyToMany, a: string, b: string): boolean {
+    return (
+      this.statement(`DELETE FROM ${intersectTable(relationship)} WHERE "a" = ? AND "b" = ?`).run([a, b]).changes > 0
+    );
+  }
+
+  /** Rows of `target` associated with `id` through an N:N relationship, in primary-key order. */
+  related(
+    relationship: ManyToMany,
+    target: Table,
+    id: string,
+    idIsFirst: boolean,
+    limit: number,
+    afterId?: string,
+  ): Row[] {
+    const [mine, theirs] = idIsFirst ? ['"a"', '"b"'] : ['"b"', '"a"'];
+    const after = afterId === undefined ? '' : ` AND t.${q(target.primaryIdAttribute)} > ?`;
+    const sql = `SELECT t.* FROM ${sqlTable(target)} t JOIN ${intersectTable(relationship)} i ON i.${theirs} = t.${q(target.primaryIdAttribute)} WHERE i.${mine} = ?${after} ORDER BY t.${q(target.primaryIdAttribute)} LIMIT ?`;
+    const params: (string | number)[] = afterId === undefined ? [id, limit] : [id, afterId, limit];
+    return this.statement(sql)
+      .all(params)
+      .map((r) => toRow(r as Record<string, unknown>))
+      .filter((r): r is Row => r !== null);
+  }
+
+  /** For bulk seeding: a prepared insert reused for many rows inside one transaction. */
+  bulkInsert(table: Table, rows: Iterable<Row>): number {
+    let n = 0;
+    this.transaction(() => {
+      for (const row of rows) {
+        this.insert(table, row);
+        n += 1;
+      }
+    });
+    return n;
+  }
+
+  close(): void {
+    for (const statement of this.statements.values()) {
+      if (!statement.isFinalized) statement.finalize();
+    }
+    this.statements.clear();
+    if (this.db.isOpen) this.db.close();
+    if (this.ownerFile !== undefined) rmSync(this.ownerFile, { force: true });
+  }
+}

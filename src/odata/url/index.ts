@@ -1,0 +1,28 @@
+export type { ExpressionResult, ParseOptions } from './parseUrl';
+export { parseExpression, parseODataUrl, splitQueryOptions } from './parseUrl';
+export type { PrintUrlOptions } from './printer';
+export {
+  encodeQueryValue,
+  printApply,
+  printExpand,
+  printExpression,
+  printODataUrl,
+  printOrderBy,
+  printQueryOptions,
+  printSelect,
+  quoteString,
+} from './printer';
+export type { SyntaxNode } from './walk';
+export { childrenOf, findNodeAt, isSyntaxNode, walk } from './walk';
+export type { CanonicalFunction, QueryFunction, QueryFunctionParameters } from './functions';
+export {
+  AGGREGATE_METHODS,
+  CANONICAL_FUNCTIONS,
+  QUERY_FUNCTIONS,
+  QUERY_FUNCTION_NAMESPACE,
+  queryFunctionParameterNames,
+} from './functions';
+export { MAX_DEPTH, operatorPrecedence } from './parser';
+export type { DecodeOptions, SourceText } from './source';
+export { decodeSlice } from './source';
+export type * from './syntax';
