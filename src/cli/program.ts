@@ -6,6 +6,7 @@ import {
   StreamMessageWriter,
 } from 'vscode-languageserver/node';
 import { startLanguageServer } from '../server/languageServer';
+import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
 import packageJson from '../../package.json';
 
@@ -41,6 +42,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   registerEmulatorCommand(program, io);
+  registerCheckCommand(program, io);
 
   return program;
 }

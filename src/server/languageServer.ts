@@ -1,7 +1,109 @@
-import type { Connection, DocumentSymbol, InitializeResult } from 'vscode-languageserver';
-import { SymbolKind, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver';
+import { readFile } from 'node:fs/promises';
+import type {
+  CodeAction,
+  CodeLens,
+  CompletionItem,
+  Connection,
+  Diagnostic,
+  DocumentSymbol,
+  Hover,
+  InitializeParams,
+  InitializeResult,
+  TextEdit,
+} from 'vscode-languageserver';
+import {
+  CodeActionKind,
+  CompletionItemKind,
+  DiagnosticSeverity,
+  MarkupKind,
+  SymbolKind,
+  TextDocuments,
+  TextDocumentSyncKind,
+} from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { splitBlocks } from '../odata/blocks';
+import { parseCsdl } from '../metadata/csdl';
+import { MetadataIndex } from '../metadata/lookup';
+import { deserializeModel } from '../metadata/serialize';
+import { parseDocument } from '../odata/document/parser';
+import type { ODataDocument } from '../odata/document/syntax';
+import type { CompletionKind, LanguageDiagnostic, QuickFix, TextSpan } from '../odata/language/types';
+import {
+  codeLenses,
+  documentDiagnostics,
+  documentSymbols,
+  formatDocument,
+  getCompletions,
+  getHover,
+} from '../odata/language/index';
+
+/** Sent by the extension when the active environment's metadata changes. */
+export const SET_METADATA_NOTIFICATION = 'dataverse/setMetadata';
+
+export interface SetMetadataParams {
+  /** A `$metadata` (CSDL XML) file. */
+  readonly metadataPath?: string;
+  /** A cache written by `serializeModel`; preferred, since it loads in a fraction of the time. */
+  readonly cachePath?: string;
+}
+
+/** Command ids the extension registers; CodeLens arguments are `{ uri, blockIndex }`. */
+export const COMMANDS = {
+  runBlock: 'dataverse.runBlock',
+  runAll: 'dataverse.runAll',
+  getChanges: 'dataverse.getChanges',
+} as const;
+
+export interface BlockCommandArguments {
+  readonly uri: string;
+  readonly blockIndex: number;
+}
+
+/**
+ * Trigger characters, each for a place where a list is what the user wants next:
+ * `?` `&` start a query option; `=` starts its value; `,` the next column; `(` nested `$expand`
+ * options and function arguments; `;` the next nested option; `/` a navigation path segment;
+ * `{` the second brace of `{{` opens variables; `.` a `{{label.` property or `Microsoft.Dynamics.CRM.`;
+ * `"` a JSON property name; `:` a header value; space the operator after a column and the value
+ * after `eq` (the services answer nothing elsewhere, so a space never pops up a stray list).
+ */
+export const TRIGGER_CHARACTERS = ['?', '&', '=', ',', '(', ';', '/', '{', '.', '"', ':', ' '];
+
+const COMPLETION_KINDS: Record<CompletionKind, CompletionItemKind> = {
+  method: CompletionItemKind.Keyword,
+  entitySet: CompletionItemKind.Class,
+  operation: CompletionItemKind.Function,
+  option: CompletionItemKind.Property,
+  property: CompletionItemKind.Field,
+  navigation: CompletionItemKind.Reference,
+  lookup: CompletionItemKind.Field,
+  operator: CompletionItemKind.Operator,
+  function: CompletionItemKind.Function,
+  queryFunction: CompletionItemKind.Function,
+  keyword: CompletionItemKind.Keyword,
+  value: CompletionItemKind.EnumMember,
+  header: CompletionItemKind.Property,
+  headerValue: CompletionItemKind.Value,
+  variable: CompletionItemKind.Variable,
+};
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function stringList(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined;
+}
+
+/** Reads and indexes metadata: a serialized cache when given, else a CSDL document. */
+export async function loadMetadata(params: SetMetadataParams): Promise<MetadataIndex> {
+  if (params.cachePath) return new MetadataIndex(deserializeModel(await readFile(params.cachePath, 'utf8')));
+  if (params.metadataPath) return new MetadataIndex(parseCsdl(await readFile(params.metadataPath, 'utf8')).model);
+  throw new Error('neither metadataPath nor cachePath was given');
+}
 
 /**
  * Wires the pure `.odata` services to an LSP connection. The same function serves the extension
@@ -9,44 +111,213 @@ import { splitBlocks } from '../odata/blocks';
  */
 export function startLanguageServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
+  const parsed = new Map<string, { version: number; document: ODataDocument }>();
+  let metadata: MetadataIndex | undefined;
+  let environmentVariables: string[] | undefined;
+  let loadGeneration = 0;
 
-  connection.onInitialize((): InitializeResult => ({
-    capabilities: {
-      textDocumentSync: TextDocumentSyncKind.Incremental,
-      documentSymbolProvider: true,
-    },
-    serverInfo: { name: 'Dataverse Workbench .odata language server' },
-  }));
+  const parse = (document: TextDocument): ODataDocument => {
+    const cached = parsed.get(document.uri);
+    if (cached && cached.version === document.version) return cached.document;
+    const result = parseDocument(document.getText());
+    parsed.set(document.uri, { version: document.version, document: result });
+    return result;
+  };
+  const options = () => ({ metadata, environmentVariables });
+
+  const validate = (document: TextDocument): void => {
+    const diagnostics = documentDiagnostics(parse(document), options()).map((d) => toDiagnostic(document, d));
+    void connection.sendDiagnostics({ uri: document.uri, version: document.version, diagnostics });
+  };
+
+  /**
+   * Loading a large `$metadata` takes a while: requests never wait for it, they answer with what
+   * is loaded (syntax only at first), and documents are checked again once it is there. A newer
+   * load wins over an older one still in flight.
+   */
+  const setMetadata = (params: SetMetadataParams): void => {
+    const generation = ++loadGeneration;
+    if (!params.metadataPath && !params.cachePath) {
+      metadata = undefined;
+      documents.all().forEach(validate);
+      return;
+    }
+    loadMetadata(params).then(
+      (index) => {
+        if (generation !== loadGeneration) return;
+        metadata = index;
+        documents.all().forEach(validate);
+      },
+      (error: unknown) => {
+        if (generation !== loadGeneration) return;
+        connection.console.error(`Could not load metadata: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+  };
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    const init = isRecord(params.initializationOptions) ? params.initializationOptions : {};
+    environmentVariables = stringList(init['environmentVariables']);
+    const metadataPath = optionalString(init['metadataPath']);
+    const cachePath = optionalString(init['cachePath']);
+    if (metadataPath || cachePath) setMetadata({ metadataPath, cachePath });
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        completionProvider: { triggerCharacters: TRIGGER_CHARACTERS },
+        hoverProvider: true,
+        documentSymbolProvider: true,
+        documentFormattingProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        codeLensProvider: { resolveProvider: false },
+      },
+      serverInfo: { name: 'Dataverse Workbench .odata language server' },
+    };
+  });
+
+  connection.onNotification(SET_METADATA_NOTIFICATION, (params: unknown) => {
+    if (!isRecord(params)) return;
+    setMetadata({
+      metadataPath: optionalString(params['metadataPath']),
+      cachePath: optionalString(params['cachePath']),
+    });
+  });
+
+  connection.onCompletion((params): CompletionItem[] => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    const offset = document.offsetAt(params.position);
+    const result = getCompletions(parse(document), document.getText(), offset, options());
+    if (!result) return [];
+    const range = toRange(document, result.span);
+    return result.items.map((item) => ({
+      label: item.label,
+      kind: COMPLETION_KINDS[item.kind],
+      detail: item.detail,
+      documentation: item.documentation,
+      sortText: item.sortText,
+      filterText: item.label,
+      textEdit: { range, newText: item.insertText ?? item.label },
+    }));
+  });
+
+  connection.onHover((params): Hover | null => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return null;
+    const hover = getHover(parse(document), document.offsetAt(params.position), options());
+    if (!hover) return null;
+    return { contents: { kind: MarkupKind.Markdown, value: hover.markdown }, range: toRange(document, hover.span) };
+  });
 
   connection.onDocumentSymbol((params): DocumentSymbol[] => {
     const document = documents.get(params.textDocument.uri);
+    return document ? symbolsOf(document, parse(document)) : [];
+  });
+
+  connection.onDocumentFormatting((params): TextEdit[] => {
+    const document = documents.get(params.textDocument.uri);
     if (!document) return [];
-    return documentSymbols(document);
+    return formatDocument(parse(document), document.getText()).map((edit) => ({
+      range: toRange(document, edit.span),
+      newText: edit.newText,
+    }));
+  });
+
+  connection.onCodeLens((params): CodeLens[] => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    return codeLenses(parse(document)).map((lens) => {
+      const command =
+        lens.kind === 'runAll' ? COMMANDS.runAll : lens.kind === 'getChanges' ? COMMANDS.getChanges : COMMANDS.runBlock;
+      const args: unknown[] =
+        lens.blockIndex === undefined ? [{ uri: document.uri }] : [{ uri: document.uri, blockIndex: lens.blockIndex }];
+      return { range: toRange(document, lens.span), command: { title: lens.title, command, arguments: args } };
+    });
+  });
+
+  connection.onCodeAction((params): CodeAction[] => {
+    const document = documents.get(params.textDocument.uri);
+    if (!document) return [];
+    const actions: CodeAction[] = [];
+    for (const diagnostic of params.context.diagnostics) {
+      const fixes = fixesOf(diagnostic.data);
+      for (const [i, fix] of fixes.entries()) {
+        actions.push({
+          title: fix.title,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [diagnostic],
+          isPreferred: i === 0,
+          edit: {
+            changes: {
+              [document.uri]: fix.edits.map((edit) => ({ range: toRange(document, edit.span), newText: edit.newText })),
+            },
+          },
+        });
+      }
+    }
+    return actions;
+  });
+
+  documents.onDidChangeContent((event) => validate(event.document));
+  documents.onDidClose((event) => {
+    parsed.delete(event.document.uri);
+    void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
   documents.listen(connection);
   connection.listen();
 }
 
+function toRange(document: TextDocument, span: TextSpan) {
+  return { start: document.positionAt(span.start), end: document.positionAt(span.end) };
+}
+
+function toDiagnostic(document: TextDocument, diagnostic: LanguageDiagnostic): Diagnostic {
+  return {
+    range: toRange(document, diagnostic.span),
+    severity:
+      diagnostic.severity === 'error'
+        ? DiagnosticSeverity.Error
+        : diagnostic.severity === 'warning'
+          ? DiagnosticSeverity.Warning
+          : DiagnosticSeverity.Information,
+    code: diagnostic.code,
+    source: 'odata',
+    message: diagnostic.message,
+    // The quick fixes travel with the diagnostic, so code actions need no second analysis.
+    data: diagnostic.fixes.length > 0 ? { fixes: diagnostic.fixes } : undefined,
+  };
+}
+
+/** The fixes a diagnostic carries back from the client, checked: the client may hand anything back. */
+function fixesOf(data: unknown): QuickFix[] {
+  if (!isRecord(data) || !Array.isArray(data['fixes'])) return [];
+  const fixes: QuickFix[] = [];
+  for (const fix of data['fixes'] as unknown[]) {
+    if (!isRecord(fix) || typeof fix['title'] !== 'string' || !Array.isArray(fix['edits'])) continue;
+    const edits = (fix['edits'] as unknown[]).filter(
+      (e): e is { span: TextSpan; newText: string } =>
+        isRecord(e) &&
+        typeof e['newText'] === 'string' &&
+        isRecord(e['span']) &&
+        typeof e['span']['start'] === 'number' &&
+        typeof e['span']['end'] === 'number',
+    );
+    fixes.push({ title: fix['title'], edits });
+  }
+  return fixes;
+}
+
 /** One symbol per request block, named by its title or, when untitled, by its request line. */
-export function documentSymbols(document: TextDocument): DocumentSymbol[] {
-  const text = document.getText();
-  return splitBlocks(text).flatMap((block, index): DocumentSymbol[] => {
-    const request = block.request;
-    if (!request && block.title === '') return [];
-    const requestText = request ? `${request.method} ${request.url}` : '';
-    const range = { start: document.positionAt(block.span.start), end: document.positionAt(block.span.end) };
-    const selection = request
-      ? { start: document.positionAt(request.span.start), end: document.positionAt(request.span.end) }
-      : { start: range.start, end: range.start };
-    return [
-      {
-        name: block.title || requestText || `Block ${index + 1}`,
-        detail: block.title ? requestText : '',
-        kind: SymbolKind.Method,
-        range,
-        selectionRange: selection,
-      },
-    ];
-  });
+export function symbolsOf(
+  document: TextDocument,
+  parsed: ODataDocument = parseDocument(document.getText()),
+): DocumentSymbol[] {
+  return documentSymbols(parsed).map((symbol) => ({
+    name: symbol.name,
+    detail: symbol.detail,
+    kind: SymbolKind.Method,
+    range: toRange(document, symbol.span),
+    selectionRange: toRange(document, symbol.selectionSpan),
+  }));
 }

@@ -253,7 +253,8 @@ export function tokenize(source: SourceText, diagnostics: ODataDiagnostic[], opt
       push('number', start, j, { numberType });
       continue;
     }
-    if (isIdentStart(c) || (c === 36 && isIdentStart(s.charCodeAt(i + 1)))) {
+    // `$1` names the request with Content-ID 1 inside a $batch change set.
+    if (isIdentStart(c) || (c === 36 && (isIdentStart(s.charCodeAt(i + 1)) || isDigit(s.charCodeAt(i + 1))))) {
       const start = i;
       let j = i + 1;
       for (;;) {

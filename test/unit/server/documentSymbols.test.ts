@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { documentSymbols } from '../../../src/server/languageServer';
+import { symbolsOf } from '../../../src/server/languageServer';
 
 describe('language server: document symbols', () => {
   it('names each block by its title, or by its request line when untitled', () => {
@@ -10,7 +10,7 @@ describe('language server: document symbols', () => {
       1,
       '@x = 1\n### Top accounts\nGET accounts?$top=5\n###\nDELETE accounts(1)\n',
     );
-    const symbols = documentSymbols(document);
+    const symbols = symbolsOf(document);
     assert.deepEqual(
       symbols.map((s) => [s.name, s.detail, s.range.start.line, s.selectionRange.start.line]),
       [

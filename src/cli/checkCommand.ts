@@ -1,0 +1,115 @@
+import { Command, CommanderError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { parseCsdl } from '../metadata/csdl';
+import { MetadataIndex } from '../metadata/lookup';
+import { parseDocument } from '../odata/document/parser';
+import { documentDiagnostics } from '../odata/language/diagnostics';
+import type { LanguageDiagnostic } from '../odata/language/types';
+import type { CliIo } from './program';
+
+const USAGE_EXIT_CODE = 2;
+
+export interface CheckFinding {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+  readonly severity: 'error' | 'warning' | 'information';
+  readonly code: string;
+  readonly message: string;
+}
+
+/** 1-based line and column of each offset, from one pass over the line starts. */
+function positions(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid]! <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, column: offset - starts[low]! + 1 };
+  };
+}
+
+export function findingsOf(file: string, text: string, diagnostics: readonly LanguageDiagnostic[]): CheckFinding[] {
+  const at = positions(text);
+  return diagnostics.map((d) => {
+    const start = at(d.span.start);
+    const end = at(d.span.end);
+    return {
+      file,
+      line: start.line,
+      column: start.column,
+      endLine: end.line,
+      endColumn: end.column,
+      severity: d.severity,
+      code: d.code,
+      message: d.message,
+    };
+  });
+}
+
+function usage(io: CliIo, message: string): never {
+  io.stderr(`dvw check: ${message}\n`);
+  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.check.usage', message);
+}
+
+async function readOrUsage(io: CliIo, path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error: unknown) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : '';
+    usage(io, code === 'ENOENT' ? `${what} not found: ${path}` : `cannot read ${what} ${path}: ${String(error)}`);
+  }
+}
+
+/** `dvw check FILE... [--metadata PATH] [--format text|json]`: the language server's diagnostics, headless. */
+export function registerCheckCommand(program: Command, io: CliIo): void {
+  const command = new Command('check')
+    .description('check .odata files: syntax, and names and types against a $metadata file')
+    .argument('[files...]', '.odata files to check')
+    .option('--metadata <path>', 'a $metadata (CSDL XML) file to check names and types against')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride((error) => {
+      if (error.exitCode === 0) throw error;
+      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+    })
+    .action(async (files: string[], raw: { metadata?: unknown; format?: unknown }) => {
+      if (files.length === 0) usage(io, 'name at least one .odata file: dvw check FILE...');
+      const format = raw.format === 'json' ? 'json' : 'text';
+      let metadata: MetadataIndex | undefined;
+      if (typeof raw.metadata === 'string') {
+        const parsed = parseCsdl(await readOrUsage(io, raw.metadata, 'metadata file'));
+        if (parsed.errors.length > 0 && parsed.model.entitySets.size === 0) {
+          usage(io, `${raw.metadata} is not a $metadata document: ${parsed.errors[0]!.message}`);
+        }
+        metadata = new MetadataIndex(parsed.model);
+      }
+      const texts: [string, string][] = [];
+      for (const file of files) texts.push([file, await readOrUsage(io, file, 'file')]);
+      const findings: CheckFinding[] = [];
+      for (const [file, text] of texts) {
+        findings.push(...findingsOf(file, text, documentDiagnostics(parseDocument(text), { metadata })));
+      }
+      if (format === 'json') {
+        io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
+      } else {
+        for (const f of findings)
+          io.stdout(`${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.code}]\n`);
+      }
+      if (findings.some((f) => f.severity === 'error')) {
+        throw new CommanderError(
+          1,
+          'dvw.check.errors',
+          `${findings.filter((f) => f.severity === 'error').length} error(s)`,
+        );
+      }
+    });
+  program.addCommand(command);
+}

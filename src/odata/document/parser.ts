@@ -1,0 +1,795 @@
+/**
+ * The `.odata` document parser (docs/odata-files.md). Line-based and single-pass: each line is
+ * classified a bounded number of times, URLs go to the shared OData URL parser, JSON bodies to the
+ * in-place checker. Never throws; every problem becomes a diagnostic with the exact range.
+ */
+import { didYouMean } from '../../metadata/lookup';
+import { parseODataUrl } from '../url/parseUrl';
+import { checkJson } from './json';
+import type {
+  BatchBody,
+  BatchItem,
+  Block,
+  Body,
+  ChangeSet,
+  DocumentDiagnostic,
+  DocumentDiagnosticCode,
+  Header,
+  ODataDocument,
+  Request,
+  RequestMethod,
+  RequestName,
+  RequestUrl,
+  Severity,
+  SystemVariableName,
+  TextSpan,
+  VariableDefinition,
+  VariableReference,
+  VariableUse,
+} from './syntax';
+import { REQUEST_METHODS, SYSTEM_VARIABLES } from './syntax';
+
+/** Dataverse refuses a `$batch` with more requests (dataverse-webapi.md §1.5). */
+export const MAX_BATCH_REQUESTS = 1000;
+
+const VARIABLE_NAME = /^[A-Za-z_][\w-]*$/;
+const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*/;
+const CHANGESET = /^[ \t]*(BEGIN|END)[ \t]+CHANGESET[ \t]*$/i;
+const NAME_ANNOTATION = /^[ \t]*(?:#|\/\/)[ \t]*@name(?:[ \t]+(\S*))?[ \t]*$/;
+const HTTP_VERSION = /[ \t]+HTTP\/\d(?:\.\d)?$/i;
+
+type LineKind = 'blank' | 'comment' | 'separator' | 'other';
+
+type RequestLineClass =
+  | {
+      readonly kind: 'method';
+      readonly method: RequestMethod;
+      readonly methodSpan: TextSpan;
+      readonly urlStart: number;
+    }
+  | { readonly kind: 'bare'; readonly urlStart: number }
+  | { readonly kind: 'missingUrl'; readonly method: string; readonly methodSpan: TextSpan }
+  | { readonly kind: 'unknownMethod'; readonly method: string; readonly methodSpan: TextSpan }
+  | { readonly kind: 'none' };
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** RFC 9110 `tchar`: what header names are made of. */
+function isTokenChar(c: number): boolean {
+  return isLetter(c) || (c >= 48 && c <= 57) || (c < 128 && "!#$%&'*+.^_`|~-".includes(String.fromCharCode(c)));
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+class DocumentParser {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly diagnostics: DocumentDiagnostic[] = [];
+  private readonly variables: VariableDefinition[] = [];
+  private readonly uses: VariableUse[] = [];
+  private readonly names = new Map<string, RequestName>();
+  private readonly variableNames = new Set<string>();
+  private environment: VariableDefinition | undefined;
+  // Caches for the variable scanner, so a line with many `{{` stays linear.
+  private nextClose = -2;
+  private lineEndCacheStart = -1;
+  private lineEndCache = -1;
+
+  constructor(private readonly text: string) {
+    let offset = 0;
+    for (;;) {
+      const newline = text.indexOf('\n', offset);
+      const end = newline < 0 ? text.length : newline;
+      this.starts.push(offset);
+      this.ends.push(end > offset && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+      if (newline < 0) break;
+      offset = newline + 1;
+    }
+  }
+
+  parse(): ODataDocument {
+    const blocks: Block[] = [];
+    const lineCount = this.starts.length;
+    let blockFirst = 0;
+    let separated = this.kindOf(0) === 'separator';
+    for (let k = 1; k <= lineCount; k++) {
+      if (k < lineCount && this.kindOf(k) !== 'separator') continue;
+      // Lines [blockFirst, k) form a block; the part before the first `###` only when it holds text.
+      if (separated) blocks.push(this.parseBlock(blocks.length, blockFirst, k, true));
+      else if (this.hasText(0, k)) blocks.push(this.parseBlock(blocks.length, 0, k, false));
+      blockFirst = k;
+      separated = true;
+    }
+    this.uses.sort((a, b) => a.span.start - b.span.start);
+    this.diagnostics.sort((a, b) => a.span.start - b.span.start);
+    return {
+      kind: 'document',
+      blocks,
+      variables: this.variables,
+      environment: this.environment,
+      variableUses: this.uses,
+      diagnostics: this.diagnostics,
+      span: { start: 0, end: this.text.length },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lines
+
+  private hasText(first: number, end: number): boolean {
+    for (let k = first; k < end; k++) if (this.kindOf(k) !== 'blank') return true;
+    return false;
+  }
+
+  private firstNonSpace(k: number): number {
+    let i = this.starts[k]!;
+    const end = this.ends[k]!;
+    while (i < end && isSpace(this.text.charCodeAt(i))) i++;
+    return i;
+  }
+
+  private trimmedEnd(k: number): number {
+    const start = this.starts[k]!;
+    let end = this.ends[k]!;
+    while (end > start && isSpace(this.text.charCodeAt(end - 1))) end--;
+    return end;
+  }
+
+  private kindOf(k: number): LineKind {
+    const i = this.firstNonSpace(k);
+    if (i >= this.ends[k]!) return 'blank';
+    const c = this.text.charCodeAt(i);
+    if (c === 35) {
+      return this.text.startsWith('###', i) ? 'separator' : 'comment';
+    }
+    if (c === 47 && this.text.charCodeAt(i + 1) === 47) return 'comment';
+    return 'other';
+  }
+
+  private lineText(k: number): string {
+    return this.text.slice(this.starts[k], this.ends[k]);
+  }
+
+  private report(code: DocumentDiagnosticCode, message: string, span: TextSpan, severity: Severity = 'error'): void {
+    this.diagnostics.push({ code, message, span, severity });
+  }
+
+  private isChangesetMarker(k: number): 'BEGIN' | 'END' | undefined {
+    const i = this.firstNonSpace(k);
+    // Cheap test first: a 10 MB line must not go through the regular expression per call.
+    if (this.ends[k]! - i > 40) return undefined;
+    const match = CHANGESET.exec(this.lineText(k));
+    return match ? (match[1]!.toUpperCase() as 'BEGIN' | 'END') : undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Blocks
+
+  private parseBlock(index: number, first: number, end: number, hasSeparator: boolean): Block {
+    let title = '';
+    let separatorSpan: TextSpan | undefined;
+    let k = first;
+    if (hasSeparator) {
+      const hashes = this.firstNonSpace(first);
+      separatorSpan = { start: this.starts[first]!, end: this.ends[first]! };
+      title = this.text.slice(hashes + 3, this.ends[first]).trim();
+      k++;
+    }
+    let name: RequestName | undefined;
+    const variables: VariableDefinition[] = [];
+    let request: Request | undefined;
+    for (; k < end; k++) {
+      const kind = this.kindOf(k);
+      if (kind === 'blank') continue;
+      if (kind === 'comment') {
+        const annotation = this.parseNameAnnotation(k);
+        if (annotation) name = annotation;
+        continue;
+      }
+      if (this.text.charCodeAt(this.firstNonSpace(k)) === 64) {
+        const variable = this.parseVariable(k);
+        if (variable) variables.push(variable);
+        continue;
+      }
+      request = this.parseRequest(k, end, false)?.request;
+      break;
+    }
+    if (name && request === undefined) {
+      this.report(
+        'expectedRequest',
+        `'@name ${name.name}' names no request: no request follows it in this block.`,
+        name.span,
+        'warning',
+      );
+    }
+    return {
+      kind: 'block',
+      index,
+      title,
+      separatorSpan,
+      name,
+      variables,
+      request,
+      span: { start: this.starts[first]!, end: end < this.starts.length ? this.starts[end]! : this.text.length },
+    };
+  }
+
+  private parseNameAnnotation(k: number): RequestName | undefined {
+    const i = this.firstNonSpace(k);
+    if (this.ends[k]! - i > 300) return undefined;
+    const line = this.lineText(k);
+    const match = NAME_ANNOTATION.exec(line);
+    if (!match) return undefined;
+    const span = { start: i, end: this.trimmedEnd(k) };
+    const label = match[1] ?? '';
+    if (!VARIABLE_NAME.test(label)) {
+      this.report(
+        'invalidVariable',
+        label === ''
+          ? "'@name' needs a label: '# @name myRequest'."
+          : `'${label}' is not a valid request name: use letters, digits, '_' and '-', starting with a letter or '_'.`,
+        span,
+      );
+      return undefined;
+    }
+    const nameStart = this.starts[k]! + line.lastIndexOf(label);
+    const name: RequestName = {
+      kind: 'requestName',
+      name: label,
+      nameSpan: { start: nameStart, end: nameStart + label.length },
+      span,
+    };
+    if (this.names.has(label)) {
+      this.report(
+        'duplicateRequestName',
+        `A request is already named '${label}'; later requests see the last one run.`,
+        name.nameSpan,
+        'warning',
+      );
+    }
+    this.names.set(label, name);
+    return name;
+  }
+
+  private parseVariable(k: number): VariableDefinition | undefined {
+    const at = this.firstNonSpace(k);
+    const end = this.trimmedEnd(k);
+    let i = at + 1;
+    while (i < end && /[\w-]/.test(this.text[i]!)) i++;
+    const name = this.text.slice(at + 1, i);
+    const nameSpan = { start: at + 1, end: i };
+    let j = i;
+    while (j < end && isSpace(this.text.charCodeAt(j))) j++;
+    if (!VARIABLE_NAME.test(name) || this.text.charCodeAt(j) !== 61) {
+      this.report(
+        'invalidVariableDefinition',
+        'Expected a variable definition: @name = value (the name made of letters, digits, _ and -).',
+        { start: at, end },
+      );
+      return undefined;
+    }
+    j++;
+    while (j < end && isSpace(this.text.charCodeAt(j))) j++;
+    const definition: VariableDefinition = {
+      kind: 'variableDefinition',
+      name,
+      nameSpan,
+      value: this.text.slice(j, end),
+      valueSpan: { start: j, end },
+      span: { start: at, end },
+    };
+    if (name === 'environment') {
+      if (this.environment) {
+        this.report(
+          'duplicateEnvironment',
+          `The file is already pinned to '${this.environment.value}'.`,
+          definition.span,
+          'warning',
+        );
+      }
+      this.environment = definition;
+    } else if (this.variableNames.has(name)) {
+      this.report('duplicateVariable', `'${name}' is defined again; the last definition wins.`, nameSpan, 'warning');
+    }
+    this.variableNames.add(name);
+    this.variables.push(definition);
+    this.scanVariables(j, end);
+    return definition;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests
+
+  private classifyRequestLine(k: number): RequestLineClass {
+    const start = this.firstNonSpace(k);
+    const end = this.trimmedEnd(k);
+    if (start >= end) return { kind: 'none' };
+    let i = start;
+    while (i < end && isLetter(this.text.charCodeAt(i))) i++;
+    const word = this.text.slice(start, i);
+    const methodSpan = { start, end: i };
+    if (word.length > 0 && (i === end || isSpace(this.text.charCodeAt(i)))) {
+      const upper = word.toUpperCase();
+      const known = (REQUEST_METHODS as readonly string[]).includes(upper);
+      if (i === end) {
+        // A lone word: a method without URL, or a bare URL such as `WhoAmI`.
+        return known ? { kind: 'missingUrl', method: upper, methodSpan } : { kind: 'bare', urlStart: start };
+      }
+      if (known) {
+        let urlStart = i;
+        while (urlStart < end && isSpace(this.text.charCodeAt(urlStart))) urlStart++;
+        return { kind: 'method', method: upper as RequestMethod, methodSpan, urlStart };
+      }
+      return { kind: 'unknownMethod', method: word, methodSpan };
+    }
+    const c = this.text.charCodeAt(start);
+    if (c === 123 && this.text.charCodeAt(start + 1) === 123) return { kind: 'bare', urlStart: start };
+    if (c === 123 || c === 91 || c === 60 || c === 34) return { kind: 'none' };
+    // `Name: value` is a header out of place; `https://` is a URL.
+    if (this.isHeaderLike(k, start) && this.text.charCodeAt(this.text.indexOf(':', start) + 1) !== 47) {
+      return { kind: 'none' };
+    }
+    return { kind: 'bare', urlStart: start };
+  }
+
+  private isHeaderLike(k: number, from: number): boolean {
+    let i = from;
+    const end = this.ends[k]!;
+    while (i < end && isTokenChar(this.text.charCodeAt(i))) i++;
+    if (i === from) return false;
+    while (i < end && isSpace(this.text.charCodeAt(i))) i++;
+    return this.text.charCodeAt(i) === 58;
+  }
+
+  /**
+   * Parses the request whose line is `k`, up to `end`. Inside a batch only explicit methods start a
+   * request, and a request's body ends at the next request line or change-set marker.
+   */
+  private parseRequest(k: number, end: number, inBatch: boolean): { request: Request; next: number } | undefined {
+    const line = this.classifyRequestLine(k);
+    const lineSpan = { start: this.firstNonSpace(k), end: this.trimmedEnd(k) };
+    switch (line.kind) {
+      case 'none':
+        this.report(
+          'expectedRequest',
+          'Expected a request: METHOD url (GET, POST, PATCH, PUT, DELETE or FETCH).',
+          lineSpan,
+        );
+        return undefined;
+      case 'missingUrl':
+        this.report('missingUrl', `${line.method} needs a URL: ${line.method} accounts`, line.methodSpan);
+        return undefined;
+      case 'unknownMethod': {
+        const suggestion = didYouMean(line.method.toUpperCase(), REQUEST_METHODS, 1)[0];
+        this.report(
+          'unknownMethod',
+          `Unknown method '${line.method}'; expected GET, POST, PATCH, PUT, DELETE or FETCH.` +
+            (suggestion ? ` Did you mean '${suggestion}'?` : ''),
+          line.methodSpan,
+        );
+        return undefined;
+      }
+      case 'bare':
+        if (inBatch) {
+          this.report('unexpectedBatchLine', 'Requests inside a batch need their method: GET url.', lineSpan);
+          return undefined;
+        }
+        break;
+      case 'method':
+        break;
+    }
+    const method: RequestMethod = line.kind === 'method' ? line.method : 'GET';
+    const methodSpan = line.kind === 'method' ? line.methodSpan : undefined;
+    const urlStart = line.urlStart;
+    let urlEnd = this.trimmedEnd(k);
+    const tail = Math.max(urlStart, urlEnd - 12);
+    const version = HTTP_VERSION.exec(this.text.slice(tail, urlEnd));
+    if (version) urlEnd = tail + version.index;
+    let next = k + 1;
+    // Continuation lines: indented, starting with `&` or `?`.
+    while (next < end) {
+      const first = this.firstNonSpace(next);
+      const c = this.text.charCodeAt(first);
+      if (first === this.starts[next] || first >= this.ends[next]! || (c !== 38 && c !== 63)) break;
+      urlEnd = this.trimmedEnd(next);
+      next++;
+    }
+    const url = this.parseUrl(urlStart, urlEnd);
+    const requestLineSpan = { start: lineSpan.start, end: urlEnd };
+
+    const headers: Header[] = [];
+    let lastEnd = urlEnd;
+    for (; next < end; next++) {
+      const kind = this.kindOf(next);
+      if (kind === 'blank') {
+        next++;
+        break;
+      }
+      if (kind === 'comment') continue;
+      if (inBatch && (this.isChangesetMarker(next) || this.classifyRequestLine(next).kind === 'method')) break;
+      const first = this.firstNonSpace(next);
+      const c = this.text.charCodeAt(first);
+      if (c === 123 || c === 91 || c === 60) break;
+      const header = this.parseHeader(next);
+      if (header) {
+        headers.push(header);
+        lastEnd = header.span.end;
+      } else {
+        this.report('invalidHeader', "Expected a header 'Name: value', or a blank line before the body.", {
+          start: first,
+          end: this.trimmedEnd(next),
+        });
+      }
+    }
+
+    // Body: up to the end (or, in a batch, the next request), without trailing blank and comment
+    // lines; `#` and `//` lines between its text lines are body (FetchXML or text may hold them).
+    let bodyFirst = next;
+    while (bodyFirst < end && this.kindOf(bodyFirst) === 'blank') bodyFirst++;
+    let bodyLast = bodyFirst;
+    let stop = bodyFirst;
+    for (; stop < end; stop++) {
+      if (inBatch && (this.isChangesetMarker(stop) || this.classifyRequestLine(stop).kind === 'method')) break;
+      if (this.kindOf(stop) === 'other') bodyLast = stop + 1;
+    }
+    let body: Body | undefined;
+    if (bodyLast > bodyFirst) {
+      const bodySpan = { start: this.firstNonSpace(bodyFirst), end: this.trimmedEnd(bodyLast - 1) };
+      body = this.parseBody(method, url, headers, bodySpan, bodyFirst, bodyLast);
+      lastEnd = bodySpan.end;
+    }
+    if (method === 'FETCH' && !body) {
+      this.report('fetchWithoutBody', 'FETCH needs a <fetch> document after the request line.', requestLineSpan);
+    }
+    if (body && (method === 'GET' || method === 'DELETE')) {
+      this.report('unexpectedBody', `A ${method} request sends no body; this text is ignored.`, body.span, 'warning');
+    }
+    const contentIdHeader = headers.find((h) => h.name.toLowerCase() === 'content-id');
+    const request: Request = {
+      kind: 'request',
+      method,
+      methodSpan,
+      url,
+      headers,
+      body,
+      contentId: contentIdHeader?.value,
+      requestLineSpan,
+      span: { start: lineSpan.start, end: lastEnd },
+    };
+    return { request, next: inBatch ? stop : end };
+  }
+
+  private parseUrl(start: number, end: number): RequestUrl {
+    const text = this.text.slice(start, end);
+    const tree = parseODataUrl(text);
+    for (const d of tree.diagnostics) {
+      this.diagnostics.push({
+        code: d.code,
+        message: d.message,
+        severity: d.severity,
+        span: { start: d.span.start + start, end: d.span.end + start },
+      });
+    }
+    this.scanVariables(start, end);
+    return { text, span: { start, end }, tree };
+  }
+
+  private parseHeader(k: number): Header | undefined {
+    const start = this.starts[k]!;
+    const end = this.trimmedEnd(k);
+    const head = this.text.slice(start, Math.min(end, start + 200));
+    const match = HEADER.exec(head);
+    if (!match) return undefined;
+    const name = match[1]!;
+    const valueStart = start + match[0].length;
+    this.scanVariables(valueStart, end);
+    return {
+      kind: 'header',
+      name,
+      nameSpan: { start, end: start + name.length },
+      value: this.text.slice(valueStart, end),
+      valueSpan: { start: valueStart, end },
+      span: { start, end },
+    };
+  }
+
+  private parseBody(
+    method: RequestMethod,
+    url: RequestUrl,
+    headers: readonly Header[],
+    span: TextSpan,
+    firstLine: number,
+    endLine: number,
+  ): Body {
+    const contentType = headers.find((h) => h.name.toLowerCase() === 'content-type')?.value.toLowerCase() ?? '';
+    const first = this.text.charCodeAt(span.start);
+    const segments = url.tree.path.segments;
+    const isBatch =
+      method === 'POST' && segments.length === 1 && segments[0]?.kind === 'system' && segments[0].name === '$batch';
+    if (method === 'FETCH') {
+      if (!this.text.startsWith('<fetch', span.start)) {
+        this.report('invalidFetchXml', 'The body of FETCH must be a <fetch> document.', {
+          start: span.start,
+          end: Math.min(span.end, this.ends[firstLine]!),
+        });
+      }
+      this.scanVariables(span.start, span.end);
+      return { kind: 'xml', span };
+    }
+    if (isBatch && !contentType.startsWith('multipart/')) {
+      return this.parseBatch(firstLine, endLine, span);
+    }
+    this.scanVariables(span.start, span.end);
+    if (contentType.includes('json') || ((first === 123 || first === 91) && contentType === '')) {
+      const result = checkJson(this.text, span.start, span.end);
+      if (result.diagnostic) this.diagnostics.push(result.diagnostic);
+      return result.body;
+    }
+    if (first === 60) return { kind: 'xml', span };
+    return { kind: 'text', span };
+  }
+
+  private parseBatch(first: number, end: number, span: TextSpan): BatchBody {
+    const items: BatchItem[] = [];
+    let changeset: { requests: Request[]; beginSpan: TextSpan; ids: Map<string, Request> } | undefined;
+    let count = 0;
+    const closeChangeset = (endSpan: TextSpan | undefined): void => {
+      if (!changeset) return;
+      const set: ChangeSet = {
+        kind: 'changeset',
+        requests: changeset.requests,
+        beginSpan: changeset.beginSpan,
+        endSpan,
+        span: {
+          start: changeset.beginSpan.start,
+          end: endSpan?.end ?? changeset.requests.at(-1)?.span.end ?? changeset.beginSpan.end,
+        },
+      };
+      if (changeset.requests.length === 0)
+        this.report('emptyChangeset', 'This change set holds no request.', changeset.beginSpan, 'warning');
+      if (!endSpan)
+        this.report('unclosedChangeset', "Missing 'END CHANGESET' for this change set.", changeset.beginSpan);
+      items.push(set);
+      changeset = undefined;
+    };
+    let k = first;
+    while (k < end) {
+      const kind = this.kindOf(k);
+      if (kind === 'blank' || kind === 'comment') {
+        k++;
+        continue;
+      }
+      const lineSpan = { start: this.firstNonSpace(k), end: this.trimmedEnd(k) };
+      const marker = this.isChangesetMarker(k);
+      if (marker === 'BEGIN') {
+        if (changeset) this.report('nestedChangeset', 'Change sets cannot be nested.', lineSpan);
+        else changeset = { requests: [], beginSpan: lineSpan, ids: new Map() };
+        k++;
+        continue;
+      }
+      if (marker === 'END') {
+        if (changeset) closeChangeset(lineSpan);
+        else this.report('unmatchedEndChangeset', "'END CHANGESET' without 'BEGIN CHANGESET'.", lineSpan);
+        k++;
+        continue;
+      }
+      const parsed = this.parseRequest(k, end, true);
+      if (!parsed) {
+        k++;
+        continue;
+      }
+      const request = parsed.request;
+      count++;
+      this.checkBatchRequest(request, changeset);
+      if (changeset) changeset.requests.push(request);
+      else items.push(request);
+      k = parsed.next;
+    }
+    closeChangeset(undefined);
+    if (count > MAX_BATCH_REQUESTS) {
+      this.report(
+        'tooManyBatchRequests',
+        `A batch may hold at most ${MAX_BATCH_REQUESTS} requests; this one holds ${count}.`,
+        {
+          start: span.start,
+          end: Math.min(span.end, this.ends[first]!),
+        },
+      );
+    }
+    return { kind: 'batch', items, span };
+  }
+
+  private checkBatchRequest(
+    request: Request,
+    changeset: { requests: Request[]; beginSpan: TextSpan; ids: Map<string, Request> } | undefined,
+  ): void {
+    const first = request.url.tree.path.segments[0];
+    const shift = request.url.span.start;
+    if (first?.kind === 'system' && first.name === '$batch') {
+      this.report('nestedBatch', 'A batch cannot contain another batch.', request.requestLineSpan);
+    }
+    if (changeset && (request.method === 'GET' || request.method === 'FETCH')) {
+      this.report(
+        'getInChangeset',
+        'A change set holds only POST, PATCH, PUT and DELETE; put reads outside it.',
+        request.requestLineSpan,
+      );
+    }
+    if (first?.kind === 'system' && /^\$\d+$/.test(first.name)) {
+      const id = first.name.slice(1);
+      if (!changeset?.ids.has(id)) {
+        this.report(
+          'unknownContentId',
+          changeset
+            ? `No earlier request of this change set has 'Content-ID: ${id}'.`
+            : `'$${id}' refers to a Content-ID, which works only inside a change set.`,
+          { start: first.span.start + shift, end: first.span.end + shift },
+        );
+      }
+    }
+    const header = request.headers.find((h) => h.name.toLowerCase() === 'content-id');
+    if (header) {
+      if (!changeset) {
+        this.report(
+          'contentIdOutsideChangeset',
+          'Content-ID matters only inside a change set.',
+          header.span,
+          'warning',
+        );
+      } else if (changeset.ids.has(header.value)) {
+        this.report(
+          'duplicateContentId',
+          `Content-ID ${header.value} is already used in this change set.`,
+          header.valueSpan,
+        );
+      } else {
+        changeset.ids.set(header.value, request);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Variables
+
+  private lineEndFrom(at: number, limit: number): number {
+    if (at >= this.lineEndCacheStart && at <= this.lineEndCache) return Math.min(this.lineEndCache, limit);
+    let newline = this.text.indexOf('\n', at);
+    if (newline < 0) newline = this.text.length;
+    const end = newline > at && this.text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+    this.lineEndCacheStart = at;
+    this.lineEndCache = end;
+    return Math.min(end, limit);
+  }
+
+  private scanVariables(start: number, end: number): void {
+    let i = start;
+    for (;;) {
+      const open = this.text.indexOf('{{', i);
+      if (open < 0 || open >= end) return;
+      const lineEnd = this.lineEndFrom(open, end);
+      if (this.nextClose !== -1 && this.nextClose < open + 2) this.nextClose = this.text.indexOf('}}', open + 2);
+      const close = this.nextClose;
+      const terminated = close >= 0 && close + 2 <= lineEnd;
+      const stop = terminated ? close + 2 : lineEnd;
+      const innerEnd = terminated ? close : lineEnd;
+      let a = open + 2;
+      let b = innerEnd;
+      while (a < b && isSpace(this.text.charCodeAt(a))) a++;
+      while (b > a && isSpace(this.text.charCodeAt(b - 1))) b--;
+      const inner = this.text.slice(a, b);
+      const span = { start: open, end: stop };
+      if (!terminated) this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", span);
+      const reference = terminated ? this.classifyVariable(inner, span) : ({ kind: 'invalid' } as const);
+      this.uses.push({
+        kind: 'variableUse',
+        text: inner,
+        reference,
+        span,
+        innerSpan: { start: a, end: b },
+        terminated,
+      });
+      i = stop > open ? stop : open + 2;
+    }
+  }
+
+  private classifyVariable(inner: string, span: TextSpan): VariableReference {
+    if (inner.startsWith('$')) {
+      const parts = inner.split(/\s+/);
+      const name = parts[0]!;
+      if (!(SYSTEM_VARIABLES as readonly string[]).includes(name)) {
+        const suggestion = didYouMean(name, SYSTEM_VARIABLES, 1)[0];
+        this.report(
+          'unknownSystemVariable',
+          `Unknown system variable '${name}'; known: ${SYSTEM_VARIABLES.join(', ')}.` +
+            (suggestion ? ` Did you mean '${suggestion}'?` : ''),
+          span,
+        );
+        return { kind: 'invalid' };
+      }
+      const args = parts.slice(1);
+      if (name === '$randomInt') {
+        const numbers = args.map((a) => (/^-?\d{1,15}$/.test(a) ? Number(a) : Number.NaN));
+        if (numbers.length !== 2 || numbers.some(Number.isNaN) || numbers[0]! >= numbers[1]!) {
+          this.report('invalidVariable', '{{$randomInt min max}} needs two integers, min below max.', span);
+          return { kind: 'invalid' };
+        }
+        return { kind: 'system', name, args: numbers };
+      }
+      if (args.length > 0) {
+        this.report('invalidVariable', `'${name}' takes no arguments.`, span);
+        return { kind: 'invalid' };
+      }
+      return { kind: 'system', name: name as SystemVariableName, args: [] };
+    }
+    if (VARIABLE_NAME.test(inner)) return { kind: 'name', name: inner };
+    const parts = inner.split('.');
+    const label = parts[0]!;
+    const path = parts.slice(1);
+    if (VARIABLE_NAME.test(label) && path.length > 0 && path.every((p) => p.length > 0 && !/\s/.test(p))) {
+      if (path[0] === 'id' && path.length === 1) return { kind: 'request', label, target: 'id', path: [] };
+      if (path[0] === 'headers') {
+        if (path.length !== 2) {
+          this.report('invalidVariable', `Name one header: {{${label}.headers.OData-EntityId}}.`, span);
+          return { kind: 'invalid' };
+        }
+        return { kind: 'request', label, target: 'header', path: path.slice(1) };
+      }
+      return { kind: 'request', label, target: 'body', path };
+    }
+    this.report(
+      'invalidVariable',
+      `'${inner.length > 40 ? inner.slice(0, 40) + '…' : inner}' is not a variable: use {{name}}, {{label.property}}, {{label.id}}, {{label.headers.Name}} or {{$guid}}.`,
+      span,
+    );
+    return { kind: 'invalid' };
+  }
+}
+
+/** Parses a `.odata` document. Pure and total: any text gives a document and diagnostics. */
+export function parseDocument(text: string): ODataDocument {
+  return new DocumentParser(text).parse();
+}
+
+/** The block containing `offset` (a block's end belongs to it when it is the last block). */
+export function blockAt(document: ODataDocument, offset: number): Block | undefined {
+  const blocks = document.blocks;
+  let low = 0;
+  let high = blocks.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    const block = blocks[mid]!;
+    if (offset < block.span.start) high = mid - 1;
+    else if (offset >= block.span.end && !(mid === blocks.length - 1 && offset === block.span.end)) low = mid + 1;
+    else return block;
+  }
+  return undefined;
+}
+
+/** Every request of a block: the request itself and, for a batch, the requests of its body. */
+export function requestsOf(request: Request): Request[] {
+  const result: Request[] = [request];
+  if (request.body?.kind === 'batch') {
+    for (const item of request.body.items) {
+      if (item.kind === 'request') result.push(item);
+      else result.push(...item.requests);
+    }
+  }
+  return result;
+}
+
+/** The innermost request whose span (request line to body end) contains `offset`. */
+export function requestAt(block: Block, offset: number): Request | undefined {
+  const request = block.request;
+  if (!request) return undefined;
+  if (request.body?.kind === 'batch' && offset >= request.body.span.start && offset <= request.body.span.end) {
+    for (const inner of requestsOf(request).slice(1)) {
+      if (offset >= inner.span.start && offset <= inner.span.end) return inner;
+    }
+    return undefined;
+  }
+  return request;
+}

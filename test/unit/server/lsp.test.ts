@@ -1,0 +1,214 @@
+import * as assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type {
+  CodeAction,
+  CodeLens,
+  CompletionItem,
+  Diagnostic,
+  Hover,
+  InitializeResult,
+  MessageConnection,
+  PublishDiagnosticsParams,
+  TextEdit,
+} from 'vscode-languageserver/node';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { METADATA_PATH } from '../odata/language/metadata';
+
+const root = path.resolve(__dirname, '../../..');
+
+/** A real `dvw lsp` process, driven over stdio as an editor would. */
+class Client {
+  readonly process: ChildProcess;
+  readonly connection: MessageConnection;
+  private readonly diagnostics = new Map<string, PublishDiagnosticsParams[]>();
+  private readonly waiters: (() => void)[] = [];
+
+  constructor() {
+    this.process = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'lsp', '--stdio'], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.connection = createMessageConnection(
+      new StreamMessageReader(this.process.stdout!),
+      new StreamMessageWriter(this.process.stdin!),
+    );
+    this.connection.onNotification('textDocument/publishDiagnostics', (params: PublishDiagnosticsParams) => {
+      const list = this.diagnostics.get(params.uri) ?? [];
+      list.push(params);
+      this.diagnostics.set(params.uri, list);
+      this.waiters.splice(0).forEach((wake) => wake());
+    });
+    this.connection.listen();
+  }
+
+  /** Waits for published diagnostics of `uri` that satisfy `accept`. */
+  async diagnosticsFor(uri: string, accept: (d: Diagnostic[]) => boolean): Promise<Diagnostic[]> {
+    for (;;) {
+      const found = (this.diagnostics.get(uri) ?? []).find((p) => accept(p.diagnostics));
+      if (found) return found.diagnostics;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Forgets what was published for `uri`, so later waits see only what comes next. */
+  forget(uri: string): void {
+    this.diagnostics.delete(uri);
+  }
+
+  open(uri: string, text: string): void {
+    void this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'odata', version: 1, text },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.connection.sendRequest('shutdown');
+    void this.connection.sendNotification('exit');
+    this.connection.dispose();
+    this.process.kill();
+  }
+}
+
+function position(text: string, marker: string): { line: number; character: number } {
+  const offset = text.indexOf(marker) + marker.length;
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length - 1, character: before.at(-1)!.length };
+}
+
+describe('language server over LSP (dvw lsp, real metadata)', function () {
+  this.timeout(60000);
+  let client: Client;
+  let capabilities: InitializeResult['capabilities'];
+  const uri = 'file:///work/requests.odata';
+  const text = [
+    '### Accounts',
+    'GET accounts?$select=',
+    '### Expand',
+    'GET accounts?$expand=primarycontactid($select=',
+    '### Broken',
+    'GET accounts?$select=name,revenu',
+    '### Changes',
+    'GET accounts?$select=name',
+    'Prefer: odata.track-changes',
+    '',
+  ].join('\n');
+
+  before(async () => {
+    client = new Client();
+    const result: InitializeResult = await client.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: { metadataPath: METADATA_PATH },
+    });
+    capabilities = result.capabilities;
+    void client.connection.sendNotification('initialized', {});
+    client.open(uri, text);
+    // Diagnostics that know the metadata mean the load is done.
+    await client.diagnosticsFor(uri, (d) => d.some((x) => x.code === 'unknownColumn'));
+  });
+
+  after(async () => {
+    await client?.close();
+  });
+
+  it('announces its features with deliberate trigger characters', () => {
+    assert.ok(capabilities.completionProvider?.triggerCharacters?.includes('='));
+    assert.ok(capabilities.completionProvider?.triggerCharacters?.includes('('));
+    assert.equal(capabilities.hoverProvider, true);
+    assert.equal(capabilities.documentFormattingProvider, true);
+    assert.ok(capabilities.codeLensProvider);
+  });
+
+  it('completes columns after accounts?$select=', async () => {
+    const items: CompletionItem[] = await client.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: position(text, 'GET accounts?$select='),
+    });
+    const labels = items.map((i) => i.label);
+    assert.ok(labels.includes('name'));
+    assert.ok(labels.includes('revenue'));
+  });
+
+  it('completes the target columns after $expand=primarycontactid($select=', async () => {
+    const items: CompletionItem[] = await client.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: position(text, 'primarycontactid($select='),
+    });
+    assert.ok(items.some((i) => i.label === 'fullname'));
+  });
+
+  it('publishes an unknown column with a did-you-mean quick fix', async () => {
+    const diagnostics = await client.diagnosticsFor(uri, (d) => d.some((x) => x.code === 'unknownColumn'));
+    const unknown = diagnostics.find((d) => d.code === 'unknownColumn')!;
+    assert.deepEqual(unknown.range, { start: { line: 5, character: 26 }, end: { line: 5, character: 32 } });
+    const actions: CodeAction[] = await client.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: unknown.range,
+      context: { diagnostics: [unknown] },
+    });
+    const fix = actions.find((a) => a.title === "Change to 'revenue'");
+    assert.ok(fix, actions.map((a) => a.title).join(', '));
+    assert.deepEqual(fix.edit?.changes?.[uri], [{ range: unknown.range, newText: 'revenue' }]);
+  });
+
+  it('hovers a column with its type', async () => {
+    const hover: Hover = await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: position(text, 'GET accounts?$select=na'),
+    });
+    assert.match(JSON.stringify(hover.contents), /Edm\.String/);
+  });
+
+  it('gives CodeLens with serializable { uri, blockIndex } arguments', async () => {
+    const lenses: CodeLens[] = await client.connection.sendRequest('textDocument/codeLens', { textDocument: { uri } });
+    const commands = lenses.map((l) => [l.command?.command, JSON.stringify(l.command?.arguments)]);
+    assert.deepEqual(commands, [
+      ['dataverse.runAll', JSON.stringify([{ uri }])],
+      ['dataverse.runBlock', JSON.stringify([{ uri, blockIndex: 0 }])],
+      ['dataverse.runBlock', JSON.stringify([{ uri, blockIndex: 1 }])],
+      ['dataverse.runBlock', JSON.stringify([{ uri, blockIndex: 2 }])],
+      ['dataverse.runBlock', JSON.stringify([{ uri, blockIndex: 3 }])],
+      ['dataverse.getChanges', JSON.stringify([{ uri, blockIndex: 3 }])],
+    ]);
+  });
+
+  it('formats and lists one symbol per block', async () => {
+    const formatUri = 'file:///work/format.odata';
+    client.open(formatUri, 'get accounts?$top=1&$select=name\n');
+    const edits: TextEdit[] = await client.connection.sendRequest('textDocument/formatting', {
+      textDocument: { uri: formatUri },
+      options: { tabSize: 4, insertSpaces: true },
+    });
+    assert.deepEqual(
+      edits.map((e) => e.newText),
+      ['GET accounts?$select=name\n    &$top=1'],
+    );
+    const symbols: { name: string }[] = await client.connection.sendRequest('textDocument/documentSymbol', {
+      textDocument: { uri },
+    });
+    assert.deepEqual(
+      symbols.map((s) => s.name),
+      ['Accounts', 'Expand', 'Broken', 'Changes'],
+    );
+  });
+
+  it('switches metadata on dataverse/setMetadata: without it, only syntax is checked', async () => {
+    client.forget(uri);
+    void client.connection.sendNotification('dataverse/setMetadata', {});
+    const withoutMetadata = (await client.diagnosticsFor(uri, () => true)).map((d) => d.code);
+    assert.ok(withoutMetadata.includes('missingOptionValue'), 'syntax is still checked');
+    assert.ok(!withoutMetadata.includes('unknownColumn'));
+    client.forget(uri);
+    void client.connection.sendNotification('dataverse/setMetadata', { metadataPath: METADATA_PATH });
+    const reloaded = await client.diagnosticsFor(uri, () => true);
+    const codes = reloaded.map((d) => d.code);
+    assert.deepEqual(
+      codes.filter((c) => c !== 'unknownColumn'),
+      withoutMetadata,
+    );
+    assert.equal(codes.filter((c) => c === 'unknownColumn').length, 1);
+  });
+});
