@@ -8,6 +8,7 @@ import {
 import { startLanguageServer } from '../server/languageServer';
 import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
+import { registerWebhooksCommand } from './webhooksCommand';
 import packageJson from '../../package.json';
 
 export interface CliIo {
@@ -42,6 +43,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   registerEmulatorCommand(program, io);
+  registerWebhooksCommand(program, io);
   registerCheckCommand(program, io);
 
   return program;
