@@ -7,14 +7,60 @@ export class DataverseHttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** Set when the code is a guess (see GUESSED_CODES), so that `errorCodes` can override it. */
+  readonly guess: GuessedCode | undefined;
 
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+    guess?: GuessedCode,
+  ) {
     super(message);
     this.name = 'DataverseHttpError';
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.guess = guess;
   }
+}
+
+/**
+ * Every error code the emulator answers that the wire reference marks UNVERIFIED or does not list. Each
+ * is the documented neighbour; `EmulatorOptions.errorCodes` replaces any of them by name.
+ */
+export const GUESSED_CODES = {
+  /** `$skip`, `$search`, `$format`, unknown options (reference §1.5: 400 with the query-shape code). */
+  unsupportedQueryOption: '0x80060888',
+  /** Syntax errors in `$filter`, `$orderby`, `$select`, `$expand`, `$apply` (OData layer, §4.4). */
+  querySyntax: '0x80060888',
+  /** Comparing values of different types (`name eq 1`); ODataLib wording, OData-layer code. */
+  incompatibleTypes: '0x80060888',
+  /** A query function or canonical function the emulator (or Dataverse) does not evaluate. */
+  functionNotSupported: '0x80040315',
+  /** `$expand` beyond Dataverse's limits (more than 15 options, `$top` in nested expansions). */
+  expandLimit: '0x80060888',
+  /** `$apply` over more than 50,000 rows (§4.5 documents the code, not the HTTP status). */
+  aggregateLimit: '0x8004E023',
+  /** Malformed or unsupported FetchXML. */
+  fetchXml: '0x80040203',
+  /** A parameter or value of a query function that does not fit the column. */
+  invalidArgument: '0x80040203',
+} as const;
+
+export type GuessedCode = keyof typeof GUESSED_CODES;
+
+export function guessed(status: number, name: GuessedCode, message: string): DataverseHttpError {
+  return new DataverseHttpError(status, GUESSED_CODES[name], message, {}, name);
+}
+
+export function propertyNotFound(logicalName: string, name: string): DataverseHttpError {
+  return new DataverseHttpError(
+    400,
+    ErrorCodes.propertyNotFound,
+    `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${logicalName}'.`,
+  );
 }
 
 export const ErrorCodes = {

@@ -2,16 +2,28 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ODataUrl } from '../odata/url';
+import { parseODataUrl } from '../odata/url';
+import type { Prefer } from './annotations';
+import { parsePrefer, preferenceApplied } from './annotations';
+import { runApply } from './apply';
 import { generateCsdl, propertyName } from './csdl';
+import type { CollectionRequest, Position, Source } from './engine';
+import { contextSelection, Engine } from './engine';
+import { EntityDefinitions } from './entityDefinitions';
+import type { GuessedCode } from './errors';
 import {
   badRequest,
   DataverseHttpError,
   errorBody,
   ErrorCodes,
+  guessed,
   methodNotAllowed,
   notFoundSegment,
   recordNotFound,
 } from './errors';
+import { runFetchXml } from './fetchXml';
+import type { QueryEnv } from './query';
 import type { Caller, Organization, WriteContext } from './records';
 import {
   associate,
@@ -45,6 +57,10 @@ export interface EmulatorOptions {
   readonly schema?: Schema;
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes?: number;
+  /** The clock of relative-date query functions (`Today`, `LastXDays`, ...); tests pin it. */
+  readonly now?: () => Date;
+  /** Replaces error codes the emulator had to guess (see GUESSED_CODES in errors.ts), by name. */
+  readonly errorCodes?: Partial<Record<GuessedCode, string>>;
 }
 
 export interface RunningEmulator {
@@ -61,27 +77,18 @@ export interface RunningEmulator {
 const API_PREFIX = /^\/api\/data\/v9\.[0-2](\/|$)/;
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 const MAX_PAGE = 5000;
+/** Standard OData options Dataverse refuses (reference §1.5). */
+const REFUSED_OPTIONS = new Set(['$skip', '$search', '$format', '$compute', '$levels', '$index', '$schemaversion']);
+/** Options each method accepts besides parameter aliases. */
+const METHOD_OPTIONS: Record<string, ReadonlySet<string>> = {
+  GET: new Set(['$select', '$filter', '$orderby', '$top', '$count', '$expand', '$apply', '$skiptoken', 'fetchXml']),
+  POST: new Set(['$select', '$expand']),
+  PATCH: new Set(['$select', '$expand']),
+  DELETE: new Set(['$id']),
+};
 const MAX_URL = 32 * 1024;
 const SEGMENT = /^([A-Za-z_][A-Za-z0-9_.]*)(?:\(([^()]*)\))?$/;
 const JSON_TYPE = 'application/json; odata.metadata=minimal';
-
-interface Prefer {
-  readonly representation: boolean;
-  readonly maxPageSize: number | undefined;
-}
-
-function parsePrefer(header: string | string[] | undefined): Prefer {
-  const text = Array.isArray(header) ? header.join(',') : (header ?? '');
-  let representation = false;
-  let maxPageSize: number | undefined;
-  for (const part of text.split(',')) {
-    const item = part.trim();
-    if (item === 'return=representation') representation = true;
-    const page = /^odata\.maxpagesize=(\d+)$/.exec(item);
-    if (page?.[1] !== undefined) maxPageSize = Math.min(MAX_PAGE, Math.max(1, Number(page[1])));
-  }
-  return { representation, maxPageSize };
-}
 
 interface Reply {
   status: number;
@@ -93,14 +100,22 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
   return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
 }
 
-/** The Dataverse paging cookie, so that debugging tools that decode `$skiptoken` see the usual shape. */
-function skipToken(table: Table, page: number, first: string, last: string): string {
-  const inner = `<cookie page="${page}"><${table.primaryIdAttribute} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
-  return `<cookie pagenumber="${page + 1}" pagingcookie="${encodeURIComponent(inner)}" istracking="False" />`;
+/**
+ * The Dataverse paging cookie, so that debugging tools that decode `$skiptoken` see the usual shape. The
+ * emulator adds `offset` to the inner cookie: with `$orderby` it pages by position, not by key.
+ */
+function skipToken(table: Table, position: Position, first: string, last: string): string {
+  const inner = `<cookie page="${position.page}" offset="${position.offset}"><${table.primaryIdAttribute} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
+  return `<cookie pagenumber="${position.page + 1}" pagingcookie="${lowerEscapes(encodeURIComponent(inner))}" istracking="False" />`;
 }
 
-function readSkipToken(token: string): { page: number; after: string } {
-  const page = /pagenumber="(\d+)"/.exec(token);
+/** Dataverse writes percent escapes in lower case inside paging cookies (`%3ccookie`). */
+function lowerEscapes(text: string): string {
+  return text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+}
+
+function readSkipToken(token: string): Position {
+  const page = /pagenumber="(\d{1,9})"/.exec(token);
   const cookie = /pagingcookie="([^"]*)"/.exec(token);
   let inner = '';
   try {
@@ -109,13 +124,33 @@ function readSkipToken(token: string): { page: number; after: string } {
     inner = '';
   }
   const last = /last="\{([0-9A-Fa-f-]{36})\}"/.exec(inner);
+  const offset = /offset="(\d{1,9})"/.exec(inner);
   if (page?.[1] === undefined || last?.[1] === undefined) throw badRequest('The $skiptoken is not valid.');
-  return { page: Number(page[1]) - 1, after: last[1].toLowerCase() };
+  return { page: Math.max(0, Number(page[1]) - 1), after: last[1].toLowerCase(), offset: Number(offset?.[1] ?? 0) };
 }
+
+/** Dataverse accepts a trailing comma in `$select` (the Web API sample sends `$select=name,`). */
+function tolerateTrailingSelectComma(rawUrl: string): string {
+  return rawUrl.replace(/([?&]\$select=[^&]*?)(?:,|%2C)+(?=&|$)/gi, '$1');
+}
+
+/** One request as the handler sees it. */
+interface Request {
+  readonly method: string;
+  readonly path: string;
+  /** The request URL (path and query) after the trailing-comma fix, as parsed. */
+  readonly rawUrl: string;
+  readonly url: ODataUrl;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: unknown;
+}
+
+type Key = string | { alternate: Record<string, string | number> };
 
 class Handler {
   readonly ctx: WriteContext;
   private readonly metadataXml: string;
+  private readonly entityDefinitions: EntityDefinitions;
 
   constructor(
     readonly schema: Schema,
@@ -123,22 +158,30 @@ class Handler {
     readonly caller: Caller,
     readonly organization: Organization,
     readonly baseUrl: () => string,
+    readonly now: () => Date,
   ) {
     this.ctx = { schema, store, caller, organization };
     this.metadataXml = generateCsdl(schema);
+    this.entityDefinitions = new EntityDefinitions(schema);
   }
 
   get webApi(): string {
     return `${this.baseUrl()}/api/data/v9.2/`;
   }
 
-  handle(
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    headers: IncomingMessage['headers'],
-    body: unknown,
-  ): Reply {
+  private engine(url: ODataUrl, prefer: Prefer): Engine {
+    const env: QueryEnv = {
+      schema: this.schema,
+      userId: this.caller.userId,
+      businessUnitId: this.caller.businessUnitId,
+      now: this.now,
+      aliases: new Map(url.query.aliases.map((a) => [a.name, a.value] as const)),
+    };
+    return new Engine(env, this.store, this.webApi, prefer.annotations);
+  }
+
+  handle(request: Request): Reply {
+    const { method, path, url, headers, body } = request;
     const rest = path.replace(API_PREFIX, '');
     const segments = rest === '' ? [] : rest.split('/').map((s) => decodeURIComponent(s));
     if (segments.length > 0 && segments[segments.length - 1] === '') segments.pop();
@@ -174,57 +217,76 @@ class Handler {
         OrganizationId: this.organization.organizationId,
       });
     }
+    const prefer = parsePrefer(headers.prefer);
+    if (first.startsWith('EntityDefinitions')) {
+      this.only(method, ['GET']);
+      this.checkQuery(url, method);
+      const answer = this.entityDefinitions.handle(segments, url, this.webApi);
+      return json(200, answer, preferenceApplied(prefer, false));
+    }
     const match = SEGMENT.exec(first);
     const table = match?.[1] === undefined ? undefined : this.schema.byEntitySet.get(match[1]);
     if (match === null || table === undefined) throw notFoundSegment(match?.[1] ?? first);
-    this.checkQueryOptions(query, method);
-    const prefer = parsePrefer(headers.prefer);
+    this.checkQuery(url, method);
     const key = match[2];
     if (key === undefined) {
       if (segments.length === 2 && segments[1] === '$count') {
         this.only(method, ['GET']);
+        const count = this.engine(url, prefer).count(table, { kind: 'set' }, url.query.filter);
         return {
           status: 200,
           headers: { 'Content-Type': 'text/plain' },
-          body: String(Math.min(this.store.count(table), MAX_PAGE)),
+          body: String(Math.min(count, MAX_PAGE)),
         };
       }
       if (segments.length > 1) throw notFoundSegment(segments[1] ?? '');
-      if (method === 'GET') return this.collection(table, query, prefer);
-      if (method === 'POST') return this.create(table, body, prefer);
+      if (method === 'GET') return this.collection(request, table, prefer, { kind: 'set' }, table.entitySetName);
+      if (method === 'POST') return this.create(request, table, body, prefer);
       throw methodNotAllowed(method, ['GET', 'POST']);
     }
     const id = this.resolveKey(table, key);
-    if (segments.length === 1) return this.entity(method, table, id, key, headers, body, prefer);
-    return this.member(method, table, id, segments.slice(1), query, body, prefer);
+    if (segments.length === 1) return this.entity(request, table, id, key, prefer);
+    return this.member(request, table, id, segments.slice(1), prefer);
   }
 
   private only(method: string, allowed: string[]): void {
     if (!allowed.includes(method)) throw methodNotAllowed(method, allowed);
   }
 
-  private checkQueryOptions(query: URLSearchParams, method: string): void {
-    for (const name of query.keys()) {
-      if (name === '$skiptoken' && method === 'GET') continue;
-      if (name === '$id' && method === 'DELETE') continue;
-      if (name === '$skip' || name === '$search' || name === '$format') {
-        throw badRequest(`The query parameter ${name} is not supported`);
+  /** Rejects what Dataverse rejects before running anything: refused, unknown, misplaced or malformed options. */
+  private checkQuery(url: ODataUrl, method: string): void {
+    const allowed = METHOD_OPTIONS[method] ?? new Set<string>();
+    for (const option of url.options) {
+      const name = option.name;
+      if (REFUSED_OPTIONS.has(name)) {
+        throw guessed(400, 'unsupportedQueryOption', `The query parameter ${name} is not supported`);
       }
-      if (name.startsWith('$') || name.startsWith('@')) {
-        // The query engine arrives with the project's shared OData parser (src/odata); until then the
-        // emulator says so instead of answering as if the option had been applied.
-        throw new DataverseHttpError(
-          501,
-          ErrorCodes.notImplemented,
-          `The query option '${name}' is not implemented by the emulator yet.`,
+      if (option.kind === 'unknown') {
+        throw guessed(400, 'unsupportedQueryOption', `The query parameter '${name}' is not supported.`);
+      }
+      if (option.duplicate) {
+        throw guessed(
+          400,
+          'querySyntax',
+          `Query option '${name}' was specified more than once, but it must be specified at most once.`,
         );
       }
-      throw badRequest(`The query parameter '${name}' is not supported.`);
+      if (option.kind === 'alias' ? method !== 'GET' : !allowed.has(name)) {
+        throw guessed(400, 'unsupportedQueryOption', `The query parameter '${name}' is not supported with ${method}.`);
+      }
     }
+    const queryStart = url.options[0]?.span.start ?? Number.POSITIVE_INFINITY;
+    const error = url.diagnostics.find((d) => d.severity === 'error' && d.span.start >= queryStart);
+    if (error === undefined) return;
+    const fetchXml = url.options.find((o) => o.name === 'fetchXml');
+    if (fetchXml !== undefined && error.span.start >= fetchXml.span.start && error.span.end <= fetchXml.span.end) {
+      throw guessed(400, 'fetchXml', `The FetchXML is not valid: ${error.message}`);
+    }
+    throw guessed(400, 'querySyntax', `Syntax error: ${error.message}`);
   }
 
   /** A GUID, or an alternate key `col='x',col2=1` (values as OData literals). */
-  private resolveKey(table: Table, key: string): string | { alternate: Record<string, string | number> } {
+  private resolveKey(table: Table, key: string): Key {
     if (isGuid(key)) return key.toLowerCase();
     if (!key.includes('=')) throw badRequest(`Bad Request - Error in query syntax.`);
     const values: Record<string, string | number> = {};
@@ -248,7 +310,7 @@ class Handler {
     return { alternate: values };
   }
 
-  private find(table: Table, id: string | { alternate: Record<string, string | number> }): Row | null {
+  private find(table: Table, id: Key): Row | null {
     if (typeof id === 'string') return this.store.get(table, id);
     return this.store.findBy(table, id.alternate)[0] ?? null;
   }
@@ -257,73 +319,97 @@ class Handler {
     return `${this.webApi}${table.entitySetName}(${id})`;
   }
 
-  private collection(
-    table: Table,
-    query: URLSearchParams,
-    prefer: Prefer,
-    where?: { column: string; value: string; type?: string },
-    contextSet?: string,
-  ): Reply {
-    const size = prefer.maxPageSize ?? MAX_PAGE;
-    const token = query.get('$skiptoken');
-    const position = token === null ? { page: 0, after: undefined } : readSkipToken(token);
-    const rows = this.store.page(table, size + 1, position.after, where);
-    const more = rows.length > size;
-    const page = rows.slice(0, size);
-    const body: Record<string, unknown> = {
-      '@odata.context': `${this.webApi}$metadata#${contextSet ?? table.entitySetName}`,
-      value: page.map((r) => rowToJson(table, r)),
-    };
-    const firstRow = page[0];
-    const lastRow = page[page.length - 1];
-    if (more && firstRow !== undefined && lastRow !== undefined) {
-      const next = new URLSearchParams();
-      next.set(
-        '$skiptoken',
-        skipToken(
-          table,
-          position.page + 1,
-          String(firstRow[table.primaryIdAttribute]),
-          String(lastRow[table.primaryIdAttribute]),
-        ),
-      );
-      body['@odata.nextLink'] = `${this.baseUrl()}${this.currentPath}?${next.toString().replace(/\+/g, '%20')}`;
-    }
-    const headers: Record<string, string> = {};
-    if (prefer.maxPageSize !== undefined) headers['Preference-Applied'] = `odata.maxpagesize=${prefer.maxPageSize}`;
-    return json(200, body, headers);
+  /** The request's URL without `$skiptoken`, then the given token: options travel to the next page as sent. */
+  private nextLink(request: Request, token: string): string {
+    const kept = request.url.options
+      .filter((o) => o.name !== '$skiptoken')
+      .map((o) => request.rawUrl.slice(o.span.start, o.span.end));
+    kept.push(`$skiptoken=${encodeURIComponent(token)}`);
+    return `${this.baseUrl()}${request.path}?${kept.join('&')}`;
   }
 
-  currentPath = '';
+  private collection(request: Request, table: Table, prefer: Prefer, source: Source, entitySet: string): Reply {
+    const { query } = request.url;
+    if (query.fetchXml !== undefined) {
+      const engine = this.engine(request.url, prefer);
+      const result = runFetchXml(engine, table, query.fetchXml.value, entitySet, query.count?.value === true);
+      return json(200, result, preferenceApplied(prefer, false));
+    }
+    if (query.apply !== undefined) {
+      const engine = this.engine(request.url, prefer);
+      const result = runApply(engine, table, source, query.apply, query.filter, entitySet);
+      return json(200, result, preferenceApplied(prefer, false));
+    }
+    if (query.top !== undefined && (query.top.value === undefined || query.top.value < 0)) {
+      throw guessed(400, 'querySyntax', 'The $top value must be a non-negative whole number.');
+    }
+    const engine = this.engine(request.url, prefer);
+    const selection = engine.selection(table, query.select, query.expand);
+    const position: Position =
+      query.skipToken === undefined ? { page: 0, after: undefined, offset: 0 } : readSkipToken(query.skipToken.value);
+    const collectionRequest: CollectionRequest = {
+      table,
+      source,
+      selection,
+      filter: query.filter,
+      orderBy: query.orderBy,
+      // Dataverse ignores $top when the client pages with odata.maxpagesize (reference §4).
+      top: prefer.maxPageSize === undefined ? query.top?.value : undefined,
+      pageSize: prefer.maxPageSize,
+      count: query.count?.value === true,
+      position,
+    };
+    const result = engine.collection(collectionRequest);
+    const body: Record<string, unknown> = {
+      '@odata.context': `${this.webApi}$metadata#${entitySet}${contextSelection(selection)}`,
+    };
+    if (result.count !== undefined) body['@odata.count'] = result.count;
+    Object.assign(body, result.annotations);
+    body.value = result.rows;
+    if (result.next !== undefined) {
+      const token = skipToken(
+        table,
+        result.next.position,
+        String(result.next.first[table.primaryIdAttribute]),
+        String(result.next.last[table.primaryIdAttribute]),
+      );
+      body['@odata.nextLink'] = this.nextLink(request, token);
+    }
+    return json(200, body, preferenceApplied(prefer, prefer.maxPageSize !== undefined));
+  }
 
-  private representation(table: Table, row: Row, status: number, extra: Record<string, string> = {}): Reply {
+  private representation(
+    request: Request,
+    table: Table,
+    row: Row,
+    status: number,
+    prefer: Prefer,
+    extra: Record<string, string> = {},
+  ): Reply {
+    const engine = this.engine(request.url, prefer);
+    const selection = engine.selection(table, request.url.query.select, request.url.query.expand);
     const body = {
-      '@odata.context': `${this.webApi}$metadata#${table.entitySetName}/$entity`,
-      ...rowToJson(table, row),
+      '@odata.context': `${this.webApi}$metadata#${table.entitySetName}${contextSelection(selection)}/$entity`,
+      ...engine.project(table, row, selection),
     };
     return json(status, body, { 'Preference-Applied': 'return=representation', ETag: etag(row), ...extra });
   }
 
-  private create(table: Table, body: unknown, prefer: Prefer): Reply {
+  private create(request: Request, table: Table, body: unknown, prefer: Prefer): Reply {
     const row = this.store.transaction(() => createRecord(this.ctx, table, body));
     const id = String(row[table.primaryIdAttribute]);
-    if (prefer.representation) return this.representation(table, row, 201);
+    if (prefer.representation) return this.representation(request, table, row, 201, prefer);
     return { status: 204, headers: { 'OData-EntityId': this.entityUrl(table, id) } };
   }
 
-  private entity(
-    method: string,
-    table: Table,
-    key: string | { alternate: Record<string, string | number> },
-    rawKey: string,
-    headers: IncomingMessage['headers'],
-    body: unknown,
-    prefer: Prefer,
-  ): Reply {
+  private entity(request: Request, table: Table, key: Key, rawKey: string, prefer: Prefer): Reply {
+    const { method, headers, body } = request;
     const ifMatch = typeof headers['if-match'] === 'string' ? headers['if-match'].trim() : undefined;
     const ifNoneMatch = typeof headers['if-none-match'] === 'string' ? headers['if-none-match'].trim() : undefined;
     const missing = (): DataverseHttpError => recordNotFound(table.logicalName, typeof key === 'string' ? key : rawKey);
     if (method === 'GET') {
+      const engine = this.engine(request.url, prefer);
+      const selection = engine.selection(table, request.url.query.select, request.url.query.expand);
       const row = this.find(table, key);
       if (row === null) throw missing();
       const tag = etag(row);
@@ -332,8 +418,11 @@ class Handler {
       }
       return json(
         200,
-        { '@odata.context': `${this.webApi}$metadata#${table.entitySetName}/$entity`, ...rowToJson(table, row) },
-        { ETag: tag },
+        {
+          '@odata.context': `${this.webApi}$metadata#${table.entitySetName}${contextSelection(selection)}/$entity`,
+          ...engine.project(table, row, selection),
+        },
+        { ETag: tag, ...preferenceApplied(prefer, false) },
       );
     }
     if (method === 'PATCH') {
@@ -346,7 +435,7 @@ class Handler {
           if (typeof key !== 'string' && !isRecord(body)) throw badRequest('The request body must be a JSON object.');
           const row = createRecord(this.ctx, table, createBody, typeof key === 'string' ? key : undefined);
           const id = String(row[table.primaryIdAttribute]);
-          if (prefer.representation) return this.representation(table, row, 201);
+          if (prefer.representation) return this.representation(request, table, row, 201, prefer);
           return { status: 204, headers: { 'OData-EntityId': this.entityUrl(table, id) } };
         }
         const id = String(existing[table.primaryIdAttribute]);
@@ -369,7 +458,7 @@ class Handler {
             ? body
             : Object.fromEntries(Object.entries(body).filter(([k]) => !(k in key.alternate)));
         const row = updateRecord(this.ctx, table, id, strippedBody);
-        if (prefer.representation) return this.representation(table, row, 200);
+        if (prefer.representation) return this.representation(request, table, row, 200, prefer);
         return { status: 204, headers: { 'OData-EntityId': this.entityUrl(table, id) } };
       });
     }
@@ -391,15 +480,8 @@ class Handler {
     throw methodNotAllowed(method, ['GET', 'PATCH', 'DELETE']);
   }
 
-  private member(
-    method: string,
-    table: Table,
-    key: string | { alternate: Record<string, string | number> },
-    rest: string[],
-    query: URLSearchParams,
-    body: unknown,
-    prefer: Prefer,
-  ): Reply {
+  private member(request: Request, table: Table, key: Key, rest: string[], prefer: Prefer): Reply {
+    const { method, body } = request;
     const row = this.find(table, key);
     if (row === null)
       throw recordNotFound(table.logicalName, typeof key === 'string' ? key : JSON.stringify(key.alternate));
@@ -439,10 +521,12 @@ class Handler {
     if (navigation === undefined) throw notFoundSegment(name);
     const isRef = second === '$ref' || third === '$ref';
     const refKey = segment?.[2];
-    if (isRef) return this.reference(method, table, id, navigation.name, refKey, query, body);
-    if (rest.length > 1) throw notFoundSegment(second ?? '');
+    if (isRef) return this.reference(request, table, id, navigation.name, refKey);
+    const countOnly = second === '$count' && rest.length === 2;
+    if (rest.length > 1 && !countOnly) throw notFoundSegment(second ?? '');
     this.only(method, ['GET']);
     if (navigation.kind === 'single') {
+      if (countOnly) throw notFoundSegment('$count');
       const targetId = row[navigation.column.name];
       const targetTable = this.schema.tables.get(
         typeof row[`${navigation.column.name}__type`] === 'string'
@@ -454,42 +538,50 @@ class Handler {
       }
       const target = this.store.get(targetTable, targetId);
       if (target === null) return { status: 204, headers: {} };
-      return json(200, {
-        '@odata.context': `${this.webApi}$metadata#${targetTable.entitySetName}/$entity`,
-        ...rowToJson(targetTable, target),
-      });
-    }
-    if (navigation.kind === 'collection') {
-      const source = this.schema.tables.get(navigation.source);
-      if (source === undefined) throw notFoundSegment(name);
-      return this.collection(
-        source,
-        query,
-        prefer,
-        { column: navigation.column, value: id, type: table.logicalName },
-        source.entitySetName,
+      const engine = this.engine(request.url, prefer);
+      const selection = engine.selection(targetTable, request.url.query.select, request.url.query.expand);
+      return json(
+        200,
+        {
+          '@odata.context': `${this.webApi}$metadata#${targetTable.entitySetName}${contextSelection(selection)}/$entity`,
+          ...engine.project(targetTable, target, selection),
+        },
+        preferenceApplied(prefer, false),
       );
     }
-    const target = this.schema.tables.get(navigation.target);
-    const relationship = this.schema.manyToMany.find((m) => m.name === navigation.name);
-    if (target === undefined || relationship === undefined) throw notFoundSegment(name);
-    const size = prefer.maxPageSize ?? MAX_PAGE;
-    const rows = this.store.related(relationship, target, id, relationship.tables[0] === table.logicalName, size);
-    return json(200, {
-      '@odata.context': `${this.webApi}$metadata#${target.entitySetName}`,
-      value: rows.map((r) => rowToJson(target, r)),
-    });
+    let source: Source;
+    let target: Table | undefined;
+    if (navigation.kind === 'collection') {
+      target = this.schema.tables.get(navigation.source);
+      source = { kind: 'oneToMany', column: navigation.column, id, type: table.logicalName };
+    } else {
+      target = this.schema.tables.get(navigation.target);
+      const relationship = this.schema.manyToMany.find((m) => m.name === navigation.name);
+      if (relationship === undefined) throw notFoundSegment(name);
+      source = {
+        kind: 'manyToMany',
+        intersect: relationship.intersect,
+        mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
+        id,
+      };
+    }
+    if (target === undefined) throw notFoundSegment(name);
+    if (countOnly) {
+      const count = this.engine(request.url, prefer).count(target, source, request.url.query.filter);
+      // Dataverse starts the navigation count with a byte order mark (reference §7.2).
+      return { status: 200, headers: { 'Content-Type': 'text/plain' }, body: `\uFEFF${Math.min(count, MAX_PAGE)}` };
+    }
+    return this.collection(request, target, prefer, source, target.entitySetName);
   }
 
   private reference(
-    method: string,
+    request: Request,
     table: Table,
     id: string,
     navigationName: string,
     refKey: string | undefined,
-    query: URLSearchParams,
-    body: unknown,
   ): Reply {
+    const { method, body } = request;
     const navigation = table.navigations.get(navigationName);
     if (navigation === undefined) throw notFoundSegment(navigationName);
     if (method === 'POST' || method === 'PUT') {
@@ -514,8 +606,8 @@ class Handler {
         return;
       }
       let otherId = refKey;
-      const idParam = query.get('$id');
-      if (otherId === undefined && idParam !== null) otherId = parseReference(this.schema, idParam).id;
+      const idParam = request.url.query.id?.value;
+      if (otherId === undefined && idParam !== undefined) otherId = parseReference(this.schema, idParam).id;
       if (otherId === undefined || !isGuid(otherId))
         throw badRequest('The related record must be named by key or by $id.');
       otherId = otherId.toLowerCase();
@@ -588,7 +680,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const tokenDigest = digest(token);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   let baseUrl = '';
-  const handler = new Handler(schema, store, caller, organization, () => baseUrl);
+  const handler = new Handler(schema, store, caller, organization, () => baseUrl, options.now ?? (() => new Date()));
 
   const send = (res: ServerResponse, requestId: string, reply: Reply): void => {
     const headers: Record<string, string> = {
@@ -602,10 +694,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     res.end(reply.body);
   };
   const fail = (res: ServerResponse, requestId: string, error: DataverseHttpError): void => {
+    const code = error.guess === undefined ? undefined : options.errorCodes?.[error.guess];
+    const answer =
+      code === undefined ? error : new DataverseHttpError(error.status, code, error.message, { ...error.headers });
     send(res, requestId, {
-      status: error.status,
-      headers: { 'Content-Type': JSON_TYPE, ...error.headers },
-      body: errorBody(error),
+      status: answer.status,
+      headers: { 'Content-Type': JSON_TYPE, ...answer.headers },
+      body: errorBody(answer),
     });
   };
 
@@ -672,8 +767,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       } catch {
         throw badRequest('Bad Request - Error in query syntax.');
       }
-      handler.currentPath = decodedPath;
-      send(res, requestId, handler.handle(method, decodedPath, url.searchParams, req.headers, body));
+      const requestUrl = tolerateTrailingSelectComma(rawUrl);
+      const parsed = parseODataUrl(requestUrl, { templates: false, plusAsSpace: true });
+      send(
+        res,
+        requestId,
+        handler.handle({ method, path: decodedPath, rawUrl: requestUrl, url: parsed, headers: req.headers, body }),
+      );
     } catch (error) {
       if (error instanceof DataverseHttpError) fail(res, requestId, error);
       else {

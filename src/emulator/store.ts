@@ -34,9 +34,21 @@ function sqlType(column: Column): string {
     case 'currency':
     case 'float':
       return 'REAL';
+    case 'string':
+    case 'memo':
+    case 'choices':
+      // Dataverse's SQL collation is case-insensitive; declaring it lets NOCASE comparisons use indexes.
+      return 'TEXT COLLATE NOCASE';
     default:
       return 'TEXT';
   }
+}
+
+/** Columns worth an index beyond lookups: the ones list views filter and sort on. */
+function indexedColumns(table: Table): string[] {
+  const names = ['statecode', 'createdon', 'modifiedon'];
+  if (table.primaryNameAttribute !== undefined) names.push(table.primaryNameAttribute);
+  return names.filter((n) => table.columns.has(n));
 }
 
 /** Stored column names of a table, in a fixed order. */
@@ -97,6 +109,8 @@ function claimDataFile(path: string): string {
 export class Store {
   private readonly db: Database;
   private readonly statements = new Map<string, Statement>();
+  /** Prepared query statements, least recently used first; bounded because query text comes from clients. */
+  private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
 
   constructor(
@@ -130,6 +144,11 @@ export class Store {
             ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
           }
         }
+      }
+      for (const name of indexedColumns(table)) {
+        ddl.push(
+          `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${name}`)} ON ${sqlTable(table)} (${q(name)})`,
+        );
       }
       for (const c of table.columns.values()) {
         if (isLookupType(c.type)) {
@@ -260,6 +279,26 @@ export class Store {
       .filter((r): r is Row => r !== null);
   }
 
+  /** Runs a read-only query (built with parameters, never with values in the text). */
+  all(sql: string, params: readonly (string | number | null)[]): Row[] {
+    let statement = this.queries.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      if (this.queries.size >= 256) {
+        const [oldest, old] = this.queries.entries().next().value ?? [];
+        if (oldest !== undefined && old !== undefined) {
+          this.queries.delete(oldest);
+          old.finalize();
+        }
+      }
+    } else this.queries.delete(sql);
+    this.queries.set(sql, statement);
+    return statement
+      .all([...params])
+      .map((r) => toRow(r as Record<string, unknown>))
+      .filter((r): r is Row => r !== null);
+  }
+
   count(table: Table): number {
     const row = this.statement(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`).get() as Record<
       string,
@@ -310,10 +349,11 @@ export class Store {
   }
 
   close(): void {
-    for (const statement of this.statements.values()) {
+    for (const statement of [...this.statements.values(), ...this.queries.values()]) {
       if (!statement.isFinalized) statement.finalize();
     }
     this.statements.clear();
+    this.queries.clear();
     if (this.db.isOpen) this.db.close();
     if (this.ownerFile !== undefined) rmSync(this.ownerFile, { force: true });
   }

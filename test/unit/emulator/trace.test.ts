@@ -12,13 +12,15 @@ interface TraceStep {
 const TRACE = new URL('../../../../shared/fixtures/traces/basic-operations.trace.json', import.meta.url);
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
-/** Keys of a response body, ignoring annotations the emulator does not produce yet. */
-function shape(value: unknown): string[] {
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.keys(value)
-    .filter((k) => !k.includes('@OData.Community') && !k.includes('@Microsoft.Dynamics'))
-    .sort();
+/** Keys of a response body in order, with the keys of nested objects and of the first item of arrays. */
+function shape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 0 ? [] : [shape(value[0])];
+  if (typeof value !== 'object' || value === null) return typeof value;
+  return Object.entries(value).map(([k, v]) => (typeof v === 'object' && v !== null ? { [k]: shape(v) } : k));
 }
+
+/** Response headers whose presence and (for these) value the replay compares. */
+const COMPARED_HEADERS = ['Preference-Applied'];
 
 describe('emulator replays the Web API basic-operations trace', function () {
   let client: Client;
@@ -31,7 +33,7 @@ describe('emulator replays the Web API basic-operations trace', function () {
     await client.emulator.close();
   });
 
-  it('answers the CRUD, property, $ref and delete steps with the traced status, headers and body shape', async function () {
+  it('answers every traced step with the traced status, headers and body shape, annotations included', async function () {
     // Ids in the trace belong to Microsoft's org: each is mapped to the id the emulator hands out.
     const ids = new Map<string, string>();
     const role = await client.request('POST', 'roles', {
@@ -44,10 +46,10 @@ describe('emulator replays the Web API basic-operations trace', function () {
     assert.equal(role.status, 204);
     const mapIds = (text: string): string => text.replace(GUID, (id) => ids.get(id) ?? id);
     let replayed = 0;
+    let queries = 0;
     for (const step of steps) {
       const { request, response } = step;
-      // Query options wait for the shared OData parser.
-      if (request.url.includes('?') || response.status === null) continue;
+      if (response.status === null) continue;
       const url = mapIds(request.url).replace('[Organization Uri]/api/data/v9.2/', client.emulator.webApi);
       const body =
         request.body === null
@@ -82,12 +84,27 @@ describe('emulator replays the Web API basic-operations trace', function () {
         if (tracedContact !== undefined && typeof account._primarycontactid_value === 'string')
           ids.set(tracedContact, account._primarycontactid_value);
       }
+      for (const name of COMPARED_HEADERS) {
+        assert.equal(answer.headers.get(name), response.headers[name] ?? null, `${step.description}: ${name}`);
+      }
+      if (response.headers.ETag !== undefined) assert.match(answer.headers.get('ETag') ?? '', /^W\/"\d+"$/);
       if (response.body !== null) {
         const ourBody: unknown = await answer.json();
         assert.deepEqual(shape(ourBody), shape(response.body), step.description);
+        const context = (response.body as { '@odata.context'?: string })['@odata.context'];
+        if (context !== undefined) {
+          const ours = (ourBody as { '@odata.context'?: string })['@odata.context'] ?? '';
+          assert.equal(
+            ours.replace(client.emulator.webApi, ''),
+            mapIds(context.replace('[Organization Uri]/api/data/v9.2/', '')),
+            step.description,
+          );
+        }
       }
+      if (request.url.includes('?')) queries += 1;
       replayed += 1;
     }
-    assert.ok(replayed >= 12, `replayed ${replayed} steps`);
+    assert.ok(replayed >= 18, `replayed ${replayed} steps`);
+    assert.ok(queries >= 6, `replayed ${queries} query steps`);
   });
 });
