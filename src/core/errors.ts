@@ -19,6 +19,8 @@ export interface WorkbenchErrorDetails {
   readonly code?: string;
   readonly status?: number;
   readonly requestId?: string;
+  /** For `throttled`: how long the service asked callers to wait before trying again. */
+  readonly retryAfterMs?: number;
   readonly cause?: unknown;
 }
 
@@ -27,6 +29,7 @@ export class WorkbenchError extends Error {
   readonly code: string | undefined;
   readonly status: number | undefined;
   readonly requestId: string | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(kind: ErrorKind, message: string, details: WorkbenchErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -35,6 +38,7 @@ export class WorkbenchError extends Error {
     this.code = details.code;
     this.status = details.status;
     this.requestId = details.requestId;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

@@ -1,11 +1,12 @@
 // `npm run bench`: runs every benchmark and prints one line per figure. Add a benchmark by exporting a
 // `Benchmark` from a file here and listing it below.
 import { blocksBenchmark } from './blocks.bench';
+import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
 import type { Benchmark } from './harness';
 import { metadataBenchmark } from './metadata.bench';
 
-const benchmarks: Benchmark[] = [blocksBenchmark, metadataBenchmark, emulatorBenchmark];
+const benchmarks: Benchmark[] = [blocksBenchmark, metadataBenchmark, emulatorBenchmark, clientBenchmark];
 
 async function main(only: string | undefined): Promise<void> {
   for (const benchmark of benchmarks) {
