@@ -5,8 +5,15 @@ import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
 import type { Benchmark } from './harness';
 import { metadataBenchmark } from './metadata.bench';
+import { resultsBenchmark } from './results.bench';
 
-const benchmarks: Benchmark[] = [blocksBenchmark, metadataBenchmark, emulatorBenchmark, clientBenchmark];
+const benchmarks: Benchmark[] = [
+  blocksBenchmark,
+  metadataBenchmark,
+  emulatorBenchmark,
+  clientBenchmark,
+  resultsBenchmark,
+];
 
 async function main(only: string | undefined): Promise<void> {
   for (const benchmark of benchmarks) {

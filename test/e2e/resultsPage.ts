@@ -1,0 +1,272 @@
+// Serves the results page the way VS Code would: the page from renderResultsHtml (so its CSP applies for
+// real), the bundle built from src/webview/results/main.ts, and a nonce'd bootstrap that stands in for
+// the host's `acquireVsCodeApi` (records posted messages, keeps state across reloads, posts host messages).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import type { HostMessage, PageMessage, ResultRow } from '../../src/webview/resultsProtocol';
+import { renderResultsHtml } from '../../src/webview/results/html';
+
+const root = path.resolve(__dirname, '../..');
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+const BOOTSTRAP = `(() => {
+  const posted = [];
+  window.__posted = posted;
+  window.__violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
+  });
+  let acquired = false;
+  window.acquireVsCodeApi = () => {
+    if (acquired) throw new Error('acquireVsCodeApi may be called only once');
+    acquired = true;
+    return Object.freeze({
+      postMessage: (message) => { posted.push(JSON.parse(JSON.stringify(message))); },
+      getState: () => {
+        const saved = sessionStorage.getItem('vscode-state');
+        return saved === null ? undefined : JSON.parse(saved);
+      },
+      setState: (state) => { sessionStorage.setItem('vscode-state', JSON.stringify(state)); return state; },
+    });
+  };
+  window.__host = { post: (message) => window.postMessage(message, '*') };
+})();
+`;
+
+export interface ResultsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Bundles the page with esbuild's API into a temp folder (never dist/, which other builds own). */
+export async function startResultsServer(): Promise<ResultsServer> {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'dvw-results-'));
+  await esbuild.build({
+    entryPoints: [path.join(root, 'src/webview/results/main.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    outfile: path.join(outdir, 'results.js'),
+    logLevel: 'warning',
+  });
+  const script = readFileSync(path.join(outdir, 'results.js'));
+  const css = readFileSync(path.join(root, 'media/results.css'));
+
+  const server = createServer((request, response) => {
+    const origin = `http://${request.headers.host ?? '127.0.0.1'}`;
+    const send = (type: string, body: string | Buffer, status = 200): void => {
+      response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      response.end(body);
+    };
+    switch (new URL(request.url ?? '/', origin).pathname) {
+      case '/': {
+        const nonce = randomBytes(18).toString('base64');
+        const html = renderResultsHtml({
+          cspSource: origin,
+          nonce,
+          scriptUri: `${origin}/results.js`,
+          styleUri: `${origin}/results.css`,
+        });
+        // VS Code injects acquireVsCodeApi before the page's scripts; the bootstrap does it here.
+        send(
+          'text/html; charset=utf-8',
+          html.replace('<script nonce=', `<script nonce="${nonce}" src="/bootstrap.js"></script>\n<script nonce=`),
+        );
+        return;
+      }
+      case '/bootstrap.js':
+        return send('text/javascript', BOOTSTRAP);
+      case '/results.js':
+        return send('text/javascript', script);
+      case '/results.css':
+        return send('text/css', css);
+      default:
+        return send('text/plain', 'not found', 404);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(outdir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Posts as the host would. The message crosses into the page as JSON text: playwright's own
+ * serialization of a 5,000-row object takes seconds, which would only measure playwright.
+ */
+export async function postToPage(page: Page, message: HostMessage): Promise<void> {
+  await page.evaluate(
+    (json) => (window as unknown as { __host: { post(m: unknown): void } }).__host.post(JSON.parse(json)),
+    JSON.stringify(message),
+  );
+}
+
+export async function postedMessages(page: Page): Promise<PageMessage[]> {
+  return page.evaluate(() => (window as unknown as { __posted: PageMessage[] }).__posted.slice());
+}
+
+// ---- Themes ---------------------------------------------------------------------------------------
+
+/** The theme variables the page uses, with the values of VS Code's Light+ and Dark+ themes. */
+export const THEMES: Readonly<Record<'light' | 'dark', Readonly<Record<string, string>>>> = {
+  light: {
+    'font-family': '-apple-system, BlinkMacSystemFont, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+    'font-size': '13px',
+    'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+    'editor-font-size': '13px',
+    'editor-background': '#ffffff',
+    foreground: '#616161',
+    'panel-border': 'rgba(128, 128, 128, 0.35)',
+    'button-background': '#007acc',
+    'button-foreground': '#ffffff',
+    'button-hoverBackground': '#0062a3',
+    'button-secondaryBackground': '#5f6a79',
+    'button-secondaryForeground': '#ffffff',
+    'button-secondaryHoverBackground': '#4c5561',
+    'input-background': '#ffffff',
+    'input-foreground': '#616161',
+    'input-border': '#cecece',
+    'input-placeholderForeground': '#767676',
+    focusBorder: '#0090f1',
+    descriptionForeground: '#717171',
+    'list-hoverBackground': '#e8e8e8',
+    'list-activeSelectionBackground': '#0060c0',
+    'list-activeSelectionForeground': '#ffffff',
+    'list-inactiveSelectionBackground': '#e4e6f1',
+    'list-focusOutline': '#0090f1',
+    'editorGroupHeader-tabsBackground': '#f3f3f3',
+    'editorLineNumber-foreground': '#237893',
+    'textLink-foreground': '#006ab1',
+    errorForeground: '#a1260d',
+    'inputValidation-errorBackground': '#f2dede',
+    'progressBar-background': '#0e70c0',
+    'debugTokenExpression-number': '#098658',
+    'debugTokenExpression-boolean': '#0000ff',
+    'tree-tableOddRowsBackground': 'rgba(97, 97, 97, 0.04)',
+    'gitDecoration-deletedResourceForeground': '#ad0707',
+    'badge-background': '#c4c4c4',
+    'badge-foreground': '#333333',
+  },
+  dark: {
+    'font-family': '-apple-system, BlinkMacSystemFont, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+    'font-size': '13px',
+    'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+    'editor-font-size': '13px',
+    'editor-background': '#1e1e1e',
+    foreground: '#cccccc',
+    'panel-border': 'rgba(128, 128, 128, 0.35)',
+    'button-background': '#0e639c',
+    'button-foreground': '#ffffff',
+    'button-hoverBackground': '#1177bb',
+    'button-secondaryBackground': '#3a3d41',
+    'button-secondaryForeground': '#ffffff',
+    'button-secondaryHoverBackground': '#45494e',
+    'input-background': '#3c3c3c',
+    'input-foreground': '#cccccc',
+    'input-border': '#3c3c3c',
+    'input-placeholderForeground': '#a6a6a6',
+    focusBorder: '#007fd4',
+    descriptionForeground: 'rgba(204, 204, 204, 0.7)',
+    'list-hoverBackground': '#2a2d2e',
+    'list-activeSelectionBackground': '#04395e',
+    'list-activeSelectionForeground': '#ffffff',
+    'list-inactiveSelectionBackground': '#37373d',
+    'list-focusOutline': '#007fd4',
+    'editorGroupHeader-tabsBackground': '#252526',
+    'editorLineNumber-foreground': '#858585',
+    'textLink-foreground': '#3794ff',
+    errorForeground: '#f48771',
+    'inputValidation-errorBackground': '#5a1d1d',
+    'progressBar-background': '#0e70c0',
+    'debugTokenExpression-number': '#b5cea8',
+    'debugTokenExpression-boolean': '#4e94ce',
+    'tree-tableOddRowsBackground': 'rgba(204, 204, 204, 0.04)',
+    'gitDecoration-deletedResourceForeground': '#c74e39',
+    'badge-background': '#4d4d4d',
+    'badge-foreground': '#ffffff',
+  },
+};
+
+/** As VS Code does: a `vscode-<kind>` class on body and `--vscode-*` variables on the root element. */
+export async function applyTheme(page: Page, kind: 'light' | 'dark'): Promise<void> {
+  await page.evaluate(
+    ({ kind, vars }) => {
+      document.body.classList.remove('vscode-light', 'vscode-dark', 'vscode-high-contrast');
+      document.body.classList.add(`vscode-${kind}`);
+      for (const [name, value] of Object.entries(vars)) {
+        document.documentElement.style.setProperty(`--vscode-${name}`, value);
+      }
+    },
+    { kind, vars: THEMES[kind] },
+  );
+}
+
+// ---- Sample data ----------------------------------------------------------------------------------
+
+const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
+
+export function guid(n: number): string {
+  const hex = n.toString(16).padStart(12, '0');
+  return `00000000-0000-4000-8000-${hex}`;
+}
+
+/** An account as Dataverse returns it with `Prefer: odata.include-annotations="*"`. */
+export function accountRow(i: number, extraColumns = 0): ResultRow {
+  const revenue = (i * 7919) % 100_000;
+  const row: ResultRow = {
+    '@odata.etag': `W/"${1000 + i}"`,
+    accountid: guid(i + 1),
+    name: `Account ${String(i).padStart(4, '0')}`,
+    revenue,
+    [`revenue${FORMATTED}`]: `$${revenue.toLocaleString('en-US')}.00`,
+    statecode: i % 5 === 0 ? 1 : 0,
+    [`statecode${FORMATTED}`]: i % 5 === 0 ? 'Inactive' : 'Active',
+    _primarycontactid_value: guid(50_000 + i),
+    [`_primarycontactid_value${FORMATTED}`]: `Contact ${i}`,
+    '_primarycontactid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'contact',
+    telephone1: i % 3 === 0 ? null : i % 3 === 1 ? '' : `+1 425 555 ${String(i % 10_000).padStart(4, '0')}`,
+    donotemail: i % 2 === 0,
+  };
+  for (let k = 0; k < extraColumns; k++) row[`new_field${String(k).padStart(2, '0')}`] = `r${i}c${k}`;
+  return row;
+}
+
+export function accountRows(count: number, extraColumns = 0): ResultRow[] {
+  return Array.from({ length: count }, (_, i) => accountRow(i, extraColumns));
+}
+
+export const ACCOUNT_METADATA = {
+  entitySet: 'accounts',
+  primaryIdAttribute: 'accountid',
+  columns: [
+    { logicalName: 'accountid', displayName: 'Account', type: 'Uniqueidentifier' },
+    { logicalName: 'name', displayName: 'Account Name', type: 'String' },
+    { logicalName: 'revenue', displayName: 'Annual Revenue', type: 'Money' },
+  ],
+} as const;
