@@ -1,4 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { Faults } from '../emulator/faults';
+import { parseFaults } from '../emulator/faults';
+import type { Limits } from '../emulator/protection';
+import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
 import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
 import { startEmulator } from '../emulator/server';
@@ -13,6 +17,9 @@ interface EmulatorCliOptions {
   readonly auth: boolean;
   readonly json: boolean;
   readonly schema?: string;
+  readonly tokenLifetime: number;
+  readonly limits?: Limits;
+  readonly faults?: Faults;
 }
 
 /** Usage errors end with exit code 2, like other command-line tools. */
@@ -35,6 +42,32 @@ function parseSeed(value: string): 'sample' | 'none' {
   return value;
 }
 
+/** Entra issues tokens for 1 hour by default; a day is far beyond anything a test of refresh needs. */
+const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+
+function parseTokenLifetime(value: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value, 'token lifetime');
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof SpecError ? error.message : 'expected a duration.');
+  }
+  if (ms < 1000 || ms > MAX_TOKEN_LIFETIME_MS) throw new InvalidArgumentError('expected a lifetime from 1s to 24h.');
+  return ms;
+}
+
+/** Commander turns InvalidArgumentError into a usage error (exit 2) with the option named. */
+function specParser<T>(parse: (text: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof SpecError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+  };
+}
+
 function isOptions(value: unknown): value is EmulatorCliOptions {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
@@ -42,7 +75,8 @@ function isOptions(value: unknown): value is EmulatorCliOptions {
     typeof v.host === 'string' &&
     typeof v.port === 'number' &&
     typeof v.auth === 'boolean' &&
-    typeof v.json === 'boolean'
+    typeof v.json === 'boolean' &&
+    typeof v.tokenLifetime === 'number'
   );
 }
 
@@ -57,6 +91,22 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     .option('--no-auth', 'accept requests without a bearer token')
     .option('--json', 'print one JSON line with the URL and token once listening', false)
     .option('--schema <file>', 'extend the built-in tables with a JSON schema file')
+    .option(
+      '--token-lifetime <duration>',
+      'lifetime of issued access tokens, e.g. 60s, 5m, 1h',
+      parseTokenLifetime,
+      3_600_000,
+    )
+    .option(
+      '--limits <spec>',
+      "service protection limits, e.g. requests=6000/300s,concurrent=52,time=1200s/300s, or 'dataverse' (default: none)",
+      specParser(parseLimits),
+    )
+    .option(
+      '--faults <spec>',
+      'inject faults, e.g. 503=5%,reset=2%,after-commit=50%,latency=20-200ms,seed=7 (default: none)',
+      specParser(parseFaults),
+    )
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride((error) => {
       if (error.exitCode === 0) throw error;
@@ -82,10 +132,22 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
         seedAccounts: raw.seedAccounts,
         noAuth: !raw.auth,
         schema,
+        tokenLifetimeMs: raw.tokenLifetime,
+        ...(raw.limits === undefined ? {} : { limits: raw.limits }),
+        ...(raw.faults === undefined ? {} : { faults: raw.faults }),
       });
       if (raw.json) {
         io.stdout(
-          `${JSON.stringify({ url: emulator.url, webApi: emulator.webApi, token: raw.auth ? emulator.token : null })}\n`,
+          `${JSON.stringify({
+            url: emulator.url,
+            webApi: emulator.webApi,
+            token: raw.auth ? emulator.token : null,
+            authority: emulator.authority,
+            tenantId: emulator.tenantId,
+            clientId: emulator.clientId,
+            clientSecret: emulator.clientSecret,
+            certificatePath: emulator.certificatePath,
+          })}\n`,
         );
       } else {
         io.stdout(
@@ -94,6 +156,10 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
             `  Web API:  ${emulator.webApi}`,
             raw.auth ? `  Token:    Authorization: Bearer ${emulator.token}` : '  Auth:     off (--no-auth)',
             `  Data:     ${raw.data ?? 'in memory (gone when stopped; use --data FILE to keep it)'}`,
+            `  Identity: authority ${emulator.authority}, client id ${emulator.clientId}`,
+            `            certificate ${emulator.certificatePath} (the client secret is in the --json line)`,
+            raw.limits === undefined ? '  Limits:   none (--limits to apply service protection)' : '  Limits:   on',
+            raw.faults === undefined ? '  Faults:   none (--faults, or POST /_emulator/faults)' : '  Faults:   on',
             `  Try:      curl ${raw.auth ? '-H "Authorization: Bearer <token>" ' : ''}${emulator.webApi}WhoAmI`,
             'Press Ctrl+C to stop.',
             '',

@@ -47,6 +47,21 @@ export const GUESSED_CODES = {
   fetchXml: '0x80040203',
   /** A parameter or value of a query function that does not fit the column. */
   invalidArgument: '0x80040203',
+  /** A `$batch` body that is not multipart/mixed as §10.1 describes (the reference gives no code). */
+  batchMalformed: '0x80060888',
+  /** More than 1,000 requests in one `$batch` (the limit is documented, its error is not). */
+  batchTooLarge: '0x80060888',
+  /** `$n` naming no earlier request of the change set; the message is documented (§10.1), the code is not. */
+  batchContentId: '0x80060888',
+  /**
+   * A table without change tracking asked for it. The code and message are Dataverse's
+   * `ChangeTrackingNotEnabledForEntity`; the HTTP status (400) is the guess.
+   */
+  changeTrackingDisabled: '0x80072491',
+  /** `$filter`, `$orderby`, `$expand` or `$top` with change tracking (§11: message documented, code not). */
+  changeTrackingOption: '0x80060888',
+  /** A `$deltatoken` this emulator did not issue or cannot read. */
+  deltaToken: '0x80060888',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +6,12 @@ import type { ODataUrl } from '../odata/url';
 import { parseODataUrl } from '../odata/url';
 import type { Prefer } from './annotations';
 import { parsePrefer, preferenceApplied } from './annotations';
+import type { Access } from './access';
+import { DEFAULT_TOKEN_LIFETIME_MS, startAccess } from './access';
 import { runApply } from './apply';
+import type { BatchEnvironment } from './batch';
+import { runBatch } from './batch';
+import { ChangeTracking, wantsChanges } from './changeTracking';
 import { generateCsdl, propertyName } from './csdl';
 import type { CollectionRequest, Position, Source } from './engine';
 import { contextSelection, Engine } from './engine';
@@ -22,7 +27,10 @@ import {
   notFoundSegment,
   recordNotFound,
 } from './errors';
+import type { Faults } from './faults';
 import { runFetchXml } from './fetchXml';
+import type { Limits } from './protection';
+import type { InProcessRequest, Reply } from './reply';
 import type { QueryEnv } from './query';
 import type { Caller, Organization, WriteContext } from './records';
 import {
@@ -61,27 +69,64 @@ export interface EmulatorOptions {
   readonly now?: () => Date;
   /** Replaces error codes the emulator had to guess (see GUESSED_CODES in errors.ts), by name. */
   readonly errorCodes?: Partial<Record<GuessedCode, string>>;
+  /** Lifetime of issued access tokens (default one hour, as Entra). */
+  readonly tokenLifetimeMs?: number;
+  /** Service protection limits (protection.ts); none by default. */
+  readonly limits?: Limits;
+  /** Injected faults (faults.ts); none by default, switchable at run time through `/_emulator/faults`. */
+  readonly faults?: Faults;
+  /** Replaces the seeded PRNG of fault injection. */
+  readonly random?: () => number;
+  /** Fixed identity-endpoint ids; random per start when absent. */
+  readonly tenantId?: string;
+  readonly clientId?: string;
+  readonly clientSecret?: string;
 }
 
 export interface RunningEmulator {
   readonly url: string;
   readonly webApi: string;
-  /** Bearer token of the built-in admin user (random per start). */
+  /** Bearer token (a JWT from the identity endpoint) of the built-in admin user, issued at start. */
   readonly token: string;
   readonly userId: string;
   readonly businessUnitId: string;
   readonly organizationId: string;
+  /** MSAL `authority` of the local identity endpoint (`https://127.0.0.1:<port>/<tenantId>`). */
+  readonly authority: string;
+  readonly tenantId: string;
+  /** The app registration whose client credentials the token endpoint accepts. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** PEM of the identity endpoint's self-signed certificate, and a file holding it (removed on close). */
+  readonly certificate: string;
+  readonly certificatePath: string;
+  /** A fresh admin token, `lifetimeMs` long (default: the configured token lifetime). */
+  issueToken(lifetimeMs?: number): string;
+  /** Faults and limits, changeable while running. */
+  readonly access: Pick<Access, 'faults' | 'protection'>;
   close(): Promise<void>;
 }
 
 const API_PREFIX = /^\/api\/data\/v9\.[0-2](\/|$)/;
+const BATCH_PATH = /^\/api\/data\/v9\.[0-2]\/\$batch$/;
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 const MAX_PAGE = 5000;
 /** Standard OData options Dataverse refuses (reference §1.5). */
 const REFUSED_OPTIONS = new Set(['$skip', '$search', '$format', '$compute', '$levels', '$index', '$schemaversion']);
 /** Options each method accepts besides parameter aliases. */
 const METHOD_OPTIONS: Record<string, ReadonlySet<string>> = {
-  GET: new Set(['$select', '$filter', '$orderby', '$top', '$count', '$expand', '$apply', '$skiptoken', 'fetchXml']),
+  GET: new Set([
+    '$select',
+    '$filter',
+    '$orderby',
+    '$top',
+    '$count',
+    '$expand',
+    '$apply',
+    '$skiptoken',
+    '$deltatoken',
+    'fetchXml',
+  ]),
   POST: new Set(['$select', '$expand']),
   PATCH: new Set(['$select', '$expand']),
   DELETE: new Set(['$id']),
@@ -89,12 +134,6 @@ const METHOD_OPTIONS: Record<string, ReadonlySet<string>> = {
 const MAX_URL = 32 * 1024;
 const SEGMENT = /^([A-Za-z_][A-Za-z0-9_.]*)(?:\(([^()]*)\))?$/;
 const JSON_TYPE = 'application/json; odata.metadata=minimal';
-
-interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  body?: string;
-}
 
 function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
   return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
@@ -151,6 +190,7 @@ class Handler {
   readonly ctx: WriteContext;
   private readonly metadataXml: string;
   private readonly entityDefinitions: EntityDefinitions;
+  private readonly changes: ChangeTracking;
 
   constructor(
     readonly schema: Schema,
@@ -163,6 +203,7 @@ class Handler {
     this.ctx = { schema, store, caller, organization };
     this.metadataXml = generateCsdl(schema);
     this.entityDefinitions = new EntityDefinitions(schema);
+    this.changes = new ChangeTracking(schema, store, now);
   }
 
   get webApi(): string {
@@ -229,6 +270,20 @@ class Handler {
     if (match === null || table === undefined) throw notFoundSegment(match?.[1] ?? first);
     this.checkQuery(url, method);
     const key = match[2];
+    if (wantsChanges(method, headers, url)) {
+      const tracked = this.changes.answer({
+        table,
+        key,
+        rest: segments.slice(1),
+        url,
+        rawUrl: request.rawUrl,
+        engine: this.engine(url, prefer),
+        webApi: this.webApi,
+        maxPageSize: prefer.maxPageSize,
+        readAll: () => this.collection(request, table, prefer, { kind: 'set' }, table.entitySetName),
+      });
+      if (tracked !== undefined) return tracked;
+    }
     if (key === undefined) {
       if (segments.length === 2 && segments[1] === '$count') {
         this.only(method, ['GET']);
@@ -634,10 +689,6 @@ class Handler {
   }
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -676,10 +727,26 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   }
   const caller: Caller = { userId: identity.userId, businessUnitId: identity.businessUnitId };
   const organization: Organization = { organizationId: identity.organizationId, baseCurrencyId: identity.currencyId };
-  const token = randomBytes(32).toString('base64url');
-  const tokenDigest = digest(token);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   let baseUrl = '';
+  let access: Access;
+  try {
+    access = await startAccess({
+      noAuth: options.noAuth === true,
+      userId: identity.userId,
+      audience: () => baseUrl,
+      tokenLifetimeMs: options.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS,
+      limits: options.limits ?? {},
+      faults: options.faults ?? {},
+      ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+      ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+      ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const handler = new Handler(schema, store, caller, organization, () => baseUrl, options.now ?? (() => new Date()));
 
   const send = (res: ServerResponse, requestId: string, reply: Reply): void => {
@@ -690,18 +757,82 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ...reply.headers,
     };
     if (reply.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(reply.body));
-    res.writeHead(reply.status, headers);
+    if (reply.statusText !== undefined) res.writeHead(reply.status, reply.statusText, headers);
+    else res.writeHead(reply.status, headers);
     res.end(reply.body);
   };
-  const fail = (res: ServerResponse, requestId: string, error: DataverseHttpError): void => {
+  const errorReply = (error: DataverseHttpError): Reply => {
     const code = error.guess === undefined ? undefined : options.errorCodes?.[error.guess];
     const answer =
       code === undefined ? error : new DataverseHttpError(error.status, code, error.message, { ...error.headers });
-    send(res, requestId, {
+    return {
       status: answer.status,
       headers: { 'Content-Type': JSON_TYPE, ...answer.headers },
       body: errorBody(answer),
-    });
+    };
+  };
+  const fail = (res: ServerResponse, requestId: string, error: DataverseHttpError): void => {
+    send(res, requestId, errorReply(error));
+  };
+
+  /**
+   * Routes one authenticated request, top-level or a `$batch` part (same parsing, same handler), and answers
+   * errors as Dataverse does. Never throws.
+   */
+  const dispatch = (request: InProcessRequest, requestId: string): Reply => {
+    try {
+      const { method, url: rawUrl } = request;
+      let url: URL;
+      try {
+        url = new URL(rawUrl, 'http://emulator.invalid');
+      } catch {
+        throw badRequest('Bad Request - Error in query syntax.');
+      }
+      if (!API_PREFIX.test(url.pathname))
+        throw new DataverseHttpError(
+          404,
+          '',
+          `No HTTP resource was found that matches the request URI '${baseUrl}${url.pathname}'.`,
+        );
+      let body: unknown = undefined;
+      const text = request.body ?? '';
+      if ((method === 'POST' || method === 'PATCH' || method === 'PUT') && text.trim() !== '') {
+        try {
+          body = JSON.parse(text) as unknown;
+        } catch {
+          throw badRequest('Invalid JSON. The request body could not be read as JSON.');
+        }
+      }
+      let decodedPath: string;
+      try {
+        decodeURIComponent(url.pathname);
+        decodedPath = url.pathname;
+      } catch {
+        throw badRequest('Bad Request - Error in query syntax.');
+      }
+      const requestUrl = tolerateTrailingSelectComma(rawUrl);
+      const parsed = parseODataUrl(requestUrl, { templates: false, plusAsSpace: true });
+      return handler.handle({
+        method,
+        path: decodedPath,
+        rawUrl: requestUrl,
+        url: parsed,
+        headers: request.headers,
+        body,
+      });
+    } catch (error) {
+      if (error instanceof DataverseHttpError) return errorReply(error);
+      // Never echo internals (they may hold record data); the request id ties the answer to the cause.
+      return errorReply(
+        new DataverseHttpError(500, '0x80040216', `An unexpected error occurred. Request id: ${requestId}.`),
+      );
+    }
+  };
+  const batchEnv: BatchEnvironment = {
+    dispatch,
+    errorReply,
+    transaction: <T>(work: () => T): T => store.transaction(work),
+    apiPath: '/api/data/v9.2/',
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -717,28 +848,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       } catch {
         throw badRequest('Bad Request - Error in query syntax.');
       }
+      if (url.pathname.startsWith('/_emulator/')) {
+        await access.admin(req, res, url.pathname);
+        return;
+      }
       if (!API_PREFIX.test(url.pathname))
         throw new DataverseHttpError(
           404,
           '',
           `No HTTP resource was found that matches the request URI '${baseUrl}${url.pathname}'.`,
         );
-      if (!options.noAuth) {
-        const auth = req.headers.authorization ?? '';
-        const presented = /^Bearer (.+)$/i.exec(auth)?.[1] ?? '';
-        if (!timingSafeEqual(digest(presented), tokenDigest)) {
-          req.resume();
-          throw new DataverseHttpError(
-            401,
-            ErrorCodes.accessTokenExpired,
-            'The user is not authenticated. A valid bearer token is required.',
-            {
-              'WWW-Authenticate': `Bearer authorization_uri=${baseUrl}/common/oauth2/authorize, resource_id=${baseUrl}/`,
-            },
-          );
-        }
-      }
-      let body: unknown = undefined;
+      const gate = await access.enter(req, res, access.authenticate(req));
+      if (gate === undefined) return;
+      let text: string | undefined;
       if (method === 'POST' || method === 'PATCH' || method === 'PUT') {
         const raw = await readBody(req, maxBody);
         if (raw === 'tooLarge') {
@@ -749,31 +871,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
             `The request body exceeds the limit of ${maxBody} bytes.`,
           );
         }
-        const text = raw.toString('utf8');
-        if (text.trim() !== '') {
-          try {
-            body = JSON.parse(text) as unknown;
-          } catch {
-            throw badRequest('Invalid JSON. The request body could not be read as JSON.');
-          }
-        }
+        text = raw.toString('utf8');
       } else {
         req.resume();
       }
-      let decodedPath: string;
-      try {
-        decodeURIComponent(url.pathname);
-        decodedPath = url.pathname;
-      } catch {
-        throw badRequest('Bad Request - Error in query syntax.');
-      }
-      const requestUrl = tolerateTrailingSelectComma(rawUrl);
-      const parsed = parseODataUrl(requestUrl, { templates: false, plusAsSpace: true });
-      send(
-        res,
-        requestId,
-        handler.handle({ method, path: decodedPath, rawUrl: requestUrl, url: parsed, headers: req.headers, body }),
-      );
+      const reply = BATCH_PATH.test(url.pathname)
+        ? runBatch(batchEnv, method, req.headers, text)
+        : dispatch({ method, url: rawUrl, headers: req.headers, body: text }, requestId);
+      if (gate.dropAfterCommit()) return;
+      send(res, requestId, { ...reply, headers: { ...reply.headers, ...gate.headers } });
     } catch (error) {
       if (error instanceof DataverseHttpError) fail(res, requestId, error);
       else {
@@ -802,7 +908,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       server.off('error', reject);
       resolve();
     });
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
+    await access.close();
     store.close();
     throw error;
   });
@@ -813,15 +920,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   return {
     url: baseUrl,
     webApi: `${baseUrl}/api/data/v9.2/`,
-    token,
+    token: access.identity.issueToken(),
     userId: identity.userId,
     businessUnitId: identity.businessUnitId,
     organizationId: identity.organizationId,
+    authority: access.identity.authority,
+    tenantId: access.identity.tenantId,
+    clientId: access.identity.clientId,
+    clientSecret: access.identity.clientSecret,
+    certificate: access.identity.certificate,
+    certificatePath: access.certificatePath,
+    issueToken: (lifetimeMs?: number) => access.identity.issueToken(lifetimeMs),
+    access: { faults: access.faults, protection: access.protection },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => {
           store.close();
-          resolve();
+          void access.close().finally(resolve);
         });
         server.closeAllConnections();
       });

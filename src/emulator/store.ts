@@ -191,6 +191,13 @@ export class Store {
     }
   }
 
+  /** Schema statements of other modules (the change log's tables and triggers), run once at start. */
+  execSchema(statements: readonly string[]): void {
+    this.transaction(() => {
+      for (const statement of statements) this.db.exec(statement);
+    });
+  }
+
   getMeta(key: string): string | undefined {
     const row = this.statement('SELECT "value" FROM "_meta" WHERE "key" = ?').get([key]);
     const value = row === null ? undefined : (row as Record<string, unknown>).value;
@@ -244,9 +251,10 @@ export class Store {
     for (const other of this.schema.tables.values()) {
       for (const column of other.columns.values()) {
         if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
+        // Clearing the lookup is a write to that row: it gets a new version, so change tracking reports it.
         this.statement(
-          `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
-        ).run([id, table.logicalName]);
+          `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL, "versionnumber" = ? WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
+        ).run([this.nextVersion(), id, table.logicalName]);
       }
     }
     for (const m of this.schema.manyToMany) {

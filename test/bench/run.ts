@@ -1,5 +1,6 @@
 // `npm run bench`: runs every benchmark and prints one line per figure. Add a benchmark by exporting a
 // `Benchmark` from a file here and listing it below.
+import { batchBenchmark } from './batch.bench';
 import { blocksBenchmark } from './blocks.bench';
 import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
@@ -11,6 +12,7 @@ const benchmarks: Benchmark[] = [
   blocksBenchmark,
   metadataBenchmark,
   emulatorBenchmark,
+  batchBenchmark,
   clientBenchmark,
   resultsBenchmark,
 ];
