@@ -27,7 +27,11 @@ interface Waiter {
  * Execution time left in the 300 s window below which we halve concurrency: 5 % of the documented
  * 1,200,000 ms, early enough that the slowdown lands before the service starts answering 429.
  */
-const TIME_REMAINING_LOW_MS = 60_000;
+/**
+ * `x-ms-ratelimit-time-remaining-xrm-requests` counts seconds of the 1,200 s execution-time budget,
+ * written with a thousands separator (`1,199.46`); below a minute left, the client slows down.
+ */
+const TIME_REMAINING_LOW_SECONDS = 60;
 
 /**
  * A concurrency gate with additive-increase/multiplicative-decrease: a 429 halves the allowed
@@ -111,7 +115,7 @@ export class RequestLimiter {
     const burst = headerNumber(result.headers, 'x-ms-ratelimit-burst-remaining-xrm-requests');
     if (burst !== undefined && burst < this.limit) this.limit = Math.max(1, burst);
     const time = headerNumber(result.headers, 'x-ms-ratelimit-time-remaining-xrm-requests');
-    if (time !== undefined && time < TIME_REMAINING_LOW_MS) this.limit = Math.max(1, Math.floor(this.limit / 2));
+    if (time !== undefined && time < TIME_REMAINING_LOW_SECONDS) this.limit = Math.max(1, Math.floor(this.limit / 2));
     if (result.status !== undefined && result.status < 500 && this.limit < this.maxConcurrent) {
       this.successes += 1;
       if (this.successes >= this.limit) {
@@ -159,7 +163,7 @@ export class RequestLimiter {
 function headerNumber(headers: LimiterFeedback['headers'], name: string): number | undefined {
   const text = headers?.get(name);
   if (text === null || text === undefined || text.trim() === '') return undefined;
-  const value = Number(text);
+  const value = Number(text.replace(/,/g, ''));
   return Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 

@@ -61,7 +61,13 @@ describe('dataverse/limiter', () => {
     const limiter = new RequestLimiter({ maxConcurrent: 52 });
     limiter.feedback({ status: 200, headers: new Headers({ 'x-ms-ratelimit-burst-remaining-xrm-requests': '10' }) });
     assert.equal(limiter.currentLimit, 10);
-    limiter.feedback({ status: 200, headers: new Headers({ 'x-ms-ratelimit-time-remaining-xrm-requests': '30000' }) });
+    // Seconds with a thousands separator, as Dataverse writes them: plenty left changes nothing.
+    limiter.feedback({
+      status: 200,
+      headers: new Headers({ 'x-ms-ratelimit-time-remaining-xrm-requests': '1,199.46' }),
+    });
+    assert.equal(limiter.currentLimit, 10);
+    limiter.feedback({ status: 200, headers: new Headers({ 'x-ms-ratelimit-time-remaining-xrm-requests': '30.5' }) });
     assert.equal(limiter.currentLimit, 5);
     limiter.feedback({ status: 200, headers: new Headers({ 'x-ms-ratelimit-burst-remaining-xrm-requests': 'lots' }) });
     assert.equal(limiter.currentLimit, 5);
