@@ -8,6 +8,7 @@ import {
 import { startLanguageServer } from '../server/languageServer';
 import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
+import { registerRunCommand } from './runCommand';
 import { registerWebhooksCommand } from './webhooksCommand';
 import packageJson from '../../package.json';
 
@@ -45,6 +46,7 @@ export function createProgram(io: CliIo): Command {
   registerEmulatorCommand(program, io);
   registerWebhooksCommand(program, io);
   registerCheckCommand(program, io);
+  registerRunCommand(program, io);
 
   return program;
 }

@@ -108,6 +108,7 @@ class DocumentParser {
     this.diagnostics.sort((a, b) => a.span.start - b.span.start);
     return {
       kind: 'document',
+      text: this.text,
       blocks,
       variables: this.variables,
       environment: this.environment,

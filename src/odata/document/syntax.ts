@@ -202,6 +202,8 @@ export interface Block {
 
 export interface ODataDocument {
   readonly kind: 'document';
+  /** The source the spans point into: bodies keep only spans, so running a block needs it. */
+  readonly text: string;
   readonly blocks: readonly Block[];
   /** Every `@name = value` of the file, in order (`@environment` included). */
   readonly variables: readonly VariableDefinition[];

@@ -1,0 +1,20 @@
+export type {
+  PreparedBatch,
+  PreparedBatchItem,
+  PreparedBatchRequest,
+  PreparedChangeSet,
+  PreparedKind,
+  PreparedRequest,
+  PrepareResult,
+} from './prepare';
+export { encodeUrlForWire, prepareRequest } from './prepare';
+export type {
+  NamedResult,
+  NamedResults,
+  Placement,
+  Resolved,
+  RunContext,
+  RunProblem,
+  RunProblemCode,
+} from './variables';
+export { idFromEntityIdHeader, lookupPath } from './variables';

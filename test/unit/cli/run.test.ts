@@ -1,0 +1,170 @@
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import type { RunningEmulator } from '../../../src/emulator/server';
+import { startEmulator } from '../../../src/emulator/server';
+
+const root = path.resolve(__dirname, '../../..');
+const fixture = (name: string): string => path.join('test/fixtures/odata/run', name);
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `dvw run` as users start it: its own process, so the emulator in this one keeps answering. */
+function dvw(args: readonly string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    for (const name of ['DATAVERSE_URL', 'DATAVERSE_TOKEN']) if (!(name in env)) delete childEnv[name];
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'run', ...args],
+      { cwd: root, env: childEnv, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('dvw run', function () {
+  this.timeout(60000);
+  let emulator: RunningEmulator;
+  let connection: string[];
+  const outcomes: Outcome[] = [];
+
+  async function run(args: readonly string[], env: Record<string, string> = {}): Promise<Outcome> {
+    const outcome = await dvw(args, env);
+    outcomes.push(outcome);
+    return outcome;
+  }
+
+  before(async () => {
+    emulator = await startEmulator({ port: 0, seed: 'sample' });
+    connection = ['--url', emulator.url, '--token', emulator.token];
+  });
+  after(async () => {
+    await emulator.close();
+  });
+
+  it('runs every block in order, one JSON object per request per line, and exits 0', async () => {
+    const { code, stdout, stderr } = await run([fixture('crud.odata'), '--output', 'json', ...connection]);
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+    const lines = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { block: number; method: string; status: number; url: string; body: unknown });
+    assert.deepEqual(
+      lines.map((l) => [l.block, l.method, l.status]),
+      [
+        [1, 'POST', 204],
+        [2, 'PATCH', 204],
+        [3, 'GET', 200],
+        [4, 'GET', 200],
+      ],
+    );
+    const id = /accounts\(([^)]+)\)/.exec(lines[1]!.url)?.[1];
+    assert.deepEqual((lines[2]!.body as { accountid: string; telephone1: string }).accountid, id);
+    assert.deepEqual(
+      (lines[3]!.body as { value: { accountid: string }[] }).value.map((r) => r.accountid),
+      [id],
+    );
+  });
+
+  it('prints a collection as an aligned table and one record as keys and values', async () => {
+    const { code, stdout } = await run([fixture('list.odata'), ...connection]);
+    assert.equal(code, 0);
+    const lines = stdout.split('\n');
+    const head = lines.findIndex((line) => /^name\s+address1_city\s+accountid$/.test(line));
+    assert.ok(head > 0, stdout);
+    const columns = [...lines[head + 1]!.matchAll(/-+/g)].map((m) => m.index);
+    assert.equal(columns.length, 3);
+    for (const row of lines.slice(head + 2, head + 5)) {
+      assert.match(row.slice(columns[2]), /^[0-9a-f-]{36}$/);
+    }
+    assert.equal(lines[head + 5], '(3 rows)');
+    assert.match(stdout, /^### block 2: GET accounts\([0-9a-f-]{36}\)\?\$select=name,address1_city → 200 OK/m);
+    assert.match(stdout, /^name\s{3,}\S/m);
+    assert.match(stdout, /^accountid\s+[0-9a-f-]{36}$/m);
+  });
+
+  it('prints rows as CSV, with --var winning over the file', async () => {
+    const { code, stdout, stderr } = await run([
+      fixture('list.odata'),
+      '--block',
+      '1',
+      '--output',
+      'csv',
+      '--var',
+      'top=2',
+      ...connection,
+    ]);
+    assert.equal(code, 0);
+    const lines = stdout.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'name,address1_city,accountid');
+    assert.equal(lines.length, 3);
+    assert.match(stderr, /→ 200 OK/);
+  });
+
+  it('takes the URL and token from DATAVERSE_URL and DATAVERSE_TOKEN, and runs a named request', async () => {
+    const { code, stdout } = await run([fixture('list.odata'), '--name', 'firstAccounts', '--output', 'json'], {
+      DATAVERSE_URL: emulator.url,
+      DATAVERSE_TOKEN: emulator.token,
+    });
+    assert.equal(code, 0);
+    assert.equal(stdout.trimEnd().split('\n').length, 1);
+    assert.equal((JSON.parse(stdout) as { label: string }).label, 'firstAccounts');
+  });
+
+  it('exits 1 on an HTTP error, printing the Dataverse error', async () => {
+    const { code, stdout } = await run([fixture('notfound.odata'), ...connection]);
+    assert.equal(code, 1);
+    assert.match(stdout, /→ 404 Not Found/);
+    assert.match(stdout, /error 0x80040217: /);
+  });
+
+  it('exits 1 without sending anything when a block has errors, printing them as dvw check does', async () => {
+    const { code, stdout, stderr } = await run([fixture('broken.odata'), ...connection]);
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.equal(stderr, `${fixture('broken.odata')}:5:33: error: Undefined variable 'nobody'. [undefinedVariable]\n`);
+  });
+
+  it('exits 1 when a block needs the result of a request that did not run', async () => {
+    const { code, stderr } = await run([fixture('list.odata'), '--block', '2', ...connection]);
+    assert.equal(code, 1);
+    assert.match(stderr, /list\.odata:8:16: error: No result for 'firstAccounts' yet.* \[missingResult\]/);
+  });
+
+  it('exits 2 on usage errors', async () => {
+    const cases: [string[], RegExp][] = [
+      [[fixture('list.odata'), '--env', 'dev'], /--env is not available yet.*use --url and --token/],
+      [[fixture('list.odata')], /no environment URL/],
+      [[fixture('list.odata'), '--url', emulator.url], /no access token/],
+      [[fixture('list.odata'), '--name', 'x', '--block', '1', ...connection], /--name or --block/],
+      [[fixture('list.odata'), '--name', 'nobody', ...connection], /no request is named 'nobody'/],
+      [[fixture('list.odata'), '--block', '9', ...connection], /--block must be a block number from 0 to 2/],
+      [[fixture('list.odata'), '--block', '0', ...connection], /block 0 holds no request/],
+      [[fixture('missing.odata'), ...connection], /file not found/],
+      [[fixture('list.odata'), '--output', 'xml', ...connection], /xml/],
+      [[fixture('list.odata'), '--var', 'novalue', ...connection], /--var expects name=value/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    results.forEach((result, i) => {
+      assert.equal(result.code, 2, `${cases[i]![0].join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, cases[i]![1]);
+      assert.equal(result.stdout, '');
+    });
+  });
+
+  it('never prints the token', () => {
+    assert.ok(outcomes.length >= 10);
+    for (const { stdout, stderr } of outcomes) {
+      assert.ok(!stdout.includes(emulator.token) && !stderr.includes(emulator.token));
+    }
+  });
+});

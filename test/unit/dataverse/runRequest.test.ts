@@ -1,0 +1,254 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { memoryDeltaLinkStore } from '../../../src/dataverse/changeTracking';
+import type { RunResult } from '../../../src/dataverse/runRequest';
+import { executeRequest, isFailedResult, namedResultFrom } from '../../../src/dataverse/runRequest';
+import type { WebApiClient } from '../../../src/dataverse/webApiClient';
+import type { RunningEmulator } from '../../../src/emulator/server';
+import { parseDocument } from '../../../src/odata/document/parser';
+import type { NamedResult, PreparedRequest, RunContext } from '../../../src/odata/run';
+import { prepareRequest } from '../../../src/odata/run';
+import { startEmulatorClient } from './emulatorClient';
+import { clientFor, rejection, sendJson, startPeer } from './helpers';
+
+const fixtures = path.resolve(__dirname, '../../fixtures/odata/run');
+
+function context(results: Map<string, NamedResult>): RunContext {
+  let n = 0;
+  return {
+    environmentVariables: {},
+    namedResults: results,
+    now: () => new Date(Date.UTC(2025, 0, 15)),
+    random: () => 0.25,
+    newGuid: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+  };
+}
+
+function prepared(text: string, blockIndex: number, ctx: RunContext): PreparedRequest {
+  const result = prepareRequest(parseDocument(text), blockIndex, ctx);
+  if (!result.ok) assert.fail(result.problems.map((p) => p.message).join('; '));
+  return result.request;
+}
+
+function rows(result: RunResult): Record<string, unknown>[] {
+  const body = result.body as { value?: Record<string, unknown>[] };
+  assert.ok(Array.isArray(body.value), 'a collection answer');
+  return body.value;
+}
+
+describe('executeRequest (emulator)', function () {
+  this.timeout(30000);
+  let emulator: RunningEmulator;
+  let client: WebApiClient;
+
+  before(async () => {
+    ({ emulator, client } = await startEmulatorClient());
+  });
+  after(async () => {
+    await emulator.close();
+  });
+
+  it('runs a file top to bottom: the create feeds {{label.id}} of the update and the read', async () => {
+    const text = readFileSync(path.join(fixtures, 'crud.odata'), 'utf8');
+    const document = parseDocument(text);
+    const results = new Map<string, NamedResult>();
+    const ctx = context(results);
+    const deltaLinks = memoryDeltaLinkStore();
+    const seen: RunResult[] = [];
+    for (const block of document.blocks.filter((b) => b.request)) {
+      const request = prepared(text, block.index, ctx);
+      const result = await executeRequest(client, request, { deltaLinks, key: `crud#${block.index}` });
+      seen.push(result);
+      if (request.label !== undefined) results.set(request.label, namedResultFrom(result));
+    }
+    assert.deepEqual(
+      seen.map((r) => [r.kind, r.status, r.statusText]),
+      [
+        ['single', 204, 'No Content'],
+        ['single', 204, 'No Content'],
+        ['single', 200, 'OK'],
+        ['single', 200, 'OK'],
+      ],
+    );
+    const id = /\(([^)]+)\)$/.exec(seen[0]!.headers['odata-entityid'] ?? '')?.[1];
+    assert.ok(id !== undefined);
+    const record = seen[2]!.body as Record<string, unknown>;
+    // $randomInt 1000 9999 with random() = 0.25.
+    assert.deepEqual(
+      [record.accountid, record.name, record.telephone1, record.address1_city],
+      [id, 'Run test 3249', '+1-425-555-0200', 'Redmond'],
+    );
+    assert.deepEqual(
+      rows(seen[3]!).map((row) => row.accountid),
+      [id],
+    );
+    assert.ok(seen.every((r) => r.elapsedMs >= 0 && typeof r.requestId === 'string'));
+  });
+
+  it('reads a collection and reports the next page', async () => {
+    const ctx = context(new Map());
+    const request = prepared('GET accounts?$select=name\nPrefer: odata.maxpagesize=2\n', 0, ctx);
+    const result = await executeRequest(client, request, { deltaLinks: memoryDeltaLinkStore(), key: 'k' });
+    assert.equal(result.status, 200);
+    assert.equal(rows(result).length, 2);
+    assert.match(result.nextLink ?? '', /\$skiptoken=/);
+    assert.equal(isFailedResult(result), false);
+  });
+
+  it('answers a 404 as a result carrying the Dataverse error', async () => {
+    const text = readFileSync(path.join(fixtures, 'notfound.odata'), 'utf8');
+    const result = await executeRequest(client, prepared(text, 0, context(new Map())), {
+      deltaLinks: memoryDeltaLinkStore(),
+      key: 'k',
+    });
+    assert.equal(result.status, 404);
+    assert.equal(result.statusText, 'Not Found');
+    const error = (result.body as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, '0x80040217');
+    assert.equal(isFailedResult(result), true);
+  });
+
+  it('runs a FETCH block', async () => {
+    const text =
+      "FETCH accounts\n\n<fetch top='3'>\n  <entity name='account'>\n    <attribute name='name' />\n  </entity>\n</fetch>\n";
+    const result = await executeRequest(client, prepared(text, 0, context(new Map())), {
+      deltaLinks: memoryDeltaLinkStore(),
+      key: 'k',
+    });
+    assert.equal(result.status, 200);
+    assert.equal(rows(result).length, 3);
+  });
+
+  it('runs a batch block through executeBatch, with one result per part', async () => {
+    const text = readFileSync(path.join(fixtures, 'batch.odata'), 'utf8');
+    const result = await executeRequest(client, prepared(text, 1, context(new Map())), {
+      deltaLinks: memoryDeltaLinkStore(),
+      key: 'k',
+    });
+    assert.equal(result.kind, 'batch');
+    assert.deepEqual(
+      result.batch?.map((part) => [part.method, part.status, part.executed]),
+      [
+        ['POST', 204, true],
+        ['PATCH', 204, true],
+        ['GET', 200, true],
+        ['GET', 404, false],
+      ],
+    );
+    assert.equal(result.status, 404);
+    assert.equal(isFailedResult(result), true);
+    const read = result.batch[2]!.body as { value: Record<string, unknown>[] };
+    assert.deepEqual(
+      read.value.map((row) => [row.name, row.address1_city]),
+      [['Batch Bergen', 'Bergen']],
+    );
+  });
+
+  it('tracks changes: the run stores the delta link, Get changes returns changed and removed rows', async () => {
+    const results = new Map<string, NamedResult>();
+    const ctx = context(results);
+    const deltaLinks = memoryDeltaLinkStore();
+    const text = [
+      '### Tracked',
+      '# @name tracked',
+      'GET contacts?$select=fullname,telephone1',
+      'Prefer: odata.track-changes',
+      '',
+      '### Change one',
+      'PATCH contacts({{tracked.value.0.contactid}})',
+      '',
+      '{ "telephone1": "+1-555-0100" }',
+      '',
+      '### Delete another',
+      'DELETE contacts({{tracked.value.1.contactid}})',
+      '',
+    ].join('\n');
+    const key = 'file:///tracked.odata#0';
+    const tracked = prepared(text, 0, ctx);
+    assert.equal(tracked.kind, 'trackChanges');
+
+    const none = await rejection(executeRequest(client, tracked, { deltaLinks, key, mode: 'getChanges' }));
+    assert.equal(none.kind, 'invalidInput');
+    assert.match(none.message, /Run the block first/);
+
+    const first = await executeRequest(client, tracked, { deltaLinks, key });
+    assert.equal(first.kind, 'delta');
+    assert.ok(first.deltaLink !== undefined);
+    assert.equal(await deltaLinks.get(key), first.deltaLink);
+    assert.ok(rows(first).length >= 2);
+    results.set('tracked', namedResultFrom(first));
+    const changedId = rows(first)[0]!.contactid;
+    const removedId = rows(first)[1]!.contactid;
+
+    for (const index of [1, 2]) {
+      const write = await executeRequest(client, prepared(text, index, ctx), { deltaLinks, key: `w${index}` });
+      assert.equal(write.status, 204);
+    }
+
+    const changes = await executeRequest(client, tracked, { deltaLinks, key, mode: 'getChanges' });
+    assert.equal(changes.kind, 'delta');
+    assert.deepEqual(
+      rows(changes).map((row) => [row.contactid, row.telephone1]),
+      [[changedId, '+1-555-0100']],
+    );
+    assert.deepEqual(changes.removed, [removedId]);
+    assert.notEqual(changes.deltaLink, first.deltaLink);
+    assert.equal(await deltaLinks.get(key), changes.deltaLink);
+
+    const quiet = await executeRequest(client, tracked, { deltaLinks, key, mode: 'getChanges' });
+    assert.deepEqual([rows(quiet).length, quiet.removed], [0, []]);
+  });
+
+  it('fails with WorkbenchErrors, not results, when there is no answer to show', async () => {
+    const request = prepared('GET accounts\n', 0, context(new Map()));
+    const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
+    const wrongToken = clientFor(emulator.url, 'not-the-token');
+    assert.equal((await rejection(executeRequest(wrongToken, request, options))).kind, 'auth');
+    const aborted = new AbortController();
+    aborted.abort();
+    assert.equal(
+      (await rejection(executeRequest(client, request, { ...options, signal: aborted.signal }))).kind,
+      'cancelled',
+    );
+  });
+});
+
+describe('executeRequest (wire details)', () => {
+  it('sends the prepared headers and body as written, and gives the named result its headers', async () => {
+    const peer = await startPeer((request, res) => {
+      if (request.method === 'POST') {
+        res.writeHead(204, {
+          'OData-EntityId': `${peer.url}/api/data/v9.2/accounts(0000000a-0000-0000-0000-000000000001)`,
+        });
+        res.end();
+      } else {
+        sendJson(res, 200, { value: [] });
+      }
+    });
+    try {
+      const client = clientFor(peer.url, 'secret-token');
+      const text =
+        '# @name made\nPOST accounts\nMSCRM.SuppressDuplicateDetection: false\n\n{ "name": "x y" }\n\n###\nGET accounts({{made.id}})?$filter=name eq \'a b\'\n';
+      const results = new Map<string, NamedResult>();
+      const ctx = context(results);
+      const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
+      const made = await executeRequest(client, prepared(text, 0, ctx), options);
+      results.set('made', namedResultFrom(made));
+      await executeRequest(client, prepared(text, 1, ctx), options);
+      const [post, get] = peer.requests;
+      assert.equal(post!.body, '{ "name": "x y" }');
+      assert.equal(post!.headers['content-type'], 'application/json');
+      assert.equal(post!.headers['mscrm.suppressduplicatedetection'], 'false');
+      assert.equal(post!.headers['odata-version'], '4.0');
+      assert.equal(post!.headers.authorization, 'Bearer secret-token');
+      // The WHATWG URL the client sends through escapes the quotes as well.
+      assert.equal(
+        get!.url,
+        '/api/data/v9.2/accounts(0000000a-0000-0000-0000-000000000001)?$filter=name%20eq%20%27a%20b%27',
+      );
+    } finally {
+      await peer.close();
+    }
+  });
+});
