@@ -5,6 +5,8 @@ export interface EnvironmentConfig {
   readonly name: string;
   /** The organization URL, e.g. `https://contoso.crm.dynamics.com`, without the Web API path. */
   readonly url: string;
+  /** `{{name}}` values for `.odata` files run against this environment. */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 export interface EnvironmentListResult {
@@ -58,9 +60,13 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
       problems.push(`dataverse.environments[${index}] is not an object.`);
       return;
     }
-    const { name, url } = entry as Record<string, unknown>;
+    const { name, url, variables } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || typeof url !== 'string') {
       problems.push(`dataverse.environments[${index}] needs a string "name" and a string "url".`);
+      return;
+    }
+    if (variables !== undefined && !isStringMap(variables)) {
+      problems.push(`dataverse.environments[${index}].variables must map names to strings.`);
       return;
     }
     try {
@@ -70,10 +76,20 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
           environments.map((e) => e.name),
         ),
         url: normalizeEnvironmentUrl(url),
+        ...(variables === undefined ? {} : { variables }),
       });
     } catch (error) {
       problems.push(`dataverse.environments[${index}]: ${(error as Error).message}`);
     }
   });
   return { environments, problems };
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value as Record<string, unknown>).every((v) => typeof v === 'string')
+  );
 }

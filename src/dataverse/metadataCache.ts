@@ -68,6 +68,11 @@ export class MetadataCache {
     this.file = join(options.directory, `metadata-${key}.cache`);
   }
 
+  /** The cache file; the language server reads it with `readMetadataCacheFile`. */
+  get cacheFile(): string {
+    return this.file;
+  }
+
   /** The model: from memory, else the disk cache when fresh enough, else downloaded. */
   async get(options: { refresh?: boolean; signal?: AbortSignal } = {}): Promise<LoadedMetadata> {
     if (options.refresh) return this.download(options.signal);
@@ -160,19 +165,7 @@ export class MetadataCache {
   }
 
   private async readDisk(): Promise<LoadedMetadata | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const newline = text.indexOf('\n');
-    const header = /^(\S+) (\d+)$/.exec(text.slice(0, Math.max(0, newline)));
-    if (header?.[1] !== HEADER) return undefined;
-    const result = tryDeserializeModel(text.slice(newline + 1));
-    // A cache from another version or a damaged file is simply downloaded again.
-    if (!result.ok) return undefined;
-    return { model: result.model, fetchedAt: Number(header[2]), source: 'disk' };
+    return readMetadataCacheFile(this.file);
   }
 
   private async download(signal: AbortSignal | undefined): Promise<LoadedMetadata> {
@@ -202,4 +195,23 @@ export class MetadataCache {
     await writeFile(temporary, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`, 'utf8');
     await rename(temporary, this.file);
   }
+}
+
+/**
+ * Reads a cache file written by `MetadataCache`. Undefined when it is missing, from another version or
+ * damaged: callers then download again.
+ */
+export async function readMetadataCacheFile(file: string): Promise<LoadedMetadata | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const newline = text.indexOf('\n');
+  const header = /^(\S+) (\d+)$/.exec(text.slice(0, Math.max(0, newline)));
+  if (header?.[1] !== HEADER) return undefined;
+  const result = tryDeserializeModel(text.slice(newline + 1));
+  if (!result.ok) return undefined;
+  return { model: result.model, fetchedAt: Number(header[2]), source: 'disk' };
 }

@@ -1,8 +1,14 @@
+import { CODELENS_COMMANDS } from '../odata/language/protocol';
+
 /**
  * Every id the manifest and the code share. test/unit/manifest.test.ts checks that package.json
  * contributes exactly these, so a rename cannot drift.
  */
 export const Commands = {
+  selectEnvironment: 'dataverse.selectEnvironment',
+  runBlock: CODELENS_COMMANDS.runBlock,
+  runAll: CODELENS_COMMANDS.runAll,
+  getChanges: CODELENS_COMMANDS.getChanges,
   addEnvironment: 'dataverse.addEnvironment',
   removeEnvironment: 'dataverse.removeEnvironment',
   refreshExplorer: 'dataverse.refreshExplorer',
@@ -10,6 +16,21 @@ export const Commands = {
   showLog: 'dataverse.showLog',
   startEmulator: 'dataverse.startEmulator',
   stopEmulator: 'dataverse.stopEmulator',
+  // Explorer tree and records (issue 7).
+  connectEnvironment: 'dataverse.connectEnvironment',
+  disconnectEnvironment: 'dataverse.disconnectEnvironment',
+  filterTables: 'dataverse.filterTables',
+  filterRecords: 'dataverse.filterRecords',
+  newTableQuery: 'dataverse.newTableQuery',
+  copyEntitySetName: 'dataverse.copyEntitySetName',
+  copyLogicalName: 'dataverse.copyLogicalName',
+  openRecord: 'dataverse.openRecord',
+  deleteRecord: 'dataverse.deleteRecord',
+  openRecordInWebApp: 'dataverse.openRecordInWebApp',
+  cancelExplorerLoads: 'dataverse.cancelExplorerLoads',
+  // Tree-node actions, hidden from the palette (the manifest test allows no `_` in contributed ids).
+  loadMoreRecords: 'dataverse.loadMoreRecords',
+  retryLoad: 'dataverse.retryLoad',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -25,6 +46,7 @@ export const Settings = {
   environments: 'environments',
   traceServer: 'trace.server',
   emulatorAutoStart: 'emulator.autoStart',
+  explorerPageSize: 'explorer.pageSize',
 } as const;
 
 /** `contextValue` of tree items, used by `view/item/context` menus. */
@@ -32,6 +54,20 @@ export const TreeItemContexts = {
   emulator: 'emulator',
   environment: 'environment',
   problem: 'problem',
+  environmentConnected: 'environmentConnected',
+  tables: 'tables',
+  table: 'table',
+  folder: 'folder',
+  records: 'records',
+  column: 'column',
+  relationship: 'relationship',
+  key: 'key',
+  record: 'record',
+  /** A record of a real environment: it can also be opened in the Dataverse web app. */
+  recordInEnvironment: 'recordInEnvironment',
+  loadMore: 'loadMore',
+  loadError: 'loadError',
+  message: 'message',
 } as const;
 
 export const LANGUAGE_ID = 'odata';

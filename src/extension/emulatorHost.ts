@@ -4,12 +4,18 @@ import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { WorkbenchError } from '../core/errors';
 
-/** What `dvw emulator --json` prints once it listens. */
+/** What `dvw emulator --json` prints once it listens. Kept in memory only, never logged. */
 export interface RunningEmulator {
   readonly url: string;
   readonly webApi: string;
-  /** Bearer token for the built-in admin user; kept in memory only, never logged. */
+  /** A bearer token for the built-in admin user, valid for the token lifetime (an hour by default). */
   readonly token: string;
+  /** The emulator's identity endpoint, for the client-credentials flow that renews tokens. */
+  readonly authority: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The PEM of the identity endpoint's self-signed certificate. */
+  readonly certificatePath: string;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -24,11 +30,22 @@ export function parseEmulatorAnnouncement(line: string): RunningEmulator {
   }
   if (typeof value !== 'object' || value === null)
     throw new WorkbenchError('internal', 'The emulator announced no URL.');
-  const { url, webApi, token } = value as Record<string, unknown>;
-  if (typeof url !== 'string' || typeof webApi !== 'string' || typeof token !== 'string') {
-    throw new WorkbenchError('internal', 'The emulator announced an incomplete address (url, webApi, token).');
+  const fields = value as Record<string, unknown>;
+  const names = ['url', 'webApi', 'token', 'authority', 'clientId', 'clientSecret', 'certificatePath'] as const;
+  const missing = names.filter((name) => typeof fields[name] !== 'string');
+  if (missing.length > 0) {
+    throw new WorkbenchError('internal', `The emulator announced no ${missing.join(', ')}.`);
   }
-  return { url, webApi, token };
+  const text = (name: (typeof names)[number]): string => fields[name] as string;
+  return {
+    url: text('url'),
+    webApi: text('webApi'),
+    token: text('token'),
+    authority: text('authority'),
+    clientId: text('clientId'),
+    clientSecret: text('clientSecret'),
+    certificatePath: text('certificatePath'),
+  };
 }
 
 /**

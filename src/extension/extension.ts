@@ -1,13 +1,20 @@
 import * as vscode from 'vscode';
 import { registerCommand } from './commandRunner';
+import { selectEnvironment, syncLanguageServerEnvironment } from './commands/connectionCommands';
 import { addEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
-import { Commands, ContextKeys, Settings, Views } from './constants';
+import { jsonDocumentPresenter, runAllCommand, runBlockCommand } from './commands/runCommands';
+import { ConnectionManager } from './connections';
+import { Commands, ContextKeys, Settings } from './constants';
 import type { RunningEmulator } from './emulatorHost';
 import { EmulatorHost } from './emulatorHost';
 import { EnvironmentStore } from './environmentStore';
-import { ExplorerTreeProvider } from './explorer/explorerTree';
+import { registerExplorer } from './explorer/explorerCommands';
+import type { ExplorerTreeProvider } from './explorer/explorerTree';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
 import { createLog } from './log';
+import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
+import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
+import { createEnvironmentStatusBar } from './statusBar';
 import type { UserInput } from './userInput';
 import { vscodeUserInput } from './userInput';
 
@@ -20,6 +27,8 @@ export interface WorkbenchApi {
   languageServerReady(): Promise<void>;
   /** The running local emulator, if any (its token stays in memory). */
   readonly emulator: () => RunningEmulator | undefined;
+  /** The Dataverse explorer's tree, for walking it in tests. */
+  readonly explorer: ExplorerTreeProvider;
 }
 
 /** Only wiring lives here: build services, register, hand disposables to the context. */
@@ -34,21 +43,46 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
 
   const store = new EnvironmentStore();
   const emulator = new EmulatorHost(context.extensionUri, context.globalStorageUri, log);
-  const explorer = new ExplorerTreeProvider(store, emulator);
   const languageClient = new OdataLanguageClient(context.extensionUri, log);
+  const connections = new ConnectionManager(store, emulator, context.globalState, context.globalStorageUri, log);
+  const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
+  const presenter = new ResultsPanel(context.extensionUri, connections, log, async (run, entitySet, id) => {
+    const record = await connections.client(run.connection).get(`${entitySet}(${id})`);
+    await jsonDocumentPresenter.show([
+      { ...run, title: `${entitySet}(${id})`, result: { ...run.result, body: record } },
+    ]);
+  });
   const commandContext = { log };
+  const explorer = registerExplorer({ store, emulator, connections, input: prompts, commandContext });
+  // Metadata is downloaded only once a .odata file is open: no network I/O at activation.
+  let environmentSync: vscode.Disposable | undefined;
+  const startEnvironmentSync = (): void => {
+    environmentSync ??= syncLanguageServerEnvironment(
+      connections,
+      (params) => languageClient.setEnvironment(params),
+      log,
+    );
+  };
 
   context.subscriptions.push(
     log,
     store,
     emulator,
-    explorer,
     emulator.onDidChange(() => {
       void vscode.commands.executeCommand('setContext', ContextKeys.emulatorRunning, emulator.running !== undefined);
     }),
     languageClient,
-    vscode.window.registerTreeDataProvider(Views.explorer, explorer),
-    startOnFirstOdataDocument(languageClient, log),
+    connections,
+    ...explorer.disposables,
+    presenter,
+    vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel) => Promise.resolve(presenter.revive(panel)),
+    }),
+    createEnvironmentStatusBar(connections),
+    new vscode.Disposable(() => {
+      environmentSync?.dispose();
+    }),
+    startOnFirstOdataDocument(languageClient, log, startEnvironmentSync),
     registerCommand(commandContext, Commands.addEnvironment, async () => {
       const name = await addEnvironment(store, prompts);
       log.info(`Added environment "${name}"`);
@@ -59,7 +93,6 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       log.info(`Removed environment "${name}"`);
       return name;
     }),
-    registerCommand(commandContext, Commands.refreshExplorer, () => explorer.refresh()),
     registerCommand(commandContext, Commands.newOdataFile, () => newOdataFile()),
     registerCommand(commandContext, Commands.showLog, () => log.show()),
     registerCommand(commandContext, Commands.startEmulator, () =>
@@ -69,6 +102,12 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       ),
     ),
     registerCommand(commandContext, Commands.stopEmulator, () => emulator.stop()),
+    registerCommand(commandContext, Commands.selectEnvironment, () => selectEnvironment(connections, prompts)),
+    registerCommand(commandContext, Commands.runBlock, (args) => runBlockCommand(runner, presenter, args, 'run')),
+    registerCommand(commandContext, Commands.getChanges, (args) =>
+      runBlockCommand(runner, presenter, args, 'getChanges'),
+    ),
+    registerCommand(commandContext, Commands.runAll, (args) => runAllCommand(runner, presenter, args)),
   );
 
   // Opt-in (npm start sets it for the development window): a local process, not network I/O.
@@ -90,6 +129,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     },
     languageServerReady: () => languageClient.ensureStarted(),
     emulator: () => emulator.running,
+    explorer: explorer.tree,
   };
 }
 

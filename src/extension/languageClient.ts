@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { LanguageClient, TransportKind } from 'vscode-languageclient/node';
+import type { SetMetadataParams } from '../odata/language/protocol';
+import { SET_METADATA_NOTIFICATION } from '../odata/language/protocol';
 import { LANGUAGE_ID } from './constants';
 
 /**
@@ -10,6 +12,8 @@ import { LANGUAGE_ID } from './constants';
 export class OdataLanguageClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<void> | undefined;
+  /** The last environment sent, so a server started later gets it too. */
+  private environment: SetMetadataParams = {};
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -20,6 +24,12 @@ export class OdataLanguageClient implements vscode.Disposable {
   ensureStarted(): Promise<void> {
     this.starting ??= this.start();
     return this.starting;
+  }
+
+  /** Tells the server which metadata and variables belong to the active environment. */
+  async setEnvironment(params: SetMetadataParams): Promise<void> {
+    this.environment = params;
+    if (this.client?.isRunning()) await this.client.sendNotification(SET_METADATA_NOTIFICATION, params);
   }
 
   private async start(): Promise<void> {
@@ -37,6 +47,7 @@ export class OdataLanguageClient implements vscode.Disposable {
     };
     this.client = new LanguageClient('dataverse.odata', '.odata Language Server', serverOptions, clientOptions);
     await this.client.start();
+    await this.client.sendNotification(SET_METADATA_NOTIFICATION, this.environment);
     this.log.info('.odata language server started');
   }
 
@@ -49,12 +60,19 @@ export class OdataLanguageClient implements vscode.Disposable {
 export function startOnFirstOdataDocument(
   client: OdataLanguageClient,
   log: vscode.LogOutputChannel,
+  onStarted: () => void,
 ): vscode.Disposable {
+  let started = false;
   const startIfOdata = (document: vscode.TextDocument): void => {
     if (document.languageId !== LANGUAGE_ID) return;
-    client
-      .ensureStarted()
-      .catch((error: unknown) => log.error(`The .odata language server did not start: ${String(error)}`));
+    client.ensureStarted().then(
+      () => {
+        if (started) return;
+        started = true;
+        onStarted();
+      },
+      (error: unknown) => log.error(`The .odata language server did not start: ${String(error)}`),
+    );
   };
   vscode.workspace.textDocuments.forEach(startIfOdata);
   return vscode.workspace.onDidOpenTextDocument(startIfOdata);

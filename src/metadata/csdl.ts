@@ -1,5 +1,4 @@
 import { SaxesParser } from 'saxes';
-import type { SaxesTagPlain } from 'saxes';
 import type {
   ComplexType,
   EntitySet,
@@ -12,6 +11,8 @@ import type {
   Property,
   ReferentialConstraint,
 } from './model';
+import type { ScannedTag } from './xmlScan';
+import { Positions, scanXml } from './xmlScan';
 
 export interface CsdlError {
   readonly message: string;
@@ -69,8 +70,54 @@ const MAX_ERRORS = 100;
  * Parses a CSDL (`$metadata`) document in one streaming pass. Never throws: problems are reported in
  * `errors` and whatever was read before and around them is returned, so a truncated or slightly
  * wrong document (a hand-edited cache, an emulator under development) still gives a usable model.
+ *
+ * Well-formed documents of the kind servers produce go through a scanner specialised for them
+ * (saxes spends most of its time building attribute objects the reader mostly ignores); anything
+ * else is read again with saxes, whose messages and recovery are what users see for bad XML.
  */
 export function parseCsdl(xml: string): CsdlParseResult {
+  const positions = new Positions(xml);
+  let end = 0;
+  const reader = createReader(() => positions.at(end));
+  const scanned = scanXml(xml, {
+    open(tag, tagEnd) {
+      end = tagEnd;
+      reader.openTag(tag);
+    },
+    close: reader.closeTag,
+  });
+  return scanned ? reader.finish() : parseCsdlWithSaxes(xml);
+}
+
+/** The reference reader, for what the fast scanner does not accept. Exported for tests comparing the two. */
+export function parseCsdlWithSaxes(xml: string): CsdlParseResult {
+  const parser = new SaxesParser({ xmlns: false, position: true });
+  const reader = createReader(() => parser);
+  parser.on('opentag', (tag) => reader.openTag({ name: tag.name, attribute: (name) => tag.attributes[name] }));
+  parser.on('closetag', reader.closeTag);
+  parser.on('error', reader.onSaxesError);
+  // Never used, but without a text handler saxes keeps the `</x>` of an unmatched close tag in its
+  // text buffer and prepends it to the next attribute value it reads.
+  parser.on('text', () => undefined);
+  try {
+    parser.write(xml).close();
+  } catch (error: unknown) {
+    // saxes reports through the error handler; this is for a failure inside saxes itself.
+    reader.report(`The XML parser stopped: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return reader.finish();
+}
+
+interface Reader {
+  readonly openTag: (tag: ScannedTag) => void;
+  readonly closeTag: () => void;
+  readonly onSaxesError: (error: Error) => void;
+  readonly report: (message: string, line?: number) => void;
+  readonly finish: () => CsdlParseResult;
+}
+
+/** Builds the model from element events; `where` gives the position of the current element's end. */
+function createReader(where: () => { readonly line: number; readonly column: number }): Reader {
   const errors: CsdlError[] = [];
   const entityTypes = new Map<string, EntityType>();
   const entitySets = new Map<string, EntitySet>();
@@ -81,7 +128,6 @@ export function parseCsdl(xml: string): CsdlParseResult {
   let alias: string | undefined;
   let schemaCount = 0;
 
-  const parser = new SaxesParser({ xmlns: false, position: true });
   const report = (message: string, line?: number): void => {
     if (errors.length < MAX_ERRORS) {
       errors.push(line === undefined ? { message } : { message, line });
@@ -90,7 +136,10 @@ export function parseCsdl(xml: string): CsdlParseResult {
     }
   };
   // A one-line document (the real `$metadata` is) makes the line useless on its own.
-  const here = (message: string): void => report(`${message} (column ${parser.column})`, parser.line);
+  const here = (message: string): void => {
+    const { line, column } = where();
+    report(`${message} (column ${column})`, line);
+  };
 
   // The open elements (qualified names, and what their children are read into), as arrays with an
   // explicit depth so that a pop can be undone: see the error handler.
@@ -98,31 +147,31 @@ export function parseCsdl(xml: string): CsdlParseResult {
   const frames: (Frame | undefined)[] = [];
   let depth = 0;
 
-  const required = (tag: SaxesTagPlain, attribute: string): string | undefined => {
-    const value = tag.attributes[attribute];
+  const required = (tag: ScannedTag, attribute: string): string | undefined => {
+    const value = tag.attribute(attribute);
     if (value === undefined || value === '') {
       here(`<${tag.name}> has no ${attribute} attribute; it was skipped`);
       return undefined;
     }
     return value;
   };
-  const flag = (tag: SaxesTagPlain, attribute: string, fallback: boolean): boolean => {
-    const value = tag.attributes[attribute];
+  const flag = (tag: ScannedTag, attribute: string, fallback: boolean): boolean => {
+    const value = tag.attribute(attribute);
     if (value === undefined) return fallback;
     if (value === 'true') return true;
     if (value === 'false') return false;
     here(`${attribute}="${value}" on <${tag.name}> is not true or false`);
     return fallback;
   };
-  const integer = (tag: SaxesTagPlain, attribute: string, symbolic: readonly string[]): number | undefined => {
-    const value = tag.attributes[attribute];
+  const integer = (tag: ScannedTag, attribute: string, symbolic: readonly string[]): number | undefined => {
+    const value = tag.attribute(attribute);
     if (value === undefined || symbolic.includes(value.toLowerCase())) return undefined;
     if (/^-?\d+$/.test(value)) return Number(value);
     here(`${attribute}="${value}" on <${tag.name}> is not an integer`);
     return undefined;
   };
 
-  const readProperty = (tag: SaxesTagPlain): Property | undefined => {
+  const readProperty = (tag: ScannedTag): Property | undefined => {
     const name = required(tag, 'Name');
     const type = required(tag, 'Type');
     if (name === undefined || type === undefined) return undefined;
@@ -136,7 +185,7 @@ export function parseCsdl(xml: string): CsdlParseResult {
     return property;
   };
 
-  const readNavigation = (tag: SaxesTagPlain): NavigationPropertyBuilder | undefined => {
+  const readNavigation = (tag: ScannedTag): NavigationPropertyBuilder | undefined => {
     const name = required(tag, 'Name');
     const rawType = required(tag, 'Type');
     if (name === undefined || rawType === undefined) return undefined;
@@ -146,12 +195,12 @@ export function parseCsdl(xml: string): CsdlParseResult {
       type: collection ? rawType.slice('Collection('.length, -1) : rawType,
       collection,
       nullable: flag(tag, 'Nullable', true),
-      partner: tag.attributes['Partner'],
+      partner: tag.attribute('Partner'),
       referentialConstraints: [],
     };
   };
 
-  const openSchemaChild = (tag: SaxesTagPlain, local: string): Frame | undefined => {
+  const openSchemaChild = (tag: ScannedTag, local: string): Frame | undefined => {
     switch (local) {
       case 'EntityType': {
         const name = required(tag, 'Name');
@@ -162,7 +211,7 @@ export function parseCsdl(xml: string): CsdlParseResult {
         }
         const entity: EntityTypeBuilder = {
           name,
-          baseType: tag.attributes['BaseType'],
+          baseType: tag.attribute('BaseType'),
           abstract: flag(tag, 'Abstract', false),
           openType: flag(tag, 'OpenType', false),
           key: [],
@@ -179,7 +228,7 @@ export function parseCsdl(xml: string): CsdlParseResult {
           here(`ComplexType '${name}' is declared twice; the second declaration was skipped`);
           return undefined;
         }
-        const complex: ComplexTypeBuilder = { name, baseType: tag.attributes['BaseType'], properties: [] };
+        const complex: ComplexTypeBuilder = { name, baseType: tag.attribute('BaseType'), properties: [] };
         complexTypes.set(name, complex);
         return { kind: 'complex', complex };
       }
@@ -219,7 +268,7 @@ export function parseCsdl(xml: string): CsdlParseResult {
   };
 
   /** Reads an element into its parent's frame; returns the frame its own children are read into. */
-  const openElement = (tag: SaxesTagPlain, local: string, parent: Frame | undefined): Frame | undefined => {
+  const openElement = (tag: ScannedTag, local: string, parent: Frame | undefined): Frame | undefined => {
     switch (parent?.kind) {
       case undefined:
         return undefined;
@@ -298,13 +347,13 @@ export function parseCsdl(xml: string): CsdlParseResult {
     }
   };
 
-  const openSchema = (tag: SaxesTagPlain): Frame => {
+  const openSchema = (tag: ScannedTag): Frame => {
     schemaCount++;
     const schemaNamespace = required(tag, 'Namespace');
     // The model has one namespace; Dataverse has one schema. Types of any later schema still load.
     if (namespace === undefined && schemaNamespace !== undefined) {
       namespace = schemaNamespace;
-      alias = tag.attributes['Alias'];
+      alias = tag.attribute('Alias');
     }
     return SCHEMA;
   };
@@ -321,7 +370,7 @@ export function parseCsdl(xml: string): CsdlParseResult {
     cascade = [];
   };
 
-  const openTag = (tag: SaxesTagPlain): void => {
+  const openTag = (tag: ScannedTag): void => {
     if (cascade.length > 0) flushCascade();
     lastEvent = 'other';
     // Prefixes are dropped: only edm and edmx elements are read, and their local names do not collide.
@@ -330,8 +379,8 @@ export function parseCsdl(xml: string): CsdlParseResult {
     let frame: Frame | undefined;
     if (depth === 0) {
       if (local !== 'Edmx' && local !== 'Schema') here(`<${tag.name}> is not a CSDL document element`);
-      else if (local === 'Edmx' && tag.attributes['Version'] !== '4.0' && tag.attributes['Version'] !== '4.01') {
-        here(`Edmx Version="${tag.attributes['Version'] ?? ''}" is not OData 4`);
+      else if (local === 'Edmx' && tag.attribute('Version') !== '4.0' && tag.attribute('Version') !== '4.01') {
+        here(`Edmx Version="${tag.attribute('Version') ?? ''}" is not OData 4`);
       }
     }
     // Schema may also be the root: a bare schema is what generators and hand-written tests produce.
@@ -382,23 +431,14 @@ export function parseCsdl(xml: string): CsdlParseResult {
     report(entry.message, entry.line);
   };
 
-  parser.on('opentag', openTag);
-  parser.on('closetag', closeTag);
-  parser.on('error', onError);
-  // Never used, but without a text handler saxes keeps the `</x>` of an unmatched close tag in its
-  // text buffer and prepends it to the next attribute value it reads.
-  parser.on('text', () => undefined);
-  try {
-    parser.write(xml).close();
-  } catch (error: unknown) {
-    // saxes reports through the error handler; this is for a failure inside saxes itself.
-    report(`The XML parser stopped: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  flushCascade();
-
-  if (schemaCount === 0) report('The document has no <Schema> element, so it describes no types.');
-  return {
-    model: { namespace: namespace ?? '', alias, entityTypes, entitySets, complexTypes, enumTypes, operations },
-    errors,
+  const finish = (): CsdlParseResult => {
+    flushCascade();
+    if (schemaCount === 0) report('The document has no <Schema> element, so it describes no types.');
+    return {
+      model: { namespace: namespace ?? '', alias, entityTypes, entitySets, complexTypes, enumTypes, operations },
+      errors,
+    };
   };
+
+  return { openTag, closeTag, onSaxesError: onError, report, finish };
 }

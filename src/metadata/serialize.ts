@@ -19,10 +19,15 @@ import type {
  * The disk cache of a parsed (and possibly enriched) model. Records are positional arrays, with
  * trailing absent fields dropped, because the cache of a real org is dominated by 45,000 small
  * property and navigation records whose key names would otherwise be most of the text.
+ *
+ * The text is a header line (JSON: everything but the members of entity types, with the length of
+ * each entity type's members) followed by those members, one JSON array per entity type, back to
+ * back. Loading reads the header only; an entity type's members are decoded on first use, because
+ * decoding all 45,000 records took most of a reload and a session uses a few dozen tables.
  * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
  */
 export const CACHE_FORMAT = 'dvw-metadata-cache';
-export const CACHE_VERSION = 1;
+export const CACHE_VERSION = 2;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -97,22 +102,24 @@ export function serializeModel(model: MetadataModel): string {
       );
     }
   }
+  const members: string[] = [];
   const document: Json = {
     format: CACHE_FORMAT,
     version: CACHE_VERSION,
     namespace: model.namespace,
     alias: opt(model.alias),
-    entityTypes: [...model.entityTypes.values()].map((t) =>
-      record(
+    entityTypes: [...model.entityTypes.values()].map((t) => {
+      const text = JSON.stringify([t.properties.map(encodeProperty), t.navigationProperties.map(encodeNavigation)]);
+      members.push(text);
+      return record(
         t.name,
         opt(t.baseType),
         (t.abstract ? 1 : 0) | (t.openType ? 2 : 0),
         [...t.key],
-        t.properties.map(encodeProperty),
-        t.navigationProperties.map(encodeNavigation),
+        text.length,
         t.info ? encodeEntityInfo(t.info) : null,
-      ),
-    ),
+      );
+    }),
     entitySets: [...model.entitySets.values()].map((s) => [s.name, s.entityType]),
     complexTypes: [...model.complexTypes.values()].map((c) =>
       record(
@@ -129,7 +136,8 @@ export function serializeModel(model: MetadataModel): string {
     ]),
     operations,
   };
-  return JSON.stringify(document);
+  // JSON.stringify escapes line breaks inside strings, so the first one ends the header.
+  return `${JSON.stringify(document)}\n${members.join('')}`;
 }
 
 /** Why a cache was refused: `version` means rebuild it quietly, `corrupt` is worth a log line. */
@@ -249,20 +257,65 @@ function decodeEntityInfo(value: unknown): EntityInfo {
   };
 }
 
-function decodeEntityType(value: unknown): EntityType {
+type Members = readonly [readonly Property[], readonly NavigationProperty[]];
+
+function decodeMembers(text: string): Members {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    fail('the members', 'valid JSON');
+  }
+  const r = array(value, 'the members');
+  return [array(r[0], 'properties').map(decodeProperty), array(r[1], 'navigation properties').map(decodeNavigation)];
+}
+
+/**
+ * An entity type whose members are decoded from `body` on first use. They are own enumerable
+ * getters, so spreading, `JSON.stringify` and deep equality see a plain entity type.
+ * A corrupt member list can only be found then: it throws a WorkbenchError naming the record.
+ */
+function decodeEntityType(value: unknown, index: number, body: string, start: number): [EntityType, number] {
   const r = array(value, 'an entity type');
+  const name = str(r[0], 'an entity type name');
   const flags = bits(r[2], 'entity type flags', 3);
+  const length = int(r[4], 'a members length');
+  const end = start + length;
+  // The members of each type are one JSON array: a wrong length or a truncated file shows here.
+  if (length < 2 || end > body.length || body.charCodeAt(start) !== 0x5b || body.charCodeAt(end - 1) !== 0x5d) {
+    fail('the members length', 'the length of the members in the file');
+  }
+  let members: Members | undefined;
+  const load = (): Members => {
+    if (members) return members;
+    try {
+      members = decodeMembers(body.slice(start, end));
+    } catch (error: unknown) {
+      if (error instanceof CorruptCache) {
+        throw new WorkbenchError(
+          'invalidInput',
+          `The metadata cache is corrupt: entityTypes[${index}] (${name}): ${error.message}.`,
+        );
+      }
+      throw error;
+    }
+    return members;
+  };
   const type: { -readonly [K in keyof EntityType]: EntityType[K] } = {
-    name: str(r[0], 'an entity type name'),
+    name,
     baseType: optStr(r[1], 'a base type'),
     abstract: (flags & 1) !== 0,
     openType: (flags & 2) !== 0,
     key: array(r[3], 'a key').map((k) => str(k, 'a key property')),
-    properties: array(r[4], 'properties').map(decodeProperty),
-    navigationProperties: array(r[5], 'navigation properties').map(decodeNavigation),
+    get properties() {
+      return load()[0];
+    },
+    get navigationProperties() {
+      return load()[1];
+    },
   };
-  if (present(r[6])) type.info = decodeEntityInfo(r[6]);
-  return type;
+  if (present(r[5])) type.info = decodeEntityInfo(r[5]);
+  return [type, end];
 }
 
 function decodeComplexType(value: unknown): ComplexType {
@@ -318,15 +371,26 @@ function decodeEntitySet(value: unknown): EntitySet {
 }
 
 /** Decodes each record of a top-level list, naming the record in the message when one is wrong. */
-function decodeEach<T>(value: unknown, list: string, decode: (item: unknown) => T): T[] {
+function decodeEach<T>(value: unknown, list: string, decode: (item: unknown, index: number) => T): T[] {
   return array(value, list).map((item, index) => {
     try {
-      return decode(item);
+      return decode(item, index);
     } catch (error: unknown) {
       if (error instanceof CorruptCache) throw new CorruptCache(`${list}[${index}]: ${error.message}`);
       throw error;
     }
   });
+}
+
+function decodeEntityTypes(value: unknown, body: string): EntityType[] {
+  let offset = 0;
+  const types = decodeEach(value, 'entityTypes', (item, index) => {
+    const [type, end] = decodeEntityType(item, index, body, offset);
+    offset = end;
+    return type;
+  });
+  if (offset !== body.length) throw new CorruptCache('the members of entity types do not fill the file');
+  return types;
 }
 
 function byName<T extends { readonly name: string }>(items: readonly T[], what: string): Map<string, T> {
@@ -344,9 +408,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Like `deserializeModel`, for callers that handle a refused cache without exceptions. */
 export function tryDeserializeModel(text: string): DeserializeResult {
+  const newline = text.indexOf('\n');
+  const body = newline === -1 ? '' : text.slice(newline + 1);
   let document: unknown;
   try {
-    document = JSON.parse(text);
+    document = JSON.parse(newline === -1 ? text : text.slice(0, newline));
   } catch {
     return { ok: false, problem: 'corrupt', message: 'The metadata cache is not valid JSON.' };
   }
@@ -370,7 +436,7 @@ export function tryDeserializeModel(text: string): DeserializeResult {
     const model: MetadataModel = {
       namespace: str(document['namespace'], 'namespace'),
       alias: optStr(document['alias'], 'alias'),
-      entityTypes: byName(decodeEach(document['entityTypes'], 'entityTypes', decodeEntityType), 'Entity type'),
+      entityTypes: byName(decodeEntityTypes(document['entityTypes'], body), 'Entity type'),
       entitySets: byName(decodeEach(document['entitySets'], 'entitySets', decodeEntitySet), 'Entity set'),
       complexTypes: byName(decodeEach(document['complexTypes'], 'complexTypes', decodeComplexType), 'Complex type'),
       enumTypes: byName(decodeEach(document['enumTypes'], 'enumTypes', decodeEnumType), 'Enum type'),

@@ -3,6 +3,7 @@ import type {
   CodeAction,
   CodeLens,
   CompletionItem,
+  CompletionList,
   Connection,
   Diagnostic,
   DocumentSymbol,
@@ -23,7 +24,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseCsdl } from '../metadata/csdl';
 import { MetadataIndex } from '../metadata/lookup';
-import { deserializeModel } from '../metadata/serialize';
+import { readMetadataCacheFile } from '../dataverse/metadataCache';
 import { parseDocument } from '../odata/document/parser';
 import type { ODataDocument } from '../odata/document/syntax';
 import type { CompletionKind, LanguageDiagnostic, QuickFix, TextSpan } from '../odata/language/types';
@@ -35,28 +36,8 @@ import {
   getCompletions,
   getHover,
 } from '../odata/language/index';
-
-/** Sent by the extension when the active environment's metadata changes. */
-export const SET_METADATA_NOTIFICATION = 'dataverse/setMetadata';
-
-export interface SetMetadataParams {
-  /** A `$metadata` (CSDL XML) file. */
-  readonly metadataPath?: string;
-  /** A cache written by `serializeModel`; preferred, since it loads in a fraction of the time. */
-  readonly cachePath?: string;
-}
-
-/** Command ids the extension registers; CodeLens arguments are `{ uri, blockIndex }`. */
-export const COMMANDS = {
-  runBlock: 'dataverse.runBlock',
-  runAll: 'dataverse.runAll',
-  getChanges: 'dataverse.getChanges',
-} as const;
-
-export interface BlockCommandArguments {
-  readonly uri: string;
-  readonly blockIndex: number;
-}
+import type { SetMetadataParams } from '../odata/language/protocol';
+import { CODELENS_COMMANDS, SET_METADATA_NOTIFICATION } from '../odata/language/protocol';
 
 /**
  * Trigger characters, each for a place where a list is what the user wants next:
@@ -100,7 +81,11 @@ function stringList(value: unknown): string[] | undefined {
 
 /** Reads and indexes metadata: a serialized cache when given, else a CSDL document. */
 export async function loadMetadata(params: SetMetadataParams): Promise<MetadataIndex> {
-  if (params.cachePath) return new MetadataIndex(deserializeModel(await readFile(params.cachePath, 'utf8')));
+  if (params.cachePath) {
+    const cached = await readMetadataCacheFile(params.cachePath);
+    if (!cached) throw new Error(`${params.cachePath} is not a readable metadata cache`);
+    return new MetadataIndex(cached.model);
+  }
   if (params.metadataPath) return new MetadataIndex(parseCsdl(await readFile(params.metadataPath, 'utf8')).model);
   throw new Error('neither metadataPath nor cachePath was given');
 }
@@ -115,6 +100,7 @@ export function startLanguageServer(connection: Connection): void {
   let metadata: MetadataIndex | undefined;
   let environmentVariables: string[] | undefined;
   let loadGeneration = 0;
+  let defaultEditRange = false;
 
   const parse = (document: TextDocument): ODataDocument => {
     const cached = parsed.get(document.uri);
@@ -157,6 +143,8 @@ export function startLanguageServer(connection: Connection): void {
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const init = isRecord(params.initializationOptions) ? params.initializationOptions : {};
+    defaultEditRange =
+      params.capabilities.textDocument?.completion?.completionList?.itemDefaults?.includes('editRange') ?? false;
     environmentVariables = stringList(init['environmentVariables']);
     const metadataPath = optionalString(init['metadataPath']);
     const cachePath = optionalString(init['cachePath']);
@@ -177,26 +165,45 @@ export function startLanguageServer(connection: Connection): void {
 
   connection.onNotification(SET_METADATA_NOTIFICATION, (params: unknown) => {
     if (!isRecord(params)) return;
+    // The variables travel with the metadata: both belong to the active environment.
+    const variables = stringList(params['environmentVariables']);
+    if (variables) environmentVariables = variables;
     setMetadata({
       metadataPath: optionalString(params['metadataPath']),
       cachePath: optionalString(params['cachePath']),
     });
   });
 
-  connection.onCompletion((params): CompletionItem[] => {
+  connection.onCompletion((params): CompletionList | CompletionItem[] => {
     const document = documents.get(params.textDocument.uri);
     if (!document) return [];
     const offset = document.offsetAt(params.position);
     const result = getCompletions(parse(document), document.getText(), offset, options());
     if (!result) return [];
     const range = toRange(document, result.span);
+    // A list can hold a thousand tables or four hundred columns, and sending it is most of the
+    // latency: the range goes once as the list's default where the client takes one, and
+    // filterText is left to default to the label.
+    if (defaultEditRange) {
+      return {
+        isIncomplete: false,
+        itemDefaults: { editRange: range },
+        items: result.items.map((item) => ({
+          label: item.label,
+          kind: COMPLETION_KINDS[item.kind],
+          detail: item.detail,
+          documentation: item.documentation,
+          sortText: item.sortText,
+          textEditText: item.insertText,
+        })),
+      };
+    }
     return result.items.map((item) => ({
       label: item.label,
       kind: COMPLETION_KINDS[item.kind],
       detail: item.detail,
       documentation: item.documentation,
       sortText: item.sortText,
-      filterText: item.label,
       textEdit: { range, newText: item.insertText ?? item.label },
     }));
   });
@@ -228,7 +235,11 @@ export function startLanguageServer(connection: Connection): void {
     if (!document) return [];
     return codeLenses(parse(document)).map((lens) => {
       const command =
-        lens.kind === 'runAll' ? COMMANDS.runAll : lens.kind === 'getChanges' ? COMMANDS.getChanges : COMMANDS.runBlock;
+        lens.kind === 'runAll'
+          ? CODELENS_COMMANDS.runAll
+          : lens.kind === 'getChanges'
+            ? CODELENS_COMMANDS.getChanges
+            : CODELENS_COMMANDS.runBlock;
       const args: unknown[] =
         lens.blockIndex === undefined ? [{ uri: document.uri }] : [{ uri: document.uri, blockIndex: lens.blockIndex }];
       return { range: toRange(document, lens.span), command: { title: lens.title, command, arguments: args } };

@@ -5,12 +5,14 @@ import { blocksBenchmark } from './blocks.bench';
 import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
 import type { Benchmark } from './harness';
+import { languageBenchmark } from './language.bench';
 import { metadataBenchmark } from './metadata.bench';
 import { resultsBenchmark } from './results.bench';
 
 const benchmarks: Benchmark[] = [
   blocksBenchmark,
   metadataBenchmark,
+  languageBenchmark,
   emulatorBenchmark,
   batchBenchmark,
   clientBenchmark,

@@ -22,6 +22,8 @@ export async function run(): Promise<void> {
   await import('./environments.test');
   await import('./language.test');
   await import('./emulator.test');
+  await import('./odataFeatures.test');
+  await import('./explorer.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -340,6 +340,45 @@ function urlCompletion(
   return valueCompletion(name, value, valueStart, offset, scope, index);
 }
 
+/**
+ * The entity sets, functions or actions, and system resources a URL may start with. The list is
+ * the largest the service gives (about 1,000 items for a real org) and the same for every request
+ * of a method, so it is built once per loaded model.
+ */
+const rootItemCache = new WeakMap<MetadataIndex, Map<string, readonly CompletionItem[]>>();
+
+function rootItems(index: MetadataIndex, method: string): readonly CompletionItem[] {
+  // Functions are called with GET, actions with POST.
+  const wanted = method === 'GET' ? 'function' : method === 'POST' ? 'action' : undefined;
+  let byKind = rootItemCache.get(index);
+  if (!byKind) rootItemCache.set(index, (byKind = new Map<string, readonly CompletionItem[]>()));
+  const cached = byKind.get(wanted ?? '');
+  if (cached) return cached;
+  const items: CompletionItem[] = [];
+  for (const set of index.model.entitySets.values()) {
+    const type = index.entityTypeOfSet(set);
+    items.push({
+      label: set.name,
+      kind: 'entitySet',
+      detail: `table ${index.localName(set.entityType) ?? set.entityType}${displayName(type?.info)}`,
+      sortText: `1${set.name}`,
+    });
+  }
+  for (const [name, overloads] of index.model.operations) {
+    const unbound = overloads.find((o) => !o.bound && (wanted === undefined || o.kind === wanted));
+    if (unbound)
+      items.push({
+        label: name,
+        kind: 'operation',
+        detail: `${unbound.kind}${unbound.returnType ? ` → ${unbound.returnType}` : ''}`,
+        sortText: `2${name}`,
+      });
+  }
+  for (const system of ['$batch', '$metadata']) items.push({ label: system, kind: 'keyword', sortText: `3${system}` });
+  byKind.set(wanted ?? '', items);
+  return items;
+}
+
 function pathCompletion(
   prefix: string,
   offset: number,
@@ -349,33 +388,9 @@ function pathCompletion(
   const slash = prefix.lastIndexOf('/');
   const start = offset - (prefix.length - slash - 1);
   if (!index) return undefined;
-  if (slash < 0) {
-    const items: CompletionItem[] = [];
-    for (const set of index.model.entitySets.values()) {
-      const type = index.entityTypeOfSet(set);
-      items.push({
-        label: set.name,
-        kind: 'entitySet',
-        detail: `table ${index.localName(set.entityType) ?? set.entityType}${displayName(type?.info)}`,
-        sortText: `1${set.name}`,
-      });
-    }
-    // Functions are called with GET, actions with POST.
-    const wanted = method === 'GET' ? 'function' : method === 'POST' ? 'action' : undefined;
-    for (const [name, overloads] of index.model.operations) {
-      const unbound = overloads.find((o) => !o.bound && (wanted === undefined || o.kind === wanted));
-      if (unbound)
-        items.push({
-          label: name,
-          kind: 'operation',
-          detail: `${unbound.kind}${unbound.returnType ? ` → ${unbound.returnType}` : ''}`,
-          sortText: `2${name}`,
-        });
-    }
-    for (const system of ['$batch', '$metadata'])
-      items.push({ label: system, kind: 'keyword', sortText: `3${system}` });
-    return { span: { start, end: offset }, items };
-  }
+  // Inside a key or a function's arguments: no table or function name goes there.
+  if (prefix.includes('(', slash + 1)) return undefined;
+  if (slash < 0) return { span: { start, end: offset }, items: rootItems(index, method) };
   const { type } = scopeOfPath(index, prefix.slice(0, slash));
   if (!type) return undefined;
   return {

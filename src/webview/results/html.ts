@@ -18,12 +18,21 @@ export function escapeHtml(text: string): string {
 // HTML escaping does not stop a value from ending a CSP directive or starting a new source, so the
 // values that go into the policy are refused unless they are what VS Code gives.
 const NONCE = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
-const CSP_SOURCE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9.*+:_%-]+(\/[A-Za-z0-9._~%/+-]*)?$/;
+const HOST_SOURCE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9.*+:_%-]+(\/[A-Za-z0-9._~%/+-]*)?$/;
+
+/**
+ * Desktop VS Code gives one host source; VS Code for the web and code-server give `'self'` and a host
+ * source. Each space-separated part must be one of those two; nothing else gets into the policy.
+ */
+function isCspSource(value: string): boolean {
+  const parts = value.split(' ');
+  return parts.length > 0 && parts.every((part) => part === "'self'" || HOST_SOURCE.test(part));
+}
 
 export function renderResultsHtml(options: ResultsHtmlOptions): string {
   const { cspSource, nonce, scriptUri, styleUri } = options;
   if (!NONCE.test(nonce)) throw new Error('renderResultsHtml: the nonce must be 16 or more base64 characters');
-  if (!CSP_SOURCE.test(cspSource)) throw new Error(`renderResultsHtml: not a CSP source: ${JSON.stringify(cspSource)}`);
+  if (!isCspSource(cspSource)) throw new Error(`renderResultsHtml: not a CSP source: ${JSON.stringify(cspSource)}`);
   const csp = [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,

@@ -49,6 +49,17 @@ describe('environment settings', () => {
     assert.match(result.problems[2] ?? '', /\[3\].*exists/);
   });
 
+  it('keeps per-environment variables and refuses non-string values', () => {
+    const result = parseEnvironmentList([
+      { name: 'Dev', url: 'https://dev.crm.dynamics.com', variables: { city: 'Seattle' } },
+      { name: 'Bad', url: 'https://bad.crm.dynamics.com', variables: { top: 10 } },
+    ]);
+    assert.deepEqual(result.environments, [
+      { name: 'Dev', url: 'https://dev.crm.dynamics.com', variables: { city: 'Seattle' } },
+    ]);
+    assert.match(result.problems[0] ?? '', /\[1\]\.variables must map names to strings/);
+  });
+
   it('treats a missing setting as empty and a non-list as one problem', () => {
     assert.deepEqual(parseEnvironmentList(undefined), { environments: [], problems: [] });
     assert.equal(parseEnvironmentList({ name: 'x' }).problems.length, 1);

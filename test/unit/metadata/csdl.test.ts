@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseCsdl } from '../../../src/metadata/csdl';
+import { parseCsdl, parseCsdlWithSaxes } from '../../../src/metadata/csdl';
 import type { MetadataModel, Operation } from '../../../src/metadata/model';
+import { scanXml } from '../../../src/metadata/xmlScan';
 import { SAMPLE_CSDL, readSharedFixture, realDataverseModel } from './fixtures';
 
 function operations(model: MetadataModel): Operation[] {
@@ -329,5 +330,71 @@ describe('parseCsdl on malformed input', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+/** Whether the fast scanner takes the document, rather than leaving it to saxes. */
+function scanned(xml: string): boolean {
+  return scanXml(xml, { open: () => undefined, close: () => undefined });
+}
+
+describe('parseCsdl agrees with the saxes reader it falls back to', () => {
+  it('on the real document', () => {
+    const xml = readSharedFixture('metadata/dataverse-v9.edmx.xml');
+    assert.ok(scanned(xml));
+    assert.deepStrictEqual(parseCsdl(xml), parseCsdlWithSaxes(xml));
+  });
+
+  it('on entities, line breaks and tabs in attribute values, and errors on later lines', () => {
+    const xml = [
+      '\uFEFF<?xml version="1.0"?>\r\n<Schema Namespace="N" Alias=\'a&amp;b&quot;\'>',
+      '<EntityType Name="x\ty\r\nz"><Property Name="p" Type="Edm.String" Nullable="no"/></EntityType>\r',
+      '<EntityType Name="\u{1F600}"  ><Property Type="T"/></EntityType></Schema>\n',
+    ].join('\n');
+    assert.ok(scanned(xml));
+    const fast = parseCsdl(xml);
+    assert.deepStrictEqual(fast, parseCsdlWithSaxes(xml));
+    assert.equal(fast.model.alias, 'a&b"');
+    assert.deepEqual([...fast.model.entityTypes.keys()], ['x y z', '\u{1F600}']);
+    assert.equal(fast.errors.length, 2);
+  });
+
+  it('whatever is cut from, inserted into or changed in a valid document', () => {
+    let fastPath = 0;
+    const pieces = [
+      '<',
+      '>',
+      '/>',
+      '</',
+      '"',
+      "'",
+      '&amp;',
+      '&',
+      '&#38;',
+      '\r\n',
+      '\r',
+      '\t',
+      ' ',
+      '=',
+      '<!--x-->',
+      ']]>',
+      '\u0001',
+      'a:b',
+    ];
+    fc.assert(
+      fc.property(
+        fc.nat(SAMPLE_CSDL.length),
+        fc.nat(60),
+        fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 3 })), { maxLength: 4 }),
+        (start, length, inserted) => {
+          const broken = SAMPLE_CSDL.slice(0, start) + inserted.join('') + SAMPLE_CSDL.slice(start + length);
+          if (scanned(broken)) fastPath++;
+          assert.deepStrictEqual(parseCsdl(broken), parseCsdlWithSaxes(broken));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    // Most changes break the XML; the comparison means something only for those that do not.
+    assert.ok(fastPath > 100, `${fastPath} documents took the fast path`);
   });
 });

@@ -17,6 +17,13 @@ function refusal(text: string): { problem: string; message: string } {
   return { problem: result.problem, message: result.message };
 }
 
+/** The cache's header line and the entity types' members after it. */
+function split(text: string): { header: string; body: string } {
+  const newline = text.indexOf('\n');
+  assert.ok(newline > 0);
+  return { header: text.slice(0, newline), body: text.slice(newline + 1) };
+}
+
 describe('serializeModel / deserializeModel', () => {
   it('round-trips the full real model losslessly, in less than half the size of the XML', () => {
     const model = realDataverseModel();
@@ -51,33 +58,61 @@ describe('serializeModel / deserializeModel', () => {
     const old = JSON.stringify({ format: CACHE_FORMAT, version: CACHE_VERSION - 1, entityTypes: 'whatever' });
     const { problem, message } = refusal(old);
     assert.equal(problem, 'version');
-    assert.match(message, /format version 0; this version reads only 1/);
+    assert.equal(
+      message,
+      `The metadata cache has format version ${CACHE_VERSION - 1}; this version reads only ${CACHE_VERSION}.`,
+    );
   });
 
   it('names the record and field of a corrupt cache', () => {
-    const document = JSON.parse(serializeModel(parseCsdl(SAMPLE_CSDL).model)) as { entityTypes: unknown[][] };
-    const customer = document.entityTypes[2];
-    assert.ok(customer);
-    (customer[4] as unknown[][])[0] = ['name', 42, 1];
-    assert.deepEqual(refusal(JSON.stringify(document)), {
+    const { header, body } = split(serializeModel(parseCsdl(SAMPLE_CSDL).model));
+    const document = JSON.parse(header) as { entitySets: unknown[][] };
+    (document.entitySets[1] as unknown[])[1] = 42;
+    assert.deepEqual(refusal(`${JSON.stringify(document)}\n${body}`), {
       problem: 'corrupt',
-      message: 'The metadata cache is corrupt: entityTypes[2]: a property type should be a string.',
+      message: 'The metadata cache is corrupt: entitySets[1]: an entity set type should be a string.',
     });
   });
 
-  it('refuses out-of-range flags, duplicate names and a truncated file', () => {
+  it('names the entity type whose members are corrupt when they are first read', () => {
     const text = serializeModel(parseCsdl(SAMPLE_CSDL).model);
-    const document = JSON.parse(text) as { entityTypes: unknown[][]; entitySets: unknown[][] };
+    // Same length, so only decoding the members can tell.
+    const corrupt = text.replace('["name","Edm.String"', '["name",123456789012');
+    assert.notEqual(corrupt, text);
+    const result = tryDeserializeModel(corrupt);
+    assert.ok(result.ok, 'the header is intact');
+    const customer = result.model.entityTypes.get('customer');
+    assert.ok(customer);
+    assert.equal(result.model.entityTypes.get('order')?.properties[0]?.name, 'orderid');
+    assert.throws(
+      () => customer.properties,
+      (error: unknown) =>
+        isWorkbenchError(error) &&
+        error.kind === 'invalidInput' &&
+        error.message ===
+          'The metadata cache is corrupt: entityTypes[2] (customer): a property type should be a string.',
+    );
+  });
+
+  it('refuses out-of-range flags, duplicate names, members of the wrong length and a truncated file', () => {
+    const text = serializeModel(parseCsdl(SAMPLE_CSDL).model);
+    const { header, body } = split(text);
+    const document = JSON.parse(header) as { entityTypes: unknown[][]; entitySets: unknown[][] };
     const flags = structuredClone(document);
     (flags.entityTypes[0] as unknown[])[2] = 7;
     assert.match(
-      refusal(JSON.stringify(flags)).message,
+      refusal(`${JSON.stringify(flags)}\n${body}`).message,
       /entityTypes\[0\]: entity type flags should be an integer from 0 to 3/,
     );
     const duplicate = structuredClone(document);
     duplicate.entitySets.push(['orders', 'Contoso.Sales.order']);
-    assert.match(refusal(JSON.stringify(duplicate)).message, /Entity set 'orders' appears twice/);
+    assert.match(refusal(`${JSON.stringify(duplicate)}\n${body}`).message, /Entity set 'orders' appears twice/);
+    const length = structuredClone(document);
+    (length.entityTypes[1] as unknown[])[4] = Number((length.entityTypes[1] as unknown[])[4]) + 1;
+    assert.match(refusal(`${JSON.stringify(length)}\n${body}`).message, /entityTypes\[1\]: the members length/);
     assert.equal(refusal(text.slice(0, text.length - 10)).problem, 'corrupt');
+    assert.equal(refusal(`${text}[]`).problem, 'corrupt');
+    assert.equal(refusal(header).problem, 'corrupt');
   });
 
   it('throws a WorkbenchError of kind invalidInput from deserializeModel', () => {

@@ -6,6 +6,7 @@ import type {
   CodeAction,
   CodeLens,
   CompletionItem,
+  CompletionList,
   Diagnostic,
   Hover,
   InitializeResult,
@@ -210,5 +211,42 @@ describe('language server over LSP (dvw lsp, real metadata)', function () {
       withoutMetadata,
     );
     assert.equal(codes.filter((c) => c === 'unknownColumn').length, 1);
+  });
+});
+
+describe('language server over LSP, for a client that takes completion list defaults', function () {
+  this.timeout(60000);
+  let client: Client;
+
+  before(async () => {
+    client = new Client();
+    await client.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: { textDocument: { completion: { completionList: { itemDefaults: ['editRange'] } } } },
+    });
+    void client.connection.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    await client?.close();
+  });
+
+  it('sends the edit range once, and the inserted text only where it is not the label', async () => {
+    const uri = 'file:///work/defaults.odata';
+    const text = 'GET accounts?$se';
+    client.open(uri, text);
+    const list: CompletionList = await client.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: position(text, '$se'),
+    });
+    assert.deepEqual(list.itemDefaults?.editRange, {
+      start: { line: 0, character: 13 },
+      end: { line: 0, character: 16 },
+    });
+    const select = list.items.find((i) => i.label === '$select');
+    assert.equal(select?.textEditText, '$select=');
+    assert.equal(select?.textEdit, undefined);
+    assert.ok(list.items.every((i) => i.filterText === undefined));
   });
 });

@@ -60,5 +60,9 @@ describe('results page HTML', () => {
     assert.throws(() => renderResultsHtml({ ...OPTIONS, cspSource: 'https: data:' }), /CSP source/);
     assert.throws(() => renderResultsHtml({ ...OPTIONS, cspSource: '' }), /CSP source/);
     assert.doesNotThrow(() => renderResultsHtml({ ...OPTIONS, cspSource: 'http://127.0.0.1:53211' }));
+    // What VS Code for the web and code-server give.
+    assert.doesNotThrow(() => renderResultsHtml({ ...OPTIONS, cspSource: "'self' https://*.vscode-cdn.net" }));
+    assert.throws(() => renderResultsHtml({ ...OPTIONS, cspSource: "'self' 'unsafe-inline'" }), /CSP source/);
+    assert.throws(() => renderResultsHtml({ ...OPTIONS, cspSource: "'self'  https://x" }), /CSP source/);
   });
 });

@@ -35,6 +35,9 @@ describe('completion', function () {
     assert.ok(afterGet.includes('WhoAmI'), 'unbound functions after GET');
     assert.equal(replaced('GET acc|'), 'acc');
     assert.ok(!labels('POST acc|').includes('WhoAmI'), 'functions are not offered after POST');
+    assert.deepEqual(labels('PATCH contacts(00000000-00|'), [], 'no table names inside a key');
+    assert.deepEqual(labels("GET accounts(accountnumber='A|"), []);
+    assert.ok(labels('GET accounts(00000000-0000-0000-0000-000000000001)/|').includes('primarycontactid'));
   });
 
   it('offers query options after ? and &, also on continuation lines', () => {

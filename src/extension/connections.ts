@@ -1,0 +1,184 @@
+import * as vscode from 'vscode';
+import type { EnvironmentConfig } from '../core/environments';
+import { WorkbenchError } from '../core/errors';
+import { MetadataCache } from '../dataverse/metadataCache';
+import type { AccessToken, ClientEvent, TokenProvider } from '../dataverse/webApiClient';
+import { WebApiClient } from '../dataverse/webApiClient';
+import { emulatorTokenProvider } from '../dataverse/auth/index';
+import type { EmulatorHost } from './emulatorHost';
+import type { EnvironmentStore } from './environmentStore';
+
+/** Something the tools can talk to: the running local emulator or a configured environment. */
+export interface Connection {
+  /** `emulator`, or `environment:<name>`. */
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly kind: 'emulator' | 'environment';
+}
+
+export const EMULATOR_CONNECTION_ID = 'emulator';
+const ACTIVE_KEY = 'dataverse.activeConnection';
+
+interface ConnectionServices {
+  readonly client: WebApiClient;
+  readonly metadata: MetadataCache;
+  /** What the services were built for; a change (new emulator port or token) builds new ones. */
+  readonly signature: string;
+}
+
+/**
+ * The environments the extension knows (settings plus the running emulator), which one is active,
+ * and one Web API client and metadata cache per connection, shared by every feature.
+ */
+export class ConnectionManager implements vscode.Disposable {
+  private readonly services = new Map<string, ConnectionServices>();
+  private readonly activeChanged = new vscode.EventEmitter<Connection | undefined>();
+  /** Fires when the active connection changes, or when what it points at does (e.g. emulator restart). */
+  readonly onDidChangeActive = this.activeChanged.event;
+  private readonly subscriptions: vscode.Disposable[];
+  private lastActiveSignature: string | undefined;
+
+  constructor(
+    private readonly store: EnvironmentStore,
+    private readonly emulator: EmulatorHost,
+    private readonly memento: vscode.Memento,
+    private readonly storageUri: vscode.Uri,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.lastActiveSignature = this.signatureOf(this.active);
+    this.subscriptions = [
+      store.onDidChange(() => this.fireIfActiveChanged()),
+      emulator.onDidChange(() => this.fireIfActiveChanged()),
+    ];
+  }
+
+  list(): Connection[] {
+    const running = this.emulator.running;
+    const emulator: Connection[] = running
+      ? [{ id: EMULATOR_CONNECTION_ID, name: 'Local emulator', url: running.url, kind: 'emulator' }]
+      : [];
+    return [...emulator, ...this.store.read().environments.map(environmentConnection)];
+  }
+
+  /** The chosen connection when it still exists; else the emulator when running; else the first. */
+  get active(): Connection | undefined {
+    const connections = this.list();
+    const chosen = this.memento.get<string>(ACTIVE_KEY);
+    return connections.find((c) => c.id === chosen) ?? connections[0];
+  }
+
+  async setActive(id: string): Promise<void> {
+    if (!this.list().some((c) => c.id === id)) throw new WorkbenchError('invalidInput', `No connection "${id}".`);
+    await this.memento.update(ACTIVE_KEY, id);
+    this.fireIfActiveChanged();
+  }
+
+  /** Finds a connection by its name (as `@environment = name` in a file says), case-insensitively. */
+  byName(name: string): Connection | undefined {
+    return this.list().find((c) => c.name.toLowerCase() === name.toLowerCase());
+  }
+
+  /** The active connection, or an error that tells the user how to get one. */
+  requireActive(): Connection {
+    const active = this.active;
+    if (!active) {
+      throw new WorkbenchError(
+        'invalidInput',
+        'No Dataverse environment: start the local emulator or connect to an environment first.',
+      );
+    }
+    return active;
+  }
+
+  /** `{{name}}` values from the environment's settings (none for the emulator). */
+  variablesOf(connection: Connection): Readonly<Record<string, string>> {
+    if (connection.kind === 'emulator') return {};
+    return this.store.read().environments.find((e) => e.name === connection.name)?.variables ?? {};
+  }
+
+  client(connection: Connection): WebApiClient {
+    return this.servicesFor(connection).client;
+  }
+
+  metadata(connection: Connection): MetadataCache {
+    return this.servicesFor(connection).metadata;
+  }
+
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+    this.activeChanged.dispose();
+    this.services.clear();
+  }
+
+  private servicesFor(connection: Connection): ConnectionServices {
+    const signature = this.signatureOf(connection) ?? connection.id;
+    const existing = this.services.get(connection.id);
+    if (existing?.signature === signature) return existing;
+    // The client asks the cache for primary keys (safe creates); the cache downloads through the client.
+    const client: WebApiClient = new WebApiClient({
+      url: connection.url,
+      tokenProvider: this.tokenProviderFor(connection),
+      primaryKeyOf: (entitySet, signal): Promise<string | undefined> => metadata.primaryKeyOf(entitySet, signal),
+      onEvent: (event) => this.logEvent(connection, event),
+    });
+    const metadata: MetadataCache = new MetadataCache({
+      client,
+      directory: vscode.Uri.joinPath(this.storageUri, 'metadata').fsPath,
+    });
+    const services = { client, metadata, signature };
+    this.services.set(connection.id, services);
+    return services;
+  }
+
+  private tokenProviderFor(connection: Connection): TokenProvider {
+    if (connection.kind === 'emulator') {
+      const running = this.emulator.running;
+      if (!running) throw new WorkbenchError('invalidInput', 'The local emulator is not running.');
+      // The same MSAL client-credentials path as for a real tenant, against the emulator's identity endpoint.
+      return emulatorTokenProvider(running);
+    }
+    return vscodeMicrosoftTokenProvider(connection.url);
+  }
+
+  /** Method, path and status only: never tokens or payloads. */
+  private logEvent(connection: Connection, event: ClientEvent): void {
+    this.log.debug(`[${connection.name}] ${JSON.stringify(event)}`);
+  }
+
+  private signatureOf(connection: Connection | undefined): string | undefined {
+    if (!connection) return undefined;
+    // The emulator's token changes with every start, so a restart must build a new client.
+    const token = connection.kind === 'emulator' ? (this.emulator.running?.token ?? '') : '';
+    return `${connection.id}|${connection.url}|${token.length > 0 ? token.slice(-8) : ''}`;
+  }
+
+  private fireIfActiveChanged(): void {
+    const active = this.active;
+    const signature = this.signatureOf(active);
+    if (signature === this.lastActiveSignature) return;
+    this.lastActiveSignature = signature;
+    this.activeChanged.fire(active);
+  }
+}
+
+function environmentConnection(environment: EnvironmentConfig): Connection {
+  return { id: `environment:${environment.name}`, name: environment.name, url: environment.url, kind: 'environment' };
+}
+
+/**
+ * Signs in with the Microsoft account VS Code already knows (its built-in `microsoft` authentication
+ * provider), asking for the environment's `/.default` scope as Dataverse expects.
+ */
+export function vscodeMicrosoftTokenProvider(url: string): TokenProvider {
+  const scopes = [`${new URL(url).origin}/.default`];
+  return {
+    async getToken(_signal, options): Promise<AccessToken> {
+      const session = await vscode.authentication.getSession('microsoft', scopes, {
+        createIfNone: true,
+        ...(options?.forceRefresh ? { forceNewSession: { detail: 'Dataverse rejected the previous sign-in.' } } : {}),
+      });
+      return { token: session.accessToken };
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import { WorkbenchError } from '../../core/errors';
+import type { JsonObject, Page } from '../../dataverse/webApiClient';
+import { isJsonObject, readPage } from '../../dataverse/webApiClient';
+import { MetadataIndex } from '../../metadata/lookup';
+import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../metadata/model';
+import { encodeQueryValue } from '../../odata/url';
+import type { Connection, ConnectionManager } from '../connections';
+
+/** One table as the explorer lists it. */
+export interface TableInfo {
+  readonly logicalName: string;
+  readonly entitySet: string;
+  readonly displayName: string | undefined;
+  readonly isCustom: boolean;
+  readonly primaryId: string | undefined;
+  readonly primaryName: string | undefined;
+}
+
+export interface TableSchema {
+  readonly index: MetadataIndex;
+  readonly type: EntityType;
+}
+
+export interface TableKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly primary: boolean;
+}
+
+export interface TableKeys {
+  readonly keys: readonly TableKey[];
+  /** Why alternate keys could not be listed, when they could not. */
+  readonly alternateKeysProblem: string | undefined;
+}
+
+/** The table list needs no more than this, and one request for ~800 tables beats 800 enrichments. */
+const TABLE_SELECT = 'LogicalName,EntitySetName,DisplayName,IsCustomEntity,PrimaryIdAttribute,PrimaryNameAttribute';
+
+/** What the explorer reads from an environment; the tree decides when, and remembers the answers. */
+export class ExplorerData {
+  private readonly indexes = new WeakMap<MetadataModel, MetadataIndex>();
+
+  constructor(private readonly connections: ConnectionManager) {}
+
+  async tables(connection: Connection, signal: AbortSignal): Promise<TableInfo[]> {
+    const body = await this.connections.client(connection).get(`EntityDefinitions?$select=${TABLE_SELECT}`, { signal });
+    const value = Array.isArray(body.value) ? body.value : [];
+    const tables: TableInfo[] = [];
+    for (const item of value) {
+      if (!isJsonObject(item)) continue;
+      const logicalName = stringOf(item.LogicalName);
+      const entitySet = stringOf(item.EntitySetName);
+      // Tables without an entity set (intersect tables of some solutions) cannot be queried.
+      if (logicalName === undefined || entitySet === undefined) continue;
+      tables.push({
+        logicalName,
+        entitySet,
+        displayName: labelOf(item.DisplayName),
+        isCustom: item.IsCustomEntity === true,
+        primaryId: stringOf(item.PrimaryIdAttribute),
+        primaryName: stringOf(item.PrimaryNameAttribute),
+      });
+    }
+    return tables.sort((a, b) => a.logicalName.localeCompare(b.logicalName));
+  }
+
+  /** `$metadata` enriched with the table's EntityDefinitions (display names, choices, required level). */
+  async schema(connection: Connection, table: TableInfo, signal: AbortSignal): Promise<TableSchema> {
+    const model = await this.connections.metadata(connection).withEntityDefinition(table.logicalName, signal);
+    let index = this.indexes.get(model);
+    if (index === undefined) {
+      index = new MetadataIndex(model);
+      this.indexes.set(model, index);
+    }
+    const type = index.entityType(table.logicalName) ?? index.entityTypeOfSet(table.entitySet);
+    if (type === undefined) {
+      throw new WorkbenchError('notFound', `The service's $metadata does not describe the table ${table.logicalName}.`);
+    }
+    return { index, type };
+  }
+
+  async columns(connection: Connection, table: TableInfo, signal: AbortSignal): Promise<readonly Property[]> {
+    const { index, type } = await this.schema(connection, table, signal);
+    return [...index.properties(type)].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async relationships(
+    connection: Connection,
+    table: TableInfo,
+    signal: AbortSignal,
+  ): Promise<readonly NavigationProperty[]> {
+    const { index, type } = await this.schema(connection, table, signal);
+    return [...index.navigationProperties(type)].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async keys(connection: Connection, table: TableInfo, signal: AbortSignal): Promise<TableKeys> {
+    const { index, type } = await this.schema(connection, table, signal);
+    const keys: TableKey[] = [{ name: 'Primary key', columns: index.key(type), primary: true }];
+    try {
+      const body = await this.connections
+        .client(connection)
+        .get(`EntityDefinitions(LogicalName='${table.logicalName}')/Keys?$select=SchemaName,KeyAttributes`, {
+          signal,
+        });
+      for (const item of Array.isArray(body.value) ? body.value : []) {
+        if (!isJsonObject(item)) continue;
+        const columns = Array.isArray(item.KeyAttributes) ? item.KeyAttributes.filter(isString) : [];
+        keys.push({ name: stringOf(item.SchemaName) ?? '(unnamed key)', columns, primary: false });
+      }
+      return { keys, alternateKeysProblem: undefined };
+    } catch (error) {
+      if (error instanceof WorkbenchError && error.kind === 'cancelled') throw error;
+      // The primary key is still worth showing when the service cannot list alternate keys.
+      return { keys, alternateKeysProblem: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** The first page of a table's records (primary id and name only), optionally filtered. */
+  async firstRecords(
+    connection: Connection,
+    table: TableInfo,
+    filter: string | undefined,
+    pageSize: number,
+    signal: AbortSignal,
+  ): Promise<Page> {
+    const columns = [table.primaryId, table.primaryName].filter(isString);
+    const options = [
+      ...(columns.length > 0 ? [`$select=${[...new Set(columns)].join(',')}`] : []),
+      ...(filter === undefined ? [] : [`$filter=${encodeQueryValue(filter)}`]),
+    ];
+    return this.page(
+      connection,
+      `${table.entitySet}${options.length > 0 ? `?${options.join('&')}` : ''}`,
+      pageSize,
+      signal,
+    );
+  }
+
+  /** The page behind an `@odata.nextLink`, sent verbatim with the same page size, as Dataverse requires. */
+  async nextRecords(connection: Connection, nextLink: string, pageSize: number, signal: AbortSignal): Promise<Page> {
+    return this.page(connection, nextLink, pageSize, signal);
+  }
+
+  private async page(connection: Connection, path: string, pageSize: number, signal: AbortSignal): Promise<Page> {
+    const response = await this.connections.client(connection).request({
+      method: 'GET',
+      path,
+      prefer: { maxPageSize: pageSize },
+      signal,
+    });
+    return readPage(response);
+  }
+}
+
+/** A record's primary name, or undefined when the table has none or the value is empty. */
+export function recordName(record: JsonObject, table: TableInfo): string | undefined {
+  const value = table.primaryName === undefined ? undefined : record[table.primaryName];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+function labelOf(value: unknown): string | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const user = value.UserLocalizedLabel;
+  if (isJsonObject(user) && typeof user.Label === 'string' && user.Label !== '') return user.Label;
+  const first: unknown = Array.isArray(value.LocalizedLabels) ? value.LocalizedLabels[0] : undefined;
+  return isJsonObject(first) && typeof first.Label === 'string' && first.Label !== '' ? first.Label : undefined;
+}

@@ -1,0 +1,52 @@
+import * as vscode from 'vscode';
+import { WorkbenchError } from '../../core/errors';
+
+/** Records opened for editing: `dataverse:/<connection id>/<entity set>/<id>.json`. */
+export const RECORD_SCHEME = 'dataverse';
+/** The server's current version of a record, read-only, shown beside the user's in a save conflict. */
+export const SERVER_RECORD_SCHEME = 'dataverse-server';
+
+export interface RecordAddress {
+  readonly connectionId: string;
+  readonly entitySet: string;
+  readonly id: string;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ENTITY_SET = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function recordUri(address: RecordAddress, scheme: string = RECORD_SCHEME): vscode.Uri {
+  // The connection id (`environment:Contoso Dev`) is one path segment whatever characters it holds.
+  return vscode.Uri.from({
+    scheme,
+    path: `/${encodeURIComponent(address.connectionId)}/${address.entitySet}/${address.id.toLowerCase()}.json`,
+  });
+}
+
+/** The record a URI names; a URI typed or edited by hand is checked before it reaches a request. */
+export function parseRecordUri(uri: vscode.Uri): RecordAddress {
+  const parts = uri.path.split('/');
+  const [empty, connection, entitySet, file] = parts;
+  const id = file?.endsWith('.json') ? file.slice(0, -'.json'.length) : undefined;
+  if (
+    parts.length !== 4 ||
+    empty !== '' ||
+    connection === undefined ||
+    entitySet === undefined ||
+    !ENTITY_SET.test(entitySet) ||
+    id === undefined ||
+    !GUID.test(id)
+  ) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `${uri.toString()} does not name a record (dataverse:/<connection>/<table>/<id>.json).`,
+    );
+  }
+  let connectionId: string;
+  try {
+    connectionId = decodeURIComponent(connection);
+  } catch {
+    throw new WorkbenchError('invalidInput', `${uri.toString()} names no connection.`);
+  }
+  return { connectionId, entitySet, id: id.toLowerCase() };
+}

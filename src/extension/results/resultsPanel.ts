@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { describeError, isWorkbenchError } from '../../core/errors';
+import { rowsAt, toCsv, toJson } from '../../webview/results/exportData';
+import { renderResultsHtml } from '../../webview/results/html';
+import type { HostMessage, PageMessage, ResultRow } from '../../webview/resultsProtocol';
+import { parsePageMessage } from '../../webview/resultsProtocol';
+import type { ConnectionManager } from '../connections';
+import type { ResultPresenter } from '../commands/runCommands';
+import type { BlockRun } from '../run/odataRunner';
+import { entitySetOf, isAggregateUrl, messageForResult, rowsOf, statusLine } from './resultMessages';
+
+export const RESULTS_VIEW_TYPE = 'dataverse.results';
+
+/** What the panel shows now: the run, the rows it sent (export picks from them), where paging goes on. */
+interface Shown {
+  readonly run: BlockRun;
+  readonly rows: ResultRow[];
+  nextLink: string | undefined;
+}
+
+/**
+ * The results panel's host: one panel, reused for each run. It renders only what the page asks for,
+ * validates every message from the page, pages on the host with cancellation, and exports files.
+ */
+export class ResultsPanel implements ResultPresenter, vscode.Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private ready = false;
+  private pending: HostMessage | undefined;
+  private shown: Shown | undefined;
+  private readonly paging = new Map<string, AbortController>();
+  private readonly panelDisposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly connections: ConnectionManager,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly openRecord: (run: BlockRun, entitySet: string, id: string) => Promise<void>,
+  ) {}
+
+  /** Shows the last run (Run all shows its final answer; the others are summarized in the log). */
+  async show(runs: readonly BlockRun[]): Promise<void> {
+    const run = runs.at(-1);
+    if (!run) return;
+    for (const earlier of runs.slice(0, -1)) {
+      this.log.info(`${earlier.title}: ${earlier.result.status} ${earlier.result.statusText}`);
+    }
+    const primaryId = await this.primaryIdOf(run);
+    const message = messageForResult(run.result, primaryId, isAggregateUrl(run.url));
+    this.shown = {
+      run,
+      rows: message.type === 'showResult' || message.type === 'showDelta' ? [...message.rows] : [],
+      nextLink: run.result.nextLink,
+    };
+    this.cancelPaging();
+    const panel = this.ensurePanel();
+    panel.title = `Results: ${run.title}`;
+    panel.reveal(vscode.ViewColumn.Beside, true);
+    this.post(message);
+  }
+
+  /** A panel restored after a reload has no data: it is fetched again by running the request. */
+  revive(panel: vscode.WebviewPanel): void {
+    this.attach(panel);
+  }
+
+  dispose(): void {
+    this.cancelPaging();
+    this.panel?.dispose();
+  }
+
+  private ensurePanel(): vscode.WebviewPanel {
+    if (this.panel) return this.panel;
+    const panel = vscode.window.createWebviewPanel(
+      RESULTS_VIEW_TYPE,
+      'Results',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      webviewOptions(this.extensionUri),
+    );
+    this.attach(panel);
+    return panel;
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    this.ready = false;
+    panel.webview.options = webviewOptions(this.extensionUri);
+    const media = (...path: string[]): vscode.Uri =>
+      panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...path));
+    panel.webview.html = renderResultsHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: randomBytes(18).toString('base64'),
+      scriptUri: media('dist', 'webview', 'results.js').toString(),
+      styleUri: media('media', 'results.css').toString(),
+    });
+    this.panelDisposables.push(
+      panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      panel.onDidDispose(() => {
+        this.cancelPaging();
+        this.panel = undefined;
+        this.shown = undefined;
+        for (const disposable of this.panelDisposables.splice(0)) disposable.dispose();
+      }),
+    );
+  }
+
+  private post(message: HostMessage): void {
+    if (!this.panel || !this.ready) {
+      this.pending = message;
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private receive(raw: unknown): void {
+    const parsed = parsePageMessage(raw);
+    if (!parsed.ok) {
+      this.log.warn(`Ignored a malformed message from the results page: ${parsed.error}`);
+      return;
+    }
+    this.handle(parsed.message).catch((error: unknown) => this.log.error(`Results panel: ${describeError(error)}`));
+  }
+
+  private async handle(message: PageMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        if (this.pending) {
+          const pending = this.pending;
+          this.pending = undefined;
+          this.post(pending);
+        }
+        return;
+      case 'loadNextPage':
+        return this.loadPages(message.requestId, 1);
+      case 'loadAllPages':
+        return this.loadPages(message.requestId, Number.POSITIVE_INFINITY);
+      case 'cancel':
+        this.paging.get(message.requestId)?.abort();
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(message.text);
+        return;
+      case 'openRecord':
+        if (this.shown) await this.openRecord(this.shown.run, message.entitySet, message.id);
+        return;
+      case 'export':
+        return this.export(message.format, message.columns, message.rowIndexes, message.formatted);
+    }
+  }
+
+  private async loadPages(requestId: string, maxPages: number): Promise<void> {
+    const shown = this.shown;
+    if (!shown?.nextLink) {
+      this.post({ type: 'progress', requestId, state: 'done', pagesLoaded: 0, rowsLoaded: 0 });
+      return;
+    }
+    const controller = new AbortController();
+    this.paging.set(requestId, controller);
+    const client = this.connections.client(shown.run.connection);
+    let pages = 0;
+    let rows = 0;
+    try {
+      let started = performance.now();
+      // The client's page iterator follows the nextLinks and resends the Prefer header.
+      for await (const page of client.pages(shown.nextLink, {
+        signal: controller.signal,
+        ...(shown.run.prefer ? { headers: { Prefer: shown.run.prefer } } : {}),
+      })) {
+        const pageRows = rowsOf({ value: page.value });
+        shown.rows.push(...pageRows);
+        shown.nextLink = page.nextLink;
+        pages += 1;
+        rows += pageRows.length;
+        this.post({
+          type: 'appendPage',
+          requestId,
+          rows: pageRows,
+          hasMore: page.nextLink !== undefined,
+          status: statusLine(
+            { elapsedMs: performance.now() - started, status: 200, body: undefined },
+            shown.rows.length,
+          ),
+        });
+        if (maxPages > 1) {
+          this.post({ type: 'progress', requestId, state: 'running', pagesLoaded: pages, rowsLoaded: rows });
+        }
+        if (pages >= maxPages || controller.signal.aborted) break;
+        started = performance.now();
+      }
+      const state = controller.signal.aborted ? 'cancelled' : 'done';
+      this.post({ type: 'progress', requestId, state, pagesLoaded: pages, rowsLoaded: rows });
+    } catch (error) {
+      if (isWorkbenchError(error) && error.kind === 'cancelled') {
+        this.post({ type: 'progress', requestId, state: 'cancelled', pagesLoaded: pages, rowsLoaded: rows });
+      } else {
+        this.post({
+          type: 'showError',
+          requestId,
+          error: {
+            message: describeError(error),
+            ...(isWorkbenchError(error) && error.code ? { code: error.code } : {}),
+            ...(isWorkbenchError(error) && error.status ? { status: error.status } : {}),
+          },
+        });
+      }
+    } finally {
+      this.paging.delete(requestId);
+    }
+  }
+
+  private async export(
+    format: 'csv' | 'json',
+    columns: readonly string[],
+    rowIndexes: readonly number[],
+    formatted: boolean,
+  ): Promise<void> {
+    const shown = this.shown;
+    if (!shown) return;
+    const rows = rowsAt(shown.rows, rowIndexes);
+    const text = format === 'csv' ? toCsv(rows, columns, { formatted }) : toJson(rows, columns);
+    const base = shown.run.title.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '') || 'results';
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const target = await vscode.window.showSaveDialog({
+      saveLabel: 'Export',
+      filters: format === 'csv' ? { CSV: ['csv'] } : { JSON: ['json'] },
+      ...(folder ? { defaultUri: vscode.Uri.joinPath(folder, `${base}.${format}`) } : {}),
+    });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
+    this.log.info(`Exported ${rows.length} rows to ${target.fsPath}`);
+  }
+
+  private async primaryIdOf(run: BlockRun): Promise<string | undefined> {
+    const body = run.result.body;
+    const entitySet = entitySetOf(
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined,
+    );
+    if (!entitySet) return undefined;
+    try {
+      return await this.connections.metadata(run.connection).primaryKeyOf(entitySet);
+    } catch {
+      // Without metadata the grid still shows the rows; only "open record" is unavailable.
+      return undefined;
+    }
+  }
+
+  private cancelPaging(): void {
+    for (const controller of this.paging.values()) controller.abort();
+    this.paging.clear();
+  }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [
+      vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
+      vscode.Uri.joinPath(extensionUri, 'media'),
+    ],
+  };
+}

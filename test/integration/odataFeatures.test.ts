@@ -1,0 +1,106 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { Commands } from '../../src/extension/constants';
+import type { BlockRun } from '../../src/extension/run/odataRunner';
+import { activateWorkbench, eventually, ScriptedInput } from './support';
+
+const SOURCE = `### Accounts
+GET accounts?$select=name,revenue&$top=3
+
+### Contacts
+GET contacts?$select=fullname,emailadress1&$top=2
+
+### With primary contact
+GET accounts?$expand=primarycontactid($select=fullname)&$top=1
+`;
+
+async function labelsAt(document: vscode.TextDocument, text: string): Promise<string[]> {
+  const offset = document.getText().indexOf(text) + text.length;
+  const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+    'vscode.executeCompletionItemProvider',
+    document.uri,
+    document.positionAt(offset),
+  );
+  return list.items.map((item) => (typeof item.label === 'string' ? item.label : item.label.label));
+}
+
+describe('.odata against the local emulator', () => {
+  let document: vscode.TextDocument;
+  let restore: (() => void) | undefined;
+
+  before(async () => {
+    const { api } = await activateWorkbench();
+    await vscode.commands.executeCommand(Commands.startEmulator);
+    restore = api.setUserInput(new ScriptedInput(['Local emulator']));
+    await vscode.commands.executeCommand(Commands.selectEnvironment);
+    document = await vscode.workspace.openTextDocument({ language: 'odata', content: SOURCE });
+    await vscode.window.showTextDocument(document);
+    await api.languageServerReady();
+  });
+
+  after(async () => {
+    restore?.();
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand(Commands.stopEmulator);
+  });
+
+  it('completes columns of the entity set under the cursor from the emulator metadata', async () => {
+    const labels = await eventually(
+      async () => {
+        const found = await labelsAt(document, 'accounts?$select=');
+        return found.includes('revenue') ? found : undefined;
+      },
+      'metadata-aware completion',
+      60_000,
+    );
+    assert.ok(labels.includes('name'));
+    assert.ok(!labels.includes('fullname'), 'contact columns are not offered for accounts');
+    const nested = await labelsAt(document, '$expand=primarycontactid($select=');
+    assert.ok(nested.includes('fullname'), nested.join(', '));
+  });
+
+  it('flags an unknown column and offers the did-you-mean fix', async () => {
+    const diagnostic = await eventually(() => {
+      const found = vscode.languages.getDiagnostics(document.uri).find((d) => d.message.includes('emailadress1'));
+      return found;
+    }, 'the unknown-column diagnostic');
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      document.uri,
+      diagnostic.range,
+    );
+    const fix = actions.find((a) => a.title.includes('emailaddress1'));
+    assert.ok(fix, actions.map((a) => a.title).join(', '));
+  });
+
+  it('puts a Run lens on every block', async () => {
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+      'vscode.executeCodeLensProvider',
+      document.uri,
+      10,
+    );
+    const runs = lenses.filter((lens) => lens.command?.command === Commands.runBlock);
+    assert.equal(runs.length, 3);
+    assert.ok(lenses.some((lens) => lens.command?.command === Commands.runAll));
+  });
+
+  it('runs a block against the emulator and returns its rows', async () => {
+    const run = await vscode.commands.executeCommand<BlockRun>(Commands.runBlock, {
+      uri: document.uri.toString(),
+      blockIndex: 0,
+    });
+    assert.equal(run.connection.name, 'Local emulator');
+    assert.equal(run.result.status, 200);
+    const rows = (run.result.body as { value: { name?: unknown }[] }).value;
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((row) => typeof row.name === 'string'));
+    const panel = await eventually(
+      () =>
+        vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .find((tab) => tab.input instanceof vscode.TabInputWebview && tab.label === 'Results: Accounts'),
+      'the results panel tab',
+    );
+    assert.ok((panel.input as vscode.TabInputWebview).viewType.includes('dataverse.results'));
+  });
+});
