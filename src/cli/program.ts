@@ -8,6 +8,8 @@ import {
 import { startLanguageServer } from '../server/languageServer';
 import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
+import { registerEnvCommand } from './envCommand';
+import { registerImportCommand } from './importCommand';
 import { registerRunCommand } from './runCommand';
 import { registerWebhooksCommand } from './webhooksCommand';
 import packageJson from '../../package.json';
@@ -47,6 +49,8 @@ export function createProgram(io: CliIo): Command {
   registerWebhooksCommand(program, io);
   registerCheckCommand(program, io);
   registerRunCommand(program, io);
+  registerEnvCommand(program, io);
+  registerImportCommand(program, io);
 
   return program;
 }

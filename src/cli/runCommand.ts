@@ -4,7 +4,7 @@ import { WorkbenchError, describeError } from '../core/errors';
 import { memoryDeltaLinkStore } from '../dataverse/changeTracking';
 import type { RunResult } from '../dataverse/runRequest';
 import { executeRequest, isFailedResult, liveRunContext, namedResultFrom } from '../dataverse/runRequest';
-import { WebApiClient, isJsonObject, staticTokenProvider } from '../dataverse/webApiClient';
+import { WebApiClient, isJsonObject } from '../dataverse/webApiClient';
 import { parseDocument } from '../odata/document/parser';
 import type { Block, ODataDocument } from '../odata/document/syntax';
 import { documentDiagnostics } from '../odata/language/diagnostics';
@@ -12,6 +12,7 @@ import type { LanguageDiagnostic } from '../odata/language/types';
 import type { NamedResult, PreparedRequest, RunProblem } from '../odata/run';
 import { prepareRequest } from '../odata/run';
 import { findingsOf } from './checkCommand';
+import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
 
 const USAGE_EXIT_CODE = 2;
@@ -29,6 +30,10 @@ interface RawOptions {
   env?: unknown;
   output?: unknown;
   var?: unknown;
+}
+
+function optionText(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function usage(io: CliIo, message: string): never {
@@ -275,19 +280,18 @@ function textPrinter(io: CliIo, format: 'table' | 'csv'): Printer {
 async function run(io: CliIo, file: string | undefined, raw: RawOptions): Promise<void> {
   if (file === undefined) usage(io, 'name a .odata file: dvw run FILE');
   if (raw.name !== undefined && raw.block !== undefined) usage(io, 'use --name or --block, not both');
-  if (raw.env !== undefined) {
-    usage(io, '--env is not available yet (it comes with the connections file): use --url and --token');
-  }
-  const url = typeof raw.url === 'string' ? raw.url : process.env.DATAVERSE_URL;
-  const token = typeof raw.token === 'string' ? raw.token : process.env.DATAVERSE_TOKEN;
-  if (url === undefined || url === '') usage(io, 'no environment URL: pass --url or set DATAVERSE_URL');
-  if (token === undefined || token === '') usage(io, 'no access token: pass --token or set DATAVERSE_TOKEN');
   const format: OutputFormat = raw.output === 'json' || raw.output === 'csv' ? raw.output : 'table';
   const overrides = parseVars(io, raw.var);
 
   let client: WebApiClient;
   try {
-    client = new WebApiClient({ url, tokenProvider: staticTokenProvider(token) });
+    // --env NAME from the connections file, or --url/DATAVERSE_URL with --token, DATAVERSE_TOKEN or client credentials.
+    const connection = await resolveConnection(
+      { env: optionText(raw.env), url: optionText(raw.url), token: optionText(raw.token) },
+      process.env,
+      cliResolveOptions(io.stderr),
+    );
+    client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
   } catch (error) {
     usage(io, describeError(error));
   }
@@ -346,7 +350,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .option('--block <n>', 'run block n (numbered from 0, as in the file)')
     .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
     .option('--token <token>', 'a bearer token for it (default: $DATAVERSE_TOKEN)')
-    .option('--env <name>', 'a named connection (not available yet)')
+    .option('--env <name>', 'a named environment (dvw env add)')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .option('--var <name=value...>', "set a variable; wins over the file's @name = value")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

@@ -19,6 +19,11 @@ export interface BatchRequest {
   readonly contentId?: string;
   /** The client-generated primary key of a create: lets a repeat of the batch recognise its own records. */
   readonly createKey?: string;
+  /**
+   * Repeating it cannot write twice, e.g. an upsert (`PATCH set(key)` without `If-Match`) of a fixed key
+   * and body: a batch of such requests is sent again after a lost answer.
+   */
+  readonly idempotent?: boolean;
 }
 
 export interface ChangeSet {
@@ -359,8 +364,10 @@ export async function executeBatch(
   const built = buildBatch(items, { webApiPath: new URL(client.webApiUrl).pathname });
   const safe = built.items.every((item) =>
     isChangeSet(item)
-      ? item.changeSet.every((r) => r.createKey !== undefined && r.method === 'POST')
-      : item.method === 'GET' || (options.continueOnError === true && item.createKey !== undefined),
+      ? item.changeSet.every((r) => r.idempotent === true || (r.createKey !== undefined && r.method === 'POST'))
+      : item.method === 'GET' ||
+        item.idempotent === true ||
+        (options.continueOnError === true && item.createKey !== undefined),
   );
   const response = await client.request({
     method: 'POST',
@@ -371,8 +378,10 @@ export async function executeBatch(
       ...(options.includeAnnotations === undefined ? {} : { includeAnnotations: options.includeAnnotations }),
     },
     idempotent: safe,
-    // Without continue-on-error Dataverse answers 400 for the whole batch, with the parts still inside.
-    acceptStatus: (status) => status === 400,
+    // Without continue-on-error Dataverse answers 400 for the whole batch, with the parts still inside; the
+    // emulator answers with the failed part's status (404 for a missing lookup). Either way the parts are
+    // the answer; 401 and 429 stay with the client (new token, Retry-After), and a non-multipart body below.
+    acceptStatus: (status) => status >= 400 && status < 500 && status !== 401 && status !== 429,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   const contentType = response.headers.get('content-type');

@@ -5,6 +5,7 @@ import { blocksBenchmark } from './blocks.bench';
 import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
 import type { Benchmark } from './harness';
+import { importBenchmark } from './import.bench';
 import { languageBenchmark } from './language.bench';
 import { metadataBenchmark } from './metadata.bench';
 import { resultsBenchmark } from './results.bench';
@@ -17,6 +18,7 @@ const benchmarks: Benchmark[] = [
   batchBenchmark,
   clientBenchmark,
   resultsBenchmark,
+  importBenchmark,
 ];
 
 async function main(only: string | undefined): Promise<void> {

@@ -6,3 +6,14 @@ export type { HttpsNetworkClientOptions } from './networkClient';
 export { HttpsNetworkClient } from './networkClient';
 export type { TokenCacheStorage } from './tokenCache';
 export { FileTokenCacheStorage, MemoryTokenCacheStorage, tokenCachePlugin } from './tokenCache';
+export type { AzureCliOptions } from './azureCli';
+export { AzureCliTokenProvider, findAzureCli, parseAzureCliToken } from './azureCli';
+export type { DeviceCodeOptions, DeviceCodePrompt, InteractiveOptions, PublicClientOptions } from './publicClient';
+export {
+  DATAVERSE_SAMPLE_CLIENT_ID,
+  delegatedScope,
+  DeviceCodeTokenProvider,
+  InteractiveTokenProvider,
+} from './publicClient';
+export type { RenewingOptions } from './renewing';
+export { RenewingToken } from './renewing';

@@ -142,7 +142,7 @@ describe('dvw run', function () {
 
   it('exits 2 on usage errors', async () => {
     const cases: [string[], RegExp][] = [
-      [[fixture('list.odata'), '--env', 'dev'], /--env is not available yet.*use --url and --token/],
+      [[fixture('list.odata'), '--env', 'dvw-test-missing'], /no environment is named 'dvw-test-missing'/],
       [[fixture('list.odata')], /no environment URL/],
       [[fixture('list.odata'), '--url', emulator.url], /no access token/],
       [[fixture('list.odata'), '--name', 'x', '--block', '1', ...connection], /--name or --block/],

@@ -1,0 +1,179 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, WorkbenchError } from '../core/errors';
+import type { AuthKind, Connection } from '../dataverse/connectionsFile';
+import {
+  AUTH_KINDS,
+  configDirectory,
+  connectionsPath,
+  readConnections,
+  validateConnection,
+  withConnection,
+  withoutConnection,
+  writeConnections,
+} from '../dataverse/connectionsFile';
+import { WebApiClient } from '../dataverse/webApiClient';
+import { cliResolveOptions, redact, resolveConnection } from './connections';
+import type { CliIo } from './program';
+
+const USAGE_EXIT_CODE = 2;
+const FAILED_EXIT_CODE = 1;
+
+function usage(io: CliIo, message: string): never {
+  io.stderr(`dvw env: ${message}\n`);
+  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.env.usage', message);
+}
+
+function failed(io: CliIo, message: string): never {
+  io.stderr(`dvw env: ${message}\n`);
+  throw new CommanderError(FAILED_EXIT_CODE, 'dvw.env.failed', message);
+}
+
+/** invalidInput and notFound are the user's to fix (exit 2); anything else failed (exit 1). */
+function report(io: CliIo, error: unknown, secrets: readonly string[] = []): never {
+  const message = redact(describeError(error), secrets);
+  if (error instanceof WorkbenchError && (error.kind === 'invalidInput' || error.kind === 'notFound')) {
+    usage(io, message);
+  }
+  failed(io, message);
+}
+
+function connectionsFile(): string {
+  return connectionsPath(configDirectory(process.env));
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function configure(command: Command, io: CliIo): Command {
+  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride((error) => {
+    if (error.exitCode === 0) throw error;
+    throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+  });
+}
+
+function addCommand(io: CliIo): Command {
+  return configure(
+    new Command('add')
+      .description('add a named environment (no secret is stored: it comes from DATAVERSE_CLIENT_SECRET or a prompt)')
+      .argument('<name>', 'a name for the environment')
+      .requiredOption('--url <url>', 'the organization URL, e.g. https://contoso.crm.dynamics.com')
+      .option('--tenant <tenant>', 'the Entra tenant id or domain')
+      .option('--client-id <id>', 'the app registration (client) id')
+      .addOption(new Option('--auth <kind>', 'how to sign in').choices([...AUTH_KINDS]).default('client-secret'))
+      .option('--authority <url>', 'another identity endpoint than login.microsoftonline.com (the emulator)')
+      .option('--ca-file <file>', "a PEM certificate to trust for the authority (the emulator's)")
+      .option('--force', 'replace an environment of the same name'),
+    io,
+  ).action(async (name: string, raw: Record<string, unknown>) => {
+    const auth = text(raw.auth) ?? 'client-secret';
+    let connection: Connection;
+    try {
+      connection = validateConnection(
+        {
+          name,
+          url: text(raw.url),
+          auth: auth as AuthKind,
+          ...(text(raw.tenant) === undefined ? {} : { tenantId: text(raw.tenant) }),
+          ...(text(raw.clientId) === undefined ? {} : { clientId: text(raw.clientId) }),
+          ...(text(raw.authority) === undefined ? {} : { authority: text(raw.authority) }),
+          ...(text(raw.caFile) === undefined ? {} : { caFile: text(raw.caFile) }),
+        },
+        'the environment',
+      );
+    } catch (error) {
+      report(io, error);
+    }
+    const file = connectionsFile();
+    try {
+      const current = await readConnections(file);
+      await writeConnections(file, withConnection(current, connection, raw.force === true));
+    } catch (error) {
+      report(io, error);
+    }
+    io.stdout(`added environment '${connection.name}' (${connection.auth}) to ${file}\n`);
+  });
+}
+
+function listCommand(io: CliIo): Command {
+  return configure(
+    new Command('list').description('list the named environments').option('--json', 'print them as JSON'),
+    io,
+  ).action(async (raw: Record<string, unknown>) => {
+    let environments: readonly Connection[];
+    try {
+      environments = (await readConnections(connectionsFile())).environments;
+    } catch (error) {
+      report(io, error);
+    }
+    if (raw.json === true) {
+      io.stdout(`${JSON.stringify(environments, null, 2)}\n`);
+      return;
+    }
+    if (environments.length === 0) {
+      io.stdout('no environments yet: dvw env add NAME --url URL ...\n');
+      return;
+    }
+    const rows = environments.map((c) => [c.name, c.url, c.auth, c.tenantId ?? c.authority ?? '', c.clientId ?? '']);
+    const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+    for (const row of [header, ...rows]) {
+      io.stdout(
+        `${row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
+    }
+  });
+}
+
+function removeCommand(io: CliIo): Command {
+  return configure(
+    new Command('remove').description('remove a named environment').argument('<name>', 'the environment'),
+    io,
+  ).action(async (name: string) => {
+    const file = connectionsFile();
+    try {
+      await writeConnections(file, withoutConnection(await readConnections(file), name));
+    } catch (error) {
+      report(io, error);
+    }
+    io.stdout(`removed environment '${name}'\n`);
+  });
+}
+
+function testCommand(io: CliIo): Command {
+  return configure(
+    new Command('test')
+      .description('sign in to a named environment and ask it WhoAmI')
+      .argument('<name>', 'the environment'),
+    io,
+  ).action(async (name: string) => {
+    let secrets: readonly string[] = [];
+    try {
+      const connection = await resolveConnection({ env: name }, process.env, cliResolveOptions(io.stderr));
+      secrets = connection.secrets;
+      const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+      const who = await client.whoAmI();
+      io.stdout(`${connection.label}: signed in as user ${who.userId} (organization ${who.organizationId})\n`);
+    } catch (error) {
+      report(io, error, secrets);
+    }
+  });
+}
+
+/** `dvw env add|list|remove|test`: the connections file other commands read with `--env NAME`. */
+export function registerEnvCommand(program: Command, io: CliIo): void {
+  const env = configure(
+    new Command('env').description(
+      'manage named environments (stored without secrets in the dvw connections file) for --env NAME',
+    ),
+    io,
+  );
+  env.addCommand(addCommand(io));
+  env.addCommand(listCommand(io));
+  env.addCommand(removeCommand(io));
+  env.addCommand(testCommand(io));
+  program.addCommand(env);
+}

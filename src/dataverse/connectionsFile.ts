@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { WorkbenchError } from '../core/errors';
+import { isJsonObject, webApiRoot } from './webApiClient';
+
+export type AuthKind = 'client-secret' | 'device-code' | 'azure-cli' | 'interactive';
+export const AUTH_KINDS: readonly AuthKind[] = ['client-secret', 'device-code', 'azure-cli', 'interactive'];
+
+/**
+ * One named environment of `dvw`. Only what identifies it: the client secret comes from
+ * `DATAVERSE_CLIENT_SECRET` or a prompt, and tokens live in MSAL's cache file, never here.
+ */
+export interface Connection {
+  readonly name: string;
+  readonly url: string;
+  readonly auth: AuthKind;
+  readonly tenantId?: string;
+  readonly clientId?: string;
+  /** Replaces `https://login.microsoftonline.com/<tenant>` (the emulator's identity endpoint). */
+  readonly authority?: string;
+  /** A PEM file to trust for the authority (the emulator's self-signed certificate). */
+  readonly caFile?: string;
+}
+
+export interface ConnectionsFile {
+  readonly version: 1;
+  readonly environments: readonly Connection[];
+}
+
+/** Environment variables that name where `dvw` keeps its files. */
+export interface DirectoryEnvironment {
+  readonly DVW_CONFIG_DIR?: string | undefined;
+  readonly XDG_CONFIG_HOME?: string | undefined;
+  readonly APPDATA?: string | undefined;
+}
+
+/** `$DVW_CONFIG_DIR`, else `$XDG_CONFIG_HOME/dataverse-workbench`, else the platform's config directory. */
+export function configDirectory(env: DirectoryEnvironment, home: string = homedir()): string {
+  if (env.DVW_CONFIG_DIR !== undefined && env.DVW_CONFIG_DIR !== '') return env.DVW_CONFIG_DIR;
+  if (env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== '') {
+    return join(env.XDG_CONFIG_HOME, 'dataverse-workbench');
+  }
+  if (process.platform === 'win32' && env.APPDATA !== undefined && env.APPDATA !== '') {
+    return join(env.APPDATA, 'dataverse-workbench');
+  }
+  return join(home, '.config', 'dataverse-workbench');
+}
+
+export function connectionsPath(directory: string): string {
+  return join(directory, 'connections.json');
+}
+
+/** MSAL's serialized cache for every connection: tokens, so it is written 0600 (FileTokenCacheStorage). */
+export function tokenCachePath(directory: string): string {
+  return join(directory, 'msal-token-cache.json');
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const GUID_OR_DOMAIN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
+/** Key names that would hold a secret: a hand-edited file with one is refused rather than silently used. */
+const SECRET_KEYS = /secret|password|token|key$/i;
+
+export function isAuthKind(value: unknown): value is AuthKind {
+  return typeof value === 'string' && (AUTH_KINDS as readonly string[]).includes(value);
+}
+
+/** Checks a connection's fields; throws `invalidInput` naming the field (never its value for unknown keys). */
+export function validateConnection(value: unknown, where = 'connection'): Connection {
+  if (!isJsonObject(value)) throw new WorkbenchError('invalidInput', `${where} is not a JSON object.`);
+  for (const key of Object.keys(value)) {
+    if (SECRET_KEYS.test(key)) {
+      throw new WorkbenchError(
+        'invalidInput',
+        `${where} has a '${key}' field: secrets are never stored in the connections file.`,
+      );
+    }
+  }
+  const { name, url, auth, tenantId, clientId, authority, caFile } = value;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `${where}: the name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
+    );
+  }
+  if (typeof url !== 'string') throw new WorkbenchError('invalidInput', `${where}: 'url' is missing.`);
+  webApiRoot(url);
+  const kind = auth ?? 'client-secret';
+  if (!isAuthKind(kind)) {
+    throw new WorkbenchError('invalidInput', `${where}: 'auth' must be one of ${AUTH_KINDS.join(', ')}.`);
+  }
+  const optional = (field: string, text: unknown, pattern?: RegExp): string | undefined => {
+    if (text === undefined) return undefined;
+    if (typeof text !== 'string' || text === '' || (pattern !== undefined && !pattern.test(text))) {
+      throw new WorkbenchError('invalidInput', `${where}: '${field}' is not valid.`);
+    }
+    return text;
+  };
+  const tenant = optional('tenantId', tenantId, GUID_OR_DOMAIN);
+  const client = optional('clientId', clientId, GUID_OR_DOMAIN);
+  const authorityUrl = optional('authority', authority);
+  if (authorityUrl !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(authorityUrl);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== 'https:') {
+      throw new WorkbenchError('invalidInput', `${where}: 'authority' must be an https URL.`);
+    }
+  }
+  const ca = optional('caFile', caFile);
+  if (kind === 'client-secret' && (client === undefined || (tenant === undefined && authorityUrl === undefined))) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `${where}: client-secret sign-in needs a client id and a tenant (or an authority).`,
+    );
+  }
+  return {
+    name,
+    url,
+    auth: kind,
+    ...(tenant === undefined ? {} : { tenantId: tenant }),
+    ...(client === undefined ? {} : { clientId: client }),
+    ...(authorityUrl === undefined ? {} : { authority: authorityUrl }),
+    ...(ca === undefined ? {} : { caFile: ca }),
+  };
+}
+
+/** Parses the file's text; a damaged file is an error that names the file, not a silent empty list. */
+export function parseConnections(text: string, file: string): ConnectionsFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch {
+    throw new WorkbenchError('invalidInput', `${file} is not valid JSON.`);
+  }
+  if (!isJsonObject(json) || json.version !== 1 || !Array.isArray(json.environments)) {
+    throw new WorkbenchError('invalidInput', `${file} is not a dvw connections file (version 1).`);
+  }
+  const environments = json.environments.map((item: unknown, index) =>
+    validateConnection(item, `${file}: environment ${index + 1}`),
+  );
+  const names = new Set<string>();
+  for (const connection of environments) {
+    const key = connection.name.toLowerCase();
+    if (names.has(key)) throw new WorkbenchError('invalidInput', `${file} names '${connection.name}' twice.`);
+    names.add(key);
+  }
+  return { version: 1, environments };
+}
+
+export async function readConnections(file: string): Promise<ConnectionsFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+    if (code === 'ENOENT') return { version: 1, environments: [] };
+    throw new WorkbenchError('invalidInput', `${file} could not be read.`, { cause: error });
+  }
+  return parseConnections(text, file);
+}
+
+/** Written to a temporary file and renamed, so a crash never leaves half a file. */
+export async function writeConnections(file: string, connections: ConnectionsFile): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temporary, `${JSON.stringify(connections, null, 2)}\n`, { encoding: 'utf8', flag: 'wx' });
+    await rename(temporary, file);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+export function findConnection(connections: ConnectionsFile, name: string): Connection | undefined {
+  return connections.environments.find((c) => c.name.toLowerCase() === name.toLowerCase());
+}
+
+/** Adds or replaces (`replace`) a connection by name, case-insensitively. */
+export function withConnection(
+  connections: ConnectionsFile,
+  connection: Connection,
+  replace: boolean,
+): ConnectionsFile {
+  const existing = findConnection(connections, connection.name);
+  if (existing !== undefined && !replace) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `an environment named '${existing.name}' exists already (remove it first, or pass --force).`,
+    );
+  }
+  const others = connections.environments.filter((c) => c !== existing);
+  return { version: 1, environments: [...others, connection] };
+}
+
+export function withoutConnection(connections: ConnectionsFile, name: string): ConnectionsFile {
+  const existing = findConnection(connections, name);
+  if (existing === undefined) throw new WorkbenchError('notFound', `no environment is named '${name}'.`);
+  return { version: 1, environments: connections.environments.filter((c) => c !== existing) };
+}
+
+/**
+ * Where `dvw` keeps caches ($metadata): beside the connections under `DVW_CONFIG_DIR` (tests), else
+ * `$XDG_CACHE_HOME/dataverse-workbench`, else `~/.cache/dataverse-workbench`.
+ */
+export function cacheDirectory(
+  env: DirectoryEnvironment & {
+    readonly XDG_CACHE_HOME?: string | undefined;
+    readonly LOCALAPPDATA?: string | undefined;
+  },
+  home: string = homedir(),
+): string {
+  if (env.DVW_CONFIG_DIR !== undefined && env.DVW_CONFIG_DIR !== '') return join(env.DVW_CONFIG_DIR, 'cache');
+  if (env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '')
+    return join(env.XDG_CACHE_HOME, 'dataverse-workbench');
+  if (process.platform === 'win32' && env.LOCALAPPDATA !== undefined && env.LOCALAPPDATA !== '') {
+    return join(env.LOCALAPPDATA, 'dataverse-workbench', 'cache');
+  }
+  return join(home, '.cache', 'dataverse-workbench');
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../../src/cli/program';
+import { RequestLimiter } from '../../../src/dataverse/limiter';
+import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
+import { parseFaults } from '../../../src/emulator/faults';
+import type { EmulatorOptions, RunningEmulator } from '../../../src/emulator/server';
+import { startEmulator } from '../../../src/emulator/server';
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+async function names(emulator: RunningEmulator): Promise<string[]> {
+  const client = new WebApiClient({
+    url: emulator.url,
+    tokenProvider: staticTokenProvider(emulator.token),
+    limiter: new RequestLimiter(),
+  });
+  const { rows } = await client.collectAll('accounts?$select=name', { maxPageSize: 5000 });
+  return rows.map((row) => String(row.name));
+}
+
+describe('dvw import against the emulator', function () {
+  this.timeout(180_000);
+  let directory: string;
+  let emulator: RunningEmulator | undefined;
+  const saved = process.env.DVW_CONFIG_DIR;
+  const start = async (options: EmulatorOptions = {}): Promise<RunningEmulator> => {
+    emulator = await startEmulator({ port: 0, seed: 'none', ...options });
+    return emulator;
+  };
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), 'dvw-import-'));
+    // The $metadata cache goes beside the (test's own) connections file.
+    process.env.DVW_CONFIG_DIR = join(directory, 'config');
+  });
+  afterEach(async () => {
+    await emulator?.close();
+    emulator = undefined;
+    if (saved === undefined) delete process.env.DVW_CONFIG_DIR;
+    else process.env.DVW_CONFIG_DIR = saved;
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('reports bad rows by line, imports the rest, and exits 1', async () => {
+    const e = await start();
+    const file = join(directory, 'accounts.jsonl');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ name: 'Good 1', numberofemployees: 10 }),
+        JSON.stringify({ name: 'Unknown column', shoesize: 44 }),
+        '',
+        JSON.stringify({ name: 'Wrong type', numberofemployees: 'many' }),
+        JSON.stringify({ name: 'x'.repeat(161) }),
+        '{not json',
+        JSON.stringify({ name: 'Good 2', revenue: 12.5, creditonhold: true }),
+      ].join('\n'),
+    );
+    const { code, stdout, stderr } = await capture(['import', 'accounts', file, '--url', e.url, '--token', e.token]);
+    assert.equal(code, 1);
+    assert.match(stderr, /accounts\.jsonl:2: unknown column 'shoesize'/);
+    assert.match(stderr, /accounts\.jsonl:4: column 'numberofemployees' must be a whole number/);
+    assert.match(stderr, /accounts\.jsonl:5: column 'name' is longer than 160 characters \(161\)/);
+    assert.match(stderr, /accounts\.jsonl:6: not valid JSON/);
+    assert.doesNotMatch(stderr, /many|xxxxxxxx/, 'values of rows are not printed');
+    assert.match(stdout, /^2 of 6 rows imported into accounts/m);
+    assert.deepEqual((await names(e)).sort(), ['Good 1', 'Good 2']);
+  });
+
+  it('refuses a CSV whose header names a column the table lacks, with exit code 2 and nothing sent', async () => {
+    const e = await start();
+    const file = join(directory, 'accounts.csv');
+    writeFileSync(file, 'name,favouritecolour\nA,blue\n');
+    const { code, stderr } = await capture(['import', 'accounts', file, '--url', e.url, '--token', e.token]);
+    assert.equal(code, 2);
+    assert.match(stderr, /accounts has no column 'favouritecolour'/);
+    assert.deepEqual(await names(e), []);
+  });
+
+  it('usage errors exit 2: no connection, bad --batch-size, unknown entity set', async () => {
+    const e = await start();
+    const file = join(directory, 'a.csv');
+    writeFileSync(file, 'name\nA\n');
+    const noConnection = await capture(['import', 'accounts', file]);
+    assert.equal(noConnection.code, 2);
+    assert.match(noConnection.stderr, /no environment URL/);
+    const badSize = await capture(['import', 'accounts', file, '--url', e.url, '--batch-size', '5000']);
+    assert.equal(badSize.code, 2);
+    const unknownSet = await capture(['import', 'nosuchthings', file, '--url', e.url, '--token', e.token]);
+    assert.equal(unknownSet.code, 2);
+    assert.match(unknownSet.stderr, /'nosuchthings' is not an entity set/);
+  });
+
+  it('10,000 rows through 10% faults and a low request limit: exactly 10,000 records, retries follow Retry-After', async () => {
+    const e = await start({
+      faults: parseFaults('503=5%,reset=5%,after-commit=50%,seed=5'),
+      limits: { requests: { count: 25, windowMs: 2500 } },
+    });
+    const n = 10_000;
+    const file = join(directory, 'accounts.csv');
+    const lines = ['name,numberofemployees,telephone1'];
+    for (let i = 0; i < n; i++) lines.push(`Imported ${String(i).padStart(5, '0')},${i},"555-${i}"`);
+    writeFileSync(file, `${lines.join('\r\n')}\r\n`);
+    const { code, stdout, stderr } = await capture([
+      'import',
+      'accounts',
+      file,
+      '--url',
+      e.url,
+      '--token',
+      e.token,
+      '--batch-size',
+      '100',
+      '--parallel',
+      '6',
+      '--verbose',
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^10000 of 10000 rows imported into accounts/m);
+    const counts = e.access.faults.counts;
+    assert.ok(counts.unavailable > 0, 'some 503s');
+    assert.ok(counts.resetBeforeCommit > 0, 'some resets before commit');
+    assert.ok(counts.resetAfterCommit > 0, 'some resets after commit');
+    const retries = stderr.split('\n').filter((line) => line.startsWith('retry: '));
+    assert.ok(
+      retries.some((line) => /^retry: POST \/api\/data\/v9\.2\/\$batch → 429, .*\(Retry-After\)$/.test(line)),
+      'a 429 retry that waited for Retry-After',
+    );
+    assert.ok(retries.some((line) => / → 503, /.test(line)));
+    assert.ok(
+      retries.some((line) => / → network, /.test(line)),
+      'a reset was retried',
+    );
+    assert.match(stderr, /rows\/s, ETA /);
+    e.access.faults.configure({});
+    e.access.protection.configure({});
+    const seen = await names(e);
+    assert.equal(seen.length, n, 'exactly N records');
+    assert.equal(new Set(seen).size, n, 'no duplicates by name');
+  });
+});
