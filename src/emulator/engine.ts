@@ -174,19 +174,15 @@ export class Engine {
   private storedColumns(table: Table, selection: Selection): string[] | undefined {
     if (selection.columns === undefined) return undefined;
     const names = new Set<string>([table.primaryIdAttribute, 'versionnumber']);
-    const add = (column: Column): void => {
-      names.add(column.name);
-      if (isLookupType(column.type)) names.add(`${column.name}__type`);
-    };
     for (const column of selection.columns) {
-      add(column);
+      addStored(names, column);
       if (column.type === 'currency' && table.columns.has('transactioncurrencyid')) {
         const currency = table.columns.get('transactioncurrencyid');
-        if (currency !== undefined) add(currency);
+        if (currency !== undefined) addStored(names, currency);
       }
     }
     for (const expand of selection.expands) {
-      if (expand.navigation.kind === 'single') add(expand.navigation.column);
+      if (expand.navigation.kind === 'single') addStored(names, expand.navigation.column);
     }
     return [...names].filter((n) => n === 'versionnumber' || table.columns.has(n) || n.endsWith('__type'));
   }
@@ -295,27 +291,14 @@ export class Engine {
   /** One stored row as Dataverse returns it for a selection, with expansions and requested annotations. */
   project(table: Table, row: Row, selection: Selection): Record<string, unknown> {
     const out: Record<string, unknown> = { '@odata.etag': etag(row) };
-    const emit = (column: Column): void => {
-      const name = propertyName(column);
-      annotate(out, name, column, row, this.annotations, this.formatter);
+    const annotations = this.annotations;
+    for (const { column, name } of projectedColumns(table, selection)) {
+      if (annotations !== undefined) annotate(out, name, column, row, annotations, this.formatter);
       out[name] = jsonValue(column, row[column.name] ?? null);
-    };
-    if (selection.columns === undefined) {
-      for (const column of table.columns.values()) emit(column);
-      // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-      if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
-    } else {
-      for (const column of selection.columns) emit(column);
-      const currency = table.columns.get('transactioncurrencyid');
-      if (
-        currency !== undefined &&
-        !selection.columns.includes(currency) &&
-        selection.columns.some((c) => c.type === 'currency')
-      ) {
-        emit(currency);
-      }
-      const primary = table.columns.get(table.primaryIdAttribute);
-      if (primary !== undefined && !selection.columns.includes(primary)) emit(primary);
+    }
+    // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
+    if (selection.columns === undefined && table.baseType === 'principal') {
+      out.ownerid = row[table.primaryIdAttribute] ?? null;
     }
     for (const expand of selection.expands) out[expand.name] = this.expand(table, row, expand, out);
     return out;
@@ -368,6 +351,50 @@ export class Engine {
     }
     return result.rows;
   }
+}
+
+function addStored(names: Set<string>, column: Column): void {
+  names.add(column.name);
+  if (isLookupType(column.type)) names.add(`${column.name}__type`);
+}
+
+interface ProjectedColumn {
+  readonly column: Column;
+  readonly name: string;
+}
+
+/**
+ * What `project` emits, in order, worked out once per table or selection instead of once per row: a page
+ * holds up to 5,000 rows and `propertyName` builds a string per lookup.
+ */
+const allColumns = new WeakMap<Table, readonly ProjectedColumn[]>();
+const selectedColumnsOf = new WeakMap<Selection, readonly ProjectedColumn[]>();
+
+function named(column: Column): ProjectedColumn {
+  return { column, name: propertyName(column) };
+}
+
+function projectedColumns(table: Table, selection: Selection): readonly ProjectedColumn[] {
+  if (selection.columns === undefined) {
+    let columns = allColumns.get(table);
+    if (columns === undefined) {
+      columns = [...table.columns.values()].map(named);
+      allColumns.set(table, columns);
+    }
+    return columns;
+  }
+  let columns = selectedColumnsOf.get(selection);
+  if (columns !== undefined) return columns;
+  const list = [...selection.columns];
+  const currency = table.columns.get('transactioncurrencyid');
+  if (currency !== undefined && !list.includes(currency) && list.some((c) => c.type === 'currency')) {
+    list.push(currency);
+  }
+  const primary = table.columns.get(table.primaryIdAttribute);
+  if (primary !== undefined && !list.includes(primary)) list.push(primary);
+  columns = list.map(named);
+  selectedColumnsOf.set(selection, columns);
+  return columns;
 }
 
 function quoteIntersect(intersect: string): string {

@@ -54,6 +54,16 @@ const DEVICE_CODE_INTERVAL_S = 1;
 /** Entra's tolerance for clocks running ahead; expiry gets none, so a test can wait a token out. */
 const NOT_BEFORE_SKEW_S = 300;
 const RESERVED_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
+/** Bounds the verified-token cache: callers choose how many tokens they present. */
+const MAX_VERIFIED_TOKENS = 256;
+
+/** What `check` must re-examine on every use of a token whose signature it already verified. */
+interface VerifiedToken {
+  readonly exp: number;
+  readonly nbf: number | undefined;
+  readonly aud: unknown;
+  readonly subject: string;
+}
 
 interface Reply {
   readonly status: number;
@@ -221,9 +231,48 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     return `${input}.${base64url(sign('sha256', Buffer.from(input), signing.privateKey))}`;
   };
 
+  /**
+   * Tokens whose signature and claims checked out, by SHA-256 of the token: RSA verification was the largest
+   * fixed cost of a request, and a client sends the same token until it expires. Keyed by digest so that
+   * neither the lookup nor the comparison runs on the secret itself; the time-dependent and audience checks
+   * still run on every request.
+   */
+  const verified = new Map<string, VerifiedToken>();
   const check = (authorization: string | undefined): TokenCheck => {
     const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     if (token === undefined) return { ok: false, reason: 'missing' };
+    const key = digest(token).toString('base64');
+    const known = verified.get(key);
+    if (known !== undefined) {
+      const timely = timelyAndAddressed(known);
+      if (!timely.ok && timely.reason === 'expired') verified.delete(key);
+      return timely;
+    }
+    const result = verifyToken(token);
+    if (!result.ok) return result;
+    remember(key, result);
+    return { ok: true, subject: result.subject };
+  };
+  const timelyAndAddressed = (token: VerifiedToken): TokenCheck => {
+    const seconds = now() / 1000;
+    if (seconds >= token.exp) return { ok: false, reason: 'expired' };
+    if (token.nbf !== undefined && seconds + NOT_BEFORE_SKEW_S < token.nbf) return { ok: false, reason: 'expired' };
+    const audience = options.audience();
+    if (token.aud !== audience && token.aud !== `${audience}/`) return { ok: false, reason: 'audience' };
+    return { ok: true, subject: token.subject };
+  };
+  const remember = (key: string, token: VerifiedToken): void => {
+    if (verified.size >= MAX_VERIFIED_TOKENS) {
+      const seconds = now() / 1000;
+      for (const [k, v] of verified) if (seconds >= v.exp) verified.delete(k);
+      // Still full of live tokens: forget the oldest (a re-verification costs time, not correctness).
+      const oldest = verified.keys().next();
+      if (verified.size >= MAX_VERIFIED_TOKENS && oldest.done !== true) verified.delete(oldest.value);
+    }
+    verified.set(key, token);
+  };
+  /** Signature and the claims that cannot change with time; `ok` only for a token this endpoint issued. */
+  const verifyToken = (token: string): ({ ok: true } & VerifiedToken) | Extract<TokenCheck, { ok: false }> => {
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, reason: 'malformed' };
     const [head = '', body = '', signature = ''] = parts;
@@ -241,15 +290,24 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     if (!verify('sha256', Buffer.from(`${head}.${body}`), signing.publicKey, Buffer.from(signature, 'base64url'))) {
       return { ok: false, reason: 'signature' };
     }
-    const seconds = now() / 1000;
-    if (typeof claims.exp !== 'number' || seconds >= claims.exp) return { ok: false, reason: 'expired' };
-    if (typeof claims.nbf === 'number' && seconds + NOT_BEFORE_SKEW_S < claims.nbf)
-      return { ok: false, reason: 'expired' };
-    const audience = options.audience();
-    if (claims.aud !== audience && claims.aud !== `${audience}/`) return { ok: false, reason: 'audience' };
+    if (typeof claims.exp !== 'number') return { ok: false, reason: 'expired' };
+    // Reasons in the order the checks used to run, so that a token that fails several reports the same one.
+    const timely = timelyAndAddressed({
+      exp: claims.exp,
+      nbf: typeof claims.nbf === 'number' ? claims.nbf : undefined,
+      aud: claims.aud,
+      subject: '',
+    });
+    if (!timely.ok) return timely;
     if (claims.iss !== issuer() || claims.tid !== tenantId) return { ok: false, reason: 'issuer' };
     if (typeof claims.oid !== 'string') return { ok: false, reason: 'malformed' };
-    return { ok: true, subject: claims.oid };
+    return {
+      ok: true,
+      exp: claims.exp,
+      nbf: typeof claims.nbf === 'number' ? claims.nbf : undefined,
+      aud: claims.aud,
+      subject: claims.oid,
+    };
   };
 
   const openIdConfiguration = (tenant: string): Record<string, unknown> => {

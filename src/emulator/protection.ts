@@ -100,6 +100,9 @@ export interface Admission {
   finish(): void;
 }
 
+/** The admission of every request while no limit is set: shared, so that being off costs no allocation. */
+export const UNLIMITED: Admission = Object.freeze({ headers: Object.freeze({}), finish: () => undefined });
+
 /** Dataverse formats the remaining time in seconds with grouping and two decimals (`1,199.46`). */
 function formatSeconds(ms: number): string {
   return (Math.max(0, ms) / 1000).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -127,7 +130,7 @@ export class ServiceProtection {
    * `Retry-After` stays honest: once it has passed, the oldest counted request has left the window.
    */
   admit(user: string): Admission {
-    if (!this.enabled) return { headers: {}, finish: () => undefined };
+    if (!this.enabled) return UNLIMITED;
     const now = this.now();
     const state = this.state(user);
     const { requests, concurrent, time } = this.limits;

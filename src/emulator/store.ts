@@ -63,12 +63,23 @@ export function storedColumns(table: Table): string[] {
 
 function toRow(result: Record<string, unknown> | null): Row | null {
   if (result === null) return null;
-  const row: Row = {};
-  for (const [key, value] of Object.entries(result)) {
-    row[key] =
-      typeof value === 'string' || typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : null;
+  // The driver hands out a fresh object per row: fixing the few odd values in place saves a copy of every row.
+  for (const key in result) {
+    const value = result[key];
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      result[key] = typeof value === 'bigint' ? Number(value) : null;
+    }
   }
-  return row;
+  return result as Row;
+}
+
+function toRows(results: readonly unknown[]): Row[] {
+  const rows: Row[] = [];
+  for (const result of results) {
+    const row = toRow(result as Record<string, unknown> | null);
+    if (row !== null) rows.push(row);
+  }
+  return rows;
 }
 
 function isAlive(pid: number): boolean {
@@ -225,10 +236,7 @@ export class Store {
     const names = Object.keys(values);
     const where = names.map((n) => (values[n] === null ? `${q(n)} IS NULL` : `${q(n)} = ?`)).join(' AND ');
     const params = names.map((n) => values[n]).filter((v): v is string | number => v !== null && v !== undefined);
-    return this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`)
-      .all(params)
-      .map((r) => toRow(r as Record<string, unknown>))
-      .filter((r): r is Row => r !== null);
+    return toRows(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`).all(params));
   }
 
   insert(table: Table, row: Row): void {
@@ -281,10 +289,7 @@ export class Store {
       params.push(afterId);
     }
     const sql = `SELECT * FROM ${sqlTable(table)}${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${q(table.primaryIdAttribute)} LIMIT ?`;
-    return this.statement(sql)
-      .all([...params, limit])
-      .map((r) => toRow(r as Record<string, unknown>))
-      .filter((r): r is Row => r !== null);
+    return toRows(this.statement(sql).all([...params, limit]));
   }
 
   /** Runs a read-only query (built with parameters, never with values in the text). */
@@ -301,10 +306,7 @@ export class Store {
       }
     } else this.queries.delete(sql);
     this.queries.set(sql, statement);
-    return statement
-      .all([...params])
-      .map((r) => toRow(r as Record<string, unknown>))
-      .filter((r): r is Row => r !== null);
+    return toRows(statement.all([...params]));
   }
 
   count(table: Table): number {
@@ -338,10 +340,7 @@ export class Store {
     const after = afterId === undefined ? '' : ` AND t.${q(target.primaryIdAttribute)} > ?`;
     const sql = `SELECT t.* FROM ${sqlTable(target)} t JOIN ${intersectTable(relationship)} i ON i.${theirs} = t.${q(target.primaryIdAttribute)} WHERE i.${mine} = ?${after} ORDER BY t.${q(target.primaryIdAttribute)} LIMIT ?`;
     const params: (string | number)[] = afterId === undefined ? [id, limit] : [id, afterId, limit];
-    return this.statement(sql)
-      .all(params)
-      .map((r) => toRow(r as Record<string, unknown>))
-      .filter((r): r is Row => r !== null);
+    return toRows(this.statement(sql).all(params));
   }
 
   /** For bulk seeding: a prepared insert reused for many rows inside one transaction. */

@@ -171,6 +171,32 @@ describe('emulator identity endpoint and bearer tokens', function () {
     }
   });
 
+  it('keeps checking expiry and tampering once a token has been verified (the verified-token cache)', async () => {
+    let clock = 1_700_000_000_000;
+    const identity = await startIdentity({
+      audience: () => 'http://127.0.0.1:1',
+      userId: 'u',
+      tokenLifetimeMs: 60_000,
+      now: () => clock,
+    });
+    try {
+      const issued = identity.issueToken();
+      for (let i = 0; i < 3; i++) assert.deepEqual(identity.check(`Bearer ${issued}`), { ok: true, subject: 'u' });
+      const [head, payload, signature] = issued.split('.') as [string, string, string];
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+      const tampered = `${head}.${Buffer.from(JSON.stringify({ ...claims, oid: 'x' })).toString('base64url')}.${signature}`;
+      assert.deepEqual(identity.check(`Bearer ${tampered}`), { ok: false, reason: 'signature' });
+      clock += 61_000;
+      assert.deepEqual(identity.check(`Bearer ${issued}`), { ok: false, reason: 'expired' });
+      assert.deepEqual(identity.check(`Bearer ${issued}`), { ok: false, reason: 'expired' });
+      // Many distinct live tokens: the cache is bounded and every one of them still checks out.
+      const many = Array.from({ length: 300 }, () => identity.issueToken());
+      for (const t of [...many, ...many]) assert.deepEqual(identity.check(`Bearer ${t}`), { ok: true, subject: 'u' });
+    } finally {
+      await identity.close();
+    }
+  });
+
   it('runs the device code flow: pending until the user enters the code, then a token', async () => {
     const scope = `${e.url}/user_impersonation`;
     const started = json(
