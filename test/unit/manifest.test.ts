@@ -29,6 +29,7 @@ interface Manifest {
     menus: Record<string, { command: string; when?: string }[]>;
     configuration: { properties: Record<string, unknown> };
     languages: { id: string; extensions: string[]; configuration: string }[];
+    walkthroughs: { id: string; steps: { id: string; description: string; media: { markdown?: string } }[] }[];
     grammars: { language: string; path: string }[];
   };
 }
@@ -113,5 +114,16 @@ describe('package.json agrees with the code', () => {
     assert.equal(manifest.engines.vscode, '^1.95.0');
     assert.equal(manifest.bin.dvw, 'dist/cli.js');
     assert.equal(manifest.main, './dist/extension.js');
+  });
+
+  it('walkthrough steps link to known commands and ship their pages', () => {
+    const viewFocus = Object.values(Views).map((view) => `${view}.focus`);
+    for (const step of manifest.contributes.walkthroughs.flatMap((w) => w.steps)) {
+      for (const link of step.description.match(/command:[\w.]+/g) ?? []) {
+        const id = link.slice('command:'.length);
+        assert.ok(commandIds.includes(id) || viewFocus.includes(id), `${step.id}: unknown ${link}`);
+      }
+      if (step.media.markdown) assert.ok(existsSync(path.join(root, step.media.markdown)), step.media.markdown);
+    }
   });
 });
