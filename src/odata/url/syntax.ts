@@ -3,7 +3,7 @@
  * that was parsed (the raw text, even when the parser decoded percent escapes); names are as the
  * user wrote them, nothing is resolved against metadata here.
  */
-import type { TextSpan } from '../blocks';
+import type { TextSpan } from '../span';
 
 export type { TextSpan };
 
