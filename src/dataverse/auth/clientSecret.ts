@@ -2,9 +2,9 @@ import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import type { AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { WorkbenchError } from '../../core/errors';
 import type { Clock } from '../retryPolicy';
-import { cancelledError, systemClock } from '../retryPolicy';
 import type { AccessToken, TokenProvider } from '../webApiClient';
 import { HttpsNetworkClient } from './networkClient';
+import { RenewingToken } from './renewing';
 import type { TokenCacheStorage } from './tokenCache';
 import { tokenCachePlugin } from './tokenCache';
 
@@ -31,8 +31,6 @@ export interface ClientSecretOptions {
   readonly clock?: Clock;
 }
 
-const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
-
 /** The `.default` scope of an environment, as Entra expects it for app-only tokens (reference §14). */
 export function defaultScope(environmentUrl: string): string {
   let origin: string;
@@ -42,13 +40,6 @@ export function defaultScope(environmentUrl: string): string {
     throw new WorkbenchError('invalidInput', 'The environment URL is not a valid URL.');
   }
   return `${origin}/.default`;
-}
-
-interface Held {
-  readonly token: string;
-  readonly expiresOn: number;
-  /** When to stop handing it out: a share of its lifetime before expiry, at most the margin. */
-  readonly refreshAt: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -87,20 +78,19 @@ export function authError(error: unknown, secrets: readonly string[], where: str
 export class ClientSecretTokenProvider implements TokenProvider {
   readonly scope: string;
   private readonly app: ConfidentialClientApplication;
-  private readonly clock: Clock;
-  private readonly margin: number;
   private readonly secret: string;
   private readonly host: string;
-  private held: Held | undefined;
-  private pending: Promise<Held> | undefined;
+  private readonly renewing: RenewingToken;
   /** Tokens obtained from MSAL (network or its cache); tests read it. */
   acquisitions = 0;
 
   constructor(options: ClientSecretOptions) {
     this.scope = defaultScope(options.environmentUrl);
-    this.clock = options.clock ?? systemClock;
-    this.margin = options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
     this.secret = options.clientSecret;
+    this.renewing = new RenewingToken((force) => this.acquire(force), {
+      ...(options.refreshMarginMs === undefined ? {} : { refreshMarginMs: options.refreshMarginMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
     let authorityUrl: URL;
     try {
       authorityUrl = new URL(options.authority);
@@ -130,22 +120,12 @@ export class ClientSecretTokenProvider implements TokenProvider {
     this.app = new ConfidentialClientApplication(configuration);
   }
 
-  async getToken(signal: AbortSignal, options: { readonly forceRefresh?: boolean } = {}): Promise<AccessToken> {
-    if (signal.aborted) throw cancelledError(signal.reason);
-    const force = options.forceRefresh === true;
-    const held = this.held;
-    if (!force && held !== undefined && this.clock.now() < held.refreshAt) {
-      return { token: held.token, expiresOn: new Date(held.expiresOn) };
-    }
-    // A held token past its refresh point is renewed even if MSAL's cache would still hand it out.
-    this.pending ??= this.acquire(force || held !== undefined).finally(() => {
-      this.pending = undefined;
-    });
-    const next = await abortable(this.pending, signal);
-    return { token: next.token, expiresOn: new Date(next.expiresOn) };
+  /** A held token past its refresh point is renewed even if MSAL's cache would still hand it out. */
+  getToken(signal: AbortSignal, options: { readonly forceRefresh?: boolean } = {}): Promise<AccessToken> {
+    return this.renewing.get(signal, options.forceRefresh === true);
   }
 
-  private async acquire(forceRefresh: boolean): Promise<Held> {
+  private async acquire(forceRefresh: boolean): Promise<AccessToken> {
     let result: AuthenticationResult | null;
     try {
       result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache: forceRefresh });
@@ -156,27 +136,6 @@ export class ClientSecretTokenProvider implements TokenProvider {
       throw new WorkbenchError('auth', `Could not get a token from ${this.host}: the answer held no access token.`);
     }
     this.acquisitions += 1;
-    const now = this.clock.now();
-    const expiresOn = result.expiresOn?.getTime() ?? now + 3_600_000;
-    const refreshAt = expiresOn - Math.min(this.margin, Math.max(0, (expiresOn - now) / 4));
-    this.held = { token: result.accessToken, expiresOn, refreshAt };
-    return this.held;
+    return { token: result.accessToken, ...(result.expiresOn ? { expiresOn: result.expiresOn } : {}) };
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(cancelledError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
