@@ -1,7 +1,18 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { describeError, WorkbenchError } from '../core/errors';
+import { WebApiClient } from '../dataverse/webApiClient';
+import { exportRegistrations, formatRegistrationFile, secretReferences } from '../webhooks/exportRegistrations';
 import { formatDelivery, summarizeDelivery } from '../webhooks/inspect';
+import type { Plan } from '../webhooks/plan';
+import { applyPlan, computePlan, formatPlan, isEmptyPlan } from '../webhooks/plan';
 import { startWebhookReceiver } from '../webhooks/receiver';
 import type { ReceiverAuth } from '../webhooks/receiver';
+import type { RegistrationFile } from '../webhooks/registrationFile';
+import { parseRegistrationFile } from '../webhooks/registrationFile';
+import { createWebApiExecutor, loadRegisteredState } from '../webhooks/webApiExecutor';
+import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 
 interface ListenOptions {
@@ -15,6 +26,7 @@ interface ListenOptions {
 
 /** Usage errors end with exit code 2, like other command-line tools. */
 const USAGE_EXIT_CODE = 2;
+const FAILED_EXIT_CODE = 1;
 
 function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535)
@@ -117,14 +129,207 @@ function listenCommand(io: CliIo): Command {
     });
 }
 
+// ---- plan, apply, export ----
+
+interface ConnectionOptions {
+  env?: unknown;
+  url?: unknown;
+  token?: unknown;
+  prune?: unknown;
+  yes?: unknown;
+  rotateSecrets?: unknown;
+  force?: unknown;
+}
+
+function optionText(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Runs one of plan/apply/export: usage problems exit 2, failures 1, both without a stack trace. */
+async function withConnection(
+  io: CliIo,
+  name: string,
+  raw: ConnectionOptions,
+  work: (client: WebApiClient, signal: AbortSignal, label: string) => Promise<void>,
+): Promise<void> {
+  let secrets: readonly string[] = [];
+  const stop = (code: number, message: string): never => {
+    io.stderr(`dvw webhooks ${name}: ${redact(message, secrets)}\n`);
+    throw new CommanderError(code, `dvw.webhooks.${code === USAGE_EXIT_CODE ? 'usage' : 'failed'}`, message);
+  };
+  const abort = new AbortController();
+  const onInterrupt = (): void => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    const connection = await resolveConnection(
+      { env: optionText(raw.env), url: optionText(raw.url), token: optionText(raw.token) },
+      process.env,
+      cliResolveOptions(io.stderr),
+    );
+    secrets = connection.secrets;
+    const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+    await work(client, abort.signal, connection.label);
+  } catch (error) {
+    if (error instanceof CommanderError) throw error;
+    if (error instanceof WorkbenchError && error.kind === 'invalidInput') stop(USAGE_EXIT_CODE, describeError(error));
+    stop(FAILED_EXIT_CODE, describeError(error));
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function readRegistrationFile(io: CliIo, name: string, file: string): Promise<RegistrationFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : '';
+    const message = code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}`;
+    io.stderr(`dvw webhooks ${name}: ${message}\n`);
+    throw new CommanderError(USAGE_EXIT_CODE, 'dvw.webhooks.usage', message);
+  }
+  try {
+    return parseRegistrationFile(text);
+  } catch (error) {
+    const message = `${file}: ${describeError(error)}`;
+    io.stderr(`dvw webhooks ${name}: ${message}\n`);
+    throw new CommanderError(USAGE_EXIT_CODE, 'dvw.webhooks.usage', message);
+  }
+}
+
+/** A secret reference's value: the named environment variable, when it holds something. */
+function secretFromEnvironment(ref: { readonly env: string }): string | undefined {
+  const value = process.env[ref.env];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+    io.stderr('');
+  }
+}
+
+function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--env <name>', 'a named environment (dvw env add)')
+    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
+    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)');
+}
+
+function usageExits(command: Command, io: CliIo): Command {
+  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride((error) => {
+    if (error.exitCode === 0) throw error;
+    throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+  });
+}
+
+function planOptions(raw: ConnectionOptions): { prune: boolean; rotateSecrets: boolean } {
+  return { prune: raw.prune === true, rotateSecrets: raw.rotateSecrets === true };
+}
+
+function planCommand(io: CliIo): Command {
+  return usageExits(
+    withConnectionOptions(
+      new Command('plan')
+        .description('print what applying a dataverse.webhooks.json would create, update and delete')
+        .argument('<file>', 'the registration file')
+        .option('--prune', 'also delete registered endpoints the file does not name')
+        .option('--rotate-secrets', 'send every secret again'),
+    ),
+    io,
+  ).action(async (file: string, raw: ConnectionOptions) => {
+    const registrations = await readRegistrationFile(io, 'plan', file);
+    await withConnection(io, 'plan', raw, async (client, signal) => {
+      const state = await loadRegisteredState(client, signal);
+      io.stdout(formatPlan(computePlan(registrations, state, planOptions(raw))));
+    });
+  });
+}
+
+function applyCommand(io: CliIo): Command {
+  return usageExits(
+    withConnectionOptions(
+      new Command('apply')
+        .description('make the registrations match a dataverse.webhooks.json (a second apply changes nothing)')
+        .argument('<file>', 'the registration file')
+        .option('--prune', 'also delete registered endpoints the file does not name')
+        .option('--rotate-secrets', 'send every secret again')
+        .option('--yes', 'apply without asking, deletions included'),
+    ),
+    io,
+  ).action(async (file: string, raw: ConnectionOptions) => {
+    const registrations = await readRegistrationFile(io, 'apply', file);
+    await withConnection(io, 'apply', raw, async (client, signal, label) => {
+      const state = await loadRegisteredState(client, signal);
+      const plan: Plan = computePlan(registrations, state, planOptions(raw));
+      io.stdout(formatPlan(plan));
+      if (isEmptyPlan(plan)) return;
+      if (raw.yes !== true) {
+        const deletes = plan.operations.some((op) => op.action === 'delete');
+        if (process.stdin.isTTY) {
+          if (!(await confirm(io, `Apply these changes to ${label}? [y/N] `))) {
+            throw new WorkbenchError('cancelled', 'nothing was applied.');
+          }
+        } else if (deletes) {
+          throw new WorkbenchError('invalidInput', 'the plan deletes registrations: pass --yes to apply it');
+        }
+      }
+      const result = await applyPlan(plan, createWebApiExecutor(client, signal), {
+        resolveSecret: secretFromEnvironment,
+        signal,
+      });
+      io.stdout(`Applied: ${result.created} created, ${result.updated} updated, ${result.deleted} deleted.\n`);
+    });
+  });
+}
+
+function exportCommand(io: CliIo): Command {
+  return usageExits(
+    withConnectionOptions(
+      new Command('export')
+        .description('write what is registered as a dataverse.webhooks.json (secrets as environment variable names)')
+        .argument('<file>', 'the file to write')
+        .option('--force', 'overwrite the file if it exists'),
+    ),
+    io,
+  ).action(async (file: string, raw: ConnectionOptions) => {
+    await withConnection(io, 'export', raw, async (client, signal) => {
+      const state = await loadRegisteredState(client, signal);
+      const notes: string[] = [];
+      const registrations = exportRegistrations(state, notes);
+      try {
+        await writeFile(file, formatRegistrationFile(registrations), { flag: raw.force === true ? 'w' : 'wx' });
+      } catch (error) {
+        const code = error instanceof Error && 'code' in error ? String(error.code) : '';
+        if (code === 'EEXIST') throw new WorkbenchError('invalidInput', `${file} exists: pass --force to overwrite it`);
+        throw new WorkbenchError('internal', `cannot write ${file}`, { cause: error });
+      }
+      for (const note of notes) io.stderr(`note: ${note}\n`);
+      const variables = secretReferences(registrations);
+      io.stdout(
+        `Wrote ${registrations.endpoints.length} endpoints to ${file}.` +
+          (variables.length === 0 ? '\n' : ` Before applying it, set: ${variables.join(', ')}.\n`),
+      );
+    });
+  });
+}
+
 export function registerWebhooksCommand(program: Command, io: CliIo): void {
   const webhooks = new Command('webhooks')
-    .description('inspect webhook deliveries from Dataverse')
+    .description('register webhooks from a file (plan, apply, export) and inspect deliveries (listen)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride((error) => {
       if (error.exitCode === 0) throw error;
       throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
     });
+  webhooks.addCommand(planCommand(io));
+  webhooks.addCommand(applyCommand(io));
+  webhooks.addCommand(exportCommand(io));
   webhooks.addCommand(listenCommand(io));
   program.addCommand(webhooks);
 }

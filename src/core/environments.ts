@@ -1,5 +1,26 @@
 import { WorkbenchError } from './errors';
 
+/** How an environment signs in. Absent in settings means `microsoftAccount` (VS Code's own session). */
+export type AuthMethod = 'microsoftAccount' | 'clientSecret' | 'deviceCode' | 'browser' | 'azureCli';
+export const AUTH_METHODS: readonly AuthMethod[] = [
+  'microsoftAccount',
+  'clientSecret',
+  'deviceCode',
+  'browser',
+  'azureCli',
+];
+
+/** The non-secret sign-in fields; the client secret and tokens live in SecretStorage only. */
+export interface EnvironmentAuth {
+  readonly method: AuthMethod;
+  readonly tenantId?: string;
+  readonly clientId?: string;
+  /** Replaces `https://login.microsoftonline.com/<tenant>` (a private identity endpoint such as the emulator's). */
+  readonly authority?: string;
+  /** A PEM file to trust for a loopback `authority` (the emulator's self-signed certificate). */
+  readonly caFile?: string;
+}
+
 /** The non-secret part of a connection, as kept in the `dataverse.environments` setting. */
 export interface EnvironmentConfig {
   readonly name: string;
@@ -7,6 +28,136 @@ export interface EnvironmentConfig {
   readonly url: string;
   /** `{{name}}` values for `.odata` files run against this environment. */
   readonly variables?: Readonly<Record<string, string>>;
+  readonly auth?: EnvironmentAuth;
+}
+
+export function authMethodOf(environment: EnvironmentConfig): AuthMethod {
+  return environment.auth?.method ?? 'microsoftAccount';
+}
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Field names that would hold a secret: refused in settings, so a pasted secret is noticed, not used. */
+const SECRET_KEY = /secret|password|token|key$/i;
+const AUTH_KEYS = new Set(['method', 'tenantId', 'clientId', 'authority', 'caFile']);
+/** Which optional fields each method reads; any other field is a mistake worth telling. */
+const FIELDS_OF: Readonly<Record<AuthMethod, readonly string[]>> = {
+  microsoftAccount: ['tenantId', 'clientId'],
+  clientSecret: ['tenantId', 'clientId', 'authority', 'caFile'],
+  deviceCode: ['tenantId', 'clientId', 'authority', 'caFile'],
+  browser: ['tenantId', 'clientId', 'authority', 'caFile'],
+  azureCli: ['tenantId'],
+};
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
+}
+
+export function validateTenantId(input: string): string {
+  const text = input.trim();
+  if (!TENANT.test(text)) {
+    throw new WorkbenchError('invalidInput', 'A tenant is a directory id (GUID) or a domain such as contoso.com.');
+  }
+  return text;
+}
+
+export function validateClientId(input: string): string {
+  const text = input.trim();
+  if (!GUID.test(text)) {
+    throw new WorkbenchError('invalidInput', 'A client id is the application (client) id GUID of an app registration.');
+  }
+  return text;
+}
+
+/** An https identity authority such as `https://login.microsoftonline.com/<tenant>`; http is never sent secrets. */
+export function validateAuthority(input: string): string {
+  const text = input.trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      'The authority is not a URL, e.g. https://login.microsoftonline.com/contoso.com',
+    );
+  }
+  if (url.protocol !== 'https:') throw new WorkbenchError('invalidInput', 'The authority must use https.');
+  if (url.username || url.password || url.search || url.hash) {
+    throw new WorkbenchError('invalidInput', 'The authority is a plain https URL, without credentials or query.');
+  }
+  return text.replace(/\/+$/, '');
+}
+
+/**
+ * Checks the `auth` object of an environment entry; throws `invalidInput` naming the field. Values of unknown
+ * or secret-looking fields are never repeated, since they may be secrets pasted in the wrong place.
+ */
+export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new WorkbenchError('invalidInput', 'auth must be an object such as { "method": "clientSecret", ... }.');
+  }
+  const fields = raw as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (AUTH_KEYS.has(key)) continue;
+    if (SECRET_KEY.test(key)) {
+      throw new WorkbenchError(
+        'invalidInput',
+        `auth.${key} looks like a secret: secrets are kept in VS Code's secret storage, never in settings. Remove it and use "Edit Environment" to store it.`,
+      );
+    }
+    throw new WorkbenchError('invalidInput', `auth.${key} is not a known field (${[...AUTH_KEYS].join(', ')}).`);
+  }
+  const method = fields.method;
+  if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
+    throw new WorkbenchError('invalidInput', `auth.method must be one of ${AUTH_METHODS.join(', ')}.`);
+  }
+  const authMethod = method as AuthMethod;
+  const allowed = FIELDS_OF[authMethod];
+  for (const key of ['tenantId', 'clientId', 'authority', 'caFile']) {
+    if (fields[key] === undefined) continue;
+    if (!allowed.includes(key))
+      throw new WorkbenchError('invalidInput', `auth.${key} is not used by ${authMethod} sign-in.`);
+    if (typeof fields[key] !== 'string' || fields[key].trim() === '') {
+      throw new WorkbenchError('invalidInput', `auth.${key} must be a non-empty string.`);
+    }
+  }
+  const text = (key: string): string | undefined => (typeof fields[key] === 'string' ? fields[key] : undefined);
+  const tenantId = text('tenantId');
+  const clientId = text('clientId');
+  const authority = text('authority');
+  const caFile = text('caFile');
+  const checked = {
+    ...(tenantId === undefined ? {} : { tenantId: prefixed('tenantId', () => validateTenantId(tenantId)) }),
+    ...(clientId === undefined ? {} : { clientId: prefixed('clientId', () => validateClientId(clientId)) }),
+    ...(authority === undefined ? {} : { authority: prefixed('authority', () => validateAuthority(authority)) }),
+  };
+  if (caFile !== undefined) {
+    // A private CA only makes sense for a private identity endpoint on this machine; for Entra it would
+    // replace the public roots and for anything else it would invite trusting an interceptor.
+    if (checked.authority === undefined || !isLoopbackHost(new URL(checked.authority).hostname)) {
+      throw new WorkbenchError('invalidInput', 'auth.caFile is only for a loopback authority (https://127.0.0.1:…).');
+    }
+  }
+  if (authMethod === 'clientSecret') {
+    if (checked.clientId === undefined) {
+      throw new WorkbenchError(
+        'invalidInput',
+        'auth.clientId (the app registration) is needed for clientSecret sign-in.',
+      );
+    }
+    if (checked.tenantId === undefined && checked.authority === undefined) {
+      throw new WorkbenchError('invalidInput', 'auth.tenantId (or auth.authority) is needed for clientSecret sign-in.');
+    }
+  }
+  return { method: authMethod, ...checked, ...(caFile === undefined ? {} : { caFile: caFile.trim() }) };
+}
+
+function prefixed<T>(field: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new WorkbenchError('invalidInput', `auth.${field}: ${(error as Error).message}`);
+  }
 }
 
 export interface EnvironmentListResult {
@@ -60,13 +211,27 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
       problems.push(`dataverse.environments[${index}] is not an object.`);
       return;
     }
-    const { name, url, variables } = entry as Record<string, unknown>;
+    const { name, url, variables, auth } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || typeof url !== 'string') {
       problems.push(`dataverse.environments[${index}] needs a string "name" and a string "url".`);
       return;
     }
     if (variables !== undefined && !isStringMap(variables)) {
       problems.push(`dataverse.environments[${index}].variables must map names to strings.`);
+      return;
+    }
+    const secretKey = Object.keys(entry).find((key) => SECRET_KEY.test(key));
+    if (secretKey !== undefined) {
+      problems.push(
+        `dataverse.environments[${index}].${secretKey} looks like a secret: secrets are kept in VS Code's secret storage, never in settings. Remove it.`,
+      );
+      return;
+    }
+    let parsedAuth: EnvironmentAuth | undefined;
+    try {
+      parsedAuth = auth === undefined ? undefined : parseEnvironmentAuth(auth);
+    } catch (error) {
+      problems.push(`dataverse.environments[${index}].${(error as Error).message}`);
       return;
     }
     try {
@@ -77,6 +242,7 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
         ),
         url: normalizeEnvironmentUrl(url),
         ...(variables === undefined ? {} : { variables }),
+        ...(parsedAuth === undefined ? {} : { auth: parsedAuth }),
       });
     } catch (error) {
       problems.push(`dataverse.environments[${index}]: ${(error as Error).message}`);

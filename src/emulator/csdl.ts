@@ -183,7 +183,10 @@ function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
     .start('Key')
     .empty('PropertyRef', { Name: principal ? 'ownerid' : table.primaryIdAttribute })
     .end();
-  for (const column of table.columns.values()) writeProperty(xml, propertyName(column), edmType(column.type));
+  for (const column of table.columns.values()) {
+    if (column.name === 'versionnumber' && !table.versionNumberInMetadata) continue;
+    writeProperty(xml, propertyName(column), edmType(column.type));
+  }
   for (const navigation of table.navigations.values()) writeNavigation(xml, schema, navigation);
   writeAlternateKeys(xml, table);
   xml.end();

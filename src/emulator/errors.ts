@@ -62,6 +62,21 @@ export const GUESSED_CODES = {
   changeTrackingOption: '0x80060888',
   /** A `$deltatoken` this emulator did not issue or cannot read. */
   deltaToken: '0x80060888',
+  /**
+   * A service endpoint whose columns do not fit its contract (webhook without url or auth, queue without
+   * path, …). Dataverse's validation code, the neighbour of `validationRequired`.
+   */
+  serviceEndpointInvalid: '0x80040203',
+  /**
+   * A step outside the public stages (documented: `OnlyStepInPredefinedStagesCanBeModified`), and an
+   * asynchronous step outside post-operation, whose code the reference leaves UNVERIFIED.
+   */
+  stepStage: '0x80044184',
+  /**
+   * A synchronous step whose webhook failed (non-2xx, unreachable, timeout): the write is rolled back. The
+   * code is the plug-in failure (`InvalidPluginExecutionException`, §12.2); the exact service-endpoint code is not documented.
+   */
+  webhookFailed: '0x80040265',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;

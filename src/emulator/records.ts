@@ -197,11 +197,23 @@ export function parseReference(schema: Schema, value: unknown): ParsedReference 
   return { table, id: key.toLowerCase() };
 }
 
+/** Sees every record write inside its transaction: webhook delivery (webhookDelivery.ts) hooks in here. */
+export interface WriteObserver {
+  /** The row about to be stored, after derived columns: may set more of them, or refuse it by throwing. */
+  prepare(table: Table, row: Row, existing: Row | null): void;
+  created(table: Table, row: Row): void;
+  /** `written`: the columns the request set (its Target), not only those whose value changed. */
+  updated(table: Table, before: Row, after: Row, written: readonly string[]): void;
+  /** Before the row goes; may delete what Dataverse deletes with it. */
+  deleting(table: Table, row: Row): void;
+}
+
 export interface WriteContext {
   readonly schema: Schema;
   readonly store: Store;
   readonly caller: Caller;
   readonly organization: Organization;
+  readonly observer?: WriteObserver;
 }
 
 interface PendingChild {
@@ -475,6 +487,7 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
     row[`${navigation.column.name}__type`] = target.logicalName;
   }
   derive(ctx, table, row);
+  ctx.observer?.prepare(table, row, null);
   checkRequired(table, row);
   checkAlternateKeys(ctx, table, row, id);
   row.versionnumber = ctx.store.nextVersion();
@@ -501,7 +514,9 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
     }
   }
   applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
-  return ctx.store.get(table, id) ?? row;
+  const created = ctx.store.get(table, id) ?? row;
+  ctx.observer?.created(table, created);
+  return created;
 }
 
 /** Updates the given columns of an existing record; `raw` are already-stored values set by the server. */
@@ -516,6 +531,7 @@ export function updateRecord(ctx: WriteContext, table: Table, id: string, body: 
   row.modifiedby = ctx.caller.userId;
   row.modifiedby__type = 'systemuser';
   derive(ctx, table, row);
+  ctx.observer?.prepare(table, row, existing);
   checkRequired(table, row);
   checkAlternateKeys(ctx, table, row, id);
   row.versionnumber = ctx.store.nextVersion();
@@ -525,5 +541,10 @@ export function updateRecord(ctx: WriteContext, table: Table, id: string, body: 
   }
   ctx.store.update(table, id, changes);
   applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
-  return ctx.store.get(table, id) ?? row;
+  const updated = ctx.store.get(table, id) ?? row;
+  if (ctx.observer !== undefined) {
+    const written = [...Object.keys(parsed.values), ...Object.keys(raw)].filter((key) => !key.endsWith('__type'));
+    ctx.observer.updated(table, existing, updated, written);
+  }
+  return updated;
 }

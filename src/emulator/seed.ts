@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteContext } from './records';
 import { createRecord, nowIso } from './records';
+import type { Table } from './schema/schema';
 import type { Row, Store } from './store';
 
 export interface Identity {
@@ -46,6 +47,8 @@ export function bootstrap(store: Store): Identity {
   const existing = store.getMeta('identity');
   if (existing !== undefined) {
     const parsed = JSON.parse(existing) as Identity;
+    // Data files made before the webhook tables existed get their messages on the next start.
+    seedSdkMessages(store, parsed);
     return parsed;
   }
   const identity: Identity = {
@@ -108,7 +111,112 @@ export function bootstrap(store: Store): Identity {
     });
     store.setMeta('identity', JSON.stringify(identity));
   });
+  seedSdkMessages(store, identity);
   return identity;
+}
+
+/** The messages steps are registered on. Associate and Disassociate are filtered on no table (`none`). */
+const SDK_MESSAGES = [
+  'Create',
+  'Update',
+  'Delete',
+  'Assign',
+  'SetState',
+  'SetStateDynamicEntity',
+  'Retrieve',
+  'RetrieveMultiple',
+  'Associate',
+  'Disassociate',
+] as const;
+type SdkMessageName = (typeof SDK_MESSAGES)[number];
+
+/** Which messages a table has a filter for, as in Dataverse: Assign needs an owner, SetState a state column. */
+function messagesOf(table: Table): SdkMessageName[] {
+  const columns = [...table.columns.values()];
+  const messages: SdkMessageName[] = ['Create', 'Update', 'Delete', 'Retrieve', 'RetrieveMultiple'];
+  if (columns.some((c) => c.type === 'owner')) messages.push('Assign');
+  if (columns.some((c) => c.type === 'state')) messages.push('SetState', 'SetStateDynamicEntity');
+  return messages;
+}
+
+/** The registration tables themselves take no steps (Dataverse refuses them too). */
+const NO_STEPS = new Set([
+  'sdkmessage',
+  'sdkmessagefilter',
+  'sdkmessageprocessingstep',
+  'sdkmessageprocessingstepimage',
+  'serviceendpoint',
+]);
+
+/**
+ * `sdkmessages` and their `sdkmessagefilters` for every table of the schema, so steps can be registered
+ * against the emulator as against Dataverse. Ids come from a fixed PRNG: the same on every machine.
+ */
+export function seedSdkMessages(store: Store, identity: Identity): void {
+  if (store.getMeta('sdkMessagesSeeded') !== undefined) return;
+  const messageTable = store.schema.tables.get('sdkmessage');
+  const filterTable = store.schema.tables.get('sdkmessagefilter');
+  if (messageTable === undefined || filterTable === undefined) return;
+  const random = prng(13_000_013);
+  store.transaction(() => {
+    const now = nowIso();
+    const system = (): Row => ({
+      createdon: now,
+      modifiedon: now,
+      createdby: identity.userId,
+      createdby__type: 'systemuser',
+      modifiedby: identity.userId,
+      modifiedby__type: 'systemuser',
+      versionnumber: store.nextVersion(),
+    });
+    const messageIds = new Map<SdkMessageName, string>();
+    for (const name of SDK_MESSAGES) {
+      const id = guid(random);
+      messageIds.set(name, id);
+      store.insert(messageTable, {
+        ...system(),
+        sdkmessageid: id,
+        name,
+        categoryname: name === 'Retrieve' || name === 'RetrieveMultiple' ? 'Read' : 'Write',
+        availability: 2,
+        isprivate: 0,
+        isactive: 1,
+        isvalidforexecuteasync: 1,
+        workflowsdkstepenabled: 1,
+        autotransact: 1,
+        expand: 0,
+        template: 0,
+        isreadonly: name === 'Retrieve' || name === 'RetrieveMultiple' ? 1 : 0,
+        ismanaged: 1,
+      });
+    }
+    const filter = (message: SdkMessageName, primary: string): void => {
+      const messageId = messageIds.get(message);
+      if (messageId === undefined) return;
+      store.insert(filterTable, {
+        ...system(),
+        sdkmessagefilterid: guid(random),
+        name: `${message} ${primary}`,
+        sdkmessageid: messageId,
+        sdkmessageid__type: 'sdkmessage',
+        primaryobjecttypecode: primary,
+        secondaryobjecttypecode: 'none',
+        iscustomprocessingstepallowed: 1,
+        availability: 0,
+        isvisible: 1,
+        workflowsdkstepenabled: 1,
+        restrictionlevel: 0,
+        ismanaged: 1,
+      });
+    };
+    for (const [name, table] of store.schema.tables) {
+      if (NO_STEPS.has(name)) continue;
+      for (const message of messagesOf(table)) filter(message, name);
+    }
+    filter('Associate', 'none');
+    filter('Disassociate', 'none');
+    store.setMeta('sdkMessagesSeeded', now);
+  });
 }
 
 const COMPANY_WORDS = [

@@ -32,7 +32,7 @@ import { runFetchXml } from './fetchXml';
 import type { Limits } from './protection';
 import type { InProcessRequest, Reply } from './reply';
 import type { QueryEnv } from './query';
-import type { Caller, Organization, WriteContext } from './records';
+import type { Caller, Organization, WriteContext, WriteObserver } from './records';
 import {
   associate,
   createRecord,
@@ -49,6 +49,8 @@ import { builtinSchema, isLookupType } from './schema/schema';
 import { bootstrap, seedAccounts, seedSample } from './seed';
 import type { Row } from './store';
 import { Store } from './store';
+import type { WebhookEvent } from './webhookDelivery';
+import { WebhookDelivery } from './webhookDelivery';
 
 export interface EmulatorOptions {
   /** Defaults to 127.0.0.1: the emulator is for this machine only unless asked otherwise. */
@@ -81,6 +83,8 @@ export interface EmulatorOptions {
   readonly tenantId?: string;
   readonly clientId?: string;
   readonly clientSecret?: string;
+  /** Each webhook delivery, retry, failure and non-delivery (Service Bus, Event Hub, Event Grid); never payloads or keys. */
+  readonly onWebhook?: (event: WebhookEvent) => void;
 }
 
 export interface RunningEmulator {
@@ -104,6 +108,8 @@ export interface RunningEmulator {
   issueToken(lifetimeMs?: number): string;
   /** Faults and limits, changeable while running. */
   readonly access: Pick<Access, 'faults' | 'protection'>;
+  /** Webhook delivery: the recent outcomes, and a promise for the asynchronous deliveries in flight. */
+  readonly webhooks: { log(): readonly WebhookEvent[]; idle(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -199,8 +205,9 @@ class Handler {
     readonly organization: Organization,
     readonly baseUrl: () => string,
     readonly now: () => Date,
+    observer?: WriteObserver,
   ) {
-    this.ctx = { schema, store, caller, organization };
+    this.ctx = { schema, store, caller, organization, ...(observer === undefined ? {} : { observer }) };
     this.metadataXml = generateCsdl(schema);
     this.entityDefinitions = new EntityDefinitions(schema);
     this.changes = new ChangeTracking(schema, store, now);
@@ -528,6 +535,7 @@ class Handler {
             "The version of the existing record doesn't match the RowVersion property provided.",
           );
         }
+        this.ctx.observer?.deleting(table, existing);
         this.store.delete(table, String(existing[table.primaryIdAttribute]));
         return { status: 204, headers: {} };
       });
@@ -747,7 +755,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     store.close();
     throw error;
   }
-  const handler = new Handler(schema, store, caller, organization, () => baseUrl, options.now ?? (() => new Date()));
+  const webhooks = new WebhookDelivery({
+    schema,
+    store,
+    caller,
+    organization,
+    baseUrl: () => baseUrl,
+    ...(options.onWebhook === undefined ? {} : { onEvent: options.onWebhook }),
+  });
+  store.journal = webhooks;
+  const handler = new Handler(
+    schema,
+    store,
+    caller,
+    organization,
+    () => baseUrl,
+    options.now ?? (() => new Date()),
+    webhooks,
+  );
 
   const send = (res: ServerResponse, requestId: string, reply: Reply): void => {
     const headers: Record<string, string> = {
@@ -875,9 +900,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       } else {
         req.resume();
       }
-      const reply = BATCH_PATH.test(url.pathname)
-        ? runBatch(batchEnv, method, req.headers, text)
-        : dispatch({ method, url: rawUrl, headers: req.headers, body: text }, requestId);
+      const reply = await webhooks.run(
+        method !== 'GET' && method !== 'HEAD',
+        () =>
+          BATCH_PATH.test(url.pathname)
+            ? runBatch(batchEnv, method, req.headers, text)
+            : dispatch({ method, url: rawUrl, headers: req.headers, body: text }, requestId),
+        errorReply,
+      );
       if (gate.dropAfterCommit()) return;
       send(res, requestId, { ...reply, headers: { ...reply.headers, ...gate.headers } });
     } catch (error) {
@@ -932,11 +962,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     certificatePath: access.certificatePath,
     issueToken: (lifetimeMs?: number) => access.identity.issueToken(lifetimeMs),
     access: { faults: access.faults, protection: access.protection },
+    webhooks: { log: () => webhooks.log(), idle: () => webhooks.idle() },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
+        // Deliveries in flight are abandoned first: a synchronous one holds a transaction open.
+        const stopped = webhooks.close();
         server.close(() => {
-          store.close();
-          void access.close().finally(resolve);
+          void stopped.finally(() => {
+            store.close();
+            void access.close().finally(resolve);
+          });
         });
         server.closeAllConnections();
       });

@@ -5,6 +5,13 @@ import type { Column, ManyToMany, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 
 export type StoredValue = string | number | null;
+
+/** Follows transactions and savepoints as they open and end (they nest, so it sees a stack). */
+export interface TransactionJournal {
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+}
 /** A stored row: column name (lookups also `<name>__type`) to value. */
 export type Row = Record<string, StoredValue>;
 
@@ -188,18 +195,64 @@ export class Store {
     return statement;
   }
 
-  /** Runs `work` atomically; nested calls join the outer transaction. */
+  /** Told when a transaction (or a nested savepoint) ends, so work recorded inside it can follow its fate. */
+  journal: TransactionJournal | undefined;
+  private savepoints = 0;
+
+  /**
+   * Runs `work` atomically. A nested call is a savepoint: its failure undoes only its own writes and
+   * rethrows, so a request run inside an outer transaction (webhook delivery) still fails as a unit.
+   */
   transaction<T>(work: () => T): T {
-    if (this.db.inTransaction) return work();
-    this.db.exec('BEGIN IMMEDIATE');
+    if (!this.db.inTransaction) {
+      this.begin();
+      try {
+        const result = work();
+        this.commit();
+        return result;
+      } catch (error) {
+        this.rollback();
+        throw error;
+      }
+    }
+    const name = `sp${++this.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    this.journal?.begin();
     try {
       const result = work();
-      this.db.exec('COMMIT');
+      this.db.exec(`RELEASE ${name}`);
+      this.journal?.commit();
       return result;
     } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (this.db.inTransaction) {
+        this.db.exec(`ROLLBACK TO ${name}`);
+        this.db.exec(`RELEASE ${name}`);
+      }
+      this.journal?.rollback();
       throw error;
+    } finally {
+      this.savepoints--;
     }
+  }
+
+  /** Opens an outer transaction that stays open across awaits; pair with `commit` or `rollback`. */
+  begin(): void {
+    this.db.exec('BEGIN IMMEDIATE');
+    this.journal?.begin();
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+    this.journal?.commit();
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.journal?.rollback();
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   /** Schema statements of other modules (the change log's tables and triggers), run once at start. */

@@ -2,9 +2,12 @@ import * as vscode from 'vscode';
 import type { EnvironmentConfig } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
 import { MetadataCache } from '../dataverse/metadataCache';
-import type { AccessToken, ClientEvent, TokenProvider } from '../dataverse/webApiClient';
+import type { ClientEvent, TokenProvider } from '../dataverse/webApiClient';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { emulatorTokenProvider } from '../dataverse/auth/index';
+import type { EnvironmentSecrets } from './auth/environmentSecrets';
+import type { SignInUi } from './auth/tokenProviders';
+import { environmentTokenProvider, vscodeSignInUi } from './auth/tokenProviders';
 import type { EmulatorHost } from './emulatorHost';
 import type { EnvironmentStore } from './environmentStore';
 
@@ -45,6 +48,8 @@ export class ConnectionManager implements vscode.Disposable {
     private readonly memento: vscode.Memento,
     private readonly storageUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
+    private readonly secrets: EnvironmentSecrets,
+    private readonly signInUi: SignInUi = vscodeSignInUi,
   ) {
     this.lastActiveSignature = this.signatureOf(this.active);
     this.subscriptions = [
@@ -97,6 +102,20 @@ export class ConnectionManager implements vscode.Disposable {
     return this.store.read().environments.find((e) => e.name === connection.name)?.variables ?? {};
   }
 
+  /** The settings entry behind a configured environment (undefined for the emulator). */
+  environmentOf(connection: Connection): EnvironmentConfig | undefined {
+    if (connection.kind === 'emulator') return undefined;
+    return this.store.read().environments.find((e) => e.name === connection.name);
+  }
+
+  /**
+   * Drops the client of a connection so the next use signs in again: after its secret was replaced or
+   * deleted, when a client that already holds a token would otherwise go on using it.
+   */
+  forget(connectionId: string): void {
+    this.services.delete(connectionId);
+  }
+
   client(connection: Connection): WebApiClient {
     return this.servicesFor(connection).client;
   }
@@ -138,7 +157,9 @@ export class ConnectionManager implements vscode.Disposable {
       // The same MSAL client-credentials path as for a real tenant, against the emulator's identity endpoint.
       return emulatorTokenProvider(running);
     }
-    return vscodeMicrosoftTokenProvider(connection.url);
+    const environment = this.environmentOf(connection);
+    if (!environment) throw new WorkbenchError('invalidInput', `No environment named "${connection.name}".`);
+    return environmentTokenProvider(environment, this.secrets, this.signInUi);
   }
 
   /** Method, path and status only: never tokens or payloads. */
@@ -150,7 +171,9 @@ export class ConnectionManager implements vscode.Disposable {
     if (!connection) return undefined;
     // The emulator's token changes with every start, so a restart must build a new client.
     const token = connection.kind === 'emulator' ? (this.emulator.running?.token ?? '') : '';
-    return `${connection.id}|${connection.url}|${token.length > 0 ? token.slice(-8) : ''}`;
+    // A changed sign-in method, tenant or app in settings needs a new token provider too.
+    const auth = JSON.stringify(this.environmentOf(connection)?.auth ?? null);
+    return `${connection.id}|${connection.url}|${token.length > 0 ? token.slice(-8) : ''}|${auth}`;
   }
 
   private fireIfActiveChanged(): void {
@@ -164,21 +187,4 @@ export class ConnectionManager implements vscode.Disposable {
 
 function environmentConnection(environment: EnvironmentConfig): Connection {
   return { id: `environment:${environment.name}`, name: environment.name, url: environment.url, kind: 'environment' };
-}
-
-/**
- * Signs in with the Microsoft account VS Code already knows (its built-in `microsoft` authentication
- * provider), asking for the environment's `/.default` scope as Dataverse expects.
- */
-export function vscodeMicrosoftTokenProvider(url: string): TokenProvider {
-  const scopes = [`${new URL(url).origin}/.default`];
-  return {
-    async getToken(_signal, options): Promise<AccessToken> {
-      const session = await vscode.authentication.getSession('microsoft', scopes, {
-        createIfNone: true,
-        ...(options?.forceRefresh ? { forceNewSession: { detail: 'Dataverse rejected the previous sign-in.' } } : {}),
-      });
-      return { token: session.accessToken };
-    },
-  };
 }

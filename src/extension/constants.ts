@@ -11,6 +11,8 @@ export const Commands = {
   getChanges: CODELENS_COMMANDS.getChanges,
   addEnvironment: 'dataverse.addEnvironment',
   removeEnvironment: 'dataverse.removeEnvironment',
+  editEnvironment: 'dataverse.editEnvironment',
+  testConnection: 'dataverse.testConnection',
   refreshExplorer: 'dataverse.refreshExplorer',
   newOdataFile: 'dataverse.newOdataFile',
   showLog: 'dataverse.showLog',
@@ -31,6 +33,19 @@ export const Commands = {
   // Tree-node actions, hidden from the palette (the manifest test allows no `_` in contributed ids).
   loadMoreRecords: 'dataverse.loadMoreRecords',
   retryLoad: 'dataverse.retryLoad',
+  // Webhooks, service endpoints, steps and images (issue 8).
+  registerWebhook: 'dataverse.registerWebhook',
+  registerServiceBusEndpoint: 'dataverse.registerServiceBusEndpoint',
+  registerStep: 'dataverse.registerStep',
+  registerImage: 'dataverse.registerImage',
+  enableStep: 'dataverse.enableStep',
+  disableStep: 'dataverse.disableStep',
+  editRegistration: 'dataverse.editRegistration',
+  unregister: 'dataverse.unregister',
+  planWebhooks: 'dataverse.planWebhooks',
+  applyWebhooks: 'dataverse.applyWebhooks',
+  startWebhookInspector: 'dataverse.startWebhookInspector',
+  stopWebhookInspector: 'dataverse.stopWebhookInspector',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -39,7 +54,10 @@ export const ViewContainers = { dataverse: 'dataverse' } as const;
 export const Views = { explorer: 'dataverse.explorer' } as const;
 
 /** Context keys set with `setContext`, used in `when` clauses of the manifest. */
-export const ContextKeys = { emulatorRunning: 'dataverse.emulatorRunning' } as const;
+export const ContextKeys = {
+  emulatorRunning: 'dataverse.emulatorRunning',
+  webhookInspectorRunning: 'dataverse.webhookInspectorRunning',
+} as const;
 
 export const Settings = {
   section: 'dataverse',
@@ -68,6 +86,13 @@ export const TreeItemContexts = {
   loadMore: 'loadMore',
   loadError: 'loadError',
   message: 'message',
+  webhooks: 'webhooks',
+  serviceEndpoint: 'serviceEndpoint',
+  /** Contracts the commands cannot register steps on (plug-in style endpoints), shown read-only. */
+  serviceEndpointOther: 'serviceEndpointOther',
+  stepEnabled: 'stepEnabled',
+  stepDisabled: 'stepDisabled',
+  stepImage: 'stepImage',
 } as const;
 
 export const LANGUAGE_ID = 'odata';

@@ -23,7 +23,23 @@ export class EnvironmentStore implements vscode.Disposable {
   }
 
   async add(environment: EnvironmentConfig): Promise<void> {
-    await this.write([...this.rawEntries(), { name: environment.name, url: environment.url }]);
+    await this.write([...this.rawEntries(), entryOf(environment)]);
+  }
+
+  /**
+   * Replaces the name, URL and sign-in of one environment. Other fields of the entry (variables, and any the
+   * user added by hand) are kept as they are.
+   */
+  async update(name: string, next: Pick<EnvironmentConfig, 'name' | 'url' | 'auth'>): Promise<void> {
+    let found = false;
+    const entries = this.rawEntries().map((entry) => {
+      if (!(isRecord(entry) && entry.name === name)) return entry;
+      found = true;
+      const { auth: _previous, ...rest } = entry;
+      return { ...rest, ...entryOf(next) };
+    });
+    if (!found) throw new WorkbenchError('invalidInput', `No environment named "${name}" in settings.`);
+    await this.write(entries);
   }
 
   async remove(name: string): Promise<void> {
@@ -55,6 +71,14 @@ export class EnvironmentStore implements vscode.Disposable {
       .getConfiguration(Settings.section)
       .update(Settings.environments, entries, vscode.ConfigurationTarget.Global);
   }
+}
+
+function entryOf(environment: Pick<EnvironmentConfig, 'name' | 'url' | 'auth'>): Record<string, unknown> {
+  return {
+    name: environment.name,
+    url: environment.url,
+    ...(environment.auth === undefined ? {} : { auth: { ...environment.auth } }),
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

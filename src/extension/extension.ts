@@ -1,8 +1,11 @@
 import * as vscode from 'vscode';
 import { registerCommand } from './commandRunner';
-import { selectEnvironment, syncLanguageServerEnvironment } from './commands/connectionCommands';
-import { addEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
-import { jsonDocumentPresenter, runAllCommand, runBlockCommand } from './commands/runCommands';
+import { EnvironmentSecrets } from './auth/environmentSecrets';
+import type { SignInUi } from './auth/tokenProviders';
+import { vscodeSignInUi } from './auth/tokenProviders';
+import { selectEnvironment, syncLanguageServerEnvironment, testConnection } from './commands/connectionCommands';
+import { addEnvironment, editEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
+import { runAllCommand, runBlockCommand } from './commands/runCommands';
 import { ConnectionManager } from './connections';
 import { Commands, ContextKeys, Settings } from './constants';
 import type { RunningEmulator } from './emulatorHost';
@@ -12,23 +15,34 @@ import { registerExplorer } from './explorer/explorerCommands';
 import type { ExplorerTreeProvider } from './explorer/explorerTree';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
 import { createLog } from './log';
+import { recordUri } from './records/recordUri';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
 import { createEnvironmentStatusBar } from './statusBar';
 import type { UserInput } from './userInput';
 import { vscodeUserInput } from './userInput';
+import type { InspectorState } from './webhooks/inspectorPanel';
+import { registerWebhookFeature } from './webhooks/webhookFeature';
 
 /** What `activate` returns: other extensions and the integration tests use it. */
 export interface WorkbenchApi {
   readonly vscodeVersion: string;
   /** Replaces the prompt service; integration tests script answers with it. Returns a restore function. */
   setUserInput(input: UserInput): () => void;
+  /** Replaces how sign-ins show device codes and open pages; tests complete them. Returns a restore function. */
+  setSignInUi(ui: SignInUi): () => void;
   /** Resolves once the `.odata` language server answers. */
   languageServerReady(): Promise<void>;
   /** The running local emulator, if any (its token stays in memory). */
   readonly emulator: () => RunningEmulator | undefined;
   /** The Dataverse explorer's tree, for walking it in tests. */
   readonly explorer: ExplorerTreeProvider;
+  /** The running webhook delivery inspector (its URL and what it showed), if any. */
+  readonly webhookInspector: () => InspectorState | undefined;
+  /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
+  readonly logLines: () => readonly string[];
+  /** The user settings file (`<user data>/User/settings.json`), next to this extension's global storage. */
+  readonly userSettingsUri: vscode.Uri;
 }
 
 /** Only wiring lives here: build services, register, hand disposables to the context. */
@@ -44,16 +58,40 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
   const store = new EnvironmentStore();
   const emulator = new EmulatorHost(context.extensionUri, context.globalStorageUri, log);
   const languageClient = new OdataLanguageClient(context.extensionUri, log);
-  const connections = new ConnectionManager(store, emulator, context.globalState, context.globalStorageUri, log);
+  const secrets = new EnvironmentSecrets(context.secrets);
+  let signInUi: SignInUi = vscodeSignInUi;
+  const signIn: SignInUi = {
+    openExternal: (url) => signInUi.openExternal(url),
+    showDeviceCode: (environment, prompt) => signInUi.showDeviceCode(environment, prompt),
+  };
+  const connections = new ConnectionManager(
+    store,
+    emulator,
+    context.globalState,
+    context.globalStorageUri,
+    log,
+    secrets,
+    signIn,
+  );
+  const environmentServices = { store, secrets, connections, input: prompts };
   const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
+  // "Open record" in the grid opens the same editable record document as the explorer does.
   const presenter = new ResultsPanel(context.extensionUri, connections, log, async (run, entitySet, id) => {
-    const record = await connections.client(run.connection).get(`${entitySet}(${id})`);
-    await jsonDocumentPresenter.show([
-      { ...run, title: `${entitySet}(${id})`, result: { ...run.result, body: record } },
-    ]);
+    const document = await vscode.workspace.openTextDocument(
+      recordUri({ connectionId: run.connection.id, entitySet, id }),
+    );
+    await vscode.window.showTextDocument(document, { preview: false });
   });
   const commandContext = { log };
   const explorer = registerExplorer({ store, emulator, connections, input: prompts, commandContext });
+  const webhooks = registerWebhookFeature({
+    extensionUri: context.extensionUri,
+    connections,
+    tree: explorer.tree,
+    input: prompts,
+    log,
+    commandContext,
+  });
   // Metadata is downloaded only once a .odata file is open: no network I/O at activation.
   let environmentSync: vscode.Disposable | undefined;
   const startEnvironmentSync = (): void => {
@@ -74,6 +112,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     languageClient,
     connections,
     ...explorer.disposables,
+    ...webhooks.disposables,
     presenter,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
       deserializeWebviewPanel: (panel) => Promise.resolve(presenter.revive(panel)),
@@ -84,15 +123,23 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     }),
     startOnFirstOdataDocument(languageClient, log, startEnvironmentSync),
     registerCommand(commandContext, Commands.addEnvironment, async () => {
-      const name = await addEnvironment(store, prompts);
+      const name = await addEnvironment(environmentServices);
       log.info(`Added environment "${name}"`);
       return name;
     }),
     registerCommand(commandContext, Commands.removeEnvironment, async (node) => {
-      const name = await removeEnvironment(store, prompts, node);
+      const name = await removeEnvironment(environmentServices, node);
       log.info(`Removed environment "${name}"`);
       return name;
     }),
+    registerCommand(commandContext, Commands.editEnvironment, async (node) => {
+      const name = await editEnvironment(environmentServices, node);
+      log.info(`Edited environment "${name}"`);
+      return name;
+    }),
+    registerCommand(commandContext, Commands.testConnection, (target) =>
+      testConnection(connections, secrets, prompts, log, target),
+    ),
     registerCommand(commandContext, Commands.newOdataFile, () => newOdataFile()),
     registerCommand(commandContext, Commands.showLog, () => log.show()),
     registerCommand(commandContext, Commands.startEmulator, () =>
@@ -127,9 +174,19 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
         input = previous;
       };
     },
+    setSignInUi(next) {
+      const previous = signInUi;
+      signInUi = next;
+      return () => {
+        signInUi = previous;
+      };
+    },
     languageServerReady: () => languageClient.ensureStarted(),
     emulator: () => emulator.running,
     explorer: explorer.tree,
+    webhookInspector: webhooks.inspector,
+    logLines: () => log.recentLines(),
+    userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),
   };
 }
 

@@ -20,13 +20,15 @@ describe('environments', () => {
   it('adds an environment from scripted prompts, validating the URL as typed', async () => {
     const { api } = await activateWorkbench();
     const input = new ScriptedInput(
-      ['https://contoso.crm.dynamics.com/main.aspx', 'Contoso Dev'],
+      ['https://contoso.crm.dynamics.com/main.aspx', 'Contoso Dev', 'Microsoft account', '', ''],
       ['ftp://nope', 'not a url'],
     );
     restore = api.setUserInput(input);
     const name = await vscode.commands.executeCommand<string>(Commands.addEnvironment);
     assert.equal(name, 'Contoso Dev');
-    assert.deepEqual(storedEnvironments(), [{ name: 'Contoso Dev', url: 'https://contoso.crm.dynamics.com' }]);
+    assert.deepEqual(storedEnvironments(), [
+      { name: 'Contoso Dev', url: 'https://contoso.crm.dynamics.com', auth: { method: 'microsoftAccount' } },
+    ]);
     // Both bad values were refused by the URL box's validation, with a reason.
     assert.match(input.validationMessages[0] ?? '', /https/);
     assert.match(input.validationMessages[1] ?? '', /not a URL/);

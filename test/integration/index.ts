@@ -20,10 +20,12 @@ export async function run(): Promise<void> {
   mocha.suite.emit('pre-require', globalThis, 'integration', mocha);
   await import('./activation.test');
   await import('./environments.test');
+  await import('./connections.test');
   await import('./language.test');
   await import('./emulator.test');
   await import('./odataFeatures.test');
   await import('./explorer.test');
+  await import('./webhooks.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -103,4 +103,26 @@ describe('.odata against the local emulator', () => {
     );
     assert.ok((panel.input as vscode.TabInputWebview).viewType.includes('dataverse.results'));
   });
+
+  it('runs a file pinned with @environment on that connection, and refuses an unknown one', async () => {
+    const pinned = await vscode.workspace.openTextDocument({
+      language: 'odata',
+      content: '@environment = Local emulator\n\n### Who\nGET WhoAmI\n',
+    });
+    const run = await vscode.commands.executeCommand<BlockRun>(Commands.runBlock, {
+      uri: pinned.uri.toString(),
+      blockIndex: 1,
+    });
+    assert.equal(run.connection.name, 'Local emulator');
+    assert.equal(run.result.status, 200);
+    const unknown = await vscode.workspace.openTextDocument({
+      language: 'odata',
+      content: '@environment = Nowhere\n\n### Who\nGET WhoAmI\n',
+    });
+    const refused = await vscode.commands.executeCommand<BlockRun | undefined>(Commands.runBlock, {
+      uri: unknown.uri.toString(),
+      blockIndex: 1,
+    });
+    assert.equal(refused, undefined, 'the command reports the unknown environment instead of running');
+  });
 });

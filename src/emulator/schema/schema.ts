@@ -104,6 +104,8 @@ export interface Table {
   readonly primaryNameAttribute: string | undefined;
   readonly ownership: Ownership;
   readonly changeTracking: boolean;
+  /** False for the few tables whose real `$metadata` has no `versionnumber` (serviceendpoint); ETags still use it. */
+  readonly versionNumberInMetadata: boolean;
   /** `principal` for systemuser and team, whose CSDL key is the inherited `ownerid`. */
   readonly baseType: 'principal' | undefined;
   readonly alternateKeys: readonly AlternateKey[];
@@ -193,6 +195,7 @@ interface RawTable {
   primaryNameAttribute: string | undefined;
   ownership: Ownership | undefined;
   changeTracking: boolean | undefined;
+  versionNumberInMetadata: boolean | undefined;
   baseType: 'principal' | undefined;
   alternateKeys: AlternateKey[];
   systemNavigation: Partial<Record<SystemNavigationKey, NavigationRef>>;
@@ -439,6 +442,7 @@ class Reader {
       ownership:
         ownershipText !== undefined && OWNERSHIPS.has(ownershipText) ? (ownershipText as Ownership) : undefined,
       changeTracking: this.boolean(value, 'changeTracking', path),
+      versionNumberInMetadata: this.boolean(value, 'versionNumberInMetadata', path),
       baseType: baseType === 'principal' ? 'principal' : undefined,
       alternateKeys,
       systemNavigation,
@@ -737,6 +741,7 @@ function resolve(raw: RawSchema, source: string): Schema {
       primaryNameAttribute: t.primaryNameAttribute,
       ownership: t.ownership ?? 'UserOwned',
       changeTracking: t.changeTracking ?? false,
+      versionNumberInMetadata: t.versionNumberInMetadata ?? true,
       baseType: t.baseType,
       alternateKeys: t.alternateKeys,
       columns,

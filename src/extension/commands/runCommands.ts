@@ -82,24 +82,3 @@ export async function runAllCommand(
   await presenter.show(runs);
   return runs;
 }
-
-/** Until the results panel is available: each answer as a JSON document beside the file. */
-export const jsonDocumentPresenter: ResultPresenter = {
-  async show(runs) {
-    const content = runs.map((run) => ({
-      request: run.title,
-      environment: run.connection.name,
-      status: `${run.result.status} ${run.result.statusText}`,
-      elapsedMs: Math.round(run.result.elapsedMs),
-      requestId: run.result.requestId,
-      ...(run.result.batch ? { batch: run.result.batch } : {}),
-      ...(run.result.removed ? { removed: run.result.removed } : {}),
-      body: run.result.body,
-    }));
-    const document = await vscode.workspace.openTextDocument({
-      language: 'json',
-      content: JSON.stringify(content.length === 1 ? content[0] : content, null, 2),
-    });
-    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true });
-  },
-};

@@ -214,4 +214,5 @@ const NODE_TYPES = [
   'loadMore',
   'error',
   'message',
+  'section',
 ] as const satisfies readonly ExplorerNode['type'][];

@@ -10,7 +10,15 @@ import type { EnvironmentStore } from '../environmentStore';
 import type { ExplorerData, TableInfo } from './explorerData';
 import { recordName } from './explorerData';
 import { Loads } from './loads';
-import type { ConnectionNode, ExplorerNode, RecordNode, RecordsFolderNode, TableNode, TablesNode } from './nodes';
+import type {
+  ConnectionNode,
+  ExplorerNode,
+  ExplorerSection,
+  RecordNode,
+  RecordsFolderNode,
+  TableNode,
+  TablesNode,
+} from './nodes';
 import { TABLE_FOLDERS } from './nodes';
 
 export type { ExplorerNode } from './nodes';
@@ -56,6 +64,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
   /** Every node this provider made: command arguments are checked against it. */
   private readonly made = new WeakSet<object>();
   private knownUrls = new Map<string, string>();
+  private readonly sections: ExplorerSection[] = [];
 
   constructor(
     private readonly store: EnvironmentStore,
@@ -88,6 +97,22 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
     const target = node.type === 'error' ? node.retry : node;
     this.forgetBelow(target.id);
     this.changed.fire(target);
+  }
+
+  /** Adds a folder under every connected connection, after Tables. */
+  addSection(section: ExplorerSection): vscode.Disposable {
+    this.sections.push(section);
+    this.changed.fire(undefined);
+    return new vscode.Disposable(() => {
+      const at = this.sections.indexOf(section);
+      if (at !== -1) this.sections.splice(at, 1);
+    });
+  }
+
+  /** Reloads the node with this id if the tree has shown it; nothing was loaded below it otherwise. */
+  refreshId(id: string): void {
+    const node = this.nodes.get(id);
+    if (node !== undefined) this.refresh(node);
   }
 
   isConnected(connection: Connection): boolean {
@@ -203,7 +228,10 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
             }),
           ];
         }
-        return [this.tablesNodeOf(element.connection)];
+        return [
+          this.tablesNodeOf(element.connection),
+          ...this.sections.flatMap((section) => section.roots(element.connection)).map((node) => this.intern(node)),
+        ];
       case 'tables':
         return this.guarded(element, async () => this.tableNodes(element));
       case 'table':
@@ -219,6 +247,12 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
       case 'folder':
         if (element.folder === 'records') return this.recordNodes(element as RecordsFolderNode);
         return this.guarded(element, () => this.folderChildren(element));
+      case 'section':
+        return this.guarded(element, async () =>
+          (await element.section.children(element, (key, load) => this.loads.get(key, load))).map((node) =>
+            this.intern(node),
+          ),
+        );
       default:
         return [];
     }
@@ -355,6 +389,8 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
         item.command = { command: Commands.retryLoad, title: 'Retry', arguments: [node.retry] };
         return item;
       }
+      case 'section':
+        return node.section.treeItem(node);
       case 'message': {
         const item = new vscode.TreeItem(node.message, none);
         item.id = node.id;

@@ -1,3 +1,4 @@
+import type * as vscode from 'vscode';
 import type { EnvironmentConfig } from '../../core/environments';
 import type { JsonObject } from '../../dataverse/webApiClient';
 import type { NavigationProperty, Property } from '../../metadata/model';
@@ -54,6 +55,13 @@ export type ExplorerNode =
     }
   | { readonly type: 'loadMore'; readonly id: string; readonly records: RecordsFolderNode }
   | { readonly type: 'error'; readonly id: string; readonly message: string; readonly retry: ExplorerNode }
+  /** A node of a section another feature contributes under each connection (see `ExplorerSection`). */
+  | {
+      readonly type: 'section';
+      readonly id: string;
+      readonly connection: Connection;
+      readonly section: ExplorerSection;
+    }
   | {
       readonly type: 'message';
       readonly id: string;
@@ -66,3 +74,18 @@ export type TableNode = Extract<ExplorerNode, { type: 'table' }>;
 export type RecordNode = Extract<ExplorerNode, { type: 'record' }>;
 export type RecordsFolderNode = Extract<ExplorerNode, { type: 'folder' }> & { readonly folder: 'records' };
 export type TablesNode = Extract<ExplorerNode, { type: 'tables' }>;
+export type SectionNode = Extract<ExplorerNode, { type: 'section' }>;
+
+/** Remembered, de-duplicated loads keyed by node id: the explorer's own, so refresh and retry reach them. */
+export type SectionLoad = <T>(key: string, load: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+/**
+ * A folder another feature (webhooks) adds under every connected connection, beside Tables. The section
+ * makes its nodes and items; the explorer interns them, loads through its cache and shows failures as
+ * error nodes with a retry, so the section gets laziness, de-duplication and refresh for free.
+ */
+export interface ExplorerSection {
+  roots(connection: Connection): SectionNode[];
+  children(node: SectionNode, load: SectionLoad): Promise<SectionNode[]>;
+  treeItem(node: SectionNode): vscode.TreeItem;
+}

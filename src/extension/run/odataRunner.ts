@@ -53,7 +53,7 @@ export class OdataRunner {
     const parsed = parseDocument(document.getText());
     const block = parsed.blocks[blockIndex];
     if (!block) throw new WorkbenchError('invalidInput', `The document has no block ${blockIndex + 1}.`);
-    const environment = parsed.environment?.name;
+    const environment = parsed.environment?.value;
     const connection = environment ? this.connections.byName(environment) : this.connections.requireActive();
     if (!connection) {
       throw new WorkbenchError(

@@ -1,5 +1,14 @@
 import * as assert from 'node:assert/strict';
-import { normalizeEnvironmentUrl, parseEnvironmentList, validateEnvironmentName } from '../../../src/core/environments';
+import {
+  authMethodOf,
+  normalizeEnvironmentUrl,
+  parseEnvironmentAuth,
+  parseEnvironmentList,
+  validateAuthority,
+  validateClientId,
+  validateEnvironmentName,
+  validateTenantId,
+} from '../../../src/core/environments';
 import { WorkbenchError } from '../../../src/core/errors';
 
 function invalidInput(check: () => unknown, pattern: RegExp): void {
@@ -63,5 +72,123 @@ describe('environment settings', () => {
   it('treats a missing setting as empty and a non-list as one problem', () => {
     assert.deepEqual(parseEnvironmentList(undefined), { environments: [], problems: [] });
     assert.equal(parseEnvironmentList({ name: 'x' }).problems.length, 1);
+  });
+
+  describe('sign-in (auth)', () => {
+    const url = 'https://dev.crm.dynamics.com';
+    const clientId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+
+    it('defaults to the Microsoft account when auth is absent', () => {
+      const [environment] = parseEnvironmentList([{ name: 'Dev', url }]).environments;
+      assert.ok(environment);
+      assert.equal(environment.auth, undefined);
+      assert.equal(authMethodOf(environment), 'microsoftAccount');
+    });
+
+    it('keeps the fields each method uses, trimmed', () => {
+      const result = parseEnvironmentList([
+        { name: 'A', url, auth: { method: 'microsoftAccount', tenantId: 'contoso.com', clientId } },
+        { name: 'B', url, auth: { method: 'clientSecret', tenantId: ' contoso.onmicrosoft.com ', clientId } },
+        { name: 'C', url, auth: { method: 'deviceCode' } },
+        { name: 'D', url, auth: { method: 'browser', tenantId: 'contoso.com' } },
+        { name: 'E', url, auth: { method: 'azureCli', tenantId: 'contoso.com' } },
+        {
+          name: 'F',
+          url: 'http://127.0.0.1:5555',
+          auth: {
+            method: 'clientSecret',
+            clientId,
+            authority: 'https://127.0.0.1:5556/tenant/',
+            caFile: '/tmp/identity.pem',
+          },
+        },
+      ]);
+      assert.deepEqual(result.problems, []);
+      assert.deepEqual(
+        result.environments.map((e) => e.auth),
+        [
+          { method: 'microsoftAccount', tenantId: 'contoso.com', clientId },
+          { method: 'clientSecret', tenantId: 'contoso.onmicrosoft.com', clientId },
+          { method: 'deviceCode' },
+          { method: 'browser', tenantId: 'contoso.com' },
+          { method: 'azureCli', tenantId: 'contoso.com' },
+          { method: 'clientSecret', clientId, authority: 'https://127.0.0.1:5556/tenant', caFile: '/tmp/identity.pem' },
+        ],
+      );
+    });
+
+    it('says what a client-secret sign-in is missing', () => {
+      invalidInput(() => parseEnvironmentAuth({ method: 'clientSecret', tenantId: 'contoso.com' }), /auth\.clientId/);
+      invalidInput(() => parseEnvironmentAuth({ method: 'clientSecret', clientId }), /auth\.tenantId.*authority/);
+    });
+
+    it('refuses unknown methods, unknown fields and fields the method does not use', () => {
+      invalidInput(() => parseEnvironmentAuth({ method: 'password' }), /auth\.method must be one of .*azureCli/);
+      invalidInput(() => parseEnvironmentAuth('clientSecret'), /auth must be an object/);
+      invalidInput(
+        () => parseEnvironmentAuth({ method: 'deviceCode', scopes: 'x' }),
+        /auth\.scopes is not a known field/,
+      );
+      invalidInput(
+        () => parseEnvironmentAuth({ method: 'azureCli', clientId }),
+        /auth\.clientId is not used by azureCli/,
+      );
+      invalidInput(
+        () => parseEnvironmentAuth({ method: 'microsoftAccount', authority: 'https://login.example.com/t' }),
+        /auth\.authority is not used by microsoftAccount/,
+      );
+      invalidInput(
+        () => parseEnvironmentAuth({ method: 'browser', tenantId: 7 }),
+        /auth\.tenantId must be a non-empty string/,
+      );
+      invalidInput(() => parseEnvironmentAuth({ method: 'browser', clientId: 'my-app' }), /auth\.clientId: .*GUID/);
+    });
+
+    it('trusts a CA file only for an https loopback authority', () => {
+      invalidInput(
+        () => parseEnvironmentAuth({ method: 'deviceCode', authority: 'http://127.0.0.1:5556/t' }),
+        /auth\.authority: .*https/,
+      );
+      invalidInput(
+        () =>
+          parseEnvironmentAuth({
+            method: 'deviceCode',
+            authority: 'https://login.microsoftonline.com/contoso.com',
+            caFile: '/tmp/ca.pem',
+          }),
+        /caFile is only for a loopback authority/,
+      );
+      invalidInput(() => parseEnvironmentAuth({ method: 'deviceCode', caFile: '/tmp/ca.pem' }), /loopback/);
+    });
+
+    it('refuses a secret in settings without repeating it', () => {
+      const secret = 'Zq8~very-secret-value';
+      const result = parseEnvironmentList([
+        { name: 'A', url, auth: { method: 'clientSecret', tenantId: 'contoso.com', clientId, clientSecret: secret } },
+        { name: 'B', url, password: secret },
+        { name: 'C', url, auth: { method: 'clientSecret', tenantId: 'contoso.com', clientId } },
+      ]);
+      assert.deepEqual(
+        result.environments.map((e) => e.name),
+        ['C'],
+      );
+      assert.equal(result.problems.length, 2);
+      assert.match(result.problems[0] ?? '', /^dataverse\.environments\[0\]\.auth\.clientSecret looks like a secret/);
+      assert.match(result.problems[1] ?? '', /^dataverse\.environments\[1\]\.password looks like a secret/);
+      for (const problem of result.problems) assert.ok(!problem.includes(secret), 'the secret is not repeated');
+    });
+
+    it('validates tenant, client id and authority as typed in prompts', () => {
+      assert.equal(validateTenantId(' contoso.com '), 'contoso.com');
+      assert.equal(validateClientId(clientId.toUpperCase()), clientId.toUpperCase());
+      assert.equal(
+        validateAuthority('https://login.microsoftonline.com/contoso.com/'),
+        'https://login.microsoftonline.com/contoso.com',
+      );
+      invalidInput(() => validateTenantId('contoso com'), /tenant/);
+      invalidInput(() => validateClientId('12345'), /GUID/);
+      invalidInput(() => validateAuthority('login.microsoftonline.com'), /not a URL/);
+      invalidInput(() => validateAuthority('https://login.microsoftonline.com/t?x=1'), /without credentials or query/);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { escapeHtml, renderResultsHtml } from '../../../src/webview/results/html';
+import { escapeHtml } from '../../../src/webview/pageHtml';
+import { renderResultsHtml } from '../../../src/webview/results/html';
 
 const OPTIONS = {
   cspSource: 'https://file+.vscode-resource.vscode-cdn.net',

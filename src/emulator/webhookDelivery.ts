@@ -1,0 +1,707 @@
+import { randomUUID } from 'node:crypto';
+import type { ContextValue, Entity, KeyValue, RemoteExecutionContext } from '../core/remoteExecutionContext';
+import { encodeRemoteExecutionContext } from '../core/remoteExecutionContext';
+import type { DataverseHttpError } from './errors';
+import { guessed } from './errors';
+import type { Caller, Organization, WriteObserver } from './records';
+import type { Reply } from './reply';
+import type { Column, Schema, Table } from './schema/schema';
+import type { Row, Store, TransactionJournal } from './store';
+import { sqlTable } from './store';
+
+// Webhook delivery (reference §13.5). Every write request runs inside one outer transaction while
+// the records it touches are noted; afterwards the enabled steps that match are turned into
+// RemoteExecutionContext bodies. Synchronous ones are POSTed before the commit, so a failing
+// endpoint rolls the request back; asynchronous ones go out after the commit, off the request path.
+
+export interface WebhookEvent {
+  readonly outcome: 'delivered' | 'failed' | 'retrying' | 'notDelivered';
+  readonly endpoint: string;
+  readonly step: string;
+  readonly message: string;
+  readonly table: string;
+  readonly mode: 'sync' | 'async';
+  /** The endpoint's HTTP status, when it answered. */
+  readonly status?: number;
+  /** Why it failed or was not delivered; never a URL, key or payload. */
+  readonly reason?: string;
+}
+
+export interface WebhookDeliveryOptions {
+  readonly schema: Schema;
+  readonly store: Store;
+  readonly caller: Caller;
+  readonly organization: Organization;
+  /** The emulator's own URL, for `x-ms-dynamics-organization`. */
+  readonly baseUrl: () => string;
+  readonly onEvent?: (event: WebhookEvent) => void;
+  /** Dataverse waits 60 s for an endpoint. */
+  readonly timeoutMs?: number;
+}
+
+type MessageName = 'Create' | 'Update' | 'Delete';
+
+interface WriteEvent {
+  readonly message: MessageName;
+  readonly table: Table;
+  readonly id: string;
+  readonly before: Row | null;
+  readonly after: Row | null;
+  /** The columns the request wrote (an Update's Target). */
+  readonly written: readonly string[];
+}
+
+interface Delivery {
+  readonly mode: 'sync' | 'async';
+  readonly endpoint: string;
+  readonly step: string;
+  readonly message: string;
+  readonly table: string;
+  /** Undefined when the endpoint is not a webhook: stored, validated, not delivered. */
+  readonly request?: { readonly url: string; readonly headers: Record<string, string>; readonly body: string };
+  readonly problem?: string;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly status: number }
+  | { readonly ok: false; readonly status?: number; readonly reason: string };
+
+const CONTRACT_WEBHOOK = 8;
+const SERVICE_BUS_CONTRACTS = new Set([2, 5, 6, 7]);
+const CONTRACT_EVENT_GRID = 9;
+const AUTH = { sasKey: 2, sasToken: 3, webhookKey: 4, httpHeader: 5, httpQueryString: 6, accessKey: 8 } as const;
+const CUSTOM_STAGES = new Set([10, 20, 40, 50]);
+const MAX_BODY_BYTES = 256 * 1024;
+const RETRY_STATUSES = new Set([502, 503, 504]);
+const DEFAULT_TIMEOUT_MS = 60_000;
+const LOG_SIZE = 200;
+/** Registration tables take no steps; Dataverse refuses them too. */
+const REGISTRATION_TABLES = new Set([
+  'serviceendpoint',
+  'sdkmessage',
+  'sdkmessagefilter',
+  'sdkmessageprocessingstep',
+  'sdkmessageprocessingstepimage',
+]);
+/** Stored for ETags and change tracking, not an attribute Dataverse puts in a context. */
+const HIDDEN_COLUMNS = new Set(['versionnumber']);
+
+function invalidEndpoint(message: string): DataverseHttpError {
+  return guessed(400, 'serviceEndpointInvalid', message);
+}
+
+function text(row: Row, column: string): string | undefined {
+  const value = row[column];
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+function integer(row: Row, column: string): number | undefined {
+  const value = row[column];
+  return typeof value === 'number' ? value : undefined;
+}
+
+function columnList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item !== '');
+}
+
+function xmlUnescape(value: string): string {
+  return value.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, entity: string) => {
+    const lower = entity.toLowerCase();
+    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
+    if (lower.startsWith('#')) return String.fromCodePoint(Number(lower.slice(1)));
+    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[lower] ?? '';
+  });
+}
+
+/** HttpHeader and HttpQueryString keep their pairs as `<settings><setting name="…" value="…" /></settings>`. */
+export function parseAuthSettings(value: string): [string, string][] | undefined {
+  if (!/^\s*<settings>[\s\S]*<\/settings>\s*$/.test(value)) return undefined;
+  const pairs: [string, string][] = [];
+  for (const match of value.matchAll(/<setting\s+name="([^"]*)"\s+value="([^"]*)"\s*\/>/g)) {
+    pairs.push([xmlUnescape(match[1] ?? ''), xmlUnescape(match[2] ?? '')]);
+  }
+  return pairs.length > 0 && pairs.every(([name]) => /^[A-Za-z0-9_.-]+$/.test(name)) ? pairs : undefined;
+}
+
+function checkUrl(row: Row, what: string): URL {
+  const url = text(row, 'url');
+  if (url === undefined) throw invalidEndpoint(`A ${what} service endpoint needs a url.`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidEndpoint(`The url of the ${what} service endpoint is not an absolute URL.`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw invalidEndpoint(`The url of the ${what} service endpoint must use https.`);
+  }
+  return parsed;
+}
+
+/** What Dataverse checks when an endpoint is registered, so a bad one fails then and not at delivery. */
+function validateEndpoint(row: Row): void {
+  const contract = integer(row, 'contract');
+  const authtype = integer(row, 'authtype');
+  const authvalue = text(row, 'authvalue');
+  if (contract === CONTRACT_WEBHOOK) {
+    checkUrl(row, 'webhook');
+    if (authtype !== AUTH.webhookKey && authtype !== AUTH.httpHeader && authtype !== AUTH.httpQueryString) {
+      throw invalidEndpoint('A webhook authenticates with WebhookKey (4), HttpHeader (5) or HttpQueryString (6).');
+    }
+    if (authvalue === undefined) throw invalidEndpoint('A webhook needs an authvalue.');
+    if (authtype !== AUTH.webhookKey && parseAuthSettings(authvalue) === undefined) {
+      throw invalidEndpoint(
+        'The authvalue of an HttpHeader or HttpQueryString webhook must be <settings><setting name="…" value="…" /></settings>.',
+      );
+    }
+  } else if (contract !== undefined && SERVICE_BUS_CONTRACTS.has(contract)) {
+    if (text(row, 'solutionnamespace') === undefined && text(row, 'namespaceaddress') === undefined) {
+      throw invalidEndpoint('A Service Bus or Event Hub endpoint needs a solutionnamespace or namespaceaddress.');
+    }
+    if (text(row, 'path') === undefined) throw invalidEndpoint('A Service Bus or Event Hub endpoint needs a path.');
+    if (authtype === AUTH.sasKey) {
+      if (text(row, 'saskeyname') === undefined || text(row, 'saskey') === undefined)
+        throw invalidEndpoint('SAS key authentication needs saskeyname and saskey.');
+    } else if (authtype === AUTH.sasToken) {
+      if (text(row, 'sastoken') === undefined) throw invalidEndpoint('SAS token authentication needs a sastoken.');
+    } else {
+      throw invalidEndpoint('A Service Bus or Event Hub endpoint authenticates with SASKey (2) or SASToken (3).');
+    }
+  } else if (contract === CONTRACT_EVENT_GRID) {
+    checkUrl(row, 'Event Grid');
+    if (authvalue === undefined) throw invalidEndpoint('An Event Grid endpoint needs its access key as authvalue.');
+  }
+}
+
+function validateStep(row: Row): void {
+  const stage = integer(row, 'stage');
+  if (stage === undefined || !CUSTOM_STAGES.has(stage)) {
+    throw guessed(
+      400,
+      'stepStage',
+      'Only steps in the pre-validation (10), pre-operation (20) and post-operation (40) stages can be registered.',
+    );
+  }
+  if (integer(row, 'mode') === 1 && stage !== 40 && stage !== 50) {
+    throw guessed(400, 'stepStage', 'Asynchronous steps can only be registered in the post-operation stage.');
+  }
+}
+
+function contextValue(column: Column, row: Row): ContextValue {
+  const value = row[column.name] ?? null;
+  if (value === null) return null;
+  switch (column.type) {
+    case 'string':
+    case 'memo':
+    case 'uniqueidentifier':
+      return String(value);
+    case 'integer':
+    case 'bigint':
+    case 'decimal':
+    case 'float':
+      return Number(value);
+    case 'currency':
+      return { kind: 'money', value: Number(value) };
+    case 'boolean':
+      return value === 1;
+    case 'choice':
+    case 'state':
+    case 'status':
+      return { kind: 'optionSet', value: Number(value) };
+    case 'choices':
+      return {
+        kind: 'list',
+        items: String(value)
+          .split(',')
+          .map((option) => ({ kind: 'optionSet', value: Number(option) })),
+      };
+    case 'datetime':
+      return { kind: 'dateTime', epochMs: Date.parse(String(value)) };
+    case 'dateonly':
+      return { kind: 'dateTime', epochMs: Date.parse(`${String(value)}T00:00:00Z`) };
+    case 'lookup':
+    case 'customer':
+    case 'owner': {
+      const type = row[`${column.name}__type`];
+      return {
+        kind: 'entityReference',
+        id: String(value),
+        logicalName: typeof type === 'string' ? type : (column.targets?.[0]?.table ?? ''),
+        name: null,
+        keyAttributes: [],
+        rowVersion: null,
+      };
+    }
+  }
+}
+
+function entity(table: Table, row: Row, columns: readonly string[], keepNulls: boolean, rowVersion: boolean): Entity {
+  const attributes: KeyValue<ContextValue>[] = [];
+  const seen = new Set<string>();
+  for (const name of columns) {
+    const column = table.columns.get(name);
+    if (column === undefined || seen.has(name) || HIDDEN_COLUMNS.has(name)) continue;
+    seen.add(name);
+    const value = contextValue(column, row);
+    if (value !== null || keepNulls) attributes.push({ key: name, value });
+  }
+  const version = row.versionnumber;
+  return {
+    kind: 'entity',
+    logicalName: table.logicalName,
+    id: String(row[table.primaryIdAttribute]),
+    attributes,
+    entityState: null,
+    formattedValues: [],
+    keyAttributes: [],
+    relatedEntities: [],
+    rowVersion: rowVersion && version !== null && version !== undefined ? String(version) : null,
+  };
+}
+
+/** A promise chain that lets one holder at a time through. */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+
+  async acquire(): Promise<() => void> {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.tail;
+    this.tail = previous.then(() => held);
+    await previous;
+    return release;
+  }
+}
+
+export class WebhookDelivery implements WriteObserver, TransactionJournal {
+  private readonly lock = new Lock();
+  private events: WriteEvent[] | undefined;
+  /** Event counts at each open transaction or savepoint: a rollback forgets what was noted inside it. */
+  private readonly marks: number[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  private readonly closing = new AbortController();
+  private readonly recent: WebhookEvent[] = [];
+  private readonly timeoutMs: number;
+  private readonly tables: { step: Table; message: Table; filter: Table; endpoint: Table; image: Table } | undefined;
+
+  constructor(private readonly options: WebhookDeliveryOptions) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const get = (name: string): Table | undefined => options.schema.tables.get(name);
+    const step = get('sdkmessageprocessingstep');
+    const message = get('sdkmessage');
+    const filter = get('sdkmessagefilter');
+    const endpoint = get('serviceendpoint');
+    const image = get('sdkmessageprocessingstepimage');
+    // A user schema without the registration tables simply has no webhooks.
+    this.tables =
+      step && message && filter && endpoint && image ? { step, message, filter, endpoint, image } : undefined;
+  }
+
+  /** The last deliveries and failures, newest last. */
+  log(): readonly WebhookEvent[] {
+    return [...this.recent];
+  }
+
+  /** Resolves once every delivery started so far has finished (tests wait on it for asynchronous ones). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Abandons deliveries in flight; the server is going away. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await this.idle();
+  }
+
+  // ---- TransactionJournal ----
+
+  begin(): void {
+    this.marks.push(this.events?.length ?? 0);
+  }
+
+  commit(): void {
+    this.marks.pop();
+  }
+
+  rollback(): void {
+    const mark = this.marks.pop();
+    if (this.events !== undefined && mark !== undefined) this.events.length = mark;
+  }
+
+  // ---- WriteObserver ----
+
+  prepare(table: Table, row: Row, existing: Row | null): void {
+    if (table.logicalName === 'serviceendpoint') {
+      // Secrets are write-only; Dataverse answers with these flags instead.
+      if (table.columns.has('isauthvalueset')) row.isauthvalueset = text(row, 'authvalue') === undefined ? 0 : 1;
+      if (table.columns.has('issaskeyset')) row.issaskeyset = text(row, 'saskey') === undefined ? 0 : 1;
+      if (table.columns.has('issastokenset')) row.issastokenset = text(row, 'sastoken') === undefined ? 0 : 1;
+      validateEndpoint(row);
+    } else if (table.logicalName === 'sdkmessageprocessingstep') {
+      const moved = existing === null || existing.stage !== row.stage || existing.mode !== row.mode;
+      if (moved) validateStep(row);
+    }
+  }
+
+  created(table: Table, row: Row): void {
+    if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
+    const written = [...table.columns.keys()].filter((name) => row[name] !== null && row[name] !== undefined);
+    this.events.push({
+      message: 'Create',
+      table,
+      id: String(row[table.primaryIdAttribute]),
+      before: null,
+      after: row,
+      written,
+    });
+  }
+
+  updated(table: Table, before: Row, after: Row, written: readonly string[]): void {
+    if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
+    this.events.push({ message: 'Update', table, id: String(after[table.primaryIdAttribute]), before, after, written });
+  }
+
+  deleting(table: Table, row: Row): void {
+    const id = String(row[table.primaryIdAttribute]);
+    const tables = this.tables;
+    // Dataverse deletes an endpoint's steps and a step's images with it (cascade, not "remove link").
+    if (tables !== undefined && table.logicalName === 'serviceendpoint') {
+      const steps = this.options.store.all(
+        `SELECT "sdkmessageprocessingstepid" FROM ${sqlTable(tables.step)} WHERE "eventhandler" = ?`,
+        [id],
+      );
+      for (const step of steps) {
+        const stepId = String(step.sdkmessageprocessingstepid);
+        this.deleteImagesOf(stepId);
+        this.options.store.delete(tables.step, stepId);
+      }
+    } else if (tables !== undefined && table.logicalName === 'sdkmessageprocessingstep') {
+      this.deleteImagesOf(id);
+    }
+    if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
+    this.events.push({ message: 'Delete', table, id, before: row, after: null, written: [] });
+  }
+
+  private deleteImagesOf(stepId: string): void {
+    const tables = this.tables;
+    if (tables === undefined) return;
+    const images = this.options.store.all(
+      `SELECT "sdkmessageprocessingstepimageid" FROM ${sqlTable(tables.image)} WHERE "sdkmessageprocessingstepid" = ?`,
+      [stepId],
+    );
+    for (const image of images) this.options.store.delete(tables.image, String(image.sdkmessageprocessingstepimageid));
+  }
+
+  // ---- running requests ----
+
+  /**
+   * Runs one request. Requests take turns (they are synchronous anyway); the turn is held across a
+   * synchronous delivery only, because the request's transaction is open until the endpoint answers.
+   */
+  async run(write: boolean, work: () => Reply, errorReply: (error: DataverseHttpError) => Reply): Promise<Reply> {
+    const release = await this.lock.acquire();
+    try {
+      if (!write || this.tables === undefined) return work();
+      const store = this.options.store;
+      this.events = [];
+      store.begin();
+      let reply: Reply;
+      let events: WriteEvent[];
+      try {
+        reply = work();
+        events = this.events;
+      } catch (error) {
+        store.rollback();
+        throw error;
+      } finally {
+        this.events = undefined;
+      }
+      let deliveries: Delivery[];
+      try {
+        deliveries = this.match(events);
+      } catch (error) {
+        store.rollback();
+        throw error;
+      }
+      for (const delivery of deliveries.filter((d) => d.mode === 'sync')) {
+        const outcome = await this.track(this.deliver(delivery));
+        if (!outcome.ok) {
+          store.rollback();
+          return errorReply(
+            guessed(
+              400,
+              'webhookFailed',
+              `The synchronous step '${delivery.step}' could not post the execution context to the service endpoint '${delivery.endpoint}': ${outcome.reason}.`,
+            ),
+          );
+        }
+      }
+      store.commit();
+      for (const delivery of deliveries.filter((d) => d.mode === 'async')) void this.track(this.deliver(delivery));
+      return reply;
+    } finally {
+      release();
+    }
+  }
+
+  /** Every delivery in flight is known, so `idle` and `close` can wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
+    return work;
+  }
+
+  private report(event: WebhookEvent): void {
+    this.recent.push(event);
+    if (this.recent.length > LOG_SIZE) this.recent.shift();
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // A listener's bug must not fail the write or the delivery.
+    }
+  }
+
+  /** The deliveries the noted writes trigger, in stage and rank order, with their bodies built now. */
+  private match(events: readonly WriteEvent[]): Delivery[] {
+    const tables = this.tables;
+    if (tables === undefined || events.length === 0) return [];
+    const store = this.options.store;
+    const sql =
+      `SELECT s.* FROM ${sqlTable(tables.step)} s JOIN ${sqlTable(tables.message)} m ON m."sdkmessageid" = s."sdkmessageid"` +
+      ` LEFT JOIN ${sqlTable(tables.filter)} f ON f."sdkmessagefilterid" = s."sdkmessagefilterid"` +
+      ` WHERE s."statecode" = 0 AND m."name" = ? AND (s."sdkmessagefilterid" IS NULL OR f."primaryobjecttypecode" = ?)` +
+      ` AND s."eventhandler__type" = 'serviceendpoint' ORDER BY s."stage", s."rank", s."sdkmessageprocessingstepid"`;
+    const correlationId = randomUUID();
+    const deliveries: Delivery[] = [];
+    for (const event of events) {
+      for (const step of store.all(sql, [event.message, event.table.logicalName])) {
+        const filtering = columnList(text(step, 'filteringattributes'));
+        if (event.message === 'Update' && filtering.length > 0 && !filtering.some((c) => event.written.includes(c)))
+          continue;
+        const endpoint = store.get(tables.endpoint, String(step.eventhandler));
+        if (endpoint === null) continue;
+        deliveries.push(this.delivery(event, step, endpoint, correlationId));
+      }
+    }
+    return deliveries;
+  }
+
+  private delivery(event: WriteEvent, step: Row, endpoint: Row, correlationId: string): Delivery {
+    const mode = step.mode === 1 ? 'async' : 'sync';
+    const base = {
+      mode,
+      endpoint: text(endpoint, 'name') ?? String(endpoint.serviceendpointid),
+      step: text(step, 'name') ?? String(step.sdkmessageprocessingstepid),
+      message: event.message,
+      table: event.table.logicalName,
+    } as const;
+    if (endpoint.contract !== CONTRACT_WEBHOOK) return base;
+    const body = this.body(event, step, mode, correlationId);
+    let url: URL;
+    try {
+      url = new URL(String(endpoint.url));
+    } catch {
+      return { ...base, problem: 'the endpoint URL is not valid' };
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-ms-dynamics-organization': new URL(this.options.baseUrl()).host,
+      'x-ms-dynamics-entity-name': event.table.logicalName,
+      'x-ms-dynamics-request-name': event.message,
+      'x-ms-correlation-request-id': correlationId,
+      'x-request-id': randomUUID(),
+    };
+    if (body.trimmed) headers['x-ms-dynamics-msg-size-exceeded'] = 'true';
+    const authvalue = text(endpoint, 'authvalue') ?? '';
+    if (endpoint.authtype === AUTH.webhookKey) url.searchParams.set('code', authvalue);
+    else {
+      const settings = parseAuthSettings(authvalue) ?? [];
+      for (const [name, value] of settings) {
+        if (endpoint.authtype === AUTH.httpHeader) headers[name.toLowerCase()] = value;
+        else url.searchParams.append(name, value);
+      }
+    }
+    return { ...base, request: { url: url.toString(), headers, body: body.text } };
+  }
+
+  private body(
+    event: WriteEvent,
+    step: Row,
+    mode: 'sync' | 'async',
+    correlationId: string,
+  ): { text: string; trimmed: boolean } {
+    const tables = this.tables;
+    const { table } = event;
+    const stage = integer(step, 'stage') ?? 40;
+    const stepId = String(step.sdkmessageprocessingstepid);
+    const row = event.after ?? event.before ?? {};
+    const target: ContextValue =
+      event.message === 'Delete'
+        ? {
+            kind: 'entityReference',
+            id: event.id,
+            logicalName: table.logicalName,
+            name: null,
+            keyAttributes: [],
+            rowVersion: null,
+          }
+        : entity(
+            table,
+            row,
+            event.message === 'Update'
+              ? [...event.written, table.primaryIdAttribute, 'modifiedon', 'modifiedby', 'modifiedonbehalfby']
+              : event.written,
+            true,
+            false,
+          );
+    const pre: KeyValue<Entity>[] = [];
+    const post: KeyValue<Entity>[] = [];
+    const images =
+      tables === undefined
+        ? []
+        : this.options.store.all(
+            `SELECT * FROM ${sqlTable(tables.image)} WHERE "sdkmessageprocessingstepid" = ? ORDER BY "name"`,
+            [stepId],
+          );
+    for (const image of images) {
+      const alias = text(image, 'entityalias') ?? text(image, 'name') ?? 'Image';
+      const listed = columnList(text(image, 'attributes'));
+      const columns = listed.length > 0 ? [table.primaryIdAttribute, ...listed] : [...table.columns.keys()];
+      const type = integer(image, 'imagetype') ?? 0;
+      if ((type === 0 || type === 2) && event.before !== null)
+        pre.push({ key: alias, value: entity(table, event.before, columns, false, true) });
+      if ((type === 1 || type === 2) && event.after !== null && stage === 40)
+        post.push({ key: alias, value: entity(table, event.after, columns, false, true) });
+    }
+    if (mode === 'async' && event.after !== null && table.primaryNameAttribute !== undefined) {
+      // Dataverse adds this image to every asynchronous step (reference §13.5).
+      post.push({
+        key: 'AsynchronousStepPrimaryName',
+        value: entity(table, event.after, [table.primaryNameAttribute, table.primaryIdAttribute], false, false),
+      });
+    }
+    const { caller, organization } = this.options;
+    const operationId = randomUUID();
+    const outputs: KeyValue<ContextValue>[] =
+      event.message === 'Create' && stage === 40 ? [{ key: 'id', value: event.id }] : [];
+    const common = {
+      businessUnitId: caller.businessUnitId,
+      correlationId,
+      depth: 1,
+      initiatingUserId: caller.userId,
+      inputParameters: [{ key: 'Target', value: target }],
+      isExecutingOffline: false,
+      isOfflinePlayback: false,
+      isolationMode: 1,
+      messageName: event.message,
+      operationCreatedOn: { kind: 'dateTime', epochMs: Date.now() },
+      operationId,
+      organizationId: organization.organizationId,
+      organizationName: `unq${organization.organizationId.replace(/-/g, '')}`.slice(0, 32),
+      primaryEntityId: event.id,
+      primaryEntityName: table.logicalName,
+      requestId: operationId,
+      secondaryEntityName: 'none',
+      userId: caller.userId,
+    } as const;
+    const context: RemoteExecutionContext = {
+      ...common,
+      isInTransaction: mode === 'sync' && stage !== 10,
+      mode: mode === 'async' ? 1 : 0,
+      outputParameters: outputs,
+      owningExtension: {
+        kind: 'entityReference',
+        id: stepId,
+        logicalName: 'sdkmessageprocessingstep',
+        name: text(step, 'name') ?? null,
+        keyAttributes: [],
+        rowVersion: null,
+      },
+      parentContext: {
+        ...common,
+        isInTransaction: true,
+        mode: 0,
+        outputParameters: outputs,
+        owningExtension: null,
+        parentContext: null,
+        postEntityImages: [],
+        preEntityImages: [],
+        sharedVariables: [],
+        stage: 30,
+      },
+      postEntityImages: post,
+      preEntityImages: pre,
+      sharedVariables: [],
+      stage,
+    };
+    const full = encodeRemoteExecutionContext(context);
+    if (Buffer.byteLength(full, 'utf8') <= MAX_BODY_BYTES) return { text: full, trimmed: false };
+    const trimmed: RemoteExecutionContext = {
+      ...context,
+      parentContext: undefined,
+      inputParameters: undefined,
+      preEntityImages: undefined,
+      postEntityImages: undefined,
+    };
+    return { text: encodeRemoteExecutionContext(trimmed), trimmed: true };
+  }
+
+  /** POSTs once, and once more on 502/503/504; never throws. */
+  private async deliver(delivery: Delivery): Promise<Outcome> {
+    const { mode, endpoint, step, message, table } = delivery;
+    const about = { endpoint, step, message, table, mode } as const;
+    if (delivery.request === undefined) {
+      if (delivery.problem !== undefined) {
+        this.report({ ...about, outcome: 'failed', reason: delivery.problem });
+        return { ok: false, reason: delivery.problem };
+      }
+      this.report({ ...about, outcome: 'notDelivered', reason: 'not delivered by the emulator (not a webhook)' });
+      return { ok: true, status: 0 };
+    }
+    let outcome = await this.post(delivery.request);
+    if (!outcome.ok && outcome.status !== undefined && RETRY_STATUSES.has(outcome.status)) {
+      this.report({ ...about, outcome: 'retrying', status: outcome.status, reason: outcome.reason });
+      outcome = await this.post(delivery.request);
+    }
+    if (outcome.ok) this.report({ ...about, outcome: 'delivered', status: outcome.status });
+    else
+      this.report({
+        ...about,
+        outcome: 'failed',
+        reason: outcome.reason,
+        ...(outcome.status === undefined ? {} : { status: outcome.status }),
+      });
+    return outcome;
+  }
+
+  private async post(request: NonNullable<Delivery['request']>): Promise<Outcome> {
+    if (this.closing.signal.aborted) return { ok: false, reason: 'the emulator is stopping' };
+    const signal = AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.closing.signal]);
+    try {
+      const response = await fetch(request.url, {
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        redirect: 'manual',
+        signal,
+      });
+      // The answer's body means nothing to Dataverse; reading it frees the connection.
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
+      return { ok: false, status: response.status, reason: `the endpoint answered HTTP ${response.status}` };
+    } catch (error) {
+      if (this.closing.signal.aborted) return { ok: false, reason: 'the emulator is stopping' };
+      if (signal.aborted) return { ok: false, reason: `the endpoint did not answer within ${this.timeoutMs / 1000} s` };
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+      const code = cause !== undefined && 'code' in cause && typeof cause.code === 'string' ? ` (${cause.code})` : '';
+      return { ok: false, reason: `the endpoint could not be reached${code}` };
+    }
+  }
+}
