@@ -1,10 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { describeError, WorkbenchError } from '../core/errors';
+import { cacheDirectory } from '../dataverse/connectionsFile';
+import { MetadataCache } from '../dataverse/metadataCache';
+import { WebApiClient } from '../dataverse/webApiClient';
 import { parseCsdl } from '../metadata/csdl';
 import { MetadataIndex } from '../metadata/lookup';
 import { parseDocument } from '../odata/document/parser';
 import { documentDiagnostics } from '../odata/language/diagnostics';
 import type { LanguageDiagnostic } from '../odata/language/types';
+import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 
 const USAGE_EXIT_CODE = 2;
@@ -68,31 +73,81 @@ async function readOrUsage(io: CliIo, path: string, what: string): Promise<strin
   }
 }
 
-/** `dvw check FILE... [--metadata PATH] [--format text|json]`: the language server's diagnostics, headless. */
+interface RawCheckOptions {
+  metadata?: unknown;
+  format?: unknown;
+  env?: unknown;
+  url?: unknown;
+  token?: unknown;
+}
+
+function stringOption(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The environment's `$metadata` through the same on-disk cache as `dvw import` (beside the connections
+ * file), so checking many files in a row downloads it once a day at most.
+ */
+async function environmentMetadata(io: CliIo, raw: RawCheckOptions): Promise<MetadataIndex> {
+  let secrets: readonly string[] = [];
+  try {
+    const connection = await resolveConnection(
+      { env: stringOption(raw.env), url: stringOption(raw.url), token: stringOption(raw.token) },
+      process.env,
+      cliResolveOptions(io.stderr),
+    );
+    secrets = connection.secrets;
+    const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+    const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
+    return new MetadataIndex((await cache.get()).model);
+  } catch (error) {
+    const message = redact(describeError(error), secrets);
+    if (error instanceof WorkbenchError && error.kind === 'invalidInput') usage(io, message);
+    // Diagnostics against no metadata would pass files that are wrong: a failed download is a failed check.
+    io.stderr(`dvw check: cannot load the environment's metadata: ${message}\n`);
+    throw new CommanderError(1, 'dvw.check.metadata', message);
+  }
+}
+
+/**
+ * `dvw check FILE... [--metadata PATH | --env NAME | --url URL] [--format text|json]`: the language
+ * server's diagnostics, headless.
+ */
 export function registerCheckCommand(program: Command, io: CliIo): void {
   const command = new Command('check')
-    .description('check .odata files: syntax, and names and types against a $metadata file')
+    .description("check .odata files: syntax, and names and types against a $metadata file or an environment's")
     .argument('[files...]', '.odata files to check')
     .option('--metadata <path>', 'a $metadata (CSDL XML) file to check names and types against')
+    .option('--env <name>', "check against a named environment's metadata (dvw env add)")
+    .option('--url <url>', "check against this organization's metadata")
+    .option('--token <token>', 'a bearer token for --url (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride((error) => {
       if (error.exitCode === 0) throw error;
       throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
     })
-    .action(async (files: string[], raw: { metadata?: unknown; format?: unknown }) => {
+    .action(async (files: string[], raw: RawCheckOptions) => {
       if (files.length === 0) usage(io, 'name at least one .odata file: dvw check FILE...');
       const format = raw.format === 'json' ? 'json' : 'text';
+      const fromEnvironment = [raw.env, raw.url, raw.token].some((value) => typeof value === 'string');
+      if (typeof raw.metadata === 'string' && fromEnvironment) {
+        usage(io, 'use --metadata or --env/--url, not both');
+      }
+      // Read the files first: a missing file is a usage error before any sign-in or download.
+      const texts: [string, string][] = [];
+      for (const file of files) texts.push([file, await readOrUsage(io, file, 'file')]);
       let metadata: MetadataIndex | undefined;
-      if (typeof raw.metadata === 'string') {
+      if (fromEnvironment) {
+        metadata = await environmentMetadata(io, raw);
+      } else if (typeof raw.metadata === 'string') {
         const parsed = parseCsdl(await readOrUsage(io, raw.metadata, 'metadata file'));
         if (parsed.errors.length > 0 && parsed.model.entitySets.size === 0) {
           usage(io, `${raw.metadata} is not a $metadata document: ${parsed.errors[0]!.message}`);
         }
         metadata = new MetadataIndex(parsed.model);
       }
-      const texts: [string, string][] = [];
-      for (const file of files) texts.push([file, await readOrUsage(io, file, 'file')]);
       const findings: CheckFinding[] = [];
       for (const [file, text] of texts) {
         findings.push(...findingsOf(file, text, documentDiagnostics(parseDocument(text), { metadata })));

@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { WorkbenchError } from '../core/errors';
 import {
   AzureCliTokenProvider,
+  ClientCertificateTokenProvider,
   ClientSecretTokenProvider,
   DeviceCodeTokenProvider,
   FileTokenCacheStorage,
   InteractiveTokenProvider,
+  splitCertificatePem,
 } from '../dataverse/auth';
 import type { Connection } from '../dataverse/connectionsFile';
 import {
@@ -65,6 +67,48 @@ async function readCertificate(file: string, what: string): Promise<string> {
   }
 }
 
+/** The private key and certificate of a PEM file; the key is read here and kept in memory only. */
+async function readCertificateCredential(
+  file: string,
+  what: string,
+): Promise<{ privateKey: string; certificate: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw invalid(`${what} ${file} could not be read.`);
+  }
+  try {
+    return splitCertificatePem(text, `${what} ${file}`);
+  } catch (error) {
+    if (error instanceof WorkbenchError) throw invalid(error.message);
+    throw error;
+  }
+}
+
+function clientCertificateProvider(
+  url: string,
+  clientId: string,
+  credential: { privateKey: string; certificate: string },
+  authority: string,
+  trusted: string | undefined,
+  cacheFile?: string,
+): ClientCertificateTokenProvider {
+  try {
+    return new ClientCertificateTokenProvider({
+      authority,
+      clientId,
+      ...credential,
+      environmentUrl: url,
+      ...(trusted === undefined ? {} : { trustedCertificate: trusted }),
+      ...(cacheFile === undefined ? {} : { cacheStorage: new FileTokenCacheStorage(cacheFile) }),
+    });
+  } catch (error) {
+    if (error instanceof WorkbenchError) throw invalid(error.message);
+    throw error;
+  }
+}
+
 /** Replaces every occurrence of each secret by `***`: the last guard before text reaches a terminal or log. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -113,9 +157,31 @@ export async function resolveConnection(
   const clientId = nonEmpty(env.DATAVERSE_CLIENT_ID);
   const secret = env.DATAVERSE_CLIENT_SECRET;
   const authority = nonEmpty(env.DATAVERSE_AUTHORITY);
+  const certificateFile = nonEmpty(env.DATAVERSE_CLIENT_CERTIFICATE);
+  if (certificateFile !== undefined && (secret === undefined || secret === '')) {
+    if (clientId === undefined) throw invalid('DATAVERSE_CLIENT_CERTIFICATE is set but DATAVERSE_CLIENT_ID is not');
+    if (tenantId === undefined && authority === undefined) {
+      throw invalid('set DATAVERSE_TENANT_ID (or DATAVERSE_AUTHORITY) for certificate sign-in');
+    }
+    const caFile = nonEmpty(env.DATAVERSE_CA_FILE);
+    const trusted = caFile === undefined ? undefined : await readCertificate(caFile, 'DATAVERSE_CA_FILE');
+    const credential = await readCertificateCredential(certificateFile, 'DATAVERSE_CLIENT_CERTIFICATE');
+    return {
+      url,
+      tokenProvider: clientCertificateProvider(
+        url,
+        clientId,
+        credential,
+        authority ?? entraAuthority(tenantId),
+        trusted,
+      ),
+      label: `${url} (client certificate)`,
+      secrets: [credential.privateKey],
+    };
+  }
   if (clientId === undefined && (secret === undefined || secret === '')) {
     throw invalid(
-      'no access token: pass --token, or set DATAVERSE_TOKEN, or DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID and DATAVERSE_CLIENT_SECRET',
+      'no access token: pass --token, or set DATAVERSE_TOKEN, or DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID and DATAVERSE_CLIENT_SECRET (or DATAVERSE_CLIENT_CERTIFICATE)',
     );
   }
   if (clientId === undefined) throw invalid('DATAVERSE_CLIENT_SECRET is set but DATAVERSE_CLIENT_ID is not');
@@ -198,6 +264,21 @@ async function fromConnection(
         tokenCachePath(directory),
       );
       return { url: connection.url, tokenProvider: provider, label, secrets: [secret] };
+    }
+    case 'client-certificate': {
+      if (connection.clientId === undefined || connection.certificateFile === undefined) {
+        throw invalid(`environment '${connection.name}' needs a client id and a certificate file`);
+      }
+      const credential = await readCertificateCredential(connection.certificateFile, 'The certificate file');
+      const provider = clientCertificateProvider(
+        connection.url,
+        connection.clientId,
+        credential,
+        authority,
+        certificate,
+        tokenCachePath(directory),
+      );
+      return { url: connection.url, tokenProvider: provider, label, secrets: [credential.privateKey] };
     }
     case 'device-code':
       return {

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { Faults } from '../emulator/faults';
 import { parseFaults } from '../emulator/faults';
 import type { Limits } from '../emulator/protection';
@@ -18,6 +19,7 @@ interface EmulatorCliOptions {
   readonly json: boolean;
   readonly schema?: string;
   readonly tokenLifetime: number;
+  readonly clientCertificate?: readonly string[];
   readonly limits?: Limits;
   readonly faults?: Faults;
 }
@@ -68,6 +70,22 @@ function specParser<T>(parse: (text: string) => T): (value: string) => T {
   };
 }
 
+/**
+ * The certificate blocks of a PEM file, collected per repeat of the option. A private key in the same file
+ * is left behind: the emulator, like Entra, holds only the public part.
+ */
+function collectCertificate(file: string, previous: readonly string[] = []): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new InvalidArgumentError(`cannot read ${file}.`);
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (blocks === null) throw new InvalidArgumentError(`${file} holds no PEM certificate.`);
+  return [...previous, blocks[0]];
+}
+
 function isOptions(value: unknown): value is EmulatorCliOptions {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
@@ -91,6 +109,11 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     .option('--no-auth', 'accept requests without a bearer token')
     .option('--json', 'print one JSON line with the URL and token once listening', false)
     .option('--schema <file>', 'extend the built-in tables with a JSON schema file')
+    .option(
+      '--client-certificate <file>',
+      "register a PEM certificate on the identity endpoint's app, for certificate sign-in (repeatable)",
+      collectCertificate,
+    )
     .option(
       '--token-lifetime <duration>',
       'lifetime of issued access tokens, e.g. 60s, 5m, 1h',
@@ -135,6 +158,7 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
         tokenLifetimeMs: raw.tokenLifetime,
         ...(raw.limits === undefined ? {} : { limits: raw.limits }),
         ...(raw.faults === undefined ? {} : { faults: raw.faults }),
+        ...(raw.clientCertificate === undefined ? {} : { clientCertificates: raw.clientCertificate }),
       });
       if (raw.json) {
         io.stdout(

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
 import type { AuthKind, Connection } from '../dataverse/connectionsFile';
 import {
@@ -63,6 +64,10 @@ function addCommand(io: CliIo): Command {
       .addOption(new Option('--auth <kind>', 'how to sign in').choices([...AUTH_KINDS]).default('client-secret'))
       .option('--authority <url>', 'another identity endpoint than login.microsoftonline.com (the emulator)')
       .option('--ca-file <file>', "a PEM certificate to trust for the authority (the emulator's)")
+      .option(
+        '--certificate <file>',
+        'for --auth client-certificate: a PEM file with the private key and certificate (only the path is stored)',
+      )
       .option('--force', 'replace an environment of the same name'),
     io,
   ).action(async (name: string, raw: Record<string, unknown>) => {
@@ -78,6 +83,8 @@ function addCommand(io: CliIo): Command {
           ...(text(raw.clientId) === undefined ? {} : { clientId: text(raw.clientId) }),
           ...(text(raw.authority) === undefined ? {} : { authority: text(raw.authority) }),
           ...(text(raw.caFile) === undefined ? {} : { caFile: text(raw.caFile) }),
+          // Absolute, so commands run from another directory find the same file.
+          ...(text(raw.certificate) === undefined ? {} : { certificateFile: resolve(text(raw.certificate) ?? '') }),
         },
         'the environment',
       );

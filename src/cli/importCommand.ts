@@ -2,16 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
-import type { ImportFormat, ImportProgress, ImportSummary, ParsedSource, TableRules } from '../dataverse/bulkImport';
-import {
-  DEFAULT_BATCH_SIZE,
-  DEFAULT_PARALLEL,
-  fetchMaxLengths,
-  importRows,
-  logicalNameOf,
-  parseSource,
-  tableRules,
-} from '../dataverse/bulkImport';
+import type { ImportFormat, ImportProgress, ImportSummary, ParsedSource } from '../dataverse/bulkImport';
+import { DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL, importRows, loadTableRules, parseSource } from '../dataverse/bulkImport';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
 import type { ClientEvent } from '../dataverse/webApiClient';
@@ -75,17 +67,6 @@ export function retryLine(event: ClientEvent): string {
   return `retry: ${event.method} ${event.path} → ${status}, attempt ${event.attempt}, waiting ${event.delayMs} ms (${why})\n`;
 }
 
-/** Columns no row may carry: for CSV the header, for JSONL every key seen. */
-function unknownColumns(rules: TableRules, source: ParsedSource): string[] {
-  const columns = new Set<string>(source.columns ?? []);
-  if (source.columns === undefined)
-    for (const row of source.rows) for (const key of Object.keys(row.values ?? {})) columns.add(key);
-  return [...columns].filter((c) => {
-    if (c.endsWith('@odata.bind')) return !rules.lookups.has(c.slice(0, -'@odata.bind'.length));
-    return !rules.properties.has(c);
-  });
-}
-
 interface RawOptions {
   format?: unknown;
   batchSize?: unknown;
@@ -137,20 +118,14 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   process.once('SIGINT', onInterrupt);
   try {
     const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
-    let loaded = await cache.get({ signal: abort.signal });
-    if (loaded.model.entitySets.get(entitySet) === undefined && loaded.source !== 'network') {
-      loaded = await cache.refresh(abort.signal);
-    }
-    const logicalName = logicalNameOf(loaded.model, entitySet);
-    if (logicalName === undefined) usage(io, `'${entitySet}' is not an entity set of ${connection.label}`);
-    const maxLengths = await fetchMaxLengths(client, logicalName, abort.signal);
-    let rules = tableRules(loaded.model, entitySet, maxLengths);
-    if (unknownColumns(rules, source).length > 0 && loaded.source !== 'network') {
-      // A column added since the cached $metadata was downloaded must not be refused as unknown.
-      loaded = await cache.refresh(abort.signal);
-      rules = tableRules(loaded.model, entitySet, maxLengths);
-    }
-    const unknown = unknownColumns(rules, source);
+    const { rules, unknownColumns: unknown } = await loadTableRules({
+      cache,
+      client,
+      entitySet,
+      source,
+      environmentLabel: connection.label,
+      signal: abort.signal,
+    });
     if (format === 'csv' && unknown.length > 0) {
       usage(io, `${file}: ${entitySet} has no column ${unknown.map((c) => `'${c}'`).join(', ')}`);
     }

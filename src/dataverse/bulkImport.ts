@@ -3,6 +3,7 @@ import { WorkbenchError } from '../core/errors';
 import type { MetadataModel, Property } from '../metadata/model';
 import type { BatchRequest, BatchResult } from './batch';
 import { executeBatch, MAX_BATCH_REQUESTS } from './batch';
+import type { MetadataCache } from './metadataCache';
 import type { JsonObject, WebApiClient } from './webApiClient';
 import { isJsonObject } from './webApiClient';
 
@@ -176,6 +177,53 @@ export function tableRules(
 export function logicalNameOf(model: MetadataModel, entitySet: string): string | undefined {
   const set = model.entitySets.get(entitySet);
   return set === undefined ? undefined : set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
+}
+
+/** Columns no row may carry: for CSV the header, for JSONL every key seen. */
+export function unknownColumns(rules: TableRules, source: ParsedSource): string[] {
+  const columns = new Set<string>(source.columns ?? []);
+  if (source.columns === undefined)
+    for (const row of source.rows) for (const key of Object.keys(row.values ?? {})) columns.add(key);
+  return [...columns].filter((c) => {
+    if (c.endsWith('@odata.bind')) return !rules.lookups.has(c.slice(0, -'@odata.bind'.length));
+    return !rules.properties.has(c);
+  });
+}
+
+/**
+ * The rules of `entitySet` for `source`, for `dvw import` and the VS Code command alike. A cached
+ * `$metadata` is downloaded again when it lacks the table or a column the file names: one added since the
+ * download must not be refused as unknown. What is still unknown afterwards comes back for the caller to
+ * refuse (a CSV header) or report per row (JSONL).
+ */
+export async function loadTableRules(options: {
+  readonly cache: MetadataCache;
+  readonly client: WebApiClient;
+  readonly entitySet: string;
+  readonly source: ParsedSource;
+  /** Names the environment in the error for an unknown entity set. */
+  readonly environmentLabel?: string;
+  readonly signal?: AbortSignal;
+}): Promise<{ readonly rules: TableRules; readonly unknownColumns: readonly string[] }> {
+  const { cache, client, entitySet, source, signal } = options;
+  let loaded = await cache.get(signal === undefined ? {} : { signal });
+  if (loaded.model.entitySets.get(entitySet) === undefined && loaded.source !== 'network') {
+    loaded = await cache.refresh(signal);
+  }
+  const logicalName = logicalNameOf(loaded.model, entitySet);
+  if (logicalName === undefined) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `'${entitySet}' is not an entity set of ${options.environmentLabel ?? 'this environment'}`,
+    );
+  }
+  const maxLengths = await fetchMaxLengths(client, logicalName, signal);
+  let rules = tableRules(loaded.model, entitySet, maxLengths);
+  if (unknownColumns(rules, source).length > 0 && loaded.source !== 'network') {
+    loaded = await cache.refresh(signal);
+    rules = tableRules(loaded.model, entitySet, maxLengths);
+  }
+  return { rules, unknownColumns: unknownColumns(rules, source) };
 }
 
 /**

@@ -5,8 +5,14 @@ import { dirname, join } from 'node:path';
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject, webApiRoot } from './webApiClient';
 
-export type AuthKind = 'client-secret' | 'device-code' | 'azure-cli' | 'interactive';
-export const AUTH_KINDS: readonly AuthKind[] = ['client-secret', 'device-code', 'azure-cli', 'interactive'];
+export type AuthKind = 'client-secret' | 'client-certificate' | 'device-code' | 'azure-cli' | 'interactive';
+export const AUTH_KINDS: readonly AuthKind[] = [
+  'client-secret',
+  'client-certificate',
+  'device-code',
+  'azure-cli',
+  'interactive',
+];
 
 /**
  * One named environment of `dvw`. Only what identifies it: the client secret comes from
@@ -22,6 +28,11 @@ export interface Connection {
   readonly authority?: string;
   /** A PEM file to trust for the authority (the emulator's self-signed certificate). */
   readonly caFile?: string;
+  /**
+   * For `client-certificate`: a PEM file with the private key and the certificate. Only its path is
+   * stored; the key stays in that file.
+   */
+  readonly certificateFile?: string;
 }
 
 export interface ConnectionsFile {
@@ -77,7 +88,7 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
       );
     }
   }
-  const { name, url, auth, tenantId, clientId, authority, caFile } = value;
+  const { name, url, auth, tenantId, clientId, authority, caFile, certificateFile } = value;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new WorkbenchError(
       'invalidInput',
@@ -112,6 +123,15 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
     }
   }
   const ca = optional('caFile', caFile);
+  const certificatePath = optional('certificateFile', certificateFile);
+  if (kind === 'client-certificate') {
+    if (client === undefined || (tenant === undefined && authorityUrl === undefined) || certificatePath === undefined) {
+      throw new WorkbenchError(
+        'invalidInput',
+        `${where}: client-certificate sign-in needs a client id, a tenant (or an authority) and a certificate file.`,
+      );
+    }
+  }
   if (kind === 'client-secret' && (client === undefined || (tenant === undefined && authorityUrl === undefined))) {
     throw new WorkbenchError(
       'invalidInput',
@@ -126,6 +146,7 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
     ...(client === undefined ? {} : { clientId: client }),
     ...(authorityUrl === undefined ? {} : { authority: authorityUrl }),
     ...(ca === undefined ? {} : { caFile: ca }),
+    ...(certificatePath === undefined ? {} : { certificateFile: certificatePath }),
   };
 }
 

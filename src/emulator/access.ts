@@ -25,6 +25,7 @@ export interface AccessOptions {
   readonly tenantId?: string;
   readonly clientId?: string;
   readonly clientSecret?: string;
+  readonly clientCertificates?: readonly string[];
 }
 
 export interface Access {
@@ -109,6 +110,7 @@ export async function startAccess(options: AccessOptions): Promise<Access> {
     ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
     ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
     ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
+    ...(options.clientCertificates === undefined ? {} : { clientCertificates: options.clientCertificates }),
   });
   let directory: string;
   try {

@@ -4,6 +4,7 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate as generateCertificate } from 'selfsigned';
+import { assertionVerifier, JWT_BEARER, registerCertificates } from './clientAssertion';
 
 /**
  * A local stand-in for Microsoft Entra ID: OpenID configuration, instance discovery, JWKS, and the v2.0 token
@@ -20,6 +21,8 @@ export interface IdentityOptions {
   readonly tenantId?: string;
   readonly clientId?: string;
   readonly clientSecret?: string;
+  /** PEM certificates (public part only) the app accepts client assertions signed for. */
+  readonly clientCertificates?: readonly string[];
   readonly now?: () => number;
 }
 
@@ -200,6 +203,13 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
   const jwk = signing.publicKey.export({ format: 'jwk' });
   const kid = base64url(digest(`${String(jwk.n)}.${String(jwk.e)}`)).slice(0, 27);
   const deviceFlows = new Map<string, DeviceFlow>();
+  // Parsed at start, so a file that is not a certificate fails the start rather than every sign-in.
+  const checkAssertion = assertionVerifier({
+    clientId,
+    certificates: registerCertificates(options.clientCertificates ?? []),
+    tokenEndpoint: () => `${url}/${tenantId}/oauth2/v2.0/token`,
+    now,
+  });
   let url = '';
   const issuer = (): string => `${url}/${tenantId}/v2.0`;
 
@@ -315,7 +325,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     const t = tenant === tenantId ? tenantId : '{tenantid}';
     return {
       token_endpoint: `${url}/${tenant}/oauth2/v2.0/token`,
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
       jwks_uri: `${url}/${tenant}/discovery/v2.0/keys`,
       response_modes_supported: ['query', 'fragment', 'form_post'],
       subject_types_supported: ['pairwise'],
@@ -395,6 +405,22 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     if (grant === 'client_credentials') {
       const secret = form.get('client_secret');
       if (client !== clientId) return unknownClient(client);
+      const assertionType = form.get('client_assertion_type');
+      if (assertionType !== null) {
+        if (assertionType !== JWT_BEARER) {
+          return aadError(
+            400,
+            'invalid_request',
+            900144,
+            `The client_assertion_type '${assertionType.slice(0, 100)}' is not supported.`,
+          );
+        }
+        const checked = checkAssertion(form.get('client_assertion') ?? '');
+        if (!checked.ok) return aadError(401, 'invalid_client', checked.code, checked.description);
+        const resource = resourceOf(form.get('scope'), 'client_credentials');
+        if (typeof resource !== 'string') return resource;
+        return tokenReply(client, false);
+      }
       if (secret === null || secret === '') {
         return aadError(
           401,

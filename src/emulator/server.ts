@@ -83,6 +83,11 @@ export interface EmulatorOptions {
   readonly tenantId?: string;
   readonly clientId?: string;
   readonly clientSecret?: string;
+  /**
+   * PEM certificates (public part only) registered on the app: client assertions signed with their keys
+   * are accepted as its credential, as for a service principal with a certificate in Entra.
+   */
+  readonly clientCertificates?: readonly string[];
   /** Each webhook delivery, retry, failure and non-delivery (Service Bus, Event Hub, Event Grid); never payloads or keys. */
   readonly onWebhook?: (event: WebhookEvent) => void;
 }
@@ -750,6 +755,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
       ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
+      ...(options.clientCertificates === undefined ? {} : { clientCertificates: options.clientCertificates }),
     });
   } catch (error) {
     store.close();

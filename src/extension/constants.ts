@@ -24,6 +24,7 @@ export const Commands = {
   filterTables: 'dataverse.filterTables',
   filterRecords: 'dataverse.filterRecords',
   newTableQuery: 'dataverse.newTableQuery',
+  newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',
   copyLogicalName: 'dataverse.copyLogicalName',
   openRecord: 'dataverse.openRecord',
@@ -46,6 +47,8 @@ export const Commands = {
   applyWebhooks: 'dataverse.applyWebhooks',
   startWebhookInspector: 'dataverse.startWebhookInspector',
   stopWebhookInspector: 'dataverse.stopWebhookInspector',
+  // Bulk import of a CSV or JSON Lines file (issue 5).
+  importRecords: 'dataverse.importRecords',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

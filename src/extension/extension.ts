@@ -5,6 +5,7 @@ import type { SignInUi } from './auth/tokenProviders';
 import { vscodeSignInUi } from './auth/tokenProviders';
 import { selectEnvironment, syncLanguageServerEnvironment, testConnection } from './commands/connectionCommands';
 import { addEnvironment, editEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
+import { importRecords } from './commands/importCommand';
 import { runAllCommand, runBlockCommand } from './commands/runCommands';
 import { ConnectionManager } from './connections';
 import { Commands, ContextKeys, Settings } from './constants';
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     showInputBox: (options) => input.showInputBox(options),
     showQuickPick: (items, options) => input.showQuickPick(items, options),
     showWarningMessage: (message, options, ...actions) => input.showWarningMessage(message, options, ...actions),
+    showOpenDialog: (options) => input.showOpenDialog(options),
   };
 
   const store = new EnvironmentStore();
@@ -155,6 +157,9 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       runBlockCommand(runner, presenter, args, 'getChanges'),
     ),
     registerCommand(commandContext, Commands.runAll, (args) => runAllCommand(runner, presenter, args)),
+    registerCommand(commandContext, Commands.importRecords, (node) =>
+      importRecords({ connections, input: prompts, log }, node),
+    ),
   );
 
   // Opt-in (npm start sets it for the development window): a local process, not network I/O.

@@ -11,6 +11,8 @@ export interface UserInput {
     options: vscode.QuickPickOptions,
   ): Promise<T | undefined>;
   showWarningMessage(message: string, options: { modal: boolean }, ...actions: string[]): Promise<string | undefined>;
+  /** Picks files; `undefined` (or no file) when the user cancelled. */
+  showOpenDialog(options: vscode.OpenDialogOptions): Promise<readonly vscode.Uri[] | undefined>;
 }
 
 export const vscodeUserInput: UserInput = {
@@ -18,4 +20,5 @@ export const vscodeUserInput: UserInput = {
   showQuickPick: async (items, options) => vscode.window.showQuickPick(items, options),
   showWarningMessage: async (message, options, ...actions) =>
     vscode.window.showWarningMessage(message, options, ...actions),
+  showOpenDialog: async (options) => vscode.window.showOpenDialog(options),
 };

@@ -139,6 +139,17 @@ export interface ProgressMessage {
   readonly rowsLoaded: number;
 }
 
+/**
+ * Display names and types of the shown columns, sent after `showResult`/`showDelta`: rows are shown at
+ * once, and the table's EntityDefinitions (a request per table) arrive when they arrive. `entitySet`
+ * names the result the hints are for, so hints that arrive after the page moved on are dropped.
+ */
+export interface ColumnHintsMessage {
+  readonly type: 'columnHints';
+  readonly entitySet: string;
+  readonly columns: readonly ColumnHint[];
+}
+
 export interface RestoreStateMessage {
   readonly type: 'restoreState';
   readonly state: ResultsUiState;
@@ -151,6 +162,7 @@ export type HostMessage =
   | ShowBatchMessage
   | ShowDeltaMessage
   | ProgressMessage
+  | ColumnHintsMessage
   | RestoreStateMessage;
 
 // ---- Page → host ----------------------------------------------------------------------------------
@@ -491,6 +503,14 @@ function parseHost(value: unknown): HostMessage {
         state: oneOf(o.state, `${type}.state`, ['running', 'done', 'cancelled'] as const),
         pagesLoaded: count(o.pagesLoaded, `${type}.pagesLoaded`),
         rowsLoaded: count(o.rowsLoaded, `${type}.rowsLoaded`),
+      };
+    }
+    case 'columnHints': {
+      const o = object(m, type, ['type', 'entitySet', 'columns']);
+      return {
+        type,
+        entitySet: matching(o.entitySet, `${type}.entitySet`, IDENTIFIER, 'an entity set name'),
+        columns: array(o.columns, `${type}.columns`).map((c, i) => columnHint(c, `${type}.columns[${i}]`)),
       };
     }
     case 'restoreState': {

@@ -133,6 +133,57 @@ describe('results page in Chromium', function () {
     assert.equal((await cell(1, 'statecode')).text, '0');
   });
 
+  it('shows the display name and type on hovering a header once the host sends hints after the rows', async () => {
+    await postToPage(page, {
+      type: 'showResult',
+      shape: 'entities',
+      rows: accountRows(3),
+      metadata: { entitySet: 'accounts', primaryIdAttribute: 'accountid' },
+      status: STATUS,
+      hasMore: false,
+    });
+    await page.waitForSelector('.grid-row');
+    const header = page.locator('.hcell[data-column="telephone1"]');
+    assert.doesNotMatch((await header.getAttribute('title')) ?? '', /Main Phone/);
+    await postToPage(page, {
+      type: 'columnHints',
+      entitySet: 'accounts',
+      columns: [
+        { logicalName: 'telephone1', displayName: 'Main Phone', type: 'String' },
+        { logicalName: '_primarycontactid_value', displayName: 'Primary Contact', type: 'Lookup' },
+      ],
+    });
+    await page.waitForFunction(() =>
+      /Main Phone/.test(document.querySelector('.hcell[data-column="telephone1"]')?.getAttribute('title') ?? ''),
+    );
+    // Hints for another result (the page moved on) are dropped; messages arrive in order, so once the
+    // later accounts hint shows, the contacts one has been handled.
+    await postToPage(page, {
+      type: 'columnHints',
+      entitySet: 'contacts',
+      columns: [{ logicalName: 'telephone1', displayName: 'Business Phone', type: 'String' }],
+    });
+    await postToPage(page, {
+      type: 'columnHints',
+      entitySet: 'accounts',
+      columns: [{ logicalName: 'name', displayName: 'Account Name', type: 'String' }],
+    });
+    await page.waitForFunction(() =>
+      /Account Name/.test(document.querySelector('.hcell[data-column="name"]')?.getAttribute('title') ?? ''),
+    );
+    await header.hover();
+    assert.match((await header.getAttribute('title')) ?? '', /^telephone1 · Main Phone · String\n/);
+    assert.match(
+      (await page.locator('.hcell[data-column="_primarycontactid_value"]').getAttribute('title')) ?? '',
+      /Primary Contact · Lookup/,
+    );
+    assert.deepEqual(
+      await page.locator('.grid-header .hname').allTextContents(),
+      ['accountid', 'name', 'revenue', 'statecode', '_primarycontactid_value', 'telephone1', 'donotemail'],
+      'the column order stays as shown',
+    );
+  });
+
   it('shows a record named like HTML as those characters, and runs no script', async () => {
     const rows = accountRows(2);
     rows[0] = { ...rows[0], name: XSS, [XSS]: XSS };
@@ -471,7 +522,7 @@ describe('results page in Chromium', function () {
     rows[2] = { ...rows[2], name: '<img src=x onerror=alert(1)>' };
     mkdirSync(path.resolve(__dirname, '../../docs/images'), { recursive: true });
     const backgrounds: string[] = [];
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
       await applyTheme(page, theme);
       await postToPage(page, result(rows, true));
       await page.waitForSelector('.grid-row');
@@ -481,6 +532,6 @@ describe('results page in Chromium', function () {
       backgrounds.push(await page.evaluate(() => getComputedStyle(document.body).backgroundColor));
       await page.screenshot({ path: path.resolve(__dirname, `../../docs/images/results-${theme}.png`) });
     }
-    assert.deepEqual(backgrounds, ['rgb(255, 255, 255)', 'rgb(30, 30, 30)']);
+    assert.deepEqual(backgrounds, ['rgb(255, 255, 255)', 'rgb(30, 30, 30)', 'rgb(0, 0, 0)']);
   });
 });

@@ -133,8 +133,14 @@ export async function postedMessages(page: Page): Promise<PageMessage[]> {
 
 // ---- Themes ---------------------------------------------------------------------------------------
 
-/** The theme variables the page uses, with the values of VS Code's Light+ and Dark+ themes. */
-export const THEMES: Readonly<Record<'light' | 'dark', Readonly<Record<string, string>>>> = {
+export type ThemeKind = 'light' | 'dark' | 'high-contrast';
+
+/**
+ * The theme variables the page uses, with the values of VS Code's Light+, Dark+ and Dark High Contrast
+ * themes. High contrast leaves hover and selection backgrounds unset (VS Code emits no variable for
+ * them) and draws borders and outlines instead.
+ */
+export const THEMES: Readonly<Record<ThemeKind, Readonly<Record<string, string>>>> = {
   light: {
     'font-family': '-apple-system, BlinkMacSystemFont, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
     'font-size': '13px',
@@ -211,12 +217,49 @@ export const THEMES: Readonly<Record<'light' | 'dark', Readonly<Record<string, s
     'badge-background': '#4d4d4d',
     'badge-foreground': '#ffffff',
   },
+  'high-contrast': {
+    'font-family': '-apple-system, BlinkMacSystemFont, "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+    'font-size': '13px',
+    'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+    'editor-font-size': '13px',
+    'editor-background': '#000000',
+    foreground: '#ffffff',
+    contrastBorder: '#6fc3df',
+    contrastActiveBorder: '#f38518',
+    'panel-border': '#6fc3df',
+    'button-background': '#000000',
+    'button-foreground': '#ffffff',
+    'button-border': '#6fc3df',
+    'button-secondaryBackground': '#000000',
+    'button-secondaryForeground': '#ffffff',
+    'input-background': '#000000',
+    'input-foreground': '#ffffff',
+    'input-border': '#6fc3df',
+    'input-placeholderForeground': 'rgba(255, 255, 255, 0.7)',
+    focusBorder: '#f38518',
+    descriptionForeground: 'rgba(255, 255, 255, 0.7)',
+    'list-focusOutline': '#f38518',
+    'editorLineNumber-foreground': '#ffffff',
+    'editorLineNumber-activeForeground': '#f38518',
+    'textLink-foreground': '#21a6ff',
+    errorForeground: '#f48771',
+    'inputValidation-errorBackground': '#000000',
+    'progressBar-background': '#6fc3df',
+    'debugTokenExpression-number': '#b5cea8',
+    'debugTokenExpression-boolean': '#4e94ce',
+    'gitDecoration-deletedResourceForeground': '#c74e39',
+    'badge-background': '#000000',
+    'badge-foreground': '#ffffff',
+  },
 };
 
 /** As VS Code does: a `vscode-<kind>` class on body and `--vscode-*` variables on the root element. */
-export async function applyTheme(page: Page, kind: 'light' | 'dark'): Promise<void> {
+export async function applyTheme(page: Page, kind: ThemeKind): Promise<void> {
   await page.evaluate(
     ({ kind, vars }) => {
+      // A variable the new theme does not define must not linger from the previous one.
+      const style = document.documentElement.style;
+      for (const name of Array.from(style)) if (name.startsWith('--vscode-')) style.removeProperty(name);
       document.body.classList.remove('vscode-light', 'vscode-dark', 'vscode-high-contrast');
       document.body.classList.add(`vscode-${kind}`);
       for (const [name, value] of Object.entries(vars)) {

@@ -231,6 +231,59 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.ok(await editor.document.save());
   });
 
+  it('creates a record from a template of the required columns; bad JSON and a 400 lose nothing', async () => {
+    const records = await folder('contact', 'records');
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.newRecord, records);
+    const draft = editor.document.uri;
+    assert.match(draft.path, /^\/emulator\/contacts\/new-\d+\.json$/);
+    const template = JSON.parse(editor.document.getText()) as Record<string, unknown>;
+    // The emulator's contact requires lastname; fullname is computed and the key is not the user's.
+    assert.equal(template.lastname, '');
+    assert.ok(!('fullname' in template) && !('contactid' in template), editor.document.getText());
+    const lastname = `Template ${Date.now()}`;
+    const countNamed = async (): Promise<number> => {
+      const response = await webApi(`contacts?$select=contactid&$filter=lastname eq '${lastname}'`);
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { value: unknown[] }).value.length;
+    };
+
+    await replaceText(editor, `{ "lastname": "${lastname}",, }`);
+    assert.equal(await editor.document.save(), false, 'invalid JSON is not sent');
+    assert.ok(editor.document.isDirty && editor.document.getText().includes(',,'), 'the text is kept');
+
+    const rejected = JSON.stringify({ ...template, lastname, nosuchcolumn: 1 }, null, 2);
+    await replaceText(editor, rejected);
+    assert.equal(await editor.document.save(), false, 'the service refused the column');
+    assert.equal(editor.document.getText(), rejected, 'the text is kept');
+    assert.equal(await countNamed(), 0);
+
+    await replaceText(editor, JSON.stringify({ ...template, lastname, firstname: 'Ada' }, null, 2));
+    assert.ok(await editor.document.save(), 'the first save creates the record');
+    const opened = await eventually(
+      () =>
+        vscode.window.visibleTextEditors.find((e) =>
+          /^\/emulator\/contacts\/[0-9a-f-]{36}\.json$/.test(e.document.uri.path),
+        ),
+      'the created record to open in its own document',
+    );
+    const id = /([0-9a-f-]{36})\.json$/.exec(opened.document.uri.path)?.[1] ?? '';
+    const response = await webApi(`contacts(${id})?$select=lastname,firstname`);
+    assert.equal(response.status, 200);
+    const created = (await response.json()) as Record<string, unknown>;
+    assert.deepEqual([created.lastname, created.firstname], [lastname, 'Ada']);
+    assert.equal(await countNamed(), 1, 'created once');
+    assert.equal((JSON.parse(opened.document.getText()) as Record<string, unknown>).lastname, lastname);
+    await eventually(
+      () =>
+        vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .every((tab) => !(tab.input instanceof vscode.TabInputText) || tab.input.uri.toString() !== draft.toString())
+          ? true
+          : undefined,
+      'the draft editor to close',
+    );
+  });
+
   it('on a stale save shows the conflict and lets the user overwrite or reload', async () => {
     const records = await folder('contact', 'records');
     const record = (await children(records)).filter((node) => node.type === 'record')[1];

@@ -26,6 +26,7 @@ export async function run(): Promise<void> {
   await import('./odataFeatures.test');
   await import('./explorer.test');
   await import('./webhooks.test');
+  await import('./import.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -61,6 +61,13 @@ export class ScriptedInput implements UserInput {
     return Promise.resolve(this.next());
   }
 
+  /** The scripted answer is a file system path; `undefined` cancels. */
+  async showOpenDialog(options: vscode.OpenDialogOptions): Promise<readonly vscode.Uri[] | undefined> {
+    this.prompts.push(options.title ?? options.openLabel ?? '');
+    const path = this.next();
+    return Promise.resolve(path === undefined ? undefined : [vscode.Uri.file(path)]);
+  }
+
   private next(): string | undefined {
     if (this.answers.length === 0) throw new Error(`unexpected prompt: ${this.prompts.at(-1)}`);
     return this.answers.shift();

@@ -1,5 +1,7 @@
 export type { ClientSecretOptions } from './clientSecret';
 export { authError, ClientSecretTokenProvider, defaultScope } from './clientSecret';
+export type { ClientCertificateOptions } from './clientCertificate';
+export { ClientCertificateTokenProvider, splitCertificatePem } from './clientCertificate';
 export type { EmulatorIdentity } from './emulator';
 export { emulatorTokenProvider } from './emulator';
 export type { HttpsNetworkClientOptions } from './networkClient';

@@ -7,7 +7,10 @@ import type { ConnectionManager } from '../connections';
 import { Commands, LANGUAGE_ID, Views } from '../constants';
 import type { EmulatorHost } from '../emulatorHost';
 import type { EnvironmentStore } from '../environmentStore';
+import { recordText } from '../../core/recordPatch';
+import type { MetadataModel } from '../../metadata/model';
 import { RecordFileSystem } from '../records/recordFileSystem';
+import { recordTemplate } from '../records/recordTemplate';
 import { RECORD_SCHEME, recordUri, SERVER_RECORD_SCHEME } from '../records/recordUri';
 import type { UserInput } from '../userInput';
 import { ExplorerData } from './explorerData';
@@ -153,6 +156,30 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
     return vscode.window.showTextDocument(document);
   };
 
+  const newRecord = async (value: unknown): Promise<vscode.TextEditor> => {
+    const node = expect(value, 'a table or its Records', 'table', 'folder');
+    if (node.type === 'folder' && node.folder !== 'records') {
+      throw new WorkbenchError('invalidInput', 'Choose a table or its Records first.');
+    }
+    const metadata = connections.metadata(node.connection);
+    const model = await vscode.window.withProgress(
+      { location: { viewId: Views.explorer }, title: 'Reading the table definition' },
+      async (): Promise<MetadataModel> => {
+        try {
+          return await metadata.withEntityDefinition(node.table.logicalName);
+        } catch (error) {
+          if (error instanceof WorkbenchError && error.kind === 'cancelled') throw error;
+          // Without EntityDefinitions the required levels are unknown: the template has the primary name.
+          return (await metadata.get()).model;
+        }
+      },
+    );
+    const template = recordTemplate(model, { entitySet: node.table.entitySet, primaryName: node.table.primaryName });
+    const uri = records.newDraft(node.connection.id, node.table.entitySet, recordText(template));
+    const document = await vscode.workspace.openTextDocument(uri);
+    return vscode.window.showTextDocument(document, { preview: false });
+  };
+
   const copy = async (value: unknown, which: 'entitySet' | 'logicalName'): Promise<string> => {
     const node = expect(value, 'a table', 'table', 'folder');
     const text = which === 'entitySet' ? node.table.entitySet : node.table.logicalName;
@@ -194,6 +221,7 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
       registerCommand(commandContext, Commands.deleteRecord, deleteRecord),
       registerCommand(commandContext, Commands.openRecordInWebApp, openInWebApp),
       registerCommand(commandContext, Commands.newTableQuery, newTableQuery),
+      registerCommand(commandContext, Commands.newRecord, newRecord),
       registerCommand(commandContext, Commands.copyEntitySetName, (value) => copy(value, 'entitySet')),
       registerCommand(commandContext, Commands.copyLogicalName, (value) => copy(value, 'logicalName')),
     ],

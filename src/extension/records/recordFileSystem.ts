@@ -4,8 +4,9 @@ import type { RecordJson } from '../../core/recordPatch';
 import { diffRecord, parseRecordText, recordText } from '../../core/recordPatch';
 import type { Connection, ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
-import type { RecordAddress } from './recordUri';
-import { parseRecordUri, recordUri, SERVER_RECORD_SCHEME } from './recordUri';
+import { createBody } from './recordTemplate';
+import type { DraftAddress, RecordAddress } from './recordUri';
+import { draftUri, parseDraftUri, parseRecordUri, recordUri, SERVER_RECORD_SCHEME } from './recordUri';
 
 /** A record as it was read: the basis of the next save's diff and `If-Match`. */
 interface OpenRecord {
@@ -14,6 +15,19 @@ interface OpenRecord {
   readonly text: Uint8Array;
   readonly mtime: number;
   readonly primaryId: string | undefined;
+}
+
+/**
+ * A record being written from a template (`new-<n>.json`): it lives only here until its first save
+ * POSTs it. After that the draft's editor is swapped for the created record's own document, whose
+ * saves PATCH like any other record: one file system, one save gesture, and the draft text is never
+ * lost to a failed create because VS Code keeps the editor dirty when `writeFile` throws.
+ */
+interface Draft {
+  readonly text: Uint8Array;
+  readonly mtime: number;
+  /** Set once the POST succeeded; a draft is created at most once. */
+  readonly created?: RecordAddress;
 }
 
 const encoder = new TextEncoder();
@@ -38,13 +52,31 @@ export class RecordFileSystem
   private readonly serverVersions = new Map<string, string>();
   /** Records read again by a save, to be shown once VS Code has finished that save. */
   private readonly refreshAfterSave = new Set<string>();
+  private readonly drafts = new Map<string, Draft>();
+  private draftCount = 0;
   private readonly saved: vscode.Disposable;
 
   constructor(
     private readonly connections: ConnectionManager,
     private readonly input: UserInput,
   ) {
-    this.saved = vscode.workspace.onDidSaveTextDocument((document) => this.showServerVersion(document.uri));
+    this.saved = vscode.workspace.onDidSaveTextDocument((document) => {
+      this.showServerVersion(document.uri);
+      this.replaceCreatedDraft(document.uri).catch(
+        (error: unknown) =>
+          void vscode.window.showErrorMessage(
+            `The record was created, but could not be opened: ${describeError(error)}`,
+          ),
+      );
+    });
+  }
+
+  /** A new `new-<n>.json` document holding `text`, to be created in `entitySet` on its first save. */
+  newDraft(connectionId: string, entitySet: string, text: string): vscode.Uri {
+    this.draftCount += 1;
+    const uri = draftUri({ connectionId, entitySet, draft: this.draftCount });
+    this.drafts.set(uri.toString(), { text: encoder.encode(text), mtime: Date.now() });
+    return uri;
   }
 
   /** Forgets the copy read earlier, so the next open reads the record again. */
@@ -58,15 +90,21 @@ export class RecordFileSystem
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const draft = this.draftAt(uri);
+    if (draft !== undefined) {
+      return { type: vscode.FileType.File, ctime: draft.mtime, mtime: draft.mtime, size: draft.text.byteLength };
+    }
     const open = await this.read(uri);
     return { type: vscode.FileType.File, ctime: open.mtime, mtime: open.mtime, size: open.text.byteLength };
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
-    return (await this.read(uri)).text;
+    return this.draftAt(uri)?.text ?? (await this.read(uri)).text;
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {
+    const draft = parseDraftUri(uri);
+    if (draft !== undefined) return this.create(uri, draft, content);
     const address = this.address(uri);
     const open = this.open.get(uri.toString());
     if (open === undefined) {
@@ -123,6 +161,56 @@ export class RecordFileSystem
     this.serverChanged.dispose();
     this.open.clear();
     this.serverVersions.clear();
+    this.drafts.clear();
+  }
+
+  /** The first save of a draft: one POST of its columns; every failure leaves the draft as it was. */
+  private async create(uri: vscode.Uri, address: DraftAddress, content: Uint8Array): Promise<void> {
+    const draft = this.draftAt(uri);
+    if (draft === undefined) {
+      throw vscode.FileSystemError.NoPermissions('Start a new record from the Dataverse explorer (New Record…).');
+    }
+    if (draft.created !== undefined) {
+      throw vscode.FileSystemError.NoPermissions(
+        `This record was created already (${draft.created.id}); edit it in its own document.`,
+      );
+    }
+    const parsed = parseRecordText(decoder.decode(content));
+    if (!parsed.ok) throw vscode.FileSystemError.NoPermissions(parsed.message);
+    const body = createBody(parsed.record);
+    if (!body.ok) throw vscode.FileSystemError.NoPermissions(body.message);
+    const { client } = this.services(address);
+    const created = await client.create(address.entitySet, body.body).catch((error: unknown) => {
+      throw asFileSystemError(error);
+    });
+    if (created.id === undefined) {
+      throw vscode.FileSystemError.Unavailable('The service created the record but did not say its id.');
+    }
+    this.drafts.set(uri.toString(), {
+      text: content,
+      mtime: Math.max(Date.now(), draft.mtime + 1),
+      created: { connectionId: address.connectionId, entitySet: address.entitySet, id: created.id.toLowerCase() },
+    });
+  }
+
+  /**
+   * Once VS Code has finished saving a created draft, the created record opens in its own document
+   * (read back, so it shows what the service stored) and the draft's editor closes.
+   */
+  private async replaceCreatedDraft(uri: vscode.Uri): Promise<void> {
+    const created = this.draftAt(uri)?.created;
+    if (created === undefined) return;
+    const document = await vscode.workspace.openTextDocument(recordUri(created));
+    await vscode.window.showTextDocument(document, { preview: false });
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === uri.toString());
+    await vscode.window.tabGroups.close(tabs);
+    this.drafts.delete(uri.toString());
+  }
+
+  private draftAt(uri: vscode.Uri): Draft | undefined {
+    return parseDraftUri(uri) === undefined ? undefined : this.drafts.get(uri.toString());
   }
 
   private async resolveConflict(
@@ -228,7 +316,7 @@ export class RecordFileSystem
     }
   }
 
-  private services(address: RecordAddress): {
+  private services(address: Pick<RecordAddress, 'connectionId'>): {
     connection: Connection;
     client: ReturnType<ConnectionManager['client']>;
   } {

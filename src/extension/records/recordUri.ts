@@ -50,3 +50,28 @@ export function parseRecordUri(uri: vscode.Uri): RecordAddress {
   }
   return { connectionId, entitySet, id: id.toLowerCase() };
 }
+
+/** A record not created yet: `dataverse:/<connection id>/<entity set>/new-<n>.json`. */
+export interface DraftAddress {
+  readonly connectionId: string;
+  readonly entitySet: string;
+  readonly draft: number;
+}
+
+export function draftUri(address: DraftAddress): vscode.Uri {
+  return vscode.Uri.from({
+    scheme: RECORD_SCHEME,
+    path: `/${encodeURIComponent(address.connectionId)}/${address.entitySet}/new-${address.draft}.json`,
+  });
+}
+
+/** The draft a URI names, or undefined when it names something else (a record, or nothing). */
+export function parseDraftUri(uri: vscode.Uri): DraftAddress | undefined {
+  const match = /^\/([^/]+)\/([A-Za-z_][A-Za-z0-9_]*)\/new-([1-9][0-9]{0,8})\.json$/.exec(uri.path);
+  if (uri.scheme !== RECORD_SCHEME || match === null) return undefined;
+  try {
+    return { connectionId: decodeURIComponent(match[1] ?? ''), entitySet: match[2] ?? '', draft: Number(match[3]) };
+  } catch {
+    return undefined;
+  }
+}

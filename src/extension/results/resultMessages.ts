@@ -1,5 +1,7 @@
 import type { RunResult } from '../../dataverse/runRequest';
-import type { HostMessage, JsonValue, ResultRow, StatusLine } from '../../webview/resultsProtocol';
+import { MetadataIndex } from '../../metadata/lookup';
+import type { MetadataModel } from '../../metadata/model';
+import type { ColumnHint, HostMessage, JsonValue, ResultRow, StatusLine } from '../../webview/resultsProtocol';
 
 /**
  * Whether a request URL asks for aggregated rows (`$apply`, or an aggregate FetchXML), which have no
@@ -73,6 +75,43 @@ export function messageForResult(
     status: statusLine(result, rows.length),
     hasMore: result.nextLink !== undefined,
   };
+}
+
+/** The columns of the rows, in first-seen order: properties only, annotations (`x@…`) decorate one. */
+export function columnNamesOf(rows: readonly ResultRow[]): string[] {
+  const names = new Set<string>();
+  for (const row of rows) for (const key in row) if (!key.includes('@')) names.add(key);
+  return [...names];
+}
+
+/**
+ * What metadata says about each column of a result of `entitySet`: the display name and the
+ * Dataverse attribute type (`Money`, `Lookup`) when EntityDefinitions were merged into the model, else
+ * the CSDL type (`Edm.Decimal`). Columns the table does not have (aliases, expanded navigation
+ * properties) get no hint; an entity set the model does not know gives none at all.
+ */
+export function columnHintsFor(model: MetadataModel, entitySet: string, columns: readonly string[]): ColumnHint[] {
+  const index = new MetadataIndex(model);
+  const type = index.entityTypeOfSet(entitySet);
+  if (type === undefined) return [];
+  const hints: ColumnHint[] = [];
+  for (const name of columns) {
+    const property = index.property(type, name);
+    if (property === undefined) continue;
+    const displayName = property.info?.displayName;
+    hints.push({
+      logicalName: name,
+      ...(displayName === undefined ? {} : { displayName }),
+      type: property.info?.attributeType ?? property.type,
+    });
+  }
+  return hints;
+}
+
+/** The table (`account`) whose rows an entity set (`accounts`) holds: the EntityDefinitions key. */
+export function logicalNameOfSet(model: MetadataModel, entitySet: string): string | undefined {
+  const set = model.entitySets.get(entitySet);
+  return set === undefined ? undefined : set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
 }
 
 export function statusLine(

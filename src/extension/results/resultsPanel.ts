@@ -8,7 +8,16 @@ import { parsePageMessage } from '../../webview/resultsProtocol';
 import type { ConnectionManager } from '../connections';
 import type { ResultPresenter } from '../commands/runCommands';
 import type { BlockRun } from '../run/odataRunner';
-import { entitySetOf, isAggregateUrl, messageForResult, rowsOf, statusLine } from './resultMessages';
+import {
+  columnHintsFor,
+  columnNamesOf,
+  entitySetOf,
+  isAggregateUrl,
+  logicalNameOfSet,
+  messageForResult,
+  rowsOf,
+  statusLine,
+} from './resultMessages';
 
 export const RESULTS_VIEW_TYPE = 'dataverse.results';
 
@@ -57,6 +66,38 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
     panel.title = `Results: ${run.title}`;
     panel.reveal(vscode.ViewColumn.Beside, true);
     this.post(message);
+    const entitySet =
+      message.type === 'showResult' || message.type === 'showDelta' ? message.metadata.entitySet : undefined;
+    if (entitySet !== undefined && this.shown.rows.length > 0) {
+      const shown = this.shown;
+      this.sendColumnHints(shown, entitySet).catch((error: unknown) =>
+        this.log.warn(`Column display names of ${entitySet} are not available: ${describeError(error)}`),
+      );
+    }
+  }
+
+  /**
+   * Rows are on screen already; the table's display names and attribute types come after, as they may
+   * need an EntityDefinitions request. Without it (an older service, no permission) the CSDL types
+   * still make a useful hint.
+   */
+  private async sendColumnHints(shown: Shown, entitySet: string): Promise<void> {
+    const metadata = this.connections.metadata(shown.run.connection);
+    let { model } = await metadata.get();
+    const logicalName = logicalNameOfSet(model, entitySet);
+    if (logicalName === undefined) return;
+    try {
+      model = await metadata.withEntityDefinition(logicalName);
+    } catch (error) {
+      if (isWorkbenchError(error) && error.kind === 'cancelled') return;
+      this.log.info(
+        `No EntityDefinitions for ${logicalName} (${describeError(error)}); column types come from $metadata.`,
+      );
+    }
+    const columns = columnHintsFor(model, entitySet, columnNamesOf(shown.rows));
+    // Another run replaced this one while metadata loaded: its hints would be for other columns.
+    if (this.shown !== shown || columns.length === 0) return;
+    this.post({ type: 'columnHints', entitySet, columns });
   }
 
   /** A panel restored after a reload has no data: it is fetched again by running the request. */
@@ -106,6 +147,17 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
 
   private post(message: HostMessage): void {
     if (!this.panel || !this.ready) {
+      // Only the latest result waits for the page; hints for it are folded into it.
+      const pending = this.pending;
+      if (message.type === 'columnHints') {
+        if (
+          (pending?.type === 'showResult' || pending?.type === 'showDelta') &&
+          pending.metadata.entitySet === message.entitySet
+        ) {
+          this.pending = { ...pending, metadata: { ...pending.metadata, columns: message.columns } };
+        }
+        return;
+      }
       this.pending = message;
       return;
     }

@@ -14,7 +14,7 @@ import { button, el } from './dom';
 import { VirtualGrid } from './grid';
 import { JsonLines } from './jsonView';
 import type { Column, GridRow } from './model';
-import { deriveColumns, mergeColumns, nextSort, rowId, viewOrder } from './model';
+import { applyColumnHints, deriveColumns, mergeColumns, nextSort, rowId, viewOrder } from './model';
 import { renderBatch, renderError } from './views';
 
 /** What `acquireVsCodeApi()` returns, as far as this page uses it. */
@@ -251,6 +251,12 @@ export class ResultsApp {
         this.clearData();
         this.status = message.status;
         this.content = { kind: 'batch', element: renderBatch(message.responses) };
+        break;
+      case 'columnHints':
+        // Hints for a result no longer shown (another run, an error) are dropped.
+        if (this.content.kind !== 'rows' || this.metadata.entitySet !== message.entitySet) return;
+        this.metadata = { ...this.metadata, columns: message.columns };
+        this.columns = applyColumnHints(this.columns, message.columns);
         break;
       case 'restoreState':
         this.ui = message.state;

@@ -60,6 +60,26 @@ export function deriveColumns(rows: readonly ResultRow[], hints: readonly Column
   return columns;
 }
 
+/**
+ * The shown columns with display names and types from hints that came after the rows; the order stays
+ * as it is (the user may be looking at it), and columns without a hint keep what they had.
+ */
+export function applyColumnHints(columns: readonly Column[], hints: readonly ColumnHint[]): Column[] {
+  const byName = new Map(hints.map((hint) => [hint.logicalName, hint]));
+  return columns.map((column) => {
+    const hint = byName.get(column.name);
+    if (hint === undefined) return column;
+    const displayName = hint.displayName ?? column.displayName;
+    const type = hint.type ?? column.type;
+    return {
+      ...column,
+      ...(displayName === undefined ? {} : { displayName }),
+      ...(type === undefined ? {} : { type }),
+      lookup: column.lookup || type === 'Lookup' || type === 'Customer' || type === 'Owner',
+    };
+  });
+}
+
 /** Columns added by later pages keep the earlier order and come last. */
 export function mergeColumns(existing: readonly Column[], added: readonly Column[]): Column[] {
   const names = new Set(existing.map((c) => c.name));

@@ -1,6 +1,10 @@
 import * as assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../../src/cli/program';
+import type { RunningEmulator } from '../../../src/emulator/server';
+import { startEmulator } from '../../../src/emulator/server';
 
 const root = path.resolve(__dirname, '../../..');
 /** CI clones the repository beside a copy of `shared/`. */
@@ -94,5 +98,93 @@ describe('dvw check', function () {
     const noMetadata = await capture(['check', valid, '--metadata', path.join(root, 'nope.xml')]);
     assert.equal(noMetadata.code, 2);
     assert.match(noMetadata.stderr, /metadata file not found/);
+  });
+});
+
+describe('dvw check against an environment', function () {
+  this.timeout(60000);
+  let directory: string;
+  let emulator: RunningEmulator | undefined;
+  const saved = { config: process.env.DVW_CONFIG_DIR, secret: process.env.DATAVERSE_CLIENT_SECRET };
+  beforeEach(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-check-'));
+    process.env.DVW_CONFIG_DIR = path.join(directory, 'config');
+  });
+  afterEach(async () => {
+    await emulator?.close();
+    emulator = undefined;
+    for (const [name, value] of [
+      ['DVW_CONFIG_DIR', saved.config],
+      ['DATAVERSE_CLIENT_SECRET', saved.secret],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  function file(text: string): string {
+    const target = path.join(directory, 'requests.odata');
+    writeFileSync(target, text);
+    return target;
+  }
+
+  it("--env NAME checks names against the environment's metadata, cached beside the connections file", async () => {
+    const e = (emulator = await startEmulator({ port: 0, seed: 'none' }));
+    const add = await capture([
+      'env',
+      'add',
+      'local',
+      '--url',
+      e.url,
+      '--authority',
+      e.authority,
+      '--client-id',
+      e.clientId,
+      '--ca-file',
+      e.certificatePath,
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    process.env.DATAVERSE_CLIENT_SECRET = e.clientSecret;
+    const good = file('GET accounts?$select=name,revenue\n');
+    const ok = await capture(['check', good, '--env', 'local']);
+    assert.equal(ok.stdout, '');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(
+      readdirSync(path.join(directory, 'config', 'cache')).some((name) => name.startsWith('metadata-')),
+      'the metadata is cached on disk',
+    );
+
+    const bad = file('GET accounts?$select=name,shoesize\n');
+    const { code, stdout, stderr } = await capture(['check', bad, '--env', 'local']);
+    assert.equal(code, 1, stderr);
+    assert.match(stdout, /requests\.odata:1:27: error: .*'shoesize'.* \[unknownColumn\]/);
+    assert.ok(!`${stdout}${stderr}`.includes(e.clientSecret), 'the secret is never printed');
+  });
+
+  it('--url with --token checks too; a refused token fails, a bad combination is a usage error', async () => {
+    const e = (emulator = await startEmulator({ port: 0, seed: 'none' }));
+    const bad = file('GET contacts?$select=fullname,favouritecolour\n');
+    const result = await capture(['check', bad, '--url', e.url, '--token', e.token, '--format', 'json']);
+    assert.equal(result.code, 1, result.stderr);
+    const findings = JSON.parse(result.stdout) as Finding[];
+    assert.deepEqual(
+      findings.map((f) => [f.line, f.code]),
+      [[1, 'unknownColumn']],
+    );
+    assert.ok(!result.stderr.includes(e.token));
+
+    const both = await capture(['check', bad, '--url', e.url, '--metadata', metadata]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /not both/);
+    const unknown = await capture(['check', bad, '--env', 'nowhere']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no environment is named 'nowhere'/);
+    // A fresh cache directory: the one above already holds this environment's metadata.
+    process.env.DVW_CONFIG_DIR = path.join(directory, 'other-config');
+    const denied = await capture(['check', bad, '--url', e.url, '--token', 'not-a-token']);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /cannot load the environment's metadata/);
+    assert.equal(denied.stdout, '', 'no diagnostics are printed without the metadata they need');
   });
 });

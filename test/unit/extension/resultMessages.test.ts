@@ -1,6 +1,17 @@
 import * as assert from 'node:assert/strict';
 import type { RunResult } from '../../../src/dataverse/runRequest';
-import { entitySetOf, isAggregateUrl, messageForResult } from '../../../src/extension/results/resultMessages';
+import { parseCsdl } from '../../../src/metadata/csdl';
+import { enrichModel } from '../../../src/metadata/entityDefinitions';
+import {
+  columnHintsFor,
+  columnNamesOf,
+  entitySetOf,
+  isAggregateUrl,
+  logicalNameOfSet,
+  messageForResult,
+} from '../../../src/extension/results/resultMessages';
+import { SAMPLE_CSDL } from '../metadata/fixtures';
+import type { ResultRow } from '../../../src/webview/resultsProtocol';
 import { parseHostMessage } from '../../../src/webview/resultsProtocol';
 
 // resultMessages.ts imports no `vscode`, so the mapping from answers to panel messages runs in plain Node.
@@ -110,5 +121,49 @@ describe('results panel messages', () => {
   it('reads the entity set from @odata.context', () => {
     assert.equal(entitySetOf({ '@odata.context': 'https://x/api/data/v9.2/$metadata#contacts(fullname)' }), 'contacts');
     assert.equal(entitySetOf({}), undefined);
+  });
+
+  describe('column hints', () => {
+    const base = parseCsdl(SAMPLE_CSDL).model;
+    const label = (text: string) => ({ UserLocalizedLabel: { Label: text } });
+    const enriched = enrichModel(base, {
+      LogicalName: 'customer',
+      Attributes: [
+        { LogicalName: 'name', AttributeType: 'String', DisplayName: label('Customer Name') },
+        { LogicalName: 'parentid', AttributeType: 'Lookup', DisplayName: label('Parent Customer') },
+      ],
+    }).model;
+    const rows: ResultRow[] = [
+      { '@odata.etag': 'W/"1"', partyid: 'p', name: 'A', 'name@x.y': 'z' },
+      { _parentid_value: 'q', creditlimit: 1, alias_total: 3 },
+    ];
+
+    it('lists the columns of the rows in first-seen order, without annotations', () => {
+      assert.deepEqual(columnNamesOf(rows), ['partyid', 'name', '_parentid_value', 'creditlimit', 'alias_total']);
+    });
+
+    it('gives display names and attribute types when enriched, Edm types otherwise, nothing for unknown columns', () => {
+      const hints = columnHintsFor(enriched, 'customers', columnNamesOf(rows));
+      assert.deepEqual(hints, [
+        { logicalName: 'partyid', type: 'Edm.Guid' },
+        { logicalName: 'name', displayName: 'Customer Name', type: 'String' },
+        { logicalName: '_parentid_value', displayName: 'Parent Customer', type: 'Lookup' },
+        { logicalName: 'creditlimit', type: 'Edm.Decimal' },
+      ]);
+      assert.equal(parseHostMessage({ type: 'columnHints', entitySet: 'customers', columns: hints }).ok, true);
+    });
+
+    it('falls back to the CSDL types before enrichment, and gives nothing for an unknown entity set', () => {
+      assert.deepEqual(columnHintsFor(base, 'customers', ['name', '_parentid_value']), [
+        { logicalName: 'name', type: 'Edm.String' },
+        { logicalName: '_parentid_value', type: 'Edm.Guid' },
+      ]);
+      assert.deepEqual(columnHintsFor(base, 'nothere', ['name']), []);
+    });
+
+    it('finds the table of an entity set', () => {
+      assert.equal(logicalNameOfSet(base, 'customers'), 'customer');
+      assert.equal(logicalNameOfSet(base, 'nothere'), undefined);
+    });
   });
 });

@@ -3,6 +3,7 @@ import type { ResultRow } from '../../../src/webview/resultsProtocol';
 import { hintFor } from '../../../src/webview/results/errorHints';
 import type { GridRow } from '../../../src/webview/results/model';
 import {
+  applyColumnHints,
   cellText,
   cellView,
   deriveColumns,
@@ -159,5 +160,23 @@ describe('results grid model', () => {
     assert.equal(hintFor(undefined), undefined);
     assert.equal(hintFor(429, 'Try again at 10:42.'), 'Try again at 10:42.');
     assert.match(hintFor(429, '  ') ?? '', /Retry-After/);
+  });
+
+  it('fills display names and types from hints that come after the rows, keeping the column order', () => {
+    const columns = deriveColumns([{ name: 'A', parentid: 'x', revenue: 1 }]);
+    const hinted = applyColumnHints(columns, [
+      { logicalName: 'revenue', displayName: 'Annual Revenue', type: 'Money' },
+      { logicalName: 'parentid', displayName: 'Parent', type: 'Lookup' },
+      { logicalName: 'notshown', displayName: 'Not shown', type: 'String' },
+    ]);
+    assert.deepEqual(
+      hinted.map((c) => [c.name, c.displayName, c.type, c.lookup]),
+      [
+        ['name', undefined, undefined, false],
+        ['parentid', 'Parent', 'Lookup', true],
+        ['revenue', 'Annual Revenue', 'Money', false],
+      ],
+    );
+    assert.equal(hinted[0], columns[0], 'a column without a hint is the same object');
   });
 });

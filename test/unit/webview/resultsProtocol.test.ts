@@ -63,6 +63,11 @@ const HOST_MESSAGES: HostMessage[] = [
   { type: 'showDelta', rows: [{ name: 'x' }], removed: [{ id: ID, reason: 'deleted' }], metadata: {}, status: STATUS },
   { type: 'progress', requestId: 'p3', state: 'running', pagesLoaded: 2, rowsLoaded: 10_000 },
   { type: 'progress', requestId: 'p3', state: 'cancelled', pagesLoaded: 2, rowsLoaded: 10_000 },
+  {
+    type: 'columnHints',
+    entitySet: 'accounts',
+    columns: [{ logicalName: 'revenue', displayName: 'Annual Revenue', type: 'Money' }, { logicalName: 'name' }],
+  },
   { type: 'restoreState', state: UI },
   { type: 'restoreState', state: { view: 'grid', formatted: true, filter: '', scrollTop: 0, scrollLeft: 0 } },
 ];
@@ -119,6 +124,23 @@ describe('results protocol', () => {
     rejectsHost({}, /message.type: expected a string, got undefined/);
     rejectsHost({ type: 7 }, /message.type: expected a string, got number/);
     rejectsPage({ type: '__proto__' }, /unknown page message type/);
+  });
+
+  it('rejects column hints without a valid entity set or with malformed hints', () => {
+    const hints = { type: 'columnHints', entitySet: 'accounts', columns: [{ logicalName: 'name' }] };
+    rejectsHost({ ...hints, entitySet: 'accounts/$ref' }, /columnHints.entitySet: not an entity set name/);
+    rejectsHost(
+      { ...hints, columns: [{ logicalName: 'name', label: 'x' }] },
+      /columnHints.columns\[0\]: unexpected property 'label'/,
+    );
+    rejectsHost(
+      { ...hints, columns: [{ displayName: 'Name' }] },
+      /columnHints.columns\[0\].logicalName: expected a string/,
+    );
+    rejectsHost(
+      { type: 'columnHints', entitySet: 'accounts' },
+      /columnHints.columns: expected an array, got undefined/,
+    );
   });
 
   it('rejects malformed host messages with the path of the bad value', () => {

@@ -1,0 +1,185 @@
+import { basename, extname } from 'node:path';
+import * as vscode from 'vscode';
+import { WorkbenchError } from '../../core/errors';
+import type { ImportFormat, ImportProgress, ImportSummary, ParsedSource } from '../../dataverse/bulkImport';
+import { importRows, loadTableRules, logicalNameOf, parseSource } from '../../dataverse/bulkImport';
+import type { Connection, ConnectionManager } from '../connections';
+import type { UserInput } from '../userInput';
+
+export interface ImportServices {
+  readonly connections: ConnectionManager;
+  readonly input: UserInput;
+  readonly log: vscode.LogOutputChannel;
+}
+
+/** What the command returns (tests read it): counts and lines, never row values. */
+export interface ImportCommandResult {
+  readonly connection: string;
+  readonly entitySet: string;
+  readonly file: string;
+  readonly total: number;
+  readonly imported: number;
+  readonly invalidLines: readonly number[];
+  readonly failedLines: readonly number[];
+  readonly cancelled: boolean;
+}
+
+const TITLE = 'Import Records';
+
+function cancelled(): never {
+  throw new WorkbenchError('cancelled', 'Cancelled.');
+}
+
+/** A table node of the explorer (`{ type: 'table', connection, table: { entitySet } }`), checked structurally. */
+function tableTarget(target: unknown, connections: ConnectionManager): { connection: Connection; entitySet: string } {
+  const node = target as { type?: unknown; connection?: { id?: unknown }; table?: { entitySet?: unknown } };
+  const id = node.connection?.id;
+  const entitySet = node.table?.entitySet;
+  const connection = typeof id === 'string' ? connections.list().find((c) => c.id === id) : undefined;
+  if (node.type !== 'table' || connection === undefined || typeof entitySet !== 'string') {
+    throw new WorkbenchError('invalidInput', 'Import Records works on a table of the Dataverse explorer.');
+  }
+  return { connection, entitySet };
+}
+
+function formatOf(file: string): ImportFormat {
+  const extension = extname(file).toLowerCase();
+  if (extension === '.csv') return 'csv';
+  if (extension === '.jsonl' || extension === '.ndjson') return 'jsonl';
+  throw new WorkbenchError('invalidInput', `Cannot tell the format of ${basename(file)}: use a .csv or .jsonl file.`);
+}
+
+async function pickFile(input: UserInput): Promise<vscode.Uri> {
+  const picked = await input.showOpenDialog({
+    title: `${TITLE}: file to import`,
+    openLabel: 'Import',
+    canSelectMany: false,
+    canSelectFiles: true,
+    canSelectFolders: false,
+    filters: { 'CSV or JSON Lines': ['csv', 'jsonl', 'ndjson'] },
+  });
+  const file = picked?.[0];
+  if (file === undefined) cancelled();
+  return file;
+}
+
+async function pickEntitySet(services: ImportServices, connection: Connection): Promise<string> {
+  const { model } = await services.connections.metadata(connection).get();
+  const items = [...model.entitySets.keys()]
+    .sort((a, b) => a.localeCompare(b))
+    .map((entitySet) => ({ label: entitySet, description: logicalNameOf(model, entitySet) }));
+  const pick = await services.input.showQuickPick(items, {
+    title: `${TITLE} into ${connection.name}`,
+    placeHolder: 'Table (entity set) to import into',
+    matchOnDescription: true,
+  });
+  if (pick === undefined) cancelled();
+  return pick.label;
+}
+
+function seconds(ms: number): string {
+  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function progressMessage(p: ImportProgress): string {
+  const eta = p.etaMs === undefined ? '' : `, ETA ${seconds(p.etaMs)}`;
+  return `${p.done.toLocaleString()}/${p.total.toLocaleString()} rows (${Math.round(p.rowsPerSecond)} rows/s${eta})`;
+}
+
+/**
+ * `dataverse.importRecords`: a CSV or JSON Lines file into a table of the active connection (or of the
+ * table node it runs on), through the same validation and idempotent `$batch` upserts as `dvw import`, so
+ * running it again after a cancel or a failure imports only what is missing. Bad rows go to the log by
+ * line and reason; values of rows never do.
+ */
+export async function importRecords(services: ImportServices, target?: unknown): Promise<ImportCommandResult> {
+  const { connections, log, input } = services;
+  const fromNode = target === undefined ? undefined : tableTarget(target, connections);
+  const connection = fromNode?.connection ?? connections.requireActive();
+  const uri = await pickFile(input);
+  const format = formatOf(uri.path);
+  const entitySet = fromNode?.entitySet ?? (await pickEntitySet(services, connection));
+  const name = basename(uri.path);
+  let source: ParsedSource;
+  try {
+    source = parseSource(new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri)), format);
+  } catch (error) {
+    if (error instanceof WorkbenchError) throw error;
+    throw new WorkbenchError('invalidInput', `${name} could not be read.`);
+  }
+  const client = connections.client(connection);
+
+  const summary: ImportSummary = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Importing ${name} into ${entitySet}`,
+      cancellable: true,
+    },
+    async (progress, token) => {
+      const abort = new AbortController();
+      const subscription = token.onCancellationRequested(() => abort.abort());
+      try {
+        const { rules, unknownColumns } = await loadTableRules({
+          cache: connections.metadata(connection),
+          client,
+          entitySet,
+          source,
+          environmentLabel: connection.name,
+          signal: abort.signal,
+        });
+        // A CSV header names its columns once: an unknown one would make every row invalid.
+        if (format === 'csv' && unknownColumns.length > 0) {
+          throw new WorkbenchError(
+            'invalidInput',
+            `${entitySet} has no column ${unknownColumns.map((c) => `'${c}'`).join(', ')} (the header of ${name}).`,
+          );
+        }
+        let reported = 0;
+        return await importRows({
+          client,
+          rules,
+          source,
+          csv: format === 'csv',
+          signal: abort.signal,
+          onRowProblem: (problem) => log.warn(`${name}:${problem.line}: ${problem.message}`),
+          onProgress: (p) => {
+            const percent = p.total === 0 ? 100 : (p.done / p.total) * 100;
+            progress.report({ message: progressMessage(p), increment: percent - reported });
+            reported = percent;
+          },
+        });
+      } finally {
+        subscription.dispose();
+      }
+    },
+  );
+
+  const problems = summary.invalid.length + summary.failed.length;
+  const message =
+    `${summary.imported} of ${summary.total} rows of ${name} imported into ${entitySet} on ${connection.name}` +
+    ` (${summary.invalid.length} invalid, ${summary.failed.length} failed${summary.cancelled ? ', cancelled' : ''}).`;
+  log.info(message);
+  if (summary.cancelled) {
+    void vscode.window.showWarningMessage(
+      `${message} Run the import again to finish: imported rows are not duplicated.`,
+    );
+  } else if (problems > 0) {
+    void vscode.window
+      .showWarningMessage(`${message} The log lists the lines not imported.`, 'Show Log')
+      .then((choice) => {
+        if (choice !== undefined) log.show(true);
+      });
+  } else {
+    void vscode.window.showInformationMessage(message);
+  }
+  return {
+    connection: connection.name,
+    entitySet,
+    file: name,
+    total: summary.total,
+    imported: summary.imported,
+    invalidLines: summary.invalid.map((p) => p.line),
+    failedLines: summary.failed.map((p) => p.line),
+    cancelled: summary.cancelled,
+  };
+}
