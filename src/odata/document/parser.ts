@@ -76,6 +76,9 @@ class DocumentParser {
   private environment: VariableDefinition | undefined;
   // Caches for the variable scanner, so a line with many `{{` stays linear.
   private nextClose = -2;
+  private nextOpen = -1;
+  /** Where the search that found `nextOpen` started; past the text until the first search. */
+  private openSearchedFrom = Number.POSITIVE_INFINITY;
   private lineEndCacheStart = -1;
   private lineEndCache = -1;
 
@@ -666,10 +669,24 @@ class DocumentParser {
     return Math.min(end, limit);
   }
 
+  /**
+   * The first `{{` at or after `from`. The answer of the last search is reused while `from` stays between
+   * where that search started and what it found, so a document without variables is scanned once, not
+   * once per line (which made parsing quadratic in its size).
+   */
+  private findOpen(from: number): number {
+    const known = from >= this.openSearchedFrom && (this.nextOpen === -1 || from <= this.nextOpen);
+    if (!known) {
+      this.openSearchedFrom = from;
+      this.nextOpen = this.text.indexOf('{{', from);
+    }
+    return this.nextOpen;
+  }
+
   private scanVariables(start: number, end: number): void {
     let i = start;
     for (;;) {
-      const open = this.text.indexOf('{{', i);
+      const open = this.findOpen(i);
       if (open < 0 || open >= end) return;
       const lineEnd = this.lineEndFrom(open, end);
       if (this.nextClose !== -1 && this.nextClose < open + 2) this.nextClose = this.text.indexOf('}}', open + 2);
