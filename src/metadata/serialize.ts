@@ -20,14 +20,16 @@ import type {
  * trailing absent fields dropped, because the cache of a real org is dominated by 45,000 small
  * property and navigation records whose key names would otherwise be most of the text.
  *
- * The text is a header line (JSON: everything but the members of entity types, with the length of
- * each entity type's members) followed by those members, one JSON array per entity type, back to
- * back. Loading reads the header only; an entity type's members are decoded on first use, because
- * decoding all 45,000 records took most of a reload and a session uses a few dozen tables.
+ * The text is a header line (JSON: names, keys, entity sets and enum types, with the length of each
+ * lazy record) followed by the lazy records back to back, one JSON array each: the members of each
+ * entity type, then of each complex type, then the details of each operation. Loading reads the
+ * header only; a lazy record is decoded on first use, because decoding all 45,000 members took most
+ * of a reload, and parsing the complex types and operations (a third of a megabyte) most of the
+ * rest, while a session uses a few dozen tables and fewer operations.
  * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
  */
 export const CACHE_FORMAT = 'dvw-metadata-cache';
-export const CACHE_VERSION = 2;
+export const CACHE_VERSION = 3;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -88,47 +90,58 @@ function encodeEntityInfo(i: EntityInfo): Json {
 }
 
 export function serializeModel(model: MetadataModel): string {
+  const members: string[] = [];
+  // A lazy record goes to the body; the header keeps its length, to find it without parsing.
+  const lazy = (value: Json): number => {
+    const text = JSON.stringify(value);
+    members.push(text);
+    return text.length;
+  };
+  const entityTypes = [...model.entityTypes.values()].map((t) =>
+    record(
+      t.name,
+      opt(t.baseType),
+      (t.abstract ? 1 : 0) | (t.openType ? 2 : 0),
+      [...t.key],
+      lazy([t.properties.map(encodeProperty), t.navigationProperties.map(encodeNavigation)]),
+      t.info ? encodeEntityInfo(t.info) : null,
+    ),
+  );
+  const complexTypes = [...model.complexTypes.values()].map((c) =>
+    record(
+      c.name,
+      opt(c.baseType),
+      c.navigationProperties ? 1 : 0,
+      lazy([
+        c.properties.map(encodeProperty),
+        c.navigationProperties ? c.navigationProperties.map(encodeNavigation) : [],
+      ]),
+    ),
+  );
   const operations: Json[] = [];
   for (const overloads of model.operations.values()) {
     for (const o of overloads) {
-      operations.push(
-        record(
-          o.name,
-          o.kind === 'action' ? 'a' : 'f',
-          (o.bound ? 1 : 0) | (o.composable ? 2 : 0),
-          o.parameters.map((p) => [p.name, p.type, p.nullable ? 1 : 0]),
-          opt(o.returnType),
+      operations.push([
+        o.name,
+        lazy(
+          record(
+            o.kind === 'action' ? 'a' : 'f',
+            (o.bound ? 1 : 0) | (o.composable ? 2 : 0),
+            o.parameters.map((p) => [p.name, p.type, p.nullable ? 1 : 0]),
+            opt(o.returnType),
+          ),
         ),
-      );
+      ]);
     }
   }
-  const members: string[] = [];
   const document: Json = {
     format: CACHE_FORMAT,
     version: CACHE_VERSION,
     namespace: model.namespace,
     alias: opt(model.alias),
-    entityTypes: [...model.entityTypes.values()].map((t) => {
-      const text = JSON.stringify([t.properties.map(encodeProperty), t.navigationProperties.map(encodeNavigation)]);
-      members.push(text);
-      return record(
-        t.name,
-        opt(t.baseType),
-        (t.abstract ? 1 : 0) | (t.openType ? 2 : 0),
-        [...t.key],
-        text.length,
-        t.info ? encodeEntityInfo(t.info) : null,
-      );
-    }),
+    entityTypes,
     entitySets: [...model.entitySets.values()].map((s) => [s.name, s.entityType]),
-    complexTypes: [...model.complexTypes.values()].map((c) =>
-      record(
-        c.name,
-        opt(c.baseType),
-        c.properties.map(encodeProperty),
-        c.navigationProperties ? c.navigationProperties.map(encodeNavigation) : null,
-      ),
-    ),
+    complexTypes,
     enumTypes: [...model.enumTypes.values()].map((e) => [
       e.name,
       e.isFlags ? 1 : 0,
@@ -259,54 +272,87 @@ function decodeEntityInfo(value: unknown): EntityInfo {
 
 type Members = readonly [readonly Property[], readonly NavigationProperty[]];
 
-function decodeMembers(text: string): Members {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    fail('the members', 'valid JSON');
-  }
+function decodeMembers(value: unknown): Members {
   const r = array(value, 'the members');
   return [array(r[0], 'properties').map(decodeProperty), array(r[1], 'navigation properties').map(decodeNavigation)];
 }
 
+/** The lazy records after the header line, claimed in the order the header lists them. */
+class Body {
+  private offset = 0;
+
+  constructor(private readonly text: string) {}
+
+  /**
+   * Claims the next `length` characters as one lazy record, decoded by `decode` on first use. Each
+   * record is one JSON array, so a wrong length or a truncated file shows here, at load. A record
+   * corrupt inside can only be found when decoded: that throws a WorkbenchError naming the record.
+   */
+  lazy<T>(length: number, field: string, where: RecordName, decode: (value: unknown) => T): () => T {
+    const text = this.text;
+    const start = this.offset;
+    const end = start + length;
+    if (length < 2 || end > text.length || text.charCodeAt(start) !== 0x5b || text.charCodeAt(end - 1) !== 0x5d) {
+      fail(field, 'the length of the record in the file');
+    }
+    this.offset = end;
+    let decoded: { readonly value: T } | undefined;
+    return () => {
+      if (decoded) return decoded.value;
+      try {
+        let value: unknown;
+        try {
+          value = JSON.parse(text.slice(start, end));
+        } catch {
+          fail('the record', 'valid JSON');
+        }
+        decoded = { value: decode(value) };
+      } catch (error: unknown) {
+        if (error instanceof CorruptCache) {
+          throw new WorkbenchError(
+            'invalidInput',
+            `The metadata cache is corrupt: ${where.list}[${where.index}] (${where.name}): ${error.message}.`,
+          );
+        }
+        throw error;
+      }
+      return decoded.value;
+    };
+  }
+
+  /** Whether the lazy records end where the text does. */
+  get filled(): boolean {
+    return this.offset === this.text.length;
+  }
+}
+
+interface RecordName {
+  readonly list: string;
+  readonly index: number;
+  readonly name: string;
+}
+
 /**
- * An entity type whose members are decoded from `body` on first use. They are own enumerable
- * getters, so spreading, `JSON.stringify` and deep equality see a plain entity type.
- * A corrupt member list can only be found then: it throws a WorkbenchError naming the record.
+ * An entity type whose members are decoded on first use. They are own enumerable getters, so
+ * spreading, `JSON.stringify` and deep equality see a plain entity type.
  */
-function decodeEntityType(value: unknown, index: number, body: string, start: number): [EntityType, number] {
+function decodeEntityType(value: unknown, index: number, body: Body): EntityType {
   const r = array(value, 'an entity type');
   const name = str(r[0], 'an entity type name');
   const flags = bits(r[2], 'entity type flags', 3);
-  const length = int(r[4], 'a members length');
-  const end = start + length;
-  // The members of each type are one JSON array: a wrong length or a truncated file shows here.
-  if (length < 2 || end > body.length || body.charCodeAt(start) !== 0x5b || body.charCodeAt(end - 1) !== 0x5d) {
-    fail('the members length', 'the length of the members in the file');
-  }
-  let members: Members | undefined;
-  const load = (): Members => {
-    if (members) return members;
-    try {
-      members = decodeMembers(body.slice(start, end));
-    } catch (error: unknown) {
-      if (error instanceof CorruptCache) {
-        throw new WorkbenchError(
-          'invalidInput',
-          `The metadata cache is corrupt: entityTypes[${index}] (${name}): ${error.message}.`,
-        );
-      }
-      throw error;
-    }
-    return members;
-  };
+  const key = array(r[3], 'a key').map((k) => str(k, 'a key property'));
+  const load = body.lazy(
+    int(r[4], 'a members length'),
+    'the members length',
+    { list: 'entityTypes', index, name },
+    decodeMembers,
+  );
   const type: { -readonly [K in keyof EntityType]: EntityType[K] } = {
     name,
     baseType: optStr(r[1], 'a base type'),
     abstract: (flags & 1) !== 0,
     openType: (flags & 2) !== 0,
-    key: array(r[3], 'a key').map((k) => str(k, 'a key property')),
+    key,
     get properties() {
       return load()[0];
     },
@@ -315,17 +361,35 @@ function decodeEntityType(value: unknown, index: number, body: string, start: nu
     },
   };
   if (present(r[5])) type.info = decodeEntityInfo(r[5]);
-  return [type, end];
+  return type;
 }
 
-function decodeComplexType(value: unknown): ComplexType {
+/** A complex type whose members are decoded on first use, as an entity type's are. */
+function decodeComplexType(value: unknown, index: number, body: Body): ComplexType {
   const r = array(value, 'a complex type');
+  const name = str(r[0], 'a complex type name');
+  const hasNavigation = bits(r[2], 'a complex navigation flag', 1) === 1;
+  const load = body.lazy(
+    int(r[3], 'a members length'),
+    'the members length',
+    { list: 'complexTypes', index, name },
+    decodeMembers,
+  );
   const type: { -readonly [K in keyof ComplexType]: ComplexType[K] } = {
-    name: str(r[0], 'a complex type name'),
+    name,
     baseType: optStr(r[1], 'a base type'),
-    properties: array(r[2], 'properties').map(decodeProperty),
+    get properties() {
+      return load()[0];
+    },
   };
-  if (present(r[3])) type.navigationProperties = array(r[3], 'navigation properties').map(decodeNavigation);
+  // Only a type that had navigation properties gets the key, so deep equality holds.
+  if (hasNavigation) {
+    Object.defineProperty(type, 'navigationProperties', {
+      get: () => load()[1],
+      enumerable: true,
+      configurable: true,
+    });
+  }
   return type;
 }
 
@@ -350,18 +414,49 @@ function decodeParameter(value: unknown): Parameter {
   };
 }
 
-function decodeOperation(value: unknown): Operation {
-  const r = array(value, 'an operation');
-  const kind = str(r[1], 'an operation kind');
+type OperationDetails = Omit<Operation, 'name'>;
+
+function decodeOperationDetails(value: unknown): OperationDetails {
+  const r = array(value, 'operation details');
+  const kind = str(r[0], 'an operation kind');
   if (kind !== 'a' && kind !== 'f') fail('an operation kind', '"a" or "f"');
-  const flags = bits(r[2], 'operation flags', 3);
+  const flags = bits(r[1], 'operation flags', 3);
   return {
-    name: str(r[0], 'an operation name'),
     kind: kind === 'a' ? 'action' : 'function',
     bound: (flags & 1) !== 0,
     composable: (flags & 2) !== 0,
-    parameters: array(r[3], 'parameters').map(decodeParameter),
-    returnType: optStr(r[4], 'a return type'),
+    parameters: array(r[2], 'parameters').map(decodeParameter),
+    returnType: optStr(r[3], 'a return type'),
+  };
+}
+
+/** An operation whose details are decoded on first use; only its name is in the header. */
+function decodeOperation(value: unknown, index: number, body: Body): Operation {
+  const r = array(value, 'an operation');
+  const name = str(r[0], 'an operation name');
+  const load = body.lazy(
+    int(r[1], 'a details length'),
+    'the details length',
+    { list: 'operations', index, name },
+    decodeOperationDetails,
+  );
+  return {
+    name,
+    get kind() {
+      return load().kind;
+    },
+    get bound() {
+      return load().bound;
+    },
+    get composable() {
+      return load().composable;
+    },
+    get parameters() {
+      return load().parameters;
+    },
+    get returnType() {
+      return load().returnType;
+    },
   };
 }
 
@@ -380,17 +475,6 @@ function decodeEach<T>(value: unknown, list: string, decode: (item: unknown, ind
       throw error;
     }
   });
-}
-
-function decodeEntityTypes(value: unknown, body: string): EntityType[] {
-  let offset = 0;
-  const types = decodeEach(value, 'entityTypes', (item, index) => {
-    const [type, end] = decodeEntityType(item, index, body, offset);
-    offset = end;
-    return type;
-  });
-  if (offset !== body.length) throw new CorruptCache('the members of entity types do not fill the file');
-  return types;
 }
 
 function byName<T extends { readonly name: string }>(items: readonly T[], what: string): Map<string, T> {
@@ -427,18 +511,28 @@ export function tryDeserializeModel(text: string): DeserializeResult {
     };
   }
   try {
+    // In body order: the members of entity types, of complex types, then the operations' details.
+    const lazyRecords = new Body(body);
+    const entityTypes = decodeEach(document['entityTypes'], 'entityTypes', (item, index) =>
+      decodeEntityType(item, index, lazyRecords),
+    );
+    const complexTypes = decodeEach(document['complexTypes'], 'complexTypes', (item, index) =>
+      decodeComplexType(item, index, lazyRecords),
+    );
     const operations = new Map<string, Operation[]>();
-    for (const operation of decodeEach(document['operations'], 'operations', decodeOperation)) {
+    const decodeOperationAt = (item: unknown, index: number): Operation => decodeOperation(item, index, lazyRecords);
+    for (const operation of decodeEach(document['operations'], 'operations', decodeOperationAt)) {
       const overloads = operations.get(operation.name);
       if (overloads) overloads.push(operation);
       else operations.set(operation.name, [operation]);
     }
+    if (!lazyRecords.filled) throw new CorruptCache('the lazy records do not fill the file');
     const model: MetadataModel = {
       namespace: str(document['namespace'], 'namespace'),
       alias: optStr(document['alias'], 'alias'),
-      entityTypes: byName(decodeEntityTypes(document['entityTypes'], body), 'Entity type'),
+      entityTypes: byName(entityTypes, 'Entity type'),
       entitySets: byName(decodeEach(document['entitySets'], 'entitySets', decodeEntitySet), 'Entity set'),
-      complexTypes: byName(decodeEach(document['complexTypes'], 'complexTypes', decodeComplexType), 'Complex type'),
+      complexTypes: byName(complexTypes, 'Complex type'),
       enumTypes: byName(decodeEach(document['enumTypes'], 'enumTypes', decodeEnumType), 'Enum type'),
       operations,
     };

@@ -27,7 +27,13 @@ import { MetadataIndex } from '../metadata/lookup';
 import { readMetadataCacheFile } from '../dataverse/metadataCache';
 import { parseDocument } from '../odata/document/parser';
 import type { ODataDocument } from '../odata/document/syntax';
-import type { CompletionKind, LanguageDiagnostic, QuickFix, TextSpan } from '../odata/language/types';
+import type {
+  CompletionItem as LanguageCompletionItem,
+  CompletionKind,
+  LanguageDiagnostic,
+  QuickFix,
+  TextSpan,
+} from '../odata/language/types';
 import {
   codeLenses,
   documentDiagnostics,
@@ -101,6 +107,12 @@ export function startLanguageServer(connection: Connection): void {
   let environmentVariables: string[] | undefined;
   let loadGeneration = 0;
   let defaultEditRange = false;
+  /**
+   * The LSP form of each item list the services return. Column lists of a table come back as the
+   * same array every time (built once per loaded model), so each is mapped once; keys are weak,
+   * so a list of a replaced model goes with it.
+   */
+  const lspItems = new WeakMap<readonly LanguageCompletionItem[], CompletionItem[]>();
 
   const parse = (document: TextDocument): ODataDocument => {
     const cached = parsed.get(document.uri);
@@ -185,18 +197,19 @@ export function startLanguageServer(connection: Connection): void {
     // latency: the range goes once as the list's default where the client takes one, and
     // filterText is left to default to the label.
     if (defaultEditRange) {
-      return {
-        isIncomplete: false,
-        itemDefaults: { editRange: range },
-        items: result.items.map((item) => ({
+      let items = lspItems.get(result.items);
+      if (!items) {
+        items = result.items.map((item) => ({
           label: item.label,
           kind: COMPLETION_KINDS[item.kind],
           detail: item.detail,
           documentation: item.documentation,
           sortText: item.sortText,
           textEditText: item.insertText,
-        })),
-      };
+        }));
+        lspItems.set(result.items, items);
+      }
+      return { isIncomplete: false, itemDefaults: { editRange: range }, items };
     }
     return result.items.map((item) => ({
       label: item.label,

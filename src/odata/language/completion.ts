@@ -279,29 +279,58 @@ function displayName(info: { displayName: string | undefined } | undefined): str
   return info?.displayName ? ` (${info.displayName})` : '';
 }
 
-function propertyItems(index: MetadataIndex, type: EntityType, withNavigation: boolean): CompletionItem[] {
-  const items: CompletionItem[] = index.properties(type).map((p: Property) => {
-    const lookup = p.name.startsWith('_') && p.name.endsWith('_value');
-    return {
-      label: p.name,
-      kind: lookup ? ('lookup' as const) : ('property' as const),
-      detail: `${p.type}${displayName(p.info)}`,
-      documentation: p.info?.description,
-      // Lookup ids sort after plain columns: they are rarely what a name starts to spell.
-      sortText: `${lookup ? '2' : '1'}${p.name}`,
-    };
-  });
-  if (withNavigation) items.push(...navigationItems(index, type));
+/**
+ * Item lists of one entity type, per kind of place, built once per loaded model: a real table has
+ * about 400 columns, and building the list again for every keystroke was much of a completion's
+ * latency. The same array comes back each time, so the language server can keep its own form of
+ * it beside (keyed by the array); a newly loaded model starts empty caches.
+ */
+const typeItemCache = new WeakMap<MetadataIndex, WeakMap<EntityType, Map<string, readonly CompletionItem[]>>>();
+
+function cachedItems(
+  index: MetadataIndex,
+  type: EntityType,
+  place: string,
+  build: () => readonly CompletionItem[],
+): readonly CompletionItem[] {
+  let byType = typeItemCache.get(index);
+  if (!byType) typeItemCache.set(index, (byType = new WeakMap<EntityType, Map<string, readonly CompletionItem[]>>()));
+  let byPlace = byType.get(type);
+  if (!byPlace) byType.set(type, (byPlace = new Map<string, readonly CompletionItem[]>()));
+  const cached = byPlace.get(place);
+  if (cached) return cached;
+  const items = build();
+  byPlace.set(place, items);
   return items;
 }
 
-function navigationItems(index: MetadataIndex, type: EntityType): CompletionItem[] {
-  return index.navigationProperties(type).map((n: NavigationProperty) => ({
-    label: n.name,
-    kind: 'navigation' as const,
-    detail: `${n.collection ? 'Collection of ' : '→ '}${index.localName(n.type) ?? n.type}`,
-    sortText: `3${n.name}`,
-  }));
+function propertyItems(index: MetadataIndex, type: EntityType, withNavigation: boolean): readonly CompletionItem[] {
+  return cachedItems(index, type, withNavigation ? 'columnsAndNavigation' : 'columns', () => {
+    const items: CompletionItem[] = index.properties(type).map((p: Property) => {
+      const lookup = p.name.startsWith('_') && p.name.endsWith('_value');
+      return {
+        label: p.name,
+        kind: lookup ? ('lookup' as const) : ('property' as const),
+        detail: `${p.type}${displayName(p.info)}`,
+        documentation: p.info?.description,
+        // Lookup ids sort after plain columns: they are rarely what a name starts to spell.
+        sortText: `${lookup ? '2' : '1'}${p.name}`,
+      };
+    });
+    if (withNavigation) items.push(...navigationItems(index, type));
+    return items;
+  });
+}
+
+function navigationItems(index: MetadataIndex, type: EntityType): readonly CompletionItem[] {
+  return cachedItems(index, type, 'navigation', () =>
+    index.navigationProperties(type).map((n: NavigationProperty) => ({
+      label: n.name,
+      kind: 'navigation' as const,
+      detail: `${n.collection ? 'Collection of ' : '→ '}${index.localName(n.type) ?? n.type}`,
+      sortText: `3${n.name}`,
+    })),
+  );
 }
 
 function urlCompletion(
@@ -395,12 +424,12 @@ function pathCompletion(
   if (!type) return undefined;
   return {
     span: { start, end: offset },
-    items: [
+    items: cachedItems(index, type, 'path', () => [
       ...navigationItems(index, type),
       ...propertyItems(index, type, false),
       { label: '$count', kind: 'keyword' },
       { label: '$ref', kind: 'keyword' },
-    ],
+    ]),
   };
 }
 
@@ -443,7 +472,7 @@ function valueCompletion(
   }
 }
 
-function listCompletion(value: string, offset: number, items: CompletionItem[]): CompletionResult {
+function listCompletion(value: string, offset: number, items: readonly CompletionItem[]): CompletionResult {
   const start = Math.max(value.lastIndexOf(','), value.lastIndexOf('('), value.lastIndexOf('=')) + 1;
   let from = start;
   while (from < value.length && /\s/.test(value[from]!)) from++;
@@ -542,8 +571,17 @@ function expandCompletion(
   }
 }
 
-function operandItems(scope: EntityType | undefined, index: MetadataIndex | undefined): CompletionItem[] {
-  const items: CompletionItem[] = scope && index ? propertyItems(index, scope, true) : [];
+function operandItems(scope: EntityType | undefined, index: MetadataIndex | undefined): readonly CompletionItem[] {
+  if (!scope || !index) return (unscopedOperands ??= [...expressionItems()]);
+  return cachedItems(index, scope, 'operands', () => [...propertyItems(index, scope, true), ...expressionItems()]);
+}
+
+/** Built once: the same for every request without a scope. */
+let unscopedOperands: readonly CompletionItem[] | undefined;
+
+/** The functions and keywords that may start an operand, after the columns. */
+function expressionItems(): CompletionItem[] {
+  const items: CompletionItem[] = [];
   for (const fn of CANONICAL_FUNCTIONS.values()) {
     items.push({
       label: fn.name,
@@ -613,11 +651,11 @@ function filterCompletion(
     if (!type) return undefined;
     return {
       span: { start: itemStart, end: offset },
-      items: [
+      items: cachedItems(index, type, 'filterPath', () => [
         ...propertyItems(index, type, true),
         { label: 'any', kind: 'keyword', insertText: 'any(x:' },
         { label: 'all', kind: 'keyword', insertText: 'all(x:' },
-      ],
+      ]),
     };
   }
   const span: TextSpan = { start: offset - word.length, end: offset };

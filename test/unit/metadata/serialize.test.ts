@@ -115,6 +115,18 @@ describe('serializeModel / deserializeModel', () => {
     assert.equal(refusal(header).problem, 'corrupt');
   });
 
+  it("refuses a wrong length of a complex type's members or an operation's details at load", () => {
+    const { header, body } = split(serializeModel(parseCsdl(SAMPLE_CSDL).model));
+    const document = JSON.parse(header) as { complexTypes: unknown[][]; operations: unknown[][] };
+    assert.ok(document.complexTypes.length > 0 && document.operations.length > 0);
+    const complex = structuredClone(document);
+    (complex.complexTypes[0] as unknown[])[3] = Number((complex.complexTypes[0] as unknown[])[3]) + 1;
+    assert.match(refusal(`${JSON.stringify(complex)}\n${body}`).message, /complexTypes\[0\]: the members length/);
+    const operation = structuredClone(document);
+    (operation.operations[0] as unknown[])[1] = Number((operation.operations[0] as unknown[])[1]) - 1;
+    assert.match(refusal(`${JSON.stringify(operation)}\n${body}`).message, /operations\[0\]: the details length/);
+  });
+
   it('throws a WorkbenchError of kind invalidInput from deserializeModel', () => {
     assert.throws(
       () => deserializeModel('not json'),
