@@ -1,5 +1,7 @@
 export type { ClientSecretOptions } from './clientSecret';
-export { authError, ClientSecretTokenProvider, defaultScope } from './clientSecret';
+export { ClientSecretTokenProvider } from './clientSecret';
+export type { ConfidentialClientOptions } from './confidentialClient';
+export { authError, ConfidentialClientTokenProvider, defaultScope } from './confidentialClient';
 export type { ClientCertificateOptions } from './clientCertificate';
 export { ClientCertificateTokenProvider, splitCertificatePem } from './clientCertificate';
 export type { EmulatorIdentity } from './emulator';

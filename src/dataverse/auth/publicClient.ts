@@ -2,7 +2,7 @@ import { InteractionRequiredAuthError, LogLevel, PublicClientApplication } from 
 import type { AccountInfo, AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { WorkbenchError } from '../../core/errors';
 import type { AccessToken, TokenProvider } from '../webApiClient';
-import { authError } from './clientSecret';
+import { authError } from './confidentialClient';
 import { HttpsNetworkClient } from './networkClient';
 import type { RenewingOptions } from './renewing';
 import { RenewingToken } from './renewing';
