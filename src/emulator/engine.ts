@@ -9,7 +9,7 @@ import { propertyName } from './csdl';
 import { badRequest, guessed, propertyNotFound } from './errors';
 import type { QueryEnv, Sql } from './query';
 import { cat, col, joinSql, QueryCompiler, selectedColumns, sql } from './query';
-import { etag } from './records';
+import { etag, jsonValue } from './records';
 import type { Column, Navigation, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store } from './store';
@@ -399,25 +399,6 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
 
 function quoteIntersect(intersect: string): string {
   return intersectTable({ name: '', intersect, tables: ['', ''] });
-}
-
-export function jsonValue(column: Column, value: string | number | null): unknown {
-  if (value === null) return null;
-  switch (column.type) {
-    case 'boolean':
-      return value === 1;
-    case 'integer':
-    case 'bigint':
-    case 'choice':
-    case 'state':
-    case 'status':
-    case 'decimal':
-    case 'currency':
-    case 'float':
-      return typeof value === 'number' ? value : Number(value);
-    default:
-      return value;
-  }
 }
 
 /** The `(a,b,nav(c))` part of `@odata.context`. */

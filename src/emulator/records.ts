@@ -37,7 +37,8 @@ export function nowIso(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function jsonValue(column: Column, value: StoredValue): unknown {
+/** A stored SQLite value as the Web API's JSON writes it. */
+export function jsonValue(column: Column, value: StoredValue): unknown {
   if (value === null) return null;
   switch (column.type) {
     case 'boolean':
