@@ -26,10 +26,13 @@ import type {
  * header only; a lazy record is decoded on first use, because decoding all 45,000 members took most
  * of a reload, and parsing the complex types and operations (a third of a megabyte) most of the
  * rest, while a session uses a few dozen tables and fewer operations.
+ * A type name in the header (an entity set's type, an entity type's base type) that names a listed
+ * entity type is written as its index `i` (namespace-qualified) or `-1 - i` (alias-qualified): the
+ * repeated `Microsoft.Dynamics.CRM.` prefixes were a third of the header.
  * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
  */
 export const CACHE_FORMAT = 'dvw-metadata-cache';
-export const CACHE_VERSION = 3;
+export const CACHE_VERSION = 4;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -89,7 +92,21 @@ function encodeEntityInfo(i: EntityInfo): Json {
   ];
 }
 
+/** Writes qualified names of listed entity types as indexes; see the comment on the format. */
+function typeReferences(model: MetadataModel): (name: string | undefined) => Json {
+  const indexes = new Map<string, number>();
+  let index = 0;
+  for (const t of model.entityTypes.values()) {
+    if (model.alias !== undefined) indexes.set(`${model.alias}.${t.name}`, -1 - index);
+    // The namespace wins when the alias equals it; both decode to the same text.
+    indexes.set(`${model.namespace}.${t.name}`, index);
+    index++;
+  }
+  return (name) => (name === undefined ? null : (indexes.get(name) ?? name));
+}
+
 export function serializeModel(model: MetadataModel): string {
+  const reference = typeReferences(model);
   const members: string[] = [];
   // A lazy record goes to the body; the header keeps its length, to find it without parsing.
   const lazy = (value: Json): number => {
@@ -97,16 +114,18 @@ export function serializeModel(model: MetadataModel): string {
     members.push(text);
     return text.length;
   };
-  const entityTypes = [...model.entityTypes.values()].map((t) =>
-    record(
+  // [name, flags, members length, base type, ...key, info if flag 4].
+  const entityTypes = [...model.entityTypes.values()].map((t) => {
+    const fields: Json[] = [
       t.name,
-      opt(t.baseType),
-      (t.abstract ? 1 : 0) | (t.openType ? 2 : 0),
-      [...t.key],
+      (t.abstract ? 1 : 0) | (t.openType ? 2 : 0) | (t.info ? 4 : 0),
       lazy([t.properties.map(encodeProperty), t.navigationProperties.map(encodeNavigation)]),
-      t.info ? encodeEntityInfo(t.info) : null,
-    ),
-  );
+      reference(t.baseType),
+      ...t.key,
+    ];
+    if (t.info) fields.push(encodeEntityInfo(t.info));
+    return fields;
+  });
   const complexTypes = [...model.complexTypes.values()].map((c) =>
     record(
       c.name,
@@ -140,7 +159,7 @@ export function serializeModel(model: MetadataModel): string {
     namespace: model.namespace,
     alias: opt(model.alias),
     entityTypes,
-    entitySets: [...model.entitySets.values()].map((s) => [s.name, s.entityType]),
+    entitySets: [...model.entitySets.values()].map((s) => [s.name, reference(s.entityType)]),
     complexTypes,
     enumTypes: [...model.enumTypes.values()].map((e) => [
       e.name,
@@ -336,20 +355,23 @@ interface RecordName {
  * An entity type whose members are decoded on first use. They are own enumerable getters, so
  * spreading, `JSON.stringify` and deep equality see a plain entity type.
  */
-function decodeEntityType(value: unknown, index: number, body: Body): EntityType {
-  const r = array(value, 'an entity type');
-  const name = str(r[0], 'an entity type name');
-  const flags = bits(r[2], 'entity type flags', 3);
-  const key = array(r[3], 'a key').map((k) => str(k, 'a key property'));
+function decodeEntityType(r: unknown[], name: string, index: number, body: Body, types: TypeNames): EntityType {
+  const flags = bits(r[1], 'entity type flags', 7);
   const load = body.lazy(
-    int(r[4], 'a members length'),
+    int(r[2], 'a members length'),
     'the members length',
     { list: 'entityTypes', index, name },
     decodeMembers,
   );
+  const base = r[3];
+  const baseType = base === null || base === undefined ? undefined : types.resolve(base, 'a base type');
+  const hasInfo = (flags & 4) !== 0;
+  const keyEnd = hasInfo ? r.length - 1 : r.length;
+  const key: string[] = [];
+  for (let k = 4; k < keyEnd; k++) key.push(str(r[k], 'a key property'));
   const type: { -readonly [K in keyof EntityType]: EntityType[K] } = {
     name,
-    baseType: optStr(r[1], 'a base type'),
+    baseType,
     abstract: (flags & 1) !== 0,
     openType: (flags & 2) !== 0,
     key,
@@ -360,7 +382,7 @@ function decodeEntityType(value: unknown, index: number, body: Body): EntityType
       return load()[1];
     },
   };
-  if (present(r[5])) type.info = decodeEntityInfo(r[5]);
+  if (hasInfo) type.info = decodeEntityInfo(keyEnd < 4 ? undefined : r[keyEnd]);
   return type;
 }
 
@@ -460,21 +482,87 @@ function decodeOperation(value: unknown, index: number, body: Body): Operation {
   };
 }
 
-function decodeEntitySet(value: unknown): EntitySet {
+/** Resolves the header's entity type indexes (see the format comment) to qualified names. */
+class TypeNames {
+  private readonly qualified: (string | undefined)[] = [];
+  private readonly aliased: (string | undefined)[] = [];
+
+  constructor(
+    private readonly names: readonly string[],
+    private readonly namespace: string,
+    private readonly alias: string | undefined,
+  ) {}
+
+  resolve(value: unknown, field: string): string {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      const names = this.names;
+      if (value >= 0 && value < names.length) {
+        return (this.qualified[value] ??= `${this.namespace}.${names[value]}`);
+      }
+      const index = -1 - value;
+      if (this.alias !== undefined && index >= 0 && index < names.length) {
+        return (this.aliased[index] ??= `${this.alias}.${names[index]}`);
+      }
+    }
+    return fail(field, 'a string or an entity type index');
+  }
+}
+
+function decodeEntitySet(value: unknown, _index: number, types: TypeNames): EntitySet {
   const pair = array(value, 'an entity set');
-  return { name: str(pair[0], 'an entity set name'), entityType: str(pair[1], 'an entity set type') };
+  return { name: str(pair[0], 'an entity set name'), entityType: types.resolve(pair[1], 'an entity set type') };
+}
+
+/** Names the record of a top-level list in the message of a corrupt field inside it. */
+function within(error: unknown, list: string, index: number): unknown {
+  return error instanceof CorruptCache ? new CorruptCache(`${list}[${index}]: ${error.message}`) : error;
 }
 
 /** Decodes each record of a top-level list, naming the record in the message when one is wrong. */
-function decodeEach<T>(value: unknown, list: string, decode: (item: unknown, index: number) => T): T[] {
-  return array(value, list).map((item, index) => {
-    try {
-      return decode(item, index);
-    } catch (error: unknown) {
-      if (error instanceof CorruptCache) throw new CorruptCache(`${list}[${index}]: ${error.message}`);
-      throw error;
+function decodeEach<T, C>(
+  value: unknown,
+  list: string,
+  context: C,
+  decode: (item: unknown, index: number, context: C) => T,
+): T[] {
+  const items = array(value, list);
+  const decoded: T[] = new Array<T>(items.length);
+  let index = 0;
+  try {
+    for (; index < items.length; index++) decoded[index] = decode(items[index], index, context);
+  } catch (error: unknown) {
+    throw within(error, list, index);
+  }
+  return decoded;
+}
+
+/** The entity types, whose names are read first: a base type may refer to a later one by index. */
+function decodeEntityTypes(
+  value: unknown,
+  body: Body,
+  namespace: string,
+  alias: string | undefined,
+): [EntityType[], TypeNames] {
+  const items = array(value, 'entityTypes');
+  const records: unknown[][] = new Array<unknown[]>(items.length);
+  const names: string[] = new Array<string>(items.length);
+  let index = 0;
+  try {
+    for (; index < items.length; index++) {
+      const r = array(items[index], 'an entity type');
+      records[index] = r;
+      names[index] = str(r[0], 'an entity type name');
     }
-  });
+    const types = new TypeNames(names, namespace, alias);
+    const decoded: EntityType[] = new Array<EntityType>(items.length);
+    for (index = 0; index < items.length; index++) {
+      decoded[index] = decodeEntityType(records[index] as unknown[], names[index] as string, index, body, types);
+    }
+    return [decoded, types];
+  } catch (error: unknown) {
+    throw within(error, 'entityTypes', index);
+  }
 }
 
 function byName<T extends { readonly name: string }>(items: readonly T[], what: string): Map<string, T> {
@@ -512,28 +600,25 @@ export function tryDeserializeModel(text: string): DeserializeResult {
   }
   try {
     // In body order: the members of entity types, of complex types, then the operations' details.
+    const namespace = str(document['namespace'], 'namespace');
+    const alias = optStr(document['alias'], 'alias');
     const lazyRecords = new Body(body);
-    const entityTypes = decodeEach(document['entityTypes'], 'entityTypes', (item, index) =>
-      decodeEntityType(item, index, lazyRecords),
-    );
-    const complexTypes = decodeEach(document['complexTypes'], 'complexTypes', (item, index) =>
-      decodeComplexType(item, index, lazyRecords),
-    );
+    const [entityTypes, typeNames] = decodeEntityTypes(document['entityTypes'], lazyRecords, namespace, alias);
+    const complexTypes = decodeEach(document['complexTypes'], 'complexTypes', lazyRecords, decodeComplexType);
     const operations = new Map<string, Operation[]>();
-    const decodeOperationAt = (item: unknown, index: number): Operation => decodeOperation(item, index, lazyRecords);
-    for (const operation of decodeEach(document['operations'], 'operations', decodeOperationAt)) {
+    for (const operation of decodeEach(document['operations'], 'operations', lazyRecords, decodeOperation)) {
       const overloads = operations.get(operation.name);
       if (overloads) overloads.push(operation);
       else operations.set(operation.name, [operation]);
     }
     if (!lazyRecords.filled) throw new CorruptCache('the lazy records do not fill the file');
     const model: MetadataModel = {
-      namespace: str(document['namespace'], 'namespace'),
-      alias: optStr(document['alias'], 'alias'),
+      namespace,
+      alias,
       entityTypes: byName(entityTypes, 'Entity type'),
-      entitySets: byName(decodeEach(document['entitySets'], 'entitySets', decodeEntitySet), 'Entity set'),
+      entitySets: byName(decodeEach(document['entitySets'], 'entitySets', typeNames, decodeEntitySet), 'Entity set'),
       complexTypes: byName(complexTypes, 'Complex type'),
-      enumTypes: byName(decodeEach(document['enumTypes'], 'enumTypes', decodeEnumType), 'Enum type'),
+      enumTypes: byName(decodeEach(document['enumTypes'], 'enumTypes', undefined, decodeEnumType), 'Enum type'),
       operations,
     };
     return { ok: true, model };

@@ -70,7 +70,8 @@ describe('serializeModel / deserializeModel', () => {
     (document.entitySets[1] as unknown[])[1] = 42;
     assert.deepEqual(refusal(`${JSON.stringify(document)}\n${body}`), {
       problem: 'corrupt',
-      message: 'The metadata cache is corrupt: entitySets[1]: an entity set type should be a string.',
+      message:
+        'The metadata cache is corrupt: entitySets[1]: an entity set type should be a string or an entity type index.',
     });
   });
 
@@ -99,16 +100,16 @@ describe('serializeModel / deserializeModel', () => {
     const { header, body } = split(text);
     const document = JSON.parse(header) as { entityTypes: unknown[][]; entitySets: unknown[][] };
     const flags = structuredClone(document);
-    (flags.entityTypes[0] as unknown[])[2] = 7;
+    (flags.entityTypes[0] as unknown[])[1] = 8;
     assert.match(
       refusal(`${JSON.stringify(flags)}\n${body}`).message,
-      /entityTypes\[0\]: entity type flags should be an integer from 0 to 3/,
+      /entityTypes\[0\]: entity type flags should be an integer from 0 to 7/,
     );
     const duplicate = structuredClone(document);
     duplicate.entitySets.push(['orders', 'Contoso.Sales.order']);
     assert.match(refusal(`${JSON.stringify(duplicate)}\n${body}`).message, /Entity set 'orders' appears twice/);
     const length = structuredClone(document);
-    (length.entityTypes[1] as unknown[])[4] = Number((length.entityTypes[1] as unknown[])[4]) + 1;
+    (length.entityTypes[1] as unknown[])[2] = Number((length.entityTypes[1] as unknown[])[2]) + 1;
     assert.match(refusal(`${JSON.stringify(length)}\n${body}`).message, /entityTypes\[1\]: the members length/);
     assert.equal(refusal(text.slice(0, text.length - 10)).problem, 'corrupt');
     assert.equal(refusal(`${text}[]`).problem, 'corrupt');
