@@ -1,4 +1,5 @@
 import { createHash, generateKeyPair, randomBytes, randomUUID, sign, timingSafeEqual, verify } from 'node:crypto';
+import { readBody } from './readBody';
 import type { KeyObject } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -122,26 +123,9 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams | 'tooLarge'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        done = true;
-        resolve('tooLarge');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-    });
-    req.on('error', reject);
-  });
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | 'tooLarge'> {
+  const body = await readBody(req, MAX_FORM_BYTES);
+  return body === 'tooLarge' ? body : new URLSearchParams(body.toString('utf8'));
 }
 
 function keyPair(type: 'rsa' | 'ec'): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {

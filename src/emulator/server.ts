@@ -48,6 +48,7 @@ import type { Schema, Table } from './schema/schema';
 import { builtinSchema, isLookupType } from './schema/schema';
 import { bootstrap, seedAccounts, seedSample } from './seed';
 import type { Row } from './store';
+import { readBody } from './readBody';
 import { Store } from './store';
 import type { WebhookEvent } from './webhookDelivery';
 import { WebhookDelivery } from './webhookDelivery';
@@ -700,28 +701,6 @@ class Handler {
     });
     return { status: 204, headers: {} };
   }
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        resolve('tooLarge');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-  });
 }
 
 /** Starts the emulator; resolves once it is listening. */
