@@ -60,15 +60,7 @@ export function bootstrap(store: Store): Identity {
   };
   store.transaction(() => {
     const now = nowIso();
-    const system = (): Row => ({
-      createdon: now,
-      modifiedon: now,
-      createdby: identity.userId,
-      createdby__type: 'systemuser',
-      modifiedby: identity.userId,
-      modifiedby__type: 'systemuser',
-      versionnumber: store.nextVersion(),
-    });
+    const system = (): Row => systemColumns(store, identity, now);
     const insert = (name: string, row: Row): void => store.insert(table(store, name), row);
     insert('businessunit', {
       ...system(),
@@ -160,15 +152,7 @@ export function seedSdkMessages(store: Store, identity: Identity): void {
   const random = prng(13_000_013);
   store.transaction(() => {
     const now = nowIso();
-    const system = (): Row => ({
-      createdon: now,
-      modifiedon: now,
-      createdby: identity.userId,
-      createdby__type: 'systemuser',
-      modifiedby: identity.userId,
-      modifiedby__type: 'systemuser',
-      versionnumber: store.nextVersion(),
-    });
+    const system = (): Row => systemColumns(store, identity, now);
     const messageIds = new Map<SdkMessageName, string>();
     for (const name of SDK_MESSAGES) {
       const id = guid(random);
@@ -418,6 +402,32 @@ export function seedSample(store: Store, identity: Identity): void {
   });
 }
 
+/** The columns the server maintains on every row, as the built-in admin user writes them. */
+export function systemColumns(store: Store, identity: Identity, now: string): Row {
+  return {
+    createdon: now,
+    modifiedon: now,
+    createdby: identity.userId,
+    createdby__type: 'systemuser',
+    modifiedby: identity.userId,
+    modifiedby__type: 'systemuser',
+    versionnumber: store.nextVersion(),
+  };
+}
+
+/** `systemColumns` plus the owner of a user-owned row: the built-in admin user and its business unit. */
+export function ownedColumns(store: Store, identity: Identity, now: string): Row {
+  return {
+    ...systemColumns(store, identity, now),
+    ownerid: identity.userId,
+    ownerid__type: 'systemuser',
+    owninguser: identity.userId,
+    owninguser__type: 'systemuser',
+    owningbusinessunit: identity.businessUnitId,
+    owningbusinessunit__type: 'businessunit',
+  };
+}
+
 /** N generated accounts for benchmarks, in one transaction through one prepared statement. */
 export function seedAccounts(store: Store, identity: Identity, count: number): void {
   const accounts = table(store, 'account');
@@ -442,19 +452,7 @@ export function seedAccounts(store: Store, identity: Identity, count: number): v
         creditonhold: random() < 0.1 ? 1 : 0,
         statecode: 0,
         statuscode: 1,
-        createdon: now,
-        modifiedon: now,
-        createdby: identity.userId,
-        createdby__type: 'systemuser',
-        modifiedby: identity.userId,
-        modifiedby__type: 'systemuser',
-        ownerid: identity.userId,
-        ownerid__type: 'systemuser',
-        owninguser: identity.userId,
-        owninguser__type: 'systemuser',
-        owningbusinessunit: identity.businessUnitId,
-        owningbusinessunit__type: 'businessunit',
-        versionnumber: store.nextVersion(),
+        ...ownedColumns(store, identity, now),
       };
     }
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { builtinSchema } from '../../src/emulator/schema/schema';
-import { bootstrap } from '../../src/emulator/seed';
+import { bootstrap, ownedColumns } from '../../src/emulator/seed';
 import { startEmulator } from '../../src/emulator/server';
 import type { Row } from '../../src/emulator/store';
 import { Store } from '../../src/emulator/store';
@@ -70,19 +70,7 @@ export const batchBenchmark: Benchmark = {
               numberofemployees: i,
               statecode: 0,
               statuscode: 1,
-              createdon: now,
-              modifiedon: now,
-              createdby: identity.userId,
-              createdby__type: 'systemuser',
-              modifiedby: identity.userId,
-              modifiedby__type: 'systemuser',
-              ownerid: identity.userId,
-              ownerid__type: 'systemuser',
-              owninguser: identity.userId,
-              owninguser__type: 'systemuser',
-              owningbusinessunit: identity.businessUnitId,
-              owningbusinessunit__type: 'businessunit',
-              versionnumber: store.nextVersion(),
+              ...ownedColumns(store, identity, now),
             };
             store.insert(accounts, row);
           }
