@@ -41,6 +41,7 @@ import {
   formatDocument,
   getCompletions,
   getHover,
+  mayMatch,
 } from '../odata/language/index';
 import type { SetMetadataParams } from '../odata/language/protocol';
 import { CODELENS_COMMANDS, SET_METADATA_NOTIFICATION } from '../odata/language/protocol';
@@ -107,12 +108,16 @@ export function startLanguageServer(connection: Connection): void {
   let environmentVariables: string[] | undefined;
   let loadGeneration = 0;
   let defaultEditRange = false;
+  /** The client asks for detail and documentation of the item it shows (`completionItem/resolve`). */
+  let resolveLazily = false;
   /**
    * The LSP form of each item list the services return. Column lists of a table come back as the
    * same array every time (built once per loaded model), so each is mapped once; keys are weak,
    * so a list of a replaced model goes with it.
    */
   const lspItems = new WeakMap<readonly LanguageCompletionItem[], CompletionItem[]>();
+  /** The lists recently sent without details, by the id their items carry back to resolve. */
+  const sentLists = new RecentLists<readonly LanguageCompletionItem[]>(RESOLVABLE_LISTS);
 
   const parse = (document: TextDocument): ODataDocument => {
     const cached = parsed.get(document.uri);
@@ -155,8 +160,15 @@ export function startLanguageServer(connection: Connection): void {
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const init = isRecord(params.initializationOptions) ? params.initializationOptions : {};
-    defaultEditRange =
-      params.capabilities.textDocument?.completion?.completionList?.itemDefaults?.includes('editRange') ?? false;
+    const completion = params.capabilities.textDocument?.completion;
+    const itemDefaults = completion?.completionList?.itemDefaults ?? [];
+    const resolvable = completion?.completionItem?.resolveSupport?.properties ?? [];
+    defaultEditRange = itemDefaults.includes('editRange');
+    resolveLazily =
+      defaultEditRange &&
+      itemDefaults.includes('data') &&
+      resolvable.includes('detail') &&
+      resolvable.includes('documentation');
     environmentVariables = stringList(init['environmentVariables']);
     const metadataPath = optionalString(init['metadataPath']);
     const cachePath = optionalString(init['cachePath']);
@@ -164,7 +176,7 @@ export function startLanguageServer(connection: Connection): void {
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
-        completionProvider: { triggerCharacters: TRIGGER_CHARACTERS },
+        completionProvider: { triggerCharacters: TRIGGER_CHARACTERS, resolveProvider: resolveLazily },
         hoverProvider: true,
         documentSymbolProvider: true,
         documentFormattingProvider: true,
@@ -190,28 +202,41 @@ export function startLanguageServer(connection: Connection): void {
     const document = documents.get(params.textDocument.uri);
     if (!document) return [];
     const offset = document.offsetAt(params.position);
-    const result = getCompletions(parse(document), document.getText(), offset, options());
+    const text = document.getText();
+    const result = getCompletions(parse(document), text, offset, options());
     if (!result) return [];
     const range = toRange(document, result.span);
     // A list can hold a thousand tables or four hundred columns, and sending it is most of the
-    // latency: the range goes once as the list's default where the client takes one, and
-    // filterText is left to default to the label.
+    // latency. Only the items the client could show for the word typed so far are sent (the list
+    // stays complete for further typing); the range goes once as the list's default where the
+    // client takes one; filterText is left to default to the label; and detail and documentation
+    // wait for the client to show an item (resolve) where it asks that way.
+    const typed = text.slice(result.span.start, offset).toLowerCase();
+    const keep = (item: LanguageCompletionItem): boolean => typed.length === 0 || mayMatch(typed, item.label);
     if (defaultEditRange) {
       let items = lspItems.get(result.items);
       if (!items) {
         items = result.items.map((item) => ({
           label: item.label,
           kind: COMPLETION_KINDS[item.kind],
-          detail: item.detail,
-          documentation: item.documentation,
+          detail: resolveLazily ? undefined : item.detail,
+          documentation: resolveLazily ? undefined : item.documentation,
           sortText: item.sortText,
           textEditText: item.insertText,
         }));
         lspItems.set(result.items, items);
       }
-      return { isIncomplete: false, itemDefaults: { editRange: range }, items };
+      let sent = items;
+      if (typed.length > 0) {
+        sent = [];
+        for (let i = 0; i < items.length; i++) if (keep(result.items[i]!)) sent.push(items[i]!);
+      }
+      const itemDefaults = resolveLazily
+        ? { editRange: range, data: sentLists.add(result.items) }
+        : { editRange: range };
+      return { isIncomplete: false, itemDefaults, items: sent };
     }
-    return result.items.map((item) => ({
+    return result.items.filter(keep).map((item) => ({
       label: item.label,
       kind: COMPLETION_KINDS[item.kind],
       detail: item.detail,
@@ -219,6 +244,14 @@ export function startLanguageServer(connection: Connection): void {
       sortText: item.sortText,
       textEdit: { range, newText: item.insertText ?? item.label },
     }));
+  });
+
+  connection.onCompletionResolve((item): CompletionItem => {
+    // The item comes back from the client: anything but a list id we sent is left as it is.
+    const list = typeof item.data === 'number' ? sentLists.get(item.data) : undefined;
+    const source = list?.find((i) => i.label === item.label && COMPLETION_KINDS[i.kind] === item.kind);
+    if (!source) return item;
+    return { ...item, detail: source.detail, documentation: source.documentation };
   });
 
   connection.onHover((params): Hover | null => {
@@ -290,6 +323,38 @@ export function startLanguageServer(connection: Connection): void {
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** How many lists sent without details can still be resolved: the client shows only the newest. */
+const RESOLVABLE_LISTS = 8;
+
+/** The last few values added, each under a number; a value added again moves to the front. */
+export class RecentLists<T extends object> {
+  private readonly ids = new WeakMap<T, number>();
+  private readonly byId = new Map<number, T>();
+  private nextId = 1;
+
+  constructor(private readonly capacity: number) {}
+
+  add(value: T): number {
+    const known = this.ids.get(value);
+    if (known !== undefined && this.byId.delete(known)) {
+      this.byId.set(known, value);
+      return known;
+    }
+    const id = this.nextId++;
+    this.ids.set(value, id);
+    this.byId.set(id, value);
+    for (const oldest of this.byId.keys()) {
+      if (this.byId.size <= this.capacity) break;
+      this.byId.delete(oldest);
+    }
+    return id;
+  }
+
+  get(id: number): T | undefined {
+    return this.byId.get(id);
+  }
 }
 
 function toRange(document: TextDocument, span: TextSpan) {

@@ -70,10 +70,11 @@ async function startServer(): Promise<{ connection: MessageConnection; stop: () 
   await connection.sendRequest('initialize', {
     processId: process.pid,
     rootUri: null,
-    // What VS Code (and Neovim 0.10) declare about completion lists.
+    // What VS Code declares about completion lists and items.
     capabilities: {
       textDocument: {
         completion: {
+          completionItem: { resolveSupport: { properties: ['documentation', 'detail', 'additionalTextEdits'] } },
           completionList: {
             itemDefaults: ['commitCharacters', 'editRange', 'insertTextFormat', 'insertTextMode', 'data'],
           },

@@ -63,6 +63,20 @@ describe('.odata against the local emulator', () => {
     assert.ok(nested.includes('fullname'), nested.join(', '));
   });
 
+  it('sends column details only for the items VS Code resolves', async () => {
+    const offset = document.getText().indexOf('accounts?$select=') + 'accounts?$select='.length;
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+      'vscode.executeCompletionItemProvider',
+      document.uri,
+      document.positionAt(offset),
+      undefined,
+      1,
+    );
+    assert.ok(list.items.length > 100);
+    assert.match(list.items[0]?.detail ?? '', /^Edm\./, 'the resolved item');
+    assert.equal(list.items[1]?.detail, undefined, 'an item VS Code has not shown');
+  });
+
   it('flags an unknown column and offers the did-you-mean fix', async () => {
     const diagnostic = await eventually(() => {
       const found = vscode.languages.getDiagnostics(document.uri).find((d) => d.message.includes('emailadress1'));

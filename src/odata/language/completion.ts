@@ -246,6 +246,37 @@ function pathText(url: string): string {
 }
 
 /** The entity type a path addresses, resolved quietly (diagnostics report problems). */
+/**
+ * Whether an editor could show `label` once `typed` is typed: the typed characters appear in it in
+ * order, ignoring case, forgiving one swap of neighbours (VS Code's filter forgives that typo). Every
+ * fuzzy or prefix filter keeps no more than this, so items it rejects need not be sent at all.
+ */
+export function mayMatch(typed: string, label: string): boolean {
+  const pattern = typed.toLowerCase();
+  const word = label.toLowerCase();
+  if (pattern.length > word.length) return false;
+  // Earliest end in `word` of the pattern's first i characters matched in order (`plain`), of the
+  // first i - 1 (`previous`), and of the first i with one swap of neighbours (`swapped`); -1 when
+  // they cannot be matched. The earliest end is always the best to go on from, so one pass does.
+  let plain = 0;
+  let previous = -1;
+  let swapped = -1;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!;
+    let nextSwapped = swapped < 0 ? -1 : word.indexOf(char, swapped) + 1 || -1;
+    if (i > 0 && previous >= 0 && char !== pattern[i - 1]) {
+      const first = word.indexOf(char, previous);
+      const second = first < 0 ? -1 : word.indexOf(pattern[i - 1]!, first + 1);
+      if (second >= 0 && (nextSwapped < 0 || second + 1 < nextSwapped)) nextSwapped = second + 1;
+    }
+    previous = plain;
+    plain = plain < 0 ? -1 : word.indexOf(char, plain) + 1 || -1;
+    swapped = nextSwapped;
+    if (plain < 0 && swapped < 0) return false;
+  }
+  return true;
+}
+
 export function scopeOfPath(index: MetadataIndex, path: string): { type: EntityType | undefined; collection: boolean } {
   const tree = parseODataUrl(path);
   let type: EntityType | undefined;
@@ -299,9 +330,19 @@ function cachedItems(
   if (!byPlace) byType.set(type, (byPlace = new Map<string, readonly CompletionItem[]>()));
   const cached = byPlace.get(place);
   if (cached) return cached;
-  const items = build();
+  const items = byRank(build());
   byPlace.set(place, items);
   return items;
+}
+
+/**
+ * Orders items as clients show them: by rank, then by label. Clients break sortText ties by label
+ * (VS Code does), so a rank is all a sortText needs to carry; the order also serves clients that
+ * keep the server's.
+ */
+function byRank(items: readonly CompletionItem[]): CompletionItem[] {
+  const compare = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+  return [...items].sort((a, b) => compare(a.sortText ?? a.label, b.sortText ?? b.label) || compare(a.label, b.label));
 }
 
 function propertyItems(index: MetadataIndex, type: EntityType, withNavigation: boolean): readonly CompletionItem[] {
@@ -314,7 +355,7 @@ function propertyItems(index: MetadataIndex, type: EntityType, withNavigation: b
         detail: `${p.type}${displayName(p.info)}`,
         documentation: p.info?.description,
         // Lookup ids sort after plain columns: they are rarely what a name starts to spell.
-        sortText: `${lookup ? '2' : '1'}${p.name}`,
+        sortText: lookup ? '2' : '1',
       };
     });
     if (withNavigation) items.push(...navigationItems(index, type));
@@ -328,7 +369,7 @@ function navigationItems(index: MetadataIndex, type: EntityType): readonly Compl
       label: n.name,
       kind: 'navigation' as const,
       detail: `${n.collection ? 'Collection of ' : '→ '}${index.localName(n.type) ?? n.type}`,
-      sortText: `3${n.name}`,
+      sortText: '3',
     })),
   );
 }
@@ -377,11 +418,11 @@ function urlCompletion(
 const rootItemCache = new WeakMap<MetadataIndex, Map<string, readonly CompletionItem[]>>();
 
 function rootItems(index: MetadataIndex, method: string): readonly CompletionItem[] {
-  // Functions are called with GET, actions with POST.
-  const wanted = method === 'GET' ? 'function' : method === 'POST' ? 'action' : undefined;
+  // Functions are called with GET, actions with POST; PATCH, PUT and DELETE address rows only.
+  const wanted = method === 'GET' ? 'function' : method === 'POST' ? 'action' : 'none';
   let byKind = rootItemCache.get(index);
   if (!byKind) rootItemCache.set(index, (byKind = new Map<string, readonly CompletionItem[]>()));
-  const cached = byKind.get(wanted ?? '');
+  const cached = byKind.get(wanted);
   if (cached) return cached;
   const items: CompletionItem[] = [];
   for (const set of index.model.entitySets.values()) {
@@ -390,22 +431,24 @@ function rootItems(index: MetadataIndex, method: string): readonly CompletionIte
       label: set.name,
       kind: 'entitySet',
       detail: `table ${index.localName(set.entityType) ?? set.entityType}${displayName(type?.info)}`,
-      sortText: `1${set.name}`,
+      sortText: '1',
     });
   }
   for (const [name, overloads] of index.model.operations) {
-    const unbound = overloads.find((o) => !o.bound && (wanted === undefined || o.kind === wanted));
+    const unbound = overloads.find((o) => !o.bound && o.kind === wanted);
     if (unbound)
       items.push({
         label: name,
         kind: 'operation',
         detail: `${unbound.kind}${unbound.returnType ? ` → ${unbound.returnType}` : ''}`,
-        sortText: `2${name}`,
+        sortText: '2',
       });
   }
-  for (const system of ['$batch', '$metadata']) items.push({ label: system, kind: 'keyword', sortText: `3${system}` });
-  byKind.set(wanted ?? '', items);
-  return items;
+  if (method === 'POST') items.push({ label: '$batch', kind: 'keyword', sortText: '3' });
+  if (method === 'GET') items.push({ label: '$metadata', kind: 'keyword', sortText: '3' });
+  const ranked = byRank(items);
+  byKind.set(wanted, ranked);
+  return ranked;
 }
 
 function pathCompletion(
@@ -427,8 +470,8 @@ function pathCompletion(
     items: cachedItems(index, type, 'path', () => [
       ...navigationItems(index, type),
       ...propertyItems(index, type, false),
-      { label: '$count', kind: 'keyword' },
-      { label: '$ref', kind: 'keyword' },
+      { label: '$count', kind: 'keyword', sortText: '4' },
+      { label: '$ref', kind: 'keyword', sortText: '4' },
     ]),
   };
 }
@@ -457,19 +500,31 @@ function valueCompletion(
       };
     case '$apply': {
       const start = wordStart(value, value.length, 0);
-      const items: CompletionItem[] = ['groupby', 'aggregate', 'filter'].map((t) => ({
-        label: t,
-        kind: 'function' as const,
-        insertText: `${t}(`,
-      }));
-      for (const m of ['sum', 'average', 'min', 'max', 'countdistinct', 'with', 'as'])
-        items.push({ label: m, kind: 'keyword' });
-      if (scope && index) items.push(...propertyItems(index, scope, true));
+      const items = scope && index ? applyItems(index, scope) : APPLY_WORDS;
       return { span: { start: offset - (value.length - start), end: offset }, items };
     }
     default:
       return undefined;
   }
+}
+
+/** The transformations and aggregation words of `$apply`. */
+const APPLY_WORDS: readonly CompletionItem[] = [
+  ...['groupby', 'aggregate', 'filter'].map((t) => ({
+    label: t,
+    kind: 'function' as const,
+    insertText: `${t}(`,
+    sortText: '0',
+  })),
+  ...['sum', 'average', 'min', 'max', 'countdistinct', 'with', 'as'].map((m) => ({
+    label: m,
+    kind: 'keyword' as const,
+    sortText: '0',
+  })),
+];
+
+function applyItems(index: MetadataIndex, scope: EntityType): readonly CompletionItem[] {
+  return cachedItems(index, scope, 'apply', () => [...APPLY_WORDS, ...propertyItems(index, scope, true)]);
 }
 
 function listCompletion(value: string, offset: number, items: readonly CompletionItem[]): CompletionResult {
@@ -572,7 +627,7 @@ function expandCompletion(
 }
 
 function operandItems(scope: EntityType | undefined, index: MetadataIndex | undefined): readonly CompletionItem[] {
-  if (!scope || !index) return (unscopedOperands ??= [...expressionItems()]);
+  if (!scope || !index) return (unscopedOperands ??= byRank(expressionItems()));
   return cachedItems(index, scope, 'operands', () => [...propertyItems(index, scope, true), ...expressionItems()]);
 }
 
@@ -588,12 +643,11 @@ function expressionItems(): CompletionItem[] {
       kind: 'function',
       detail: `${fn.name}(${fn.minArgs === fn.maxArgs ? fn.minArgs : `${fn.minArgs}–${fn.maxArgs}`} arguments)`,
       insertText: `${fn.name}(`,
-      sortText: `4${fn.name}`,
+      sortText: '4',
     });
   }
   items.push(...queryFunctionItems());
-  for (const word of ['not', 'true', 'false', 'null'])
-    items.push({ label: word, kind: 'keyword', sortText: `6${word}` });
+  for (const word of ['not', 'true', 'false', 'null']) items.push({ label: word, kind: 'keyword', sortText: '6' });
   return items;
 }
 
@@ -606,7 +660,7 @@ function queryFunctionItems(): CompletionItem[] {
       kind: 'queryFunction' as const,
       detail: `${fn.name}(${parameters.join(', ')})`,
       insertText: `${qualified}(${parameters.map((p) => (p === 'PropertyName' ? "PropertyName=''" : `${p}=`)).join(',')})`,
-      sortText: `5${fn.name}`,
+      sortText: '5',
     };
   });
 }
@@ -653,24 +707,28 @@ function filterCompletion(
       span: { start: itemStart, end: offset },
       items: cachedItems(index, type, 'filterPath', () => [
         ...propertyItems(index, type, true),
-        { label: 'any', kind: 'keyword', insertText: 'any(x:' },
-        { label: 'all', kind: 'keyword', insertText: 'all(x:' },
+        { label: 'any', kind: 'keyword', insertText: 'any(x:', sortText: '4' },
+        { label: 'all', kind: 'keyword', insertText: 'all(x:', sortText: '4' },
       ]),
     };
   }
+  // A number, date or id being typed, or the cursor against the end of a literal or a `)`: no
+  // name can go there (an operator needs a space first).
+  if (/^\d/.test(word) || (word === '' && /[^\s(,]$/.test(before))) return undefined;
   const span: TextSpan = { start: offset - word.length, end: offset };
   const trimmed = before.trimEnd();
   const tokens = trimmed.split(/[\s()]+/).filter((t) => t.length > 0);
   const last = tokens[tokens.length - 1];
   const spaced = trimmed.length < before.length;
   if (last !== undefined && spaced && !OPERATOR_WORDS.has(last) && !trimmed.endsWith('(') && !trimmed.endsWith(',')) {
+    // After a whole comparison (`statecode eq 0 `) the next word joins conditions.
+    const compared = COMPARISON_OPERATORS.includes(tokens[tokens.length - 2] ?? '') || trimmed.endsWith(')');
+    const operators = compared
+      ? ['and', 'or', ...COMPARISON_OPERATORS, ...OTHER_OPERATORS.filter((o) => o !== 'and' && o !== 'or')]
+      : [...COMPARISON_OPERATORS, ...OTHER_OPERATORS];
     return {
       span,
-      items: [...COMPARISON_OPERATORS, ...OTHER_OPERATORS].map((o, i) => ({
-        label: o,
-        kind: 'operator' as const,
-        sortText: String(i).padStart(2, '0'),
-      })),
+      items: operators.map((o, i) => ({ label: o, kind: 'operator' as const, sortText: String(i).padStart(2, '0') })),
     };
   }
   if ((last === 'eq' || last === 'ne') && tokens.length >= 2 && scope && index) {
@@ -800,26 +858,29 @@ function jsonCompletion(
     };
   }
   const quote = position.kind === 'key' && position.quoted === undefined ? '"' : '';
-  const items: CompletionItem[] = index
-    .properties(type)
-    .filter((p) => !(p.name.startsWith('_') && p.name.endsWith('_value')))
-    .map((p) => ({
-      label: p.name,
-      kind: 'property' as const,
-      detail: `${p.type}${displayName(p.info)}`,
-      insertText: quote ? `"${p.name}": ` : p.name,
-      sortText: `1${p.name}`,
-    }));
-  for (const navigation of index.navigationProperties(type)) {
-    const bind = `${navigation.name}@odata.bind`;
-    items.push({
-      label: bind,
-      kind: 'navigation',
-      detail: `link to ${navigation.collection ? 'rows of ' : 'a row of '}${index.localName(navigation.type) ?? navigation.type}`,
-      insertText: quote ? `"${bind}": ` : bind,
-      sortText: `2${bind}`,
-    });
-  }
+  const items = cachedItems(index, type, quote ? 'bodyKeysWithQuotes' : 'bodyKeys', () => {
+    const keys: CompletionItem[] = index
+      .properties(type)
+      .filter((p) => !(p.name.startsWith('_') && p.name.endsWith('_value')))
+      .map((p) => ({
+        label: p.name,
+        kind: 'property' as const,
+        detail: `${p.type}${displayName(p.info)}`,
+        insertText: quote ? `"${p.name}": ` : undefined,
+        sortText: '1',
+      }));
+    for (const navigation of index.navigationProperties(type)) {
+      const bind = `${navigation.name}@odata.bind`;
+      keys.push({
+        label: bind,
+        kind: 'navigation',
+        detail: `link to ${navigation.collection ? 'rows of ' : 'a row of '}${index.localName(navigation.type) ?? navigation.type}`,
+        insertText: quote ? `"${bind}": ` : undefined,
+        sortText: '2',
+      });
+    }
+    return keys;
+  });
   const startAt = position.quoted === undefined ? wordStart(text, offset, bodyStart) : position.quoted + 1;
   return { span: { start: startAt, end: offset }, items };
 }

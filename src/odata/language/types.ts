@@ -59,7 +59,10 @@ export interface CompletionItem {
   readonly documentation?: string;
   /** Defaults to the label. */
   readonly insertText?: string;
-  /** Orders items whose label sorts badly (columns before lookups, common options first). */
+  /**
+   * A rank for items whose label sorts badly (columns before lookups, common options first); items
+   * of one rank sort by label, as LSP clients break sortText ties.
+   */
   readonly sortText?: string;
 }
 

@@ -15,6 +15,7 @@ import type {
   TextEdit,
 } from 'vscode-languageserver/node';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { mayMatch } from '../../../src/odata/language/completion';
 import { METADATA_PATH } from '../odata/language/metadata';
 
 const root = path.resolve(__dirname, '../../..');
@@ -131,6 +132,9 @@ describe('language server over LSP (dvw lsp, real metadata)', function () {
     const labels = items.map((i) => i.label);
     assert.ok(labels.includes('name'));
     assert.ok(labels.includes('revenue'));
+    // A client that does not resolve gets the details with the list.
+    assert.match(items.find((i) => i.label === 'revenue')?.detail ?? '', /Edm\.Decimal/);
+    assert.equal(capabilities.completionProvider?.resolveProvider, false);
   });
 
   it('completes the target columns after $expand=primarycontactid($select=', async () => {
@@ -248,5 +252,96 @@ describe('language server over LSP, for a client that takes completion list defa
     assert.equal(select?.textEditText, '$select=');
     assert.equal(select?.textEdit, undefined);
     assert.ok(list.items.every((i) => i.filterText === undefined));
+  });
+});
+
+describe('language server over LSP, for a client that resolves details as VS Code does', function () {
+  this.timeout(60000);
+  let client: Client;
+  let capabilities: InitializeResult['capabilities'];
+  const uri = 'file:///work/resolve.odata';
+  const text = [
+    '### All columns',
+    'GET accounts?$select=',
+    '### Typed',
+    'GET accounts?$select=reven',
+    '### Filter',
+    'GET contacts?$filter=statecode eq 0 and fulln',
+  ].join('\n');
+
+  const completeAt = (marker: string): Promise<CompletionList> =>
+    client.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: position(text, marker),
+    });
+
+  before(async () => {
+    client = new Client();
+    const result: InitializeResult = await client.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      // What VS Code 1.100 declares.
+      capabilities: {
+        textDocument: {
+          completion: {
+            completionItem: { resolveSupport: { properties: ['documentation', 'detail', 'additionalTextEdits'] } },
+            completionList: {
+              itemDefaults: ['commitCharacters', 'editRange', 'insertTextFormat', 'insertTextMode', 'data'],
+            },
+          },
+        },
+      },
+      initializationOptions: { metadataPath: METADATA_PATH },
+    });
+    capabilities = result.capabilities;
+    void client.connection.sendNotification('initialized', {});
+    client.open(uri, text);
+    await client.diagnosticsFor(uri, (d) => d.some((x) => x.code === 'unknownColumn'));
+  });
+
+  after(async () => {
+    await client?.close();
+  });
+
+  it('sends labels only, and the detail of the item the client shows on resolve', async () => {
+    assert.equal(capabilities.completionProvider?.resolveProvider, true);
+    const list = await completeAt('GET accounts?$select=');
+    assert.equal(typeof list.itemDefaults?.data, 'number');
+    assert.ok(list.items.length > 100);
+    assert.ok(list.items.every((i) => i.detail === undefined && i.documentation === undefined));
+    const revenue = list.items.find((i) => i.label === 'revenue');
+    assert.ok(revenue);
+    // The client applies the list's defaults to the item before it resolves it.
+    const data: unknown = list.itemDefaults?.data;
+    const resolved: CompletionItem = await client.connection.sendRequest('completionItem/resolve', {
+      ...revenue,
+      data,
+    });
+    assert.match(resolved.detail ?? '', /Edm\.Decimal/);
+    assert.equal(resolved.label, 'revenue');
+  });
+
+  it('leaves an item it cannot place as it came', async () => {
+    for (const data of [undefined, 'x', 1e9, { list: 1 }]) {
+      const item = data === undefined ? { label: 'revenue', kind: 5 } : { label: 'revenue', kind: 5, data };
+      assert.deepEqual(await client.connection.sendRequest('completionItem/resolve', item), item);
+    }
+  });
+
+  it('sends only the items the typed word can still match, and says the list is complete for further typing', async () => {
+    const all = await completeAt('GET accounts?$select=');
+    const typed = await completeAt('GET accounts?$select=reven');
+    assert.equal(typed.isIncomplete, false);
+    assert.ok(typed.items.some((i) => i.label === 'revenue'));
+    assert.ok(typed.items.length > 0 && typed.items.length < all.items.length / 4, `${typed.items.length}`);
+    assert.ok(typed.items.every((i) => mayMatch('reven', i.label)));
+    const expected = all.items.filter((i) => mayMatch('reven', i.label)).map((i) => i.label);
+    assert.deepEqual(
+      typed.items.map((i) => i.label),
+      expected,
+    );
+    const operands = await completeAt('and fulln');
+    assert.ok(operands.items.some((i) => i.label === 'fullname'));
+    assert.ok(operands.items.every((i) => mayMatch('fulln', i.label)));
   });
 });

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import * as assert from 'node:assert/strict';
 import type { MetadataModel } from '../../../../src/metadata/model';
 import { MetadataIndex } from '../../../../src/metadata/lookup';
 import { parseDocument } from '../../../../src/odata/document/parser';
-import { getCompletions } from '../../../../src/odata/language/completion';
+import { getCompletions, mayMatch } from '../../../../src/odata/language/completion';
 import type { CompletionResult } from '../../../../src/odata/language/types';
 import { realMetadata } from './metadata';
 
@@ -38,6 +39,33 @@ describe('completion', function () {
     assert.deepEqual(labels('PATCH contacts(00000000-00|'), [], 'no table names inside a key');
     assert.deepEqual(labels("GET accounts(accountnumber='A|"), []);
     assert.ok(labels('GET accounts(00000000-0000-0000-0000-000000000001)/|').includes('primarycontactid'));
+  });
+
+  it('offers only tables after PATCH, PUT and DELETE, $batch only after POST and $metadata only after GET', () => {
+    for (const method of ['PATCH', 'PUT', 'DELETE']) {
+      const items = complete(`${method} |`)?.items ?? [];
+      assert.ok(items.length > 500, method);
+      assert.ok(
+        items.every((i) => i.kind === 'entitySet'),
+        `${method}: ${items.find((i) => i.kind !== 'entitySet')?.label}`,
+      );
+    }
+    assert.ok(labels('POST |').includes('$batch'));
+    assert.ok(!labels('POST |').includes('$metadata'));
+    assert.ok(labels('GET |').includes('$metadata'));
+    assert.ok(!labels('GET |').includes('$batch'));
+  });
+
+  it('orders lists by rank, then by label, as editors show them', () => {
+    const items = complete('GET contacts?$filter=|')?.items ?? [];
+    const keys = items.map((i) => [i.sortText ?? '', i.label] as const);
+    const sorted = [...keys].sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+    assert.deepEqual(keys, sorted);
+    const ranks = [...new Set(items.map((i) => i.sortText))];
+    assert.ok(ranks.length > 1 && ranks.every((r) => r !== undefined && r.length === 1), ranks.join(' '));
+    // Columns first, lookup ids after them.
+    const firstLookup = items.findIndex((i) => i.kind === 'lookup');
+    assert.ok(firstLookup > 0 && items.slice(0, firstLookup).every((i) => i.kind === 'property'));
   });
 
   it('offers query options after ? and &, also on continuation lines', () => {
@@ -85,6 +113,25 @@ describe('completion', function () {
     assert.ok(labels('GET accounts?$filter=Account_Tasks/any(t:t/sub|').includes('subject'));
     assert.ok(labels("GET accounts?$filter=Microsoft.Dynamics.CRM.LastXDays(PropertyName='cre|").includes('createdon'));
     assert.deepEqual(labels('GET accounts?$orderby=name |'), ['asc', 'desc']);
+  });
+
+  it('offers nothing inside or against a literal in $filter, and and/or first after a comparison', () => {
+    for (const source of [
+      "GET contacts?$filter=address1_city eq 'x'|",
+      "GET contacts?$filter=startswith(lastname,'Sm'|)",
+      'GET contacts?$filter=createdon ge 2024-06-|',
+      'GET contacts?$filter=createdon ge 2024-01-01T00:00:|',
+      'GET contacts?$filter=revenue gt 10|',
+      'GET contacts?$filter=revenue gt -|',
+      'GET contacts?$filter=contactid eq 00000000-0000-|',
+      'GET contacts?$filter=(statecode eq 0)|',
+    ])
+      assert.equal(complete(source), undefined, source);
+    assert.deepEqual(labels('GET contacts?$filter=statecode eq 0 |').slice(0, 3), ['and', 'or', 'eq']);
+    assert.deepEqual(labels("GET contacts?$filter=contains(fullname,'a') |").slice(0, 2), ['and', 'or']);
+    assert.deepEqual(labels('GET contacts?$filter=statecode |').slice(0, 2), ['eq', 'ne']);
+    assert.ok(labels('GET contacts?$filter=contains(|').includes('fullname'));
+    assert.ok(labels('GET contacts?$filter=statecode eq 0 and (|').includes('fullname'));
   });
 
   it('offers option-set values after eq on a choice column when the metadata is enriched', () => {
@@ -168,5 +215,46 @@ describe('completion', function () {
     assert.ok(labels('GET accounts?$filter=revenue |', 'none').includes('gt'));
     assert.deepEqual(labels('GET accounts?$select=|', 'none'), []);
     assert.ok(labels('POST accounts\nPre|', 'none').includes('Prefer'));
+  });
+});
+
+describe('mayMatch', () => {
+  /** The definition: the typed text, or it with one pair of neighbours swapped, is a subsequence. */
+  function byDefinition(typed: string, label: string): boolean {
+    const word = label.toLowerCase();
+    const inOrder = (pattern: string): boolean => {
+      let at = 0;
+      for (const char of pattern) {
+        at = word.indexOf(char, at) + 1;
+        if (at === 0) return false;
+      }
+      return true;
+    };
+    const pattern = typed.toLowerCase();
+    if (inOrder(pattern)) return true;
+    for (let i = 1; i < pattern.length; i++)
+      if (inOrder(pattern.slice(0, i - 1) + pattern[i]! + pattern[i - 1]! + pattern.slice(i + 1))) return true;
+    return false;
+  }
+
+  it('keeps what an editor could show for the typed word: in order, any case, one neighbour swap forgiven', () => {
+    assert.ok(mayMatch('', 'accounts'));
+    assert.ok(mayMatch('acc', 'accounts'));
+    assert.ok(mayMatch('ACC', 'accounts'));
+    assert.ok(mayMatch('whoami', 'WhoAmI'));
+    assert.ok(mayMatch('acnt', 'accounts'));
+    assert.ok(mayMatch('cnotact', 'contacts'), 'one swap of neighbours');
+    assert.ok(mayMatch('rvnue', 'annualrevenue'));
+    assert.ok(!mayMatch('cnotcat', 'contacts'), 'two swaps');
+    assert.ok(!mayMatch('xyz', 'accounts'));
+    assert.ok(!mayMatch('accountss', 'accounts'));
+  });
+
+  it('agrees with its definition on any text', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'A', '_', 'é'), maxLength: 9 });
+    fc.assert(
+      fc.property(text, text, (typed, label) => mayMatch(typed, label) === byDefinition(typed, label)),
+      { numRuns: 5000 },
+    );
   });
 });
