@@ -72,7 +72,7 @@ describe('.odata against the local emulator', () => {
       undefined,
       1,
     );
-    assert.ok(list.items.length > 100);
+    assert.ok(list.items.length > 1);
     assert.match(list.items[0]?.detail ?? '', /^Edm\./, 'the resolved item');
     assert.equal(list.items[1]?.detail, undefined, 'an item VS Code has not shown');
   });
