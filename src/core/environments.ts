@@ -1,16 +1,21 @@
 import { WorkbenchError } from './errors';
 
 /** How an environment signs in. Absent in settings means `microsoftAccount` (VS Code's own session). */
-export type AuthMethod = 'microsoftAccount' | 'clientSecret' | 'deviceCode' | 'browser' | 'azureCli';
+export type AuthMethod =
+  'microsoftAccount' | 'clientSecret' | 'clientCertificate' | 'deviceCode' | 'browser' | 'azureCli';
 export const AUTH_METHODS: readonly AuthMethod[] = [
   'microsoftAccount',
   'clientSecret',
+  'clientCertificate',
   'deviceCode',
   'browser',
   'azureCli',
 ];
 
-/** The non-secret sign-in fields; the client secret and tokens live in SecretStorage only. */
+/**
+ * The non-secret sign-in fields; the client secret and tokens live in SecretStorage only. A certificate's
+ * private key stays in the user's own PEM file: settings keep its path, never its content.
+ */
 export interface EnvironmentAuth {
   readonly method: AuthMethod;
   readonly tenantId?: string;
@@ -19,6 +24,11 @@ export interface EnvironmentAuth {
   readonly authority?: string;
   /** A PEM file to trust for a loopback `authority` (the emulator's self-signed certificate). */
   readonly caFile?: string;
+  /**
+   * For `clientCertificate`: the absolute path of a PEM file with the private key and the certificate, as
+   * `dvw env add --certificate` keeps it. The file is read at sign-in; its content never reaches settings.
+   */
+  readonly certificateFile?: string;
 }
 
 /** The non-secret part of a connection, as kept in the `dataverse.environments` setting. */
@@ -39,11 +49,12 @@ const TENANT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Field names that would hold a secret: refused in settings, so a pasted secret is noticed, not used. */
 const SECRET_KEY = /secret|password|token|key$/i;
-const AUTH_KEYS = new Set(['method', 'tenantId', 'clientId', 'authority', 'caFile']);
+const AUTH_KEYS = new Set(['method', 'tenantId', 'clientId', 'authority', 'caFile', 'certificateFile']);
 /** Which optional fields each method reads; any other field is a mistake worth telling. */
 const FIELDS_OF: Readonly<Record<AuthMethod, readonly string[]>> = {
   microsoftAccount: ['tenantId', 'clientId'],
   clientSecret: ['tenantId', 'clientId', 'authority', 'caFile'],
+  clientCertificate: ['tenantId', 'clientId', 'authority', 'caFile', 'certificateFile'],
   deviceCode: ['tenantId', 'clientId', 'authority', 'caFile'],
   browser: ['tenantId', 'clientId', 'authority', 'caFile'],
   azureCli: ['tenantId'],
@@ -65,6 +76,21 @@ export function validateClientId(input: string): string {
   const text = input.trim();
   if (!GUID.test(text)) {
     throw new WorkbenchError('invalidInput', 'A client id is the application (client) id GUID of an app registration.');
+  }
+  return text;
+}
+
+/**
+ * A certificate file as settings keep it: an absolute path (`/…`, `C:\…` or `\\server\share\…`), since a
+ * relative one would depend on the extension host's working directory.
+ */
+export function validateCertificateFile(input: string): string {
+  const text = input.trim();
+  if (!/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(text)) {
+    throw new WorkbenchError(
+      'invalidInput',
+      'The certificate file must be an absolute path to a PEM file with the private key and the certificate.',
+    );
   }
   return text;
 }
@@ -113,7 +139,7 @@ export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
   }
   const authMethod = method as AuthMethod;
   const allowed = FIELDS_OF[authMethod];
-  for (const key of ['tenantId', 'clientId', 'authority', 'caFile']) {
+  for (const key of ['tenantId', 'clientId', 'authority', 'caFile', 'certificateFile']) {
     if (fields[key] === undefined) continue;
     if (!allowed.includes(key))
       throw new WorkbenchError('invalidInput', `auth.${key} is not used by ${authMethod} sign-in.`);
@@ -126,10 +152,14 @@ export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
   const clientId = text('clientId');
   const authority = text('authority');
   const caFile = text('caFile');
+  const certificateFile = text('certificateFile');
   const checked = {
     ...(tenantId === undefined ? {} : { tenantId: prefixed('tenantId', () => validateTenantId(tenantId)) }),
     ...(clientId === undefined ? {} : { clientId: prefixed('clientId', () => validateClientId(clientId)) }),
     ...(authority === undefined ? {} : { authority: prefixed('authority', () => validateAuthority(authority)) }),
+    ...(certificateFile === undefined
+      ? {}
+      : { certificateFile: prefixed('certificateFile', () => validateCertificateFile(certificateFile)) }),
   };
   if (caFile !== undefined) {
     // A private CA only makes sense for a private identity endpoint on this machine; for Entra it would
@@ -138,16 +168,25 @@ export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
       throw new WorkbenchError('invalidInput', 'auth.caFile is only for a loopback authority (https://127.0.0.1:…).');
     }
   }
-  if (authMethod === 'clientSecret') {
+  if (authMethod === 'clientSecret' || authMethod === 'clientCertificate') {
     if (checked.clientId === undefined) {
       throw new WorkbenchError(
         'invalidInput',
-        'auth.clientId (the app registration) is needed for clientSecret sign-in.',
+        `auth.clientId (the app registration) is needed for ${authMethod} sign-in.`,
       );
     }
     if (checked.tenantId === undefined && checked.authority === undefined) {
-      throw new WorkbenchError('invalidInput', 'auth.tenantId (or auth.authority) is needed for clientSecret sign-in.');
+      throw new WorkbenchError(
+        'invalidInput',
+        `auth.tenantId (or auth.authority) is needed for ${authMethod} sign-in.`,
+      );
     }
+  }
+  if (authMethod === 'clientCertificate' && checked.certificateFile === undefined) {
+    throw new WorkbenchError(
+      'invalidInput',
+      'auth.certificateFile (a PEM file with the private key and the certificate) is needed for clientCertificate sign-in.',
+    );
   }
   return { method: authMethod, ...checked, ...(caFile === undefined ? {} : { caFile: caFile.trim() }) };
 }

@@ -1,6 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generate } from 'selfsigned';
 import * as vscode from 'vscode';
 import { Commands, Settings } from '../../src/extension/constants';
 import type { DeviceCodePrompt } from '../../src/dataverse/auth/index';
@@ -301,5 +307,226 @@ describe('connections against the emulator identity endpoint', () => {
     assert.match(settings, /"Emu renamed"/, 'the settings file holds the environment');
     for (const secret of secrets) assert.ok(!settings.includes(secret), 'a secret in the settings file');
     assert.doesNotMatch(settings, JWT);
+  });
+});
+
+/** What `dvw emulator --json` announces; the fields a certificate sign-in needs. */
+interface CertificateEmulator {
+  readonly url: string;
+  readonly authority: string;
+  readonly clientId: string;
+  readonly certificatePath: string;
+}
+
+/**
+ * Runs `dvw emulator` (the extension's own dist/cli.js) with a client certificate registered on its identity
+ * endpoint's app, as `--client-certificate` does for anyone: the emulator the extension starts registers none.
+ */
+function startCertificateEmulator(
+  cli: string,
+  registered: string,
+): Promise<{ child: ChildProcess; emulator: CertificateEmulator }> {
+  const child = fork(cli, ['emulator', '--json', '--port', '0', '--seed', 'none', '--client-certificate', registered], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split('\n')[0];
+      if (line === undefined || !stdout.includes('\n')) return;
+      try {
+        resolve({ child, emulator: JSON.parse(line) as CertificateEmulator });
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`dvw emulator exited (${code ?? 'signal'}): ${stderr}`)));
+  });
+}
+
+describe('certificate sign-in (clientCertificate) against the emulator identity endpoint', () => {
+  let api: WorkbenchApi;
+  let directory: string;
+  let child: ChildProcess | undefined;
+  let emulator: CertificateEmulator;
+  let key: string;
+  /** Key and certificate in one file, as `az login --service-principal --certificate` and `dvw` take it. */
+  let appPem: string;
+  /** The certificate alone: what the app registration holds, not enough to sign in with. */
+  let publicPem: string;
+
+  before(async () => {
+    let extension: vscode.Extension<WorkbenchApi>;
+    ({ api, extension } = await activateWorkbench());
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    key = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const { cert } = await generate([{ name: 'commonName', value: 'workbench integration test' }], {
+      keyPair: { privateKey: key, publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+      algorithm: 'sha256',
+    });
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-cert-it-'));
+    appPem = path.join(directory, 'app.pem');
+    publicPem = path.join(directory, 'public.pem');
+    writeFileSync(appPem, `${key}${cert}`, { mode: 0o600 });
+    writeFileSync(publicPem, cert);
+    ({ child, emulator } = await startCertificateEmulator(
+      path.join(extension.extensionPath, 'dist', 'cli.js'),
+      publicPem,
+    ));
+  });
+
+  after(async () => {
+    await setEnvironments(undefined);
+    const running = child;
+    child = undefined;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  /** URL, name, method, authority, its CA file, client id: everything before the PEM file. */
+  function beforePem(name: string): string[] {
+    return [emulator.url, name, 'Client certificate', emulator.authority, emulator.certificatePath, emulator.clientId];
+  }
+
+  it('adds an environment with a PEM file picked in the dialog, keeps only its path and signs in for WhoAmI', async () => {
+    const input = new ScriptedInput([...beforePem('Emu cert'), appPem], [CLIENT_ID.replace(/-/g, '')]);
+    const restore = api.setUserInput(input);
+    try {
+      assert.equal(await vscode.commands.executeCommand(Commands.addEnvironment), 'Emu cert');
+    } finally {
+      restore();
+    }
+    // URL, name, method, authority, CA file, client id, and the file dialog last.
+    assert.equal(input.prompts.length, 7, input.prompts.join(' | '));
+    assert.match(input.prompts.at(-1) ?? '', /PEM file with the private key and the certificate/);
+    // The client id box refuses a GUID without dashes as it is typed.
+    assert.match(input.validationMessages.at(-1) ?? '', /GUID/);
+    assert.deepEqual(storedEnvironments(), [
+      {
+        name: 'Emu cert',
+        url: emulator.url,
+        auth: {
+          method: 'clientCertificate',
+          authority: emulator.authority,
+          caFile: emulator.certificatePath,
+          clientId: emulator.clientId,
+          certificateFile: appPem,
+        },
+      },
+    ]);
+
+    const result = await vscode.commands.executeCommand<ConnectionTestResult | undefined>(
+      Commands.testConnection,
+      'Emu cert',
+    );
+    assert.ok(result, `test connection failed: ${lastFailure(api, Commands.testConnection) ?? ''}`);
+    assert.equal(result.connection, 'Emu cert');
+    assert.match(result.userId, /^[0-9a-f-]{36}$/);
+    assert.match(result.organizationId, /^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses a PEM without a private key with a message that says what to do, keeping the answers given', async () => {
+    const input = new ScriptedInput([...beforePem('Emu cert 2'), publicPem, 'Choose Another File', appPem]);
+    const restore = api.setUserInput(input);
+    try {
+      assert.equal(await vscode.commands.executeCommand(Commands.addEnvironment), 'Emu cert 2');
+    } finally {
+      restore();
+    }
+    // The refusal is the prompt between the two file dialogs.
+    assert.equal(input.prompts.length, 9, input.prompts.join(' | '));
+    const refusal = input.prompts[7] ?? '';
+    assert.ok(refusal.startsWith(`${publicPem} holds no PEM private key. Choose a PEM file with both`), refusal);
+    assert.match(input.prompts[8] ?? '', /PEM file with the private key and the certificate/);
+    // Authority, CA file and client id were asked once and kept; the good file replaced the bad one.
+    const stored = (storedEnvironments() as { name: string; auth: unknown }[]).find((e) => e.name === 'Emu cert 2');
+    assert.deepEqual(stored?.auth, {
+      method: 'clientCertificate',
+      authority: emulator.authority,
+      caFile: emulator.certificatePath,
+      clientId: emulator.clientId,
+      certificateFile: appPem,
+    });
+
+    // Declining to choose another file cancels the command and saves nothing.
+    const before = storedEnvironments();
+    const cancelled = new ScriptedInput([...beforePem('Emu cert 3'), publicPem, undefined]);
+    const restoreCancelled = api.setUserInput(cancelled);
+    try {
+      assert.equal(await vscode.commands.executeCommand(Commands.addEnvironment), undefined);
+    } finally {
+      restoreCancelled();
+    }
+    assert.equal(cancelled.prompts.length, 8, cancelled.prompts.join(' | '));
+    assert.deepEqual(storedEnvironments(), before);
+  });
+
+  it('a settings entry pointing at a PEM without a key fails the sign-in with the same message', async () => {
+    // Written by hand next to the environments added above, as a user might.
+    await setEnvironments([
+      ...(storedEnvironments() as unknown[]),
+      {
+        name: 'Emu public',
+        url: emulator.url,
+        auth: {
+          method: 'clientCertificate',
+          authority: emulator.authority,
+          caFile: emulator.certificatePath,
+          clientId: emulator.clientId,
+          certificateFile: publicPem,
+        },
+      },
+    ]);
+    const result = await vscode.commands.executeCommand(Commands.testConnection, 'Emu public');
+    assert.equal(result, undefined, 'the test fails');
+    const failure = lastFailure(api, Commands.testConnection) ?? '';
+    assert.ok(failure.includes(`${publicPem} holds no PEM private key.`), failure);
+    assert.match(failure, /Edit Environment/);
+  });
+
+  it('Edit Environment picks another PEM file for the sign-in, after which it works', async () => {
+    const answers = [
+      'Emu public',
+      'Sign-in method',
+      'Client certificate',
+      emulator.authority,
+      emulator.certificatePath,
+      emulator.clientId,
+      appPem,
+    ];
+    assert.equal(await withAnswers(api, answers, Commands.editEnvironment), 'Emu public');
+    const stored = (storedEnvironments() as { name: string; auth: { certificateFile?: string } }[]).find(
+      (e) => e.name === 'Emu public',
+    );
+    assert.equal(stored?.auth.certificateFile, appPem);
+    const result = await vscode.commands.executeCommand<ConnectionTestResult | undefined>(
+      Commands.testConnection,
+      'Emu public',
+    );
+    assert.ok(result, `after the edit: ${lastFailure(api, Commands.testConnection) ?? ''}`);
+  });
+
+  it('never writes the private key to the log or the settings file', async () => {
+    // The key's base64 lines (64 characters each, a short last one left out): no log line or setting holds one.
+    const keyLines = key.split('\n').filter((line) => line.length >= 32 && !line.startsWith('-----'));
+    assert.ok(keyLines.length > 10);
+    const lines = api.logLines();
+    assert.ok(lines.some((line) => line.includes('Emu cert: signed in as user')));
+    for (const line of lines) {
+      assert.ok(!line.includes('PRIVATE KEY'), `a key in the log: ${line.slice(0, 80)}`);
+      for (const part of keyLines) assert.ok(!line.includes(part), `a key line in the log: ${line.slice(0, 80)}`);
+    }
+    const settings = new TextDecoder().decode(await vscode.workspace.fs.readFile(api.userSettingsUri));
+    assert.ok(settings.includes(JSON.stringify(appPem).slice(1, -1)), 'the settings file holds the path');
+    assert.ok(!settings.includes('PRIVATE KEY'), 'a key in the settings file');
+    for (const part of keyLines) assert.ok(!settings.includes(part), 'a key line in the settings file');
   });
 });

@@ -10,6 +10,7 @@ import {
   InteractiveTokenProvider,
 } from '../../dataverse/auth/index';
 import type { AccessToken, TokenProvider } from '../../dataverse/webApiClient';
+import { certificateTokenProvider } from './clientCertificate';
 import type { EnvironmentSecrets } from './environmentSecrets';
 
 /** What a sign-in needs to show the user: VS Code's notifications and browser, replaceable in tests. */
@@ -59,8 +60,9 @@ const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 
 /**
  * The token provider for a configured environment's sign-in method. Everything that needs SecretStorage or
- * the disk (the client secret, a CA file) is read on the first token request, not when the client is built:
- * building must stay synchronous and free of I/O, and a secret replaced later is read afresh by a new client.
+ * the disk (the client secret, a certificate or CA file) is read on the first token request, not when the
+ * client is built: building must stay synchronous and free of I/O, and a secret replaced later is read afresh
+ * by a new client.
  */
 export function environmentTokenProvider(
   environment: EnvironmentConfig,
@@ -98,6 +100,28 @@ export function environmentTokenProvider(
           ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
         });
       });
+    case 'clientCertificate':
+      return lazyProvider(async () => {
+        if (auth.clientId === undefined || auth.certificateFile === undefined) {
+          throw new WorkbenchError(
+            'invalidInput',
+            `"${environment.name}" needs a client id and a certificate file in its settings.`,
+          );
+        }
+        const certificate = await readCaFile(environment.name, auth.caFile);
+        // The key is read from the user's file here, on first use, and kept in memory only.
+        return certificateTokenProvider(
+          {
+            file: auth.certificateFile,
+            authority: authorityOf(auth),
+            clientId: auth.clientId,
+            environmentUrl: environment.url,
+            cacheStorage: secrets.tokenCache(environment.name),
+            ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
+          },
+          `Fix the certificate file of "${environment.name}", or choose another with "Dataverse: Edit Environment…" (Sign-in method).`,
+        );
+      });
     case 'deviceCode':
     case 'browser':
       return lazyProvider(async () => {
@@ -120,7 +144,8 @@ export function environmentTokenProvider(
   }
 }
 
-function authorityOf(auth: EnvironmentAuth): string {
+/** The authority MSAL is given: the configured one, or Entra's for the tenant. */
+export function authorityOf(auth: Pick<EnvironmentAuth, 'authority' | 'tenantId'>): string {
   return auth.authority ?? `${DEFAULT_AUTHORITY_HOST}/${auth.tenantId ?? 'organizations'}`;
 }
 

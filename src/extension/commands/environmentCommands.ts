@@ -4,12 +4,15 @@ import {
   authMethodOf,
   normalizeEnvironmentUrl,
   validateAuthority,
+  validateCertificateFile,
   validateClientId,
   validateEnvironmentName,
   validateTenantId,
 } from '../../core/environments';
-import { describeError, WorkbenchError } from '../../core/errors';
+import { describeError, isWorkbenchError, WorkbenchError } from '../../core/errors';
+import { certificateTokenProvider } from '../auth/clientCertificate';
 import type { EnvironmentSecrets } from '../auth/environmentSecrets';
+import { authorityOf } from '../auth/tokenProviders';
 import type { ConnectionManager } from '../connections';
 import type { EnvironmentStore } from '../environmentStore';
 import type { ExplorerNode } from '../explorer/explorerTree';
@@ -38,6 +41,11 @@ export const AUTH_METHOD_ITEMS: readonly MethodItem[] = [
     method: 'clientSecret',
     label: 'Client secret',
     description: 'An app registration (service principal) with a client secret',
+  },
+  {
+    method: 'clientCertificate',
+    label: 'Client certificate',
+    description: 'An app registration (service principal) with a certificate in a PEM file',
   },
   { method: 'deviceCode', label: 'Device code', description: 'Enter a code on any device with a browser' },
   { method: 'browser', label: 'Browser', description: 'Sign in through the system browser' },
@@ -76,7 +84,7 @@ export async function addEnvironment(services: EnvironmentServices): Promise<str
   const name = validateEnvironmentName(rawName, taken);
 
   const method = await askMethod(input, 'Add Dataverse Environment (3/3)');
-  const answer = await askAuth(input, name, method, undefined);
+  const answer = await askAuth(input, { name, url }, method, undefined);
   // The secret first: an entry in settings without its secret would fail on first use.
   if (answer.secret !== undefined) await secrets.setClientSecret(name, answer.secret);
   // A secret or tokens left by an earlier environment of the same name must not sign this one in.
@@ -145,7 +153,7 @@ export async function editEnvironment(services: EnvironmentServices, node?: unkn
     }
     case 'auth': {
       const next = await askMethod(input, `Sign-in for ${environment.name}`);
-      const answer = await askAuth(input, environment.name, next, next === method ? environment.auth : undefined);
+      const answer = await askAuth(input, environment, next, next === method ? environment.auth : undefined);
       if (answer.secret !== undefined) await secrets.setClientSecret(environment.name, answer.secret);
       else await secrets.deleteClientSecret(environment.name);
       // Tokens of another app or authority must not be offered to the new sign-in.
@@ -235,7 +243,7 @@ function methodLabel(method: AuthMethod): string {
 /** Asks for the fields `method` uses; `current` (same method) fills in the present values. */
 async function askAuth(
   input: UserInput,
-  environment: string,
+  { name: environment, url }: Pick<EnvironmentConfig, 'name' | 'url'>,
   method: AuthMethod,
   current: EnvironmentAuth | undefined,
 ): Promise<AuthAnswer> {
@@ -279,6 +287,21 @@ async function askAuth(
       );
       const secret = await askSecret(input, environment);
       return { auth: compact({ method, ...issuer, clientId }), secret };
+    }
+    case 'clientCertificate': {
+      const issuer = await askIssuer(input, title, current, true);
+      const clientId = await askRequired(
+        input,
+        title,
+        'Application (client) ID of the app registration',
+        current?.clientId,
+        validateClientId,
+      );
+      // Checked as the sign-in will read it, with what was entered above (no network yet).
+      const certificateFile = await askCertificateFile(input, title, current?.certificateFile, (file) =>
+        certificateTokenProvider({ file, authority: authorityOf(issuer), clientId, environmentUrl: url }),
+      );
+      return { auth: compact({ method, ...issuer, clientId, certificateFile }) };
     }
     case 'deviceCode':
     case 'browser': {
@@ -325,6 +348,41 @@ async function askIssuer(
 function isLoopbackAuthority(authority: string): boolean {
   const host = new URL(authority).hostname;
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+/**
+ * Picks the PEM file (private key and certificate) and checks it; only its path goes to settings. A refused
+ * file says why and offers the picker again, so the answers given before it are not lost.
+ */
+async function askCertificateFile(
+  input: UserInput,
+  title: string,
+  current: string | undefined,
+  check: (file: string) => Promise<unknown>,
+): Promise<string> {
+  const again = 'Choose Another File';
+  for (;;) {
+    const picked = await input.showOpenDialog({
+      title: `${title}: PEM file with the private key and the certificate`,
+      openLabel: 'Use This Certificate',
+      canSelectFiles: true,
+      canSelectFolders: false,
+      canSelectMany: false,
+      filters: { 'PEM files': ['pem', 'crt', 'cer', 'key'], 'All files': ['*'] },
+      ...(current === undefined ? {} : { defaultUri: vscode.Uri.file(current) }),
+    });
+    const uri = picked?.[0];
+    if (uri === undefined) cancelled();
+    try {
+      const file = validateCertificateFile(uri.fsPath);
+      await check(file);
+      return file;
+    } catch (error) {
+      if (!(isWorkbenchError(error) && error.kind === 'invalidInput')) throw error;
+      const answer = await input.showWarningMessage(error.message, { modal: true }, again);
+      if (answer !== again) cancelled();
+    }
+  }
 }
 
 async function askSecret(input: UserInput, environment: string): Promise<string> {

@@ -1,0 +1,221 @@
+import * as assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generate } from 'selfsigned';
+import { AUTH_METHODS, parseEnvironmentAuth, parseEnvironmentList } from '../../../src/core/environments';
+import { WorkbenchError } from '../../../src/core/errors';
+import type { RunningEmulator } from '../../../src/emulator/server';
+import { startEmulator } from '../../../src/emulator/server';
+import { CHOOSE_ANOTHER_PEM, certificateTokenProvider } from '../../../src/extension/auth/clientCertificate';
+
+// clientCertificate.ts imports no `vscode`: the checks a chosen PEM file goes through run in plain Node, on real
+// files and real keys.
+
+const CLIENT_ID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+const root = path.resolve(__dirname, '../../..');
+
+interface Credential {
+  readonly key: string;
+  readonly certificate: string;
+}
+
+async function newCredential(name: string): Promise<Credential & { pkcs1: string; encrypted: string }> {
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const pems = await generate([{ name: 'commonName', value: name }], {
+    keyPair: { privateKey: key, publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+    algorithm: 'sha256',
+  });
+  return {
+    key,
+    certificate: pems.cert,
+    pkcs1: pair.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+    encrypted: pair.privateKey
+      .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'not-the-point' })
+      .toString(),
+  };
+}
+
+/** The base64 body of a PEM block: what must never reach a message. */
+function bodyOf(pem: string): string {
+  return pem.split('\n').slice(1, 3).join('');
+}
+
+describe('client certificate sign-in in the extension', function () {
+  this.timeout(60_000);
+  let directory: string;
+  let app: Awaited<ReturnType<typeof newCredential>>;
+  let other: Credential;
+
+  before(async () => {
+    app = await newCredential('workbench extension test');
+    other = await newCredential('another app');
+  });
+  beforeEach(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-ext-cert-'));
+  });
+  afterEach(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  function pemFile(name: string, content: string): string {
+    const file = path.join(directory, name);
+    writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  }
+
+  function signIn(file: string) {
+    return {
+      file,
+      authority: 'https://login.microsoftonline.com/contoso.onmicrosoft.com',
+      clientId: CLIENT_ID,
+      environmentUrl: 'https://contoso.crm.dynamics.com',
+    };
+  }
+
+  /** Expects an invalidInput refusal that matches `pattern`, names no key or certificate content. */
+  async function refused(file: string, pattern: RegExp, fix = CHOOSE_ANOTHER_PEM): Promise<void> {
+    await assert.rejects(certificateTokenProvider(signIn(file), fix), (error: unknown) => {
+      assert.ok(error instanceof WorkbenchError);
+      assert.equal(error.kind, 'invalidInput');
+      assert.match(error.message, pattern);
+      assert.ok(error.message.endsWith(fix), error.message);
+      for (const secret of [app.key, app.pkcs1, app.encrypted, app.certificate, other.key]) {
+        assert.ok(!error.message.includes(bodyOf(secret)), 'PEM content in the message');
+      }
+      return true;
+    });
+  }
+
+  it('accepts key and certificate in either order and with a PKCS#1 key, naming the certificate by thumbprint', async () => {
+    const thumbprint = createHash('sha256')
+      .update(new X509Certificate(app.certificate).raw)
+      .digest('hex')
+      .toUpperCase();
+    for (const content of [
+      `${app.key}${app.certificate}`,
+      `${app.certificate}\n${app.key}`,
+      app.pkcs1 + app.certificate,
+    ]) {
+      const provider = await certificateTokenProvider(signIn(pemFile('app.pem', content)));
+      assert.equal(provider.thumbprint, thumbprint);
+    }
+  });
+
+  it('refuses a PEM without a key, without a certificate, with an encrypted or a foreign key, saying what to do', async () => {
+    await refused(pemFile('public.pem', app.certificate), /public\.pem holds no PEM private key\./);
+    await refused(pemFile('key.pem', app.key), /key\.pem holds no PEM certificate\./);
+    await refused(pemFile('locked.pem', app.encrypted + app.certificate), /locked\.pem holds an encrypted private key/);
+    await refused(
+      pemFile('mixed.pem', other.key + app.certificate),
+      /mixed\.pem: The private key does not belong to the client certificate\./,
+    );
+    await refused(
+      pemFile('broken.pem', app.key + app.certificate.replace(/[A-Za-z]{40}/, 'x')),
+      /broken\.pem: The client certificate is not a PEM certificate\./,
+    );
+  });
+
+  it('refuses a missing file, a folder and a huge file before reading them, with the fix the caller gives', async () => {
+    const fix = 'Fix it in "Edit Environment".';
+    await refused(path.join(directory, 'missing.pem'), /missing\.pem could not be read\./, fix);
+    await refused(directory, /is not a file\./, fix);
+    await refused(pemFile('huge.pem', 'A'.repeat(1024 * 1024 + 1)), /too large/, fix);
+  });
+
+  it('signs in at the emulator identity endpoint with the certificate registered there', async () => {
+    let emulator: RunningEmulator | undefined;
+    try {
+      emulator = await startEmulator({ port: 0, seed: 'none', clientCertificates: [app.certificate] });
+      const provider = await certificateTokenProvider({
+        file: pemFile('app.pem', app.key + app.certificate),
+        authority: emulator.authority,
+        clientId: emulator.clientId,
+        environmentUrl: emulator.url,
+        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
+      });
+      const token = await provider.getToken(new AbortController().signal);
+      assert.ok(token.token.length > 0);
+
+      const foreign = await certificateTokenProvider({
+        file: pemFile('other.pem', other.key + other.certificate),
+        authority: emulator.authority,
+        clientId: emulator.clientId,
+        environmentUrl: emulator.url,
+        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
+      });
+      await assert.rejects(foreign.getToken(new AbortController().signal), (error: unknown) => {
+        assert.ok(error instanceof WorkbenchError);
+        assert.equal(error.kind, 'auth');
+        assert.ok(!error.message.includes(bodyOf(other.key)));
+        return true;
+      });
+    } finally {
+      await emulator?.close();
+    }
+  });
+});
+
+describe('clientCertificate in the dataverse.environments setting', () => {
+  const auth = {
+    method: 'clientCertificate',
+    tenantId: 'contoso.onmicrosoft.com',
+    clientId: CLIENT_ID,
+    certificateFile: '/home/me/certs/app.pem',
+  };
+
+  it('keeps the path of the PEM file with the other non-secret fields', () => {
+    assert.deepEqual(parseEnvironmentAuth(auth), auth);
+    assert.deepEqual(
+      parseEnvironmentAuth({ ...auth, certificateFile: 'C:\\certs\\app.pem' }).certificateFile,
+      'C:\\certs\\app.pem',
+    );
+    const emulator = {
+      ...auth,
+      tenantId: undefined,
+      authority: 'https://127.0.0.1:5556/tenant',
+      caFile: '/tmp/ca.pem',
+    };
+    assert.equal(parseEnvironmentAuth(emulator).authority, 'https://127.0.0.1:5556/tenant');
+  });
+
+  it('names what is missing or misplaced, and refuses a key pasted into settings', () => {
+    const problems = parseEnvironmentList([
+      { name: 'A', url: 'https://a.crm.dynamics.com', auth: { ...auth, certificateFile: undefined } },
+      { name: 'B', url: 'https://b.crm.dynamics.com', auth: { ...auth, clientId: undefined } },
+      { name: 'C', url: 'https://c.crm.dynamics.com', auth: { ...auth, tenantId: undefined } },
+      { name: 'D', url: 'https://d.crm.dynamics.com', auth: { ...auth, certificateFile: 'certs/app.pem' } },
+      { name: 'E', url: 'https://e.crm.dynamics.com', auth: { ...auth, method: 'clientSecret' } },
+      { name: 'F', url: 'https://f.crm.dynamics.com', auth: { ...auth, privateKey: '-----BEGIN PRIVATE KEY-----' } },
+    ]).problems;
+    assert.equal(problems.length, 6);
+    assert.match(problems[0] ?? '', /auth\.certificateFile .* is needed for clientCertificate sign-in/);
+    assert.match(problems[1] ?? '', /auth\.clientId .* is needed for clientCertificate sign-in/);
+    assert.match(problems[2] ?? '', /auth\.tenantId \(or auth\.authority\) is needed for clientCertificate/);
+    assert.match(problems[3] ?? '', /auth\.certificateFile: .*absolute path/);
+    assert.match(problems[4] ?? '', /auth\.certificateFile is not used by clientSecret sign-in/);
+    assert.match(problems[5] ?? '', /auth\.privateKey looks like a secret/);
+    assert.ok(!problems[5]?.includes('BEGIN PRIVATE KEY'));
+  });
+
+  it('package.json offers exactly the methods the settings parser accepts, each described', () => {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      contributes: { configuration: { properties: Record<string, unknown> } };
+    };
+    const environments = manifest.contributes.configuration.properties['dataverse.environments'] as {
+      items: {
+        properties: {
+          auth: { properties: Record<string, { enum?: string[]; enumDescriptions?: string[]; pattern?: string }> };
+        };
+      };
+    };
+    const fields = environments.items.properties.auth.properties;
+    assert.deepEqual(fields.method?.enum, [...AUTH_METHODS]);
+    assert.equal(fields.method?.enumDescriptions?.length, AUTH_METHODS.length);
+    const pattern = new RegExp(fields.certificateFile?.pattern ?? '^$');
+    assert.ok(pattern.test(auth.certificateFile) && pattern.test('C:\\certs\\app.pem'));
+    assert.ok(!pattern.test('certs/app.pem'));
+  });
+});
