@@ -161,6 +161,8 @@ export function runApply(
             options: undefined,
             targets: undefined,
             readOnly: true,
+            validForRead: true,
+            setIndicator: undefined,
             concatOf: undefined,
             baseOf: undefined,
             system: false,

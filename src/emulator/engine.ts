@@ -288,11 +288,19 @@ export class Engine {
     };
   }
 
-  /** One stored row as Dataverse returns it for a selection, with expansions and requested annotations. */
+  /**
+   * One stored row as Dataverse returns it for a selection, with expansions and requested annotations. A
+   * selection never names a write-only column (`selectedColumns` refuses it); reading every column shows it null.
+   */
   project(table: Table, row: Row, selection: Selection): Record<string, unknown> {
     const out: Record<string, unknown> = { '@odata.etag': etag(row) };
     const annotations = this.annotations;
     for (const { column, name } of projectedColumns(table, selection)) {
+      // A write-only column is in $metadata, so a full read names it, always null and without annotations.
+      if (!column.validForRead) {
+        out[name] = null;
+        continue;
+      }
       if (annotations !== undefined) annotate(out, name, column, row, annotations, this.formatter);
       out[name] = jsonValue(column, row[column.name] ?? null);
     }

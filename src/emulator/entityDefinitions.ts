@@ -119,9 +119,11 @@ function attributeJson(table: Table, column: Column): Json {
     IsCustomAttribute: false,
     IsValidForCreate: !column.readOnly || column.name === table.primaryIdAttribute,
     IsValidForUpdate: !column.readOnly && column.name !== table.primaryIdAttribute,
-    IsValidForRead: true,
+    // Write-only columns (serviceendpoint.authvalue, saskey, sastoken) answer false, as Dataverse does.
+    IsValidForRead: column.validForRead,
     IsValidODataAttribute: true,
-    IsFilterable: true,
+    // The emulator refuses write-only columns in $filter and FetchXML conditions.
+    IsFilterable: column.validForRead,
     IsSearchable: !column.system,
     IsAuditEnabled: managed(true, 'canmodifyauditsettings'),
     IsLogical: false,

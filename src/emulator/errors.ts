@@ -77,6 +77,19 @@ export const GUESSED_CODES = {
    * code is the plug-in failure (`InvalidPluginExecutionException`, §12.2); the exact service-endpoint code is not documented.
    */
   webhookFailed: '0x80040265',
+  /**
+   * `$select`, FetchXML `<attribute>` or a single-property GET naming a write-only column (`IsValidForRead`
+   * false). Message and code as real Dataverse reports it in community captures ("Retrieve can only return
+   * columns that are valid for read. Column : dummyfilename. Entity : annotation", 0x80041a08); the HTTP
+   * status is the guess.
+   */
+  columnNotValidForRead: '0x80041a08',
+  /**
+   * A write-only column in `$filter`, `$orderby`, `$apply`, a query function or a FetchXML condition, order or
+   * link. What Dataverse answers is not documented; the emulator refuses rather than let a query probe the
+   * value, with the invalid-argument code.
+   */
+  conditionNotValidForRead: '0x80040203',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;
@@ -90,6 +103,24 @@ export function propertyNotFound(logicalName: string, name: string): DataverseHt
     400,
     ErrorCodes.propertyNotFound,
     `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${logicalName}'.`,
+  );
+}
+
+/** A write-only column asked for in a result: `$select`, FetchXML `<attribute>`, `GET …/<column>`. */
+export function notValidForRead(logicalName: string, column: string): DataverseHttpError {
+  return guessed(
+    400,
+    'columnNotValidForRead',
+    `Retrieve can only return columns that are valid for read. Column : ${column}. Entity : ${logicalName}`,
+  );
+}
+
+/** A write-only column used to filter, sort, group, aggregate or join. */
+export function notValidForCondition(logicalName: string, column: string): DataverseHttpError {
+  return guessed(
+    400,
+    'conditionNotValidForRead',
+    `The column '${column}' of '${logicalName}' is not valid for read, so it cannot be used to filter, sort, group or join.`,
   );
 }
 

@@ -10,7 +10,7 @@ import { annotate, MORE_RECORDS, PAGING_COOKIE } from './annotations';
 import { propertyName } from './csdl';
 import type { Engine } from './engine';
 import { MAX_PAGE } from './engine';
-import { guessed } from './errors';
+import { guessed, notValidForCondition, notValidForRead } from './errors';
 import type { Sql, SqlParam } from './query';
 import { cat, col, joinSql, sql, valueKind } from './query';
 import { etag, jsonValue } from './records';
@@ -95,6 +95,13 @@ function attr(element: Element, name: string): string | undefined {
 function columnOf(linked: Linked, name: string | undefined): Column {
   const column = name === undefined ? undefined : linked.table.columns.get(name);
   if (column === undefined) fail(`'${linked.table.logicalName}' has no attribute '${name ?? ''}'.`);
+  return column;
+}
+
+/** A column a condition, order or link compares: write-only columns are refused. */
+function operandOf(linked: Linked, name: string | undefined): Column {
+  const column = columnOf(linked, name);
+  if (!column.validForRead) throw notValidForCondition(linked.table.logicalName, column.name);
   return column;
 }
 
@@ -190,16 +197,20 @@ class Planner {
       switch (child.name) {
         case 'attribute': {
           const column = columnOf(linked, attr(child, 'name'));
+          if (!column.validForRead) throw notValidForRead(linked.table.logicalName, column.name);
           if (!this.plan.outputs.some((o) => o.linked === linked && o.column === column)) {
             this.plan.outputs.push({ linked, column });
           }
           break;
         }
         case 'all-attributes':
-          for (const column of linked.table.columns.values()) this.plan.outputs.push({ linked, column });
+          // Like a ColumnSet with AllColumns: write-only columns are silently left out.
+          for (const column of linked.table.columns.values()) {
+            if (column.validForRead) this.plan.outputs.push({ linked, column });
+          }
           break;
         case 'order': {
-          const column = columnOf(linked, attr(child, 'attribute'));
+          const column = operandOf(linked, attr(child, 'attribute'));
           const collate = valueKind(column.type) === 'string' ? ' COLLATE NOCASE' : '';
           this.plan.orders.push(
             sql(`${col(linked.alias, column.name)}${collate}${attr(child, 'descending') === 'true' ? ' DESC' : ''}`),
@@ -227,8 +238,8 @@ class Planner {
     if (this.plan.aliases.has(aliasName)) fail(`the alias '${aliasName}' is used twice.`);
     const linked: Linked = { table, alias: `f${this.counter}`, prefix: `${aliasName}.` };
     this.plan.aliases.set(aliasName, linked);
-    const from = columnOf(linked, attr(element, 'from'));
-    const to = columnOf(parent, attr(element, 'to'));
+    const from = operandOf(linked, attr(element, 'from'));
+    const to = operandOf(parent, attr(element, 'to'));
     const type = attr(element, 'link-type') ?? 'inner';
     if (type !== 'inner' && type !== 'outer') fail(`link-type '${type}' is not supported.`);
     const conditions: Sql[] = [];
@@ -257,7 +268,7 @@ class Planner {
     const entityName = attr(element, 'entityname');
     const linked = entityName === undefined ? owner : this.plan.aliases.get(entityName);
     if (linked === undefined) fail(`entityname '${entityName ?? ''}' names no link-entity alias.`);
-    const column = columnOf(linked, attr(element, 'attribute'));
+    const column = operandOf(linked, attr(element, 'attribute'));
     const operator = attr(element, 'operator') ?? fail('a condition has no operator.');
     const value = attr(element, 'value');
     const values = element.children.filter((c) => c.name === 'value').map((c) => c.text.trim());

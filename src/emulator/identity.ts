@@ -9,8 +9,10 @@ import { assertionVerifier, JWT_BEARER, registerCertificates } from './clientAss
 
 /**
  * A local stand-in for Microsoft Entra ID: OpenID configuration, instance discovery, JWKS, and the v2.0 token
- * endpoint (client credentials with a secret, device code), over HTTPS because MSAL refuses plain-HTTP
- * authorities. Tokens are RS256 JWTs shaped like Entra v2 access tokens, signed by a key made at start.
+ * endpoint (client credentials with a secret or an assertion, device code, refresh token), over HTTPS because
+ * MSAL refuses plain-HTTP authorities. Access tokens are RS256 JWTs shaped like Entra v2 access tokens, signed by
+ * a key made at start; a user's sign-in also gets an ID token (signed the same way), `client_info` and a refresh
+ * token, which is what MSAL needs to cache the account and renew silently.
  */
 
 export interface IdentityOptions {
@@ -60,6 +62,12 @@ const NOT_BEFORE_SKEW_S = 300;
 const RESERVED_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 /** Bounds the verified-token cache: callers choose how many tokens they present. */
 const MAX_VERIFIED_TOKENS = 256;
+/** Entra's refresh tokens last 90 days (of inactivity); here they also end with the process. */
+const REFRESH_TOKEN_LIFETIME_MS = 90 * 24 * 3600_000;
+/** Bounds the refresh tokens kept: every sign-in and every renewal adds one. */
+const MAX_REFRESH_TOKENS = 1024;
+const ADMIN_NAME = 'Emulator Admin';
+const ADMIN_USERNAME = 'admin@emulator.local';
 
 /** What `check` must re-examine on every use of a token whose signature it already verified. */
 interface VerifiedToken {
@@ -84,7 +92,13 @@ function jsonReply(status: number, value: unknown, headers: Record<string, strin
 }
 
 /** Entra's error body: the AADSTS code leads the description and repeats in `error_codes`. */
-function aadError(status: number, error: string, code: number, description: string): Reply {
+function aadError(
+  status: number,
+  error: string,
+  code: number,
+  description: string,
+  extra: Record<string, string> = {},
+): Reply {
   const traceId = randomUUID();
   const correlationId = randomUUID();
   const timestamp = new Date()
@@ -99,6 +113,7 @@ function aadError(status: number, error: string, code: number, description: stri
     trace_id: traceId,
     correlation_id: correlationId,
     error_uri: `https://login.microsoftonline.com/error?code=${code}`,
+    ...extra,
   });
 }
 
@@ -172,9 +187,21 @@ interface DeviceFlow {
   readonly deviceCode: string;
   readonly userCode: string;
   readonly clientId: string;
+  /** The OpenID scopes asked for at the start (`openid`, `offline_access`, …): they decide the answer's tokens. */
+  readonly reserved: ReadonlySet<string>;
   readonly expiresAt: number;
   approved: boolean;
   redeemed: boolean;
+}
+
+/** A refresh token, kept by SHA-256 of the token, never the token itself (one app, one user: nothing else to bind). */
+interface RefreshGrant {
+  readonly expiresAt: number;
+}
+
+/** The scopes of a request that are OpenID Connect's own rather than a resource's. */
+function reservedScopes(scope: string | null): Set<string> {
+  return new Set((scope ?? '').split(' ').filter((s) => RESERVED_SCOPES.has(s)));
 }
 
 export async function startIdentity(options: IdentityOptions): Promise<IdentityEndpoint> {
@@ -217,12 +244,58 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       tid: tenantId,
       uti: base64url(randomBytes(16)),
       ver: '2.0',
-      ...(delegated
-        ? { scp: 'user_impersonation', name: 'Emulator Admin', preferred_username: 'admin@emulator.local' }
-        : {}),
+      ...(delegated ? { scp: 'user_impersonation', name: ADMIN_NAME, preferred_username: ADMIN_USERNAME } : {}),
     };
+    return signed(header, payload);
+  };
+
+  const signed = (header: Record<string, unknown>, payload: Record<string, unknown>): string => {
     const input = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
     return `${input}.${base64url(sign('sha256', Buffer.from(input), signing.privateKey))}`;
+  };
+
+  /**
+   * An Entra v2 ID token for the admin user, signed like the access tokens (same key, `kid` in the JWKS). Its
+   * audience is the client, so the Web API refuses it as a bearer token. `sub` is pairwise, as Entra's: the
+   * same user has another `sub` in another app, while `oid` stays the same.
+   */
+  const issueIdToken = (client: string): string => {
+    const nowMs = now();
+    const iat = Math.floor(nowMs / 1000);
+    return signed(
+      { typ: 'JWT', alg: 'RS256', kid },
+      {
+        aud: client,
+        iss: issuer(),
+        iat,
+        nbf: iat,
+        exp: Math.ceil((nowMs + options.tokenLifetimeMs) / 1000),
+        name: ADMIN_NAME,
+        oid: options.userId,
+        preferred_username: ADMIN_USERNAME,
+        sub: base64url(digest(`${tenantId}:${client}:${options.userId}`)).slice(0, 43),
+        tid: tenantId,
+        uti: base64url(randomBytes(16)),
+        ver: '2.0',
+      },
+    );
+  };
+
+  /** `client_info`: base64url JSON naming the user (`uid`) and home tenant (`utid`); MSAL keys its account on it. */
+  const clientInfo = (): string => base64url(JSON.stringify({ uid: options.userId, utid: tenantId }));
+
+  const refreshGrants = new Map<string, RefreshGrant>();
+  /** A new opaque refresh token; only its digest is kept, so a memory dump holds no usable token. */
+  const issueRefreshToken = (): string => {
+    const nowMs = now();
+    if (refreshGrants.size >= MAX_REFRESH_TOKENS) {
+      for (const [key, grant] of refreshGrants) if (nowMs >= grant.expiresAt) refreshGrants.delete(key);
+      const oldest = refreshGrants.keys().next();
+      if (refreshGrants.size >= MAX_REFRESH_TOKENS && oldest.done !== true) refreshGrants.delete(oldest.value);
+    }
+    const token = `1.${base64url(randomBytes(48))}`;
+    refreshGrants.set(digest(token).toString('base64'), { expiresAt: nowMs + REFRESH_TOKEN_LIFETIME_MS });
+    return token;
   };
 
   /**
@@ -324,7 +397,20 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${url}/${tenant}/oauth2/v2.0/logout`,
-      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'azp', 'ver'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'aud',
+        'exp',
+        'iat',
+        'nbf',
+        'tid',
+        'oid',
+        'azp',
+        'ver',
+        'name',
+        'preferred_username',
+      ],
       kerberos_endpoint: `${url}/${tenant}/kerberos`,
       tenant_region_scope: null,
       cloud_instance_name: 'emulator.local',
@@ -335,7 +421,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
   };
 
   /** The resource a `scope` names (`<resource>/.default`), or an error reply. */
-  const resourceOf = (scope: string | null, grant: 'client_credentials' | 'device_code'): string | Reply => {
+  const resourceOf = (scope: string | null, grant: 'client_credentials' | 'delegated'): string | Reply => {
     const scopes = (scope ?? '').split(' ').filter((s) => s !== '' && !RESERVED_SCOPES.has(s));
     const audience = options.audience();
     const resources = new Set([audience, `${audience}/`]);
@@ -364,14 +450,33 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     return match[1];
   };
 
-  const tokenReply = (client: string, delegated: boolean): Reply => {
+  /** An app-only token (client credentials): an access token and nothing about a user. */
+  const appTokenReply = (client: string): Reply => {
     const expiresIn = Math.ceil(options.tokenLifetimeMs / 1000);
     return jsonReply(200, {
       token_type: 'Bearer',
       expires_in: expiresIn,
       ext_expires_in: expiresIn,
-      access_token: issueToken(options.tokenLifetimeMs, client, delegated),
-      ...(delegated ? { scope: `${options.audience()}/user_impersonation` } : {}),
+      access_token: issueToken(options.tokenLifetimeMs, client, false),
+    });
+  };
+
+  /**
+   * A user's tokens (device code, refresh token). As Entra: an ID token when `openid` was asked for, a refresh
+   * token for `offline_access`, `client_info` when the request says `client_info=1`. MSAL sends all three, and
+   * without the ID token and `client_info` it caches no account, so `acquireTokenSilent` has nothing to find.
+   */
+  const userTokenReply = (client: string, reserved: ReadonlySet<string>, form: URLSearchParams): Reply => {
+    const expiresIn = Math.ceil(options.tokenLifetimeMs / 1000);
+    return jsonReply(200, {
+      token_type: 'Bearer',
+      scope: `${options.audience()}/user_impersonation`,
+      expires_in: expiresIn,
+      ext_expires_in: expiresIn,
+      access_token: issueToken(options.tokenLifetimeMs, client, true),
+      ...(reserved.has('offline_access') ? { refresh_token: issueRefreshToken() } : {}),
+      ...(reserved.has('openid') ? { id_token: issueIdToken(client) } : {}),
+      ...(form.get('client_info') === '1' ? { client_info: clientInfo() } : {}),
     });
   };
 
@@ -403,7 +508,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
         if (!checked.ok) return aadError(401, 'invalid_client', checked.code, checked.description);
         const resource = resourceOf(form.get('scope'), 'client_credentials');
         if (typeof resource !== 'string') return resource;
-        return tokenReply(client, false);
+        return appTokenReply(client);
       }
       if (secret === null || secret === '') {
         return aadError(
@@ -423,7 +528,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       }
       const resource = resourceOf(form.get('scope'), 'client_credentials');
       if (typeof resource !== 'string') return resource;
-      return tokenReply(client, false);
+      return appTokenReply(client);
     }
     if (grant === 'urn:ietf:params:oauth:grant-type:device_code' || grant === 'device_code') {
       const flow = deviceFlows.get(form.get('device_code') ?? '');
@@ -454,8 +559,9 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       }
       flow.redeemed = true;
       deviceFlows.delete(flow.deviceCode);
-      return tokenReply(client, true);
+      return userTokenReply(client, flow.reserved, form);
     }
+    if (grant === 'refresh_token') return refresh(form, client);
     return aadError(
       400,
       'unsupported_grant_type',
@@ -464,10 +570,44 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     );
   };
 
+  /**
+   * The refresh-token grant: a new access token, ID token and refresh token for the same user. The old refresh
+   * token stays valid until it expires, as Entra's do; tokens of an earlier run (another tenant) are unknown here.
+   */
+  const refresh = (form: URLSearchParams, client: string): Reply => {
+    if (client !== clientId) return unknownClient(client);
+    const presented = form.get('refresh_token') ?? '';
+    const key = digest(presented).toString('base64');
+    const grant = refreshGrants.get(key);
+    // `bad_token` tells MSAL to drop the refresh token and ask for interaction (a new sign-in).
+    if (presented === '' || grant === undefined) {
+      return aadError(
+        400,
+        'invalid_grant',
+        70000,
+        "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
+        { suberror: 'bad_token' },
+      );
+    }
+    if (now() >= grant.expiresAt) {
+      refreshGrants.delete(key);
+      return aadError(
+        400,
+        'invalid_grant',
+        700082,
+        'The refresh token has expired due to inactivity. The token was issued and was inactive for 90.00:00:00.',
+        { suberror: 'bad_token' },
+      );
+    }
+    const resource = resourceOf(form.get('scope'), 'delegated');
+    if (typeof resource !== 'string') return resource;
+    return userTokenReply(client, reservedScopes(form.get('scope')), form);
+  };
+
   const deviceCode = (form: URLSearchParams): Reply => {
     const client = form.get('client_id') ?? '';
     if (client !== clientId) return unknownClient(client);
-    const resource = resourceOf(form.get('scope'), 'device_code');
+    const resource = resourceOf(form.get('scope'), 'delegated');
     if (typeof resource !== 'string') return resource;
     const userCode = randomBytes(6)
       .toString('base64')
@@ -478,6 +618,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       deviceCode: base64url(randomBytes(32)),
       userCode,
       clientId: client,
+      reserved: reservedScopes(form.get('scope')),
       expiresAt: now() + DEVICE_CODE_LIFETIME_S * 1000,
       approved: false,
       redeemed: false,

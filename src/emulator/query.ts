@@ -16,7 +16,7 @@ import type {
 } from '../odata/url';
 import { QUERY_FUNCTION_NAMESPACE, QUERY_FUNCTIONS } from '../odata/url';
 import { edmType } from './csdl';
-import { badRequest, guessed, propertyNotFound } from './errors';
+import { badRequest, guessed, notValidForCondition, notValidForRead, propertyNotFound } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import { intersectTable, sqlTable } from './store';
@@ -280,6 +280,8 @@ export class QueryCompiler {
     if (rest.length === 0) {
       const column = findColumn(bound.table, first);
       if (column === undefined) throw propertyNotFound(bound.table.logicalName, first);
+      // Every operand of $filter, $orderby, $apply and lambdas ends here: a write-only value is no operand.
+      if (!column.validForRead) throw notValidForCondition(bound.table.logicalName, column.name);
       return { sql: sql(col(bound.alias, column.name)), kind: valueKind(column.type), column };
     }
     const navigation = bound.table.navigations.get(first);
@@ -572,6 +574,7 @@ export class QueryCompiler {
     const propertyName = this.stringParameter(params.get('PropertyName'), short, 'PropertyName');
     const column = findColumn(scope.root.table, propertyName) ?? scope.root.table.columns.get(propertyName);
     if (column === undefined) throw propertyNotFound(scope.root.table.logicalName, propertyName);
+    if (!column.validForRead) throw notValidForCondition(scope.root.table.logicalName, column.name);
     const target = sql(col(scope.root.alias, column.name));
     const kind = valueKind(column.type);
     const requireKind = (...kinds: ValueKind[]): void => {
@@ -782,7 +785,7 @@ export class QueryCompiler {
 
 type NamedValueLike = FunctionCallNode['parameters'][number];
 
-/** Columns named by `$select`, in request order; undefined for all columns. */
+/** Columns named by `$select`, in request order; undefined for all columns. Write-only columns are refused. */
 export function selectedColumns(table: Table, clause: SelectClause | undefined): Column[] | undefined {
   if (clause === undefined) return undefined;
   const columns: Column[] = [];
@@ -792,6 +795,7 @@ export function selectedColumns(table: Table, clause: SelectClause | undefined):
     const name = names.join('/');
     const column = names.length === 1 ? findColumn(table, name) : undefined;
     if (column === undefined) throw propertyNotFound(table.logicalName, name);
+    if (!column.validForRead) throw notValidForRead(table.logicalName, column.name);
     if (!columns.includes(column)) columns.push(column);
   }
   return columns;

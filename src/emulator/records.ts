@@ -57,11 +57,14 @@ export function jsonValue(column: Column, value: StoredValue): unknown {
   }
 }
 
-/** A stored row as Dataverse returns it (minimal metadata): etag, columns, `_x_value` lookups. */
+/**
+ * A stored row as Dataverse returns it (minimal metadata): etag, columns, `_x_value` lookups. Write-only
+ * columns (`validForRead` false) are null: their value never leaves the emulator.
+ */
 export function rowToJson(table: Table, row: Row): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': etag(row) };
   for (const column of table.columns.values()) {
-    out[propertyName(column)] = jsonValue(column, row[column.name] ?? null);
+    out[propertyName(column)] = column.validForRead ? jsonValue(column, row[column.name] ?? null) : null;
   }
   // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
   if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
@@ -318,9 +321,17 @@ function currencyRate(ctx: WriteContext, currencyId: StoredValue): number {
   return typeof rate === 'number' && rate > 0 ? rate : 1;
 }
 
-/** Recomputes the columns Dataverse derives: names, currency bases, ownership columns. */
+/** Whether a write-only column holds a value, as its `is…set` indicator reports it. */
+function holdsValue(value: StoredValue | undefined): boolean {
+  if (value === null || value === undefined) return false;
+  return typeof value !== 'string' || value.trim() !== '';
+}
+
+/** Recomputes the columns Dataverse derives: names, currency bases, ownership columns, `is…set` indicators. */
 function derive(ctx: WriteContext, table: Table, row: Row): void {
   for (const column of table.columns.values()) {
+    // Secrets cannot be read back; `isauthvalueset` and its kin say whether one is set.
+    if (column.setIndicator !== undefined) row[column.setIndicator] = holdsValue(row[column.name]) ? 1 : 0;
     if (column.concatOf !== undefined) {
       const text = column.concatOf
         .map((name) => row[name])

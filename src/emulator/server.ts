@@ -25,6 +25,7 @@ import {
   guessed,
   methodNotAllowed,
   notFoundSegment,
+  notValidForRead,
   recordNotFound,
 } from './errors';
 import type { Faults } from './faults';
@@ -562,6 +563,8 @@ class Handler {
       table.columns.get(memberName) ?? [...table.columns.values()].find((c) => propertyName(c) === memberName);
     if (column !== undefined && rest.length === 1 && segment?.[2] === undefined) {
       if (method === 'GET') {
+        // Retrieve with a ColumnSet of that one column: refused for a write-only column, which PUT/DELETE still set.
+        if (!column.validForRead) throw notValidForRead(table.logicalName, column.name);
         return json(200, {
           '@odata.context': `${this.webApi}$metadata#${table.entitySetName}(${id})/${memberName}`,
           value: rowToJson(table, row)[propertyName(column)] ?? null,

@@ -85,6 +85,8 @@ const REGISTRATION_TABLES = new Set([
 ]);
 /** Stored for ETags and change tracking, not an attribute Dataverse puts in a context. */
 const HIDDEN_COLUMNS = new Set(['versionnumber']);
+/** Pre- and post-images: non-null readable columns, with the row version. */
+const IMAGE = { keepNulls: false, rowVersion: true, readable: true } as const;
 
 function invalidEndpoint(message: string): DataverseHttpError {
   return guessed(400, 'serviceEndpointInvalid', message);
@@ -238,12 +240,23 @@ function contextValue(column: Column, row: Row): ContextValue {
   }
 }
 
-function entity(table: Table, row: Row, columns: readonly string[], keepNulls: boolean, rowVersion: boolean): Entity {
+/**
+ * An entity of the context. `readable` (entity images, read back from the row as Dataverse retrieves them)
+ * leaves out write-only columns; a Target is the request itself and carries what the caller wrote.
+ */
+function entity(
+  table: Table,
+  row: Row,
+  columns: readonly string[],
+  options: { readonly keepNulls: boolean; readonly rowVersion: boolean; readonly readable: boolean },
+): Entity {
+  const { keepNulls, rowVersion, readable } = options;
   const attributes: KeyValue<ContextValue>[] = [];
   const seen = new Set<string>();
   for (const name of columns) {
     const column = table.columns.get(name);
     if (column === undefined || seen.has(name) || HIDDEN_COLUMNS.has(name)) continue;
+    if (readable && !column.validForRead) continue;
     seen.add(name);
     const value = contextValue(column, row);
     if (value !== null || keepNulls) attributes.push({ key: name, value });
@@ -335,10 +348,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
 
   prepare(table: Table, row: Row, existing: Row | null): void {
     if (table.logicalName === 'serviceendpoint') {
-      // Secrets are write-only; Dataverse answers with these flags instead.
-      if (table.columns.has('isauthvalueset')) row.isauthvalueset = text(row, 'authvalue') === undefined ? 0 : 1;
-      if (table.columns.has('issaskeyset')) row.issaskeyset = text(row, 'saskey') === undefined ? 0 : 1;
-      if (table.columns.has('issastokenset')) row.issastokenset = text(row, 'sastoken') === undefined ? 0 : 1;
+      // The secrets are write-only columns; records.ts keeps their `is…set` indicators.
       validateEndpoint(row);
     } else if (table.logicalName === 'sdkmessageprocessingstep') {
       const moved = existing === null || existing.stage !== row.stage || existing.mode !== row.mode;
@@ -558,8 +568,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
             event.message === 'Update'
               ? [...event.written, table.primaryIdAttribute, 'modifiedon', 'modifiedby', 'modifiedonbehalfby']
               : event.written,
-            true,
-            false,
+            { keepNulls: true, rowVersion: false, readable: false },
           );
     const pre: KeyValue<Entity>[] = [];
     const post: KeyValue<Entity>[] = [];
@@ -576,15 +585,19 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       const columns = listed.length > 0 ? [table.primaryIdAttribute, ...listed] : [...table.columns.keys()];
       const type = integer(image, 'imagetype') ?? 0;
       if ((type === 0 || type === 2) && event.before !== null)
-        pre.push({ key: alias, value: entity(table, event.before, columns, false, true) });
+        pre.push({ key: alias, value: entity(table, event.before, columns, IMAGE) });
       if ((type === 1 || type === 2) && event.after !== null && stage === 40)
-        post.push({ key: alias, value: entity(table, event.after, columns, false, true) });
+        post.push({ key: alias, value: entity(table, event.after, columns, IMAGE) });
     }
     if (mode === 'async' && event.after !== null && table.primaryNameAttribute !== undefined) {
       // Dataverse adds this image to every asynchronous step (reference §13.5).
       post.push({
         key: 'AsynchronousStepPrimaryName',
-        value: entity(table, event.after, [table.primaryNameAttribute, table.primaryIdAttribute], false, false),
+        value: entity(table, event.after, [table.primaryNameAttribute, table.primaryIdAttribute], {
+          keepNulls: false,
+          rowVersion: false,
+          readable: true,
+        }),
       });
     }
     const { caller, organization } = this.options;

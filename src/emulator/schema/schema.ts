@@ -53,6 +53,13 @@ export interface Column {
   readonly targets: readonly LookupTarget[] | undefined;
   /** Set by the server only (system columns, `_base` columns, computed names). */
   readonly readOnly: boolean;
+  /**
+   * False for write-only columns (`IsValidForRead` false: serviceendpoint.authvalue, saskey, sastoken): a client
+   * may set them, never read them back. The emulator keeps the value for its own use (webhook delivery).
+   */
+  readonly validForRead: boolean;
+  /** For a write-only column: the boolean column the server keeps true while it holds a value (`isauthvalueset`). */
+  readonly setIndicator: string | undefined;
   /** For computed name columns (contact.fullname): the columns joined with a space. */
   readonly concatOf: readonly string[] | undefined;
   /** For `<x>_base`: the currency column it converts. */
@@ -183,6 +190,8 @@ interface RawColumn {
   options: OptionDef[] | undefined;
   targets: LookupTarget[] | undefined;
   readOnly: boolean;
+  validForRead: boolean;
+  setIndicator: string | undefined;
   concatOf: string[] | undefined;
 }
 
@@ -331,6 +340,8 @@ class Reader {
       options,
       targets,
       readOnly: this.boolean(value, 'readOnly', path) ?? false,
+      validForRead: this.boolean(value, 'validForRead', path) ?? true,
+      setIndicator: this.name(value, 'setIndicator', path, LOGICAL_NAME, false),
       concatOf,
     };
   }
@@ -498,6 +509,8 @@ function makeColumn(raw: RawColumn, extra: { system?: boolean; baseOf?: string }
     options: raw.options,
     targets: raw.targets,
     readOnly: raw.readOnly,
+    validForRead: raw.validForRead,
+    setIndicator: raw.setIndicator,
     concatOf: raw.concatOf,
     baseOf: extra.baseOf,
     system: extra.system ?? false,
@@ -517,6 +530,8 @@ function systemColumn(name: string, type: ColumnType, displayName: string, targe
     options: undefined,
     targets,
     readOnly: true,
+    validForRead: true,
+    setIndicator: undefined,
     concatOf: undefined,
   };
 }
@@ -596,6 +611,32 @@ function withSystemColumns(raw: RawTable, ownership: Ownership): RawColumn[] {
   return columns;
 }
 
+/** What a write-only column (`validForRead: false`) and its `setIndicator` may not be. */
+function writeOnlyProblems(prefix: string, t: RawTable, columns: ReadonlyMap<string, Column>, c: Column): string[] {
+  const problems: string[] = [];
+  const at = `${prefix}: column '${c.name}'`;
+  if (c.setIndicator !== undefined) {
+    const indicator = columns.get(c.setIndicator);
+    if (c.validForRead) problems.push(`${at} has a setIndicator but is readable (validForRead is not false)`);
+    if (indicator === undefined) problems.push(`${at}: setIndicator names unknown column '${c.setIndicator}'`);
+    else if (indicator.type !== 'boolean' || !indicator.readOnly || !indicator.validForRead)
+      problems.push(`${at}: setIndicator '${c.setIndicator}' must be a readable, readOnly boolean column`);
+  }
+  if (c.validForRead) return problems;
+  if (c.readOnly) problems.push(`${at} can be neither read nor written (readOnly and validForRead false)`);
+  if (isLookupType(c.type)) problems.push(`${at}: a lookup column cannot be write-only`);
+  const primaryId = t.primaryIdAttribute ?? `${t.logicalName}id`;
+  if (c.name === primaryId || c.name === t.primaryNameAttribute)
+    problems.push(`${at}: the primary id and primary name columns cannot be write-only`);
+  if (t.alternateKeys.some((k) => k.columns.includes(c.name)))
+    problems.push(`${at}: a column of an alternate key cannot be write-only`);
+  for (const other of columns.values()) {
+    if (other.concatOf?.includes(c.name))
+      problems.push(`${at}: column '${other.name}' cannot concatenate a write-only column`);
+  }
+  return problems;
+}
+
 function resolve(raw: RawSchema, source: string): Schema {
   const problems: string[] = [];
   const tables = new Map<string, Table>();
@@ -669,6 +710,7 @@ function resolve(raw: RawSchema, source: string): Schema {
       for (const name of c.concatOf ?? []) {
         if (!columns.has(name)) problems.push(`${prefix}: column '${c.name}' concatenates unknown column '${name}'`);
       }
+      problems.push(...writeOnlyProblems(prefix, t, columns, c));
       if (c.type === 'status') {
         const state = [...columns.values()].find((s) => s.type === 'state');
         if (state === undefined) problems.push(`${prefix}: status column '${c.name}' needs a state column`);

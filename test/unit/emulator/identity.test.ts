@@ -219,6 +219,97 @@ describe('emulator identity endpoint and bearer tokens', function () {
     assert.equal(json(await token(poll)).error, 'invalid_grant', 'a device code is redeemed once');
   });
 
+  it('answers a user sign-in with an ID token, client_info and a refresh token, as Entra does for MSAL', async () => {
+    const resource = `${e.url}/user_impersonation`;
+    /** A device-code sign-in approved on the page; `scope` and `client_info` as the caller sends them. */
+    const signIn = async (scope: string, clientInfo: boolean): Promise<Record<string, unknown>> => {
+      const started = json(
+        await call(e.certificate, `${e.authority}/oauth2/v2.0/devicecode`, { client_id: e.clientId, scope }),
+      );
+      await call(e.certificate, String(started.verification_uri), { user_code: String(started.user_code) });
+      return json(
+        await token({
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          client_id: e.clientId,
+          device_code: String(started.device_code),
+          scope,
+          ...(clientInfo ? { client_info: '1' } : {}),
+        }),
+      );
+    };
+    const full = await signIn(`${resource} openid profile offline_access`, true);
+    assert.equal(full.scope, resource);
+
+    // The ID token: RS256 with the key of the JWKS, for the client (not the Web API), naming the user.
+    const config = json(await call(e.certificate, `${e.authority}/v2.0/.well-known/openid-configuration`));
+    const keys = json(await call(e.certificate, String(config.jwks_uri))).keys as Record<string, unknown>[];
+    const [head = '', payload = '', signature = ''] = String(full.id_token).split('.');
+    const header = JSON.parse(Buffer.from(head, 'base64url').toString()) as Record<string, unknown>;
+    const jwk = keys.find((k) => k.kid === header.kid);
+    assert.ok(jwk !== undefined && header.alg === 'RS256');
+    const key = createPublicKey({ key: { kty: 'RSA', n: String(jwk.n), e: String(jwk.e) }, format: 'jwk' });
+    assert.ok(verify('sha256', Buffer.from(`${head}.${payload}`), key, Buffer.from(signature, 'base64url')));
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    assert.equal(claims.aud, e.clientId);
+    assert.equal(claims.iss, `${e.authority}/v2.0`);
+    assert.equal(claims.tid, e.tenantId);
+    assert.equal(claims.oid, e.userId);
+    assert.equal(claims.preferred_username, 'admin@emulator.local');
+    assert.equal(claims.ver, '2.0');
+    assert.equal(typeof claims.sub, 'string');
+    assert.notEqual(claims.sub, e.userId, 'sub is pairwise (per app), oid is the user');
+    assert.ok(Number(claims.exp) > Number(claims.iat));
+    assert.equal((await webApi(`Bearer ${String(full.id_token)}`)).status, 401, 'an ID token is no access token');
+
+    // client_info: base64url JSON of the user and home tenant.
+    assert.deepEqual(JSON.parse(Buffer.from(String(full.client_info), 'base64url').toString()), {
+      uid: e.userId,
+      utid: e.tenantId,
+    });
+
+    // Without openid, offline_access and client_info=1, none of the three (Entra's rule).
+    const bare = await signIn(resource, false);
+    assert.ok(typeof bare.access_token === 'string');
+    assert.deepEqual([bare.id_token, bare.client_info, bare.refresh_token], [undefined, undefined, undefined]);
+    const app = json(
+      await token({
+        grant_type: 'client_credentials',
+        client_id: e.clientId,
+        client_secret: e.clientSecret,
+        scope: `${e.url}/.default openid offline_access`,
+        client_info: '1',
+      }),
+    );
+    assert.deepEqual([app.id_token, app.client_info, app.refresh_token], [undefined, undefined, undefined]);
+
+    // The refresh grant: new tokens for the same user; the refresh token rotates.
+    const refreshForm = (refreshToken: string): Record<string, string> => ({
+      grant_type: 'refresh_token',
+      client_id: e.clientId,
+      refresh_token: refreshToken,
+      scope: `${resource} openid profile offline_access`,
+      client_info: '1',
+    });
+    const renewed = json(await token(refreshForm(String(full.refresh_token))));
+    assert.notEqual(renewed.access_token, full.access_token);
+    assert.notEqual(renewed.refresh_token, full.refresh_token);
+    assert.equal(renewed.client_info, full.client_info);
+    assert.equal((await webApi(`Bearer ${String(renewed.access_token)}`)).status, 200);
+    assert.equal(json(await token(refreshForm(String(renewed.refresh_token)))).token_type, 'Bearer');
+
+    const bad = await token(refreshForm('1.not-issued-here'));
+    assert.equal(bad.status, 400);
+    const refused = json(bad);
+    assert.deepEqual([refused.error, refused.error_codes, refused.suberror], ['invalid_grant', [70000], 'bad_token']);
+    assert.ok(!bad.body.includes('not-issued-here'), 'the presented token is not echoed');
+    const wrongClient = json(await token({ ...refreshForm(String(full.refresh_token)), client_id: 'someone' }));
+    assert.deepEqual(wrongClient.error_codes, [700016]);
+    const wrongScope = json(
+      await token({ ...refreshForm(String(full.refresh_token)), scope: 'https://contoso.crm.dynamics.com/.default' }),
+    );
+    assert.deepEqual(wrongScope.error_codes, [500011]);
+  });
+
   it('with --no-auth accepts requests without a token', async () => {
     const open = await startEmulator({ port: 0, seed: 'none', noAuth: true });
     try {
