@@ -268,6 +268,65 @@ function withoutTrackChanges(headers: Record<string, string>): Record<string, st
   return result;
 }
 
+/** `https:`, `mailto:`, … or `//host`: a URL that names where it goes instead of following the Web API root. */
+const NAMES_ITS_HOST = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|[\\/]{2})/;
+
+function originOf(url: URL): string {
+  // Only http(s) and a few others have an origin; `file:` or `mailto:` URLs show their scheme.
+  return url.origin === 'null' ? `a ${url.protocol} URL` : url.origin;
+}
+
+/**
+ * Whether a prepared URL may be sent with this environment's token (docs/odata-files.md, Request
+ * line). Relative and rooted URLs follow the Web API root as always. An absolute URL, such as the
+ * `@odata.nextLink` a variable stands for, must be on the environment's own origin (scheme, host and
+ * port) and under its Web API path; anything else is refused here, before a token is fetched or a
+ * byte is sent. The error names both origins and never the query string, which may hold record data.
+ */
+export function checkRequestUrl(url: string, webApiUrl: string): void {
+  if (!NAMES_ITS_HOST.test(url)) return;
+  const root = new URL(webApiUrl);
+  let target: URL;
+  try {
+    target = new URL(url, root);
+  } catch {
+    throw new WorkbenchError('invalidInput', 'Refusing to send the request: its URL is not a valid URL.');
+  }
+  if (target.origin !== root.origin) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `Refusing to send the request to ${originOf(target)}: the environment is ${root.origin}, and an absolute URL ` +
+        `must be under its Web API ${root.href}. Nothing was sent.`,
+    );
+  }
+  if (target.username !== '' || target.password !== '') {
+    throw new WorkbenchError(
+      'invalidInput',
+      'Refusing to send the request: its URL carries a user name or password. Nothing was sent.',
+    );
+  }
+  const base = root.pathname.toLowerCase();
+  const path = target.pathname.toLowerCase();
+  if (!path.startsWith(base) && `${path}/` !== base) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `Refusing to send the request to ${target.origin}${target.pathname}: it is outside the environment's ` +
+        `Web API ${root.href}. Nothing was sent.`,
+    );
+  }
+}
+
+/** Every URL the block would send, checked before the first is sent: one refused part stops the batch. */
+function checkPreparedUrls(client: WebApiClient, prepared: PreparedRequest): void {
+  checkRequestUrl(prepared.url, client.webApiUrl);
+  for (const item of prepared.batch?.items ?? []) {
+    for (const part of 'changeSet' in item ? item.changeSet : [item]) {
+      // `$1`: a Content-ID of the same change set, resolved by the service.
+      if (!part.url.startsWith('$')) checkRequestUrl(part.url, client.webApiUrl);
+    }
+  }
+}
+
 /**
  * Sends a prepared block. Batches go through `executeBatch`; track-changes blocks read every page and
  * store the delta link under `options.key`, and `mode: 'getChanges'` sends that stored link.
@@ -294,6 +353,7 @@ export async function executeRequest(
     if (result.deltaLink !== undefined) await options.deltaLinks.set(options.key, result.deltaLink);
     return result;
   }
+  checkPreparedUrls(client, prepared);
   try {
     switch (prepared.kind) {
       case 'batch':

@@ -5,6 +5,7 @@
  */
 import { didYouMean } from '../../metadata/lookup';
 import { parseODataUrl } from '../url/parseUrl';
+import type { ODataUrl } from '../url/syntax';
 import { checkJson } from './json';
 import type {
   BatchBody,
@@ -59,6 +60,11 @@ function isSpace(c: number): boolean {
 /** RFC 9110 `tchar`: what header names are made of. */
 function isTokenChar(c: number): boolean {
   return isLetter(c) || (c >= 48 && c <= 57) || (c < 128 && "!#$%&'*+.^_`|~-".includes(String.fromCharCode(c)));
+}
+
+/** A variable's text for a message: long ones are cut. */
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function isLetter(c: number): boolean {
@@ -469,6 +475,37 @@ class DocumentParser {
 
   private parseUrl(start: number, end: number): RequestUrl {
     const text = this.text.slice(start, end);
+    const firstUse = this.uses.length;
+    this.scanVariables(start, end);
+    const lead = this.uses[firstUse];
+    if (lead !== undefined && lead.span.start === start && lead.terminated) return this.variableUrl(text, lead, end);
+    // An unterminated `{{` at the start is reported by the URL parser like any other broken URL.
+    return { text, span: { start, end }, tree: this.urlTree(text, start) };
+  }
+
+  /**
+   * `GET {{page.@odata.nextLink}}`: the variable stands for the whole URL, which is known only when
+   * the request runs, so there is nothing to parse or check here but the variable itself. Nothing
+   * may follow it: a next link is opaque and sent as the service wrote it (dataverse-webapi.md §7.1).
+   */
+  private variableUrl(text: string, lead: VariableUse, end: number): RequestUrl {
+    let rest = lead.span.end;
+    while (rest < end && /\s/.test(this.text[rest]!)) rest++;
+    if (rest < end) {
+      this.report(
+        'textAfterUrlVariable',
+        `Nothing may follow '{{${shorten(lead.text)}}}' here: a variable that starts the URL stands for all of it, ` +
+          'sent as it is (a next link takes no added options; the page size goes in Prefer: odata.maxpagesize). ' +
+          'Write other URLs relative to the Web API root, e.g. accounts?$select=name.',
+        { start: rest, end },
+      );
+    }
+    // An empty tree: no segment, no option, nothing for metadata checks, completion or formatting to act on.
+    return { text, span: { start: lead.span.start, end }, tree: parseODataUrl(''), variable: lead };
+  }
+
+  /** Parses a URL written at `start`, its diagnostics shifted to document offsets. */
+  private urlTree(text: string, start: number): ODataUrl {
     const tree = parseODataUrl(text);
     for (const d of tree.diagnostics) {
       this.diagnostics.push({
@@ -478,8 +515,7 @@ class DocumentParser {
         span: { start: d.span.start + start, end: d.span.end + start },
       });
     }
-    this.scanVariables(start, end);
-    return { text, span: { start, end }, tree };
+    return tree;
   }
 
   private parseHeader(k: number): Header | undefined {
@@ -760,7 +796,7 @@ class DocumentParser {
     }
     this.report(
       'invalidVariable',
-      `'${inner.length > 40 ? inner.slice(0, 40) + '…' : inner}' is not a variable: use {{name}}, {{label.property}}, {{label.id}}, {{label.headers.Name}} or {{$guid}}.`,
+      `'${shorten(inner)}' is not a variable: use {{name}}, {{label.property}}, {{label.id}}, {{label.headers.Name}} or {{$guid}}.`,
       span,
     );
     return { kind: 'invalid' };

@@ -17,6 +17,7 @@ export type DocumentDiagnosticCode =
   | 'expectedRequest'
   | 'unknownMethod'
   | 'missingUrl'
+  | 'textAfterUrlVariable'
   | 'invalidHeader'
   | 'missingBlankLine'
   | 'invalidJson'
@@ -114,8 +115,16 @@ export interface RequestUrl {
   /** The URL as written: the rest of the request line plus its continuation lines. */
   readonly text: string;
   readonly span: TextSpan;
-  /** Parsed with `parseODataUrl(text)`: its spans are relative to `span.start`. */
+  /**
+   * Parsed with `parseODataUrl(text)`: its spans are relative to `span.start`. Empty (no segments,
+   * no options) when `variable` is set: that URL is known only when the request runs.
+   */
   readonly tree: ODataUrl;
+  /**
+   * The `{{…}}` that starts the URL and stands for all of it (`GET {{page.@odata.nextLink}}`). Text
+   * after it is an error (`textAfterUrlVariable`); the URL is then not checked against metadata.
+   */
+  readonly variable?: VariableUse;
 }
 
 export type JsonValueKind = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' | 'variable';

@@ -107,7 +107,11 @@ export function getCompletions(
     offset >= request.url.span.start &&
     (offset <= request.url.span.end || trailing(request.url.span.end))
   ) {
-    const result = urlCompletion(text.slice(request.url.span.start, offset), offset, request.method, index);
+    // A variable standing for the whole URL leaves nothing to complete: the URL is known only at run time.
+    const result =
+      request.url.variable === undefined
+        ? urlCompletion(text.slice(request.url.span.start, offset), offset, request.method, index)
+        : undefined;
     if (request.methodSpan === undefined && /^[ \t]*[A-Za-z]*$/.test(linePrefix)) {
       // A lone word is parsed as a bare URL, but it may as well be the start of a method.
       const start = wordStart(text, offset, lineStart);
@@ -196,7 +200,10 @@ function variableCompletion(
       { label: 'id', kind: 'variable', detail: 'the id in the OData-EntityId header of the response' },
       { label: 'headers', kind: 'variable', detail: 'a header of the response', insertText: 'headers.' },
     ];
-    const scope = options.metadata && scopeOfPath(options.metadata, pathText(target.request.url.text)).type;
+    const scope =
+      options.metadata && target.request.url.variable === undefined
+        ? scopeOfPath(options.metadata, pathText(target.request.url.text)).type
+        : undefined;
     if (scope && options.metadata) items.push(...propertyItems(options.metadata, scope, false));
     return { span: { start: itemStart, end: offset }, items };
   }

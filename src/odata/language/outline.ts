@@ -120,8 +120,12 @@ export function formatDocument(document: ODataDocument, text: string): TextEdit[
   for (const block of document.blocks) {
     if (!block.request) continue;
     for (const request of requestsOf(block.request)) {
-      // A URL with a syntax error in its query string may not split where the user meant.
-      if (request.url.tree.diagnostics.some((d) => d.code === 'unexpectedCharacter' || d.code === 'unterminatedString'))
+      // A URL with a syntax error in its query string may not split where the user meant; a URL that a
+      // variable stands for has no parsed options to lay out.
+      if (
+        request.url.variable !== undefined ||
+        request.url.tree.diagnostics.some((d) => d.code === 'unexpectedCharacter' || d.code === 'unterminatedString')
+      )
         continue;
       const span = request.requestLineSpan;
       const formatted = formatRequestLine(request);

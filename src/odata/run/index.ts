@@ -7,7 +7,7 @@ export type {
   PreparedRequest,
   PrepareResult,
 } from './prepare';
-export { encodeUrlForWire, prepareRequest } from './prepare';
+export { encodeLinkForWire, encodeUrlForWire, prepareRequest } from './prepare';
 export type {
   NamedResult,
   NamedResults,

@@ -39,7 +39,10 @@ export interface PreparedBatch {
 export interface PreparedRequest {
   readonly blockIndex: number;
   readonly method: HttpMethod;
-  /** Relative to the Web API root, rooted or absolute, as written; percent-encoded for the wire. */
+  /**
+   * Relative to the Web API root, rooted or absolute, as written or as the variable standing for the
+   * whole URL gave it; percent-encoded for the wire. The executor decides whether an absolute one may go.
+   */
   readonly url: string;
   /** In written order, then the defaults that were missing. Authorization is the client's business. */
   readonly headers: readonly (readonly [name: string, value: string])[];
@@ -87,6 +90,23 @@ export function encodeUrlForWire(url: string): string {
     '?' +
     url.slice(question + 1).replace(QUERY_UNSAFE, percentEncode)
   );
+}
+
+/**
+ * A URL a response handed over (an `@odata.nextLink`), as the service wrote it: only characters a URL
+ * cannot hold are percent-encoded. Unlike `encodeUrlForWire`, a `+` in the query is kept: it is the
+ * service's own text, not OData typed in the file.
+ */
+export function encodeLinkForWire(url: string): string {
+  return url.replace(PATH_UNSAFE, percentEncode);
+}
+
+/** What a JSON value is, without its content (it comes from a response: record data). */
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
 }
 
 /** Line breaks and the indentation after them are not part of a URL written over several lines. */
@@ -166,6 +186,7 @@ class Preparer {
   }
 
   private url(request: Request): string | undefined {
+    if (request.url.variable !== undefined) return this.wholeUrl(request.url.variable);
     const { start, end } = request.url.span;
     const query = this.queryStart(request, this.resolver.usesIn(start, end));
     const expanded = this.resolver.expand(
@@ -175,6 +196,28 @@ class Preparer {
       joinLines,
     );
     return expanded === undefined ? undefined : encodeUrlForWire(expanded.trim());
+  }
+
+  /**
+   * The URL a variable stands for (`GET {{page.@odata.nextLink}}`, docs/odata-files.md): one line of
+   * text. Text from the file or the settings is encoded as if it were written on the request line; a
+   * value from a response is sent as the service wrote it. Whether an absolute URL may be sent is the
+   * executor's decision, which knows the environment (src/dataverse/runRequest.ts).
+   */
+  private wholeUrl(use: VariableUse): string | undefined {
+    const value = this.resolver.resolve(use);
+    if (value === undefined) return undefined;
+    const fail = (message: string): undefined => {
+      this.problems.push({ code: 'invalidUrl', message, span: use.span });
+      return undefined;
+    };
+    if (value.kind === 'json' && typeof value.value !== 'string') {
+      return fail(`'{{${use.text}}}' stands for the URL, but it is ${describeJson(value.value)}, not a URL.`);
+    }
+    const url = (value.kind === 'json' ? (value.value as string) : value.text).trim();
+    if (url === '') return fail(`'{{${use.text}}}' stands for the URL, but it is empty.`);
+    if (/[\r\n]/.test(url)) return fail(`'{{${use.text}}}' stands for the URL, but it spans lines.`);
+    return value.kind === 'json' ? encodeLinkForWire(url) : encodeUrlForWire(url);
   }
 
   private headers(headers: readonly Header[]): (readonly [string, string])[] | undefined {

@@ -39,6 +39,7 @@ export type RunProblemCode =
   | 'missingValue'
   | 'invalidVariable'
   | 'invalidHeaderValue'
+  | 'invalidUrl'
   | 'noRequest'
   | 'emptyBatch';
 

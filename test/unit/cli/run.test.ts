@@ -1,8 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulator } from '../../../src/emulator/server';
+import type { Peer } from '../dataverse/helpers';
+import { sendJson, startPeer } from '../dataverse/helpers';
 
 const root = path.resolve(__dirname, '../../..');
 const fixture = (name: string): string => path.join('test/fixtures/odata/run', name);
@@ -42,12 +46,22 @@ describe('dvw run', function () {
     return outcome;
   }
 
+  let scratch: string;
+  /** A .odata file of the test's own, in a temporary directory. */
+  function file(name: string, text: string): string {
+    const target = path.join(scratch, name);
+    writeFileSync(target, text);
+    return target;
+  }
+
   before(async () => {
     emulator = await startEmulator({ port: 0, seed: 'sample' });
     connection = ['--url', emulator.url, '--token', emulator.token];
+    scratch = mkdtempSync(path.join(tmpdir(), 'dvw-run-'));
   });
   after(async () => {
     await emulator.close();
+    rmSync(scratch, { recursive: true, force: true });
   });
 
   it('runs every block in order, one JSON object per request per line, and exits 0', async () => {
@@ -138,6 +152,73 @@ describe('dvw run', function () {
     const { code, stderr } = await run([fixture('list.odata'), '--block', '2', ...connection]);
     assert.equal(code, 1);
     assert.match(stderr, /list\.odata:8:16: error: No result for 'firstAccounts' yet.* \[missingResult\]/);
+  });
+
+  it('pages with GET {{page.@odata.nextLink}}: the absolute next link of the emulator gives the next page', async () => {
+    const paging = file(
+      'paging.odata',
+      '### First page\n# @name page\nGET accounts?$select=name&$orderby=name\nPrefer: odata.maxpagesize=2\n\n' +
+        '### Next page\nGET {{page.@odata.nextLink}}\nPrefer: odata.maxpagesize=2\n',
+    );
+    const { code, stdout, stderr } = await run([paging, '--output', 'json', ...connection]);
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+    const [first, second] = stdout
+      .trimEnd()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { url: string; status: number; nextLink?: string; body: { value: { name: string }[] } },
+      );
+    assert.equal(first!.status, 200);
+    assert.equal(first!.body.value.length, 2);
+    // The emulator writes next links absolute, on its own origin: the second request sends one as it is.
+    assert.ok(first!.nextLink?.startsWith(`${emulator.url}/api/data/v9.2/accounts?`), first!.nextLink);
+    assert.equal(second!.url, first!.nextLink);
+    assert.equal(second!.status, 200);
+    const names = (page: typeof first): string[] => page!.body.value.map((row) => row.name);
+    assert.equal(names(second).length, 2);
+    assert.ok(names(first)[1]! <= names(second)[0]!, `${names(first).join()} then ${names(second).join()}`);
+    assert.ok(!names(second).some((name) => names(first).includes(name)));
+  });
+
+  it('refuses a next link of another origin or outside the Web API with exit code 1, sending nothing', async () => {
+    const answer = (_request: unknown, res: Parameters<typeof sendJson>[0]): void => sendJson(res, 200, { value: [] });
+    const peers: Peer[] = [await startPeer(answer), await startPeer(answer)];
+    const [environment, other] = peers as [Peer, Peer];
+    try {
+      const refused = file(
+        'refused.odata',
+        `@next = ${other.url}/api/data/v9.2/accounts?$skiptoken=%3Ccookie%3E\n` +
+          `@outside = ${environment.url}/XRMServices/2011/Organization.svc\n` +
+          `@https = ${environment.url.replace('http:', 'https:')}/api/data/v9.2/accounts\n` +
+          '###\nGET {{next}}\n###\nGET {{outside}}\n###\nGET {{https}}\n',
+      );
+      // The environment is the emulator, then a plain server that records every request it gets.
+      const https = environment.url.replace('http:', 'https:');
+      const cases: [string[], string][] = [
+        [['--block', '1', ...connection], `to ${other.url}: the environment is ${emulator.url},`],
+        [
+          ['--block', '1', '--url', environment.url, '--token', 'run-test-token'],
+          `to ${other.url}: the environment is`,
+        ],
+        [['--block', '2', '--url', environment.url, '--token', 'run-test-token'], "outside the environment's Web API"],
+        [['--block', '3', '--url', environment.url, '--token', 'run-test-token'], `to ${https}: the environment is`],
+      ];
+      const outcomes = await Promise.all(cases.map(([args]) => run([refused, ...args])));
+      for (const [i, { code, stdout, stderr }] of outcomes.entries()) {
+        assert.equal(code, 1, stderr);
+        assert.equal(stdout, '');
+        assert.match(stderr, /^dvw run: block \d: Refusing to send the request to /);
+        assert.ok(stderr.includes(cases[i]![1]), stderr);
+        assert.match(stderr, /Nothing was sent\./);
+        assert.ok(!stderr.includes('run-test-token'));
+      }
+      assert.deepEqual(environment.requests, [], 'the environment received nothing');
+      assert.deepEqual(other.requests, [], 'the other origin received nothing');
+    } finally {
+      await Promise.all(peers.map((peer) => peer.close()));
+    }
   });
 
   it('exits 2 on usage errors', async () => {

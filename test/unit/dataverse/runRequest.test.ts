@@ -3,13 +3,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { memoryDeltaLinkStore } from '../../../src/dataverse/changeTracking';
 import type { RunResult } from '../../../src/dataverse/runRequest';
-import { executeRequest, isFailedResult, namedResultFrom } from '../../../src/dataverse/runRequest';
+import { checkRequestUrl, executeRequest, isFailedResult, namedResultFrom } from '../../../src/dataverse/runRequest';
 import type { WebApiClient } from '../../../src/dataverse/webApiClient';
+import { WorkbenchError } from '../../../src/core/errors';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { parseDocument } from '../../../src/odata/document/parser';
 import type { NamedResult, PreparedRequest, RunContext } from '../../../src/odata/run';
 import { prepareRequest } from '../../../src/odata/run';
 import { startEmulatorClient } from './emulatorClient';
+import type { Peer } from './helpers';
 import { clientFor, rejection, sendJson, startPeer } from './helpers';
 
 const fixtures = path.resolve(__dirname, '../../fixtures/odata/run');
@@ -200,6 +202,26 @@ describe('executeRequest (emulator)', function () {
     assert.deepEqual([rows(quiet).length, quiet.removed], [0, []]);
   });
 
+  it('pages with GET {{page.@odata.nextLink}}: the absolute link of the environment is followed', async () => {
+    const text =
+      '# @name page\nGET accounts?$select=name&$orderby=name\nPrefer: odata.maxpagesize=2\n\n' +
+      '###\n# @name page2\nGET {{page.@odata.nextLink}}\nPrefer: odata.maxpagesize=2\n';
+    const results = new Map<string, NamedResult>();
+    const ctx = context(results);
+    const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
+    const first = await executeRequest(client, prepared(text, 0, ctx), options);
+    results.set('page', namedResultFrom(first));
+    assert.ok(first.nextLink?.startsWith(`${emulator.url}/api/data/v9.2/accounts?`), first.nextLink);
+    const request = prepared(text, 1, ctx);
+    assert.equal(request.url, first.nextLink);
+    const second = await executeRequest(client, request, options);
+    assert.equal(second.status, 200);
+    const names = (result: RunResult): unknown[] => rows(result).map((row) => row.name);
+    assert.equal(names(second).length, 2);
+    assert.ok(String(names(first)[1]) <= String(names(second)[0]), 'the next page follows the first');
+    assert.ok(!names(second).some((name) => names(first).includes(name)));
+  });
+
   it('fails with WorkbenchErrors, not results, when there is no answer to show', async () => {
     const request = prepared('GET accounts\n', 0, context(new Map()));
     const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
@@ -250,5 +272,114 @@ describe('executeRequest (wire details)', () => {
     } finally {
       await peer.close();
     }
+  });
+});
+
+describe('checkRequestUrl', () => {
+  const ROOT = 'https://org.crm.dynamics.com/api/data/v9.2/';
+  const refusal = (url: string, root = ROOT): string => {
+    try {
+      checkRequestUrl(url, root);
+    } catch (error) {
+      assert.ok(error instanceof WorkbenchError && error.kind === 'invalidInput', String(error));
+      return error.message;
+    }
+    return 'accepted';
+  };
+
+  it('accepts relative and rooted URLs, and absolute ones under the Web API of the environment', () => {
+    for (const url of [
+      'accounts?$top=1',
+      '/api/data/v9.2/accounts',
+      '$batch',
+      'https://org.crm.dynamics.com/api/data/v9.2/accounts?$skiptoken=%3Ccookie%3E',
+      'https://ORG.crm.dynamics.com:443/API/Data/v9.2/accounts',
+      'https://org.crm.dynamics.com/api/data/v9.2',
+    ]) {
+      assert.equal(refusal(url), 'accepted', url);
+    }
+    assert.equal(
+      refusal('http://127.0.0.1:5555/org/api/data/v9.1/x', 'http://127.0.0.1:5555/org/api/data/v9.1/'),
+      'accepted',
+    );
+  });
+
+  it('refuses another origin, naming it and the environment', () => {
+    for (const [url, origin] of [
+      ['https://evil.example/api/data/v9.2/accounts', 'https://evil.example'],
+      ['http://org.crm.dynamics.com/api/data/v9.2/accounts', 'http://org.crm.dynamics.com'],
+      ['https://org.crm.dynamics.com:8443/api/data/v9.2/accounts', 'https://org.crm.dynamics.com:8443'],
+      ['https://org.crm.dynamics.com.evil.example/api/data/v9.2/', 'https://org.crm.dynamics.com.evil.example'],
+      ['//evil.example/api/data/v9.2/accounts', 'https://evil.example'],
+      ['file:///etc/passwd', 'a file: URL'],
+    ] as const) {
+      const message = refusal(url);
+      assert.ok(message.includes(`to ${origin}:`), message);
+      assert.ok(message.includes('https://org.crm.dynamics.com'), message);
+      assert.match(message, /Nothing was sent/);
+    }
+  });
+
+  it('refuses paths outside the Web API and URLs with credentials, never echoing the query', () => {
+    for (const url of [
+      'https://org.crm.dynamics.com/XRMServices/2011/Organization.svc?secret=1',
+      'https://org.crm.dynamics.com/api/data/v9.1/accounts',
+      'https://org.crm.dynamics.com/api/data/v9.2/../../../other',
+      'https://org.crm.dynamics.com/api/data/v9.20/accounts',
+    ]) {
+      const message = refusal(url);
+      assert.match(message, /outside the environment's Web API https:\/\/org\.crm\.dynamics\.com\/api\/data\/v9\.2\//);
+      assert.ok(!message.includes('secret'), message);
+    }
+    const credentials = refusal('https://user:pass@org.crm.dynamics.com/api/data/v9.2/accounts');
+    assert.match(credentials, /user name or password/);
+    assert.ok(!credentials.includes('pass@'));
+  });
+});
+
+describe('executeRequest (URLs outside the environment)', () => {
+  let environment: Peer;
+  let other: Peer;
+  const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
+
+  beforeEach(async () => {
+    environment = await startPeer((_request, res) => sendJson(res, 200, { value: [] }));
+    other = await startPeer((_request, res) => sendJson(res, 200, { value: [] }));
+  });
+  afterEach(async () => {
+    await Promise.all([environment.close(), other.close()]);
+  });
+
+  it('sends an absolute URL of the environment as it is, with the same authorization', async () => {
+    const link = `${environment.url}/api/data/v9.2/accounts?$select=name&$skiptoken=%3Ccookie%20page=%222%22%3E`;
+    const client = clientFor(environment.url, 'secret-token');
+    const request = prepared('GET {{next}}\n', 0, { ...context(new Map()), overrides: { next: link } });
+    const result = await executeRequest(client, request, options);
+    assert.equal(result.status, 200);
+    assert.deepEqual(
+      environment.requests.map((r) => [r.method, r.url, r.headers.authorization]),
+      [['GET', '/api/data/v9.2/accounts?$select=name&$skiptoken=%3Ccookie%20page=%222%22%3E', 'Bearer secret-token']],
+    );
+  });
+
+  it('refuses another origin or a path outside the Web API before sending anything, batch parts included', async () => {
+    const client = clientFor(environment.url, 'secret-token');
+    const cases: [string, string][] = [
+      ['GET {{next}}\n', `${other.url}/api/data/v9.2/accounts?$skiptoken=x`],
+      ['GET {{next}}\n', `${environment.url}/other/path`],
+      ['# @name p\nGET {{next}}\nPrefer: odata.track-changes\n', `${other.url}/api/data/v9.2/accounts`],
+      ['POST $batch\n\nGET accounts\nGET {{next}}\n', `${other.url}/api/data/v9.2/accounts`],
+      ['POST $batch\n\nBEGIN CHANGESET\nPATCH {{next}}\n\n{}\nEND CHANGESET\n', `${other.url}/api/data/v9.2/a(1)`],
+    ];
+    for (const [text, next] of cases) {
+      const request = prepared(text, 0, { ...context(new Map()), overrides: { next } });
+      const error = await rejection(executeRequest(client, request, options));
+      assert.equal(error.kind, 'invalidInput', text);
+      assert.match(error.message, /^Refusing to send the request to http:\/\/127\.0\.0\.1:\d+/);
+      assert.ok(error.message.includes(environment.url), error.message);
+      assert.ok(!error.message.includes('secret-token'));
+    }
+    assert.deepEqual(environment.requests, []);
+    assert.deepEqual(other.requests, []);
   });
 });

@@ -400,4 +400,84 @@ describe('prepareRequest', () => {
       );
     });
   });
+
+  describe('a variable standing for the whole URL', () => {
+    const LINK =
+      'https://org.crm.dynamics.com/api/data/v9.2/accounts?$select=name&$skiptoken=%3Ccookie%20pagenumber=%222%22%20/%3E';
+    const page = (body: unknown): Record<string, NamedResult> => ({ page: { status: 200, headers: {}, body } });
+    const NEXT = '# @name page\nGET accounts\nPrefer: odata.maxpagesize=2\n\n###\nGET {{page.@odata.nextLink}}\n';
+
+    it('sends the nextLink of a named result as the service wrote it, + included', () => {
+      const request = prepare(NEXT, context({}, page({ value: [], '@odata.nextLink': LINK })));
+      assert.equal(request.url, LINK);
+      assert.equal(request.method, 'GET');
+      assert.equal(request.kind, 'single');
+      const plus = `${LINK}&x=a+b`;
+      assert.equal(prepare(NEXT, context({}, page({ '@odata.nextLink': plus }))).url, plus);
+      assert.equal(
+        prepare(NEXT, context({}, page({ '@odata.nextLink': 'https://h/api/data/v9.2/a b?q="é"' }))).url,
+        'https://h/api/data/v9.2/a%20b?q=%22%C3%A9%22',
+        'only what a URL cannot hold is encoded',
+      );
+    });
+
+    it('encodes text from the file, settings or --var as if it were written on the request line', () => {
+      const text =
+        '@next = https://org.crm.dynamics.com/api/data/v9.2/accounts?$filter=createdon gt 2024-01-01T00:00:00+01:00\nGET {{next}}\n';
+      assert.equal(
+        prepare(text).url,
+        'https://org.crm.dynamics.com/api/data/v9.2/accounts?$filter=createdon%20gt%202024-01-01T00:00:00%2B01:00',
+      );
+      assert.equal(
+        prepare('{{next}}\n', context({ environmentVariables: { next: 'accounts?$top=1' } })).url,
+        'accounts?$top=1',
+      );
+      assert.equal(prepare('GET {{next}}\n', context({ overrides: { next: ` ${LINK} ` } })).url, LINK);
+    });
+
+    it('reports the last page (no nextLink) and values that are not one line of text', () => {
+      assert.deepEqual(located(NEXT, problems(NEXT, context({}, page({ value: [] })))), [
+        'missingValue@page.@odata.nextLink',
+      ]);
+      for (const [value, what] of [
+        [null, 'null'],
+        [5, 'a number'],
+        [true, 'a boolean'],
+        [['x'], 'a list'],
+        [{ a: 1 }, 'an object'],
+        ['', 'empty'],
+        ['  ', 'empty'],
+        ['a\nb', 'spans lines'],
+      ] as const) {
+        const found = problems(NEXT, context({}, page({ '@odata.nextLink': value })));
+        assert.deepEqual(located(NEXT, found), ['invalidUrl@{{page.@odata.nextLink}}'], what);
+        assert.ok(found[0]!.message.includes(what), found[0]!.message);
+      }
+    });
+
+    it('is not sent with text after it, nor with an undefined variable', () => {
+      const text = `${NEXT.trimEnd()}&$top=5\n`;
+      assert.deepEqual(
+        problems(text, context({}, page({ '@odata.nextLink': LINK }))).map((p) => p.code),
+        ['textAfterUrlVariable'],
+      );
+      assert.deepEqual(
+        problems('GET {{nowhere}}\n').map((p) => p.code),
+        ['undefinedVariable'],
+      );
+    });
+
+    it('works for a FETCH and for a part of a batch', () => {
+      const fetch = prepare('@set = accounts\nFETCH {{set}}\n\n<fetch><entity name="account"/></fetch>\n');
+      assert.equal(fetch.url, `accounts?fetchXml=${encodeURIComponent('<fetch><entity name="account"/></fetch>')}`);
+      const batch = prepare(
+        `# @name page\nGET accounts\n\n###\nPOST $batch\n\nGET {{page.@odata.nextLink}}\n`,
+        context({}, page({ '@odata.nextLink': LINK })),
+      );
+      assert.deepEqual(
+        batch.batch?.items.map((item) => ('url' in item ? item.url : undefined)),
+        [LINK],
+      );
+    });
+  });
 });
