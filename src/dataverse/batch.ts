@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkbenchError } from '../core/errors';
 import type { HttpMethod, WebApiClient } from './webApiClient';
-import { errorFromResponse, idFromEntityId } from './webApiClient';
+import { errorFromResponse, idFromEntityId, preferHeader } from './webApiClient';
 
 /** Dataverse refuses batches of more than 1,000 requests. */
 export const MAX_BATCH_REQUESTS = 1000;
@@ -349,6 +349,127 @@ export interface ExecuteBatchOptions {
   readonly signal?: AbortSignal;
   /** Annotations for every part, e.g. formatted values. */
   readonly includeAnnotations?: string;
+  /**
+   * More headers for the `$batch` request itself, e.g. `MSCRM.BypassCustomPluginExecution: true` or
+   * `CallerObjectId`. The client's own (`BATCH_CLIENT_HEADERS`: the token, the multipart framing, the OData
+   * version) cannot be set: naming one is an `invalidInput` error before anything is sent. A `Prefer` is
+   * merged into the one the options above make, each preference once, the options' first.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Headers the client writes on a `$batch` request itself (lower case): the access token, the multipart
+ * body's Content-Type and HTTP framing, and what it always sends (webApiClient.ts). Never from a caller.
+ */
+export const BATCH_CLIENT_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'accept',
+  'accept-encoding',
+  'odata-version',
+  'odata-maxversion',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+
+/** RFC 9110 token characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What an HTTP field value can carry: tab, visible ASCII and space, and Latin-1 (fetch sends bytes). */
+const HEADER_VALUE = /^[\t\x20-\x7E\x80-\xFF]*$/;
+
+/** The preferences of a `Prefer` value, split at commas outside quoted strings. */
+function splitPreferences(value: string): string[] {
+  const result: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '\\' && quoted && i + 1 < value.length) {
+      current += c + value[i + 1]!;
+      i++;
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      result.push(current);
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  result.push(current);
+  return result.map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/** Preference names compare without case (RFC 7240); `odata.maxpagesize=5` is named `odata.maxpagesize`. */
+function preferenceName(preference: string): string {
+  return (/^[^=;\s]*/.exec(preference)?.[0] ?? '').toLowerCase();
+}
+
+/** Prefer values merged into one, a preference named twice kept the first time (RFC 7240). */
+function mergePreferences(values: readonly string[]): string | undefined {
+  const kept: string[] = [];
+  const names = new Set<string>();
+  for (const preference of values.flatMap(splitPreferences)) {
+    const name = preferenceName(preference);
+    if (names.has(name)) continue;
+    names.add(name);
+    kept.push(preference);
+  }
+  return kept.length === 0 ? undefined : kept.join(',');
+}
+
+/**
+ * The headers a `$batch` request carries besides the client's own, checked before anything is sent.
+ * Errors name the header, never its value (it may be a token or record data).
+ */
+export function batchRequestHeaders(options: ExecuteBatchOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const prefer: string[] = [];
+  const own = preferHeader({
+    ...(options.continueOnError ? { continueOnError: true } : {}),
+    ...(options.includeAnnotations === undefined ? {} : { includeAnnotations: options.includeAnnotations }),
+  });
+  if (own !== undefined) prefer.push(own);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    const shown = name.replace(/[^\x21-\x7E]/g, '?').slice(0, 100);
+    if (!HEADER_NAME.test(name)) {
+      throw new WorkbenchError('invalidInput', `'${shown}' is not a valid HTTP header name. Nothing was sent.`);
+    }
+    const lower = name.toLowerCase();
+    if (BATCH_CLIENT_HEADERS.has(lower)) {
+      throw new WorkbenchError(
+        'invalidInput',
+        `The header '${name}' cannot be set on a $batch request: the client sends its own. Nothing was sent.`,
+      );
+    }
+    if (!HEADER_VALUE.test(value)) {
+      throw new WorkbenchError(
+        'invalidInput',
+        `The value of the header '${name}' holds a line break or a character an HTTP header cannot carry. Nothing was sent.`,
+      );
+    }
+    if (lower === 'prefer') {
+      prefer.push(value);
+      continue;
+    }
+    const existing = Object.keys(headers).find((key) => key.toLowerCase() === lower);
+    if (existing === undefined) headers[name] = value;
+    else headers[existing] = `${headers[existing]!}, ${value}`;
+  }
+  const merged = mergePreferences(prefer);
+  if (merged !== undefined) headers.Prefer = merged;
+  return headers;
 }
 
 /**
@@ -361,6 +482,7 @@ export async function executeBatch(
   items: readonly BatchItem[],
   options: ExecuteBatchOptions = {},
 ): Promise<BatchResult[]> {
+  const headers = batchRequestHeaders(options);
   const built = buildBatch(items, { webApiPath: new URL(client.webApiUrl).pathname });
   const safe = built.items.every((item) =>
     isChangeSet(item)
@@ -373,10 +495,8 @@ export async function executeBatch(
     method: 'POST',
     path: '$batch',
     rawBody: { text: built.body, contentType: built.contentType },
-    prefer: {
-      ...(options.continueOnError ? { continueOnError: true } : {}),
-      ...(options.includeAnnotations === undefined ? {} : { includeAnnotations: options.includeAnnotations }),
-    },
+    // Prefer included: one header, continue-on-error and include-annotations first.
+    headers,
     idempotent: safe,
     // Without continue-on-error Dataverse answers 400 for the whole batch, with the parts still inside; the
     // emulator answers with the failed part's status (404 for a missing lookup). Either way the parts are

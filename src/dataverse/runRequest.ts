@@ -166,6 +166,8 @@ async function runBatch(
   const results = await executeBatch(client, items, {
     continueOnError: batch.continueOnError,
     ...(batch.includeAnnotations === undefined ? {} : { includeAnnotations: batch.includeAnnotations }),
+    // The other headers written on `POST $batch` (bypass, impersonation, …), for the request itself.
+    headers: batch.headers,
     ...(signal === undefined ? {} : { signal }),
   }).catch((error: unknown) => {
     const answer = answerFromError(error, started);

@@ -29,6 +29,7 @@ export function documentDiagnostics(document: ODataDocument, options: LanguageOp
       result.push(...analyzeRequest(request, options.metadata).diagnostics);
       result.push(...dataverseRules(request, request !== block.request));
     }
+    if (block.request.body?.kind === 'batch') result.push(...batchHeaderDiagnostics(block.request));
   }
   result.push(...variableDiagnostics(document, options));
   return result.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
@@ -108,6 +109,84 @@ function dataverseRules(request: Request, inBatch: boolean): LanguageDiagnostic[
       span: request.requestLineSpan,
       fixes: [],
     });
+  }
+  return result;
+}
+
+// ---- Headers of the `$batch` request (docs/odata-files.md, Batch) ------------------------------------
+
+/**
+ * What the client sends on every `$batch` request itself (src/dataverse/webApiClient.ts): the file may
+ * repeat one only with the same value, as Microsoft's examples do; it is then not sent twice.
+ */
+const CLIENT_VALUES: Readonly<Record<string, readonly [name: string, value: string]>> = {
+  'odata-version': ['OData-Version', '4.0'],
+  'odata-maxversion': ['OData-MaxVersion', '4.0'],
+  accept: ['Accept', 'application/json'],
+  'accept-encoding': ['Accept-Encoding', 'gzip, deflate'],
+};
+
+/** The access token and the HTTP framing of the multipart body: never from the file. */
+const CLIENT_ONLY = new Set([
+  'authorization',
+  'proxy-authorization',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+
+function comparable(value: string): string {
+  return value.replace(/\s+/g, '').toLowerCase();
+}
+
+/** Whether a header written on `POST $batch` repeats what the client sends anyway (then it is dropped). */
+export function repeatsClientHeader(name: string, value: string): boolean {
+  const own = CLIENT_VALUES[name.toLowerCase()];
+  return own !== undefined && comparable(value) === comparable(own[1]);
+}
+
+/**
+ * Why a header written on `POST $batch` (a batch block, not a hand-written multipart body) cannot go
+ * on the batch request, or undefined when it is sent there. Never repeats the value: it may be a token.
+ */
+export function batchHeaderRefusal(name: string, value: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (lower === 'content-type') {
+    return "A $batch block is sent as multipart/mixed with a boundary of its own, so it takes no Content-Type: remove this header, or write 'Content-Type: multipart/mixed; boundary=…' and the whole multipart body yourself.";
+  }
+  if (CLIENT_ONLY.has(lower)) {
+    return `'${name}' cannot be set on a $batch request: Dataverse Workbench sends the access token and the HTTP framing itself. Remove this header.`;
+  }
+  const own = CLIENT_VALUES[lower];
+  if (own !== undefined && !repeatsClientHeader(name, value)) {
+    return `A $batch request is always sent with '${own[0]}: ${own[1]}': remove this header or write that value.`;
+  }
+  if (lower === 'if-match' || (lower === 'if-none-match' && comparable(value) !== 'null')) {
+    return `'${name}' is a condition on one record: write it on the request inside the batch it applies to, not on the $batch request.`;
+  }
+  if (lower === 'content-id') {
+    return 'Content-ID names a request inside a change set: write it on that request, not on the $batch request.';
+  }
+  return undefined;
+}
+
+/** Headers of `POST $batch` the batch request cannot carry; one whose value holds `{{…}}` is checked when it runs. */
+function batchHeaderDiagnostics(request: Request): LanguageDiagnostic[] {
+  const result: LanguageDiagnostic[] = [];
+  for (const header of request.headers) {
+    const lower = header.name.toLowerCase();
+    const byValue = CLIENT_VALUES[lower] !== undefined || lower === 'if-none-match';
+    if (byValue && header.value.includes('{{')) continue;
+    const message = batchHeaderRefusal(header.name, header.value);
+    if (message === undefined) continue;
+    result.push({ code: 'batchHeader', message, severity: 'error', span: header.span, fixes: [] });
   }
   return result;
 }

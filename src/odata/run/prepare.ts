@@ -5,7 +5,7 @@
  * Pure: the VS Code side and `dvw run` share it, and what it cannot resolve is a problem, never text.
  */
 import type { Block, Header, HttpMethod, ODataDocument, Request, TextSpan, VariableUse } from '../document/syntax';
-import { documentDiagnostics } from '../language/diagnostics';
+import { batchHeaderRefusal, documentDiagnostics, repeatsClientHeader } from '../language/diagnostics';
 import type { Placement, RunContext, RunProblem } from './variables';
 import { VariableResolver } from './variables';
 
@@ -34,6 +34,13 @@ export interface PreparedBatch {
   readonly continueOnError: boolean;
   /** From `Prefer: odata.include-annotations="…"` on the `$batch` request. */
   readonly includeAnnotations?: string;
+  /**
+   * The other headers written on the `$batch` request, for the request itself (`executeBatch`'s
+   * `headers`): `MSCRM.BypassCustomPluginExecution`, `CallerObjectId`, `Consistency`, … Its `Prefer`, if
+   * any, holds only the preferences besides the two above, each once. Never the client's own headers
+   * (docs/odata-files.md, Batch): those are refused as problems, or dropped when they repeat its value.
+   */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface PreparedRequest {
@@ -147,6 +154,45 @@ function jsonPlacements(
     }
   }
   return placements;
+}
+
+// ---- Headers of the `$batch` request ----------------------------------------------------------------
+
+/** Whether a preference is read into `continueOnError` or `includeAnnotations` (then it is not sent twice). */
+function readPreference(preference: string): boolean {
+  const name = preferenceName(preference);
+  return (
+    name === 'odata.continue-on-error' || (name === 'odata.include-annotations' && INCLUDE_ANNOTATIONS.test(preference))
+  );
+}
+
+/** The preferences of a `Prefer` value, split at commas outside quoted strings. */
+function splitPreferences(value: string): string[] {
+  const result: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '\\' && quoted && i + 1 < value.length) {
+      current += c + value[i + 1]!;
+      i++;
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      result.push(current);
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  result.push(current);
+  return result.map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/** `odata.maxpagesize=5` → `odata.maxpagesize`; names compare without case (RFC 7240). */
+function preferenceName(preference: string): string {
+  return (/^[^=;\s]*/.exec(preference)?.[0] ?? '').toLowerCase();
 }
 
 interface PreparedPart {
@@ -282,6 +328,41 @@ class Preparer {
     return { method: request.method, url, headers, body, fetch: false };
   }
 
+  /**
+   * The headers of the `$batch` request itself (`PreparedBatch.headers`); a header the request cannot
+   * carry becomes a problem at its line. `part` is the prepared request of `request`: its headers are
+   * the written ones, in order, all expanded.
+   */
+  batchRequestHeaders(request: Request, part: PreparedPart): Record<string, string> {
+    const headers: Record<string, string> = {};
+    const preferences: string[] = [];
+    request.headers.forEach((written, index) => {
+      const [name, value] = part.headers[index] ?? [written.name, written.value];
+      const lower = name.toLowerCase();
+      if (lower === 'prefer') {
+        for (const preference of splitPreferences(value)) {
+          if (readPreference(preference)) continue;
+          const preferenceKey = preferenceName(preference);
+          // RFC 7240: a preference given twice counts once, the first time.
+          if (!preferences.some((p) => preferenceName(p) === preferenceKey)) preferences.push(preference);
+        }
+        return;
+      }
+      // Checked again once variables are expanded: the document diagnostic cannot see their values.
+      const refusal = batchHeaderRefusal(name, value);
+      if (refusal !== undefined) {
+        this.problems.push({ code: 'batchHeader', message: refusal, span: written.span });
+        return;
+      }
+      if (repeatsClientHeader(name, value)) return;
+      const existing = Object.keys(headers).find((key) => key.toLowerCase() === lower);
+      if (existing === undefined) headers[name] = value;
+      else headers[existing] = `${headers[existing]!}, ${value}`;
+    });
+    if (preferences.length > 0) headers.Prefer = preferences.join(',');
+    return headers;
+  }
+
   batchPart(request: Request): PreparedBatchRequest | undefined {
     const part = this.part(request);
     if (part === undefined) return undefined;
@@ -390,6 +471,7 @@ export function prepareRequest(document: ODataDocument, blockIndex: number, cont
       items,
       continueOnError: CONTINUE_ON_ERROR.test(prefer),
       ...(annotations === undefined ? {} : { includeAnnotations: annotations }),
+      headers: preparer.batchRequestHeaders(request, part),
     };
   }
   // A document error and the resolver may both trip over the same `{{…}}`: report it once.

@@ -41,7 +41,8 @@ export type RunProblemCode =
   | 'invalidHeaderValue'
   | 'invalidUrl'
   | 'noRequest'
-  | 'emptyBatch';
+  | 'emptyBatch'
+  | 'batchHeader';
 
 export interface RunProblem {
   readonly message: string;

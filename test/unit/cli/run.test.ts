@@ -221,6 +221,69 @@ describe('dvw run', function () {
     }
   });
 
+  it('sends the headers written on POST $batch (bypass, impersonation) on the $batch request itself', async () => {
+    const answer = [
+      '--batchresponse_1',
+      'Content-Type: multipart/mixed; boundary=changesetresponse_1',
+      '',
+      '--changesetresponse_1',
+      'Content-Type: application/http',
+      'Content-Transfer-Encoding: binary',
+      'Content-ID: 1',
+      '',
+      'HTTP/1.1 204 No Content',
+      'OData-Version: 4.0',
+      '',
+      '',
+      '--changesetresponse_1--',
+      '--batchresponse_1--',
+      '',
+    ].join('\r\n');
+    const peer = await startPeer((_request, res) => {
+      res.writeHead(200, { 'Content-Type': 'multipart/mixed; boundary=batchresponse_1' });
+      res.end(answer);
+    });
+    try {
+      const body = '\nBEGIN CHANGESET\nPOST accounts\nContent-ID: 1\n\n{ "name": "No plug-ins" }\nEND CHANGESET\n';
+      const batch = file(
+        'bypass.odata',
+        '@caller = e39c5d16-675b-48d1-8e67-667427e9c084\n###\nPOST $batch\nOData-Version: 4.0\n' +
+          'MSCRM.BypassCustomPluginExecution: true\nCallerObjectId: {{caller}}\nMSCRM.SuppressDuplicateDetection: false\n' +
+          body,
+      );
+      const connectionToPeer = ['--url', peer.url, '--token', 'run-test-token'];
+      const ok = await run([batch, '--output', 'json', ...connectionToPeer]);
+      assert.equal(ok.stderr, '');
+      assert.equal(ok.code, 0);
+      assert.equal((JSON.parse(ok.stdout.trimEnd().split('\n')[0]!) as { status: number }).status, 204);
+      assert.equal(peer.requests.length, 1);
+      const sent = peer.requests[0]!;
+      assert.equal(sent.url, '/api/data/v9.2/$batch');
+      assert.equal(sent.headers['mscrm.bypasscustompluginexecution'], 'true');
+      assert.equal(sent.headers.callerobjectid, 'e39c5d16-675b-48d1-8e67-667427e9c084');
+      assert.equal(sent.headers['mscrm.suppressduplicatedetection'], 'false');
+      assert.equal(sent.headers.authorization, 'Bearer run-test-token');
+      assert.match(String(sent.headers['content-type']), /^multipart\/mixed; boundary="batch_/);
+
+      // Another token written on the batch request is refused before anything is sent, its value unprinted.
+      const forged = file(
+        'forged.odata',
+        'POST $batch\nMSCRM.BypassCustomPluginExecution: true\nAuthorization: Bearer file-token-value\n' + body,
+      );
+      const refused = await run([forged, ...connectionToPeer]);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stdout, '');
+      assert.match(
+        refused.stderr,
+        /forged\.odata:3:1: error: 'Authorization' cannot be set on a \$batch request: .* \[batchHeader\]/,
+      );
+      assert.ok(!refused.stderr.includes('file-token-value'));
+      assert.equal(peer.requests.length, 1, 'nothing more was sent');
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('exits 2 on usage errors', async () => {
     const cases: [string[], RegExp][] = [
       [[fixture('list.odata'), '--env', 'dvw-test-missing'], /no environment is named 'dvw-test-missing'/],

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { BatchItem, BatchRequest } from '../../../src/dataverse/batch';
 import {
+  BATCH_CLIENT_HEADERS,
+  batchRequestHeaders,
   boundaryOf,
   buildBatch,
   executeBatch,
   matchBatchResults,
   parseBatchResponse,
 } from '../../../src/dataverse/batch';
+import { WorkbenchError } from '../../../src/core/errors';
 import type { Peer } from './helpers';
 import { clientFor, rejection, startPeer } from './helpers';
 
@@ -457,5 +460,124 @@ describe('dataverse/batch: executeBatch over HTTP (local peer answering with the
     );
     assert.equal(error.kind, 'network');
     assert.equal(peer.requests.length, 1);
+  });
+});
+
+describe('dataverse/batch: headers of the $batch request itself', () => {
+  let peer: Peer | undefined;
+  afterEach(async () => {
+    await peer?.close();
+    peer = undefined;
+  });
+
+  function refusal(headers: Record<string, string>): WorkbenchError {
+    try {
+      batchRequestHeaders({ headers });
+    } catch (error) {
+      assert.ok(error instanceof WorkbenchError, String(error));
+      return error;
+    }
+    return assert.fail(`accepted ${Object.keys(headers).join()}`);
+  }
+
+  it('merges a Prefer into the one the options make, each preference once, the options first', () => {
+    assert.deepEqual(
+      batchRequestHeaders({
+        continueOnError: true,
+        includeAnnotations: 'A,B',
+        headers: {
+          'MSCRM.BypassCustomPluginExecution': 'true',
+          Prefer: 'odata.maxpagesize=5, ODATA.CONTINUE-ON-ERROR, odata.include-annotations="*", return=representation',
+          CallerObjectId: 'e39c5d16-675b-48d1-8e67-667427e9c084',
+        },
+      }),
+      {
+        'MSCRM.BypassCustomPluginExecution': 'true',
+        CallerObjectId: 'e39c5d16-675b-48d1-8e67-667427e9c084',
+        Prefer: 'odata.include-annotations="A,B",odata.continue-on-error,odata.maxpagesize=5,return=representation',
+      },
+    );
+    assert.deepEqual(batchRequestHeaders({}), {});
+    assert.deepEqual(batchRequestHeaders({ headers: { prefer: 'odata.maxpagesize=3' } }), {
+      Prefer: 'odata.maxpagesize=3',
+    });
+  });
+
+  it('refuses every header the client writes itself, naming it and never its value', () => {
+    for (const lower of BATCH_CLIENT_HEADERS) {
+      for (const name of [lower, lower.toUpperCase(), lower.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())]) {
+        const error = refusal({ 'MSCRM.BypassCustomPluginExecution': 'true', [name]: 'Bearer stolen-value' });
+        assert.equal(error.kind, 'invalidInput');
+        assert.ok(error.message.includes(`'${name}'`), error.message);
+        assert.match(error.message, /Nothing was sent\./);
+        assert.ok(!error.message.includes('stolen-value'));
+      }
+    }
+  });
+
+  it('refuses names and values HTTP cannot carry, instead of letting fetch fail on them', () => {
+    const cases: Record<string, string>[] = [
+      { 'Bad Name': 'x' },
+      { 'Bad:Name': 'x' },
+      { '': 'x' },
+      { CallerObjectId: 'a\r\nAuthorization: Bearer injected' },
+      { CallerObjectId: 'a\nb' },
+      { 'MSCRM.SolutionUniqueName': 'Solution\u0142' },
+      { 'MSCRM.SolutionUniqueName': 'zero\u0000' },
+    ];
+    for (const headers of cases) {
+      const error = refusal(headers);
+      assert.equal(error.kind, 'invalidInput', JSON.stringify(headers));
+      assert.ok(!error.message.includes('injected'));
+    }
+    // Latin-1 goes as bytes, as HTTP allows.
+    assert.deepEqual(batchRequestHeaders({ headers: { 'MSCRM.SolutionUniqueName': 'Lösung' } }), {
+      'MSCRM.SolutionUniqueName': 'Lösung',
+    });
+  });
+
+  it('sends the headers on the $batch request, keeps the client’s own, and sends nothing when refused', async () => {
+    const answer = crlf(message(example(2, 'Response')).body);
+    peer = await startPeer((_request, res) => {
+      res.writeHead(200, {
+        'Content-Type': 'multipart/mixed; boundary=batchresponse_f27ef42d-51b0-4685-bac9-f468f844de2f',
+      });
+      res.end(answer);
+    });
+    const client = clientFor(peer.url, 'secret-token');
+    const items: BatchItem[] = [
+      { changeSet: [1, 2, 3].map((n): BatchRequest => ({ method: 'POST', url: 'tasks', body: { subject: `T${n}` } })) },
+      { method: 'GET', url: `${ACCOUNT}/Account_Tasks?$select=subject` },
+    ];
+    const results = await executeBatch(client, items, {
+      continueOnError: true,
+      headers: {
+        'MSCRM.BypassCustomPluginExecution': 'true',
+        CallerObjectId: 'e39c5d16-675b-48d1-8e67-667427e9c084',
+        Prefer: 'odata.maxpagesize=10',
+      },
+    });
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [204, 204, 204, 200],
+    );
+    const [sent] = peer.requests;
+    assert.ok(sent);
+    assert.equal(sent.headers['mscrm.bypasscustompluginexecution'], 'true');
+    assert.equal(sent.headers.callerobjectid, 'e39c5d16-675b-48d1-8e67-667427e9c084');
+    assert.equal(sent.headers.prefer, 'odata.continue-on-error,odata.maxpagesize=10');
+    assert.equal(sent.headers.authorization, 'Bearer secret-token');
+    assert.equal(sent.headers['odata-version'], '4.0');
+    assert.match(String(sent.headers['content-type']), /^multipart\/mixed; boundary="batch_/);
+    // The parts carry only their own headers.
+    assert.ok(!/bypass|callerobjectid/i.test(sent.body));
+
+    const refused: Record<string, string>[] = [{ Authorization: 'Bearer other-token' }, { 'Content-Type': 'a/b' }];
+    for (const headers of refused) {
+      const error = await rejection(executeBatch(client, items, { headers }));
+      assert.equal(error.kind, 'invalidInput');
+      assert.ok(!error.message.includes('other-token'));
+    }
+    assert.equal(peer.requests.length, 1, 'nothing more was sent');
   });
 });

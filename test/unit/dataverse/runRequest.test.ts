@@ -275,6 +275,115 @@ describe('executeRequest (wire details)', () => {
   });
 });
 
+describe('executeRequest (headers of a $batch block)', () => {
+  const CHANGESET_ANSWER = [
+    '--batchresponse_1',
+    'Content-Type: multipart/mixed; boundary=changesetresponse_1',
+    '',
+    '--changesetresponse_1',
+    'Content-Type: application/http',
+    'Content-Transfer-Encoding: binary',
+    'Content-ID: 1',
+    '',
+    'HTTP/1.1 204 No Content',
+    'OData-Version: 4.0',
+    'OData-EntityId: https://org.crm.dynamics.com/api/data/v9.2/accounts(0000000a-0000-0000-0000-000000000001)',
+    '',
+    '',
+    '--changesetresponse_1--',
+    '--batchresponse_1',
+    'Content-Type: application/http',
+    'Content-Transfer-Encoding: binary',
+    '',
+    'HTTP/1.1 200 OK',
+    'Content-Type: application/json; odata.metadata=minimal',
+    'OData-Version: 4.0',
+    '',
+    '{"value":[]}',
+    '--batchresponse_1--',
+    '',
+  ].join('\r\n');
+  const options = { deltaLinks: memoryDeltaLinkStore(), key: 'k' };
+  let peer: Peer;
+
+  beforeEach(async () => {
+    peer = await startPeer((_request, res) => {
+      res.writeHead(200, { 'Content-Type': 'multipart/mixed; boundary=batchresponse_1', 'OData-Version': '4.0' });
+      res.end(CHANGESET_ANSWER);
+    });
+  });
+  afterEach(async () => {
+    await peer.close();
+  });
+
+  it('sends the headers written on POST $batch on the $batch request, the client keeping its own', async () => {
+    const text = [
+      '@caller = e39c5d16-675b-48d1-8e67-667427e9c084',
+      'POST $batch',
+      'OData-Version: 4.0',
+      'Accept: application/json',
+      'If-None-Match: null',
+      'MSCRM.BypassCustomPluginExecution: true',
+      'CallerObjectId: {{caller}}',
+      'Prefer: odata.continue-on-error, odata.maxpagesize=10',
+      '',
+      'BEGIN CHANGESET',
+      'POST accounts',
+      'Content-ID: 1',
+      '',
+      '{ "name": "Bypassed" }',
+      'END CHANGESET',
+      '',
+      'GET accounts?$select=name',
+      '',
+    ].join('\n');
+    const client = clientFor(peer.url, 'secret-token');
+    const result = await executeRequest(client, prepared(text, 0, context(new Map())), options);
+    assert.equal(result.kind, 'batch');
+    assert.deepEqual(
+      result.batch?.map((part) => [part.method, part.status]),
+      [
+        ['POST', 204],
+        ['GET', 200],
+      ],
+    );
+    assert.equal(peer.requests.length, 1);
+    const sent = peer.requests[0]!;
+    assert.equal(sent.url, '/api/data/v9.2/$batch');
+    assert.equal(sent.headers['mscrm.bypasscustompluginexecution'], 'true');
+    assert.equal(sent.headers.callerobjectid, 'e39c5d16-675b-48d1-8e67-667427e9c084');
+    assert.equal(sent.headers['if-none-match'], 'null');
+    assert.equal(sent.headers.prefer, 'odata.continue-on-error,odata.maxpagesize=10');
+    assert.equal(sent.headers.authorization, 'Bearer secret-token');
+    assert.equal(sent.headers['odata-version'], '4.0');
+    assert.equal(sent.headers.accept, 'application/json');
+    assert.match(String(sent.headers['content-type']), /^multipart\/mixed; boundary="batch_[0-9a-f-]{36}"$/);
+  });
+
+  it('cannot be made to send another Authorization: the file is refused, and so is a hand-made prepared block', async () => {
+    const text = '@token = stolen\nPOST $batch\nAuthorization: Bearer {{token}}\n\nGET accounts\n';
+    const result = prepareRequest(parseDocument(text), 0, context(new Map()));
+    assert.ok(!result.ok);
+    assert.deepEqual(
+      result.problems.map((p) => [p.code, text.slice(p.span.start, p.span.end)]),
+      [['batchHeader', 'Authorization: Bearer {{token}}']],
+    );
+    assert.ok(!result.problems[0]!.message.includes('stolen'));
+
+    const request = prepared('POST $batch\nCallerObjectId: x\n\nGET accounts\n', 0, context(new Map()));
+    const forged: PreparedRequest = {
+      ...request,
+      batch: { ...request.batch!, headers: { ...request.batch!.headers, authorization: 'Bearer stolen' } },
+    };
+    const client = clientFor(peer.url, 'secret-token');
+    const error = await rejection(executeRequest(client, forged, options));
+    assert.equal(error.kind, 'invalidInput');
+    assert.match(error.message, /'authorization' cannot be set on a \$batch request/);
+    assert.ok(!error.message.includes('stolen'));
+    assert.deepEqual(peer.requests, [], 'nothing was sent');
+  });
+});
+
 describe('checkRequestUrl', () => {
   const ROOT = 'https://org.crm.dynamics.com/api/data/v9.2/';
   const refusal = (url: string, root = ROOT): string => {

@@ -91,6 +91,40 @@ describe('diagnostics', function () {
     );
   });
 
+  it('accepts optional-parameter and impersonation headers on a $batch request, and refuses the client’s own there', () => {
+    const body = '\nBEGIN CHANGESET\nPOST accounts\n\n{ "name": "a" }\nEND CHANGESET\n';
+    const accepted = [
+      'POST $batch',
+      'OData-MaxVersion: 4.0',
+      'OData-Version: 4.0',
+      'If-None-Match: null',
+      'Accept: application/json',
+      'Prefer: odata.continue-on-error, odata.maxpagesize=10',
+      'MSCRM.BypassCustomPluginExecution: true',
+      'MSCRM.BypassBusinessLogicExecution: CustomSync',
+      'MSCRM.SuppressDuplicateDetection: false',
+      'MSCRM.SolutionUniqueName: ExampleSolution',
+      'CallerObjectId: e39c5d16-675b-48d1-8e67-667427e9c084',
+      'MSCRMCallerID: 75df116d-d9da-e711-a94b-000d3a34ed47',
+      'Consistency: Strong',
+      'OData-Version: {{version}}',
+      body,
+    ].join('\n');
+    assert.deepEqual(located(accepted, false), ['undefinedVariable@version']);
+    const refused = `POST $batch\nAuthorization: Bearer x\nOData-Version: 4.01\nIf-Match: *\n${body}`;
+    assert.deepEqual(
+      check(refused, false).map((d) => [d.code, d.severity, refused.slice(d.span.start, d.span.end)]),
+      [
+        ['batchHeader', 'error', 'Authorization: Bearer x'],
+        ['batchHeader', 'error', 'OData-Version: 4.01'],
+        ['batchHeader', 'error', 'If-Match: *'],
+      ],
+    );
+    // Outside a batch block these headers are the request's own business.
+    assert.deepEqual(located('POST accounts\nIf-Match: *\nAuthorization: Bearer x\n\n{}\n', false), []);
+    assert.deepEqual(located('POST $batch\nContent-Type: multipart/mixed; boundary=b\n\n--b--\n', false), []);
+  });
+
   it('reports undefined variables and requests named below, knowing environment variables', () => {
     const text =
       '@top = 5\n### a\nGET accounts?$top={{topp}}&$filter=name eq {{later.name}}\n### b\n# @name later\nGET accounts\n';

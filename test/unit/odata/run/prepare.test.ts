@@ -325,6 +325,7 @@ describe('prepareRequest', () => {
       assert.deepEqual(request.batch, {
         continueOnError: true,
         includeAnnotations: '*',
+        headers: {},
         items: [
           { method: 'GET', url: "accounts?$select=name&$filter=address1_city%20eq%20'Oslo'", headers: {} },
           {
@@ -345,6 +346,127 @@ describe('prepareRequest', () => {
     it('reports problems of every part', () => {
       const text = 'POST $batch\n\nGET a?x={{one}}\n\nGET b?y={{two}}\n';
       assert.deepEqual(located(text, problems(text)), ['undefinedVariable@one', 'undefinedVariable@two']);
+    });
+
+    describe('headers of the $batch request', () => {
+      const BATCH_BODY = '\nBEGIN CHANGESET\nPOST accounts\n\n{ "name": "a" }\nEND CHANGESET\n';
+
+      it('carries every other header written on POST $batch, variables expanded, for the request itself', () => {
+        const text = [
+          '@user = e39c5d16-675b-48d1-8e67-667427e9c084',
+          'POST $batch',
+          'MSCRM.BypassCustomPluginExecution: true',
+          'MSCRM.BypassBusinessLogicExecution: CustomSync,CustomAsync',
+          'MSCRM.SuppressDuplicateDetection: false',
+          'MSCRM.SolutionUniqueName: ExampleSolution',
+          'CallerObjectId: {{user}}',
+          'Consistency: Strong',
+          'x-custom: 1',
+          'X-Custom: 2',
+          BATCH_BODY,
+        ].join('\n');
+        const batch = prepare(text).batch!;
+        assert.deepEqual(batch.headers, {
+          'MSCRM.BypassCustomPluginExecution': 'true',
+          'MSCRM.BypassBusinessLogicExecution': 'CustomSync,CustomAsync',
+          'MSCRM.SuppressDuplicateDetection': 'false',
+          'MSCRM.SolutionUniqueName': 'ExampleSolution',
+          CallerObjectId: 'e39c5d16-675b-48d1-8e67-667427e9c084',
+          Consistency: 'Strong',
+          'x-custom': '1, 2',
+        });
+        // The parts keep only their own headers: nothing of the batch request is copied into them.
+        assert.deepEqual(batch.items, [
+          { changeSet: [{ method: 'POST', url: 'accounts', headers: {}, body: '{ "name": "a" }' }] },
+        ]);
+      });
+
+      it('accepts the headers of Microsoft’s examples, sending once what the client sends anyway', () => {
+        const text = [
+          'POST $batch',
+          'OData-MaxVersion: 4.0',
+          'OData-Version: 4.0',
+          'If-None-Match: null',
+          'Accept: application/json',
+          'accept-encoding: gzip,deflate',
+          BATCH_BODY,
+        ].join('\n');
+        assert.deepEqual(prepare(text).batch!.headers, { 'If-None-Match': 'null' });
+      });
+
+      it('reads continue-on-error and annotations as before, and sends the other preferences once', () => {
+        const text = [
+          'POST $batch',
+          'Prefer: odata.continue-on-error, odata.maxpagesize=5',
+          'Prefer: odata.include-annotations="A,B", ODATA.MAXPAGESIZE=9, return=representation',
+          BATCH_BODY,
+        ].join('\n');
+        const batch = prepare(text).batch!;
+        assert.equal(batch.continueOnError, true);
+        assert.equal(batch.includeAnnotations, 'A,B');
+        assert.deepEqual(batch.headers, { Prefer: 'odata.maxpagesize=5,return=representation' });
+        assert.deepEqual(prepare(`POST $batch\nPrefer: odata.continue-on-error\n${BATCH_BODY}`).batch!.headers, {});
+        // Not in the quoted form read as an option: sent as written rather than lost.
+        const unquoted = prepare(`POST $batch\nPrefer: odata.include-annotations=*\n${BATCH_BODY}`).batch!;
+        assert.deepEqual(
+          [unquoted.includeAnnotations, unquoted.headers],
+          [undefined, { Prefer: 'odata.include-annotations=*' }],
+        );
+      });
+
+      it('refuses the client’s own headers and per-record conditions at their line, never repeating the value', () => {
+        const text = [
+          'POST $batch',
+          'Authorization: Bearer file-token',
+          'Content-Type: application/json',
+          'Content-Length: 10',
+          'Host: evil.example',
+          'OData-Version: 4.01',
+          'Accept: text/html',
+          'If-Match: *',
+          'If-None-Match: *',
+          'Content-ID: 1',
+          'MSCRM.BypassCustomPluginExecution: true',
+          BATCH_BODY,
+        ].join('\n');
+        const found = problems(text);
+        assert.deepEqual(located(text, found), [
+          'batchHeader@Authorization: Bearer file-token',
+          'batchHeader@Content-Type: application/json',
+          'batchHeader@Content-Length: 10',
+          'batchHeader@Host: evil.example',
+          'batchHeader@OData-Version: 4.01',
+          'batchHeader@Accept: text/html',
+          'batchHeader@If-Match: *',
+          'batchHeader@If-None-Match: *',
+          'batchHeader@Content-ID: 1',
+        ]);
+        assert.match(found[0]!.message, /^'Authorization' cannot be set on a \$batch request/);
+        assert.match(found[1]!.message, /multipart\/mixed with a boundary of its own/);
+        assert.match(found[4]!.message, /always sent with 'OData-Version: 4\.0'/);
+        assert.match(found[6]!.message, /write it on the request inside the batch/);
+        assert.ok(found.every((p) => !p.message.includes('file-token') && !p.message.includes('evil')));
+      });
+
+      it('checks a header again once its variables are expanded', () => {
+        const text =
+          '@v = 4.01\n@t = secret\nPOST $batch\nOData-Version: {{v}}\nAuthorization: Bearer {{t}}\n' + BATCH_BODY;
+        const found = problems(text);
+        assert.deepEqual(
+          found.map((p) => p.code),
+          ['batchHeader', 'batchHeader'],
+        );
+        assert.ok(found.every((p) => !p.message.includes('secret')));
+        assert.deepEqual(prepare(text.replace('4.01', '4.0').replace(/Authorization.*\n/, '')).batch!.headers, {});
+      });
+
+      it('leaves the headers of a hand-written multipart body to the request', () => {
+        const text = 'POST $batch\nContent-Type: multipart/mixed; boundary=b1\nCallerObjectId: x\n\n--b1--\n';
+        const request = prepare(text);
+        assert.equal(request.kind, 'single');
+        assert.equal(header(request, 'CallerObjectId'), 'x');
+        assert.equal(header(request, 'Content-Type'), 'multipart/mixed; boundary=b1');
+      });
     });
 
     it('sends a multipart body written by hand as it is, with CRLF line ends', () => {
