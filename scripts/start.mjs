@@ -2,11 +2,14 @@
 // Desktop VS Code when `code` is on PATH; otherwise code-server on 127.0.0.1, with the URL printed.
 //   npm start -- --port 8080     choose code-server's port (default: a free one)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const workspace = path.join(root, 'test/fixtures/workspace');
+// The sample files are the integration tests' fixtures: the window opens a copy in the ignored cache folder,
+// made once, so what a developer types there stays there (delete the folder to start afresh).
+const workspace = path.join(root, '.vscode-test/sample-workspace');
+if (!existsSync(workspace)) cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
 const portIndex = process.argv.indexOf('--port');
 const port = portIndex === -1 ? '0' : process.argv[portIndex + 1];
 if (!/^\d+$/.test(port ?? '') || Number(port) > 65535) {
@@ -45,7 +48,7 @@ const server = spawn(
     path.join(profile, 'extensions'),
     '--disable-telemetry',
     '--disable-update-check',
-    // The sample workspace is the project's own folder; trusting it skips a prompt on every start.
+    // The sample workspace is a copy of the project's own files; trusting it skips a prompt on every start.
     '--disable-workspace-trust',
     workspace,
   ],

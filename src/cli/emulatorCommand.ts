@@ -200,6 +200,9 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Forked with an IPC channel (the extension host does): the channel closes when the parent goes, even
+      // when it is killed, and an emulator outliving it would hold the data file against the next start.
+      if (process.connected) process.once('disconnect', stop);
     });
   program.addCommand(command);
 }
