@@ -2,84 +2,92 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { WorkbenchError } from '../core/errors';
+import { describeError, WorkbenchError } from '../core/errors';
+import { emulatorTokenProvider } from '../dataverse/auth/index';
+import type { RunningEmulator, SharedEmulator } from './emulatorAnnouncement';
+import {
+  dataFileOwnerOf,
+  inUseMessage,
+  isProcessAlive,
+  parseEmulatorAnnouncement,
+  parseSharedEmulator,
+  serializeSharedEmulator,
+} from './emulatorAnnouncement';
 
-/** What `dvw emulator --json` prints once it listens. Kept in memory only, never logged. */
-export interface RunningEmulator {
-  readonly url: string;
-  readonly webApi: string;
-  /** A bearer token for the built-in admin user, valid for the token lifetime (an hour by default). */
-  readonly token: string;
-  /** The emulator's identity endpoint, for the client-credentials flow that renews tokens. */
-  readonly authority: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** The PEM of the identity endpoint's self-signed certificate. */
-  readonly certificatePath: string;
-}
+export type { RunningEmulator } from './emulatorAnnouncement';
 
 const START_TIMEOUT_MS = 60_000;
-
-/** Validates the emulator's JSON line; anything else is a failure to start, with the reason. */
-export function parseEmulatorAnnouncement(line: string): RunningEmulator {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new WorkbenchError('internal', 'The emulator printed something other than its JSON line.');
-  }
-  if (typeof value !== 'object' || value === null)
-    throw new WorkbenchError('internal', 'The emulator announced no URL.');
-  const fields = value as Record<string, unknown>;
-  const names = ['url', 'webApi', 'token', 'authority', 'clientId', 'clientSecret', 'certificatePath'] as const;
-  const missing = names.filter((name) => typeof fields[name] !== 'string');
-  if (missing.length > 0) {
-    throw new WorkbenchError('internal', `The emulator announced no ${missing.join(', ')}.`);
-  }
-  const text = (name: (typeof names)[number]): string => fields[name] as string;
-  return {
-    url: text('url'),
-    webApi: text('webApi'),
-    token: text('token'),
-    authority: text('authority'),
-    clientId: text('clientId'),
-    clientSecret: text('clientSecret'),
-    certificatePath: text('certificatePath'),
-  };
-}
+/** How long the check of another window's emulator may take before it counts as not answering. */
+const PROBE_TIMEOUT_MS = 10_000;
+/** How often an attached window checks that the other window's emulator process still exists. */
+const OWNER_CHECK_MS = 5_000;
+/** The SecretStorage key of the emulator a window of this profile runs (it holds the client secret). */
+export const SHARED_EMULATOR_KEY = 'dataverse.emulator.running';
 
 /**
  * Runs the local emulator (`dist/cli.js emulator`) as a child process of the extension host, never
  * in-process: its queries must not freeze the editor. Data is kept in the extension's global storage,
  * so records survive restarts; the sample rows are seeded only into a new file.
+ *
+ * Every window of a profile shares that storage, and one emulator process owns the data file. So the window
+ * that runs the emulator publishes it in SecretStorage (shared by the profile's windows; it holds the client
+ * secret), and another window's start attaches to it instead of spawning a second one; that window's stop
+ * only detaches.
  */
 export class EmulatorHost implements vscode.Disposable {
   private child: ChildProcess | undefined;
   private starting: Promise<RunningEmulator> | undefined;
   private current: RunningEmulator | undefined;
+  /** While this window uses the emulator another window runs: that emulator's process id. */
+  private attachedTo: number | undefined;
+  private ownerCheck: NodeJS.Timeout | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly storageUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+    private readonly secrets: vscode.SecretStorage,
+  ) {
+    this.subscriptions.push(
+      secrets.onDidChange((event) => {
+        if (event.key === SHARED_EMULATOR_KEY) void this.checkOwner();
+      }),
+    );
+  }
+
+  /** The SQLite file the emulator keeps its data in (the same for every window of the profile). */
+  get dataFile(): string {
+    return vscode.Uri.joinPath(this.storageUri, 'emulator.sqlite').fsPath;
+  }
 
   get running(): RunningEmulator | undefined {
     return this.current;
   }
 
-  /** Starts the emulator once; concurrent calls share the start, later calls return the running one. */
+  /**
+   * Starts the emulator once, or attaches to the one another window of this profile runs; concurrent calls
+   * share the start, later calls return the running one.
+   */
   start(): Promise<RunningEmulator> {
     if (this.current) return Promise.resolve(this.current);
-    this.starting ??= this.spawn().finally(() => {
+    this.starting ??= this.attachOrSpawn().finally(() => {
       this.starting = undefined;
     });
     return this.starting;
   }
 
+  /** Stops the emulator this window runs; an attached window only detaches from the other window's one. */
   async stop(): Promise<void> {
+    if (this.attachedTo !== undefined) {
+      this.detach(
+        `Detached from the local emulator of another VS Code window (process ${this.attachedTo}); ` +
+          'it keeps running there: stop it in that window.',
+      );
+      return;
+    }
     const child = this.child;
     this.child = undefined;
     this.current = undefined;
@@ -89,18 +97,146 @@ export class EmulatorHost implements vscode.Disposable {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+    if (child?.pid !== undefined) await this.withdraw(child.pid);
     this.changed.fire();
   }
 
   dispose(): void {
+    for (const subscription of this.subscriptions) subscription.dispose();
+    clearInterval(this.ownerCheck);
     void this.stop();
     this.changed.dispose();
+  }
+
+  /** Tells the other windows of the profile that process `pid` runs `emulator` (SecretStorage only). */
+  async publish(emulator: RunningEmulator, pid: number): Promise<void> {
+    try {
+      await this.secrets.store(SHARED_EMULATOR_KEY, serializeSharedEmulator(emulator, pid));
+    } catch (error) {
+      this.log.warn(`Other VS Code windows cannot use this local emulator: ${describeError(error)}`);
+    }
+  }
+
+  /** Removes the published emulator if process `pid` runs it. */
+  async withdraw(pid: number): Promise<void> {
+    try {
+      if (parseSharedEmulator(await this.secrets.get(SHARED_EMULATOR_KEY))?.pid === pid) {
+        await this.secrets.delete(SHARED_EMULATOR_KEY);
+      }
+    } catch (error) {
+      this.log.warn(`The local emulator's announcement could not be removed: ${describeError(error)}`);
+    }
+  }
+
+  private async attachOrSpawn(): Promise<RunningEmulator> {
+    const attached = await this.attachToShared();
+    if (attached) return attached;
+    try {
+      const running = await this.spawn();
+      const pid = this.child?.pid;
+      if (pid !== undefined) await this.publish(running, pid);
+      return running;
+    } catch (error) {
+      // Another window may have published its emulator while this one tried to start.
+      if (error instanceof WorkbenchError && error.kind === 'conflict') {
+        const now = await this.attachToShared();
+        if (now) return now;
+      }
+      throw error;
+    }
+  }
+
+  /** Attaches to the emulator another window published, when its process lives and it answers. */
+  private async attachToShared(): Promise<RunningEmulator | undefined> {
+    let text: string | undefined;
+    try {
+      text = await this.secrets.get(SHARED_EMULATOR_KEY);
+    } catch (error) {
+      this.log.warn(`Could not read which local emulator other windows run: ${describeError(error)}`);
+      return undefined;
+    }
+    if (text === undefined) return undefined;
+    const shared = parseSharedEmulator(text);
+    if (!shared) {
+      this.log.warn('Ignored an invalid local emulator announcement in SecretStorage; starting one here');
+      await this.deleteIfUnchanged(text);
+      return undefined;
+    }
+    const token = isProcessAlive(shared.pid) ? await this.probe(shared) : undefined;
+    if (token === undefined) {
+      this.log.info(
+        `The local emulator another window announced (process ${shared.pid}) no longer answers; starting one here`,
+      );
+      await this.deleteIfUnchanged(text);
+      return undefined;
+    }
+    const { pid, ...emulator } = shared;
+    this.current = { ...emulator, token };
+    this.attachedTo = pid;
+    // SecretStorage tells when the owner stops; this also notices a window that ended without saying so.
+    this.ownerCheck = setInterval(() => {
+      if (this.attachedTo === pid && !isProcessAlive(pid)) {
+        this.detach(`The local emulator of another VS Code window (process ${pid}) stopped`);
+      }
+    }, OWNER_CHECK_MS);
+    this.ownerCheck.unref();
+    this.log.info(
+      `Using the local emulator of another VS Code window (process ${pid}) at ${shared.url} (data in ${this.dataFile})`,
+    );
+    this.changed.fire();
+    return this.current;
+  }
+
+  /** A fresh token from the emulator's identity endpoint that its Web API accepts, else undefined. */
+  private async probe(shared: SharedEmulator): Promise<string | undefined> {
+    const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+    try {
+      const { token } = await emulatorTokenProvider(shared).getToken(signal);
+      const response = await fetch(`${shared.webApi}WhoAmI`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+        signal,
+      });
+      return response.ok ? token : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** After the published emulator changed: detach when it is no longer the one this window uses. */
+  private async checkOwner(): Promise<void> {
+    const pid = this.attachedTo;
+    if (pid === undefined) return;
+    let shared: SharedEmulator | undefined;
+    try {
+      shared = parseSharedEmulator(await this.secrets.get(SHARED_EMULATOR_KEY));
+    } catch {
+      shared = undefined;
+    }
+    if (shared?.pid === pid || this.attachedTo !== pid) return;
+    this.detach(`The local emulator of another VS Code window (process ${pid}) stopped`);
+  }
+
+  private detach(message: string): void {
+    clearInterval(this.ownerCheck);
+    this.ownerCheck = undefined;
+    this.attachedTo = undefined;
+    this.current = undefined;
+    this.log.info(message);
+    this.changed.fire();
+  }
+
+  private async deleteIfUnchanged(text: string): Promise<void> {
+    try {
+      if ((await this.secrets.get(SHARED_EMULATOR_KEY)) === text) await this.secrets.delete(SHARED_EMULATOR_KEY);
+    } catch {
+      // Best effort: the next start checks the announcement again.
+    }
   }
 
   private spawn(): Promise<RunningEmulator> {
     const cli = vscode.Uri.joinPath(this.extensionUri, 'dist', 'cli.js').fsPath;
     mkdirSync(this.storageUri.fsPath, { recursive: true });
-    const data = vscode.Uri.joinPath(this.storageUri, 'emulator.sqlite').fsPath;
+    const data = this.dataFile;
     const child = fork(cli, ['emulator', '--json', '--port', '0', '--data', data, '--seed', 'sample'], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -112,7 +248,12 @@ export class EmulatorHost implements vscode.Disposable {
         clearTimeout(timer);
         if (this.child === child) this.child = undefined;
         child.kill('SIGKILL');
-        reject(new WorkbenchError('internal', `The local emulator did not start: ${reason}`));
+        const owner = dataFileOwnerOf(reason);
+        reject(
+          owner === undefined
+            ? new WorkbenchError('internal', `The local emulator did not start: ${reason}`)
+            : new WorkbenchError('conflict', inUseMessage(owner)),
+        );
       };
       const timer = setTimeout(() => fail(`no answer after ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
       child.stderr?.on('data', (chunk: Buffer) => {
@@ -142,6 +283,7 @@ export class EmulatorHost implements vscode.Disposable {
           this.current = undefined;
           if (wasRunning) {
             this.log.warn(`Local emulator stopped (${signal ?? `exit ${code}`})`);
+            if (child.pid !== undefined) void this.withdraw(child.pid);
             this.changed.fire();
           }
         }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { isWorkbenchError } from '../core/errors';
 import { registerCommand } from './commandRunner';
 import { EnvironmentSecrets } from './auth/environmentSecrets';
 import type { SignInUi } from './auth/tokenProviders';
@@ -9,6 +10,7 @@ import { importRecords } from './commands/importCommand';
 import { runAllCommand, runBlockCommand } from './commands/runCommands';
 import { ConnectionManager } from './connections';
 import { Commands, ContextKeys, Settings } from './constants';
+import { parseEmulatorAnnouncement } from './emulatorAnnouncement';
 import type { RunningEmulator } from './emulatorHost';
 import { EmulatorHost } from './emulatorHost';
 import { EnvironmentStore } from './environmentStore';
@@ -44,6 +46,16 @@ export interface WorkbenchApi {
   readonly logLines: () => readonly string[];
   /** The user settings file (`<user data>/User/settings.json`), next to this extension's global storage. */
   readonly userSettingsUri: vscode.Uri;
+  /**
+   * For integration tests only: they play "another VS Code window" that runs the emulator. `dataFile` is the
+   * emulator's data file in this profile's global storage; `publish` announces an emulator (its `--json` line
+   * and process id) in SecretStorage and `withdraw` removes it, the way the owning window does.
+   */
+  readonly testOnlyEmulatorSharing: {
+    readonly dataFile: string;
+    publish(announcementLine: string, pid: number): Promise<void>;
+    withdraw(pid: number): Promise<void>;
+  };
 }
 
 /** Only wiring lives here: build services, register, hand disposables to the context. */
@@ -58,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
   };
 
   const store = new EnvironmentStore();
-  const emulator = new EmulatorHost(context.extensionUri, context.globalStorageUri, log);
+  const emulator = new EmulatorHost(context.extensionUri, context.globalStorageUri, log, context.secrets);
   const languageClient = new OdataLanguageClient(context.extensionUri, log);
   const secrets = new EnvironmentSecrets(context.secrets);
   let signInUi: SignInUi = vscodeSignInUi;
@@ -164,7 +176,11 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
 
   // Opt-in (npm start sets it for the development window): a local process, not network I/O.
   if (vscode.workspace.getConfiguration(Settings.section).get<boolean>(Settings.emulatorAutoStart) === true) {
-    emulator.start().catch((error: unknown) => log.error(String(error)));
+    emulator.start().catch((error: unknown) => {
+      log.error(String(error));
+      // Another window's emulator holds the data file: say so, instead of a view with no environment.
+      if (isWorkbenchError(error) && error.kind === 'conflict') void vscode.window.showWarningMessage(error.message);
+    });
   }
 
   log.info(
@@ -192,6 +208,11 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     webhookInspector: webhooks.inspector,
     logLines: () => log.recentLines(),
     userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),
+    testOnlyEmulatorSharing: {
+      dataFile: emulator.dataFile,
+      publish: (line, pid) => emulator.publish(parseEmulatorAnnouncement(line), pid),
+      withdraw: (pid) => emulator.withdraw(pid),
+    },
   };
 }
 
