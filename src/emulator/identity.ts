@@ -5,11 +5,14 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generate as generateCertificate } from 'selfsigned';
+import { authorizationEndpoint, entraDescription, escapeHtml } from './authorizationCode';
+import type { Failure, Reply } from './authorizationCode';
 import { assertionVerifier, JWT_BEARER, registerCertificates } from './clientAssertion';
 
 /**
- * A local stand-in for Microsoft Entra ID: OpenID configuration, instance discovery, JWKS, and the v2.0 token
- * endpoint (client credentials with a secret or an assertion, device code, refresh token), over HTTPS because
+ * A local stand-in for Microsoft Entra ID: OpenID configuration, instance discovery, JWKS, the v2.0 authorization
+ * endpoint (authorization code with PKCE on a loopback redirect: authorizationCode.ts) and token endpoint (client
+ * credentials with a secret or an assertion, authorization code, device code, refresh token), over HTTPS because
  * MSAL refuses plain-HTTP authorities. Access tokens are RS256 JWTs shaped like Entra v2 access tokens, signed by
  * a key made at start; a user's sign-in also gets an ID token (signed the same way), `client_info` and a refresh
  * token, which is what MSAL needs to cache the account and renew silently.
@@ -77,12 +80,6 @@ interface VerifiedToken {
   readonly subject: string;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body: string;
-}
-
 function jsonReply(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
   return {
     status,
@@ -99,15 +96,10 @@ function aadError(
   description: string,
   extra: Record<string, string> = {},
 ): Reply {
-  const traceId = randomUUID();
-  const correlationId = randomUUID();
-  const timestamp = new Date()
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
+  const { text, traceId, correlationId, timestamp } = entraDescription(code, description);
   return jsonReply(status, {
     error,
-    error_description: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+    error_description: text,
     error_codes: [code],
     timestamp,
     trace_id: traceId,
@@ -132,10 +124,6 @@ function secretsMatch(presented: string, expected: string): boolean {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | 'tooLarge'> {
@@ -259,7 +247,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
    * audience is the client, so the Web API refuses it as a bearer token. `sub` is pairwise, as Entra's: the
    * same user has another `sub` in another app, while `oid` stays the same.
    */
-  const issueIdToken = (client: string): string => {
+  const issueIdToken = (client: string, nonce?: string): string => {
     const nowMs = now();
     const iat = Math.floor(nowMs / 1000);
     return signed(
@@ -271,6 +259,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
         nbf: iat,
         exp: Math.ceil((nowMs + options.tokenLifetimeMs) / 1000),
         name: ADMIN_NAME,
+        ...(nonce === undefined ? {} : { nonce }),
         oid: options.userId,
         preferred_username: ADMIN_USERNAME,
         sub: base64url(digest(`${tenantId}:${client}:${options.userId}`)).slice(0, 43),
@@ -387,7 +376,9 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       response_modes_supported: ['query', 'fragment', 'form_post'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
-      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      // Only what is served: no implicit or hybrid flow.
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
       scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
       issuer: `${url}/${t}/v2.0`,
       request_uri_parameter_supported: false,
@@ -420,35 +411,58 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
     };
   };
 
-  /** The resource a `scope` names (`<resource>/.default`), or an error reply. */
-  const resourceOf = (scope: string | null, grant: 'client_credentials' | 'delegated'): string | Reply => {
+  /** The resource a `scope` names (`<resource>/.default`), or why it is refused. */
+  const scopeResource = (
+    scope: string | null,
+    grant: 'client_credentials' | 'delegated',
+  ): string | Omit<Failure, 'ok'> => {
     const scopes = (scope ?? '').split(' ').filter((s) => s !== '' && !RESERVED_SCOPES.has(s));
     const audience = options.audience();
     const resources = new Set([audience, `${audience}/`]);
     if (scopes.length !== 1 || scopes[0] === undefined) {
-      return aadError(400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid.`);
+      return {
+        status: 400,
+        error: 'invalid_scope',
+        code: 70011,
+        description: `The provided value for the input parameter 'scope' is not valid.`,
+      };
     }
     const only = scopes[0];
     const match = /^(.*?)\/(\.default|user_impersonation)$/.exec(only);
     if (match?.[1] === undefined || (grant === 'client_credentials' && match[2] !== '.default')) {
-      return aadError(
-        400,
-        'invalid_scope',
-        1002012,
-        `The provided value for scope ${only} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
-      );
+      return {
+        status: 400,
+        error: 'invalid_scope',
+        code: 1002012,
+        description: `The provided value for scope ${only} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      };
     }
     // `<url>//.default` (older samples) names the resource with its trailing slash.
     if (!resources.has(match[1])) {
-      return aadError(
-        400,
-        'invalid_resource',
-        500011,
-        `The resource principal named ${match[1]} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
-      );
+      return {
+        status: 400,
+        error: 'invalid_resource',
+        code: 500011,
+        description: `The resource principal named ${match[1]} was not found in the tenant named ${tenantId}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
+      };
     }
     return match[1];
   };
+  const failureReply = (failure: Omit<Failure, 'ok'>): Reply =>
+    aadError(failure.status, failure.error, failure.code, failure.description);
+  /** The resource a `scope` names, or an error reply. */
+  const resourceOf = (scope: string | null, grant: 'client_credentials' | 'delegated'): string | Reply => {
+    const resource = scopeResource(scope, grant);
+    return typeof resource === 'string' ? resource : failureReply(resource);
+  };
+
+  const authorization = authorizationEndpoint({
+    tenantId,
+    clientId,
+    now,
+    resourceOf: (scope) => scopeResource(scope, 'delegated'),
+    clientInfo,
+  });
 
   /** An app-only token (client credentials): an access token and nothing about a user. */
   const appTokenReply = (client: string): Reply => {
@@ -462,11 +476,17 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
   };
 
   /**
-   * A user's tokens (device code, refresh token). As Entra: an ID token when `openid` was asked for, a refresh
-   * token for `offline_access`, `client_info` when the request says `client_info=1`. MSAL sends all three, and
-   * without the ID token and `client_info` it caches no account, so `acquireTokenSilent` has nothing to find.
+   * A user's tokens (authorization code, device code, refresh token). As Entra: an ID token when `openid` was
+   * asked for (with the authorization request's `nonce`), a refresh token for `offline_access`, `client_info`
+   * when the request says `client_info=1`. MSAL sends all three, and without the ID token and `client_info` it
+   * caches no account, so `acquireTokenSilent` has nothing to find.
    */
-  const userTokenReply = (client: string, reserved: ReadonlySet<string>, form: URLSearchParams): Reply => {
+  const userTokenReply = (
+    client: string,
+    reserved: ReadonlySet<string>,
+    form: URLSearchParams,
+    nonce?: string,
+  ): Reply => {
     const expiresIn = Math.ceil(options.tokenLifetimeMs / 1000);
     return jsonReply(200, {
       token_type: 'Bearer',
@@ -475,7 +495,7 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       ext_expires_in: expiresIn,
       access_token: issueToken(options.tokenLifetimeMs, client, true),
       ...(reserved.has('offline_access') ? { refresh_token: issueRefreshToken() } : {}),
-      ...(reserved.has('openid') ? { id_token: issueIdToken(client) } : {}),
+      ...(reserved.has('openid') ? { id_token: issueIdToken(client, nonce) } : {}),
       ...(form.get('client_info') === '1' ? { client_info: clientInfo() } : {}),
     });
   };
@@ -488,29 +508,44 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       `Application with identifier '${id}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
     );
 
+  /**
+   * The app's credential, when the request carries one (a client assertion, else a secret): undefined when it
+   * checks out or there is none. Client credentials require one; an authorization code may be redeemed with
+   * one (a confidential client) or, PKCE being required, without (a public client).
+   */
+  const credentialFailure = (form: URLSearchParams): Reply | undefined => {
+    const assertionType = form.get('client_assertion_type');
+    if (assertionType !== null) {
+      if (assertionType !== JWT_BEARER) {
+        return aadError(
+          400,
+          'invalid_request',
+          900144,
+          `The client_assertion_type '${assertionType.slice(0, 100)}' is not supported.`,
+        );
+      }
+      const checked = checkAssertion(form.get('client_assertion') ?? '');
+      return checked.ok ? undefined : aadError(401, 'invalid_client', checked.code, checked.description);
+    }
+    const secret = form.get('client_secret');
+    if (secret !== null && !secretsMatch(secret, clientSecret)) {
+      return aadError(
+        401,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+      );
+    }
+    return undefined;
+  };
+
   const token = (form: URLSearchParams): Reply => {
     const grant = form.get('grant_type');
     const client = form.get('client_id') ?? '';
     if (grant === 'client_credentials') {
-      const secret = form.get('client_secret');
       if (client !== clientId) return unknownClient(client);
-      const assertionType = form.get('client_assertion_type');
-      if (assertionType !== null) {
-        if (assertionType !== JWT_BEARER) {
-          return aadError(
-            400,
-            'invalid_request',
-            900144,
-            `The client_assertion_type '${assertionType.slice(0, 100)}' is not supported.`,
-          );
-        }
-        const checked = checkAssertion(form.get('client_assertion') ?? '');
-        if (!checked.ok) return aadError(401, 'invalid_client', checked.code, checked.description);
-        const resource = resourceOf(form.get('scope'), 'client_credentials');
-        if (typeof resource !== 'string') return resource;
-        return appTokenReply(client);
-      }
-      if (secret === null || secret === '') {
+      const secret = form.get('client_secret');
+      if (form.get('client_assertion_type') === null && (secret === null || secret === '')) {
         return aadError(
           401,
           'invalid_client',
@@ -518,17 +553,19 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
           "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         );
       }
-      if (!secretsMatch(secret, clientSecret)) {
-        return aadError(
-          401,
-          'invalid_client',
-          7000215,
-          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-        );
-      }
+      const failure = credentialFailure(form);
+      if (failure !== undefined) return failure;
       const resource = resourceOf(form.get('scope'), 'client_credentials');
       if (typeof resource !== 'string') return resource;
       return appTokenReply(client);
+    }
+    if (grant === 'authorization_code') {
+      if (client !== clientId) return unknownClient(client);
+      const failure = credentialFailure(form);
+      if (failure !== undefined) return failure;
+      const redeemed = authorization.redeem(form, client);
+      if (!redeemed.ok) return failureReply(redeemed);
+      return userTokenReply(client, redeemed.reserved, form, redeemed.nonce);
     }
     if (grant === 'urn:ietf:params:oauth:grant-type:device_code' || grant === 'device_code') {
       const flow = deviceFlows.get(form.get('device_code') ?? '');
@@ -653,7 +690,8 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
 
   const route = async (req: IncomingMessage): Promise<Reply> => {
     const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'https://identity.invalid').pathname;
+    const requestUrl = new URL(req.url ?? '/', 'https://identity.invalid');
+    const path = requestUrl.pathname;
     const segments = path.split('/').filter((s) => s !== '');
     const [tenant = '', ...rest] = segments;
     const where = rest.join('/');
@@ -675,6 +713,10 @@ export async function startIdentity(options: IdentityOptions): Promise<IdentityE
       const form = await readForm(req);
       if (form === 'tooLarge') return aadError(413, 'invalid_request', 90020, 'The request is too large.');
       return approve(form);
+    }
+    // Before the tenant check: a browser gets an error page for any tenant, never JSON.
+    if (method === 'GET' && where === 'oauth2/v2.0/authorize') {
+      return authorization.authorize(tenant, requestUrl.searchParams);
     }
     if (!knownTenant) {
       req.resume();
