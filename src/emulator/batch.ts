@@ -243,12 +243,17 @@ function inheritedPrefer(outer: string): string | undefined {
   return annotations?.trim();
 }
 
-export function runBatch(
-  env: BatchEnvironment,
-  method: string,
-  headers: IncomingHttpHeaders,
-  body: string | undefined,
-): Reply {
+/** A `$batch` request, parsed and checked, not yet run. */
+export interface ParsedBatch {
+  readonly items: readonly Item[];
+  readonly continueOnError: boolean;
+  readonly inherited: string | undefined;
+  /** Only GETs, no change set: the batch reads and writes nothing. */
+  readonly readOnly: boolean;
+}
+
+/** Parses and checks a `$batch` request before anything of it runs; bad input throws a Dataverse error. */
+export function parseBatch(method: string, headers: IncomingHttpHeaders, body: string | undefined): ParsedBatch {
   if (method !== 'POST') throw methodNotAllowed(method, ['POST']);
   const contentType = headerText(headers['content-type']);
   if (!/^multipart\/mixed/i.test(contentType.trim())) {
@@ -268,11 +273,16 @@ export function runBatch(
   }
   checkReferences(items);
   const outerPrefer = headerText(headers.prefer);
-  const continueOnError = outerPrefer
-    .split(',')
-    .some((p) => /^odata\.continue-on-error(?:\s*=\s*true)?$/i.test(p.trim()));
-  const inherited = inheritedPrefer(outerPrefer);
+  return {
+    items,
+    continueOnError: outerPrefer.split(',').some((p) => /^odata\.continue-on-error(?:\s*=\s*true)?$/i.test(p.trim())),
+    inherited: inheritedPrefer(outerPrefer),
+    readOnly: items.every((item) => 'request' in item && item.request.method === 'GET'),
+  };
+}
 
+export function runBatch(env: BatchEnvironment, batch: ParsedBatch): Reply {
+  const { items, continueOnError, inherited } = batch;
   const run = (part: Part, entities: ReadonlyMap<string, string>, declared: ReadonlySet<string>): Answered => {
     const requestId = randomUUID();
     const resolve = (value: string): string => {

@@ -9,8 +9,8 @@ import { parsePrefer, preferenceApplied } from './annotations';
 import type { Access } from './access';
 import { DEFAULT_TOKEN_LIFETIME_MS, startAccess } from './access';
 import { runApply } from './apply';
-import type { BatchEnvironment } from './batch';
-import { runBatch } from './batch';
+import type { BatchEnvironment, ParsedBatch } from './batch';
+import { parseBatch, runBatch } from './batch';
 import { ChangeTracking, wantsChanges } from './changeTracking';
 import { generateCsdl, propertyName } from './csdl';
 import type { CollectionRequest, Position, Source } from './engine';
@@ -92,6 +92,8 @@ export interface EmulatorOptions {
   readonly clientCertificates?: readonly string[];
   /** Each webhook delivery, retry, failure and non-delivery (Service Bus, Event Hub, Event Grid); never payloads or keys. */
   readonly onWebhook?: (event: WebhookEvent) => void;
+  /** How long a webhook endpoint gets to answer, in milliseconds (default 60,000, as Dataverse). */
+  readonly webhookTimeoutMs?: number;
 }
 
 export interface RunningEmulator {
@@ -708,6 +710,10 @@ class Handler {
 
 /** Starts the emulator; resolves once it is listening. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const timeout = options.webhookTimeoutMs;
+  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0 || timeout > 2_147_483_647)) {
+    throw new Error('webhookTimeoutMs must be a positive number of milliseconds (at most 2147483647).');
+  }
   const schema = options.schema ?? builtinSchema();
   const store = new Store(schema, options.dataPath);
   let identity: ReturnType<typeof bootstrap>;
@@ -750,6 +756,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     organization,
     baseUrl: () => baseUrl,
     ...(options.onWebhook === undefined ? {} : { onEvent: options.onWebhook }),
+    ...(timeout === undefined ? {} : { timeoutMs: timeout }),
   });
   store.journal = webhooks;
   const handler = new Handler(
@@ -888,12 +895,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       } else {
         req.resume();
       }
+      const batch: ParsedBatch | undefined = BATCH_PATH.test(url.pathname)
+        ? parseBatch(method, req.headers, text)
+        : undefined;
+      // Reads (a $batch of GETs too) are answered at once, even while a synchronous webhook is pending.
+      const write = batch === undefined ? method !== 'GET' && method !== 'HEAD' : !batch.readOnly;
       const reply = await webhooks.run(
-        method !== 'GET' && method !== 'HEAD',
+        write,
         () =>
-          BATCH_PATH.test(url.pathname)
-            ? runBatch(batchEnv, method, req.headers, text)
-            : dispatch({ method, url: rawUrl, headers: req.headers, body: text }, requestId),
+          batch === undefined
+            ? dispatch({ method, url: rawUrl, headers: req.headers, body: text }, requestId)
+            : runBatch(batchEnv, batch),
         errorReply,
       );
       if (gate.dropAfterCommit()) return;

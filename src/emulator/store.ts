@@ -15,6 +15,26 @@ export interface TransactionJournal {
 /** A stored row: column name (lookups also `<name>__type`) to value. */
 export type Row = Record<string, StoredValue>;
 
+/** One write statement run inside an outer transaction, with how many rows it changed. */
+interface Write {
+  readonly sql: string;
+  readonly params: StoredValue[];
+  readonly changes: number;
+}
+
+/**
+ * The writes of an outer transaction that `Store.setAside` rolled back, to be applied again (`reapply`) or given
+ * up (`discard`).
+ */
+export interface SetAsideWrites {
+  readonly writes: readonly Write[];
+  /** `PRAGMA data_version` after the rollback: another connection's commit changes it. */
+  readonly dataVersion: number;
+}
+
+/** Set-aside writes could not be applied again exactly as they ran; nothing of them was kept. */
+export class ReapplyError extends Error {}
+
 /** Identifiers are checked by the schema loader (lower-case letters, digits, `_`); quoting is belt and braces. */
 function q(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -123,6 +143,13 @@ function claimDataFile(path: string): string {
  * SQLite (WebAssembly) storage. Every write runs in its own transaction and is committed before the HTTP
  * answer: node-sqlite3-wasm writes through synchronous `fs` calls, so a committed write is in the OS
  * before the 2xx leaves, and a SIGKILL cannot lose it.
+ *
+ * There is one connection, and no transaction is ever left open across an `await`: a request whose
+ * transaction must wait (for a synchronous webhook) sets its writes aside (`setAside`), so that meanwhile
+ * every other request reads the last committed state, and applies them again afterwards (`reapply`). A second
+ * connection cannot do this here: node-sqlite3-wasm locks the file with one `<file>.lock` directory for every
+ * lock level (a reader gets "database is locked" while a writer holds RESERVED), has no shared memory for WAL,
+ * is built without shared cache and URI names, and `:memory:` databases are private to their connection.
  */
 export class Store {
   private readonly db: Database;
@@ -198,6 +225,10 @@ export class Store {
   /** Told when a transaction (or a nested savepoint) ends, so work recorded inside it can follow its fate. */
   journal: TransactionJournal | undefined;
   private savepoints = 0;
+  /** The write statements of the outer transaction opened by `begin(true)`, in order. */
+  private writes: Write[] | undefined;
+  /** True between `setAside` and `reapply`/`discard`. */
+  private aside = false;
 
   /**
    * Runs `work` atomically. A nested call is a savepoint: its failure undoes only its own writes and
@@ -205,7 +236,7 @@ export class Store {
    */
   transaction<T>(work: () => T): T {
     if (!this.db.inTransaction) {
-      this.begin();
+      this.open(false);
       try {
         const result = work();
         this.commit();
@@ -217,6 +248,8 @@ export class Store {
     }
     const name = `sp${++this.savepoints}`;
     this.db.exec(`SAVEPOINT ${name}`);
+    // What the savepoint undoes leaves the noted writes too, so that applying them again gives the same state.
+    const mark = this.writes?.length ?? 0;
     this.journal?.begin();
     try {
       const result = work();
@@ -228,6 +261,7 @@ export class Store {
         this.db.exec(`ROLLBACK TO ${name}`);
         this.db.exec(`RELEASE ${name}`);
       }
+      if (this.writes !== undefined) this.writes.length = mark;
       this.journal?.rollback();
       throw error;
     } finally {
@@ -235,20 +269,114 @@ export class Store {
     }
   }
 
-  /** Opens an outer transaction that stays open across awaits; pair with `commit` or `rollback`. */
-  begin(): void {
+  /**
+   * Opens an outer transaction for one request; pair with `commit`, `rollback` or (when `noteWrites`, which
+   * costs a little per statement) `setAside`. It runs synchronously: nothing else sees the database meanwhile.
+   */
+  begin(noteWrites: boolean): void {
+    this.open(noteWrites);
+  }
+
+  private open(noteWrites: boolean): void {
+    if (this.aside) throw new Error('writes are set aside: reapply or discard them first');
     this.db.exec('BEGIN IMMEDIATE');
+    this.writes = noteWrites ? [] : undefined;
     this.journal?.begin();
   }
 
   commit(): void {
     this.db.exec('COMMIT');
+    this.writes = undefined;
     this.journal?.commit();
   }
 
   rollback(): void {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.writes = undefined;
     this.journal?.rollback();
+  }
+
+  /**
+   * Rolls the outer transaction opened by `begin(true)` back and hands its writes over, to be applied again later
+   * with `reapply` (or given up with `discard`). Until then the database holds the last committed state and
+   * refuses every write (`PRAGMA query_only`), so the requests served meanwhile read exactly that state and
+   * cannot change what the writes will be applied to.
+   */
+  setAside(): SetAsideWrites {
+    const writes = this.writes;
+    if (writes === undefined || !this.db.inTransaction) throw new Error('no outer transaction noting its writes');
+    this.db.exec('ROLLBACK');
+    this.writes = undefined;
+    this.journal?.rollback();
+    this.db.exec('PRAGMA query_only = ON');
+    this.aside = true;
+    return { writes, dataVersion: this.dataVersion() };
+  }
+
+  /**
+   * Applies set-aside writes again, in one transaction, and commits. The database is the one they were made
+   * on (only reads ran since, and no other program committed to the file, which `data_version` tells), and
+   * every statement must change as many rows as it did; otherwise nothing is kept and `ReapplyError` says why.
+   */
+  reapply(aside: SetAsideWrites): void {
+    this.endAside();
+    if (this.dataVersion() !== aside.dataVersion) {
+      throw new ReapplyError('another program wrote to the data file meanwhile');
+    }
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const write of aside.writes) {
+        if (this.run(write.sql, write.params) !== write.changes) {
+          throw new ReapplyError('the data it was made on changed meanwhile');
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  /** Gives set-aside writes up: the database accepts writes again, and holds none of them. */
+  discard(): void {
+    this.endAside();
+  }
+
+  private endAside(): void {
+    if (!this.aside) return;
+    this.aside = false;
+    if (this.db.isOpen) this.db.exec('PRAGMA query_only = OFF');
+  }
+
+  private dataVersion(): number {
+    const row = this.db.get('PRAGMA data_version') as Record<string, unknown> | null;
+    return Number(row?.data_version ?? 0);
+  }
+
+  /** Runs one write statement, noting it while a request's outer transaction is open (`params` is kept as is). */
+  private write(sql: string, params: StoredValue[]): number {
+    const changes = this.run(sql, params);
+    this.writes?.push({ sql, params, changes });
+    return changes;
+  }
+
+  /**
+   * Runs a cached write statement; answers the rows it changed. node-sqlite3-wasm cannot reuse a statement whose
+   * last run failed (its reset reports the old error: "Could not reset statement"), so a failed one is dropped.
+   */
+  private run(sql: string, params: StoredValue[]): number {
+    const statement = this.statement(sql);
+    try {
+      return statement.run(params).changes;
+    } catch (error) {
+      this.statements.delete(sql);
+      try {
+        statement.finalize();
+      } catch {
+        // Finalizing reports the same error again; the statement is freed all the same.
+      }
+      throw error;
+    }
   }
 
   get inTransaction(): boolean {
@@ -269,9 +397,10 @@ export class Store {
   }
 
   setMeta(key: string, value: string): void {
-    this.statement(
+    this.write(
       'INSERT INTO "_meta" ("key", "value") VALUES (?, ?) ON CONFLICT("key") DO UPDATE SET "value" = excluded."value"',
-    ).run([key, value]);
+      [key, value],
+    );
   }
 
   /** Dataverse's row version is one counter for the whole organization. */
@@ -295,32 +424,35 @@ export class Store {
   insert(table: Table, row: Row): void {
     const names = storedColumns(table);
     const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
-    this.statement(sql).run(names.map((n) => row[n] ?? null));
+    this.write(
+      sql,
+      names.map((n) => row[n] ?? null),
+    );
   }
 
   update(table: Table, id: string, changes: Row): void {
     const names = Object.keys(changes);
     if (names.length === 0) return;
     const sql = `UPDATE ${sqlTable(table)} SET ${names.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q(table.primaryIdAttribute)} = ?`;
-    this.statement(sql).run([...names.map((n) => changes[n] ?? null), id]);
+    this.write(sql, [...names.map((n) => changes[n] ?? null), id]);
   }
 
   /** Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). */
   delete(table: Table, id: string): boolean {
-    const info = this.statement(`DELETE FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).run([id]);
-    if (info.changes === 0) return false;
+    if (this.write(`DELETE FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`, [id]) === 0) return false;
     for (const other of this.schema.tables.values()) {
       for (const column of other.columns.values()) {
         if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
         // Clearing the lookup is a write to that row: it gets a new version, so change tracking reports it.
-        this.statement(
+        this.write(
           `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL, "versionnumber" = ? WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
-        ).run([this.nextVersion(), id, table.logicalName]);
+          [this.nextVersion(), id, table.logicalName],
+        );
       }
     }
     for (const m of this.schema.manyToMany) {
-      if (m.tables[0] === table.logicalName) this.statement(`DELETE FROM ${intersectTable(m)} WHERE "a" = ?`).run([id]);
-      if (m.tables[1] === table.logicalName) this.statement(`DELETE FROM ${intersectTable(m)} WHERE "b" = ?`).run([id]);
+      if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "a" = ?`, [id]);
+      if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "b" = ?`, [id]);
     }
     return true;
   }
@@ -371,13 +503,11 @@ export class Store {
   }
 
   associate(relationship: ManyToMany, a: string, b: string): void {
-    this.statement(`INSERT OR IGNORE INTO ${intersectTable(relationship)} ("a", "b") VALUES (?, ?)`).run([a, b]);
+    this.write(`INSERT OR IGNORE INTO ${intersectTable(relationship)} ("a", "b") VALUES (?, ?)`, [a, b]);
   }
 
   disassociate(relationship: ManyToMany, a: string, b: string): boolean {
-    return (
-      this.statement(`DELETE FROM ${intersectTable(relationship)} WHERE "a" = ? AND "b" = ?`).run([a, b]).changes > 0
-    );
+    return this.write(`DELETE FROM ${intersectTable(relationship)} WHERE "a" = ? AND "b" = ?`, [a, b]) > 0;
   }
 
   /** Rows of `target` associated with `id` through an N:N relationship, in primary-key order. */

@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { ContextValue, Entity, KeyValue, RemoteExecutionContext } from '../core/remoteExecutionContext';
 import { encodeRemoteExecutionContext } from '../core/remoteExecutionContext';
-import type { DataverseHttpError } from './errors';
-import { guessed } from './errors';
+import { DataverseHttpError, guessed } from './errors';
 import type { Caller, Organization, WriteObserver } from './records';
 import type { Reply } from './reply';
 import type { Column, Schema, Table } from './schema/schema';
-import type { Row, Store, TransactionJournal } from './store';
-import { sqlTable } from './store';
+import type { Row, SetAsideWrites, Store, TransactionJournal } from './store';
+import { ReapplyError, sqlTable } from './store';
 
 // Webhook delivery (reference §13.5). Every write request runs inside one outer transaction while
 // the records it touches are noted; afterwards the enabled steps that match are turned into
 // RemoteExecutionContext bodies. Synchronous ones are POSTed before the commit, so a failing
 // endpoint rolls the request back; asynchronous ones go out after the commit, off the request path.
+//
+// While a synchronous endpoint has not answered, the request's transaction is set aside (Store.setAside:
+// rolled back, its statements kept) and applied again once every endpoint said yes. Meanwhile other requests
+// are served as Dataverse serves them, in their own transactions: reads see the last committed state (not the
+// change in flight); writes wait for their turn, since SQLite has one writer and no row locks.
 
 export interface WebhookEvent {
   readonly outcome: 'delivered' | 'failed' | 'retrying' | 'notDelivered';
@@ -64,7 +68,7 @@ interface Delivery {
 
 type Outcome =
   | { readonly ok: true; readonly status: number }
-  | { readonly ok: false; readonly status?: number; readonly reason: string };
+  | { readonly ok: false; readonly status?: number; readonly reason: string; readonly timedOut?: true };
 
 const CONTRACT_WEBHOOK = 8;
 const SERVICE_BUS_CONTRACTS = new Set([2, 5, 6, 7]);
@@ -275,16 +279,27 @@ function entity(
   };
 }
 
-/** A promise chain that lets one holder at a time through. */
+/** A promise chain that lets one holder at a time through, in arrival order. */
 class Lock {
   private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  /** How many are waiting for their turn (the holder not counted). */
+  get waiting(): number {
+    return this.queued;
+  }
 
   async acquire(): Promise<() => void> {
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
     const previous = this.tail;
     this.tail = previous.then(() => held);
-    await previous;
+    this.queued++;
+    try {
+      await previous;
+    } finally {
+      this.queued--;
+    }
     return release;
   }
 }
@@ -408,53 +423,122 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
   // ---- running requests ----
 
   /**
-   * Runs one request. Requests take turns (they are synchronous anyway); the turn is held across a
-   * synchronous delivery only, because the request's transaction is open until the endpoint answers.
+   * Runs one request. A read runs at once: no transaction is ever open across an `await`, so it sees the last
+   * committed state, even while a synchronous delivery is pending. Writes take turns: the turn is held across
+   * a synchronous delivery, whose writes are set aside meanwhile (see the top of this file).
    */
   async run(write: boolean, work: () => Reply, errorReply: (error: DataverseHttpError) => Reply): Promise<Reply> {
+    if (!write) return work();
     const release = await this.lock.acquire();
     try {
-      if (!write || this.tables === undefined) return work();
+      const tables = this.tables;
+      if (tables === undefined) return work();
       const store = this.options.store;
-      this.events = [];
-      store.begin();
-      let reply: Reply;
-      let events: WriteEvent[];
-      try {
-        reply = work();
-        events = this.events;
-      } catch (error) {
+      // Noting the writes costs a little per statement, so only when a synchronous step may fire.
+      const noteWrites = this.syncStepsExist(tables.step);
+      let { reply, deliveries } = this.attempt(work, noteWrites);
+      if (!noteWrites && deliveries.some((d) => d.mode === 'sync')) {
+        // The request registered or enabled a synchronous step that fires on its own writes. Nothing of this
+        // run has left the process: it runs again from the same state, noting its writes this time.
         store.rollback();
-        throw error;
-      } finally {
-        this.events = undefined;
+        ({ reply, deliveries } = this.attempt(work, true));
       }
-      let deliveries: Delivery[];
-      try {
-        deliveries = this.match(events);
-      } catch (error) {
-        store.rollback();
-        throw error;
-      }
-      for (const delivery of deliveries.filter((d) => d.mode === 'sync')) {
-        const outcome = await this.track(this.deliver(delivery));
-        if (!outcome.ok) {
+      const sync = deliveries.filter((d) => d.mode === 'sync');
+      if (sync.length === 0) store.commit();
+      else {
+        let aside: SetAsideWrites;
+        try {
+          aside = store.setAside();
+        } catch (error) {
           store.rollback();
-          return errorReply(
-            guessed(
-              400,
-              'webhookFailed',
-              `The synchronous step '${delivery.step}' could not post the execution context to the service endpoint '${delivery.endpoint}': ${outcome.reason}.`,
-            ),
-          );
+          throw error;
         }
+        const failure = await this.deliverSync(sync, aside);
+        if (failure !== undefined) return errorReply(failure);
       }
-      store.commit();
       for (const delivery of deliveries.filter((d) => d.mode === 'async')) void this.track(this.deliver(delivery));
       return reply;
     } finally {
       release();
     }
+  }
+
+  /** Runs the request's work in an outer transaction, left open, and matches the steps its writes fire. */
+  private attempt(work: () => Reply, noteWrites: boolean): { reply: Reply; deliveries: Delivery[] } {
+    const store = this.options.store;
+    this.events = [];
+    store.begin(noteWrites);
+    let reply: Reply;
+    let events: WriteEvent[];
+    try {
+      reply = work();
+      events = this.events;
+    } catch (error) {
+      store.rollback();
+      throw error;
+    } finally {
+      this.events = undefined;
+    }
+    try {
+      return { reply, deliveries: this.match(events) };
+    } catch (error) {
+      store.rollback();
+      throw error;
+    }
+  }
+
+  /** An enabled step that `match` would deliver synchronously may exist (a superset: `match` decides). */
+  private syncStepsExist(step: Table): boolean {
+    const sql = `SELECT 1 AS "found" FROM ${sqlTable(step)} WHERE "statecode" = 0 AND COALESCE("mode", 0) <> 1 AND "eventhandler__type" = 'serviceendpoint' LIMIT 1`;
+    return this.options.store.all(sql, []).length > 0;
+  }
+
+  /**
+   * Posts the synchronous deliveries in order while the request's writes are set aside, then applies them
+   * (all answered 2xx) or gives them up. Answers the error the request gets, if any.
+   */
+  private async deliverSync(
+    deliveries: readonly Delivery[],
+    aside: SetAsideWrites,
+  ): Promise<DataverseHttpError | undefined> {
+    const store = this.options.store;
+    for (const delivery of deliveries) {
+      let outcome: Outcome;
+      try {
+        outcome = await this.track(this.deliver(delivery));
+      } catch (error) {
+        store.discard();
+        throw error;
+      }
+      if (!outcome.ok) {
+        store.discard();
+        return this.failure(delivery, outcome);
+      }
+    }
+    try {
+      store.reapply(aside);
+    } catch (error) {
+      if (!(error instanceof ReapplyError)) throw error;
+      return new DataverseHttpError(
+        500,
+        '0x80040216',
+        `The request was rolled back after its synchronous steps answered: ${error.message}.`,
+      );
+    }
+    return undefined;
+  }
+
+  private failure(delivery: Delivery, outcome: Extract<Outcome, { ok: false }>): DataverseHttpError {
+    let message = `The synchronous step '${delivery.step}' could not post the execution context to the service endpoint '${delivery.endpoint}': ${outcome.reason}.`;
+    const waiting = this.lock.waiting;
+    if (outcome.timedOut === true && waiting > 0) {
+      // The likely cause: the endpoint wrote back to the emulator before answering, and that write waits for this one.
+      message +=
+        ` Meanwhile ${waiting === 1 ? '1 other write request' : `${waiting} other write requests`} waited for this one:` +
+        ' the emulator applies one write at a time, so an endpoint that writes to the emulator before answering' +
+        ' cannot answer in time (reads are answered meanwhile).';
+    }
+    return guessed(400, 'webhookFailed', message);
   }
 
   /** Every delivery in flight is known, so `idle` and `close` can wait for it. */
@@ -711,7 +795,8 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       return { ok: false, status: response.status, reason: `the endpoint answered HTTP ${response.status}` };
     } catch (error) {
       if (this.closing.signal.aborted) return { ok: false, reason: 'the emulator is stopping' };
-      if (signal.aborted) return { ok: false, reason: `the endpoint did not answer within ${this.timeoutMs / 1000} s` };
+      if (signal.aborted)
+        return { ok: false, reason: `the endpoint did not answer within ${this.timeoutMs / 1000} s`, timedOut: true };
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
       const code = cause !== undefined && 'code' in cause && typeof cause.code === 'string' ? ` (${cause.code})` : '';
       return { ok: false, reason: `the endpoint could not be reached${code}` };
