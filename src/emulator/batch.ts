@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import { BYPASS_HEADERS, parseBypass } from './bypass';
 import { DataverseHttpError, guessed, methodNotAllowed } from './errors';
 import type { InProcessRequest, Reply } from './reply';
 
@@ -248,6 +249,8 @@ export interface ParsedBatch {
   readonly items: readonly Item[];
   readonly continueOnError: boolean;
   readonly inherited: string | undefined;
+  /** The batch request's `MSCRM.Bypass…` headers, which apply to every part that does not set its own. */
+  readonly bypassHeaders: Readonly<Record<string, string>>;
   /** Only GETs, no change set: the batch reads and writes nothing. */
   readonly readOnly: boolean;
 }
@@ -272,17 +275,24 @@ export function parseBatch(method: string, headers: IncomingHttpHeaders, body: s
     );
   }
   checkReferences(items);
+  // A bad value fails the whole batch before any part runs.
+  parseBypass(headers);
+  const bypassHeaders: Record<string, string> = {};
+  for (const name of BYPASS_HEADERS) {
+    if (headers[name] !== undefined) bypassHeaders[name] = headerText(headers[name]);
+  }
   const outerPrefer = headerText(headers.prefer);
   return {
     items,
     continueOnError: outerPrefer.split(',').some((p) => /^odata\.continue-on-error(?:\s*=\s*true)?$/i.test(p.trim())),
     inherited: inheritedPrefer(outerPrefer),
+    bypassHeaders,
     readOnly: items.every((item) => 'request' in item && item.request.method === 'GET'),
   };
 }
 
 export function runBatch(env: BatchEnvironment, batch: ParsedBatch): Reply {
-  const { items, continueOnError, inherited } = batch;
+  const { items, continueOnError, inherited, bypassHeaders } = batch;
   const run = (part: Part, entities: ReadonlyMap<string, string>, declared: ReadonlySet<string>): Answered => {
     const requestId = randomUUID();
     const resolve = (value: string): string => {
@@ -305,6 +315,7 @@ export function runBatch(env: BatchEnvironment, batch: ParsedBatch): Reply {
           : partPath(part.url, env.apiPath);
       const partHeaders: IncomingHttpHeaders = { ...part.headers };
       if (inherited !== undefined && partHeaders.prefer === undefined) partHeaders.prefer = inherited;
+      for (const [name, value] of Object.entries(bypassHeaders)) partHeaders[name] ??= value;
       const reply = env.dispatch(
         { method: part.method, url, headers: partHeaders, body: walkBody(part.body, resolve) },
         requestId,

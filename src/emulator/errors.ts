@@ -90,6 +90,12 @@ export const GUESSED_CODES = {
    * value, with the invalid-argument code.
    */
   conditionNotValidForRead: '0x80040203',
+  /**
+   * A bad `MSCRM.BypassCustomPluginExecution`, `MSCRM.BypassBusinessLogicExecution` or
+   * `MSCRM.BypassBusinessLogicExecutionStepIds` value, or too many step ids. Neither code nor message is
+   * documented; the invalid-argument code.
+   */
+  bypassInvalid: '0x80040203',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;

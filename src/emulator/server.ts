@@ -11,6 +11,7 @@ import { DEFAULT_TOKEN_LIFETIME_MS, startAccess } from './access';
 import { runApply } from './apply';
 import type { BatchEnvironment, ParsedBatch } from './batch';
 import { parseBatch, runBatch } from './batch';
+import { parseBypass } from './bypass';
 import { ChangeTracking, wantsChanges } from './changeTracking';
 import { generateCsdl, propertyName } from './csdl';
 import type { CollectionRequest, Position, Source } from './engine';
@@ -832,14 +833,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       }
       const requestUrl = tolerateTrailingSelectComma(rawUrl);
       const parsed = parseODataUrl(requestUrl, { templates: false, plusAsSpace: true });
-      return handler.handle({
-        method,
-        path: decodedPath,
-        rawUrl: requestUrl,
-        url: parsed,
-        headers: request.headers,
-        body,
-      });
+      // Checked before anything runs: a bad value is a 400 that changes nothing.
+      const bypass = parseBypass(request.headers);
+      return webhooks.withBypass(bypass, () =>
+        handler.handle({
+          method,
+          path: decodedPath,
+          rawUrl: requestUrl,
+          url: parsed,
+          headers: request.headers,
+          body,
+        }),
+      );
     } catch (error) {
       if (error instanceof DataverseHttpError) return errorReply(error);
       // Never echo internals (they may hold record data); the request id ties the answer to the cause.
@@ -929,8 +934,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       res.end();
     });
   });
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 30_000;
+  // Idle keep-alive sockets stay open longer than the clients that pool them keep them: Node's default (5 s)
+  // closed sockets that dynamics-web-api, .NET's HttpClient (60 s idle) and other agents still held, and a request
+  // sent just as the server closed one failed with ECONNRESET. 65 s outlasts those pools (Node's agents, undici and
+  // agentkeepalive let go after 4-5 s, .NET after 60 s); the `Keep-Alive: timeout=65` hint it sends lets clients that
+  // read it close first. headersTimeout stays above keepAliveTimeout (the long-standing advice, so a request that
+  // starts on a socket about to go idle is not cut off by the headers timer first) and requestTimeout, which Node
+  // requires to be at least headersTimeout, above both.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 70_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ContextValue, Entity, KeyValue, RemoteExecutionContext } from '../core/remoteExecutionContext';
 import { encodeRemoteExecutionContext } from '../core/remoteExecutionContext';
+import type { Bypass } from './bypass';
+import { bypasses } from './bypass';
 import { DataverseHttpError, guessed } from './errors';
 import type { Caller, Organization, WriteObserver } from './records';
 import type { Reply } from './reply';
@@ -53,6 +55,8 @@ interface WriteEvent {
   readonly after: Row | null;
   /** The columns the request wrote (an Update's Target). */
   readonly written: readonly string[];
+  /** The steps the operation that wrote it asked to skip (the `MSCRM.Bypass…` headers). */
+  readonly bypass: Bypass | undefined;
 }
 
 interface Delivery {
@@ -307,6 +311,8 @@ class Lock {
 export class WebhookDelivery implements WriteObserver, TransactionJournal {
   private readonly lock = new Lock();
   private events: WriteEvent[] | undefined;
+  /** The bypass of the operation running now (one request, or one `$batch` part). */
+  private bypass: Bypass | undefined;
   /** Event counts at each open transaction or savepoint: a rollback forgets what was noted inside it. */
   private readonly marks: number[] = [];
   private readonly pending = new Set<Promise<void>>();
@@ -342,6 +348,17 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
   async close(): Promise<void> {
     this.closing.abort();
     await this.idle();
+  }
+
+  /** Runs one operation; the writes it makes skip the steps `bypass` names (see bypass.ts). */
+  withBypass<T>(bypass: Bypass | undefined, work: () => T): T {
+    const outer = this.bypass;
+    this.bypass = bypass;
+    try {
+      return work();
+    } finally {
+      this.bypass = outer;
+    }
   }
 
   // ---- TransactionJournal ----
@@ -381,12 +398,21 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       before: null,
       after: row,
       written,
+      bypass: this.bypass,
     });
   }
 
   updated(table: Table, before: Row, after: Row, written: readonly string[]): void {
     if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
-    this.events.push({ message: 'Update', table, id: String(after[table.primaryIdAttribute]), before, after, written });
+    this.events.push({
+      message: 'Update',
+      table,
+      id: String(after[table.primaryIdAttribute]),
+      before,
+      after,
+      written,
+      bypass: this.bypass,
+    });
   }
 
   deleting(table: Table, row: Row): void {
@@ -407,7 +433,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       this.deleteImagesOf(id);
     }
     if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
-    this.events.push({ message: 'Delete', table, id, before: row, after: null, written: [] });
+    this.events.push({ message: 'Delete', table, id, before: row, after: null, written: [], bypass: this.bypass });
   }
 
   private deleteImagesOf(stepId: string): void {
@@ -576,6 +602,8 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     const deliveries: Delivery[] = [];
     for (const event of events) {
       for (const step of store.all(sql, [event.message, event.table.logicalName])) {
+        const mode = step.mode === 1 ? 'async' : 'sync';
+        if (bypasses(event.bypass, String(step.sdkmessageprocessingstepid), mode)) continue;
         const filtering = columnList(text(step, 'filteringattributes'));
         if (event.message === 'Update' && filtering.length > 0 && !filtering.some((c) => event.written.includes(c)))
           continue;
