@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { loadMetadata } from '../../src/server/languageServer';
 import type { Benchmark } from './harness';
+import { collectGarbage } from './harness';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const METADATA_PATH = fileURLToPath(
@@ -116,12 +115,9 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
 }
 
-/** The bench process's own heap, after a full collection: only `--expose-gc` gives one on demand. */
+/** The bench process's own heap, after a full collection. */
 function heapAfterGc(): number {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
+  collectGarbage();
   return process.memoryUsage().heapUsed;
 }
 
