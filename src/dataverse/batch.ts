@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkbenchError } from '../core/errors';
+import { CLIENT_ONLY_HEADERS, preferenceName, splitPreferences } from '../odata/run/httpHeaders';
 import type { HttpMethod, WebApiClient } from './webApiClient';
 import { errorFromResponse, idFromEntityId, preferHeader } from './webApiClient';
 
@@ -363,58 +364,18 @@ export interface ExecuteBatchOptions {
  * body's Content-Type and HTTP framing, and what it always sends (webApiClient.ts). Never from a caller.
  */
 export const BATCH_CLIENT_HEADERS: ReadonlySet<string> = new Set([
-  'authorization',
-  'proxy-authorization',
+  ...CLIENT_ONLY_HEADERS,
   'accept',
   'accept-encoding',
   'odata-version',
   'odata-maxversion',
   'content-type',
-  'content-length',
-  'content-encoding',
-  'transfer-encoding',
-  'host',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'expect',
-  'te',
-  'trailer',
 ]);
 
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** What an HTTP field value can carry: tab, visible ASCII and space, and Latin-1 (fetch sends bytes). */
 const HEADER_VALUE = /^[\t\x20-\x7E\x80-\xFF]*$/;
-
-/** The preferences of a `Prefer` value, split at commas outside quoted strings. */
-function splitPreferences(value: string): string[] {
-  const result: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '\\' && quoted && i + 1 < value.length) {
-      current += c + value[i + 1]!;
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === ',' && !quoted) {
-      result.push(current);
-      current = '';
-      continue;
-    }
-    current += c;
-  }
-  result.push(current);
-  return result.map((p) => p.trim()).filter((p) => p !== '');
-}
-
-/** Preference names compare without case (RFC 7240); `odata.maxpagesize=5` is named `odata.maxpagesize`. */
-function preferenceName(preference: string): string {
-  return (/^[^=;\s]*/.exec(preference)?.[0] ?? '').toLowerCase();
-}
 
 /** Prefer values merged into one, a preference named twice kept the first time (RFC 7240). */
 function mergePreferences(values: readonly string[]): string | undefined {

@@ -5,6 +5,7 @@
  */
 import { didYouMean } from '../../metadata/lookup';
 import { blockAt, requestsOf } from '../document/parser';
+import { CLIENT_ONLY_HEADERS } from '../run/httpHeaders';
 import type { Block, ODataDocument, Request, TextSpan } from '../document/syntax';
 import { analyzeRequest, didYouMeanText, replaceFixes } from './analysis';
 import type { LanguageDiagnostic, LanguageOptions } from './types';
@@ -126,22 +127,6 @@ const CLIENT_VALUES: Readonly<Record<string, readonly [name: string, value: stri
   'accept-encoding': ['Accept-Encoding', 'gzip, deflate'],
 };
 
-/** The access token and the HTTP framing of the multipart body: never from the file. */
-const CLIENT_ONLY = new Set([
-  'authorization',
-  'proxy-authorization',
-  'content-length',
-  'content-encoding',
-  'transfer-encoding',
-  'host',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'expect',
-  'te',
-  'trailer',
-]);
-
 function comparable(value: string): string {
   return value.replace(/\s+/g, '').toLowerCase();
 }
@@ -161,7 +146,7 @@ export function batchHeaderRefusal(name: string, value: string): string | undefi
   if (lower === 'content-type') {
     return "A $batch block is sent as multipart/mixed with a boundary of its own, so it takes no Content-Type: remove this header, or write 'Content-Type: multipart/mixed; boundary=…' and the whole multipart body yourself.";
   }
-  if (CLIENT_ONLY.has(lower)) {
+  if (CLIENT_ONLY_HEADERS.has(lower)) {
     return `'${name}' cannot be set on a $batch request: Dataverse Workbench sends the access token and the HTTP framing itself. Remove this header.`;
   }
   const own = CLIENT_VALUES[lower];

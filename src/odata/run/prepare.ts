@@ -6,6 +6,7 @@
  */
 import type { Block, Header, HttpMethod, ODataDocument, Request, TextSpan, VariableUse } from '../document/syntax';
 import { batchHeaderRefusal, documentDiagnostics, repeatsClientHeader } from '../language/diagnostics';
+import { preferenceName, splitPreferences } from './httpHeaders';
 import type { Placement, RunContext, RunProblem } from './variables';
 import { VariableResolver } from './variables';
 
@@ -164,35 +165,6 @@ function readPreference(preference: string): boolean {
   return (
     name === 'odata.continue-on-error' || (name === 'odata.include-annotations' && INCLUDE_ANNOTATIONS.test(preference))
   );
-}
-
-/** The preferences of a `Prefer` value, split at commas outside quoted strings. */
-function splitPreferences(value: string): string[] {
-  const result: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    if (c === '\\' && quoted && i + 1 < value.length) {
-      current += c + value[i + 1]!;
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === ',' && !quoted) {
-      result.push(current);
-      current = '';
-      continue;
-    }
-    current += c;
-  }
-  result.push(current);
-  return result.map((p) => p.trim()).filter((p) => p !== '');
-}
-
-/** `odata.maxpagesize=5` → `odata.maxpagesize`; names compare without case (RFC 7240). */
-function preferenceName(preference: string): string {
-  return (/^[^=;\s]*/.exec(preference)?.[0] ?? '').toLowerCase();
 }
 
 interface PreparedPart {
