@@ -211,7 +211,7 @@ export function startLanguageServer(connection: Connection): void {
     // stays complete for further typing); the range goes once as the list's default where the
     // client takes one; filterText is left to default to the label; and detail and documentation
     // wait for the client to show an item (resolve) where it asks that way.
-    const typed = text.slice(result.span.start, offset).toLowerCase();
+    const typed = text.slice(result.span.start, offset);
     const keep = (item: LanguageCompletionItem): boolean => typed.length === 0 || mayMatch(typed, item.label);
     if (defaultEditRange) {
       let items = lspItems.get(result.items);
@@ -329,7 +329,7 @@ export function startLanguageServer(connection: Connection): void {
 const RESOLVABLE_LISTS = 8;
 
 /** The last few values added, each under a number; a value added again moves to the front. */
-export class RecentLists<T extends object> {
+class RecentLists<T extends object> {
   private readonly ids = new WeakMap<T, number>();
   private readonly byId = new Map<number, T>();
   private nextId = 1;

@@ -277,26 +277,12 @@ async function askAuth(
       return { auth: compact({ method, tenantId }) };
     }
     case 'clientSecret': {
-      const issuer = await askIssuer(input, title, current, true);
-      const clientId = await askRequired(
-        input,
-        title,
-        'Application (client) ID of the app registration',
-        current?.clientId,
-        validateClientId,
-      );
+      const { issuer, clientId } = await askApplication(input, title, current);
       const secret = await askSecret(input, environment);
       return { auth: compact({ method, ...issuer, clientId }), secret };
     }
     case 'clientCertificate': {
-      const issuer = await askIssuer(input, title, current, true);
-      const clientId = await askRequired(
-        input,
-        title,
-        'Application (client) ID of the app registration',
-        current?.clientId,
-        validateClientId,
-      );
+      const { issuer, clientId } = await askApplication(input, title, current);
       // Checked as the sign-in will read it, with what was entered above (no network yet).
       const certificateFile = await askCertificateFile(input, title, current?.certificateFile, (file) =>
         certificateTokenProvider({ file, authority: authorityOf(issuer), clientId, environmentUrl: url }),
@@ -316,6 +302,23 @@ async function askAuth(
       return { auth: compact({ method, ...issuer, clientId }) };
     }
   }
+}
+
+/** A service principal's issuer (required) and the client id of its app registration. */
+async function askApplication(
+  input: UserInput,
+  title: string,
+  current: EnvironmentAuth | undefined,
+): Promise<{ issuer: Pick<EnvironmentAuth, 'tenantId' | 'authority' | 'caFile'>; clientId: string }> {
+  const issuer = await askIssuer(input, title, current, true);
+  const clientId = await askRequired(
+    input,
+    title,
+    'Application (client) ID of the app registration',
+    current?.clientId,
+    validateClientId,
+  );
+  return { issuer, clientId };
 }
 
 /** A tenant, or (for a private identity endpoint such as the emulator's) an https authority and its CA file. */

@@ -1,42 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { request } from 'node:https';
 import { startIdentity } from '../../../src/emulator/identity';
 import type { IdentityEndpoint } from '../../../src/emulator/identity';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** HTTPS to the identity endpoint, trusting only its certificate, following no redirect. */
-function call(ca: string, url: string, form?: Record<string, string>): Promise<Answer> {
-  const body = form === undefined ? undefined : new URLSearchParams(form).toString();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: body === undefined ? 'GET' : 'POST',
-        ca,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/x-www-form-urlencoded' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function json(answer: Answer): Record<string, unknown> {
-  return JSON.parse(answer.body) as Record<string, unknown>;
-}
+import type { Answer } from './identityClient';
+import { call, json } from './identityClient';
 
 function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;

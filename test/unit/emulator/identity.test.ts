@@ -1,43 +1,10 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
-import { request } from 'node:https';
 import { startIdentity } from '../../../src/emulator/identity';
 import { startEmulator } from '../../../src/emulator/server';
 import type { RunningEmulator } from '../../../src/emulator/server';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** HTTPS to the identity endpoint, trusting only its own certificate. */
-function call(ca: string, url: string, form?: Record<string, string>): Promise<Answer> {
-  const body = form === undefined ? undefined : new URLSearchParams(form).toString();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: body === undefined ? 'GET' : 'POST',
-        ca,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/x-www-form-urlencoded' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function json(answer: Answer): Record<string, unknown> {
-  return JSON.parse(answer.body) as Record<string, unknown>;
-}
+import type { Answer } from './identityClient';
+import { call, json } from './identityClient';
 
 describe('emulator identity endpoint and bearer tokens', function () {
   this.timeout(20_000);
