@@ -25,7 +25,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseCsdl } from '../metadata/csdl';
 import { MetadataIndex } from '../metadata/lookup';
 import { readMetadataCacheFile } from '../dataverse/metadataCache';
-import { parseDocument } from '../odata/document/parser';
+import { parseDocument, reparseDocument } from '../odata/document/parser';
 import type { ODataDocument } from '../odata/document/syntax';
 import type {
   CompletionItem as LanguageCompletionItem,
@@ -124,7 +124,8 @@ export function startLanguageServer(connection: Connection): void {
   const parse = (document: TextDocument): ODataDocument => {
     const cached = parsed.get(document.uri);
     if (cached && cached.version === document.version) return cached.document;
-    const result = parseDocument(document.getText());
+    // An edit re-parses only the blocks it touched; the rest of the last parse is reused.
+    const result = cached ? reparseDocument(cached.document, document.getText()) : parseDocument(document.getText());
     parsed.set(document.uri, { version: document.version, document: result });
     return result;
   };
