@@ -25,7 +25,7 @@ function retainedBytes(text: string): number {
 }
 
 export const blocksBenchmark: Benchmark = {
-  name: 'odata-document',
+  name: 'odata-document blocks',
   async run() {
     const text = syntheticDocument(20_000);
     const megabytes = (text.length / 1e6).toFixed(1);

@@ -841,7 +841,7 @@ export function reparseDocument(previous: ODataDocument, text: string): ODataDoc
   return assemble(text, [
     ...parts.slice(0, first),
     ...reparsed,
-    ...(delta === 0 && renumber === 0 ? after : after.map((part) => moved(part, delta, renumber))),
+    ...(delta === 0 && renumber === 0 ? after : after.map(mover(delta, renumber))),
   ]);
 }
 
@@ -858,12 +858,12 @@ function partAt(parts: readonly BlockParse[], offset: number): number {
 }
 
 /**
- * A block parse moved by `delta` characters and `renumber` places: a copy of every node that holds a
+ * Moves block parses by `delta` characters and `renumber` places: a copy of every node that holds a
  * document offset. URL trees are relative to their URL, so they are kept as they are (they are most
  * of a request's nodes). A node kind added to the syntax needs its line here; the property test of
  * `reparseDocument` against `parseDocument` finds one that is missing.
  */
-function moved(part: BlockParse, delta: number, renumber: number): BlockParse {
+function mover(delta: number, renumber: number): (part: BlockParse) => BlockParse {
   const span = (s: TextSpan): TextSpan => ({ start: s.start + delta, end: s.end + delta });
   const optionalSpan = (s: TextSpan | undefined): TextSpan | undefined => s && span(s);
   const use = (u: VariableUse): VariableUse => ({ ...u, span: span(u.span), innerSpan: span(u.innerSpan) });
@@ -913,25 +913,27 @@ function moved(part: BlockParse, delta: number, renumber: number): BlockParse {
     requestLineSpan: span(r.requestLineSpan),
     span: span(r.span),
   });
-  const block = part.block;
-  return {
-    block: {
-      ...block,
-      index: block.index + renumber,
-      separatorSpan: optionalSpan(block.separatorSpan),
-      name: block.name && name(block.name),
-      variables: block.variables.map((v) => ({
-        ...v,
-        nameSpan: span(v.nameSpan),
-        valueSpan: span(v.valueSpan),
-        span: span(v.span),
-      })),
-      request: block.request && request(block.request),
-      span: span(block.span),
-    },
-    uses: part.uses.map(use),
-    diagnostics: part.diagnostics.map((d) => ({ ...d, span: span(d.span) })),
-    names: part.names.map(name),
+  return (part) => {
+    const block = part.block;
+    return {
+      block: {
+        ...block,
+        index: block.index + renumber,
+        separatorSpan: optionalSpan(block.separatorSpan),
+        name: block.name && name(block.name),
+        variables: block.variables.map((v) => ({
+          ...v,
+          nameSpan: span(v.nameSpan),
+          valueSpan: span(v.valueSpan),
+          span: span(v.span),
+        })),
+        request: block.request && request(block.request),
+        span: span(block.span),
+      },
+      uses: part.uses.map(use),
+      diagnostics: part.diagnostics.map((d) => ({ ...d, span: span(d.span) })),
+      names: part.names.map(name),
+    };
   };
 }
 
