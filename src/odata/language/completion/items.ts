@@ -97,7 +97,7 @@ export function propertyItems(
 ): readonly CompletionItem[] {
   return cachedItems(index, type, withNavigation ? 'columnsAndNavigation' : 'columns', () => {
     const items: CompletionItem[] = index.properties(type).map((p: Property) => {
-      const lookup = p.name.startsWith('_') && p.name.endsWith('_value');
+      const lookup = lookupLogicalName(p.name) !== undefined;
       return {
         label: p.name,
         kind: lookup ? ('lookup' as const) : ('property' as const),

@@ -1,6 +1,7 @@
 /** Completion in a JSON body: the columns and `@odata.bind` keys of the request's table, and bind targets. */
 import type { MetadataIndex } from '../../../metadata/lookup';
 import type { Request } from '../../document/syntax';
+import { lookupLogicalName } from '../queryFunctionColumns';
 import { resolvePath } from '../resolvePath';
 import type { CompletionItem, CompletionResult } from '../types';
 import { cachedItems, displayName, wordStart } from './items';
@@ -72,7 +73,7 @@ export function jsonCompletion(
   const items = cachedItems(index, type, quote ? 'bodyKeysWithQuotes' : 'bodyKeys', () => {
     const keys: CompletionItem[] = index
       .properties(type)
-      .filter((p) => !(p.name.startsWith('_') && p.name.endsWith('_value')))
+      .filter((p) => lookupLogicalName(p.name) === undefined)
       .map((p) => ({
         label: p.name,
         kind: 'property' as const,
