@@ -145,8 +145,12 @@ function flatten(model: MetadataModel, type: EntityType): Flattened {
   let key: string | undefined;
   for (const t of [...chain].reverse()) {
     for (const p of t.properties) properties.set(p.name, p);
-    for (const n of t.navigationProperties) navigations.set(n.name, n);
     if (t.key.length > 0) key = t.key[0];
+  }
+  // Own navigations first: a lookup's target is the derived type's navigation (`regardingobjectid_account_task`),
+  // the inherited one (`regardingobjectid_account`) stays usable by name.
+  for (const t of chain) {
+    for (const n of t.navigationProperties) if (!navigations.has(n.name)) navigations.set(n.name, n);
   }
   const base = chain[1]?.name;
   return {
@@ -350,7 +354,6 @@ export function schemaFromMetadata(
     },
   };
   const found = entityTables(model);
-  checkDuplicates(csdl, problems, source);
   const drafts = new Map<string, Draft>();
   for (const entity of found) {
     const flat = flatten(model, entity.type);
@@ -550,19 +553,4 @@ function nn(draft: Draft, name: string, target: string): ManyToMany {
     tables,
     ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
   };
-}
-
-/** Two entity types or two entity sets of one name: the parser keeps the last, so look at the text. */
-function checkDuplicates(csdl: string, problems: Problems, source: MetadataSources): void {
-  for (const [element, pattern] of [
-    ['EntityType', /<EntityType\s+Name="([^"]+)"/g],
-    ['EntitySet', /<EntitySet\s+Name="([^"]+)"/g],
-  ] as const) {
-    const seen = new Set<string>();
-    for (const match of csdl.matchAll(pattern)) {
-      const name = match[1] ?? '';
-      if (seen.has(name)) problems.add(source.metadata, `<${element} Name="${name}"> is declared twice`);
-      seen.add(name);
-    }
-  }
 }
