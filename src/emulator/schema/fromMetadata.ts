@@ -53,6 +53,8 @@ const SYSTEM_COLUMNS = new Set([
 ]);
 
 const LOOKUP_PROPERTY = /^_(.+)_value$/;
+/** Tables whose `fullname` the server composes. */
+const COMPOSED_FULLNAME = new Set(['contact', 'lead', 'systemuser']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -246,6 +248,13 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         ...(name === draft.primaryId ? { readOnly: false } : {}),
       }),
     );
+  }
+  // Dataverse composes these tables' fullname from the first and last names (the organization's Full Name Format);
+  // metadata does not say so. "First Last", as the built-in tables do.
+  const fullname = draft.columns.get('fullname');
+  if (COMPOSED_FULLNAME.has(draft.entity.logicalName) && fullname !== undefined) {
+    const parts = ['firstname', 'lastname'].filter((c) => draft.columns.has(c));
+    if (parts.length === 2) draft.columns.set('fullname', { ...fullname, concatOf: parts, readOnly: true });
   }
   // ETags and change tracking are versionnumber; a table whose CSDL lacks it still keeps one.
   if (!draft.columns.has('versionnumber')) {
