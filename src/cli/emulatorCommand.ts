@@ -7,7 +7,8 @@ import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
 import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
 import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
-import { startEmulator } from '../emulator/server';
+import { reachableFromOtherMachines } from '../emulator/loopback';
+import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
 
 interface EmulatorCliOptions {
@@ -142,6 +143,10 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     })
     .action(async (raw: unknown) => {
       if (!isOptions(raw)) throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.options', 'invalid options');
+      if (!raw.auth && reachableFromOtherMachines(raw.host)) {
+        io.stderr(`dvw emulator: ${OPEN_WITHOUT_AUTH(raw.host)}\n`);
+        throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.openWithoutAuth', OPEN_WITHOUT_AUTH(raw.host));
+      }
       const sources = [raw.schema, raw.schemaSnapshot, raw.metadata].filter((s) => s !== undefined);
       if (sources.length > 1) {
         const message = 'dvw emulator: use one of --schema, --schema-snapshot and --metadata';
