@@ -4,17 +4,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { AUTH_METHODS, parseEnvironmentAuth, parseEnvironmentList } from '../../../src/core/environments';
-import { WorkbenchError } from '../../../src/core/errors';
-import type { RunningEmulator } from '../../../src/emulator/server';
-import { startEmulator } from '../../../src/emulator/server';
-import { CHOOSE_ANOTHER_PEM, certificateTokenProvider } from '../../../src/extension/auth/clientCertificate';
+import { AUTH_METHODS, parseEnvironmentAuth, parseEnvironmentList } from '../../../../src/core/environments';
+import { WorkbenchError } from '../../../../src/core/errors';
+import type { RunningEmulator } from '../../../../src/emulator/server';
+import { startEmulator } from '../../../../src/emulator/server';
+import { CHOOSE_ANOTHER_PEM, certificateTokenProvider } from '../../../../src/dataverse/auth/signIn';
 
-// clientCertificate.ts imports no `vscode`: the checks a chosen PEM file goes through run in plain Node, on real
-// files and real keys.
+// The checks a chosen PEM file goes through (the extension's "Edit Environment" and every sign-in of either
+// front end) run in plain Node, on real files and real keys.
 
 const CLIENT_ID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 
 interface Credential {
   readonly key: string;
@@ -43,7 +43,7 @@ function bodyOf(pem: string): string {
   return pem.split('\n').slice(1, 3).join('');
 }
 
-describe('client certificate sign-in in the extension', function () {
+describe('client certificate files', function () {
   this.timeout(60_000);
   let directory: string;
   let app: Awaited<ReturnType<typeof newCredential>>;
@@ -129,23 +129,29 @@ describe('client certificate sign-in in the extension', function () {
     let emulator: RunningEmulator | undefined;
     try {
       emulator = await startEmulator({ port: 0, seed: 'none', clientCertificates: [app.certificate] });
-      const provider = await certificateTokenProvider({
-        file: pemFile('app.pem', app.key + app.certificate),
-        authority: emulator.authority,
-        clientId: emulator.clientId,
-        environmentUrl: emulator.url,
-        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
-      });
+      const provider = await certificateTokenProvider(
+        {
+          file: pemFile('app.pem', app.key + app.certificate),
+          authority: emulator.authority,
+          clientId: emulator.clientId,
+          environmentUrl: emulator.url,
+        },
+        undefined,
+        { trustedCertificate: readFileSync(emulator.certificatePath, 'utf8') },
+      );
       const token = await provider.getToken(new AbortController().signal);
       assert.ok(token.token.length > 0);
 
-      const foreign = await certificateTokenProvider({
-        file: pemFile('other.pem', other.key + other.certificate),
-        authority: emulator.authority,
-        clientId: emulator.clientId,
-        environmentUrl: emulator.url,
-        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
-      });
+      const foreign = await certificateTokenProvider(
+        {
+          file: pemFile('other.pem', other.key + other.certificate),
+          authority: emulator.authority,
+          clientId: emulator.clientId,
+          environmentUrl: emulator.url,
+        },
+        undefined,
+        { trustedCertificate: readFileSync(emulator.certificatePath, 'utf8') },
+      );
       await assert.rejects(foreign.getToken(new AbortController().signal), (error: unknown) => {
         assert.ok(error instanceof WorkbenchError);
         assert.equal(error.kind, 'auth');
