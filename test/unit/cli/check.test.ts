@@ -47,6 +47,7 @@ describe('dvw check', function () {
       writeFileSync(file, 'GET accounts?$select=\u001b[2Jname\n');
       const { code, stdout } = await capture(['check', file]);
       assert.equal(code, 1);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
       assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(stdout), JSON.stringify(stdout));
       assert.match(stdout, /Unexpected character '\\x1b'/);
     } finally {

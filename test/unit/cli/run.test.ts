@@ -140,6 +140,7 @@ describe('dvw run', function () {
     );
     const table = await run([odata, ...connection]);
     assert.equal(table.code, 0, table.stderr);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(table.stdout), JSON.stringify(table.stdout));
     assert.match(table.stdout, /zz-term \\x1b\[31mred\\x9b2J\\u202e/);
 

@@ -154,6 +154,7 @@ describe('dvw webhooks listen', () => {
     let line = await running.next();
     for (; !line.includes(' name = '); line = await running.next()) lines.push(line);
     const printed = [...lines, line].join('\n');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(printed), JSON.stringify(printed));
     assert.ok(line.includes('"Evil\\u001b]0;pwned\\u0007\\x9b2J\\u202eName\\rX"'), line);
     running.child.kill('SIGINT');
