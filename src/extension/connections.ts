@@ -6,7 +6,7 @@ import type { ClientEvent, TokenProvider } from '../dataverse/webApiClient';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { emulatorTokenProvider } from '../dataverse/auth/index';
 import type { EnvironmentSecrets } from './auth/environmentSecrets';
-import type { SignInUi } from './auth/tokenProviders';
+import type { SignInUi } from './auth/signInPorts';
 import { environmentTokenProvider, vscodeSignInUi } from './auth/tokenProviders';
 import type { EmulatorHost } from './emulatorHost';
 import type { EnvironmentStore } from './environmentStore';
@@ -25,6 +25,7 @@ const ACTIVE_KEY = 'dataverse.activeConnection';
 
 interface ConnectionServices {
   readonly client: WebApiClient;
+  readonly tokens: TokenProvider;
   readonly metadata: MetadataCache;
   /** What the services were built for; a change (new emulator port or token) builds new ones. */
   readonly signature: string;
@@ -124,6 +125,11 @@ export class ConnectionManager implements vscode.Disposable {
     return this.servicesFor(connection).metadata;
   }
 
+  /** The token provider behind `client(connection)`, for a connection test that asks it for a fresh token. */
+  tokens(connection: Connection): TokenProvider {
+    return this.servicesFor(connection).tokens;
+  }
+
   dispose(): void {
     for (const subscription of this.subscriptions) subscription.dispose();
     this.activeChanged.dispose();
@@ -135,9 +141,10 @@ export class ConnectionManager implements vscode.Disposable {
     const existing = this.services.get(connection.id);
     if (existing?.signature === signature) return existing;
     // The client asks the cache for primary keys (safe creates); the cache downloads through the client.
+    const tokens = this.tokenProviderFor(connection);
     const client: WebApiClient = new WebApiClient({
       url: connection.url,
-      tokenProvider: this.tokenProviderFor(connection),
+      tokenProvider: tokens,
       primaryKeyOf: (entitySet, signal): Promise<string | undefined> => metadata.primaryKeyOf(entitySet, signal),
       onEvent: (event) => this.logEvent(connection, event),
     });
@@ -145,7 +152,7 @@ export class ConnectionManager implements vscode.Disposable {
       client,
       directory: vscode.Uri.joinPath(this.storageUri, 'metadata').fsPath,
     });
-    const services = { client, metadata, signature };
+    const services = { client, tokens, metadata, signature };
     this.services.set(connection.id, services);
     return services;
   }

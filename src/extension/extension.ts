@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { isWorkbenchError } from '../core/errors';
 import { registerCommand } from './commandRunner';
 import { EnvironmentSecrets } from './auth/environmentSecrets';
-import type { SignInUi } from './auth/tokenProviders';
+import type { SignInUi } from './auth/signInPorts';
 import { vscodeSignInUi } from './auth/tokenProviders';
 import { selectEnvironment, syncLanguageServerEnvironment, testConnection } from './commands/connectionCommands';
 import { addEnvironment, editEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
