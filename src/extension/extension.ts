@@ -18,7 +18,6 @@ import { registerExplorer } from './explorer/explorerCommands';
 import type { ExplorerTreeProvider } from './explorer/explorerTree';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
 import { createLog } from './log';
-import { recordUri } from './records/recordUri';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
 import { createEnvironmentStatusBar } from './statusBar';
@@ -91,10 +90,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
   const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
   // "Open record" in the grid opens the same editable record document as the explorer does.
   const presenter = new ResultsPanel(context.extensionUri, connections, log, async (run, entitySet, id) => {
-    const document = await vscode.workspace.openTextDocument(
-      recordUri({ connectionId: run.connection.id, entitySet, id }),
-    );
-    await vscode.window.showTextDocument(document, { preview: false });
+    await explorer.records.openRecord({ connectionId: run.connection.id, entitySet, id });
   });
   const commandContext = { log };
   const explorer = registerExplorer({ store, emulator, connections, input: prompts, commandContext });

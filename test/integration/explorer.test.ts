@@ -201,16 +201,20 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal((await children(records)).filter((node) => node.type === 'record').length, PAGE_SIZE);
   });
 
-  it('opens a record as JSON, saves only the changes with If-Match, and keeps invalid JSON unsent', async () => {
+  it('opens a record titled by its name, saves only the changes with If-Match, and keeps invalid JSON unsent', async () => {
     const records = await folder('contact', 'records');
     const record = await child(records, 'record');
     const editor = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, record);
     assert.equal(editor.document.uri.scheme, 'dataverse');
-    assert.equal(editor.document.uri.path, `/emulator/contacts/${record.recordId}.json`);
+    const fullname = textOf(item(record).label);
+    assert.equal(editor.document.uri.path, `/emulator/contacts/${record.recordId}/contact: ${fullname}`);
+    assert.equal(vscode.window.tabGroups.activeTabGroup.activeTab?.label, `contact: ${fullname}`);
+    assert.equal(editor.document.languageId, 'json');
     const opened = JSON.parse(editor.document.getText()) as Record<string, unknown>;
     assert.equal(opened.contactid, record.recordId);
     const etag = opened['@odata.etag'];
 
+    const logged = api.logLines().length;
     await editRecord(editor, { jobtitle: 'Explorer test' });
     assert.ok(await editor.document.save(), 'the save succeeds');
     assert.equal((await serverContact(record.recordId)).jobtitle, 'Explorer test');
@@ -220,15 +224,80 @@ describe('Dataverse explorer and records against the emulator', () => {
         (JSON.parse(editor.document.getText()) as Record<string, unknown>)['@odata.etag'] !== etag ? true : undefined,
       'the saved record to be read again',
     );
+    // Exactly the edited column was sent, and no column the server moved on is reported as "not saved".
+    const lines = api.logLines().slice(logged);
+    assert.ok(
+      lines.some((line) => line.endsWith(`Saved contacts(${record.recordId}): jobtitle`)),
+      lines.join('\n'),
+    );
+    assert.ok(!lines.some((line) => line.includes('Not saved')), lines.join('\n'));
 
     const valid = editor.document.getText();
-    await replaceText(editor, valid.replace('"Explorer test"', '"Broken",,'));
+    const broken = valid.replace('"Explorer test"', '"Broken",,');
+    await replaceText(editor, broken);
     assert.equal(await editor.document.save(), false, 'invalid JSON is not saved');
     assert.ok(editor.document.isDirty);
     assert.ok(editor.document.getText().includes('"Broken",,'), 'the text is kept');
     assert.equal((await serverContact(record.recordId)).jobtitle, 'Explorer test');
+    // What VS Code shows after "Failed to save": where the text is wrong, in the editor's terms.
+    const brokenAt = editor.document.positionAt(broken.indexOf(',,') + 1);
+    await assert.rejects(
+      Promise.resolve(vscode.workspace.fs.writeFile(editor.document.uri, new TextEncoder().encode(broken))),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(
+          error.message,
+          new RegExp(`line ${brokenAt.line + 1}, column ${brokenAt.character + 1}: .*\\(nothing was sent\\)`),
+        );
+        // `workspace.fs` wraps every provider error in its own FileSystemError; the message is ours alone.
+        assert.doesNotMatch(error.message, /FileSystemError|NoPermissions|position/);
+        return true;
+      },
+    );
     await replaceText(editor, valid);
     assert.ok(await editor.document.save());
+  });
+
+  it('renames a record in the tree and its tab on save, keeping the cursor', async () => {
+    const records = await folder('account', 'records');
+    const record = await child(records, 'record');
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, record);
+    const name = `Renamed ${Date.now()}`;
+    await editRecord(editor, { name });
+    const line = editor.document.lineAt(3);
+    editor.selection = new vscode.Selection(line.range.start.translate(0, 2), line.range.start.translate(0, 2));
+    assert.ok(await editor.document.save());
+    const renamed = await eventually(
+      () => vscode.window.visibleTextEditors.find((e) => e.document.uri.path.endsWith(`/account: ${name}`)),
+      'the record to move to a tab with its new name',
+    );
+    assert.deepEqual(
+      [renamed.selection.active.line, renamed.selection.active.character],
+      [3, 2],
+      'the cursor stays where it was',
+    );
+    assert.ok(!renamed.document.isDirty);
+    await eventually(
+      () =>
+        vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .some(
+            (tab) =>
+              tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === editor.document.uri.toString(),
+          )
+          ? undefined
+          : true,
+      'the tab with the old name to close',
+    );
+    const relabelled = (await children(records)).find(
+      (node) => node.type === 'record' && node.recordId === record.recordId,
+    );
+    assert.ok(relabelled);
+    assert.equal(item(relabelled).label, name);
+
+    // Opening it again from the tree shows the same editor, not a second copy.
+    const again = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, relabelled);
+    assert.equal(again.document.uri.toString(), renamed.document.uri.toString());
   });
 
   it('creates a record from a template of the required columns; bad JSON and a 400 lose nothing', async () => {
@@ -262,11 +331,11 @@ describe('Dataverse explorer and records against the emulator', () => {
     const opened = await eventually(
       () =>
         vscode.window.visibleTextEditors.find((e) =>
-          /^\/emulator\/contacts\/[0-9a-f-]{36}\.json$/.test(e.document.uri.path),
+          /^\/emulator\/contacts\/[0-9a-f-]{36}\/contact: /.test(e.document.uri.path),
         ),
       'the created record to open in its own document',
     );
-    const id = /([0-9a-f-]{36})\.json$/.exec(opened.document.uri.path)?.[1] ?? '';
+    const id = /([0-9a-f-]{36})\/contact: /.exec(opened.document.uri.path)?.[1] ?? '';
     const response = await webApi(`contacts(${id})?$select=lastname,firstname`);
     assert.equal(response.status, 200);
     const created = (await response.json()) as Record<string, unknown>;

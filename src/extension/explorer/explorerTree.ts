@@ -209,6 +209,23 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
     this.changed.fire(folder);
   }
 
+  /** Shows a saved record's new values (its name) wherever the tree lists it. */
+  recordSaved(connectionId: string, entitySet: string, id: string, record: JsonObject): void {
+    for (const node of this.nodes.values()) {
+      if (node.type !== 'folder' || node.folder !== 'records') continue;
+      if (node.connection.id !== connectionId || node.table.entitySet !== entitySet) continue;
+      const primaryId = node.table.primaryId;
+      const rows = this.pages.get(node.id)?.rows ?? [];
+      const row = rows.find(
+        (candidate) => primaryId !== undefined && String(candidate[primaryId]).toLowerCase() === id.toLowerCase(),
+      );
+      if (row === undefined) continue;
+      // The row keeps its own columns (the list selects few), each with the value the server now holds.
+      for (const column of Object.keys(row)) if (column in record) row[column] = record[column];
+      this.changed.fire(node);
+    }
+  }
+
   getParent(): undefined {
     return undefined;
   }
