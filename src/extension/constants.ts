@@ -23,6 +23,7 @@ export const Commands = {
   disconnectEnvironment: 'dataverse.disconnectEnvironment',
   filterTables: 'dataverse.filterTables',
   filterRecords: 'dataverse.filterRecords',
+  clearRecordsFilter: 'dataverse.clearRecordsFilter',
   newTableQuery: 'dataverse.newTableQuery',
   newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',
@@ -80,6 +81,8 @@ export const TreeItemContexts = {
   table: 'table',
   folder: 'folder',
   records: 'records',
+  /** Records shown through a $filter: they offer to clear it. */
+  recordsFiltered: 'recordsFiltered',
   column: 'column',
   relationship: 'relationship',
   key: 'key',

@@ -208,6 +208,9 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
       ),
       registerCommand(commandContext, Commands.filterTables, filterTables),
       registerCommand(commandContext, Commands.filterRecords, filterRecords),
+      registerCommand(commandContext, Commands.clearRecordsFilter, (value) => {
+        tree.setRecordsFilter(expectRecords(value), undefined);
+      }),
       registerCommand(commandContext, Commands.loadMoreRecords, (value) => {
         const node = expectRecords(value);
         return vscode.window.withProgress({ location: { viewId: Views.explorer } }, () => tree.loadMore(node));
