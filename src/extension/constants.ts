@@ -24,6 +24,10 @@ export const Commands = {
   filterTables: 'dataverse.filterTables',
   filterRecords: 'dataverse.filterRecords',
   clearRecordsFilter: 'dataverse.clearRecordsFilter',
+  rerunRequest: 'dataverse.rerunRequest',
+  copyRequestAsOdata: 'dataverse.copyRequestAsOdata',
+  copyRequestAsCurl: 'dataverse.copyRequestAsCurl',
+  clearRequestHistory: 'dataverse.clearRequestHistory',
   newTableQuery: 'dataverse.newTableQuery',
   newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',
@@ -55,7 +59,7 @@ export type CommandId = (typeof Commands)[keyof typeof Commands];
 
 export const ViewContainers = { dataverse: 'dataverse' } as const;
 
-export const Views = { explorer: 'dataverse.explorer' } as const;
+export const Views = { explorer: 'dataverse.explorer', requests: 'dataverse.requests' } as const;
 
 /** Context keys set with `setContext`, used in `when` clauses of the manifest. */
 export const ContextKeys = {
@@ -69,6 +73,7 @@ export const Settings = {
   traceServer: 'trace.server',
   emulatorAutoStart: 'emulator.autoStart',
   explorerPageSize: 'explorer.pageSize',
+  historyBodies: 'history.bodies',
 } as const;
 
 /** `contextValue` of tree items, used by `view/item/context` menus. */
@@ -99,6 +104,7 @@ export const TreeItemContexts = {
   stepEnabled: 'stepEnabled',
   stepDisabled: 'stepDisabled',
   stepImage: 'stepImage',
+  historyEntry: 'historyEntry',
 } as const;
 
 export const LANGUAGE_ID = 'odata';

@@ -27,6 +27,7 @@ export async function run(): Promise<void> {
   await import('./emulator.test');
   await import('./odataFeatures.test');
   await import('./explorer.test');
+  await import('./requestHistory.test');
   await import('./webhooks.test');
   await import('./import.test');
 
