@@ -54,6 +54,7 @@ const ATTRIBUTE_TYPES: Record<ColumnType, { type: string; typeName: string; odat
   choices: { type: 'Virtual', typeName: 'MultiSelectPicklistType', odataType: 'MultiSelectPicklistAttributeMetadata' },
   state: { type: 'State', typeName: 'StateType', odataType: 'StateAttributeMetadata' },
   status: { type: 'Status', typeName: 'StatusType', odataType: 'StatusAttributeMetadata' },
+  binary: { type: 'Virtual', typeName: 'ImageType', odataType: 'ImageAttributeMetadata' },
 };
 
 /** Object type codes of the built-in tables; other tables get codes from 10000 as custom tables do. */

@@ -41,7 +41,8 @@ export class Service {
     observer?: WriteObserver,
   ) {
     this.ctx = { schema, store, caller, organization, ...(observer === undefined ? {} : { observer }) };
-    this.metadataXml = generateCsdl(schema);
+    // A schema read from a `$metadata` document serves that document, with what the model does not hold.
+    this.metadataXml = schema.csdl ?? generateCsdl(schema);
     this.entityDefinitions = new EntityDefinitions(schema);
     this.changes = new ChangeTracking(schema, store, now);
   }
