@@ -11,6 +11,7 @@ import { documentDiagnostics } from '../odata/language/diagnostics';
 import type { LanguageDiagnostic } from '../odata/language/types';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
+import { humanIo } from './terminalText';
 
 const USAGE_EXIT_CODE = 2;
 
@@ -155,8 +156,10 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
       if (format === 'json') {
         io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
       } else {
+        // Messages quote the file's text: escaped, so a control character in a .odata file cannot drive the terminal.
+        const out = humanIo(io);
         for (const f of findings)
-          io.stdout(`${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.code}]\n`);
+          out.stdout(`${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.code}]\n`);
       }
       if (findings.some((f) => f.severity === 'error')) {
         throw new CommanderError(

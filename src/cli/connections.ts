@@ -1,14 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { parseEnvironmentAuth } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
-import {
-  AzureCliTokenProvider,
-  ClientCertificateTokenProvider,
-  ClientSecretTokenProvider,
-  DeviceCodeTokenProvider,
-  FileTokenCacheStorage,
-  InteractiveTokenProvider,
-  splitCertificatePem,
-} from '../dataverse/auth';
+import type { SignInPorts } from '../dataverse/auth';
+import { createTokenProvider, FileTokenCacheStorage } from '../dataverse/auth';
 import type { Connection } from '../dataverse/connectionsFile';
 import {
   configDirectory,
@@ -56,59 +49,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-async function readCertificate(file: string, what: string): Promise<string> {
-  try {
-    const text = await readFile(file, 'utf8');
-    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw invalid(`${what} ${file} holds no PEM certificate.`);
-    return text;
-  } catch (error) {
-    if (error instanceof WorkbenchError) throw error;
-    throw invalid(`${what} ${file} could not be read.`);
-  }
-}
-
-/** The private key and certificate of a PEM file; the key is read here and kept in memory only. */
-async function readCertificateCredential(
-  file: string,
-  what: string,
-): Promise<{ privateKey: string; certificate: string }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw invalid(`${what} ${file} could not be read.`);
-  }
-  try {
-    return splitCertificatePem(text, `${what} ${file}`);
-  } catch (error) {
-    if (error instanceof WorkbenchError) throw invalid(error.message);
-    throw error;
-  }
-}
-
-function clientCertificateProvider(
-  url: string,
-  clientId: string,
-  credential: { privateKey: string; certificate: string },
-  authority: string,
-  trusted: string | undefined,
-  cacheFile?: string,
-): ClientCertificateTokenProvider {
-  try {
-    return new ClientCertificateTokenProvider({
-      authority,
-      clientId,
-      ...credential,
-      environmentUrl: url,
-      ...(trusted === undefined ? {} : { trustedCertificate: trusted }),
-      ...(cacheFile === undefined ? {} : { cacheStorage: new FileTokenCacheStorage(cacheFile) }),
-    });
-  } catch (error) {
-    if (error instanceof WorkbenchError) throw invalid(error.message);
-    throw error;
-  }
-}
-
 /** Replaces every occurrence of each secret by `***`: the last guard before text reaches a terminal or log. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -147,176 +87,97 @@ export async function resolveConnection(
         secrets: [token],
       };
     }
-    return fromConnection(connection, env, directory, options);
+    return signIn(
+      connection,
+      env,
+      options,
+      `${connection.name} (${connection.auth.method})`,
+      tokenCachePath(directory),
+    );
   }
   const url = nonEmpty(args.url) ?? nonEmpty(env.DATAVERSE_URL);
   if (url === undefined) throw invalid('no environment URL: pass --env NAME or --url URL, or set DATAVERSE_URL');
   webApiRoot(url);
   if (token !== undefined) return { url, tokenProvider: staticTokenProvider(token), label: url, secrets: [token] };
-  const tenantId = nonEmpty(env.DATAVERSE_TENANT_ID);
+  return fromVariables(url, env);
+}
+
+/** What each sign-in field is called when it comes from an environment variable. */
+const VARIABLE_OF: Readonly<Record<string, string>> = {
+  method: 'the sign-in method',
+  tenantId: 'DATAVERSE_TENANT_ID',
+  clientId: 'DATAVERSE_CLIENT_ID',
+  authority: 'DATAVERSE_AUTHORITY',
+  caFile: 'DATAVERSE_CA_FILE',
+  certificateFile: 'DATAVERSE_CLIENT_CERTIFICATE',
+};
+
+/**
+ * A service principal from `DATAVERSE_*` variables: a client secret, else a certificate file. The fields go
+ * through the same check as a stored connection, so `DATAVERSE_CA_FILE` is refused for an authority that is
+ * not on this machine, as the extension refuses `auth.caFile`.
+ */
+async function fromVariables(url: string, env: Environment): Promise<ResolvedConnection> {
+  const secret = nonEmpty(env.DATAVERSE_CLIENT_SECRET);
   const clientId = nonEmpty(env.DATAVERSE_CLIENT_ID);
-  const secret = env.DATAVERSE_CLIENT_SECRET;
-  const authority = nonEmpty(env.DATAVERSE_AUTHORITY);
   const certificateFile = nonEmpty(env.DATAVERSE_CLIENT_CERTIFICATE);
-  if (certificateFile !== undefined && (secret === undefined || secret === '')) {
-    if (clientId === undefined) throw invalid('DATAVERSE_CLIENT_CERTIFICATE is set but DATAVERSE_CLIENT_ID is not');
-    if (tenantId === undefined && authority === undefined) {
-      throw invalid('set DATAVERSE_TENANT_ID (or DATAVERSE_AUTHORITY) for certificate sign-in');
-    }
-    const caFile = nonEmpty(env.DATAVERSE_CA_FILE);
-    const trusted = caFile === undefined ? undefined : await readCertificate(caFile, 'DATAVERSE_CA_FILE');
-    const credential = await readCertificateCredential(certificateFile, 'DATAVERSE_CLIENT_CERTIFICATE');
-    return {
-      url,
-      tokenProvider: clientCertificateProvider(
-        url,
-        clientId,
-        credential,
-        authority ?? entraAuthority(tenantId),
-        trusted,
-      ),
-      label: `${url} (client certificate)`,
-      secrets: [credential.privateKey],
-    };
-  }
-  if (clientId === undefined && (secret === undefined || secret === '')) {
+  const byCertificate = certificateFile !== undefined && secret === undefined;
+  if (clientId === undefined && secret === undefined && certificateFile === undefined) {
     throw invalid(
       'no access token: pass --token, or set DATAVERSE_TOKEN, or DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID and DATAVERSE_CLIENT_SECRET (or DATAVERSE_CLIENT_CERTIFICATE)',
     );
   }
-  if (clientId === undefined) throw invalid('DATAVERSE_CLIENT_SECRET is set but DATAVERSE_CLIENT_ID is not');
-  if (secret === undefined || secret === '')
+  const credential = byCertificate ? 'DATAVERSE_CLIENT_CERTIFICATE' : 'DATAVERSE_CLIENT_SECRET';
+  if (clientId === undefined) throw invalid(`${credential} is set but DATAVERSE_CLIENT_ID is not`);
+  if (secret === undefined && !byCertificate) {
     throw invalid('DATAVERSE_CLIENT_ID is set but DATAVERSE_CLIENT_SECRET is not');
-  if (tenantId === undefined && authority === undefined) {
-    throw invalid('set DATAVERSE_TENANT_ID (or DATAVERSE_AUTHORITY) for client-credential sign-in');
   }
-  const caFile = nonEmpty(env.DATAVERSE_CA_FILE);
-  const certificate = caFile === undefined ? undefined : await readCertificate(caFile, 'DATAVERSE_CA_FILE');
-  return {
-    url,
-    tokenProvider: clientSecretProvider(url, clientId, secret, authority ?? entraAuthority(tenantId), certificate),
-    label: `${url} (client secret)`,
-    secrets: [secret],
-  };
-}
-
-function entraAuthority(tenantId: string | undefined): string {
-  return `https://login.microsoftonline.com/${tenantId ?? 'organizations'}`;
-}
-
-function clientSecretProvider(
-  url: string,
-  clientId: string,
-  secret: string,
-  authority: string,
-  certificate: string | undefined,
-  cacheFile?: string,
-): ClientSecretTokenProvider {
-  try {
-    return new ClientSecretTokenProvider({
-      authority,
-      clientId,
-      clientSecret: secret,
-      environmentUrl: url,
-      ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
-      ...(cacheFile === undefined ? {} : { cacheStorage: new FileTokenCacheStorage(cacheFile) }),
-    });
-  } catch (error) {
-    if (error instanceof WorkbenchError) throw invalid(error.message);
-    throw error;
+  const raw: Record<string, string> = { method: byCertificate ? 'clientCertificate' : 'clientSecret' };
+  for (const [field, variable] of Object.entries(VARIABLE_OF)) {
+    const value = nonEmpty(env[variable]);
+    if (field !== 'method' && value !== undefined && (byCertificate || field !== 'certificateFile')) {
+      raw[field] = value;
+    }
   }
+  const auth = parseEnvironmentAuth(raw, (field) => VARIABLE_OF[field] ?? field);
+  const how = byCertificate ? 'client certificate' : 'client secret';
+  return signIn({ name: url, url, auth }, env, {}, `${url} (${how})`);
 }
 
-async function fromConnection(
-  connection: Connection,
+/**
+ * Builds the provider through the shared factory with `dvw`'s ports: the secret from
+ * `DATAVERSE_CLIENT_SECRET` or a hidden prompt, sign-in instructions on stderr, MSAL's cache in a 0600 file
+ * for a stored connection. Files and secrets are read here, so problems surface before a command starts work.
+ */
+async function signIn(
+  target: Connection,
   env: Environment,
-  directory: string,
   options: ResolveOptions,
+  label: string,
+  cacheFile?: string,
 ): Promise<ResolvedConnection> {
-  const certificate =
-    connection.caFile === undefined ? undefined : await readCertificate(connection.caFile, 'The CA file');
-  const cacheStorage = new FileTokenCacheStorage(tokenCachePath(directory));
-  const label = `${connection.name} (${connection.auth})`;
-  const authority = connection.authority ?? entraAuthority(connection.tenantId);
+  const secrets: string[] = [];
   const notify = options.notify ?? (() => undefined);
-  const common = {
-    environmentUrl: connection.url,
-    authority,
-    cacheStorage,
-    ...(connection.clientId === undefined ? {} : { clientId: connection.clientId }),
-    ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
+  const ports: SignInPorts = {
+    clientSecret: async () =>
+      nonEmpty(env.DATAVERSE_CLIENT_SECRET) === undefined
+        ? options.promptSecret?.(`Client secret for ${target.name}: `)
+        : env.DATAVERSE_CLIENT_SECRET,
+    missingSecret: () =>
+      invalid(`environment '${target.name}' signs in with a client secret: set DATAVERSE_CLIENT_SECRET`),
+    showDeviceCode: (prompt) => notify(`${prompt.message}\n`),
+    openBrowser:
+      options.openBrowser ??
+      ((page) => {
+        notify(`Open this page to sign in: ${page}\n`);
+        return Promise.resolve();
+      }),
+    onSecret: (secret) => secrets.push(secret),
+    ...(cacheFile === undefined ? {} : { tokenCache: new FileTokenCacheStorage(cacheFile) }),
+    ...(env.PATH === undefined ? {} : { azureCliPath: env.PATH }),
   };
-  switch (connection.auth) {
-    case 'client-secret': {
-      let secret = env.DATAVERSE_CLIENT_SECRET;
-      if (secret === undefined || secret === '')
-        secret = await options.promptSecret?.(`Client secret for ${connection.name}: `);
-      if (secret === undefined || secret === '') {
-        throw invalid(`environment '${connection.name}' signs in with a client secret: set DATAVERSE_CLIENT_SECRET`);
-      }
-      if (connection.clientId === undefined) throw invalid(`environment '${connection.name}' has no client id`);
-      const provider = clientSecretProvider(
-        connection.url,
-        connection.clientId,
-        secret,
-        authority,
-        certificate,
-        tokenCachePath(directory),
-      );
-      return { url: connection.url, tokenProvider: provider, label, secrets: [secret] };
-    }
-    case 'client-certificate': {
-      if (connection.clientId === undefined || connection.certificateFile === undefined) {
-        throw invalid(`environment '${connection.name}' needs a client id and a certificate file`);
-      }
-      const credential = await readCertificateCredential(connection.certificateFile, 'The certificate file');
-      const provider = clientCertificateProvider(
-        connection.url,
-        connection.clientId,
-        credential,
-        authority,
-        certificate,
-        tokenCachePath(directory),
-      );
-      return { url: connection.url, tokenProvider: provider, label, secrets: [credential.privateKey] };
-    }
-    case 'device-code':
-      return {
-        url: connection.url,
-        tokenProvider: new DeviceCodeTokenProvider({
-          ...common,
-          onDeviceCode: (prompt) => notify(`${prompt.message}\n`),
-        }),
-        label,
-        secrets: [],
-      };
-    case 'interactive':
-      return {
-        url: connection.url,
-        tokenProvider: new InteractiveTokenProvider({
-          ...common,
-          openBrowser:
-            options.openBrowser ??
-            ((url) => {
-              notify(`Open this page to sign in: ${url}\n`);
-              return Promise.resolve();
-            }),
-        }),
-        label,
-        secrets: [],
-      };
-    case 'azure-cli':
-      return {
-        url: connection.url,
-        tokenProvider: new AzureCliTokenProvider({
-          environmentUrl: connection.url,
-          ...(connection.tenantId === undefined ? {} : { tenantId: connection.tenantId }),
-          ...(env.PATH === undefined ? {} : { path: env.PATH }),
-        }),
-        label,
-        secrets: [],
-      };
-  }
+  const tokenProvider = await createTokenProvider(target, ports);
+  return { url: target.url, tokenProvider, label, secrets };
 }
 
 /** Reads a line from the terminal without echoing it; undefined when stdin is not a terminal. */

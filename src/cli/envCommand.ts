@@ -1,10 +1,12 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
-import type { AuthKind, Connection } from '../dataverse/connectionsFile';
+import { AUTH_METHODS } from '../core/environments';
+import { checkConnection } from '../dataverse/connectionTest';
+import type { Connection } from '../dataverse/connectionsFile';
 import {
-  AUTH_KINDS,
   configDirectory,
+  connectionEntry,
   connectionsPath,
   readConnections,
   validateConnection,
@@ -12,7 +14,8 @@ import {
   withoutConnection,
   writeConnections,
 } from '../dataverse/connectionsFile';
-import { WebApiClient } from '../dataverse/webApiClient';
+import { takeSnapshot } from '../dataverse/schemaSnapshot';
+import { WebApiClient, webApiRoot } from '../dataverse/webApiClient';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 
@@ -61,7 +64,11 @@ function addCommand(io: CliIo): Command {
       .requiredOption('--url <url>', 'the organization URL, e.g. https://contoso.crm.dynamics.com')
       .option('--tenant <tenant>', 'the Entra tenant id or domain')
       .option('--client-id <id>', 'the app registration (client) id')
-      .addOption(new Option('--auth <kind>', 'how to sign in').choices([...AUTH_KINDS]).default('client-secret'))
+      .option(
+        '--auth <method>',
+        `how to sign in: ${AUTH_METHODS.filter((m) => m !== 'microsoftAccount').join(', ')} (the old spellings client-secret, device-code, interactive, … work too)`,
+        'clientSecret',
+      )
       .option('--authority <url>', 'another identity endpoint than login.microsoftonline.com (the emulator)')
       .option('--ca-file <file>', "a PEM certificate to trust for the authority (the emulator's)")
       .option(
@@ -71,14 +78,13 @@ function addCommand(io: CliIo): Command {
       .option('--force', 'replace an environment of the same name'),
     io,
   ).action(async (name: string, raw: Record<string, unknown>) => {
-    const auth = text(raw.auth) ?? 'client-secret';
     let connection: Connection;
     try {
       connection = validateConnection(
         {
           name,
           url: text(raw.url),
-          auth: auth as AuthKind,
+          auth: text(raw.auth),
           ...(text(raw.tenant) === undefined ? {} : { tenantId: text(raw.tenant) }),
           ...(text(raw.clientId) === undefined ? {} : { clientId: text(raw.clientId) }),
           ...(text(raw.authority) === undefined ? {} : { authority: text(raw.authority) }),
@@ -98,7 +104,7 @@ function addCommand(io: CliIo): Command {
     } catch (error) {
       report(io, error);
     }
-    io.stdout(`added environment '${connection.name}' (${connection.auth}) to ${file}\n`);
+    io.stdout(`added environment '${connection.name}' (${connection.auth.method}) to ${file}\n`);
   });
 }
 
@@ -114,14 +120,20 @@ function listCommand(io: CliIo): Command {
       report(io, error);
     }
     if (raw.json === true) {
-      io.stdout(`${JSON.stringify(environments, null, 2)}\n`);
+      io.stdout(`${JSON.stringify(environments.map(connectionEntry), null, 2)}\n`);
       return;
     }
     if (environments.length === 0) {
       io.stdout('no environments yet: dvw env add NAME --url URL ...\n');
       return;
     }
-    const rows = environments.map((c) => [c.name, c.url, c.auth, c.tenantId ?? c.authority ?? '', c.clientId ?? '']);
+    const rows = environments.map(({ name, url, auth }) => [
+      name,
+      url,
+      auth.method,
+      auth.tenantId ?? auth.authority ?? '',
+      auth.clientId ?? '',
+    ]);
     const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
     for (const row of [header, ...rows]) {
@@ -153,7 +165,7 @@ function removeCommand(io: CliIo): Command {
 function testCommand(io: CliIo): Command {
   return configure(
     new Command('test')
-      .description('sign in to a named environment and ask it WhoAmI')
+      .description('sign in to a named environment afresh (no cached token) and ask it WhoAmI')
       .argument('<name>', 'the environment'),
     io,
   ).action(async (name: string) => {
@@ -162,15 +174,61 @@ function testCommand(io: CliIo): Command {
       const connection = await resolveConnection({ env: name }, process.env, cliResolveOptions(io.stderr));
       secrets = connection.secrets;
       const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
-      const who = await client.whoAmI();
+      const result = await checkConnection(client, connection.tokenProvider, new AbortController().signal);
+      if (!result.ok) {
+        const part = result.part === 'signIn' ? 'sign-in failed' : 'signed in, but the Web API refused WhoAmI';
+        failed(io, `${connection.label}: ${part}: ${redact(describeError(result.error), secrets)}`);
+      }
+      const { who } = result;
       io.stdout(`${connection.label}: signed in as user ${who.userId} (organization ${who.organizationId})\n`);
+    } catch (error) {
+      if (error instanceof CommanderError) throw error;
+      report(io, error, secrets);
+    }
+  });
+}
+
+function snapshotCommand(io: CliIo): Command {
+  return configure(
+    new Command('snapshot')
+      .description(
+        "download an organization's schema ($metadata and EntityDefinitions, never records) for dvw emulator --schema-snapshot",
+      )
+      .requiredOption('--out <dir>', 'the snapshot folder; a run that was cut short resumes there')
+      .option('--env <name>', 'a named environment (dvw env list)')
+      .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
+      .option('--token <token>', 'a bearer token for --url (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET)')
+      .option('--tables <list>', 'keep only these tables: logical names and prefix_* patterns, comma-separated'),
+    io,
+  ).action(async (raw: Record<string, unknown>) => {
+    const tables = text(raw.tables)
+      ?.split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t.length > 0);
+    if (tables?.length === 0) usage(io, '--tables names no table');
+    let secrets: readonly string[] = [];
+    try {
+      const connection = await resolveConnection(
+        { env: text(raw.env), url: text(raw.url), token: text(raw.token) },
+        process.env,
+        cliResolveOptions(io.stderr),
+      );
+      secrets = connection.secrets;
+      const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+      await takeSnapshot({
+        client,
+        source: webApiRoot(connection.url),
+        folder: resolve(text(raw.out) ?? '.'),
+        ...(tables === undefined ? {} : { tables }),
+        progress: (line) => io.stderr(`${line}\n`),
+      });
     } catch (error) {
       report(io, error, secrets);
     }
   });
 }
 
-/** `dvw env add|list|remove|test`: the connections file other commands read with `--env NAME`. */
+/** `dvw env add|list|remove|test|snapshot`: the connections file other commands read with `--env NAME`. */
 export function registerEnvCommand(program: Command, io: CliIo): void {
   const env = configure(
     new Command('env').description(
@@ -182,5 +240,6 @@ export function registerEnvCommand(program: Command, io: CliIo): void {
   env.addCommand(listCommand(io));
   env.addCommand(removeCommand(io));
   env.addCommand(testCommand(io));
+  env.addCommand(snapshotCommand(io));
   program.addCommand(env);
 }

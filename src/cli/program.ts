@@ -11,6 +11,7 @@ import { registerEmulatorCommand } from './emulatorCommand';
 import { registerEnvCommand } from './envCommand';
 import { registerImportCommand } from './importCommand';
 import { registerRunCommand } from './runCommand';
+import { humanIo, terminalText } from './terminalText';
 import { registerWebhooksCommand } from './webhooksCommand';
 import packageJson from '../../package.json';
 
@@ -57,7 +58,8 @@ export function createProgram(io: CliIo): Command {
 
 /** Runs the CLI and returns the exit code; usage errors print a message, never a stack trace. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
+  // Every message on stderr is for a person, and may quote a server or a record: escaped once, here.
+  const program = createProgram({ stdout: io.stdout, stderr: humanIo(io).stderr });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -66,7 +68,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // --help and --version end through here with exit code 0.
       return error.exitCode;
     }
-    io.stderr(`dvw: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(terminalText(`dvw: ${error instanceof Error ? error.message : String(error)}\n`));
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { CSV_BOM, csvCell, csvLines } from '../core/csv';
 import { WorkbenchError, describeError } from '../core/errors';
 import { memoryDeltaLinkStore } from '../dataverse/changeTracking';
 import type { RunResult } from '../dataverse/runRequest';
@@ -14,6 +15,7 @@ import { prepareRequest } from '../odata/run';
 import { findingsOf } from './checkCommand';
 import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
+import { humanIo } from './terminalText';
 
 const USAGE_EXIT_CODE = 2;
 const FAILED_EXIT_CODE = 1;
@@ -145,16 +147,11 @@ function keyValues(record: Record<string, unknown>): string {
   return keys.map((key) => `${key.padEnd(width)}  ${tableCell(record[key])}\n`).join('');
 }
 
-function csvField(value: unknown): string {
-  const text = cell(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
+/** The grid export's rules: formula guard on text, numbers kept, RFC 4180 quoting, CRLF. */
 function csvOf(rows: readonly Record<string, unknown>[]): string {
   const columns = columnsOf(rows);
-  let out = `${columns.map(csvField).join(',')}\r\n`;
-  for (const row of rows) out += `${columns.map((column) => csvField(row[column])).join(',')}\r\n`;
-  return out;
+  const cells = rows.map((row) => columns.map((column) => csvCell(cell(row[column]), typeof row[column] === 'number')));
+  return csvLines(columns, cells);
 }
 
 function errorText(body: unknown): string | undefined {
@@ -242,7 +239,11 @@ function jsonPrinter(io: CliIo): Printer {
   };
 }
 
-function textPrinter(io: CliIo, format: 'table' | 'csv'): Printer {
+function textPrinter(data: CliIo, format: 'table' | 'csv'): Printer {
+  // A table is for a person: record values are escaped. CSV rows are data, kept byte for byte, with the
+  // grid export's byte order mark once before the first row.
+  const io = humanIo(data);
+  let bomWritten = false;
   return {
     result(block, prepared, result) {
       // CSV keeps stdout to rows; what a human reads about the request goes to stderr.
@@ -261,8 +262,10 @@ function textPrinter(io: CliIo, format: 'table' | 'csv'): Printer {
         }
         if (part.title !== '') io.stderr(part.title);
         const csv = bodyAsCsv(part.body);
-        if (csv !== undefined) io.stdout(csv);
-        else io.stderr(bodyAsTable(part.body, part.headers));
+        if (csv !== undefined) {
+          data.stdout(bomWritten ? csv : `${CSV_BOM}${csv}`);
+          bomWritten = true;
+        } else io.stderr(bodyAsTable(part.body, part.headers));
       }
       if (result.removed !== undefined && result.removed.length > 0) {
         (format === 'table' ? io.stdout : io.stderr)(`removed: ${result.removed.join(', ')}\n`);

@@ -14,11 +14,13 @@ import { parseRegistrationFile } from '../webhooks/registrationFile';
 import { createWebApiExecutor, loadRegisteredState } from '../webhooks/webApiExecutor';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
+import { humanIo } from './terminalText';
 
 interface ListenOptions {
   readonly host: string;
   readonly port: number;
   readonly key?: string;
+  readonly keyEnv?: string;
   readonly header: readonly [string, string][];
   readonly query: readonly [string, string][];
   readonly json: boolean;
@@ -47,16 +49,32 @@ function isListenOptions(value: unknown): value is ListenOptions {
     typeof v.host === 'string' &&
     typeof v.port === 'number' &&
     (v.key === undefined || typeof v.key === 'string') &&
+    (v.keyEnv === undefined || typeof v.keyEnv === 'string') &&
     Array.isArray(v.header) &&
     Array.isArray(v.query) &&
     typeof v.json === 'boolean'
   );
 }
 
-function receiverAuth(options: ListenOptions): ReceiverAuth | undefined {
-  const kinds = [options.key !== undefined, options.header.length > 0, options.query.length > 0].filter(Boolean);
+function receiverAuth(
+  options: ListenOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): ReceiverAuth | undefined {
+  if (options.key !== undefined && options.keyEnv !== undefined) {
+    throw new InvalidArgumentError('use --key or --key-env, not both.');
+  }
+  const hasKey = options.key !== undefined || options.keyEnv !== undefined;
+  const kinds = [hasKey, options.header.length > 0, options.query.length > 0].filter(Boolean);
   if (kinds.length > 1) {
     throw new InvalidArgumentError('choose one of --key, --header and --query: an endpoint has one auth type.');
+  }
+  if (options.keyEnv !== undefined) {
+    // The key stays out of the command line, which any user of the machine can read (ps, /proc).
+    const key = env[options.keyEnv];
+    if (key === undefined || key === '') {
+      throw new InvalidArgumentError(`--key-env ${options.keyEnv}: that environment variable is not set.`);
+    }
+    return { kind: 'webhookKey', key };
   }
   if (options.key !== undefined) {
     if (options.key === '') throw new InvalidArgumentError('--key must not be empty.');
@@ -78,6 +96,7 @@ function listenCommand(io: CliIo): Command {
     .option('--host <host>', 'address to listen on (loopback unless you say otherwise)', '127.0.0.1')
     .option('--port <port>', 'port to listen on; 0 picks a free one', parsePort, 0)
     .option('--key <key>', 'accept only deliveries with this WebhookKey (?code=KEY)')
+    .option('--key-env <name>', 'like --key, the key read from this environment variable (kept out of ps)')
     .option('--header <name=value>', 'accept only deliveries with this HTTP header (repeatable)', parsePair, [])
     .option('--query <name=value>', 'accept only deliveries with this query parameter (repeatable)', parsePair, [])
     .option('--json', 'print one JSON line per delivery', false)
@@ -90,19 +109,21 @@ function listenCommand(io: CliIo): Command {
       if (!isListenOptions(raw)) usageError(io, 'invalid options');
       let auth: ReceiverAuth | undefined;
       try {
-        auth = receiverAuth(raw);
+        auth = receiverAuth(raw, process.env);
       } catch (error) {
         if (!(error instanceof InvalidArgumentError)) throw error;
         usageError(io, error.message);
       }
+      // Text is for a person: a delivery's values are escaped. JSON lines are data (JSON escapes controls).
+      const out = raw.json ? io : humanIo(io);
       const receiver = await startWebhookReceiver({
         host: raw.host,
         port: raw.port,
         key: auth,
         onDelivery: (delivery) => {
-          io.stdout(raw.json ? `${JSON.stringify(summarizeDelivery(delivery))}\n` : `${formatDelivery(delivery)}\n`);
+          out.stdout(raw.json ? `${JSON.stringify(summarizeDelivery(delivery))}\n` : `${formatDelivery(delivery)}\n`);
         },
-        onRejected: (rejection) => io.stderr(`rejected (${rejection.status}): ${rejection.reason}\n`),
+        onRejected: (rejection) => out.stderr(`rejected (${rejection.status}): ${rejection.reason}\n`),
       });
       // The first line carries the URL so that scripts (and tests) can find a port chosen with --port 0.
       if (raw.json) {
@@ -327,9 +348,10 @@ export function registerWebhooksCommand(program: Command, io: CliIo): void {
       if (error.exitCode === 0) throw error;
       throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
     });
-  webhooks.addCommand(planCommand(io));
-  webhooks.addCommand(applyCommand(io));
-  webhooks.addCommand(exportCommand(io));
+  // plan, apply and export print names and URLs read from Dataverse for a person to read.
+  webhooks.addCommand(planCommand(humanIo(io)));
+  webhooks.addCommand(applyCommand(humanIo(io)));
+  webhooks.addCommand(exportCommand(humanIo(io)));
   webhooks.addCommand(listenCommand(io));
   program.addCommand(webhooks);
 }

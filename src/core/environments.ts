@@ -12,6 +12,22 @@ export const AUTH_METHODS: readonly AuthMethod[] = [
   'azureCli',
 ];
 
+/** The spellings `dvw`'s connections file used before the two front ends shared one vocabulary. */
+const AUTH_METHOD_ALIASES: Readonly<Record<string, AuthMethod>> = {
+  'client-secret': 'clientSecret',
+  'client-certificate': 'clientCertificate',
+  'device-code': 'deviceCode',
+  interactive: 'browser',
+  'azure-cli': 'azureCli',
+};
+
+/** A method's name as settings, the connections file or `--auth` spell it (old spellings included). */
+export function authMethodFrom(text: unknown): AuthMethod | undefined {
+  if (typeof text !== 'string') return undefined;
+  if ((AUTH_METHODS as readonly string[]).includes(text)) return text as AuthMethod;
+  return AUTH_METHOD_ALIASES[text];
+}
+
 /**
  * The non-secret sign-in fields; the client secret and tokens live in SecretStorage only. A certificate's
  * private key stays in the user's own PEM file: settings keep its path, never its content.
@@ -41,6 +57,11 @@ export interface EnvironmentConfig {
   readonly auth?: EnvironmentAuth;
 }
 
+/** The authority MSAL is given: the configured one, or Entra's for the tenant (or `organizations`). */
+export function authorityOf(auth: Pick<EnvironmentAuth, 'authority' | 'tenantId'>): string {
+  return auth.authority ?? `https://login.microsoftonline.com/${auth.tenantId ?? 'organizations'}`;
+}
+
 export function authMethodOf(environment: EnvironmentConfig): AuthMethod {
   return environment.auth?.method ?? 'microsoftAccount';
 }
@@ -60,7 +81,7 @@ const FIELDS_OF: Readonly<Record<AuthMethod, readonly string[]>> = {
   azureCli: ['tenantId'],
 };
 
-function isLoopbackHost(hostname: string): boolean {
+export function isLoopbackHost(hostname: string): boolean {
   return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
 }
 
@@ -115,10 +136,14 @@ export function validateAuthority(input: string): string {
 }
 
 /**
- * Checks the `auth` object of an environment entry; throws `invalidInput` naming the field. Values of unknown
- * or secret-looking fields are never repeated, since they may be secrets pasted in the wrong place.
+ * Checks the `auth` object of an environment entry; throws `invalidInput` naming the field as `nameOf` spells
+ * it where the user wrote it (`auth.caFile` in settings, `DATAVERSE_CA_FILE` for `dvw`). Values of unknown or
+ * secret-looking fields are never repeated, since they may be secrets pasted in the wrong place.
  */
-export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
+export function parseEnvironmentAuth(
+  raw: unknown,
+  nameOf: (field: string) => string = (field) => `auth.${field}`,
+): EnvironmentAuth {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new WorkbenchError('invalidInput', 'auth must be an object such as { "method": "clientSecret", ... }.');
   }
@@ -128,23 +153,22 @@ export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
     if (SECRET_KEY.test(key)) {
       throw new WorkbenchError(
         'invalidInput',
-        `auth.${key} looks like a secret: secrets are kept in VS Code's secret storage, never in settings. Remove it and use "Edit Environment" to store it.`,
+        `${nameOf(key)} looks like a secret: secrets are kept in VS Code's secret storage, never in settings. Remove it and use "Edit Environment" to store it.`,
       );
     }
-    throw new WorkbenchError('invalidInput', `auth.${key} is not a known field (${[...AUTH_KEYS].join(', ')}).`);
+    throw new WorkbenchError('invalidInput', `${nameOf(key)} is not a known field (${[...AUTH_KEYS].join(', ')}).`);
   }
-  const method = fields.method;
-  if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
-    throw new WorkbenchError('invalidInput', `auth.method must be one of ${AUTH_METHODS.join(', ')}.`);
+  const authMethod = authMethodFrom(fields.method);
+  if (authMethod === undefined) {
+    throw new WorkbenchError('invalidInput', `${nameOf('method')} must be one of ${AUTH_METHODS.join(', ')}.`);
   }
-  const authMethod = method as AuthMethod;
   const allowed = FIELDS_OF[authMethod];
   for (const key of ['tenantId', 'clientId', 'authority', 'caFile', 'certificateFile']) {
     if (fields[key] === undefined) continue;
     if (!allowed.includes(key))
-      throw new WorkbenchError('invalidInput', `auth.${key} is not used by ${authMethod} sign-in.`);
+      throw new WorkbenchError('invalidInput', `${nameOf(key)} is not used by ${authMethod} sign-in.`);
     if (typeof fields[key] !== 'string' || fields[key].trim() === '') {
-      throw new WorkbenchError('invalidInput', `auth.${key} must be a non-empty string.`);
+      throw new WorkbenchError('invalidInput', `${nameOf(key)} must be a non-empty string.`);
     }
   }
   const text = (key: string): string | undefined => (typeof fields[key] === 'string' ? fields[key] : undefined);
@@ -154,38 +178,43 @@ export function parseEnvironmentAuth(raw: unknown): EnvironmentAuth {
   const caFile = text('caFile');
   const certificateFile = text('certificateFile');
   const checked = {
-    ...(tenantId === undefined ? {} : { tenantId: prefixed('tenantId', () => validateTenantId(tenantId)) }),
-    ...(clientId === undefined ? {} : { clientId: prefixed('clientId', () => validateClientId(clientId)) }),
-    ...(authority === undefined ? {} : { authority: prefixed('authority', () => validateAuthority(authority)) }),
+    ...(tenantId === undefined ? {} : { tenantId: prefixed(nameOf('tenantId'), () => validateTenantId(tenantId)) }),
+    ...(clientId === undefined ? {} : { clientId: prefixed(nameOf('clientId'), () => validateClientId(clientId)) }),
+    ...(authority === undefined
+      ? {}
+      : { authority: prefixed(nameOf('authority'), () => validateAuthority(authority)) }),
     ...(certificateFile === undefined
       ? {}
-      : { certificateFile: prefixed('certificateFile', () => validateCertificateFile(certificateFile)) }),
+      : { certificateFile: prefixed(nameOf('certificateFile'), () => validateCertificateFile(certificateFile)) }),
   };
   if (caFile !== undefined) {
     // A private CA only makes sense for a private identity endpoint on this machine; for Entra it would
     // replace the public roots and for anything else it would invite trusting an interceptor.
     if (checked.authority === undefined || !isLoopbackHost(new URL(checked.authority).hostname)) {
-      throw new WorkbenchError('invalidInput', 'auth.caFile is only for a loopback authority (https://127.0.0.1:…).');
+      throw new WorkbenchError(
+        'invalidInput',
+        `${nameOf('caFile')} is only for a loopback authority (https://127.0.0.1:…).`,
+      );
     }
   }
   if (authMethod === 'clientSecret' || authMethod === 'clientCertificate') {
     if (checked.clientId === undefined) {
       throw new WorkbenchError(
         'invalidInput',
-        `auth.clientId (the app registration) is needed for ${authMethod} sign-in.`,
+        `${nameOf('clientId')} (the app registration) is needed for ${authMethod} sign-in.`,
       );
     }
     if (checked.tenantId === undefined && checked.authority === undefined) {
       throw new WorkbenchError(
         'invalidInput',
-        `auth.tenantId (or auth.authority) is needed for ${authMethod} sign-in.`,
+        `${nameOf('tenantId')} (or ${nameOf('authority')}) is needed for ${authMethod} sign-in.`,
       );
     }
   }
   if (authMethod === 'clientCertificate' && checked.certificateFile === undefined) {
     throw new WorkbenchError(
       'invalidInput',
-      'auth.certificateFile (a PEM file with the private key and the certificate) is needed for clientCertificate sign-in.',
+      `${nameOf('certificateFile')} (a PEM file with the private key and the certificate) is needed for clientCertificate sign-in.`,
     );
   }
   return { method: authMethod, ...checked, ...(caFile === undefined ? {} : { caFile: caFile.trim() }) };
@@ -195,7 +224,7 @@ function prefixed<T>(field: string, check: () => T): T {
   try {
     return check();
   } catch (error) {
-    throw new WorkbenchError('invalidInput', `auth.${field}: ${(error as Error).message}`);
+    throw new WorkbenchError('invalidInput', `${field}: ${(error as Error).message}`);
   }
 }
 
@@ -217,8 +246,7 @@ export function normalizeEnvironmentUrl(input: string): string {
   } catch {
     throw new WorkbenchError('invalidInput', `"${text}" is not a URL. Expected e.g. https://contoso.crm.dynamics.com`);
   }
-  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
     throw new WorkbenchError('invalidInput', `Use https for ${url.host}; plain http is accepted only on loopback.`);
   }
   if (url.username || url.password) {

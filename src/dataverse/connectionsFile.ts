@@ -2,42 +2,37 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { AuthMethod, EnvironmentAuth } from '../core/environments';
+import { AUTH_METHODS, parseEnvironmentAuth } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject, webApiRoot } from './webApiClient';
 
-export type AuthKind = 'client-secret' | 'client-certificate' | 'device-code' | 'azure-cli' | 'interactive';
-export const AUTH_KINDS: readonly AuthKind[] = [
-  'client-secret',
-  'client-certificate',
-  'device-code',
-  'azure-cli',
-  'interactive',
-];
-
 /**
- * One named environment of `dvw`. Only what identifies it: the client secret comes from
+ * One named environment of `dvw`: its name, its organization URL and how it signs in, in the same
+ * vocabulary as the extension's `dataverse.environments` (`EnvironmentAuth`). The client secret comes from
  * `DATAVERSE_CLIENT_SECRET` or a prompt, and tokens live in MSAL's cache file, never here.
  */
 export interface Connection {
   readonly name: string;
   readonly url: string;
-  readonly auth: AuthKind;
-  readonly tenantId?: string;
-  readonly clientId?: string;
-  /** Replaces `https://login.microsoftonline.com/<tenant>` (the emulator's identity endpoint). */
-  readonly authority?: string;
-  /** A PEM file to trust for the authority (the emulator's self-signed certificate). */
-  readonly caFile?: string;
-  /**
-   * For `client-certificate`: a PEM file with the private key and the certificate. Only its path is
-   * stored; the key stays in that file.
-   */
-  readonly certificateFile?: string;
+  readonly auth: EnvironmentAuth;
+}
+
+/** A connection as the file keeps it: the sign-in fields beside the name, `auth` naming the method. */
+export interface ConnectionEntry extends Omit<EnvironmentAuth, 'method'> {
+  readonly name: string;
+  readonly url: string;
+  readonly auth: AuthMethod;
 }
 
 export interface ConnectionsFile {
   readonly version: 1;
   readonly environments: readonly Connection[];
+}
+
+export function connectionEntry(connection: Connection): ConnectionEntry {
+  const { method, ...fields } = connection.auth;
+  return { name: connection.name, url: connection.url, auth: method, ...fields };
 }
 
 /** Environment variables that name where `dvw` keeps its files. */
@@ -69,15 +64,16 @@ export function tokenCachePath(directory: string): string {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const GUID_OR_DOMAIN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$/;
 /** Key names that would hold a secret: a hand-edited file with one is refused rather than silently used. */
 const SECRET_KEYS = /secret|password|token|key$/i;
+const AUTH_FIELDS = ['tenantId', 'clientId', 'authority', 'caFile', 'certificateFile'] as const;
 
-export function isAuthKind(value: unknown): value is AuthKind {
-  return typeof value === 'string' && (AUTH_KINDS as readonly string[]).includes(value);
-}
-
-/** Checks a connection's fields; throws `invalidInput` naming the field (never its value for unknown keys). */
+/**
+ * Checks a connection's fields; throws `invalidInput` naming the field (never its value for unknown keys).
+ * The sign-in fields go through the extension's own check (`parseEnvironmentAuth`), so both front ends
+ * accept the same things; `auth` may use the old spellings (`client-secret`, `interactive`, …) and defaults
+ * to a client secret, the one method a script can use unattended.
+ */
 export function validateConnection(value: unknown, where = 'connection'): Connection {
   if (!isJsonObject(value)) throw new WorkbenchError('invalidInput', `${where} is not a JSON object.`);
   for (const key of Object.keys(value)) {
@@ -88,7 +84,7 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
       );
     }
   }
-  const { name, url, auth, tenantId, clientId, authority, caFile, certificateFile } = value;
+  const { name, url } = value;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new WorkbenchError(
       'invalidInput',
@@ -97,57 +93,21 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
   }
   if (typeof url !== 'string') throw new WorkbenchError('invalidInput', `${where}: 'url' is missing.`);
   webApiRoot(url);
-  const kind = auth ?? 'client-secret';
-  if (!isAuthKind(kind)) {
-    throw new WorkbenchError('invalidInput', `${where}: 'auth' must be one of ${AUTH_KINDS.join(', ')}.`);
+  const rawAuth: Record<string, unknown> = { method: value.auth ?? 'clientSecret' };
+  for (const field of AUTH_FIELDS) if (value[field] !== undefined) rawAuth[field] = value[field];
+  let auth: EnvironmentAuth;
+  try {
+    auth = parseEnvironmentAuth(rawAuth, (field) => `'${field === 'method' ? 'auth' : field}'`);
+  } catch (error) {
+    throw new WorkbenchError('invalidInput', `${where}: ${(error as Error).message}`);
   }
-  const optional = (field: string, text: unknown, pattern?: RegExp): string | undefined => {
-    if (text === undefined) return undefined;
-    if (typeof text !== 'string' || text === '' || (pattern !== undefined && !pattern.test(text))) {
-      throw new WorkbenchError('invalidInput', `${where}: '${field}' is not valid.`);
-    }
-    return text;
-  };
-  const tenant = optional('tenantId', tenantId, GUID_OR_DOMAIN);
-  const client = optional('clientId', clientId, GUID_OR_DOMAIN);
-  const authorityUrl = optional('authority', authority);
-  if (authorityUrl !== undefined) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(authorityUrl);
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed?.protocol !== 'https:') {
-      throw new WorkbenchError('invalidInput', `${where}: 'authority' must be an https URL.`);
-    }
-  }
-  const ca = optional('caFile', caFile);
-  const certificatePath = optional('certificateFile', certificateFile);
-  if (kind === 'client-certificate') {
-    if (client === undefined || (tenant === undefined && authorityUrl === undefined) || certificatePath === undefined) {
-      throw new WorkbenchError(
-        'invalidInput',
-        `${where}: client-certificate sign-in needs a client id, a tenant (or an authority) and a certificate file.`,
-      );
-    }
-  }
-  if (kind === 'client-secret' && (client === undefined || (tenant === undefined && authorityUrl === undefined))) {
+  if (auth.method === 'microsoftAccount') {
     throw new WorkbenchError(
       'invalidInput',
-      `${where}: client-secret sign-in needs a client id and a tenant (or an authority).`,
+      `${where}: microsoftAccount is VS Code's own sign-in; dvw signs in with ${AUTH_METHODS.filter((m) => m !== 'microsoftAccount').join(', ')}.`,
     );
   }
-  return {
-    name,
-    url,
-    auth: kind,
-    ...(tenant === undefined ? {} : { tenantId: tenant }),
-    ...(client === undefined ? {} : { clientId: client }),
-    ...(authorityUrl === undefined ? {} : { authority: authorityUrl }),
-    ...(ca === undefined ? {} : { caFile: ca }),
-    ...(certificatePath === undefined ? {} : { certificateFile: certificatePath }),
-  };
+  return { name, url, auth };
 }
 
 /** Parses the file's text; a damaged file is an error that names the file, not a silent empty list. */
@@ -190,7 +150,8 @@ export async function writeConnections(file: string, connections: ConnectionsFil
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temporary, `${JSON.stringify(connections, null, 2)}\n`, { encoding: 'utf8', flag: 'wx' });
+    const content = { version: 1, environments: connections.environments.map(connectionEntry) };
+    await writeFile(temporary, `${JSON.stringify(content, null, 2)}\n`, { encoding: 'utf8', flag: 'wx' });
     await rename(temporary, file);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);

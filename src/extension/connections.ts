@@ -2,11 +2,11 @@ import * as vscode from 'vscode';
 import type { EnvironmentConfig } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
 import { MetadataCache } from '../dataverse/metadataCache';
-import type { ClientEvent, TokenProvider } from '../dataverse/webApiClient';
+import type { ClientEvent, RequestExchange, TokenProvider } from '../dataverse/webApiClient';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { emulatorTokenProvider } from '../dataverse/auth/index';
 import type { EnvironmentSecrets } from './auth/environmentSecrets';
-import type { SignInUi } from './auth/tokenProviders';
+import type { SignInUi } from './auth/signInPorts';
 import { environmentTokenProvider, vscodeSignInUi } from './auth/tokenProviders';
 import type { EmulatorHost } from './emulatorHost';
 import type { EnvironmentStore } from './environmentStore';
@@ -25,6 +25,7 @@ const ACTIVE_KEY = 'dataverse.activeConnection';
 
 interface ConnectionServices {
   readonly client: WebApiClient;
+  readonly tokens: TokenProvider;
   readonly metadata: MetadataCache;
   /** What the services were built for; a change (new emulator port or token) builds new ones. */
   readonly signature: string;
@@ -39,6 +40,9 @@ export class ConnectionManager implements vscode.Disposable {
   private readonly activeChanged = new vscode.EventEmitter<Connection | undefined>();
   /** Fires when the active connection changes, or when what it points at does (e.g. emulator restart). */
   readonly onDidChangeActive = this.activeChanged.event;
+  private readonly exchanged = new vscode.EventEmitter<{ connection: Connection; exchange: RequestExchange }>();
+  /** Every request any client of this manager sent, once it is over (the request history listens). */
+  readonly onDidExchange = this.exchanged.event;
   private readonly subscriptions: vscode.Disposable[];
   private lastActiveSignature: string | undefined;
 
@@ -124,9 +128,15 @@ export class ConnectionManager implements vscode.Disposable {
     return this.servicesFor(connection).metadata;
   }
 
+  /** The token provider behind `client(connection)`, for a connection test that asks it for a fresh token. */
+  tokens(connection: Connection): TokenProvider {
+    return this.servicesFor(connection).tokens;
+  }
+
   dispose(): void {
     for (const subscription of this.subscriptions) subscription.dispose();
     this.activeChanged.dispose();
+    this.exchanged.dispose();
     this.services.clear();
   }
 
@@ -135,17 +145,19 @@ export class ConnectionManager implements vscode.Disposable {
     const existing = this.services.get(connection.id);
     if (existing?.signature === signature) return existing;
     // The client asks the cache for primary keys (safe creates); the cache downloads through the client.
+    const tokens = this.tokenProviderFor(connection);
     const client: WebApiClient = new WebApiClient({
       url: connection.url,
-      tokenProvider: this.tokenProviderFor(connection),
+      tokenProvider: tokens,
       primaryKeyOf: (entitySet, signal): Promise<string | undefined> => metadata.primaryKeyOf(entitySet, signal),
       onEvent: (event) => this.logEvent(connection, event),
+      onExchange: (exchange) => this.exchanged.fire({ connection, exchange }),
     });
     const metadata: MetadataCache = new MetadataCache({
       client,
       directory: vscode.Uri.joinPath(this.storageUri, 'metadata').fsPath,
     });
-    const services = { client, metadata, signature };
+    const services = { client, tokens, metadata, signature };
     this.services.set(connection.id, services);
     return services;
   }

@@ -227,7 +227,7 @@ describe('connections against the emulator identity endpoint', () => {
     const result = await vscode.commands.executeCommand(Commands.testConnection, 'Emu');
     assert.equal(result, undefined, 'the test fails');
     const failure = lastFailure(api, Commands.testConnection) ?? '';
-    assert.match(failure, /Could not sign in to Emu/);
+    assert.match(failure, /Sign-in to Emu failed/);
     assert.match(failure, /invalid_client/);
     assert.match(failure, /Edit Environment/);
     assert.ok(!failure.includes(wrongSecret), failure);

@@ -1,5 +1,6 @@
 import { InteractionRequiredAuthError, LogLevel, PublicClientApplication } from '@azure/msal-node';
 import type { AccountInfo, AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
+import { authorityOf } from '../../core/environments';
 import { WorkbenchError } from '../../core/errors';
 import type { AccessToken, TokenProvider } from '../webApiClient';
 import { authError } from './confidentialClient';
@@ -61,7 +62,7 @@ abstract class PublicClientTokenProvider implements TokenProvider {
 
   constructor(options: PublicClientOptions) {
     this.scope = delegatedScope(options.environmentUrl);
-    const authority = options.authority ?? `https://login.microsoftonline.com/${options.tenantId ?? 'organizations'}`;
+    const authority = options.authority ?? authorityOf(options);
     let authorityUrl: URL;
     try {
       authorityUrl = new URL(authority);

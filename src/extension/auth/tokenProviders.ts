@@ -1,23 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { EnvironmentAuth, EnvironmentConfig } from '../../core/environments';
 import { WorkbenchError } from '../../core/errors';
-import type { DeviceCodePrompt } from '../../dataverse/auth/index';
-import {
-  AzureCliTokenProvider,
-  ClientSecretTokenProvider,
-  DeviceCodeTokenProvider,
-  InteractiveTokenProvider,
-} from '../../dataverse/auth/index';
+import { tokenProviderFor } from '../../dataverse/auth/index';
 import type { AccessToken, TokenProvider } from '../../dataverse/webApiClient';
-import { certificateTokenProvider } from './clientCertificate';
 import type { EnvironmentSecrets } from './environmentSecrets';
-
-/** What a sign-in needs to show the user: VS Code's notifications and browser, replaceable in tests. */
-export interface SignInUi {
-  openExternal(url: string): Promise<void>;
-  showDeviceCode(environment: string, prompt: DeviceCodePrompt): void;
-}
+import type { SignInUi } from './signInPorts';
+import { extensionSignInPorts } from './signInPorts';
 
 export const vscodeSignInUi: SignInUi = {
   async openExternal(url) {
@@ -56,124 +44,20 @@ async function openWebPage(url: string): Promise<boolean> {
   return vscode.env.openExternal(url as unknown as vscode.Uri);
 }
 
-const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
-
 /**
- * The token provider for a configured environment's sign-in method. Everything that needs SecretStorage or
- * the disk (the client secret, a certificate or CA file) is read on the first token request, not when the
- * client is built: building must stay synchronous and free of I/O, and a secret replaced later is read afresh
- * by a new client.
+ * The token provider for a configured environment: the shared factory, with VS Code's ports (SecretStorage
+ * for the client secret and MSAL's cache, notifications and the browser for sign-in, VS Code's own
+ * Microsoft account).
  */
 export function environmentTokenProvider(
   environment: EnvironmentConfig,
   secrets: EnvironmentSecrets,
   ui: SignInUi,
 ): TokenProvider {
-  const auth: EnvironmentAuth = environment.auth ?? { method: 'microsoftAccount' };
-  switch (auth.method) {
-    case 'microsoftAccount':
-      return vscodeMicrosoftTokenProvider(environment.url, auth);
-    case 'azureCli':
-      return new AzureCliTokenProvider({
-        environmentUrl: environment.url,
-        ...(auth.tenantId === undefined ? {} : { tenantId: auth.tenantId }),
-      });
-    case 'clientSecret':
-      return lazyProvider(async () => {
-        const secret = await secrets.clientSecret(environment.name);
-        if (secret === undefined) {
-          throw new WorkbenchError(
-            'auth',
-            `No client secret is stored for "${environment.name}" on this machine: run "Dataverse: Edit Environment…" and replace the client secret.`,
-          );
-        }
-        const certificate = await readCaFile(environment.name, auth.caFile);
-        if (auth.clientId === undefined) {
-          throw new WorkbenchError('invalidInput', `"${environment.name}" has no client id in its settings.`);
-        }
-        return new ClientSecretTokenProvider({
-          authority: authorityOf(auth),
-          clientId: auth.clientId,
-          clientSecret: secret,
-          environmentUrl: environment.url,
-          cacheStorage: secrets.tokenCache(environment.name),
-          ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
-        });
-      });
-    case 'clientCertificate':
-      return lazyProvider(async () => {
-        if (auth.clientId === undefined || auth.certificateFile === undefined) {
-          throw new WorkbenchError(
-            'invalidInput',
-            `"${environment.name}" needs a client id and a certificate file in its settings.`,
-          );
-        }
-        const certificate = await readCaFile(environment.name, auth.caFile);
-        // The key is read from the user's file here, on first use, and kept in memory only.
-        return certificateTokenProvider(
-          {
-            file: auth.certificateFile,
-            authority: authorityOf(auth),
-            clientId: auth.clientId,
-            environmentUrl: environment.url,
-            cacheStorage: secrets.tokenCache(environment.name),
-            ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
-          },
-          `Fix the certificate file of "${environment.name}", or choose another with "Dataverse: Edit Environment…" (Sign-in method).`,
-        );
-      });
-    case 'deviceCode':
-    case 'browser':
-      return lazyProvider(async () => {
-        const certificate = await readCaFile(environment.name, auth.caFile);
-        const common = {
-          environmentUrl: environment.url,
-          cacheStorage: secrets.tokenCache(environment.name),
-          ...(auth.authority === undefined ? {} : { authority: auth.authority }),
-          ...(auth.tenantId === undefined ? {} : { tenantId: auth.tenantId }),
-          ...(auth.clientId === undefined ? {} : { clientId: auth.clientId }),
-          ...(certificate === undefined ? {} : { trustedCertificate: certificate }),
-        };
-        return auth.method === 'deviceCode'
-          ? new DeviceCodeTokenProvider({
-              ...common,
-              onDeviceCode: (prompt) => ui.showDeviceCode(environment.name, prompt),
-            })
-          : new InteractiveTokenProvider({ ...common, openBrowser: (url) => ui.openExternal(url) });
-      });
-  }
-}
-
-/** The authority MSAL is given: the configured one, or Entra's for the tenant. */
-export function authorityOf(auth: Pick<EnvironmentAuth, 'authority' | 'tenantId'>): string {
-  return auth.authority ?? `${DEFAULT_AUTHORITY_HOST}/${auth.tenantId ?? 'organizations'}`;
-}
-
-async function readCaFile(environment: string, path: string | undefined): Promise<string | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    throw new WorkbenchError(
-      'invalidInput',
-      `The CA file of "${environment}" (${path}) could not be read: fix auth.caFile in its settings.`,
-    );
-  }
-}
-
-/** Builds the real provider on first use and keeps it, so MSAL's in-memory state lives as long as the client. */
-function lazyProvider(create: () => Promise<TokenProvider>): TokenProvider {
-  let provider: Promise<TokenProvider> | undefined;
-  return {
-    async getToken(signal, options): Promise<AccessToken> {
-      provider ??= create().catch((error: unknown) => {
-        // A missing secret or unreadable file may be fixed before the next try.
-        provider = undefined;
-        throw error;
-      });
-      return (await provider).getToken(signal, options);
-    },
-  };
+  return tokenProviderFor(
+    { name: environment.name, url: environment.url, auth: environment.auth ?? { method: 'microsoftAccount' } },
+    extensionSignInPorts(environment.name, secrets, ui, vscodeMicrosoftTokenProvider),
+  );
 }
 
 /**

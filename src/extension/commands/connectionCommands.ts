@@ -1,5 +1,8 @@
 import * as vscode from 'vscode';
+import { authMethodOf } from '../../core/environments';
 import { isWorkbenchError, WorkbenchError } from '../../core/errors';
+import type { ConnectionPart } from '../../dataverse/connectionTest';
+import { checkConnection } from '../../dataverse/connectionTest';
 import type { EnvironmentSecrets } from '../auth/environmentSecrets';
 import type { Connection, ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
@@ -81,9 +84,16 @@ export async function testConnection(
       const abort = new AbortController();
       const subscription = token.onCancellationRequested(() => abort.abort());
       try {
-        return await connections.client(connection).whoAmI(abort.signal);
-      } catch (error) {
-        throw await explainFailure(connection, error, secrets);
+        // VS Code owns its Microsoft account session: forcing a fresh one would ask the user to sign in again.
+        const environment = connections.environmentOf(connection);
+        const result = await checkConnection(
+          connections.client(connection),
+          connections.tokens(connection),
+          abort.signal,
+          environment === undefined || authMethodOf(environment) !== 'microsoftAccount',
+        );
+        if (!result.ok) throw await explainFailure(connection, result.part, result.error, secrets);
+        return result.who;
       } finally {
         subscription.dispose();
       }
@@ -125,8 +135,16 @@ async function pickConnection(connections: ConnectionManager, input: UserInput, 
   return found;
 }
 
-/** The same kind, in words that say what to check; the stored secret is masked should anything echo it. */
-async function explainFailure(connection: Connection, error: unknown, secrets: EnvironmentSecrets): Promise<Error> {
+/**
+ * The same kind, in words that say which part failed (getting a token, or Dataverse with it) and what to
+ * check; the stored secret is masked should anything echo it.
+ */
+async function explainFailure(
+  connection: Connection,
+  part: ConnectionPart,
+  error: unknown,
+  secrets: EnvironmentSecrets,
+): Promise<Error> {
   if (!isWorkbenchError(error)) {
     return error instanceof Error ? error : new WorkbenchError('internal', 'The connection test failed.');
   }
@@ -141,11 +159,15 @@ async function explainFailure(connection: Connection, error: unknown, secrets: E
     connection.kind === 'emulator'
       ? 'Restart the local emulator.'
       : 'Check its sign-in with "Dataverse: Edit Environment…".';
+  if (error.kind === 'cancelled') return error;
+  if (part === 'signIn') {
+    return new WorkbenchError(error.kind, `Sign-in to ${connection.name} failed: ${detail} ${fix}`, details);
+  }
   switch (error.kind) {
     case 'auth':
       return new WorkbenchError(
         'auth',
-        `Could not sign in to ${connection.name}${error.status === undefined ? '' : ` (HTTP ${error.status})`}: ${detail} ${fix}`,
+        `${connection.name} refused the token it was given${error.status === undefined ? '' : ` (HTTP ${error.status})`}: ${detail} ${fix}`,
         details,
       );
     case 'forbidden':

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { AuthMethod, EnvironmentAuth, EnvironmentConfig } from '../../core/environments';
 import {
   authMethodOf,
+  authorityOf,
   normalizeEnvironmentUrl,
   validateAuthority,
   validateCertificateFile,
@@ -10,9 +11,8 @@ import {
   validateTenantId,
 } from '../../core/environments';
 import { describeError, isWorkbenchError, WorkbenchError } from '../../core/errors';
-import { certificateTokenProvider } from '../auth/clientCertificate';
+import { certificateTokenProvider } from '../../dataverse/auth/index';
 import type { EnvironmentSecrets } from '../auth/environmentSecrets';
-import { authorityOf } from '../auth/tokenProviders';
 import type { ConnectionManager } from '../connections';
 import type { EnvironmentStore } from '../environmentStore';
 import type { ExplorerNode } from '../explorer/explorerTree';

@@ -1,23 +1,7 @@
 // CSV and JSON export of loaded rows. Pure, so the host writes files with exactly what the page shows.
+import { CSV_BOM, csvCell, csvLines } from '../../core/csv';
 import type { JsonValue, ResultRow } from '../resultsProtocol';
 import { cellText } from './model';
-
-export const CSV_BOM = '\uFEFF';
-
-/**
- * A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection"),
- * so such text gets a leading apostrophe, which Excel hides. Plain numbers are left alone.
- */
-const FORMULA_START = /^[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-export function guardFormula(text: string): string {
-  return FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
-}
-
-export function csvField(text: string): string {
-  return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 export interface CsvOptions {
   /** Use Dataverse's formatted values (option labels, lookup names, currency) where it sent them. */
@@ -30,20 +14,14 @@ export interface CsvOptions {
  * both an empty field.
  */
 export function toCsv(rows: readonly ResultRow[], columns: readonly string[], options: CsvOptions): string {
-  const lines = [columns.map((c) => csvField(guardFormula(c))).join(',')];
-  for (const row of rows) {
-    lines.push(
-      columns
-        .map((column) => {
-          const value = row[column];
-          const text = cellText(row, column, options.formatted);
-          // A number stays a number even when negative; only text can smuggle a formula.
-          return csvField(typeof value === 'number' && text === String(value) ? text : guardFormula(text));
-        })
-        .join(','),
-    );
-  }
-  return `${CSV_BOM}${lines.join('\r\n')}\r\n`;
+  const cells = rows.map((row) =>
+    columns.map((column) => {
+      const value = row[column];
+      const text = cellText(row, column, options.formatted);
+      return csvCell(text, typeof value === 'number' && text === String(value));
+    }),
+  );
+  return `${CSV_BOM}${csvLines(columns, cells)}`;
 }
 
 /** The rows with only the given columns and their annotations (formatted values, lookup targets). */

@@ -99,7 +99,7 @@ describe('dvw with a service principal certificate', function () {
       'contoso.onmicrosoft.com',
     ]);
     assert.equal(add.code, 2);
-    assert.match(add.stderr, /certificate file/);
+    assert.match(add.stderr, /'certificateFile' \(a PEM file with the private key and the certificate\) is needed/);
   });
 
   it('DATAVERSE_CLIENT_CERTIFICATE signs in for --url; a file without a key is an invalidInput error', async () => {

@@ -40,6 +40,21 @@ describe('dvw check', function () {
     assert.equal(code, 0);
   });
 
+  it('escapes control characters a message quotes from the file (Issue 14.5)', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'dvw-check-controls-'));
+    try {
+      const file = path.join(directory, 'controls.odata');
+      writeFileSync(file, 'GET accounts?$select=\u001b[2Jname\n');
+      const { code, stdout } = await capture(['check', file]);
+      assert.equal(code, 1);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+      assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(stdout), JSON.stringify(stdout));
+      assert.match(stdout, /Unexpected character '\\x1b'/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('reports the exact line of each defect, and exits 1', async () => {
     const { code, stdout } = await capture(['check', broken, '--metadata', metadata, '--format', 'json']);
     assert.equal(code, 1);

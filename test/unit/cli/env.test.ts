@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { redact, resolveConnection } from '../../../src/cli/connections';
 import { runCli } from '../../../src/cli/program';
 import { WorkbenchError } from '../../../src/core/errors';
-import { ClientSecretTokenProvider, DeviceCodeTokenProvider } from '../../../src/dataverse/auth';
+import {
+  ClientSecretTokenProvider,
+  DeviceCodeTokenProvider,
+  InteractiveTokenProvider,
+} from '../../../src/dataverse/auth';
 import { configDirectory, parseConnections } from '../../../src/dataverse/connectionsFile';
 
 async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -26,6 +30,7 @@ async function refusal(promise: Promise<unknown>): Promise<WorkbenchError> {
 }
 
 const never = new AbortController().signal;
+const CLIENT_ID = '11111111-2222-3333-4444-555555555555';
 
 describe('dvw env and resolveConnection', () => {
   let directory: string;
@@ -72,7 +77,7 @@ describe('dvw env and resolveConnection', () => {
     assert.match(list.stdout, /^NAME\s+URL\s+AUTH/m);
     assert.match(
       list.stdout,
-      /^prod\s+https:\/\/contoso\.crm\.dynamics\.com\s+client-secret\s+contoso\.onmicrosoft\.com/m,
+      /^prod\s+https:\/\/contoso\.crm\.dynamics\.com\s+clientSecret\s+contoso\.onmicrosoft\.com/m,
     );
     const json = JSON.parse((await capture(['env', 'list', '--json'])).stdout) as { name: string }[];
     assert.deepEqual(
@@ -93,7 +98,7 @@ describe('dvw env and resolveConnection', () => {
     assert.match(http.stderr, /https/);
     const noClient = await capture(['env', 'add', 'x', '--url', 'https://contoso.crm.dynamics.com']);
     assert.equal(noClient.code, 2);
-    assert.match(noClient.stderr, /client id and a tenant/);
+    assert.match(noClient.stderr, /'clientId' \(the app registration\) is needed for clientSecret sign-in/);
     const badName = await capture([
       'env',
       'add',
@@ -134,13 +139,17 @@ describe('dvw env and resolveConnection', () => {
     assert.deepEqual(byEnv.secrets, ['env-token']);
     const byCredentials = await resolveConnection(
       { url },
-      { DATAVERSE_TENANT_ID: 'contoso.onmicrosoft.com', DATAVERSE_CLIENT_ID: 'c', DATAVERSE_CLIENT_SECRET: 's3cret' },
+      {
+        DATAVERSE_TENANT_ID: 'contoso.onmicrosoft.com',
+        DATAVERSE_CLIENT_ID: CLIENT_ID,
+        DATAVERSE_CLIENT_SECRET: 's3cret',
+      },
     );
     assert.ok(byCredentials.tokenProvider instanceof ClientSecretTokenProvider);
     assert.deepEqual(byCredentials.secrets, ['s3cret']);
     assert.match((await refusal(resolveConnection({ url }, {}))).message, /no access token/);
     assert.match(
-      (await refusal(resolveConnection({ url }, { DATAVERSE_CLIENT_ID: 'c', DATAVERSE_TENANT_ID: 't' }))).message,
+      (await refusal(resolveConnection({ url }, { DATAVERSE_CLIENT_ID: CLIENT_ID, DATAVERSE_TENANT_ID: 't' }))).message,
       /DATAVERSE_CLIENT_SECRET is not/,
     );
     assert.match((await refusal(resolveConnection({}, {}))).message, /no environment URL/);
@@ -158,7 +167,7 @@ describe('dvw env and resolveConnection', () => {
       '--tenant',
       't.onmicrosoft.com',
       '--client-id',
-      'c1',
+      CLIENT_ID,
     ]);
     await capture(['env', 'add', 'me', '--url', 'https://c.crm.dynamics.com', '--auth', 'device-code']);
     const noSecret = await refusal(resolveConnection({ env: 'sp' }, env));
@@ -186,5 +195,70 @@ describe('dvw env and resolveConnection', () => {
 
   it('redact hides every occurrence of a secret', () => {
     assert.equal(redact('a s3cret b s3cret', ['s3cret']), 'a *** b ***');
+  });
+
+  it('refuses a CA file for an authority that is not on this machine, as the extension does (Issue 14.6)', async () => {
+    const ca = join(directory, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const add = await capture([
+      'env',
+      'add',
+      'x',
+      '--url',
+      'https://c.crm.dynamics.com',
+      '--tenant',
+      'contoso.onmicrosoft.com',
+      '--client-id',
+      CLIENT_ID,
+      '--ca-file',
+      ca,
+    ]);
+    assert.equal(add.code, 2);
+    assert.match(add.stderr, /'caFile' is only for a loopback authority/);
+    const variables = {
+      DATAVERSE_CLIENT_ID: CLIENT_ID,
+      DATAVERSE_CLIENT_SECRET: 's3cret',
+      DATAVERSE_AUTHORITY: 'https://login.example.net/contoso',
+      DATAVERSE_CA_FILE: ca,
+    };
+    const refused = await refusal(resolveConnection({ url: 'https://c.crm.dynamics.com' }, variables));
+    assert.equal(refused.kind, 'invalidInput');
+    assert.match(refused.message, /DATAVERSE_CA_FILE is only for a loopback authority/);
+    const loopback = await resolveConnection(
+      { url: 'https://c.crm.dynamics.com' },
+      { ...variables, DATAVERSE_AUTHORITY: 'https://127.0.0.1:5556/tenant' },
+    );
+    assert.ok(loopback.tokenProvider instanceof ClientSecretTokenProvider);
+  });
+
+  it('reads a connections file written with the old method names', async () => {
+    writeFileSync(
+      join(directory, 'connections.json'),
+      JSON.stringify({
+        version: 1,
+        environments: [
+          {
+            name: 'a',
+            url: 'https://a.crm.dynamics.com',
+            auth: 'client-secret',
+            tenantId: 't.com',
+            clientId: CLIENT_ID,
+          },
+          { name: 'b', url: 'https://b.crm.dynamics.com', auth: 'device-code' },
+          { name: 'c', url: 'https://c.crm.dynamics.com', auth: 'interactive' },
+          { name: 'd', url: 'https://d.crm.dynamics.com', auth: 'azure-cli', tenantId: 't.com' },
+          { name: 'e', url: 'https://e.crm.dynamics.com', tenantId: 't.com', clientId: CLIENT_ID },
+        ],
+      }),
+    );
+    const list = await capture(['env', 'list', '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const entries = JSON.parse(list.stdout) as { name: string; auth: string }[];
+    assert.deepEqual(
+      entries.map((entry) => `${entry.name}:${entry.auth}`),
+      ['a:clientSecret', 'b:deviceCode', 'c:browser', 'd:azureCli', 'e:clientSecret'],
+    );
+    const browser = await resolveConnection({ env: 'c' }, { DVW_CONFIG_DIR: directory });
+    assert.ok(browser.tokenProvider instanceof InteractiveTokenProvider);
   });
 });

@@ -3,10 +3,12 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CSV_BOM } from '../../../src/core/csv';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulator } from '../../../src/emulator/server';
 import type { Peer } from '../dataverse/helpers';
 import { sendJson, startPeer } from '../dataverse/helpers';
+import { suiteSchema } from '../emulator/helpers';
 
 const root = path.resolve(__dirname, '../../..');
 const fixture = (name: string): string => path.join('test/fixtures/odata/run', name);
@@ -55,7 +57,8 @@ describe('dvw run', function () {
   }
 
   before(async () => {
-    emulator = await startEmulator({ port: 0, seed: 'sample' });
+    const schema = suiteSchema();
+    emulator = await startEmulator({ port: 0, seed: 'sample', ...(schema === undefined ? {} : { schema }) });
     connection = ['--url', emulator.url, '--token', emulator.token];
     scratch = mkdtempSync(path.join(tmpdir(), 'dvw-run-'));
   });
@@ -119,9 +122,44 @@ describe('dvw run', function () {
     ]);
     assert.equal(code, 0);
     const lines = stdout.trimEnd().split('\r\n');
-    assert.equal(lines[0], 'name,address1_city,accountid');
+    assert.equal(lines[0], `${CSV_BOM}name,address1_city,accountid`);
     assert.equal(lines.length, 3);
     assert.match(stderr, /→ 200 OK/);
+  });
+
+  it('escapes control characters in the table; CSV has the BOM and formula guard of the grid export (Issue 14.5)', async () => {
+    for (const name of ['zz-term \u001b[31mred\u009b2J\u202e', '=HYPERLINK("http://evil","x") zz-term']) {
+      const created = await fetch(`${emulator.url}/api/data/v9.2/accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${emulator.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, numberofemployees: 7 }),
+      });
+      assert.equal(created.status, 204);
+    }
+    const odata = file(
+      'terminal.odata',
+      "GET accounts?$select=name,numberofemployees&$filter=contains(name,'zz-term')&$orderby=name\n",
+    );
+    const table = await run([odata, ...connection]);
+    assert.equal(table.code, 0, table.stderr);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(table.stdout), JSON.stringify(table.stdout));
+    assert.match(table.stdout, /zz-term \\x1b\[31mred\\x9b2J\\u202e/);
+
+    const csv = await run([odata, '--output', 'csv', ...connection]);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.ok(
+      csv.stdout.startsWith(`${CSV_BOM}name,numberofemployees,accountid\r\n`),
+      JSON.stringify(csv.stdout.slice(0, 40)),
+    );
+    const rows = csv.stdout
+      .slice(CSV_BOM.length)
+      .trimEnd()
+      .split('\r\n')
+      .slice(1)
+      .map((row) => row.replace(/,[0-9a-f-]{36}$/, ''));
+    // The same cells the grid's export writes: text that starts a formula gets an apostrophe.
+    assert.deepEqual(rows, [`"'=HYPERLINK(""http://evil"",""x"") zz-term",7`, 'zz-term \u001b[31mred\u009b2J\u202e,7']);
   });
 
   it('takes the URL and token from DATAVERSE_URL and DATAVERSE_TOKEN, and runs a named request', async () => {

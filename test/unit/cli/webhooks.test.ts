@@ -26,9 +26,10 @@ interface Listener {
   exit(): Promise<number | null>;
 }
 
-async function listen(args: string[]): Promise<Listener> {
+async function listen(args: string[], env: Record<string, string> = {}): Promise<Listener> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'webhooks', 'listen', ...args], {
     cwd: root,
+    env: { ...process.env, ...env },
   });
   let errors = '';
   child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
@@ -138,12 +139,53 @@ describe('dvw webhooks listen', () => {
     assert.equal(await running.exit(), 0);
   });
 
+  it('escapes control characters of a delivery in text mode, so they show instead of driving the terminal (Issue 14.5)', async () => {
+    running = await listen(['--port', '0']);
+    const url = /(http:\/\/\S+\/)/.exec(running.firstLine)?.[1] ?? assert.fail(running.firstLine);
+    const body = JSON.parse(fixture('create-account')) as {
+      InputParameters: { value: { Attributes: { key: string; value: unknown }[] } }[];
+    };
+    const name = body.InputParameters[0]?.value.Attributes.find((attribute) => attribute.key === 'name');
+    assert.ok(name);
+    // JSON.stringify (how values are quoted) escapes C0 controls itself; C1's one-byte CSI and bidi overrides not.
+    name.value = 'Evil\u001b]0;pwned\u0007\u009b2J\u202eName\rX';
+    assert.equal((await fetch(url, { method: 'POST', body: JSON.stringify(body) })).status, 200);
+    const lines: string[] = [];
+    let line = await running.next();
+    for (; !line.includes(' name = '); line = await running.next()) lines.push(line);
+    const printed = [...lines, line].join('\n');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(printed), JSON.stringify(printed));
+    assert.ok(line.includes('"Evil\\u001b]0;pwned\\u0007\\x9b2J\\u202eName\\rX"'), line);
+    running.child.kill('SIGINT');
+    await running.exit();
+  });
+
+  it('--key-env reads the WebhookKey from an environment variable, so it stays out of ps (Issue 14.6)', async () => {
+    running = await listen(['--json', '--port', '0', '--key-env', 'DVW_TEST_WEBHOOK_KEY'], {
+      DVW_TEST_WEBHOOK_KEY: 'from-the-environment',
+    });
+    const { url } = JSON.parse(running.firstLine) as { url: string };
+    assert.equal((await fetch(`${url}?code=nope`, { method: 'POST', body: fixture('create-account') })).status, 401);
+    const accepted = await fetch(`${url}?code=from-the-environment`, {
+      method: 'POST',
+      body: fixture('create-account'),
+    });
+    assert.equal(accepted.status, 200);
+    assert.equal((JSON.parse(await running.next()) as { messageName: string }).messageName, 'Create');
+    assert.doesNotMatch(running.stderr(), /from-the-environment/);
+    running.child.kill('SIGINT');
+    assert.equal(await running.exit(), 0);
+  });
+
   describe('bad arguments end with a message and exit code 2', () => {
     const cases: [string, string[], RegExp][] = [
       ['a port that is not a number', ['--port', 'abc'], /port number/],
       ['a port out of range', ['--port', '70000'], /port number/],
       ['two auth kinds', ['--key', 'a', '--header', 'x-key=b'], /choose one of --key, --header and --query/],
       ['an empty key', ['--key', ''], /--key must not be empty/],
+      ['--key with --key-env', ['--key', 'a', '--key-env', 'X'], /--key or --key-env, not both/],
+      ['--key-env naming an unset variable', ['--key-env', 'DVW_TEST_UNSET_KEY_VARIABLE'], /is not set/],
       ['a header without a value', ['--header', 'x-key'], /NAME=VALUE/],
       ['an unknown option', ['--frobnicate'], /unknown option/],
     ];

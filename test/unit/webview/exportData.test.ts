@@ -1,14 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { ResultRow } from '../../../src/webview/resultsProtocol';
-import {
-  CSV_BOM,
-  csvField,
-  guardFormula,
-  pickColumns,
-  rowsAt,
-  toCsv,
-  toJson,
-} from '../../../src/webview/results/exportData';
+import { CSV_BOM } from '../../../src/core/csv';
+import { pickColumns, rowsAt, toCsv, toJson } from '../../../src/webview/results/exportData';
 
 const F = '@OData.Community.Display.V1.FormattedValue';
 const ROWS: ResultRow[] = [
@@ -46,19 +39,6 @@ describe('export of loaded rows', () => {
       csv,
       `${CSV_BOM}revenue,_parent_value,missing\r\n'-$1,500.00,Parent Co,\r\n`.replace("'-$1,500.00", `"'-$1,500.00"`),
     );
-  });
-
-  it('guards every formula start but leaves plain numbers alone', () => {
-    for (const text of ['=1+1', '+A1', '-A1', '@x', '\tx', '\rx', '-2+3']) assert.equal(guardFormula(text), `'${text}`);
-    for (const text of ['-5', '+3.25', '-1e5', 'plain', '', 'a=b']) assert.equal(guardFormula(text), text);
-  });
-
-  it('quotes what would break a field, and keeps leading spaces', () => {
-    assert.equal(csvField('a'), 'a');
-    assert.equal(csvField('a,b'), '"a,b"');
-    assert.equal(csvField('say "hi"'), '"say ""hi"""');
-    assert.equal(csvField('a\r\nb'), '"a\r\nb"');
-    assert.equal(csvField(' padded'), '" padded"');
   });
 
   it('writes JSON with values typed, nulls kept and annotations of the chosen columns only', () => {

@@ -4,17 +4,35 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { AUTH_METHODS, parseEnvironmentAuth, parseEnvironmentList } from '../../../src/core/environments';
-import { WorkbenchError } from '../../../src/core/errors';
-import type { RunningEmulator } from '../../../src/emulator/server';
-import { startEmulator } from '../../../src/emulator/server';
-import { CHOOSE_ANOTHER_PEM, certificateTokenProvider } from '../../../src/extension/auth/clientCertificate';
+import { resolveConnection } from '../../../../src/cli/connections';
+import type { AuthMethod, EnvironmentAuth } from '../../../../src/core/environments';
+import { AUTH_METHODS, parseEnvironmentAuth, parseEnvironmentList } from '../../../../src/core/environments';
+import { WorkbenchError } from '../../../../src/core/errors';
+import type { RunningEmulator } from '../../../../src/emulator/server';
+import { startEmulator } from '../../../../src/emulator/server';
+import {
+  AzureCliTokenProvider,
+  ClientCertificateTokenProvider,
+  ClientSecretTokenProvider,
+  DeviceCodeTokenProvider,
+  InteractiveTokenProvider,
+} from '../../../../src/dataverse/auth';
+import {
+  CHOOSE_ANOTHER_PEM,
+  certificateTokenProvider,
+  createTokenProvider,
+} from '../../../../src/dataverse/auth/signIn';
+import { connectionsPath, writeConnections } from '../../../../src/dataverse/connectionsFile';
+import type { TokenProvider } from '../../../../src/dataverse/webApiClient';
+import { staticTokenProvider } from '../../../../src/dataverse/webApiClient';
+import { EnvironmentSecrets } from '../../../../src/extension/auth/environmentSecrets';
+import { extensionSignInPorts } from '../../../../src/extension/auth/signInPorts';
 
-// clientCertificate.ts imports no `vscode`: the checks a chosen PEM file goes through run in plain Node, on real
-// files and real keys.
+// The checks a chosen PEM file goes through (the extension's "Edit Environment" and every sign-in of either
+// front end) run in plain Node, on real files and real keys.
 
 const CLIENT_ID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 
 interface Credential {
   readonly key: string;
@@ -43,7 +61,7 @@ function bodyOf(pem: string): string {
   return pem.split('\n').slice(1, 3).join('');
 }
 
-describe('client certificate sign-in in the extension', function () {
+describe('client certificate files', function () {
   this.timeout(60_000);
   let directory: string;
   let app: Awaited<ReturnType<typeof newCredential>>;
@@ -129,23 +147,29 @@ describe('client certificate sign-in in the extension', function () {
     let emulator: RunningEmulator | undefined;
     try {
       emulator = await startEmulator({ port: 0, seed: 'none', clientCertificates: [app.certificate] });
-      const provider = await certificateTokenProvider({
-        file: pemFile('app.pem', app.key + app.certificate),
-        authority: emulator.authority,
-        clientId: emulator.clientId,
-        environmentUrl: emulator.url,
-        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
-      });
+      const provider = await certificateTokenProvider(
+        {
+          file: pemFile('app.pem', app.key + app.certificate),
+          authority: emulator.authority,
+          clientId: emulator.clientId,
+          environmentUrl: emulator.url,
+        },
+        undefined,
+        { trustedCertificate: readFileSync(emulator.certificatePath, 'utf8') },
+      );
       const token = await provider.getToken(new AbortController().signal);
       assert.ok(token.token.length > 0);
 
-      const foreign = await certificateTokenProvider({
-        file: pemFile('other.pem', other.key + other.certificate),
-        authority: emulator.authority,
-        clientId: emulator.clientId,
-        environmentUrl: emulator.url,
-        trustedCertificate: readFileSync(emulator.certificatePath, 'utf8'),
-      });
+      const foreign = await certificateTokenProvider(
+        {
+          file: pemFile('other.pem', other.key + other.certificate),
+          authority: emulator.authority,
+          clientId: emulator.clientId,
+          environmentUrl: emulator.url,
+        },
+        undefined,
+        { trustedCertificate: readFileSync(emulator.certificatePath, 'utf8') },
+      );
       await assert.rejects(foreign.getToken(new AbortController().signal), (error: unknown) => {
         assert.ok(error instanceof WorkbenchError);
         assert.equal(error.kind, 'auth');
@@ -219,3 +243,123 @@ describe('clientCertificate in the dataverse.environments setting', () => {
     assert.ok(!pattern.test('certs/app.pem'));
   });
 });
+
+describe('tokenProviderFor: every sign-in method through both front ends (Issue 13.1)', function () {
+  this.timeout(120_000);
+  let emulator: RunningEmulator;
+  let directory: string;
+  let app: Credential;
+  const signal = new AbortController().signal;
+  const vscodeAccount = staticTokenProvider('vscode-session-token');
+
+  before(async () => {
+    app = await newCredential('both front ends');
+    emulator = await startEmulator({ port: 0, seed: 'none', clientCertificates: [app.certificate] });
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-sign-in-'));
+  });
+  after(async () => {
+    await emulator.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  /** The extension's ports over a SecretStorage held in a map (VS Code's own is the OS keychain). */
+  async function viaExtension(name: string, auth: EnvironmentAuth): Promise<TokenProvider> {
+    const stored = new Map<string, string>();
+    const storage = {
+      get: (key: string) => Promise.resolve(stored.get(key)),
+      store: (key: string, value: string) => Promise.resolve(void stored.set(key, value)),
+      delete: (key: string) => Promise.resolve(void stored.delete(key)),
+    };
+    const secrets = new EnvironmentSecrets(storage as unknown as ConstructorParameters<typeof EnvironmentSecrets>[0]);
+    await secrets.setClientSecret(name, emulator.clientSecret);
+    const ui = { openExternal: () => Promise.resolve(), showDeviceCode: () => undefined };
+    return createTokenProvider(
+      { name, url: emulator.url, auth },
+      extensionSignInPorts(name, secrets, ui, () => vscodeAccount),
+    );
+  }
+
+  /** `dvw --env NAME`: the connection as `dvw env add` stores it, the secret from DATAVERSE_CLIENT_SECRET. */
+  async function viaCli(name: string, auth: EnvironmentAuth): Promise<TokenProvider> {
+    const config = path.join(directory, name);
+    const file = connectionsPath(config);
+    await writeConnections(file, { version: 1, environments: [{ name, url: emulator.url, auth }] });
+    const resolved = await resolveConnection(
+      { env: name },
+      { DVW_CONFIG_DIR: config, DATAVERSE_CLIENT_SECRET: emulator.clientSecret },
+    );
+    return resolved.tokenProvider;
+  }
+
+  const table: {
+    readonly method: AuthMethod;
+    readonly auth: () => Omit<EnvironmentAuth, 'method'>;
+    /** The provider class both front ends build (absent: VS Code's own account, handed through as is). */
+    readonly provider?: new (...args: never[]) => TokenProvider;
+    /** Signs in for real at the emulator's identity endpoint. */
+    readonly token?: boolean;
+    /** What `dvw` says instead, for a method only VS Code has. */
+    readonly cliRefusal?: RegExp;
+  }[] = [
+    { method: 'microsoftAccount', auth: () => ({}), cliRefusal: /VS Code's own sign-in/ },
+    {
+      method: 'clientSecret',
+      auth: () => ({ clientId: emulator.clientId, authority: emulator.authority, caFile: emulator.certificatePath }),
+      provider: ClientSecretTokenProvider,
+      token: true,
+    },
+    {
+      method: 'clientCertificate',
+      auth: () => ({
+        clientId: emulator.clientId,
+        authority: emulator.authority,
+        caFile: emulator.certificatePath,
+        certificateFile: writePem(path.join(directory, 'app.pem'), app.key + app.certificate),
+      }),
+      provider: ClientCertificateTokenProvider,
+      token: true,
+    },
+    {
+      method: 'deviceCode',
+      auth: () => ({ authority: emulator.authority, caFile: emulator.certificatePath }),
+      provider: DeviceCodeTokenProvider,
+    },
+    {
+      method: 'browser',
+      auth: () => ({ authority: emulator.authority, caFile: emulator.certificatePath }),
+      provider: InteractiveTokenProvider,
+    },
+    { method: 'azureCli', auth: () => ({ tenantId: 'contoso.onmicrosoft.com' }), provider: AzureCliTokenProvider },
+  ];
+
+  it('covers every method the settings and the connections file accept', () => {
+    assert.deepEqual(
+      table.map((row) => row.method),
+      [...AUTH_METHODS],
+    );
+  });
+
+  for (const row of table) {
+    it(`${row.method}: the same provider from the extension's ports and from dvw's`, async () => {
+      const auth = { method: row.method, ...row.auth() };
+      const extension = await viaExtension(`ext-${row.method}`, auth);
+      const expected = row.provider;
+      if (expected === undefined) assert.equal(extension, vscodeAccount);
+      else assert.ok(extension instanceof expected, `extension: ${extension.constructor.name}`);
+      if (row.cliRefusal !== undefined) {
+        await assert.rejects(viaCli(`cli-${row.method}`, auth), row.cliRefusal);
+        return;
+      }
+      const cli = await viaCli(`cli-${row.method}`, auth);
+      assert.ok(expected !== undefined && cli instanceof expected, `dvw: ${cli.constructor.name}`);
+      if (row.token === true) {
+        for (const provider of [extension, cli]) assert.ok((await provider.getToken(signal)).token.length > 0);
+      }
+    });
+  }
+});
+
+function writePem(file: string, content: string): string {
+  writeFileSync(file, content, { mode: 0o600 });
+  return file;
+}
