@@ -6,8 +6,8 @@ import type { Limits } from '../emulator/protection';
 import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
 import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
-import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
 import { reachableFromOtherMachines } from '../emulator/loopback';
+import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
 import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
 

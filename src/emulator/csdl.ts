@@ -221,9 +221,29 @@ export function generateCsdl(schema: Schema): string {
   xml.start('ComplexType', { Name: 'WhoAmIResponse' });
   for (const name of ['BusinessUnitId', 'UserId', 'OrganizationId']) writeProperty(xml, name, 'Edm.Guid');
   xml.end();
+  xml.start('ComplexType', { Name: 'RetrieveVersionResponse' });
+  writeProperty(xml, 'Version', 'Edm.String');
+  xml.end();
+  xml.start('ComplexType', { Name: 'EntityRecordCountCollection' });
+  writeProperty(xml, 'Count', 'Edm.Int32');
+  writeProperty(xml, 'IsReadOnly', 'Edm.Boolean');
+  writeProperty(xml, 'Keys', 'Collection(Edm.String)');
+  writeProperty(xml, 'Values', 'Collection(Edm.Int64)');
+  xml.end();
+  xml.start('ComplexType', { Name: 'RetrieveTotalRecordCountResponse' });
+  writeProperty(xml, 'EntityRecordCountCollection', `${ALIAS}.EntityRecordCountCollection`);
+  xml.end();
+  // The functions routes/operations.ts answers, declared as Dataverse declares them.
+  for (const name of ['WhoAmI', 'RetrieveVersion']) {
+    xml
+      .start('Function', { Name: name })
+      .empty('ReturnType', { Type: `${ALIAS}.${name}Response`, Nullable: 'false' })
+      .end();
+  }
   xml
-    .start('Function', { Name: 'WhoAmI' })
-    .empty('ReturnType', { Type: `${ALIAS}.WhoAmIResponse`, Nullable: 'false' })
+    .start('Function', { Name: 'RetrieveTotalRecordCount' })
+    .empty('Parameter', { Name: 'EntityNames', Type: 'Collection(Edm.String)', Nullable: 'false' })
+    .empty('ReturnType', { Type: `${ALIAS}.RetrieveTotalRecordCountResponse`, Nullable: 'false' })
     .end();
   xml.start('EntityContainer', { Name: 'System' });
   for (const table of schema.tables.values()) {
@@ -249,7 +269,9 @@ export function generateCsdl(schema: Schema): string {
     }
     xml.end();
   }
-  xml.empty('FunctionImport', { Name: 'WhoAmI', Function: `${NAMESPACE}.WhoAmI` });
+  for (const name of ['WhoAmI', 'RetrieveVersion', 'RetrieveTotalRecordCount']) {
+    xml.empty('FunctionImport', { Name: name, Function: `${NAMESPACE}.${name}` });
+  }
   xml.end().end().end().end();
   return xml.toString();
 }

@@ -11,6 +11,7 @@ import { json } from './answers';
 import { countRows, readCollection } from './collection';
 import type { Request, Service } from './context';
 import { only } from './context';
+import { refuseDeclared } from './operations';
 import { readOf, recordReply } from './record';
 
 /**
@@ -28,12 +29,20 @@ export function memberRoute(
   if (first === undefined || first.kind === 'system') throw notFoundSegment(first?.name ?? '');
   const id = String(row[table.primaryIdAttribute]);
   const name = first.name;
-  const column = table.columns.get(name) ?? [...table.columns.values()].find((c) => propertyName(c) === name);
+  const navigation = table.navigations.get(name);
+  // A lookup's logical name is also its single-valued navigation (`primarycontactid`): that names the related
+  // record; its value is the `_primarycontactid_value` property.
+  const column =
+    navigation?.kind === 'single'
+      ? undefined
+      : (table.columns.get(name) ?? [...table.columns.values()].find((c) => propertyName(c) === name));
   if (column !== undefined && rest.length === 1 && first.args === undefined) {
     return propertyRoute(service, request, table, row, column);
   }
-  const navigation = table.navigations.get(name);
-  if (navigation === undefined) throw notFoundSegment(name);
+  if (navigation === undefined) {
+    if (first.qualified) refuseDeclared(service, name);
+    throw notFoundSegment(name);
+  }
   if (second?.name === '$ref' || third?.name === '$ref') {
     const args = first.args;
     const refKey =
@@ -123,6 +132,18 @@ function referenceRoute(
   const { schema, store } = service;
   const navigation = table.navigations.get(navigationName);
   if (navigation === undefined) throw notFoundSegment(navigationName);
+  if (method === 'GET' && navigation.kind === 'single') {
+    // The related record's URL (OData 4.01 §11.2.9): `@odata.id`, or 204 when the lookup is empty.
+    const row = store.get(table, id);
+    const targetId = row?.[navigation.column.name];
+    const typeColumn = row?.[`${navigation.column.name}__type`];
+    const target = schema.tables.get(typeof typeColumn === 'string' ? typeColumn : navigation.target);
+    if (typeof targetId !== 'string' || target === undefined) return { status: 204, headers: {} };
+    return json(200, {
+      '@odata.context': `${service.webApi}$metadata#$ref`,
+      '@odata.id': service.entityUrl(target, targetId),
+    });
+  }
   if (method === 'POST' || method === 'PUT') {
     if ((method === 'PUT') !== (navigation.kind === 'single')) {
       throw methodNotAllowed(method, navigation.kind === 'single' ? ['PUT', 'DELETE'] : ['POST', 'DELETE']);

@@ -6,8 +6,8 @@ import type { Request, Service } from './context';
 import { only } from './context';
 import { findByKey, missingRecord, resolveKey } from './keys';
 import { memberRoute } from './member';
-import { entityDefinitionsRoute, metadataDocument, serviceDocument } from './metadata';
-import { whoAmI } from './operations';
+import { entityDefinitionsRoute, metadataDocument, relationshipDefinitionsRoute, serviceDocument } from './metadata';
+import { unboundOperation } from './operations';
 import { checkQuery } from './options';
 import { recordRoute } from './record';
 
@@ -27,11 +27,14 @@ export function route(service: Service, request: Request): Reply {
     if (first.name === '$metadata' && rest.length === 0) return metadataDocument(service, request);
     throw notFoundSegment(first.name);
   }
-  const noArguments = first.args === undefined || (first.args.kind === 'namedValues' && first.args.values.length === 0);
-  if (first.name === 'WhoAmI' && noArguments && rest.length === 0) return whoAmI(service, request);
   if (first.name === 'EntityDefinitions') return entityDefinitionsRoute(service, request);
+  if (first.name === 'RelationshipDefinitions') return relationshipDefinitionsRoute(service, request);
   const table = service.schema.byEntitySet.get(first.name);
-  if (table === undefined) throw notFoundSegment(first.name);
+  if (table === undefined) {
+    const answer = unboundOperation(service, request, first, rest.length === 0);
+    if (answer !== undefined) return answer;
+    throw notFoundSegment(first.name);
+  }
   checkQuery(url, method);
   if (wantsChanges(method, request.headers, url)) {
     const tracked = service.changes.answer({
