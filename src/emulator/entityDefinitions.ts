@@ -9,6 +9,7 @@ import type { ExpandItem, ExpressionNode, NameSegment, ODataUrl, SelectClause } 
 import { DataverseHttpError, ErrorCodes, guessed, notFoundSegment } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
+import { ATTRIBUTE_PROPERTIES, ENTITY_PROPERTIES, KEY_PROPERTIES, RELATIONSHIP_PROPERTIES } from './metadataProperties';
 
 type Json = Record<string, unknown>;
 
@@ -99,6 +100,13 @@ function optionSet(table: Table, column: Column): Json {
 }
 
 function attributeJson(table: Table, column: Column): Json {
+  const raw = rawAttribute(table, column.name);
+  const synthesized = synthesizedAttributeJson(table, column);
+  // The synthesized `@odata.type` stays: casts (`Attributes/…PicklistAttributeMetadata`) select on it.
+  return raw === undefined ? synthesized : { ...overlay(synthesized, raw), '@odata.type': synthesized['@odata.type'] };
+}
+
+function synthesizedAttributeJson(table: Table, column: Column): Json {
   const kind = ATTRIBUTE_TYPES[column.type];
   const json: Json = {
     '@odata.type': `#${CAST_PREFIX}${kind.odataType}`,
@@ -145,7 +153,46 @@ function attributeJson(table: Table, column: Column): Json {
   return json;
 }
 
+/** The navigation properties of EntityMetadata: served from the schema, never copied from the raw JSON. */
+const ENTITY_NAVIGATIONS = new Set([
+  'Attributes',
+  'Keys',
+  'OneToManyRelationships',
+  'ManyToOneRelationships',
+  'ManyToManyRelationships',
+  'Privileges',
+]);
+
+/**
+ * What the snapshot's raw EntityDefinitions JSON says, over what the emulator synthesized from its schema: every
+ * property the raw JSON gives a value (not null), except navigation properties.
+ */
+function overlay(synthesized: Json, raw: Readonly<Record<string, unknown>> | undefined): Json {
+  if (raw === undefined) return synthesized;
+  const out: Json = { ...synthesized };
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== null && value !== undefined && !ENTITY_NAVIGATIONS.has(name) && !name.startsWith('@odata.')) {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** The raw JSON of one attribute of a snapshot's table, by logical name. */
+function rawAttribute(table: Table, logicalName: string): Readonly<Record<string, unknown>> | undefined {
+  const attributes = table.entityDefinition?.Attributes;
+  if (!Array.isArray(attributes)) return undefined;
+  return (attributes as unknown[]).find(
+    (a): a is Record<string, unknown> =>
+      typeof a === 'object' && a !== null && (a as Record<string, unknown>).LogicalName === logicalName,
+  );
+}
+
 function entityJson(table: Table, index: number): Json {
+  return overlay(synthesizedEntityJson(table, index), table.entityDefinition);
+}
+
+function synthesizedEntityJson(table: Table, index: number): Json {
   return {
     LogicalName: table.logicalName,
     SchemaName: schemaName(table.logicalName),
@@ -161,8 +208,8 @@ function entityJson(table: Table, index: number): Json {
     ObjectTypeCode: OBJECT_TYPE_CODES[table.logicalName] ?? 10000 + index,
     OwnershipType: table.ownership,
     IsCustomEntity: !(table.logicalName in OBJECT_TYPE_CODES),
-    IsActivity: table.logicalName === 'task',
-    IsIntersect: false,
+    IsActivity: table.isActivity || table.logicalName === 'task',
+    IsIntersect: table.isIntersect,
     IsPrivate: false,
     IsManaged: true,
     IsValidForAdvancedFind: true,
@@ -271,13 +318,26 @@ function evaluate(node: ExpressionNode, item: Json, aliases: ReadonlyMap<string,
   throw guessed(400, 'functionNotSupported', 'This $filter expression is not supported on metadata.');
 }
 
-function select(item: Json, clause: SelectClause | undefined, keep: readonly string[]): Json {
+/**
+ * `$select` over one metadata item. A property the item lacks answers `null` when its type documents it (the
+ * emulator does not know every property a real org has); only an undocumented name is a 400.
+ */
+function select(
+  item: Json,
+  clause: SelectClause | undefined,
+  keep: readonly string[],
+  documented: ReadonlySet<string> = new Set(),
+): Json {
   if (clause === undefined) return item;
   const names = clause.items.map((i) => i.segments.map((s) => s.name).join('/'));
   if (names.includes('*')) return item;
   const out: Json = {};
   for (const name of keep) if (name in item) out[name] = item[name];
   for (const name of names) {
+    if (!(name in item) && documented.has(name)) {
+      out[name] = null;
+      continue;
+    }
     if (!(name in item)) {
       throw new DataverseHttpError(
         400,
@@ -294,6 +354,81 @@ function select(item: Json, clause: SelectClause | undefined, keep: readonly str
 function selectText(clause: SelectClause | undefined): string {
   return clause === undefined ? '' : clause.items.map((i) => i.segments.map((s) => s.name).join('/')).join(',');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Relationships and keys, from the schema's lookups, N:N relationships and alternate keys.
+
+/** Every 1:N relationship: one per lookup column and target table. */
+function oneToManyRelationships(schema: Schema): Json[] {
+  const out: Json[] = [];
+  for (const table of schema.tables.values()) {
+    for (const column of table.columns.values()) {
+      if (!isLookupType(column.type)) continue;
+      for (const target of column.targets ?? []) {
+        const referenced = schema.tables.get(target.table);
+        const name = target.relationship ?? target.partner;
+        out.push({
+          '@odata.type': `#${CAST_PREFIX}OneToManyRelationshipMetadata`,
+          SchemaName: name,
+          RelationshipType: 'OneToManyRelationship',
+          ReferencedEntity: target.table,
+          ReferencedAttribute: referenced?.primaryIdAttribute ?? `${target.table}id`,
+          ReferencingEntity: table.logicalName,
+          ReferencingAttribute: column.name,
+          ReferencedEntityNavigationPropertyName: target.partner,
+          ReferencingEntityNavigationPropertyName: target.navigation,
+          IsCustomRelationship: false,
+          IsManaged: true,
+          IsValidForAdvancedFind: true,
+          IsHierarchical: false,
+          SecurityTypes: 'None',
+          MetadataId: metadataId(`relationship:${name}:${table.logicalName}.${column.name}`),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function manyToManyRelationships(schema: Schema): Json[] {
+  return schema.manyToMany.map((m) => {
+    const [first, second] = m.tables;
+    const idOf = (name: string): string => schema.tables.get(name)?.primaryIdAttribute ?? `${name}id`;
+    return {
+      '@odata.type': `#${CAST_PREFIX}ManyToManyRelationshipMetadata`,
+      SchemaName: m.name,
+      RelationshipType: 'ManyToManyRelationship',
+      Entity1LogicalName: first,
+      Entity2LogicalName: second,
+      IntersectEntityName: m.intersect,
+      Entity1IntersectAttribute: m.intersectColumns?.[0] ?? idOf(first),
+      Entity2IntersectAttribute: m.intersectColumns?.[1] ?? idOf(second),
+      Entity1NavigationPropertyName: m.name,
+      Entity2NavigationPropertyName: m.name,
+      IsCustomRelationship: false,
+      IsManaged: true,
+      IsValidForAdvancedFind: true,
+      SecurityTypes: 'None',
+      MetadataId: metadataId(`relationship:${m.name}`),
+    };
+  });
+}
+
+function keysOf(table: Table): Json[] {
+  return table.alternateKeys.map((key) => ({
+    LogicalName: key.name,
+    SchemaName: schemaName(key.name),
+    EntityLogicalName: table.logicalName,
+    KeyAttributes: [...key.columns],
+    DisplayName: label(key.name, `${table.logicalName}.key.${key.name}`),
+    EntityKeyIndexStatus: 'Active',
+    IsManaged: true,
+    MetadataId: metadataId(`key:${table.logicalName}.${key.name}`),
+  }));
+}
+
+/** The navigation properties of EntityMetadata the emulator serves, with the documented names of their items. */
+const ENTITY_COLLECTIONS = ['Keys', 'OneToManyRelationships', 'ManyToOneRelationships', 'ManyToManyRelationships'];
 
 export class EntityDefinitions {
   constructor(private readonly schema: Schema) {}
@@ -326,6 +461,84 @@ export class EntityDefinitions {
     return table;
   }
 
+  /** `Keys` and the relationship collections of one table. */
+  private related(table: Table, name: string): { items: Json[]; documented: ReadonlySet<string> } {
+    const logicalName = table.logicalName;
+    if (name === 'Keys') return { items: keysOf(table), documented: KEY_PROPERTIES };
+    if (name === 'OneToManyRelationships') {
+      const items = oneToManyRelationships(this.schema).filter((r) => r.ReferencedEntity === logicalName);
+      return { items, documented: RELATIONSHIP_PROPERTIES };
+    }
+    if (name === 'ManyToOneRelationships') {
+      const items = oneToManyRelationships(this.schema).filter((r) => r.ReferencingEntity === logicalName);
+      return { items, documented: RELATIONSHIP_PROPERTIES };
+    }
+    const items = manyToManyRelationships(this.schema).filter(
+      (r) => r.Entity1LogicalName === logicalName || r.Entity2LogicalName === logicalName,
+    );
+    return { items, documented: RELATIONSHIP_PROPERTIES };
+  }
+
+  /** A collection of metadata items with `$select` and `$filter`. */
+  private shape(
+    list: { items: Json[]; documented: ReadonlySet<string> },
+    selectClause: SelectClause | undefined,
+    filter: ExpressionNode | undefined,
+    aliases: ReadonlyMap<string, ExpressionNode>,
+  ): Json[] {
+    return list.items
+      .filter((item) => filter === undefined || evaluate(filter, item, aliases) === true)
+      .map((item) => select(item, selectClause, ['@odata.type'], list.documented));
+  }
+
+  /**
+   * `RelationshipDefinitions`, `(<id>)`, `(SchemaName='x')`, and the casts to
+   * `Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata` / `…ManyToManyRelationshipMetadata`.
+   */
+  relationships(url: ODataUrl, webApi: string): Json {
+    const system = url.path.segments.find((s) => s.kind === 'system');
+    if (system !== undefined) throw notFoundSegment(system.name);
+    const path = url.path.segments.filter((s): s is NameSegment => s.kind === 'name');
+    const [root, cast, extra] = path;
+    if (root === undefined) throw notFoundSegment('RelationshipDefinitions');
+    if (extra !== undefined) throw notFoundSegment(extra.name);
+    const aliases = new Map(url.query.aliases.map((a) => [a.name, a.value] as const));
+    let items = [...oneToManyRelationships(this.schema), ...manyToManyRelationships(this.schema)];
+    if (cast !== undefined) {
+      const type = cast.name.startsWith(CAST_PREFIX) ? cast.name.slice(CAST_PREFIX.length) : '';
+      if (type !== 'OneToManyRelationshipMetadata' && type !== 'ManyToManyRelationshipMetadata') {
+        throw notFoundSegment(cast.name);
+      }
+      items = items.filter((r) => r['@odata.type'] === `#${CAST_PREFIX}${type}`);
+    }
+    const context = `${webApi}$metadata#RelationshipDefinitions${cast === undefined ? '' : `/${cast.name}`}`;
+    const args = root.args;
+    if (args !== undefined) {
+      const wanted =
+        args.kind === 'keyValue'
+          ? (r: Json) => args.value.kind === 'literal' && r.MetadataId === String(args.value.value).toLowerCase()
+          : (r: Json) => {
+              const value = args.values.find((v) => v.name === 'SchemaName')?.value;
+              return value?.kind === 'literal' && r.SchemaName === value.value;
+            };
+      const found = items.find(wanted);
+      if (found === undefined) {
+        throw new DataverseHttpError(404, ErrorCodes.objectDoesNotExist, 'Could not find the relationship requested.');
+      }
+      return {
+        '@odata.context': `${context}/$entity`,
+        ...select(found, url.query.select, ['@odata.type'], RELATIONSHIP_PROPERTIES),
+      };
+    }
+    const value = this.shape(
+      { items, documented: RELATIONSHIP_PROPERTIES },
+      url.query.select,
+      url.query.filter,
+      aliases,
+    );
+    return { '@odata.context': context, value };
+  }
+
   private attributes(table: Table, cast: string | undefined): { column: Column; json: Json }[] {
     const all = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
     if (cast === undefined) return all;
@@ -356,7 +569,7 @@ export class EntityDefinitions {
     return list
       .filter((a) => filter === undefined || evaluate(filter, a.json, aliases) === true)
       .map((a) => {
-        const out = select(a.json, selectClause, ['@odata.type']);
+        const out = select(a.json, selectClause, ['@odata.type'], ATTRIBUTE_PROPERTIES);
         for (const item of expand) {
           const name = item.segments[0]?.name ?? '';
           const hasOptions = a.column.options !== undefined;
@@ -380,16 +593,20 @@ export class EntityDefinitions {
       const value = this.tables()
         .map((t, i) => entityJson(t, i))
         .filter((e) => query.filter === undefined || evaluate(query.filter, e, aliases) === true)
-        .map((e) => select(e, query.select, []));
+        .map((e) => select(e, query.select, [], ENTITY_PROPERTIES));
       const shape = selectText(query.select);
       return { '@odata.context': `${context}${shape === '' ? '' : `(${shape})`}`, value };
     }
     const table = this.entity(root);
     const index = this.tables().indexOf(table);
     if (second === undefined) {
-      const entity = select(entityJson(table, index), query.select, []);
+      const entity = select(entityJson(table, index), query.select, [], ENTITY_PROPERTIES);
       for (const item of query.expand?.items ?? []) {
         const name = item.segments.map((s) => s.name).join('/');
+        if (ENTITY_COLLECTIONS.includes(name)) {
+          entity[name] = this.shape(this.related(table, name), item.options.select, item.options.filter, aliases);
+          continue;
+        }
         if (name !== 'Attributes')
           throw guessed(400, 'functionNotSupported', `Expanding '${name}' is not supported by the emulator.`);
         entity.Attributes = this.shapeAttributes(
@@ -402,6 +619,10 @@ export class EntityDefinitions {
         );
       }
       return { '@odata.context': `${context}(${selectText(query.select)})/$entity`, ...entity };
+    }
+    if (ENTITY_COLLECTIONS.includes(second.name) && second.args === undefined && third === undefined) {
+      const value = this.shape(this.related(table, second.name), query.select, query.filter, aliases);
+      return { '@odata.context': `${context}('${table.logicalName}')/${second.name}`, value };
     }
     if (second.name !== 'Attributes') throw notFoundSegment(second.name);
     let cast: string | undefined;

@@ -31,3 +31,11 @@ export function entityDefinitionsRoute(service: Service, request: Request): Repl
   const answer = service.entityDefinitions.handle(request.url, service.webApi);
   return json(200, answer, preferenceApplied(request.prefer, false));
 }
+
+/** `RelationshipDefinitions…` (entityDefinitions.ts). */
+export function relationshipDefinitionsRoute(service: Service, request: Request): Reply {
+  only(request.method, ['GET']);
+  checkQuery(request.url, request.method);
+  const answer = service.entityDefinitions.relationships(request.url, service.webApi);
+  return json(200, answer, preferenceApplied(request.prefer, false));
+}

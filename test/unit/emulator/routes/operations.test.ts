@@ -58,7 +58,8 @@ describe('emulator operations: functions it answers, and declared ones it does n
     assert.equal(response.status, 404);
   });
 
-  it('answers a declared action or function it does not run with "not implemented" naming the emulator, never 404', async () => {
+  it('answers a declared action or function it does not run with "not implemented" naming the emulator, never 404', async function () {
+    this.timeout(240_000); // loads the real 8.5 MB $metadata
     // The real organization's $metadata declares hundreds of operations the emulator does not run.
     const real = await startClient({ seed: 'none', schema: loadMetadataFile(REAL_METADATA) });
     try {

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import type { Schema, Table } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/schema';
+import type { Client } from './helpers';
+import { jsonOf, startClient } from './helpers';
+
+type Json = Record<string, unknown>;
+
+async function get(client: Client, path: string): Promise<Json> {
+  const response = await client.request('GET', path);
+  assert.equal(response.status, 200, `${path}: ${await response.clone().text()}`);
+  return jsonOf(response);
+}
+
+/** The built-in schema with `account` carrying raw EntityDefinitions JSON, as a snapshot's table does. */
+function withRawAccount(raw: Json): Schema {
+  const schema = builtinSchema();
+  const account = schema.tables.get('account') as Table;
+  const overlaid: Table = { ...account, entityDefinition: raw };
+  const tables = new Map(schema.tables);
+  tables.set('account', overlaid);
+  const byEntitySet = new Map(schema.byEntitySet);
+  byEntitySet.set(account.entitySetName, overlaid);
+  return { ...schema, tables, byEntitySet };
+}
+
+describe('emulator metadata endpoints (EntityDefinitions, RelationshipDefinitions)', function () {
+  this.timeout(30_000);
+  let client: Client;
+  before(async () => {
+    client = await startClient({ seed: 'none' });
+  });
+  after(async () => {
+    await client.emulator.close();
+  });
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitymetadata
+  it('answers null for a documented EntityMetadata or AttributeMetadata property it does not know, 400 for an undocumented one', async () => {
+    const entity = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')?$select=LogicalName,IconVectorName,IsBPFEntity",
+    );
+    assert.equal(entity.LogicalName, 'account');
+    assert.equal(entity.IconVectorName, null);
+    assert.ok('IsBPFEntity' in entity);
+    const list = await get(client, 'EntityDefinitions?$select=LogicalName,IconVectorName');
+    assert.ok((list.value as Json[]).every((e) => e.IconVectorName === null));
+    const attributes = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')/Attributes?$select=LogicalName,AutoNumberFormat,IsSecured",
+    );
+    assert.ok((attributes.value as Json[]).every((a) => a.AutoNumberFormat === null && 'IsSecured' in a));
+    const wrong = await client.request('GET', "EntityDefinitions(LogicalName='account')?$select=NoSuchProperty");
+    assert.equal(wrong.status, 400);
+  });
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api#retrieve-relationships
+  it('serves /Keys, /OneToManyRelationships, /ManyToOneRelationships and /ManyToManyRelationships with $select and $filter', async () => {
+    const keys = await get(client, "EntityDefinitions(LogicalName='account')/Keys?$select=LogicalName,KeyAttributes");
+    assert.deepEqual(
+      (keys.value as Json[]).map((k) => [k.LogicalName, k.KeyAttributes]),
+      [['ak_accountnumber', ['accountnumber']]],
+    );
+    const oneToMany = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')/OneToManyRelationships?$select=SchemaName,ReferencingEntity,ReferencingAttribute&$filter=ReferencingEntity eq 'contact'",
+    );
+    const fromContact = oneToMany.value as Json[];
+    assert.ok(fromContact.length > 0);
+    assert.ok(fromContact.every((r) => r.ReferencingEntity === 'contact'));
+    assert.ok(fromContact.some((r) => r.ReferencingAttribute === 'parentcustomerid'));
+    const manyToOne = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')/ManyToOneRelationships?$select=ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName",
+    );
+    const primary = (manyToOne.value as Json[]).find((r) => r.ReferencingAttribute === 'primarycontactid');
+    assert.equal(primary?.ReferencedEntity, 'contact');
+    assert.equal(primary?.ReferencingEntityNavigationPropertyName, 'primarycontactid');
+    const manyToMany = await get(
+      client,
+      "EntityDefinitions(LogicalName='systemuser')/ManyToManyRelationships?$select=SchemaName,IntersectEntityName",
+    );
+    assert.deepEqual((manyToMany.value as Json[]).map((r) => r.SchemaName).sort(), [
+      'systemuserroles_association',
+      'teammembership_association',
+    ]);
+  });
+
+  it('expands Keys and the relationship collections of one table', async () => {
+    const entity = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')?$select=LogicalName&$expand=Keys($select=LogicalName),ManyToOneRelationships($select=SchemaName;$filter=ReferencedEntity eq 'contact'),OneToManyRelationships($select=SchemaName),ManyToManyRelationships",
+    );
+    // MetadataId comes with every selection, as Dataverse sends it.
+    assert.deepEqual(
+      (entity.Keys as Json[]).map((k) => [k.LogicalName, Object.keys(k).sort()]),
+      [['ak_accountnumber', ['LogicalName', 'MetadataId']]],
+    );
+    assert.ok((entity.ManyToOneRelationships as Json[]).length > 0);
+    assert.ok(Array.isArray(entity.OneToManyRelationships));
+    assert.deepEqual(entity.ManyToManyRelationships, []);
+  });
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api#retrieve-relationships
+  it('serves RelationshipDefinitions, its casts, and one relationship by SchemaName', async () => {
+    const all = await get(client, 'RelationshipDefinitions?$select=SchemaName');
+    const names = (all.value as Json[]).map((r) => r.SchemaName);
+    assert.ok(names.includes('teammembership_association'));
+    const oneToMany = await get(
+      client,
+      "RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata?$select=SchemaName,ReferencedEntity&$filter=ReferencedEntity eq 'account'",
+    );
+    const fromAccount = oneToMany.value as Json[];
+    assert.ok(fromAccount.length > 0 && fromAccount.every((r) => r.ReferencedEntity === 'account'));
+    const nToN = await get(client, 'RelationshipDefinitions/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata');
+    assert.equal((nToN.value as Json[]).length, 3);
+    const one = await get(client, "RelationshipDefinitions(SchemaName='teammembership_association')");
+    assert.equal(one.IntersectEntityName, 'teammembership');
+    assert.equal((await client.request('GET', "RelationshipDefinitions(SchemaName='nosuch')")).status, 404);
+  });
+
+  it("overlays what a snapshot's raw EntityDefinitions JSON says on what it synthesizes from the schema", async () => {
+    const overlaid = await startClient({
+      seed: 'none',
+      schema: withRawAccount({
+        LogicalName: 'account',
+        IconVectorName: 'svg_account',
+        ObjectTypeCode: 1,
+        IsBPFEntity: false,
+        PrimaryNameAttribute: null,
+        Attributes: [{ LogicalName: 'name', AutoNumberFormat: '', MaxLength: 160 }],
+      }),
+    });
+    try {
+      const entity = await get(
+        overlaid,
+        "EntityDefinitions(LogicalName='account')?$select=IconVectorName,IsBPFEntity,PrimaryNameAttribute",
+      );
+      assert.equal(entity.IconVectorName, 'svg_account');
+      assert.equal(entity.IsBPFEntity, false);
+      assert.equal(entity.PrimaryNameAttribute, 'name', "a null in the raw JSON leaves the schema's value");
+      const name = await get(overlaid, "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')");
+      assert.equal(name.AutoNumberFormat, '');
+      assert.equal(name.MaxLength, 160);
+      assert.equal(name['@odata.type'], '#Microsoft.Dynamics.CRM.StringAttributeMetadata');
+    } finally {
+      await overlaid.emulator.close();
+    }
+  });
+});
