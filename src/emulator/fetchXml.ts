@@ -16,6 +16,7 @@ import { cat, col, joinSql, sql, valueKind } from './query';
 import { etag, jsonValue } from './records';
 import type { Column, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
+import { AGGREGATE_LIMIT } from './apply';
 import type { Row } from './store';
 import { sqlTable } from './store';
 
@@ -80,7 +81,8 @@ interface Linked {
 }
 
 interface Plan {
-  readonly outputs: { readonly linked: Linked; readonly column: Column }[];
+  /** Selected columns; in an aggregate query each keeps its `<attribute>` (aggregate, groupby, alias). */
+  readonly outputs: { readonly linked: Linked; readonly column: Column; readonly element?: Element }[];
   readonly joins: Sql[];
   readonly where: Sql[];
   readonly orders: Sql[];
@@ -190,7 +192,10 @@ class Planner {
   private counter = 0;
   readonly plan: Plan = { outputs: [], joins: [], where: [], orders: [], aliases: new Map() };
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly aggregate = false,
+  ) {}
 
   entity(element: Element, linked: Linked, conditions: Sql[]): void {
     for (const child of element.children) {
@@ -198,7 +203,10 @@ class Planner {
         case 'attribute': {
           const column = columnOf(linked, attr(child, 'name'));
           if (!column.validForRead) throw notValidForRead(linked.table.logicalName, column.name);
-          if (!this.plan.outputs.some((o) => o.linked === linked && o.column === column)) {
+          if (this.aggregate) {
+            // The same column may be aggregated twice (sum and avg), each under its own alias.
+            this.plan.outputs.push({ linked, column, element: child });
+          } else if (!this.plan.outputs.some((o) => o.linked === linked && o.column === column)) {
             this.plan.outputs.push({ linked, column });
           }
           break;
@@ -210,6 +218,13 @@ class Planner {
           }
           break;
         case 'order': {
+          const byAlias = attr(child, 'alias');
+          if (this.aggregate && byAlias !== undefined) {
+            // An aggregate query orders by the alias of a grouped or aggregated value.
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(byAlias)) fail(`'${byAlias}' is not a valid alias.`);
+            this.plan.orders.push(sql(`"${byAlias}"${attr(child, 'descending') === 'true' ? ' DESC' : ''}`));
+            break;
+          }
           const column = operandOf(linked, attr(child, 'attribute'));
           const collate = valueKind(column.type) === 'string' ? ' COLLATE NOCASE' : '';
           this.plan.orders.push(
@@ -334,9 +349,7 @@ export function runFetchXml(
   withCount: boolean,
 ): Record<string, unknown> {
   const fetch = parseFetchXml(xml);
-  if (attr(fetch, 'aggregate') === 'true') {
-    throw guessed(400, 'functionNotSupported', 'Aggregate FetchXML is not supported by the emulator; use $apply.');
-  }
+  const aggregate = attr(fetch, 'aggregate') === 'true';
   const entities = fetch.children.filter((c) => c.name === 'entity');
   const entity = entities[0];
   if (entities.length !== 1 || entity === undefined || fetch.children.length !== 1) {
@@ -352,10 +365,11 @@ export function runFetchXml(
     fail('top cannot be combined with count or page.');
   }
   const root: Linked = { table, alias: 't0', prefix: '' };
-  const planner = new Planner(engine);
+  const planner = new Planner(engine, aggregate);
   const conditions: Sql[] = [];
   planner.entity(entity, root, conditions);
   const plan = planner.plan;
+  if (aggregate) return runAggregate(engine, table, plan, conditions, entitySet, top ?? count);
   const primary = table.columns.get(table.primaryIdAttribute);
   if (primary !== undefined && !plan.outputs.some((o) => o.linked === root && o.column === primary)) {
     plan.outputs.push({ linked: root, column: primary });
@@ -414,4 +428,101 @@ export function runFetchXml(
   }
   body.value = value;
   return body;
+}
+
+/** `dategrouping` values and the SQLite expression of each over an ISO date-time text. */
+const DATE_GROUPINGS: Record<string, (value: string) => string> = {
+  year: (v) => `CAST(strftime('%Y', ${v}) AS INTEGER)`,
+  quarter: (v) => `((CAST(strftime('%m', ${v}) AS INTEGER) + 2) / 3)`,
+  month: (v) => `CAST(strftime('%m', ${v}) AS INTEGER)`,
+  week: (v) => `(CAST(strftime('%W', ${v}) AS INTEGER) + 1)`,
+  day: (v) => `CAST(strftime('%d', ${v}) AS INTEGER)`,
+};
+
+const AGGREGATES: Record<string, string> = { sum: 'SUM', avg: 'AVG', min: 'MIN', max: 'MAX' };
+
+/**
+ * An aggregate query (`<fetch aggregate="true">`): `count`, `countcolumn` (with `distinct="true"`), `sum`, `avg`,
+ * `min`, `max`, `groupby` with `dategrouping` (UTC, as Dataverse groups), each value under its `alias`, ordered by
+ * alias. As Dataverse, more than 50,000 source rows is the AggregateQueryRecordLimit error (0x8004E023).
+ * https://learn.microsoft.com/power-apps/developer/data-platform/fetchxml/aggregate-data
+ */
+function runAggregate(
+  engine: Engine,
+  table: Table,
+  plan: Plan,
+  conditions: Sql[],
+  entitySet: string,
+  rowLimit: number | undefined,
+): Record<string, unknown> {
+  const from = cat(
+    ` FROM ${sqlTable(table)} t0`,
+    ...plan.joins,
+    conditions.length > 0 ? cat(' WHERE ', joinSql(conditions, ' AND ')) : '',
+  );
+  const counted = cat('SELECT COUNT(*) AS "n" FROM (SELECT 1', from, sql(' LIMIT ?)', AGGREGATE_LIMIT + 1));
+  if (Number(engine.store.all(counted.text, counted.params)[0]?.n ?? 0) > AGGREGATE_LIMIT) {
+    throw guessed(400, 'aggregateLimit', 'AggregateQueryRecordLimit exceeded. Cannot perform this operation.');
+  }
+  if (plan.outputs.length === 0) fail('an aggregate query needs at least one <attribute> with aggregate or groupby.');
+  const select: string[] = [];
+  const groups: string[] = [];
+  const shapes: { alias: string; column: Column | undefined }[] = [];
+  const seen = new Set<string>();
+  for (const output of plan.outputs) {
+    const element = output.element as Element;
+    const alias = attr(element, 'alias');
+    if (alias === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(alias)) {
+      fail(`every <attribute> of an aggregate query needs an alias (a name of letters, digits and _).`);
+    }
+    if (seen.has(alias)) fail(`the alias '${alias}' is used twice.`);
+    seen.add(alias);
+    const value = col(output.linked.alias, output.column.name);
+    const method = attr(element, 'aggregate');
+    if (attr(element, 'groupby') === 'true') {
+      const grouping = attr(element, 'dategrouping');
+      let key = value;
+      if (grouping !== undefined) {
+        const by = DATE_GROUPINGS[grouping];
+        if (by === undefined) fail(`dategrouping '${grouping}' is not supported.`);
+        if (valueKind(output.column.type) !== 'datetime')
+          fail(`dategrouping needs a date column, not '${output.column.name}'.`);
+        key = by(value);
+      }
+      select.push(`${key} AS "${alias}"`);
+      groups.push(key);
+      shapes.push({ alias, column: grouping === undefined ? output.column : undefined });
+      continue;
+    }
+    if (method === 'count') select.push(`COUNT(*) AS "${alias}"`);
+    else if (method === 'countcolumn') {
+      const distinct = attr(element, 'distinct') === 'true' ? 'DISTINCT ' : '';
+      select.push(`COUNT(${distinct}${value}) AS "${alias}"`);
+    } else if (method !== undefined && AGGREGATES[method] !== undefined) {
+      if ((method === 'sum' || method === 'avg') && valueKind(output.column.type) !== 'number') {
+        fail(`aggregate '${method}' needs a numeric attribute, not '${output.column.name}'.`);
+      }
+      select.push(`${AGGREGATES[method]}(${value}) AS "${alias}"`);
+    } else {
+      fail(`<attribute name="${output.column.name}"> in an aggregate query needs aggregate= or groupby="true".`);
+    }
+    shapes.push({ alias, column: method === 'min' || method === 'max' ? output.column : undefined });
+  }
+  const query = cat(
+    `SELECT ${select.join(', ')}`,
+    from,
+    groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '',
+    plan.orders.length > 0 ? cat(' ORDER BY ', joinSql(plan.orders, ', ')) : '',
+    rowLimit === undefined ? '' : sql(' LIMIT ?', rowLimit),
+  );
+  const rows = engine.store.all(query.text, query.params);
+  const value = rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const shape of shapes) {
+      const stored = row[shape.alias] ?? null;
+      out[shape.alias] = shape.column === undefined || stored === null ? stored : jsonValue(shape.column, stored);
+    }
+    return out;
+  });
+  return { '@odata.context': `${engine.webApi}$metadata#${entitySet}`, value };
 }
