@@ -122,4 +122,19 @@ describe('emulator limits: client input never ends in a 500 (issue 14)', functio
     assert.equal(page.status, 200);
     assert.ok(((await jsonOf(page)).value as unknown[]).length <= 5_000);
   });
+
+  it('refuses a JSON body nested 100,000 deep with a 400 naming the limit of 100, and stores nothing', async function () {
+    const before = (await jsonOf(await client.request('GET', 'tasks?$count=true&$top=0')))['@odata.count'];
+    for (const body of [
+      `{"subject":"deep","description":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      `${'{"subject":'.repeat(100_000)}"x"${'}'.repeat(100_000)}`,
+    ]) {
+      const response = await client.request('POST', 'tasks', { rawBody: body });
+      assert.equal(response.status, 400);
+      const error = await errorOf(response);
+      assert.match(error.message, /deeper than the limit of 100 levels/);
+    }
+    const after = (await jsonOf(await client.request('GET', 'tasks?$count=true&$top=0')))['@odata.count'];
+    assert.equal(after, before);
+  });
 });
