@@ -8,7 +8,7 @@ import { propertyName } from './csdl';
 import type { Engine, Source } from './engine';
 import { guessed } from './errors';
 import type { Sql } from './query';
-import { cat, joinSql, quoteId, sql } from './query';
+import { cat, joinSql, logical, quoteId, sql } from './query';
 import type { Column, Table } from './schema/schema';
 import { sqlTable } from './store';
 
@@ -80,7 +80,7 @@ export function runApply(
     else if (step.kind === 'groupby' || step.kind === 'aggregate') terminal = step;
     else throw guessed(400, 'functionNotSupported', `The transformation '${step.kind}' is not supported.`);
   }
-  const whereSql = where.length > 0 ? cat(' WHERE ', joinSql(where, ' AND ')) : sql('');
+  const whereSql = where.length > 0 ? cat(' WHERE ', logical(where, ' AND ')) : sql('');
   const sourceCount = cat(
     `SELECT COUNT(*) AS "n" FROM (SELECT 1 FROM ${sqlTable(table)} ${alias}`,
     whereSql,

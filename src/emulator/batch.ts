@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { BYPASS_HEADERS, parseBypass } from './bypass';
-import { DataverseHttpError, guessed, methodNotAllowed } from './errors';
+import { DataverseHttpError, ErrorCodes, guessed, methodNotAllowed } from './errors';
+import { MAX_BATCH_PART_URL } from './limits';
 import type { InProcessRequest, Reply } from './reply';
 
 /** Dataverse refuses batches of more than 1,000 requests (§1.5). */
@@ -103,6 +104,13 @@ function parsePart(lines: readonly string[], inChangeSet: boolean): Item {
   const requestLine = /^([A-Za-z]+) (\S+)(?: HTTP\/\d\.\d)?$/.exec((lines[index] ?? '').trim());
   if (requestLine?.[1] === undefined || requestLine[2] === undefined) {
     throw malformed('A batch part has no request line (METHOD URL HTTP/1.1).');
+  }
+  if (requestLine[2].length > MAX_BATCH_PART_URL) {
+    throw new DataverseHttpError(
+      414,
+      ErrorCodes.queryShape,
+      `The URL of a batch part (${requestLine[2].length.toLocaleString('en-US')} characters) exceeds the limit of ${MAX_BATCH_PART_URL.toLocaleString('en-US')}.`,
+    );
   }
   const method = requestLine[1].toUpperCase();
   if (!METHODS.has(method)) throw methodNotAllowed(method, [...METHODS]);

@@ -96,6 +96,13 @@ export const GUESSED_CODES = {
    * documented; the invalid-argument code.
    */
   bypassInvalid: '0x80040203',
+  /**
+   * A query past one of the emulator's resource limits (src/emulator/limits.ts): terms, list values, sort keys,
+   * path length. Dataverse's own ceilings there are SQL Server's and undocumented; the OData layer's code.
+   */
+  queryLimit: '0x80060888',
+  /** A request body nested deeper than ODataLib's reader allows (`MaxNestingDepth`); the OData layer's code. */
+  bodyLimit: '0x80060888',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;
@@ -149,6 +156,11 @@ export const ErrorCodes = {
   notImplemented: '0x80040219',
   accessTokenExpired: '0x8005F101',
   requestTooLarge: '0x80040216',
+  /**
+   * `InvalidCharactersInField` (-2147220872): a string or memo value with a character XML cannot hold
+   * (XmlConvert.VerifyXmlChars), as Microsoft's "Manage invalid characters" page documents.
+   */
+  invalidCharactersInField: '0x80040278',
 } as const;
 
 export function notFoundSegment(segment: string): DataverseHttpError {

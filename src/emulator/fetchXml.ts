@@ -12,7 +12,7 @@ import type { Engine } from './engine';
 import { MAX_PAGE } from './engine';
 import { guessed, notValidForCondition, notValidForRead } from './errors';
 import type { Sql, SqlParam } from './query';
-import { cat, col, joinSql, sql, valueKind } from './query';
+import { cat, col, joinSql, logical, sql, valueKind } from './query';
 import { etag, jsonValue } from './records';
 import type { Column, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
@@ -275,8 +275,7 @@ class Planner {
       else if (child.name === 'filter') parts.push(this.filter(child, linked));
       else fail(`<${child.name}> is not supported inside <filter>.`);
     }
-    if (parts.length === 0) return sql('1');
-    return cat('(', joinSql(parts, type === 'and' ? ' AND ' : ' OR '), ')');
+    return logical(parts, type === 'and' ? ' AND ' : ' OR ');
   }
 
   private condition(element: Element, owner: Linked): Sql {

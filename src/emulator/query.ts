@@ -19,6 +19,8 @@ import { edmType } from './csdl';
 import { badRequest, guessed, notValidForCondition, notValidForRead, propertyNotFound } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
+import { limitExceeded, MAX_FILTER_TERMS, MAX_LIST_VALUES, MAX_ORDERBY_ITEMS, MAX_PATH_NAVIGATIONS } from './limits';
+import { isStorableText } from './records';
 import { intersectTable, sqlTable } from './store';
 
 export type SqlParam = string | number;
@@ -54,6 +56,26 @@ export function joinSql(parts: readonly Sql[], separator: string): Sql {
     out.push(p);
   });
   return cat(...out);
+}
+
+/**
+ * A string as a SQL value. The SQLite driver binds text only up to a U+0000, so a string holding one is put
+ * together from its pieces around `char(0)`: comparisons then see every character.
+ */
+export function textValue(value: string): Sql {
+  if (!value.includes('\u0000')) return sql('?', value);
+  const pieces = value.split('\u0000');
+  return sql(`(${pieces.map(() => '?').join(' || char(0) || ')})`, ...pieces);
+}
+
+/**
+ * Conditions joined by ` AND ` or ` OR ` as a balanced tree: written as a chain, SQLite parses them nested one level
+ * per condition and refuses expressions nested deeper than 1,000. True for no conditions.
+ */
+export function logical(parts: readonly Sql[], operator: ' AND ' | ' OR '): Sql {
+  if (parts.length <= 1) return parts[0] ?? sql('1');
+  const middle = Math.ceil(parts.length / 2);
+  return cat('(', logical(parts.slice(0, middle), operator), operator, logical(parts.slice(middle), operator), ')');
 }
 
 export function quoteId(identifier: string): string {
@@ -187,6 +209,9 @@ function singleTarget(schema: Schema, target: string): Table | undefined {
 
 export class QueryCompiler {
   private counter = 0;
+  /** Conditions and list values compiled so far in this query, aliases expanded (limits.ts). */
+  private terms = 0;
+  private values = 0;
 
   constructor(readonly env: QueryEnv) {}
 
@@ -216,15 +241,40 @@ export class QueryCompiler {
     return this.predicate(node, { root: { table, alias }, variables: new Map() });
   }
 
+  private countTerm(): void {
+    this.terms += 1;
+    if (this.terms > MAX_FILTER_TERMS) throw limitExceeded('conditions in the query', this.terms, MAX_FILTER_TERMS);
+  }
+
+  private countValues(n: number): void {
+    this.values += n;
+    if (this.values > MAX_LIST_VALUES) throw limitExceeded('list values in the query', this.values, MAX_LIST_VALUES);
+  }
+
+  /** The operands of a chain of one logical operator (`a or b or c`), in order, aliases resolved. */
+  private chain(node: ExpressionNode, operator: string): ExpressionNode[] {
+    const operands: ExpressionNode[] = [];
+    const pending = [node];
+    while (pending.length > 0) {
+      const next = this.resolveAlias(pending.pop() as ExpressionNode);
+      if (next.kind === 'binary' && next.operator === operator) pending.push(next.right, next.left);
+      else operands.push(next);
+      if (operands.length + pending.length > MAX_FILTER_TERMS) {
+        throw limitExceeded('conditions in the query', operands.length + pending.length, MAX_FILTER_TERMS);
+      }
+    }
+    return operands;
+  }
+
   private predicate(raw: ExpressionNode, scope: Scope): Sql {
     const node = this.resolveAlias(raw);
     switch (node.kind) {
       case 'binary': {
         if (node.operator === 'and' || node.operator === 'or') {
-          const left = this.predicate(node.left, scope);
-          const right = this.predicate(node.right, scope);
-          return cat('(', left, node.operator === 'and' ? ' AND ' : ' OR ', right, ')');
+          const parts = this.chain(node, node.operator).map((operand) => this.predicate(operand, scope));
+          return logical(parts, node.operator === 'and' ? ' AND ' : ' OR ');
         }
+        this.countTerm();
         if (node.operator in SQL_OPERATOR) return this.comparison(node.operator, node.left, node.right, scope);
         throw guessed(400, 'functionNotSupported', `The operator '${node.operator}' is not supported.`);
       }
@@ -232,10 +282,13 @@ export class QueryCompiler {
         if (node.operator === 'not') return cat('(NOT ', this.predicate(node.operand, scope), ')');
         throw guessed(400, 'incompatibleTypes', 'A negated number is not a condition.');
       case 'call':
+        this.countTerm();
         return this.canonicalCall(node, scope);
       case 'functionCall':
+        this.countTerm();
         return this.queryFunction(node, scope);
       case 'lambda':
+        this.countTerm();
         return this.lambda(node, scope);
       case 'member': {
         const operand = this.member(node, scope);
@@ -273,6 +326,13 @@ export class QueryCompiler {
       start = 1;
     }
     if (start >= segments.length) throw guessed(400, 'querySyntax', `'${segments.join('/')}' is not a property.`);
+    if (segments.length - start - 1 > MAX_PATH_NAVIGATIONS) {
+      throw limitExceeded(
+        `navigations in the path '${segments.slice(start, start + 3).join('/')}/…'`,
+        segments.length - start - 1,
+        MAX_PATH_NAVIGATIONS,
+      );
+    }
     return this.path(bound, segments.slice(start));
   }
 
@@ -327,7 +387,7 @@ export class QueryCompiler {
       case 'single':
         return { sql: sql('?', Number(node.value)), kind: 'number', literal: node };
       case 'string':
-        return { sql: sql('?', String(node.value)), kind: 'string', literal: node };
+        return { sql: textValue(String(node.value)), kind: 'string', literal: node };
       case 'guid':
         return { sql: sql('?', String(node.value).toLowerCase()), kind: 'guid', literal: node };
       case 'date':
@@ -447,6 +507,9 @@ export class QueryCompiler {
     }
     // Dataverse passes `%`, `_` and `[...]` through to SQL LIKE; SQLite's LIKE knows the first two.
     const text = String(value.literal.value);
+    // No stored string holds a character Dataverse refuses (records.ts), and SQLite's LIKE would stop at a U+0000:
+    // false for every value, unknown (null) for a null one, as LIKE is.
+    if (!isStorableText(text)) return cat('(', subject.sql, ' IS NULL AND NULL)');
     const pattern = name === 'contains' ? `%${text}%` : name === 'startswith' ? `${text}%` : `%${text}`;
     return cat('(', subject.sql, ' LIKE ?)', sql('', pattern));
   }
@@ -512,6 +575,7 @@ export class QueryCompiler {
     if (value?.kind !== 'array' && value?.kind !== 'list') {
       throw guessed(400, 'invalidArgument', `The parameter 'PropertyValues' of '${fn}' must be an array.`);
     }
+    this.countValues(value.items.length);
     return value.items.map((item) => {
       const v = this.resolveAlias(item);
       if (v.kind !== 'literal' || v.value === null) {
@@ -594,16 +658,23 @@ export class QueryCompiler {
           this.typedValue(column, v, short),
         );
         if (values.length === 0) return sql(short === 'In' ? '0' : '1');
-        const list = values.map(() => '?').join(', ');
+        const list = joinSql(
+          values.map((v) => (typeof v === 'string' ? textValue(v) : sql('?', v))),
+          ', ',
+        );
         const collate = kind === 'string' ? ' COLLATE NOCASE' : '';
-        return cat('(', target, `${collate} ${short === 'In' ? 'IN' : 'NOT IN'} (${list}))`, sql('', ...values));
+        return cat('(', target, `${collate} ${short === 'In' ? 'IN' : 'NOT IN'} (`, list, '))');
       }
       case 'Between':
       case 'NotBetween': {
         const values = this.listParameter(params.get('PropertyValues'), short);
         if (values.length !== 2) throw guessed(400, 'invalidArgument', `'${short}' takes exactly two values.`);
         const [low = '', high = ''] = values;
-        const range = sql('? AND ?', this.typedValue(column, low, short), this.typedValue(column, high, short));
+        const bound = (text: string): Sql => {
+          const v = this.typedValue(column, text, short);
+          return typeof v === 'string' ? textValue(v) : sql('?', v);
+        };
+        const range = cat(bound(low), ' AND ', bound(high));
         return cat('(', target, short === 'Between' ? ' BETWEEN ' : ' NOT BETWEEN ', range, ')');
       }
       case 'EqualUserId':
@@ -757,7 +828,9 @@ export class QueryCompiler {
   orderBy(table: Table, alias: string, clause: OrderByClause | undefined): Sql {
     const scope: Scope = { root: { table, alias }, variables: new Map() };
     const keys: Sql[] = [];
-    for (const item of clause?.items ?? []) {
+    const items = clause?.items ?? [];
+    if (items.length > MAX_ORDERBY_ITEMS) throw limitExceeded('$orderby items', items.length, MAX_ORDERBY_ITEMS);
+    for (const item of items) {
       const node = this.resolveAlias(item.expression);
       if (node.kind !== 'member') {
         throw guessed(400, 'querySyntax', `The $orderby expression '${describe(node)}' must be a property.`);

@@ -1,15 +1,67 @@
 import { randomUUID } from 'node:crypto';
 import { edmType, NAMESPACE, propertyName } from './csdl';
 import { badRequest, DataverseHttpError, ErrorCodes, recordNotFound } from './errors';
+import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store, StoredValue } from './store';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** `Edm.Binary` in JSON: base64, standard or URL-safe alphabet (OData JSON format §7.1). */
 const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+/**
+ * `DateTimeAttributeMetadata.MinSupportedValue` and `MaxSupportedValue` (SQL Server's `datetime` range):
+ * 1753-01-01T00:00:00 to 9999-12-31T23:59:59.
+ */
+const MIN_INSTANT = Date.UTC(1753, 0, 1);
+const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59);
+/**
+ * Characters XML 1.0 cannot hold: C0 controls but tab, LF and CR; lone surrogates; U+FFFE and U+FFFF. Dataverse
+ * checks every string and memo value with `XmlConvert.VerifyXmlChars` and refuses these (InvalidCharactersInField,
+ * https://learn.microsoft.com/power-apps/developer/data-platform/best-practices/work-with-data/invalidcharactersinfield).
+ */
+const NOT_XML_CHAR =
+  // eslint-disable-next-line no-control-regex -- the control characters are what it finds
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The ranges Dataverse gives these columns when the schema names none ("Types of columns": decimal and float
+ * ±100,000,000,000; currency ±922,337,203,685,477).
+ */
+const NUMBER_RANGE = {
+  decimal: [-100_000_000_000, 100_000_000_000],
+  float: [-100_000_000_000, 100_000_000_000],
+  currency: [-922_337_203_685_477, 922_337_203_685_477],
+} as const;
+
+/** Whether a string holds only characters Dataverse stores (and so only ones a stored value can contain). */
+export function isStorableText(value: string): boolean {
+  return !NOT_XML_CHAR.test(value);
+}
+
+/** Whether the year, month, day (and time) fields name a real calendar instant; `Date.parse` rolls 02-30 over. */
+function isCalendarDate(match: RegExpExecArray): boolean {
+  const [, year, month, day, hour = '0', minute = '0', second = '0', offsetHour = '0', offsetMinute = '0'] = match.map(
+    (part) => part ?? '0',
+  );
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return (
+    m >= 1 &&
+    m <= 12 &&
+    d >= 1 &&
+    d <= daysInMonth &&
+    Number(hour) <= 23 &&
+    Number(minute) <= 59 &&
+    Number(second) <= 59 &&
+    Number(offsetHour) <= 23 &&
+    Number(offsetMinute) <= 59
+  );
+}
 
 export function isGuid(value: string): boolean {
   return GUID.test(value);
@@ -87,8 +139,35 @@ function outOfRange(table: Table, column: Column, value: unknown): DataverseHttp
   );
 }
 
-/** Converts one JSON value to its stored form, validating it as Dataverse does. */
-export function toStoredValue(table: Table, column: Column, value: unknown): StoredValue {
+function outOfSupportedRange(table: Table, column: Column, value: unknown): DataverseHttpError {
+  return badRequest(
+    `A validation error occurred.  The value ${JSON.stringify(value)} of '${column.name}' on record of type '${table.logicalName}' is outside the supported range of 1753-01-01 to 9999-12-31.`,
+    ErrorCodes.validationOutOfRange,
+  );
+}
+
+/**
+ * A number the emulator cannot keep exactly: SQLite holds decimals, money and whole numbers as 64-bit
+ * values, and the literal has more significant digits than those carry. Refused, so that what is read back is
+ * always what was written.
+ */
+function inexactNumber(table: Table, column: Column, literal: string): DataverseHttpError {
+  return badRequest(
+    `The value ${literal} of '${column.name}' on record of type '${table.logicalName}' has more significant digits than the emulator stores exactly (a 64-bit ${column.type === 'integer' || column.type === 'bigint' ? 'integer' : 'floating-point number'}); send at most 15 significant digits.`,
+    ErrorCodes.validationOutOfRange,
+  );
+}
+
+/**
+ * Converts one JSON value to its stored form, validating it as Dataverse does. `literal` is the number as the
+ * client wrote it when reading it lost digits (jsonBody.ts `inexactLiteral`).
+ */
+export function toStoredValue(table: Table, column: Column, value: unknown, literal?: string): StoredValue {
+  // A double column keeps the nearest double, as Dataverse's does; the others would store another value. A
+  // literal beyond any double (1e400) is refused below as out of range.
+  if (literal !== undefined && column.type !== 'float' && Number.isFinite(value)) {
+    throw inexactNumber(table, column, literal);
+  }
   if (value === null) {
     if (column.required === 'SystemRequired') {
       throw badRequest(
@@ -102,6 +181,12 @@ export function toStoredValue(table: Table, column: Column, value: unknown): Sto
     case 'string':
     case 'memo': {
       if (typeof value !== 'string') throw typeError(value, column);
+      if (!isStorableText(value)) {
+        throw badRequest(
+          `The field '${column.name}' contains one or more invalid characters.`,
+          ErrorCodes.invalidCharactersInField,
+        );
+      }
       if (column.maxLength !== undefined && value.length > column.maxLength) {
         throw badRequest(
           `A validation error occurred.  The length of the '${column.name}' attribute of the '${table.logicalName}' entity exceeded the maximum allowed length of '${column.maxLength}'.`,
@@ -113,6 +198,7 @@ export function toStoredValue(table: Table, column: Column, value: unknown): Sto
     case 'integer':
     case 'bigint': {
       if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(value, column);
+      // Edm.Int64 goes further, but a JavaScript number holds whole numbers exactly only up to 2^53 - 1.
       const limit = column.type === 'integer' ? 2147483647 : Number.MAX_SAFE_INTEGER;
       if (value > limit || value < -limit - 1) throw typeError(value, column);
       if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
@@ -124,9 +210,8 @@ export function toStoredValue(table: Table, column: Column, value: unknown): Sto
     case 'currency':
     case 'float': {
       if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(value, column);
-      if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
-        throw outOfRange(table, column, value);
-      }
+      const [min, max] = NUMBER_RANGE[column.type];
+      if (value < (column.min ?? min) || value > (column.max ?? max)) throw outOfRange(table, column, value);
       return value;
     }
     case 'boolean':
@@ -136,14 +221,18 @@ export function toStoredValue(table: Table, column: Column, value: unknown): Sto
       if (typeof value !== 'string') throw typeError(value, column);
       // A date alone is accepted for date-time columns and means midnight UTC.
       const text = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value;
-      const time = DATE_TIME.test(text) ? Date.parse(text) : Number.NaN;
+      const match = DATE_TIME.exec(text);
+      const time = match !== null && isCalendarDate(match) ? Date.parse(text) : Number.NaN;
       if (Number.isNaN(time)) throw typeError(value, column);
+      if (time < MIN_INSTANT || time > MAX_INSTANT) throw outOfSupportedRange(table, column, value);
+      // Stored to the second, as Dataverse returns date-times; the fraction is dropped, not rounded.
       return new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
     }
     case 'dateonly': {
-      if (typeof value !== 'string' || !DATE_ONLY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
-        throw typeError(value, column);
-      }
+      const match = typeof value === 'string' ? DATE_ONLY.exec(value) : null;
+      if (typeof value !== 'string' || match === null || !isCalendarDate(match)) throw typeError(value, column);
+      const time = Date.parse(`${value}T00:00:00Z`);
+      if (time < MIN_INSTANT || time > MAX_INSTANT) throw outOfSupportedRange(table, column, value);
       return value;
     }
     case 'uniqueidentifier':
@@ -293,7 +382,7 @@ function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite
         clientId = value.toLowerCase();
         continue;
       }
-      const stored = toStoredValue(table, column, value);
+      const stored = toStoredValue(table, column, value, inexactLiteral(body, key));
       // Columns the server maintains are ignored on write, as Dataverse does.
       if (!column.readOnly) values[column.name] = stored;
       continue;

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { Database } from 'node-sqlite3-wasm';
 import type { Statement } from 'node-sqlite3-wasm';
+import { limitExceeded, MAX_SQL_VALUES } from './limits';
 import type { Column, ManyToMany, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import { claimDataFile } from './dataFile';
@@ -450,6 +451,8 @@ export class Store {
 
   /** Runs a read-only query (built with parameters, never with values in the text). */
   all(sql: string, params: readonly (string | number | null)[]): Row[] {
+    // The query compilers bound what a request asks for (limits.ts); this holds for every query they build.
+    if (params.length > MAX_SQL_VALUES) throw limitExceeded('values in the query', params.length, MAX_SQL_VALUES);
     let statement = this.queries.get(sql);
     if (statement === undefined) {
       statement = this.db.prepare(sql);

@@ -2,6 +2,7 @@ import { parseODataUrl } from '../../odata/url';
 import { parsePrefer } from '../annotations';
 import { parseBypass } from '../bypass';
 import { badRequest } from '../errors';
+import { parseJsonBody } from '../jsonBody';
 import type { InProcessRequest, Reply } from '../reply';
 import type { WebhookDelivery } from '../webhookDelivery';
 import type { ErrorAnswers } from './answers';
@@ -52,11 +53,7 @@ export function dispatcher(
       let body: unknown = undefined;
       const text = request.body ?? '';
       if ((method === 'POST' || method === 'PATCH' || method === 'PUT') && text.trim() !== '') {
-        try {
-          body = JSON.parse(text) as unknown;
-        } catch {
-          throw badRequest('Invalid JSON. The request body could not be read as JSON.');
-        }
+        body = parseJsonBody(text);
       }
       try {
         decodeURIComponent(url.pathname);

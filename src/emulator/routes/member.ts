@@ -2,6 +2,7 @@ import type { PathSegment } from '../../odata/url';
 import { propertyName } from '../csdl';
 import type { Source } from '../engine';
 import { badRequest, methodNotAllowed, notFoundSegment, notValidForRead, recordNotFound } from '../errors';
+import { inexactLiteral } from '../jsonBody';
 import { associate, isGuid, isRecord, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
 import type { Reply } from '../reply';
 import type { Column, Table } from '../schema/schema';
@@ -114,7 +115,7 @@ function propertyRoute(service: Service, request: Request, table: Table, row: Ro
       throw badRequest('The request body must be an object with a "value" property.');
     value = body.value;
   }
-  toStoredValue(table, column, value);
+  toStoredValue(table, column, value, isRecord(body) ? inexactLiteral(body, 'value') : undefined);
   service.store.transaction(() => updateRecord(service.ctx, table, id, { [column.name]: value }));
   return { status: 204, headers: {} };
 }
