@@ -98,6 +98,8 @@ export function edmType(type: ColumnType): string {
     case 'customer':
     case 'owner':
       return 'Edm.Guid';
+    case 'binary':
+      return 'Edm.Binary';
   }
 }
 
@@ -177,7 +179,7 @@ function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
   const principal = table.baseType === 'principal';
   xml.start('EntityType', {
     Name: table.logicalName,
-    BaseType: `${ALIAS}.${principal ? 'principal' : 'crmbaseentity'}`,
+    BaseType: `${ALIAS}.${table.baseType ?? 'crmbaseentity'}`,
   });
   xml
     .start('Key')
