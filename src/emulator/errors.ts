@@ -96,6 +96,11 @@ export const GUESSED_CODES = {
    * documented; the invalid-argument code.
    */
   bypassInvalid: '0x80040203',
+  /**
+   * An UpdateMultiple or UpsertMultiple target without a key (primary id column or `@odata.id`). The bulk
+   * operation docs show keyed targets only; what Dataverse answers without one is not documented.
+   */
+  bulkTargetKey: '0x80040203',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;
