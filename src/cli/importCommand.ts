@@ -1,9 +1,25 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
-import type { ImportFormat, ImportProgress, ImportSummary, ParsedSource } from '../dataverse/bulkImport';
-import { DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL, importRows, loadTableRules, parseSource } from '../dataverse/bulkImport';
+import type {
+  ImportCheckpoint,
+  ImportFormat,
+  ImportProgress,
+  ImportSource,
+  ImportSummary,
+  WriteMode,
+} from '../dataverse/bulkImport';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_BULK_SIZE,
+  DEFAULT_PARALLEL,
+  importRows,
+  isImportCheckpoint,
+  loadTableRules,
+  MAX_PARALLEL,
+} from '../dataverse/bulkImport';
+import { CheckpointWriter, checkpointPath, fileIdentity, readCheckpoint } from '../dataverse/checkpoint';
+import { openSourceFile } from '../dataverse/importSource';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
 import type { ClientEvent } from '../dataverse/webApiClient';
@@ -26,7 +42,7 @@ function failed(io: CliIo, message: string): never {
   throw new CommanderError(FAILED_EXIT_CODE, 'dvw.import.failed', message);
 }
 
-function positiveInteger(max: number) {
+export function positiveInteger(max: number) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
       throw new InvalidArgumentError(`expected a whole number from 1 to ${max}.`);
@@ -55,8 +71,9 @@ function seconds(ms: number): string {
 
 function progressLine(p: ImportProgress): string {
   const eta = p.etaMs === undefined ? '' : `, ETA ${seconds(p.etaMs)}`;
+  const share = p.fraction === undefined ? '' : ` (${Math.floor(p.fraction * 100)}% of the file)`;
   const problems = p.failed + p.invalid === 0 ? '' : `, ${p.invalid} invalid, ${p.failed} failed`;
-  return `${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} rows (${Math.round(p.rowsPerSecond)} rows/s${eta}${problems})`;
+  return `${p.done.toLocaleString('en-US')} rows done${share}: ${Math.round(p.rowsPerSecond)} rows/s, ${p.parallel} in flight${eta}${problems}`;
 }
 
 /** Method, path and status only: never query strings, bodies or headers. */
@@ -69,29 +86,38 @@ export function retryLine(event: ClientEvent): string {
 
 interface RawOptions {
   format?: unknown;
+  encoding?: unknown;
   batchSize?: unknown;
   parallel?: unknown;
+  mode?: unknown;
+  resume?: unknown;
   env?: unknown;
   url?: unknown;
   token?: unknown;
   verbose?: unknown;
 }
 
+const MODE_WORDS: Record<WriteMode, string> = {
+  bulk: 'UpsertMultiple requests',
+  batch: '$batch change sets',
+};
+
 async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOptions): Promise<void> {
   const format = formatOf(io, file, raw.format);
-  let content: string;
+  let source: ImportSource;
   try {
-    content = await readFile(file, 'utf8');
+    source = await openSourceFile(
+      file,
+      format,
+      text(raw.encoding) === undefined ? {} : { encoding: text(raw.encoding) },
+    );
   } catch (error) {
     const code = error instanceof Error && 'code' in error ? String(error.code) : '';
-    usage(io, code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}`);
+    if (code === 'ENOENT') usage(io, `file not found: ${file}`);
+    if (error instanceof WorkbenchError) usage(io, `${file}: ${describeError(error)}`);
+    usage(io, `cannot read ${file}`);
   }
-  let source: ParsedSource;
-  try {
-    source = parseSource(content, format);
-  } catch (error) {
-    usage(io, `${file}: ${describeError(error)}`);
-  }
+  const checkpointFile = checkpointPath(file);
 
   let secrets: readonly string[] = [];
   const say = (line: string): void => io.stderr(redact(line, secrets));
@@ -108,7 +134,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   const client = new WebApiClient({
     url: connection.url,
     tokenProvider: connection.tokenProvider,
-    // Every repeat of an import batch is safe, so it may try harder than an interactive request.
+    // Every repeat of an import request is safe, so it may try harder than an interactive request.
     retry: { maxAttempts: 12 },
     ...(verbose ? { onEvent: (event: ClientEvent) => say(retryLine(event)) } : {}),
   });
@@ -117,45 +143,69 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   const onInterrupt = (): void => abort.abort();
   process.once('SIGINT', onInterrupt);
   try {
+    const identity = await fileIdentity(file, entitySet, client.webApiUrl);
+    let resume: ImportCheckpoint | undefined;
+    if (raw.resume === true) {
+      resume = await readCheckpoint(checkpointFile, identity, isImportCheckpoint);
+      if (resume === undefined) usage(io, `no checkpoint of this import to resume (${checkpointFile})`);
+    }
     const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
     const { rules, unknownColumns: unknown } = await loadTableRules({
       cache,
       client,
       entitySet,
-      source,
+      columns: source.columns,
       environmentLabel: connection.label,
       signal: abort.signal,
     });
-    if (format === 'csv' && unknown.length > 0) {
+    if (source.fixedColumns && unknown.length > 0) {
       usage(io, `${file}: ${entitySet} has no column ${unknown.map((c) => `'${c}'`).join(', ')}`);
     }
 
-    if (verbose) say(`importing ${source.rows.length} rows of ${file} into ${entitySet} on ${connection.label}\n`);
+    if (verbose) say(`importing ${file} into ${entitySet} on ${connection.label}\n`);
+    if (resume !== undefined) say(`resuming after line ${resume.afterLine} (${resume.rows} rows done before)\n`);
     let lastProgress = 0;
+    const saver = new CheckpointWriter<ImportCheckpoint>(checkpointFile, identity);
+    const mode = text(raw.mode);
     const summary: ImportSummary = await importRows({
       client,
       rules,
       source,
       csv: format === 'csv',
-      batchSize: typeof raw.batchSize === 'number' ? raw.batchSize : DEFAULT_BATCH_SIZE,
-      parallel: typeof raw.parallel === 'number' ? raw.parallel : DEFAULT_PARALLEL,
+      ...(typeof raw.batchSize === 'number' ? { batchSize: raw.batchSize } : {}),
+      ...(typeof raw.parallel === 'number' ? { parallel: raw.parallel } : {}),
+      ...(mode === 'bulk' || mode === 'batch' ? { mode } : {}),
+      ...(resume === undefined ? {} : { resume }),
+      onCheckpoint: (checkpoint) => saver.save(checkpoint),
       signal: abort.signal,
       onRowProblem: (problem) => say(`${file}:${problem.line}: ${problem.message}\n`),
       onProgress: (progress) => {
         const now = performance.now();
-        if (now - lastProgress < PROGRESS_INTERVAL_MS && progress.done < progress.total) return;
+        if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
         lastProgress = now;
         say(`${progressLine(progress)}\n`);
       },
     });
-    const problems = summary.invalid.length + summary.failed.length;
+    await saver.flush();
+    const problems = summary.invalid + summary.failed;
+    const resumed = summary.resumedAfterLine === undefined ? '' : `, resumed after line ${summary.resumedAfterLine}`;
     io.stdout(
-      `${summary.imported} of ${summary.total} rows imported into ${entitySet} in ${seconds(summary.elapsedMs)}` +
-        ` (${summary.batches} batches; ${summary.invalid.length} invalid, ${summary.failed.length} failed)\n`,
+      `${summary.imported} of ${summary.rows} rows imported into ${entitySet} in ${seconds(summary.elapsedMs)}` +
+        ` (${summary.requests} ${MODE_WORDS[summary.mode]}${resumed}; ${summary.invalid} invalid, ${summary.failed} failed)\n`,
     );
-    if (summary.cancelled) {
-      failed(io, 'interrupted: run the same command again to finish (rows already imported are not duplicated)');
+    if (summary.fileError !== undefined) {
+      failed(
+        io,
+        `${file}: ${summary.fileError}; the rows before it were imported. Fix the file and run the same command again.`,
+      );
     }
+    if (summary.cancelled) {
+      failed(
+        io,
+        'interrupted: run the same command with --resume to continue (rows already imported are not duplicated)',
+      );
+    }
+    await saver.remove();
     if (problems > 0) {
       failed(io, `${problems} row(s) not imported (see the lines above); fix them and run the same command again`);
     }
@@ -170,18 +220,36 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
 }
 
 /**
- * `dvw import ENTITYSET FILE [--format csv|jsonl] [--batch-size N] [--parallel N] (--env NAME | --url URL)`.
+ * `dvw import ENTITYSET FILE [--format csv|jsonl] [--encoding E] [--batch-size N] [--parallel N] [--mode M] [--resume] (--env NAME | --url URL)`.
  */
 export function registerImportCommand(program: Command, io: CliIo): void {
   const command = new Command('import')
-    .description('import a CSV or JSON Lines file into a table, as upserts in $batch change sets (safe to re-run)')
+    .description(
+      'import a CSV or JSON Lines file into a table as keyed upserts (UpsertMultiple or $batch; safe to re-run)',
+    )
     .argument('<entityset>', 'the entity set, e.g. accounts')
     .argument('<file>', 'the file to import')
     .addOption(
       new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
     )
-    .option('--batch-size <n>', `rows per change set (default ${DEFAULT_BATCH_SIZE})`, positiveInteger(1000))
-    .option('--parallel <n>', `change sets in flight (default ${DEFAULT_PARALLEL})`, positiveInteger(64))
+    .option('--encoding <name>', 'the file encoding (default utf-8, with or without BOM), e.g. windows-1252')
+    .option(
+      '--batch-size <n>',
+      `rows per request (default ${DEFAULT_BULK_SIZE} per UpsertMultiple, ${DEFAULT_BATCH_SIZE} per change set)`,
+      positiveInteger(1000),
+    )
+    .option(
+      '--parallel <n>',
+      `at most this many requests in flight (default: as the service's x-ms-dop-hint asks, ${DEFAULT_PARALLEL} until it does)`,
+      positiveInteger(MAX_PARALLEL),
+    )
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'UpsertMultiple (bulk) or $batch change sets (default: bulk where the table has it)',
+      ).choices(['auto', 'bulk', 'batch']),
+    )
+    .option('--resume', 'continue an interrupted import from its checkpoint file (FILE.dvw-checkpoint.json)')
     .option('--env <name>', 'a named environment (dvw env add)')
     .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
     .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)')

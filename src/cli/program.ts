@@ -9,6 +9,7 @@ import { startLanguageServer } from '../server/languageServer';
 import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
 import { registerEnvCommand } from './envCommand';
+import { registerExportCommand } from './exportCommand';
 import { registerImportCommand } from './importCommand';
 import { registerRunCommand } from './runCommand';
 import { humanIo, terminalText } from './terminalText';
@@ -52,6 +53,7 @@ export function createProgram(io: CliIo): Command {
   registerRunCommand(program, io);
   registerEnvCommand(program, io);
   registerImportCommand(program, io);
+  registerExportCommand(program, io);
 
   return program;
 }

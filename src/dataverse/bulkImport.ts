@@ -3,143 +3,19 @@ import { WorkbenchError } from '../core/errors';
 import type { MetadataModel, Property } from '../metadata/model';
 import type { BatchRequest, BatchResult } from './batch';
 import { executeBatch, MAX_BATCH_REQUESTS } from './batch';
+import type { ImportSource, SourceRow } from './importSource';
 import type { MetadataCache } from './metadataCache';
 import type { JsonObject, WebApiClient } from './webApiClient';
 import { isJsonObject } from './webApiClient';
 
-export type ImportFormat = 'csv' | 'jsonl';
-
-/** One record of the source file, with the line it starts on (1-based, as editors count). */
-export interface SourceRow {
-  readonly line: number;
-  /** Strings from CSV, JSON values from JSONL; undefined when the line could not be read at all. */
-  readonly values: Readonly<Record<string, unknown>> | undefined;
-  /** Why the line could not be read (bad JSON, wrong number of CSV fields). */
-  readonly problem?: string;
-}
-
-export interface ParsedSource {
-  /** CSV's header names; undefined for JSONL. */
-  readonly columns: readonly string[] | undefined;
-  readonly rows: readonly SourceRow[];
-}
-
-// ---- Reading ---------------------------------------------------------------------------------------
-
-/**
- * RFC 4180 CSV: quoted fields may hold commas, quotes (`""`) and line breaks; CRLF or LF; a UTF-8 BOM is
- * dropped. The first record is the header. Blank lines are skipped.
- */
-export function parseCsv(text: string): ParsedSource {
-  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const records: { line: number; fields: string[] }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let recordLine = 1;
-  let fieldStarted = false;
-  const endRecord = (): void => {
-    if (fieldStarted || fields.length > 0 || field !== '') {
-      fields.push(field);
-      records.push({ line: recordLine, fields });
-    }
-    fields = [];
-    field = '';
-    fieldStarted = false;
-  };
-  for (let i = 0; i < source.length; i++) {
-    const ch = source[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (source[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-      continue;
-    }
-    if (ch === '"' && field === '') {
-      quoted = true;
-      fieldStarted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-      fieldStarted = true;
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && source[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else {
-      field += ch;
-      fieldStarted = true;
-    }
-  }
-  if (quoted) {
-    const last = { line: recordLine, values: undefined, problem: 'a quoted field is not closed' };
-    endRecord();
-    return finishCsv(records.slice(0, -1), last);
-  }
-  endRecord();
-  return finishCsv(records, undefined);
-}
-
-function finishCsv(
-  records: readonly { line: number; fields: string[] }[],
-  broken: SourceRow | undefined,
-): ParsedSource {
-  const [header, ...body] = records;
-  if (header === undefined) throw new WorkbenchError('invalidInput', 'The CSV file has no header line.');
-  const columns = header.fields.map((name) => name.trim());
-  const seen = new Set<string>();
-  for (const column of columns) {
-    if (column === '') throw new WorkbenchError('invalidInput', 'The CSV header has an empty column name.');
-    if (seen.has(column)) throw new WorkbenchError('invalidInput', `The CSV header names '${column}' twice.`);
-    seen.add(column);
-  }
-  const rows: SourceRow[] = body.map(({ line, fields }) => {
-    if (fields.length !== columns.length) {
-      return { line, values: undefined, problem: `${fields.length} fields where the header has ${columns.length}` };
-    }
-    return { line, values: Object.fromEntries(columns.map((column, i) => [column, fields[i] ?? ''])) };
-  });
-  if (broken !== undefined) rows.push(broken);
-  return { columns, rows };
-}
-
-/** One JSON object per line; blank lines are skipped. */
-export function parseJsonLines(text: string): ParsedSource {
-  const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const rows: SourceRow[] = [];
-  source.split(/\r?\n/).forEach((content, index) => {
-    if (content.trim() === '') return;
-    const line = index + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(content) as unknown;
-    } catch {
-      rows.push({ line, values: undefined, problem: 'not valid JSON' });
-      return;
-    }
-    if (!isJsonObject(value)) rows.push({ line, values: undefined, problem: 'not a JSON object' });
-    else rows.push({ line, values: value });
-  });
-  return { columns: undefined, rows };
-}
-
-export function parseSource(text: string, format: ImportFormat): ParsedSource {
-  return format === 'csv' ? parseCsv(text) : parseJsonLines(text);
-}
-
+export type { ImportFormat, ImportSource, SourceRow } from './importSource';
 // ---- Validation ------------------------------------------------------------------------------------
 
 /** What the import knows about the target table's columns. */
 export interface TableRules {
   readonly entitySet: string;
+  /** The table's logical name: the `@odata.type` of bulk targets and the table of its sdkmessagefilters. */
+  readonly logicalName: string;
   readonly primaryKey: string;
   readonly properties: ReadonlyMap<string, Property>;
   /** Single-valued navigation properties, for `name@odata.bind` columns. */
@@ -169,7 +45,7 @@ export function tableRules(
     type = base === undefined ? undefined : model.entityTypes.get(base.slice(base.lastIndexOf('.') + 1));
   }
   if (primaryKey === undefined) throw new WorkbenchError('invalidInput', `'${entitySet}' has no primary key.`);
-  const rules: TableRules = { entitySet, primaryKey, properties, lookups, maxLengths };
+  const rules: TableRules = { entitySet, logicalName: typeName, primaryKey, properties, lookups, maxLengths };
   return rules;
 }
 
@@ -179,12 +55,18 @@ export function logicalNameOf(model: MetadataModel, entitySet: string): string |
   return set === undefined ? undefined : set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
 }
 
-/** Columns no row may carry: for CSV the header, for JSONL every key seen. */
-export function unknownColumns(rules: TableRules, source: ParsedSource): string[] {
-  const columns = new Set<string>(source.columns ?? []);
-  if (source.columns === undefined)
-    for (const row of source.rows) for (const key of Object.keys(row.values ?? {})) columns.add(key);
-  return [...columns].filter((c) => {
+/**
+ * An instance annotation column (`name@OData.Community.Display.V1.FormattedValue`, as `dvw export` writes lookup
+ * names): for people reading the file, not a value to write, so the import passes over it.
+ */
+function isAnnotation(column: string): boolean {
+  return column.includes('@') && !column.endsWith('@odata.bind');
+}
+
+/** The columns of `columns` the table does not have (`x@odata.bind` needs a lookup `x`). */
+export function unknownColumns(rules: TableRules, columns: readonly string[]): string[] {
+  return columns.filter((c) => {
+    if (isAnnotation(c)) return false;
     if (c.endsWith('@odata.bind')) return !rules.lookups.has(c.slice(0, -'@odata.bind'.length));
     return !rules.properties.has(c);
   });
@@ -200,12 +82,13 @@ export async function loadTableRules(options: {
   readonly cache: MetadataCache;
   readonly client: WebApiClient;
   readonly entitySet: string;
-  readonly source: ParsedSource;
+  /** The CSV header, or the keys of the first JSON Lines row. */
+  readonly columns: readonly string[];
   /** Names the environment in the error for an unknown entity set. */
   readonly environmentLabel?: string;
   readonly signal?: AbortSignal;
 }): Promise<{ readonly rules: TableRules; readonly unknownColumns: readonly string[] }> {
-  const { cache, client, entitySet, source, signal } = options;
+  const { cache, client, entitySet, columns, signal } = options;
   let loaded = await cache.get(signal === undefined ? {} : { signal });
   if (loaded.model.entitySets.get(entitySet) === undefined && loaded.source !== 'network') {
     loaded = await cache.refresh(signal);
@@ -219,11 +102,11 @@ export async function loadTableRules(options: {
   }
   const maxLengths = await fetchMaxLengths(client, logicalName, signal);
   let rules = tableRules(loaded.model, entitySet, maxLengths);
-  if (unknownColumns(rules, source).length > 0 && loaded.source !== 'network') {
+  if (unknownColumns(rules, columns).length > 0 && loaded.source !== 'network') {
     loaded = await cache.refresh(signal);
     rules = tableRules(loaded.model, entitySet, maxLengths);
   }
-  return { rules, unknownColumns: unknownColumns(rules, source) };
+  return { rules, unknownColumns: unknownColumns(rules, columns) };
 }
 
 /**
@@ -350,6 +233,7 @@ export function validateRow(
   for (const [column, raw] of Object.entries(row.values)) {
     // An empty CSV cell means "not given", not "clear the column".
     if (csv && raw === '') continue;
+    if (isAnnotation(column)) continue;
     if (column.endsWith('@odata.bind')) {
       const navigation = column.slice(0, -'@odata.bind'.length);
       if (!rules.lookups.has(navigation)) problems.push(`column '${column}' binds no lookup of '${rules.entitySet}'`);
@@ -409,46 +293,84 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** Slots of the occurrence counter: 16 MB, allocated once, whatever the file's size. */
+const OCCURRENCE_SLOTS = 1 << 22;
+
 /**
- * Primary keys for rows without an id column: a UUID v5 of the entity set, the row's content and how many
- * identical rows came before it. Running the same file again yields the same keys, so a re-run after an
- * interruption upserts the records it had already made instead of adding copies; unlike line numbers,
- * the keys survive rows being added or removed elsewhere in the file.
+ * Primary keys for rows without an id column: a UUID v5 of the entity set, the row's content and an occurrence
+ * number, so importing the same file again yields the same keys and a re-run after an interruption upserts the
+ * records it had already made instead of adding copies. Identical rows must get different keys (or the second
+ * would overwrite the first): the occurrence number counts rows whose content hashes to the same slot of a
+ * fixed-size table. Identical rows always share a slot, so they always differ; different rows sharing a slot
+ * only get a higher number, still the same on every run of the same file. The table's size is fixed, so memory
+ * stays flat for any number of rows (an exact count per distinct content would grow with the file).
  */
-export function rowKeys(entitySet: string, bodies: readonly JsonObject[]): string[] {
-  const seen = new Map<string, number>();
-  return bodies.map((body) => {
+export class RowKeys {
+  private readonly counts = new Uint32Array(OCCURRENCE_SLOTS);
+
+  constructor(private readonly entitySet: string) {}
+
+  next(body: JsonObject): string {
     const content = canonical(body);
-    const occurrence = seen.get(content) ?? 0;
-    seen.set(content, occurrence + 1);
-    return uuidV5(`${entitySet}\n${occurrence}\n${content}`);
-  });
+    const slot = createHash('sha1').update(content, 'utf8').digest().readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
+    const occurrence = this.counts[slot] ?? 0;
+    this.counts[slot] = occurrence + 1;
+    return uuidV5(`${this.entitySet}\n${occurrence}\n${content}`);
+  }
 }
 
 // ---- Sending ---------------------------------------------------------------------------------------
 
+/** How rows reach the service: the UpsertMultiple bulk message, or upserts in `$batch` change sets. */
+export type WriteMode = 'bulk' | 'batch';
+
 export interface ImportProgress {
-  readonly total: number;
-  /** Rows sent and answered (imported or failed), plus invalid rows. */
+  /** Rows read from the file so far (after a resume: since the checkpoint). */
+  readonly read: number;
+  /** Rows answered (imported or failed), plus invalid rows. */
   readonly done: number;
   readonly imported: number;
   readonly failed: number;
   readonly invalid: number;
+  /** Share of the file's bytes read (0 to 1), when its size is known. */
+  readonly fraction: number | undefined;
   readonly elapsedMs: number;
   readonly rowsPerSecond: number;
-  /** Undefined until a first batch has finished. */
+  /** From the bytes left; undefined until a first request has finished. */
   readonly etaMs: number | undefined;
+  readonly mode: WriteMode;
+  /** Requests in flight allowed now (x-ms-dop-hint within the `parallel` cap). */
+  readonly parallel: number;
+}
+
+/**
+ * Where an import stands: every row on or before `afterLine` is imported, failed or invalid (the counts), so a
+ * resume reads on from the next line. Rows after it may be imported too; their fixed keys make sending them again
+ * an update, never a copy.
+ */
+export interface ImportCheckpoint {
+  readonly afterLine: number;
+  readonly rows: number;
+  readonly imported: number;
+  readonly invalid: number;
+  readonly failed: number;
 }
 
 export interface ImportOptions {
   readonly client: WebApiClient;
   readonly rules: TableRules;
-  readonly source: ParsedSource;
+  readonly source: ImportSource;
   readonly csv: boolean;
-  /** Rows per change set (default 100, at most 1,000). */
+  /** Rows per request, at most 1,000; default 1,000 per UpsertMultiple, 100 per change set. */
   readonly batchSize?: number;
-  /** Change sets in flight at once (default 4); the client's limiter still caps what reaches the service. */
+  /** The most requests in flight; without it the service's x-ms-dop-hint decides (4 until it has answered). */
   readonly parallel?: number;
+  /** `auto` (the default) asks the environment whether the table has UpsertMultiple. */
+  readonly mode?: 'auto' | WriteMode;
+  /** Continue after this checkpoint: rows up to its line are read (for their keys) but not sent again. */
+  readonly resume?: ImportCheckpoint;
+  /** Called each time the checkpoint moves on (in line order), and once at the end. */
+  readonly onCheckpoint?: (checkpoint: ImportCheckpoint) => void;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ImportProgress) => void;
   /** A row that was not imported: invalid before sending, or refused by the service. */
@@ -457,147 +379,354 @@ export interface ImportOptions {
 }
 
 export interface ImportSummary {
-  readonly total: number;
+  /** Rows of the file (including those before a resume's checkpoint). */
+  readonly rows: number;
   readonly imported: number;
-  readonly invalid: readonly RowProblem[];
-  readonly failed: readonly RowProblem[];
-  readonly batches: number;
+  readonly invalid: number;
+  readonly failed: number;
+  /** The first problems, by line (at most `MAX_KEPT_PROBLEMS`; every one went to `onRowProblem`). */
+  readonly problems: readonly (RowProblem & { readonly phase: 'validation' | 'service' })[];
+  readonly requests: number;
+  readonly mode: WriteMode;
   readonly elapsedMs: number;
   readonly cancelled: boolean;
+  /** The file could not be read on (bad encoding, unclosed quote): rows before it were imported. */
+  readonly fileError: string | undefined;
+  readonly resumedAfterLine: number | undefined;
+}
+
+export const DEFAULT_BATCH_SIZE = 100;
+export const DEFAULT_BULK_SIZE = 1000;
+export const DEFAULT_PARALLEL = 4;
+export const MAX_PARALLEL = 64;
+const MAX_KEPT_PROBLEMS = 1000;
+const NAMESPACE = 'Microsoft.Dynamics.CRM.';
+
+const bulkSupport = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether `logicalName` has the UpsertMultiple message, asked as Microsoft documents it (an sdkmessagefilter of
+ * the message for the table; "Use bulk operation messages", availability). Cached per environment and table for
+ * the life of the process; a failed question means no (the `$batch` path works everywhere).
+ */
+export function supportsUpsertMultiple(
+  client: WebApiClient,
+  logicalName: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const cacheKey = `${client.webApiUrl}|${logicalName}`;
+  let known = bulkSupport.get(cacheKey);
+  if (known === undefined) {
+    const filter = `sdkmessageid/name eq 'UpsertMultiple' and primaryobjecttypecode eq '${logicalName.replace(/'/g, "''")}'`;
+    known = client
+      .get(`sdkmessagefilters?$select=sdkmessagefilterid&$filter=${encodeURIComponent(filter)}&$top=1`, {
+        ...(signal === undefined ? {} : { signal }),
+      })
+      .then((body) => Array.isArray(body.value) && body.value.length > 0)
+      .catch((error: unknown) => {
+        bulkSupport.delete(cacheKey);
+        if (error instanceof WorkbenchError && (error.kind === 'cancelled' || error.kind === 'auth')) throw error;
+        return false;
+      });
+    bulkSupport.set(cacheKey, known);
+  }
+  return known;
+}
+
+/** The service ran out of time on a request (gateway timeout, request timeout, client timeout): send fewer rows. */
+function isTimeLimit(error: unknown): boolean {
+  if (!(error instanceof WorkbenchError)) return false;
+  if (error.status === 504 || error.status === 408) return true;
+  return error.status === undefined && error.kind === 'network' && /timed? ?out/i.test(error.message);
+}
+
+/** The service does not know the bulk message here (an old version, a table without it): use `$batch`. */
+function isBulkUnavailable(error: unknown): boolean {
+  if (!(error instanceof WorkbenchError) || error.status === undefined) return false;
+  if (![400, 404, 405].includes(error.status)) return false;
+  // Not "record not found" (a bad row): the request's URL or message itself is unknown.
+  return /UpsertMultiple|segment|No HTTP resource/i.test(error.message);
 }
 
 interface Chunk {
   readonly rows: readonly ValidRow[];
 }
 
-export const DEFAULT_BATCH_SIZE = 100;
-export const DEFAULT_PARALLEL = 4;
+/** A cut of the file: its rows were sent in one chunk; it is done when they are answered. */
+interface Mark {
+  readonly lastLine: number;
+  readonly rowsSoFar: number;
+  readonly invalidSoFar: number;
+  imported: number;
+  failed: number;
+  done: boolean;
+}
 
 /**
- * Imports rows as upserts (`PATCH <set>(<key>)`) in `$batch` change sets, several in flight. Each row's key
- * is fixed before sending (its id column, or `rowKeys`), which makes every batch safe to repeat: after a
- * dropped connection, a 503 or a re-run of the whole file, a row lands on its own record again. A change
- * set the service refuses is atomic, so its rows are sent again one by one (continue-on-error) to find and
- * report the bad row by its line while the others are imported.
+ * Imports rows as upserts keyed before sending (the row's id column, or `RowKeys`), which makes every request safe
+ * to repeat: after a dropped connection, a 503, a kill or a re-run of the whole file, a row lands on its own record
+ * again. Reads the source as a stream (memory stays flat), sends `UpsertMultiple` where the table has it and
+ * `$batch` change sets elsewhere, keeps as many requests in flight as the service's `x-ms-dop-hint` asks (within the
+ * `parallel` cap and the client's limiter), halves a request the service timed out on, and moves a checkpoint on
+ * in line order. A request the service refuses as a whole is sent again as single upserts (continue-on-error), so
+ * the good rows go in and each bad one is reported by line with the service's message.
  */
 export async function importRows(options: ImportOptions): Promise<ImportSummary> {
   const { client, rules, source, csv, signal } = options;
   const now = options.now ?? (() => performance.now());
-  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const parallel = options.parallel ?? DEFAULT_PARALLEL;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_REQUESTS) {
+  const given = options.batchSize;
+  if (given !== undefined && (!Number.isInteger(given) || given < 1 || given > MAX_BATCH_REQUESTS)) {
     throw new WorkbenchError('invalidInput', `The batch size must be a whole number from 1 to ${MAX_BATCH_REQUESTS}.`);
   }
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
-    throw new WorkbenchError('invalidInput', 'The number of parallel batches must be a whole number from 1 to 64.');
+  const cap = options.parallel;
+  if (cap !== undefined && (!Number.isInteger(cap) || cap < 1 || cap > MAX_PARALLEL)) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The number of parallel requests must be a whole number from 1 to ${MAX_PARALLEL}.`,
+    );
   }
-  const started = now();
-  const invalid: RowProblem[] = [];
-  const failed: RowProblem[] = [];
-  const valid: { line: number; body: JsonObject; key: string | undefined }[] = [];
-  for (const row of source.rows) {
-    const checked = validateRow(rules, row, csv);
-    if (checked.ok) valid.push({ line: row.line, body: checked.body, key: checked.key });
-    else {
-      invalid.push(checked.problem);
-      options.onRowProblem?.({ ...checked.problem, phase: 'validation' });
-    }
-  }
-  const derived = rowKeys(
-    rules.entitySet,
-    valid.map((row) => row.body),
-  );
-  const rows: ValidRow[] = valid.map((row, i) => ({
-    line: row.line,
-    body: row.body,
-    key: row.key ?? derived[i] ?? '',
-  }));
-  const chunks: Chunk[] = [];
-  for (let i = 0; i < rows.length; i += batchSize) chunks.push({ rows: rows.slice(i, i + batchSize) });
+  let mode: WriteMode =
+    options.mode === 'bulk' || options.mode === 'batch'
+      ? options.mode
+      : (await supportsUpsertMultiple(client, rules.logicalName, signal))
+        ? 'bulk'
+        : 'batch';
+  // One bulk request carries many rows at little cost per row; a change set pays per part, so it stays smaller.
+  let batchSize = given ?? (mode === 'bulk' ? DEFAULT_BULK_SIZE : DEFAULT_BATCH_SIZE);
+  const parallelNow = (): number => {
+    const wanted = client.limiter.parallelismHint ?? DEFAULT_PARALLEL;
+    return Math.max(1, Math.min(wanted, cap ?? MAX_PARALLEL));
+  };
 
-  const total = source.rows.length;
+  const started = now();
+  const resume = options.resume;
+  const keys = new RowKeys(rules.entitySet);
+  const problems: (RowProblem & { phase: 'validation' | 'service' })[] = [];
+  const report = (problem: RowProblem, phase: 'validation' | 'service'): void => {
+    if (problems.length < MAX_KEPT_PROBLEMS) problems.push({ ...problem, phase });
+    options.onRowProblem?.({ ...problem, phase });
+  };
+  let read = 0;
+  let invalid = 0;
   let imported = 0;
-  let batches = 0;
+  let failed = 0;
+  let requests = 0;
   let cancelled = false;
   let fatal: unknown;
+  let fileError: string | undefined;
+  // What the checkpoint has passed (counts of rows at or before its line).
+  let checkpoint: ImportCheckpoint = resume ?? { afterLine: 0, rows: 0, imported: 0, invalid: 0, failed: 0 };
+  const marks: Mark[] = [];
+
   const progress = (): void => {
     const elapsedMs = now() - started;
-    const sent = imported + failed.length;
-    const rowsPerSecond = elapsedMs > 0 ? (sent * 1000) / elapsedMs : 0;
-    const remaining = total - sent - invalid.length;
+    const answered = imported + failed;
+    const rowsPerSecond = elapsedMs > 0 ? (answered * 1000) / elapsedMs : 0;
+    const { read: bytesRead, size } = source.bytes();
+    const fraction = size > 0 ? Math.min(1, bytesRead / size) : undefined;
     options.onProgress?.({
-      total,
-      done: sent + invalid.length,
+      read,
+      done: answered + invalid,
       imported,
-      failed: failed.length,
-      invalid: invalid.length,
+      failed,
+      invalid,
+      fraction,
       elapsedMs,
       rowsPerSecond,
-      etaMs: rowsPerSecond > 0 ? (remaining * 1000) / rowsPerSecond : undefined,
+      etaMs:
+        fraction !== undefined && fraction > 0 && answered > 0 ? (elapsedMs * (1 - fraction)) / fraction : undefined,
+      mode,
+      parallel: parallelNow(),
     });
   };
-  const fail = (row: ValidRow, message: string): void => {
-    failed.push({ line: row.line, message });
-    options.onRowProblem?.({ line: row.line, message, phase: 'service' });
+  const advance = (): void => {
+    let moved = false;
+    while (marks[0]?.done === true) {
+      const mark = marks.shift() as Mark;
+      const base = resume ?? { rows: 0, imported: 0, invalid: 0, failed: 0 };
+      checkpoint = {
+        afterLine: mark.lastLine,
+        rows: base.rows + mark.rowsSoFar,
+        imported: checkpoint.imported + mark.imported,
+        invalid: base.invalid + mark.invalidSoFar,
+        failed: checkpoint.failed + mark.failed,
+      };
+      moved = true;
+    }
+    if (moved) options.onCheckpoint?.(checkpoint);
   };
-  const request = (row: ValidRow): BatchRequest => ({
+
+  const fail = (row: ValidRow, message: string, mark: Mark): void => {
+    failed += 1;
+    mark.failed += 1;
+    report({ line: row.line, message }, 'service');
+  };
+  const single = (row: ValidRow): BatchRequest => ({
     method: 'PATCH',
     url: `${rules.entitySet}(${row.key})`,
     body: row.body,
     idempotent: true,
   });
-  const send = async (chunk: Chunk): Promise<void> => {
-    let results: BatchResult[];
-    try {
-      results = await executeBatch(client, [{ changeSet: chunk.rows.map(request) }], {
-        ...(signal === undefined ? {} : { signal }),
-      });
-      batches += 1;
-      if (results.every((r) => r.executed)) {
-        imported += chunk.rows.length;
-        return;
-      }
-      // The change set was rolled back as a whole: find the culprits row by row.
-      results = await executeBatch(client, chunk.rows.map(request), {
-        continueOnError: true,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      batches += 1;
-    } catch (error) {
-      if (error instanceof WorkbenchError && (error.kind === 'cancelled' || error.kind === 'auth')) throw error;
-      const message = error instanceof Error ? error.message : 'the batch failed';
-      for (const row of chunk.rows) fail(row, message);
-      return;
-    }
-    chunk.rows.forEach((row, i) => {
+  const succeeded = (count: number, mark: Mark): void => {
+    imported += count;
+    mark.imported += count;
+  };
+  /** Each row on its own, continue-on-error: the good ones go in, the bad ones come back with the service's message. */
+  const oneByOne = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
+    const results: BatchResult[] = await executeBatch(client, rows.map(single), {
+      continueOnError: true,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    requests += 1;
+    rows.forEach((row, i) => {
       const result = results[i];
-      if (result?.executed === true) imported += 1;
-      else fail(row, result?.error?.message ?? 'the service did not run this request');
+      if (result?.executed === true) succeeded(1, mark);
+      else fail(row, result?.error?.message ?? 'the service did not run this request', mark);
     });
   };
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (fatal === undefined && !cancelled) {
-      if (signal?.aborted) {
-        cancelled = true;
+  const viaBatch = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
+    const results = await executeBatch(client, [{ changeSet: rows.map(single) }], {
+      ...(signal === undefined ? {} : { signal }),
+    });
+    requests += 1;
+    if (results.every((r) => r.executed)) succeeded(rows.length, mark);
+    // The change set was rolled back as a whole: find the culprits row by row.
+    else await oneByOne(rows, mark);
+  };
+  const viaBulk = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
+    await client.request({
+      method: 'POST',
+      path: `${rules.entitySet}/${NAMESPACE}UpsertMultiple`,
+      body: {
+        Targets: rows.map((row) => ({
+          '@odata.type': `${NAMESPACE}${rules.logicalName}`,
+          '@odata.id': `${rules.entitySet}(${row.key})`,
+          ...row.body,
+          [rules.primaryKey]: row.key,
+        })),
+      },
+      idempotent: true,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    requests += 1;
+    succeeded(rows.length, mark);
+  };
+  const send = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
+    if (rows.length > batchSize) {
+      // Cut before a time-out lowered the size.
+      for (let i = 0; i < rows.length; i += batchSize) await send(rows.slice(i, i + batchSize), mark);
+      return;
+    }
+    try {
+      await (mode === 'bulk' ? viaBulk(rows, mark) : viaBatch(rows, mark));
+    } catch (error) {
+      if (error instanceof WorkbenchError && (error.kind === 'cancelled' || error.kind === 'auth')) throw error;
+      if (isTimeLimit(error) && rows.length > 1) {
+        // Fewer rows per request from now on, and this one again in halves.
+        batchSize = Math.max(1, Math.min(batchSize, Math.floor(rows.length / 2)));
+        const half = Math.ceil(rows.length / 2);
+        await send(rows.slice(0, half), mark);
+        await send(rows.slice(half), mark);
         return;
       }
-      const chunk = chunks[next++];
-      if (chunk === undefined) return;
+      if (mode === 'bulk' && isBulkUnavailable(error)) {
+        mode = 'batch';
+        await send(rows, mark);
+        return;
+      }
       try {
-        await send(chunk);
+        // A refused bulk request: the same rows one by one finds the bad ones and imports the rest.
+        await oneByOne(rows, mark);
+      } catch (again) {
+        if (again instanceof WorkbenchError && (again.kind === 'cancelled' || again.kind === 'auth')) throw again;
+        const message = again instanceof Error ? again.message : 'the request failed';
+        for (const row of rows) fail(row, message, mark);
+      }
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const launch = async (chunk: Chunk, mark: Mark): Promise<void> => {
+    while (inFlight.size >= parallelNow()) await Promise.race(inFlight);
+    if (fatal !== undefined || cancelled) return;
+    const running = (async () => {
+      try {
+        if (chunk.rows.length > 0) await send(chunk.rows, mark);
+        mark.done = true;
+        advance();
+        progress();
       } catch (error) {
         if (error instanceof WorkbenchError && error.kind === 'cancelled') cancelled = true;
         else fatal ??= error;
-        return;
       }
-      progress();
-    }
+    })();
+    inFlight.add(running);
+    void running.finally(() => inFlight.delete(running));
   };
+
+  let pending: ValidRow[] = [];
+  let lastLine = resume?.afterLine ?? 0;
+  const cut = async (): Promise<void> => {
+    const mark: Mark = { lastLine, rowsSoFar: read, invalidSoFar: invalid, imported: 0, failed: 0, done: false };
+    marks.push(mark);
+    const chunk = { rows: pending };
+    pending = [];
+    await launch(chunk, mark);
+  };
+
   progress();
-  await Promise.all(Array.from({ length: Math.min(parallel, Math.max(1, chunks.length)) }, worker));
+  try {
+    for await (const row of source.rows) {
+      if (fatal !== undefined || cancelled) break;
+      if (signal?.aborted) {
+        cancelled = true;
+        break;
+      }
+      const checked = validateRow(rules, row, csv);
+      const key = checked.ok ? (checked.key ?? keys.next(checked.body)) : undefined;
+      // Before the checkpoint: read for the key counter only.
+      if (resume !== undefined && row.line <= resume.afterLine) continue;
+      read += 1;
+      lastLine = row.line;
+      if (!checked.ok) {
+        invalid += 1;
+        report(checked.problem, 'validation');
+      } else pending.push({ line: row.line, body: checked.body, key: key ?? '' });
+      if (pending.length >= batchSize) await cut();
+    }
+  } catch (error) {
+    if (error instanceof WorkbenchError && error.kind === 'invalidInput') fileError = error.message;
+    else if (error instanceof WorkbenchError && error.kind === 'cancelled') cancelled = true;
+    else fatal ??= error;
+  }
+  if (fatal === undefined && !cancelled) await cut();
+  while (inFlight.size > 0) await Promise.race(inFlight);
   if (fatal !== undefined) {
     throw fatal instanceof Error ? fatal : new WorkbenchError('internal', 'The import failed.', { cause: fatal });
   }
-  return { total, imported, invalid, failed, batches, elapsedMs: now() - started, cancelled };
+  progress();
+  const base = resume ?? { rows: 0, imported: 0, invalid: 0, failed: 0 };
+  return {
+    rows: base.rows + read,
+    imported: base.imported + imported,
+    invalid: base.invalid + invalid,
+    failed: base.failed + failed,
+    problems,
+    requests,
+    mode,
+    elapsedMs: now() - started,
+    cancelled,
+    fileError,
+    resumedAfterLine: resume?.afterLine,
+  };
+}
+
+/** A checkpoint as read back from disk. */
+export function isImportCheckpoint(value: unknown): value is ImportCheckpoint {
+  return (
+    isJsonObject(value) &&
+    ['afterLine', 'rows', 'imported', 'invalid', 'failed'].every(
+      (name) => Number.isSafeInteger(value[name]) && Number(value[name]) >= 0,
+    )
+  );
 }

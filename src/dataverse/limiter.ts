@@ -50,6 +50,7 @@ export class RequestLimiter {
   private resumeAt = 0;
   private wakeScheduled = false;
   private readonly queue: Waiter[] = [];
+  private dopHint: number | undefined;
 
   constructor(options: LimiterOptions = {}) {
     this.maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent ?? DATAVERSE_CONCURRENCY_LIMIT));
@@ -68,6 +69,14 @@ export class RequestLimiter {
 
   get currentLimit(): number {
     return this.limit;
+  }
+
+  /**
+   * The degree of parallelism the service last asked for (`x-ms-dop-hint`), for callers that choose how many
+   * requests to keep in flight; undefined until a response carried it. The limiter's own gate still applies.
+   */
+  get parallelismHint(): number | undefined {
+    return this.dopHint;
   }
 
   get waiting(): number {
@@ -105,6 +114,8 @@ export class RequestLimiter {
   }
 
   feedback(result: LimiterFeedback): void {
+    const hint = headerNumber(result.headers, 'x-ms-dop-hint');
+    if (hint !== undefined && hint >= 1) this.dopHint = Math.floor(hint);
     if (result.status === 429) {
       this.limit = Math.max(1, Math.floor(this.limit / 2));
       this.successes = 0;

@@ -103,6 +103,11 @@ export const GUESSED_CODES = {
   queryLimit: '0x80060888',
   /** A request body nested deeper than ODataLib's reader allows (`MaxNestingDepth`); the OData layer's code. */
   bodyLimit: '0x80060888',
+  /**
+   * An UpdateMultiple or UpsertMultiple target without a key (primary id column or `@odata.id`). The bulk
+   * operation docs show keyed targets only; what Dataverse answers without one is not documented.
+   */
+  bulkTargetKey: '0x80040203',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteContext } from './records';
+import { STANDARD_TABLE_BULK_MESSAGES } from './bulkOperations';
 import { createRecord, nowIso } from './records';
 import type { Table } from './schema/schema';
 import type { Row, Store } from './store';
@@ -145,23 +146,40 @@ const NO_STEPS = new Set([
  * against the emulator as against Dataverse. Ids come from a fixed PRNG: the same on every machine.
  */
 export function seedSdkMessages(store: Store, identity: Identity): void {
-  if (store.getMeta('sdkMessagesSeeded') !== undefined) return;
+  seedMessages(store, identity, 'sdkMessagesSeeded', 13_000_013, SDK_MESSAGES, (table) => messagesOf(table), true);
+  // Seeded apart (own PRNG, own marker) so the ids above stay as they were and older data files get them too.
+  seedMessages(store, identity, 'bulkMessagesSeeded', 13_000_019, STANDARD_TABLE_BULK_MESSAGES, () => [
+    ...STANDARD_TABLE_BULK_MESSAGES,
+  ]);
+}
+
+function seedMessages<Name extends string>(
+  store: Store,
+  identity: Identity,
+  marker: string,
+  seed: number,
+  messages: readonly Name[],
+  messagesOfTable: (table: Table) => readonly Name[],
+  withRelationshipMessages = false,
+): void {
+  if (store.getMeta(marker) !== undefined) return;
   const messageTable = store.schema.tables.get('sdkmessage');
   const filterTable = store.schema.tables.get('sdkmessagefilter');
   if (messageTable === undefined || filterTable === undefined) return;
-  const random = prng(13_000_013);
+  const random = prng(seed);
   store.transaction(() => {
     const now = nowIso();
     const system = (): Row => systemColumns(store, identity, now);
-    const messageIds = new Map<SdkMessageName, string>();
-    for (const name of SDK_MESSAGES) {
+    const messageIds = new Map<string, string>();
+    for (const name of messages) {
       const id = guid(random);
       messageIds.set(name, id);
+      const read = name === 'Retrieve' || name === 'RetrieveMultiple';
       store.insert(messageTable, {
         ...system(),
         sdkmessageid: id,
         name,
-        categoryname: name === 'Retrieve' || name === 'RetrieveMultiple' ? 'Read' : 'Write',
+        categoryname: read ? 'Read' : 'Write',
         availability: 2,
         isprivate: 0,
         isactive: 1,
@@ -170,11 +188,11 @@ export function seedSdkMessages(store: Store, identity: Identity): void {
         autotransact: 1,
         expand: 0,
         template: 0,
-        isreadonly: name === 'Retrieve' || name === 'RetrieveMultiple' ? 1 : 0,
+        isreadonly: read ? 1 : 0,
         ismanaged: 1,
       });
     }
-    const filter = (message: SdkMessageName, primary: string): void => {
+    const filter = (message: string, primary: string): void => {
       const messageId = messageIds.get(message);
       if (messageId === undefined) return;
       store.insert(filterTable, {
@@ -195,11 +213,13 @@ export function seedSdkMessages(store: Store, identity: Identity): void {
     };
     for (const [name, table] of store.schema.tables) {
       if (NO_STEPS.has(name)) continue;
-      for (const message of messagesOf(table)) filter(message, name);
+      for (const message of messagesOfTable(table)) filter(message, name);
     }
-    filter('Associate', 'none');
-    filter('Disassociate', 'none');
-    store.setMeta('sdkMessagesSeeded', now);
+    if (withRelationshipMessages) {
+      filter('Associate', 'none');
+      filter('Disassociate', 'none');
+    }
+    store.setMeta(marker, now);
   });
 }
 

@@ -66,6 +66,8 @@ export interface EmulatorOptions {
   readonly onWebhook?: (event: WebhookEvent) => void;
   /** How long a webhook endpoint gets to answer, in milliseconds (default 60,000, as Dataverse). */
   readonly webhookTimeoutMs?: number;
+  /** The `x-ms-dop-hint` every response carries (default 4); a function may change it while running. */
+  readonly dopHint?: number | (() => number);
   /** Where the cause of each 500 goes, under its request id (default: stderr); never payloads or tokens. */
   readonly log?: (line: string) => void;
 }
@@ -97,6 +99,8 @@ export interface RunningEmulator {
 }
 
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+/** Requests in parallel the emulator suggests (`x-ms-dop-hint`): its writes take turns, so a few suffice. */
+const DEFAULT_DOP_HINT = 4;
 const MAX_URL = 32 * 1024;
 
 export const OPEN_WITHOUT_AUTH = (host: string): string =>
@@ -127,6 +131,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const caller: Caller = { userId: identity.userId, businessUnitId: identity.businessUnitId };
   const organization: Organization = { organizationId: identity.organizationId, baseCurrencyId: identity.currencyId };
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const dopHint = typeof options.dopHint === 'function' ? options.dopHint : () => options.dopHint ?? DEFAULT_DOP_HINT;
   let baseUrl = '';
   let boundAddress = host;
   let access: Access;
@@ -179,6 +184,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const send = (res: ServerResponse, requestId: string, reply: Reply): void => {
     const headers: Record<string, string> = {
       'OData-Version': '4.0',
+      'x-ms-dop-hint': String(dopHint()),
       REQ_ID: requestId,
       'x-ms-service-request-id': requestId,
       ...reply.headers,

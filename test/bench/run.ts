@@ -2,9 +2,11 @@
 // `Benchmark` from a file here and listing it below.
 import { batchBenchmark } from './batch.bench';
 import { blocksBenchmark } from './blocks.bench';
+import { bulkBenchmark } from './bulk.bench';
 import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
 import { emulatorSnapshotBenchmark } from './emulatorSnapshot.bench';
+import { exportBenchmark } from './export.bench';
 import type { Benchmark } from './harness';
 import { importBenchmark } from './import.bench';
 import { languageBenchmark } from './language.bench';
@@ -21,6 +23,8 @@ const benchmarks: Benchmark[] = [
   clientBenchmark,
   resultsBenchmark,
   importBenchmark,
+  bulkBenchmark,
+  exportBenchmark,
 ];
 
 async function main(only: string | undefined): Promise<void> {

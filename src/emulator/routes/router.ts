@@ -1,3 +1,4 @@
+import { bulkMessageOf, runBulkMessage } from '../bulkOperations';
 import { wantsChanges } from '../changeTracking';
 import { badRequest, methodNotAllowed, notFoundSegment } from '../errors';
 import type { Reply } from '../reply';
@@ -55,6 +56,11 @@ export function route(service: Service, request: Request): Reply {
     if (second?.name === '$count' && rest.length === 1) {
       only(method, ['GET']);
       return countRows(service, request, table, { kind: 'set' });
+    }
+    const bulk = second !== undefined && rest.length === 1 ? bulkMessageOf(second.name) : undefined;
+    if (bulk !== undefined) {
+      only(method, ['POST']);
+      return service.store.transaction(() => runBulkMessage(service, table, bulk, request.body));
     }
     if (second !== undefined) throw notFoundSegment(second.name);
     if (method === 'GET') return readCollection(service, request, table, { kind: 'set' }, table.entitySetName);

@@ -1,8 +1,9 @@
 import { basename, extname } from 'node:path';
 import * as vscode from 'vscode';
 import { WorkbenchError } from '../../core/errors';
-import type { ImportFormat, ImportProgress, ImportSummary, ParsedSource } from '../../dataverse/bulkImport';
-import { importRows, loadTableRules, logicalNameOf, parseSource } from '../../dataverse/bulkImport';
+import type { ImportFormat, ImportProgress, ImportSource, ImportSummary } from '../../dataverse/bulkImport';
+import { importRows, loadTableRules, logicalNameOf } from '../../dataverse/bulkImport';
+import { openSourceFile } from '../../dataverse/importSource';
 import type { Connection, ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
 
@@ -83,7 +84,7 @@ function seconds(ms: number): string {
 
 function progressMessage(p: ImportProgress): string {
   const eta = p.etaMs === undefined ? '' : `, ETA ${seconds(p.etaMs)}`;
-  return `${p.done.toLocaleString()}/${p.total.toLocaleString()} rows (${Math.round(p.rowsPerSecond)} rows/s${eta})`;
+  return `${p.done.toLocaleString()} rows (${Math.round(p.rowsPerSecond)} rows/s${eta})`;
 }
 
 /**
@@ -100,9 +101,10 @@ export async function importRecords(services: ImportServices, target?: unknown):
   const format = formatOf(uri.path);
   const entitySet = fromNode?.entitySet ?? (await pickEntitySet(services, connection));
   const name = basename(uri.path);
-  let source: ParsedSource;
+  let source: ImportSource;
   try {
-    source = parseSource(new TextDecoder('utf-8').decode(await vscode.workspace.fs.readFile(uri)), format);
+    // Streamed from disk: memory stays flat whatever the file's size.
+    source = await openSourceFile(uri.fsPath, format);
   } catch (error) {
     if (error instanceof WorkbenchError) throw error;
     throw new WorkbenchError('invalidInput', `${name} could not be read.`);
@@ -123,12 +125,12 @@ export async function importRecords(services: ImportServices, target?: unknown):
           cache: connections.metadata(connection),
           client,
           entitySet,
-          source,
+          columns: source.columns,
           environmentLabel: connection.name,
           signal: abort.signal,
         });
         // A CSV header names its columns once: an unknown one would make every row invalid.
-        if (format === 'csv' && unknownColumns.length > 0) {
+        if (source.fixedColumns && unknownColumns.length > 0) {
           throw new WorkbenchError(
             'invalidInput',
             `${entitySet} has no column ${unknownColumns.map((c) => `'${c}'`).join(', ')} (the header of ${name}).`,
@@ -143,7 +145,7 @@ export async function importRecords(services: ImportServices, target?: unknown):
           signal: abort.signal,
           onRowProblem: (problem) => log.warn(`${name}:${problem.line}: ${problem.message}`),
           onProgress: (p) => {
-            const percent = p.total === 0 ? 100 : (p.done / p.total) * 100;
+            const percent = (p.fraction ?? 0) * 100;
             progress.report({ message: progressMessage(p), increment: percent - reported });
             reported = percent;
           },
@@ -154,16 +156,17 @@ export async function importRecords(services: ImportServices, target?: unknown):
     },
   );
 
-  const problems = summary.invalid.length + summary.failed.length;
+  const problems = summary.invalid + summary.failed;
+  const stopped = summary.fileError === undefined ? '' : ` Stopped: ${summary.fileError}.`;
   const message =
-    `${summary.imported} of ${summary.total} rows of ${name} imported into ${entitySet} on ${connection.name}` +
-    ` (${summary.invalid.length} invalid, ${summary.failed.length} failed${summary.cancelled ? ', cancelled' : ''}).`;
+    `${summary.imported} of ${summary.rows} rows of ${name} imported into ${entitySet} on ${connection.name}` +
+    ` (${summary.invalid} invalid, ${summary.failed} failed${summary.cancelled ? ', cancelled' : ''}).${stopped}`;
   log.info(message);
   if (summary.cancelled) {
     void vscode.window.showWarningMessage(
       `${message} Run the import again to finish: imported rows are not duplicated.`,
     );
-  } else if (problems > 0) {
+  } else if (problems > 0 || summary.fileError !== undefined) {
     void vscode.window
       .showWarningMessage(`${message} The log lists the lines not imported.`, 'Show Log')
       .then((choice) => {
@@ -176,10 +179,10 @@ export async function importRecords(services: ImportServices, target?: unknown):
     connection: connection.name,
     entitySet,
     file: name,
-    total: summary.total,
+    total: summary.rows,
     imported: summary.imported,
-    invalidLines: summary.invalid.map((p) => p.line),
-    failedLines: summary.failed.map((p) => p.line),
+    invalidLines: summary.problems.filter((p) => p.phase === 'validation').map((p) => p.line),
+    failedLines: summary.problems.filter((p) => p.phase === 'service').map((p) => p.line),
     cancelled: summary.cancelled,
   };
 }

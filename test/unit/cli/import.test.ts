@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { runCli } from '../../../src/cli/program';
 import { RequestLimiter } from '../../../src/dataverse/limiter';
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
@@ -123,14 +125,18 @@ describe('dvw import against the emulator', function () {
       '--verbose',
     ]);
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /^10000 of 10000 rows imported into accounts/m);
+    assert.match(stdout, /^10000 of 10000 rows imported into accounts .*UpsertMultiple requests/m);
     const counts = e.access.faults.counts;
     assert.ok(counts.unavailable > 0, 'some 503s');
     assert.ok(counts.resetBeforeCommit > 0, 'some resets before commit');
     assert.ok(counts.resetAfterCommit > 0, 'some resets after commit');
     const retries = stderr.split('\n').filter((line) => line.startsWith('retry: '));
     assert.ok(
-      retries.some((line) => /^retry: POST \/api\/data\/v9\.2\/\$batch → 429, .*\(Retry-After\)$/.test(line)),
+      retries.some((line) =>
+        /^retry: POST \/api\/data\/v9\.2\/accounts\/Microsoft\.Dynamics\.CRM\.UpsertMultiple → 429, .*\(Retry-After\)$/.test(
+          line,
+        ),
+      ),
       'a 429 retry that waited for Retry-After',
     );
     assert.ok(retries.some((line) => / → 503, /.test(line)));
@@ -138,11 +144,97 @@ describe('dvw import against the emulator', function () {
       retries.some((line) => / → network, /.test(line)),
       'a reset was retried',
     );
-    assert.match(stderr, /rows\/s, ETA /);
+    assert.match(stderr, /rows\/s, \d+ in flight, ETA /);
     e.access.faults.configure({});
     e.access.protection.configure({});
     const seen = await names(e);
     assert.equal(seen.length, n, 'exactly N records');
     assert.equal(new Set(seen).size, n, 'no duplicates by name');
+  });
+
+  it('an unclosed quote on line 6 of a 1,000-row CSV is a file error naming line 6; the 4 rows before it go in', async () => {
+    const e = await start();
+    const file = join(directory, 'accounts.csv');
+    const lines = ['name,numberofemployees'];
+    for (let i = 0; i < 1000; i++) lines.push(i === 4 ? `"Unclosed ${i},${i}` : `Row ${i},${i}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const { code, stdout, stderr } = await capture(['import', 'accounts', file, '--url', e.url, '--token', e.token]);
+    assert.equal(code, 1);
+    assert.match(stderr, /accounts\.csv: line 6: a quoted field of the record starting here is not closed/);
+    assert.match(stdout, /^4 of 4 rows imported/m);
+    assert.equal((await names(e)).length, 4);
+  });
+
+  it('decodes strictly as UTF-8: a Latin-1 file is refused by line, and imports exactly with --encoding', async () => {
+    const e = await start();
+    const file = join(directory, 'latin1.csv');
+    writeFileSync(file, Buffer.from('name\nPlain\nM\u00fcller GmbH\n', 'latin1'));
+    const refused = await capture(['import', 'accounts', file, '--url', e.url, '--token', e.token]);
+    assert.equal(refused.code, 2, 'refused before anything is sent');
+    assert.match(refused.stderr, /line 3 is not valid utf-8; save the file as UTF-8 or pass --encoding/);
+    assert.ok(!(await names(e)).some((name) => name.includes('\uFFFD')), 'no U+FFFD stored');
+    const bomFile = join(directory, 'bom.csv');
+    writeFileSync(bomFile, '\uFEFFname\nWith BOM\n');
+    assert.equal((await capture(['import', 'accounts', bomFile, '--url', e.url, '--token', e.token])).code, 0);
+    const decoded = await capture([
+      'import',
+      'accounts',
+      file,
+      '--encoding',
+      'latin1',
+      '--url',
+      e.url,
+      '--token',
+      e.token,
+    ]);
+    assert.equal(decoded.code, 0, decoded.stderr);
+    assert.deepEqual((await names(e)).sort(), ['M\u00fcller GmbH', 'Plain', 'With BOM']);
+    const unknown = await capture([
+      'import',
+      'accounts',
+      file,
+      '--encoding',
+      'klingon',
+      '--url',
+      e.url,
+      '--token',
+      e.token,
+    ]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown encoding 'klingon'/);
+  });
+
+  it('kill -9 in the middle of an import, then --resume: every row once, nothing duplicated, the summary adds up', async () => {
+    const e = await start({ faults: parseFaults('latency=40ms,seed=3') });
+    const n = 3000;
+    const file = join(directory, 'accounts.csv');
+    const lines = ['name,numberofemployees'];
+    for (let i = 0; i < n; i++) lines.push(`Killed ${i},${i}`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const checkpoint = `${file}.dvw-checkpoint.json`;
+    const args = ['import', 'accounts', file, '--url', e.url, '--token', e.token, '--batch-size', '50'];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: 'ignore' });
+    const killed = new Promise((resolve) => child.once('exit', resolve));
+    for (let waited = 0; ; waited += 50) {
+      const saved = existsSync(checkpoint) ? readFileSync(checkpoint, 'utf8') : '';
+      if (/"afterLine":(\d{3,})/.test(saved)) break;
+      if (waited > 60_000) assert.fail('no checkpoint within a minute');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGKILL');
+    await killed;
+    const before = (await names(e)).length;
+    assert.ok(before > 0 && before < n, `killed part way (${before} rows in)`);
+    e.access.faults.configure({});
+    const { code, stdout } = await capture([...args, '--resume']);
+    assert.equal(code, 0);
+    assert.match(stdout, new RegExp(`^${n} of ${n} rows imported into accounts .*resumed after line \\d+`, 'm'));
+    const seen = await names(e);
+    assert.equal(seen.length, n, 'exactly N records');
+    assert.equal(new Set(seen).size, n, 'no duplicates');
+    assert.equal(existsSync(checkpoint), false, 'a finished import leaves no checkpoint');
+    const again = await capture([...args, '--resume']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /no checkpoint of this import to resume/);
   });
 });

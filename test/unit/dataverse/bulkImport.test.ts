@@ -1,99 +1,89 @@
 import assert from 'node:assert/strict';
 import { parseCsdl } from '../../../src/metadata/csdl';
-import type { ImportProgress } from '../../../src/dataverse/bulkImport';
-import { importRows, parseCsv, parseJsonLines, rowKeys, tableRules, uuidV5 } from '../../../src/dataverse/bulkImport';
+import type { ImportCheckpoint, ImportProgress, TableRules } from '../../../src/dataverse/bulkImport';
+import { importRows, RowKeys, tableRules, uuidV5 } from '../../../src/dataverse/bulkImport';
+import { openSourceText } from '../../../src/dataverse/importSource';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import type { WebApiClient } from '../../../src/dataverse/webApiClient';
 import { startEmulatorClient } from './emulatorClient';
+import type { Peer } from './helpers';
+import { clientFor, sendError, startPeer } from './helpers';
 
-describe('dataverse/bulkImport: reading files and keys', () => {
-  it('reads RFC 4180 CSV with quotes, line breaks in fields and CRLF, keeping each record’s first line', () => {
-    const parsed = parseCsv('\uFEFFname,description\r\nA,"x, ""y"""\r\n\r\nB,"two\nlines"\nC,plain\nD\n');
-    assert.deepEqual(parsed.columns, ['name', 'description']);
-    assert.deepEqual(
-      parsed.rows.map((r) => [r.line, r.values, r.problem]),
-      [
-        [2, { name: 'A', description: 'x, "y"' }, undefined],
-        [4, { name: 'B', description: 'two\nlines' }, undefined],
-        [6, { name: 'C', description: 'plain' }, undefined],
-        [7, undefined, '1 fields where the header has 2'],
-      ],
-    );
-  });
-
-  it('reads JSON Lines, reporting lines that are not objects', () => {
-    const parsed = parseJsonLines('{"a":1}\n\n[1]\n{oops\n');
-    assert.deepEqual(
-      parsed.rows.map((r) => [r.line, r.problem]),
-      [
-        [1, undefined],
-        [3, 'not a JSON object'],
-        [4, 'not valid JSON'],
-      ],
-    );
-  });
-
+describe('dataverse/bulkImport: keys', () => {
   it('derives the same keys for the same rows, distinct keys for repeated identical rows', () => {
     assert.equal(
       uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'),
       '2ed6657d-e927-568b-95e1-2665a8aea6a2',
     );
-    const first = rowKeys('accounts', [{ name: 'A' }, { name: 'B' }, { name: 'A' }]);
-    const second = rowKeys('accounts', [{ name: 'B' }, { name: 'A' }, { name: 'A' }]);
+    const keysOf = (set: string, bodies: Record<string, unknown>[]): string[] => {
+      const keys = new RowKeys(set);
+      return bodies.map((body) => keys.next(body));
+    };
+    const first = keysOf('accounts', [{ name: 'A' }, { name: 'B' }, { name: 'A' }]);
+    const second = keysOf('accounts', [{ name: 'B' }, { name: 'A' }, { name: 'A' }]);
     assert.equal(new Set(first).size, 3);
     assert.deepEqual([...first].sort(), [...second].sort(), 'moving rows keeps their keys');
-    assert.notDeepEqual(rowKeys('contacts', [{ name: 'A' }]), rowKeys('accounts', [{ name: 'A' }]));
+    assert.notDeepEqual(keysOf('contacts', [{ name: 'A' }]), keysOf('accounts', [{ name: 'A' }]));
+    const many = keysOf(
+      'accounts',
+      Array.from({ length: 20_000 }, (_, i) => ({ name: `Row ${i % 5000}` })),
+    );
+    assert.equal(new Set(many).size, 20_000, 'four copies of each of 5,000 rows: 20,000 keys');
   });
 });
 
 describe('dataverse/bulkImport against the emulator', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let emulator: RunningEmulator;
   let client: WebApiClient;
+  let hint = 4;
   beforeEach(async () => {
-    ({ emulator, client } = await startEmulatorClient({ seed: 'none' }));
+    hint = 4;
+    ({ emulator, client } = await startEmulatorClient({ seed: 'none', dopHint: () => hint }));
   });
   afterEach(() => emulator.close());
 
-  const rulesFor = async () => {
+  const rulesFor = async (entitySet = 'accounts'): Promise<TableRules> => {
     const response = await client.request({ method: 'GET', path: '$metadata', headers: { Accept: 'application/xml' } });
-    return tableRules(parseCsdl(String(response.body)).model, 'accounts');
+    return tableRules(parseCsdl(String(response.body)).model, entitySet);
   };
   const names = async (): Promise<string[]> =>
     (await client.collectAll('accounts?$select=name', { maxPageSize: 5000 })).rows.map((r) => String(r.name));
+  const csvOf = (n: number): string =>
+    `name,numberofemployees\n${Array.from({ length: n }, (_, i) => `Row ${i},${i % 7}`).join('\n')}\n`;
 
-  it('an interrupted import run again ends with each row exactly once', async () => {
-    const rules = await rulesFor();
-    const n = 1200;
-    const text = `name,numberofemployees\n${Array.from({ length: n }, (_, i) => `Row ${i},${i % 7}`).join('\n')}\n`;
-    const source = parseCsv(text);
-    const stop = new AbortController();
-    const first = await importRows({
+  it('uses UpsertMultiple where the environment lists it for the table (sdkmessagefilters), and says so', async () => {
+    const summary = await importRows({
       client,
-      rules,
-      source,
+      rules: await rulesFor(),
+      source: await openSourceText(csvOf(250), 'csv'),
       csv: true,
-      batchSize: 50,
-      parallel: 3,
-      signal: stop.signal,
-      onProgress: (p: ImportProgress) => {
-        if (p.imported >= 300) stop.abort();
-      },
     });
-    assert.equal(first.cancelled, true);
-    assert.ok(first.imported >= 300 && first.imported < n, `stopped part way (${first.imported})`);
-    const partial = await names();
-    assert.ok(partial.length >= first.imported && partial.length < n);
-    const second = await importRows({ client, rules, source, csv: true, batchSize: 80, parallel: 3 });
-    assert.equal(second.cancelled, false);
-    assert.equal(second.imported, n);
-    const all = await names();
-    assert.equal(all.length, n);
-    assert.equal(new Set(all).size, n);
+    assert.equal(summary.mode, 'bulk');
+    assert.equal(summary.imported, 250);
+    assert.equal(summary.requests, 1, 'one UpsertMultiple request (up to 1,000 rows by default)');
+    assert.equal((await names()).length, 250);
   });
 
-  it('a change set the service refuses is retried row by row, so only the bad row fails, by its line', async () => {
-    const rules = await rulesFor();
+  it('falls back to $batch change sets for a table without UpsertMultiple (serviceendpoint)', async () => {
+    const rows = [
+      'name,contract,url,authtype,authvalue',
+      'Hook A,8,https://example.test/a,4,key-a',
+      'Hook B,8,https://example.test/b,4,key-b',
+    ];
+    const summary = await importRows({
+      client,
+      rules: await rulesFor('serviceendpoints'),
+      source: await openSourceText(`${rows.join('\n')}\n`, 'csv'),
+      csv: true,
+    });
+    assert.equal(summary.mode, 'batch');
+    assert.equal(summary.imported, 2, JSON.stringify(summary.problems));
+    const { rows: hooks } = await client.collectAll('serviceendpoints?$select=name');
+    assert.deepEqual(hooks.map((h) => h.name).sort(), ['Hook A', 'Hook B']);
+  });
+
+  it('a row an UpsertMultiple request refuses is reported by line with the service message, the others go in', async () => {
     const lines = [
       '{"name":"Fine 1"}',
       '{"name":"Bad lookup","parentaccountid@odata.bind":"accounts(00000000-0000-0000-0000-000000000001)"}',
@@ -101,28 +91,177 @@ describe('dataverse/bulkImport against the emulator', function () {
     ];
     const summary = await importRows({
       client,
-      rules,
-      source: parseJsonLines(lines.join('\n')),
+      rules: await rulesFor(),
+      source: await openSourceText(lines.join('\n'), 'jsonl'),
       csv: false,
       batchSize: 10,
     });
+    assert.equal(summary.mode, 'bulk');
     assert.equal(summary.imported, 2);
+    assert.equal(summary.failed, 1);
     assert.deepEqual(
-      summary.failed.map((f) => f.line),
-      [2],
+      summary.problems.map((p) => [p.line, p.phase]),
+      [[2, 'service']],
     );
+    assert.match(summary.problems[0]?.message ?? '', /Does Not Exist/);
+    assert.doesNotMatch(summary.problems[0]?.message ?? '', /Bad lookup/, 'never the row’s values');
     assert.deepEqual((await names()).sort(), ['Fine 1', 'Fine 2']);
+  });
+
+  it('an interrupted import resumed from its checkpoint ends with each row exactly once', async () => {
+    const rules = await rulesFor();
+    const n = 1200;
+    const text = csvOf(n);
+    const stop = new AbortController();
+    let checkpoint: ImportCheckpoint | undefined;
+    const first = await importRows({
+      client,
+      rules,
+      source: await openSourceText(text, 'csv'),
+      csv: true,
+      batchSize: 50,
+      parallel: 3,
+      signal: stop.signal,
+      onCheckpoint: (c) => (checkpoint = c),
+      onProgress: (p: ImportProgress) => {
+        if (p.imported >= 300) stop.abort();
+      },
+    });
+    assert.equal(first.cancelled, true);
+    assert.ok(checkpoint !== undefined && checkpoint.afterLine > 1, 'a checkpoint was made');
+    assert.ok(checkpoint.imported >= 300 && checkpoint.imported <= first.imported);
+    const second = await importRows({
+      client,
+      rules,
+      source: await openSourceText(text, 'csv'),
+      csv: true,
+      batchSize: 80,
+      resume: checkpoint,
+    });
+    assert.equal(second.cancelled, false);
+    assert.equal(second.resumedAfterLine, checkpoint.afterLine);
+    assert.equal(second.rows, n, 'the summary counts the rows before the checkpoint too');
+    assert.equal(second.imported, n);
+    const all = await names();
+    assert.equal(all.length, n);
+    assert.equal(new Set(all).size, n);
+  });
+
+  it('keeps as many requests in flight as x-ms-dop-hint asks, follows a change mid-run, and a --parallel cap wins', async () => {
+    const rules = await rulesFor();
+    const seen = new Set<number>();
+    hint = 1;
+    let answered = 0;
+    await importRows({
+      client,
+      rules,
+      source: await openSourceText(csvOf(2000), 'csv'),
+      csv: true,
+      batchSize: 20,
+      onProgress: (p) => {
+        seen.add(p.parallel);
+        answered += 1;
+        if (answered === 20) hint = 6;
+      },
+    });
+    assert.ok(seen.has(1) && seen.has(6), `parallelism followed the hint (${[...seen].join(', ')})`);
+    const capped = new Set<number>();
+    hint = 8;
+    await importRows({
+      client,
+      rules,
+      source: await openSourceText(csvOf(300), 'csv'),
+      csv: true,
+      batchSize: 20,
+      parallel: 2,
+      onProgress: (p) => capped.add(p.parallel),
+    });
+    assert.deepEqual([...capped], [2]);
   });
 
   it('uses an id column as the key, so a re-run updates instead of adding', async () => {
     const rules = await rulesFor();
     const id = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
-    await importRows({ client, rules, source: parseCsv(`accountid,name\n${id},First\n`), csv: true });
-    await importRows({ client, rules, source: parseCsv(`accountid,name\n${id},Second\n`), csv: true });
+    await importRows({
+      client,
+      rules,
+      source: await openSourceText(`accountid,name\n${id},First\n`, 'csv'),
+      csv: true,
+    });
+    await importRows({
+      client,
+      rules,
+      source: await openSourceText(`accountid,name\n${id},Second\n`, 'csv'),
+      csv: true,
+    });
     const rows = (await client.collectAll('accounts?$select=accountid,name')).rows;
     assert.deepEqual(
       rows.map((r) => [r.accountid, r.name]),
       [[id, 'Second']],
+    );
+  });
+
+  it('stops at a file error, having imported the rows before it, and counts rows rather than records', async () => {
+    const lines = ['name,numberofemployees'];
+    for (let i = 0; i < 1000; i++) lines.push(i === 4 ? `"Open quote ${i},${i}` : `Row ${i},${i}`);
+    const summary = await importRows({
+      client,
+      rules: await rulesFor(),
+      source: await openSourceText(`${lines.join('\n')}\n`, 'csv'),
+      csv: true,
+    });
+    assert.equal(summary.fileError, 'line 6: a quoted field of the record starting here is not closed');
+    assert.equal(summary.rows, 4);
+    assert.equal(summary.imported, 4);
+    assert.equal((await names()).length, 4);
+  });
+});
+
+describe('dataverse/bulkImport: a service that times out on large requests (local peer)', () => {
+  let peer: Peer | undefined;
+  afterEach(async () => {
+    await peer?.close();
+    peer = undefined;
+  });
+
+  it('halves a request the service ran out of time on, and sends fewer rows per request from then on', async () => {
+    const stored = new Map<string, unknown>();
+    const sizes: number[] = [];
+    peer = await startPeer((request, res) => {
+      const body = JSON.parse(request.body) as { Targets: { accountid: string }[] };
+      sizes.push(body.Targets.length);
+      if (body.Targets.length > 30) {
+        sendError(res, 408, '0x80040216', 'The request timed out.');
+        return;
+      }
+      for (const target of body.Targets) stored.set(target.accountid, target);
+      res.writeHead(204);
+      res.end();
+    });
+    const rules: TableRules = {
+      entitySet: 'accounts',
+      logicalName: 'account',
+      primaryKey: 'accountid',
+      properties: new Map([['name', { name: 'name', type: 'Edm.String', nullable: true }]]),
+      lookups: new Set(),
+      maxLengths: new Map(),
+    };
+    const lines = Array.from({ length: 400 }, (_, i) => `Row ${i}`);
+    const summary = await importRows({
+      client: clientFor(peer.url, 'token'),
+      rules,
+      source: await openSourceText(`name\n${lines.join('\n')}\n`, 'csv'),
+      csv: true,
+      mode: 'bulk',
+      batchSize: 100,
+      parallel: 1,
+    });
+    assert.equal(summary.imported, 400);
+    assert.equal(stored.size, 400);
+    assert.deepEqual(sizes.slice(0, 4), [100, 50, 25, 25], 'halved until it fits');
+    assert.ok(
+      sizes.slice(4).every((size) => size <= 25),
+      'and smaller from then on',
     );
   });
 });

@@ -1,0 +1,224 @@
+import { Command, CommanderError, Option } from 'commander';
+import { open, stat, truncate } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { CSV_BOM, csvField, guardFormula } from '../core/csv';
+import { describeError, WorkbenchError } from '../core/errors';
+import type { CheckpointIdentity } from '../dataverse/checkpoint';
+import { CheckpointWriter, checkpointPath, readCheckpoint } from '../dataverse/checkpoint';
+import { cacheDirectory } from '../dataverse/connectionsFile';
+import { MetadataCache } from '../dataverse/metadataCache';
+import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
+import { exportRows, isExportCheckpoint } from '../dataverse/tableExport';
+import type { ClientEvent } from '../dataverse/webApiClient';
+import { WebApiClient } from '../dataverse/webApiClient';
+import { cliResolveOptions, redact, resolveConnection } from './connections';
+import { positiveInteger, retryLine } from './importCommand';
+import type { CliIo } from './program';
+
+const USAGE_EXIT_CODE = 2;
+const FAILED_EXIT_CODE = 1;
+const PROGRESS_INTERVAL_MS = 1000;
+
+function usage(io: CliIo, message: string): never {
+  io.stderr(`dvw export: ${message}\n`);
+  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.export.usage', message);
+}
+
+function failed(io: CliIo, message: string): never {
+  io.stderr(`dvw export: ${message}\n`);
+  throw new CommanderError(FAILED_EXIT_CODE, 'dvw.export.failed', message);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function formatOf(io: CliIo, file: string, given: unknown): ExportFormat {
+  if (given === 'csv' || given === 'jsonl') return given;
+  const extension = extname(file).toLowerCase();
+  if (extension === '.csv') return 'csv';
+  if (extension === '.jsonl' || extension === '.ndjson') return 'jsonl';
+  usage(io, `cannot tell the format of ${file}: pass --format csv or --format jsonl`);
+}
+
+interface RawOptions {
+  format?: unknown;
+  query?: unknown;
+  select?: unknown;
+  formatted?: unknown;
+  formulaGuard?: unknown;
+  pageSize?: unknown;
+  resume?: unknown;
+  env?: unknown;
+  url?: unknown;
+  token?: unknown;
+  verbose?: unknown;
+}
+
+type SavedExport = ExportCheckpoint & { readonly header: readonly string[] };
+
+/**
+ * The first page's URL: the query as given (`accounts?$filter=…`), or the table with `--select` or the columns an
+ * import can write back (valid for create and read, from EntityDefinitions; owners are left out, as they differ
+ * between environments), so that `dvw import` of the file reproduces the rows.
+ */
+async function firstPath(
+  client: WebApiClient,
+  entitySet: string,
+  logicalName: string,
+  raw: RawOptions,
+  signal: AbortSignal,
+) {
+  const query = text(raw.query);
+  if (query !== undefined) return query.replace(/^\//, '');
+  const select = text(raw.select);
+  if (select !== undefined) return `${entitySet}?$select=${encodeURIComponent(select)}`;
+  const body = await client.get(
+    `EntityDefinitions(LogicalName='${logicalName}')/Attributes?$select=LogicalName,AttributeType,IsValidForCreate,IsValidForRead,AttributeOf`,
+    { signal },
+  );
+  const columns: string[] = [];
+  for (const item of Array.isArray(body.value) ? body.value : []) {
+    if (typeof item !== 'object' || item === null) continue;
+    const attribute = item as Record<string, unknown>;
+    const name = attribute.LogicalName;
+    if (typeof name !== 'string' || (attribute.AttributeOf ?? null) !== null || attribute.IsValidForRead !== true)
+      continue;
+    if (attribute.IsValidForCreate !== true || attribute.AttributeType === 'Owner') continue;
+    const lookup = attribute.AttributeType === 'Lookup' || attribute.AttributeType === 'Customer';
+    columns.push(lookup ? `_${name}_value` : name);
+  }
+  return `${entitySet}?$select=${columns.join(',')}`;
+}
+
+async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOptions): Promise<void> {
+  const format = formatOf(io, file, raw.format);
+  const guard = raw.formulaGuard !== false;
+  const checkpointFile = checkpointPath(file);
+  let secrets: readonly string[] = [];
+  const say = (line: string): void => io.stderr(redact(line, secrets));
+  const connection = await resolveConnection(
+    { env: text(raw.env), url: text(raw.url), token: text(raw.token) },
+    process.env,
+    cliResolveOptions(io.stderr),
+  ).catch((error: unknown) => {
+    if (error instanceof WorkbenchError && error.kind === 'invalidInput') usage(io, describeError(error));
+    throw error;
+  });
+  secrets = connection.secrets;
+  const client = new WebApiClient({
+    url: connection.url,
+    tokenProvider: connection.tokenProvider,
+    retry: { maxAttempts: 12 },
+    ...(raw.verbose === true ? { onEvent: (event: ClientEvent) => say(retryLine(event)) } : {}),
+  });
+  const abort = new AbortController();
+  const onInterrupt = (): void => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
+    const { model } = await cache.get({ signal: abort.signal });
+    const set = model.entitySets.get(entitySet);
+    if (set === undefined) usage(io, `'${entitySet}' is not an entity set of ${connection.label}`);
+    const logicalName = set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
+    const path = await firstPath(client, entitySet, logicalName, raw, abort.signal);
+    const identity: CheckpointIdentity = {
+      file: resolve(file),
+      source: path,
+      environment: client.webApiUrl,
+      format,
+      guard: String(guard),
+      formatted: String(raw.formatted === true),
+    };
+    let resume: SavedExport | undefined;
+    if (raw.resume === true) {
+      resume = await readCheckpoint(checkpointFile, identity, isExportCheckpoint);
+      if (resume === undefined) usage(io, `no checkpoint of this export to resume (${checkpointFile})`);
+      const { size } = await stat(file);
+      if (size < resume.bytes) usage(io, `${file} is shorter than its checkpoint says; export again without --resume`);
+      // Rows written after the checkpoint (a page cut short by the kill) are written again.
+      await truncate(file, resume.bytes);
+    }
+    handle = await open(file, resume === undefined ? 'w' : 'a');
+    const out = handle;
+    const write = async (chunk: string): Promise<void> => {
+      await out.write(chunk);
+    };
+    if (resume === undefined && format === 'csv') await write(CSV_BOM);
+    const saver = new CheckpointWriter<SavedExport>(checkpointFile, identity);
+    let lastProgress = 0;
+    const summary = await exportRows({
+      client,
+      model,
+      entitySet,
+      path,
+      format,
+      formatted: raw.formatted === true,
+      ...(typeof raw.pageSize === 'number' ? { pageSize: raw.pageSize } : {}),
+      write,
+      csvLine: (cells) => `${cells.map((cell) => csvField(guard ? guardFormula(cell) : cell)).join(',')}\r\n`,
+      ...(resume === undefined ? {} : { resume }),
+      // The file is synced before the checkpoint says its rows are there: a kill loses no row it counted.
+      onCheckpoint: (checkpoint) => void out.datasync().then(() => saver.save(checkpoint)),
+      onProgress: (progress) => {
+        const now = performance.now();
+        if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+        lastProgress = now;
+        say(`${progress.rows.toLocaleString('en-US')} rows written (${progress.pages} pages)\n`);
+      },
+      signal: abort.signal,
+    });
+    await handle.close();
+    handle = undefined;
+    await saver.remove();
+    const resumed = summary.resumed ? ' (resumed)' : '';
+    io.stdout(`${summary.rows} rows of ${entitySet} exported to ${file} in ${summary.pages} pages${resumed}\n`);
+  } catch (error) {
+    if (error instanceof CommanderError) throw error;
+    if (error instanceof WorkbenchError && error.kind === 'cancelled') {
+      failed(io, 'interrupted: run the same command with --resume to continue');
+    }
+    if (error instanceof WorkbenchError && error.kind === 'invalidInput')
+      usage(io, redact(describeError(error), secrets));
+    failed(io, redact(describeError(error), secrets));
+  } finally {
+    await handle?.close();
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --select COLS] [--formatted] [--resume]`. */
+export function registerExportCommand(program: Command, io: CliIo): void {
+  const command = new Command('export')
+    .description(
+      'export a table or query to a CSV or JSON Lines file, page by page (resumable; dvw import reads it back)',
+    )
+    .argument('<entityset>', 'the entity set, e.g. accounts')
+    .argument('<file>', 'the file to write')
+    .addOption(
+      new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
+    )
+    .option(
+      '--query <url>',
+      'a query of the entity set instead of the whole table, e.g. "accounts?$filter=statecode eq 0"',
+    )
+    .option('--select <columns>', 'these columns (comma-separated) instead of those an import can write back')
+    .option('--page-size <n>', 'rows per page asked of the service (default 5000)', positiveInteger(5000))
+    .option('--formatted', 'add formatted values (option labels, currency) beside the values')
+    .option('--no-formula-guard', "CSV: keep cells starting with = + - @ as they are (no leading ')")
+    .option('--resume', 'continue an interrupted export from its checkpoint file (FILE.dvw-checkpoint.json)')
+    .option('--env <name>', 'a named environment (dvw env add)')
+    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
+    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)')
+    .option('--verbose', 'print every retry (method, path, status, wait)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride((error) => {
+      if (error.exitCode === 0) throw error;
+      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+    })
+    .action(async (entitySet: string, file: string, raw: RawOptions) => {
+      await runExport(io, entitySet, file, raw);
+    });
+  program.addCommand(command);
+}

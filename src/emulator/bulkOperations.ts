@@ -1,0 +1,160 @@
+/**
+ * Dataverse's bulk operation messages, bound to an entity set:
+ * `POST accounts/Microsoft.Dynamics.CRM.CreateMultiple` with `{"Targets":[{"@odata.type":"Microsoft.Dynamics.CRM.account", …}]}`.
+ * Followed: https://learn.microsoft.com/power-apps/developer/data-platform/bulk-operations ("Use bulk operation
+ * messages") and its Web API samples. CreateMultiple answers 200 with `Ids`; UpdateMultiple and UpsertMultiple
+ * answer 204. Every target must name the bound table in `@odata.type`. On standard tables the request is all or
+ * nothing: one failing record fails the request and nothing is written. DeleteMultiple exists for elastic tables
+ * only, and the emulator has none. Each record goes through createRecord/updateRecord, so steps on Create and Update
+ * fire once per record, as the pipeline runs them for the `*Multiple` messages.
+ */
+import { parseODataUrl } from '../odata/url';
+import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';
+import { createRecord, isGuid, isRecord, updateRecord } from './records';
+import type { Reply } from './reply';
+import type { Service } from './routes/context';
+import type { Key } from './routes/keys';
+import { findByKey, missingRecord, resolveKey } from './routes/keys';
+import type { Table } from './schema/schema';
+
+export const BULK_MESSAGES = ['CreateMultiple', 'UpdateMultiple', 'UpsertMultiple', 'DeleteMultiple'] as const;
+export type BulkMessage = (typeof BULK_MESSAGES)[number];
+
+/** The messages a standard table has (DeleteMultiple is for elastic tables); seeded as sdkmessagefilters. */
+export const STANDARD_TABLE_BULK_MESSAGES: readonly BulkMessage[] = [
+  'CreateMultiple',
+  'UpdateMultiple',
+  'UpsertMultiple',
+];
+
+const NAMESPACE = 'Microsoft.Dynamics.CRM.';
+
+/** The bulk message a bound-action segment names (`Microsoft.Dynamics.CRM.CreateMultiple`), if any. */
+export function bulkMessageOf(segment: string): BulkMessage | undefined {
+  if (!segment.startsWith(NAMESPACE)) return undefined;
+  const name = segment.slice(NAMESPACE.length);
+  return BULK_MESSAGES.find((m) => m === name);
+}
+
+/** The record at `index` failed: the request fails with Dataverse's error, the index added to the message. */
+function atIndex(index: number, error: unknown): never {
+  if (error instanceof DataverseHttpError) {
+    throw new DataverseHttpError(
+      error.status,
+      error.code,
+      `${error.message} (Targets[${index}])`,
+      { ...error.headers },
+      error.guess,
+    );
+  }
+  throw error;
+}
+
+function targetsOf(table: Table, message: BulkMessage, body: unknown): Record<string, unknown>[] {
+  if (!isRecord(body) || !Array.isArray(body.Targets)) {
+    throw badRequest(`${message} needs a body {"Targets": [...]} with the records of '${table.logicalName}'.`);
+  }
+  if (body.Targets.length === 0) throw badRequest(`${message} needs at least one record in Targets.`);
+  const expected = `${NAMESPACE}${table.logicalName}`;
+  return body.Targets.map((target: unknown, index) => {
+    if (!isRecord(target)) throw badRequest(`Targets[${index}] must be a JSON object.`);
+    const type = target['@odata.type'];
+    if (type !== expected && type !== `#${expected}`) {
+      throw badRequest(
+        type === undefined
+          ? `Targets[${index}] has no '@odata.type'; every record of ${message} must have '@odata.type': '${expected}'.`
+          : `Targets[${index}] has '@odata.type' ${JSON.stringify(type)}; ${message} on '${table.entitySetName}' takes only '${expected}'.`,
+      );
+    }
+    return target;
+  });
+}
+
+/** The key of an UpdateMultiple/UpsertMultiple target: `@odata.id` (primary or alternate key) or the primary id column. */
+function keyOf(table: Table, target: Record<string, unknown>): Key | undefined {
+  const reference = target['@odata.id'];
+  if (reference !== undefined) {
+    if (typeof reference !== 'string') throw badRequest(`'@odata.id' must be a string.`);
+    const path = /\/api\/data\/v9\.[0-2]\/(.*)$/.exec(reference)?.[1] ?? reference.replace(/^\//, '');
+    // Read as the router reads a URL's key, so `@odata.id` takes what a URL takes.
+    const parsed = parseODataUrl(path, { templates: false });
+    const [segment, ...rest] = parsed.path.segments;
+    if (
+      segment?.kind === 'system' ||
+      segment?.name !== table.entitySetName ||
+      segment.args === undefined ||
+      rest.length > 0
+    ) {
+      throw badRequest(`The '@odata.id' '${reference}' does not name a record of '${table.entitySetName}'.`);
+    }
+    return resolveKey(table, segment.args);
+  }
+  const id = target[table.primaryIdAttribute];
+  if (typeof id === 'string' && isGuid(id)) return id.toLowerCase();
+  return undefined;
+}
+
+/** The target's columns without the key values that `@odata.id` repeats (they identify, they are not written). */
+function columnsOf(target: Record<string, unknown>, key: Key): Record<string, unknown> {
+  if (typeof key === 'string') return target;
+  return Object.fromEntries(Object.entries(target).filter(([name]) => !(name in key.alternate)));
+}
+
+/** Runs one bulk message on `table`; the caller runs it inside one transaction (savepoint) so a throw writes nothing. */
+export function runBulkMessage(service: Service, table: Table, message: BulkMessage, body: unknown): Reply {
+  if (message === 'DeleteMultiple') {
+    throw new DataverseHttpError(
+      400,
+      ErrorCodes.notSupported,
+      `DeleteMultiple is supported for elastic tables only; '${table.logicalName}' is a standard table.`,
+    );
+  }
+  const targets = targetsOf(table, message, body);
+  const { ctx } = service;
+  if (message === 'CreateMultiple') {
+    const ids: string[] = [];
+    targets.forEach((target, index) => {
+      try {
+        ids.push(String(createRecord(ctx, table, target)[table.primaryIdAttribute]));
+      } catch (error) {
+        atIndex(index, error);
+      }
+    });
+    return {
+      status: 200,
+      headers: { 'Content-Type': 'application/json; odata.metadata=minimal' },
+      body: JSON.stringify({
+        '@odata.context': `${service.webApi}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`,
+        Ids: ids,
+      }),
+    };
+  }
+  targets.forEach((target, index) => {
+    try {
+      const key = keyOf(table, target);
+      if (key === undefined) {
+        throw guessed(
+          400,
+          'bulkTargetKey',
+          `${message} needs the key of every record: '${table.primaryIdAttribute}' or '@odata.id'.`,
+        );
+      }
+      const existing = findByKey(service.store, table, key);
+      if (existing !== null) {
+        updateRecord(ctx, table, String(existing[table.primaryIdAttribute]), columnsOf(target, key));
+      } else if (message === 'UpdateMultiple') {
+        throw missingRecord(table, key);
+      } else {
+        createRecord(
+          ctx,
+          table,
+          typeof key === 'string' ? target : { ...target, ...key.alternate },
+          typeof key === 'string' ? key : undefined,
+        );
+      }
+    } catch (error) {
+      atIndex(index, error);
+    }
+  });
+  return { status: 204, headers: {} };
+}

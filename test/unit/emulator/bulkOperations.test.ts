@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseRemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
+import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
+import { applyPlan, computePlan } from '../../../src/webhooks/plan';
+import { validateRegistrationFile } from '../../../src/webhooks/registrationFile';
+import { createWebApiExecutor, loadRegisteredState } from '../../../src/webhooks/webApiExecutor';
+import type { Client } from './helpers';
+import { errorOf, jsonOf, startClient } from './helpers';
+
+// Request and response shapes from Microsoft Learn, "Use bulk operation messages" and "Sample: Web API Use bulk
+// operations" (https://learn.microsoft.com/power-apps/developer/data-platform/bulk-operations).
+const ACCOUNT = 'Microsoft.Dynamics.CRM.account';
+
+describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, UpsertMultiple, DeleteMultiple)', () => {
+  let c: Client;
+  beforeEach(async () => {
+    c = await startClient({ seed: 'none' });
+  });
+  afterEach(() => c.emulator.close());
+
+  const names = async (): Promise<string[]> => {
+    const body = await jsonOf(await c.request('GET', 'accounts?$select=name&$orderby=name'));
+    return (body.value as { name: string }[]).map((row) => row.name);
+  };
+
+  it('CreateMultiple answers 200 with the CreateMultipleResponse Ids, one per target, in order, and x-ms-dop-hint', async () => {
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: { Targets: [1, 2, 3].map((i) => ({ '@odata.type': ACCOUNT, name: `Bulk ${i}` })) },
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('x-ms-dop-hint') ?? '', /^\d+$/);
+    const body = await jsonOf(response);
+    assert.equal(body['@odata.context'], `${c.emulator.webApi}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`);
+    const ids = body.Ids as string[];
+    assert.equal(ids.length, 3);
+    for (const [i, id] of ids.entries()) {
+      const row = await jsonOf(await c.request('GET', `accounts(${id})?$select=name`));
+      assert.equal(row.name, `Bulk ${i + 1}`);
+    }
+  });
+
+  it('refuses a target without @odata.type, or of another table, and writes nothing', async () => {
+    const missing = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: { Targets: [{ '@odata.type': ACCOUNT, name: 'A' }, { name: 'B' }] },
+    });
+    assert.equal(missing.status, 400);
+    assert.match((await errorOf(missing)).message, /Targets\[1\] has no '@odata\.type'/);
+    const other = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: { Targets: [{ '@odata.type': 'Microsoft.Dynamics.CRM.contact', lastname: 'C' }] },
+    });
+    assert.equal(other.status, 400);
+    const noTargets = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', { body: {} });
+    assert.equal(noTargets.status, 400);
+    assert.deepEqual(await names(), []);
+  });
+
+  it('is all or nothing: one failing record fails the request, naming its index, and nothing is written', async () => {
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: {
+        Targets: [
+          { '@odata.type': ACCOUNT, name: 'Fine' },
+          { '@odata.type': ACCOUNT, name: 'x'.repeat(161) },
+          { '@odata.type': ACCOUNT, name: 'Also fine' },
+        ],
+      },
+    });
+    assert.equal(response.status, 400);
+    const error = await errorOf(response);
+    assert.match(error.message, /\(Targets\[1\]\)$/);
+    assert.deepEqual(await names(), []);
+  });
+
+  it('UpdateMultiple answers 204 and updates by primary key; a missing record fails it all', async () => {
+    const created = await jsonOf(
+      await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+        body: {
+          Targets: [
+            { '@odata.type': ACCOUNT, name: 'One' },
+            { '@odata.type': ACCOUNT, name: 'Two' },
+          ],
+        },
+      }),
+    );
+    const [one, two] = created.Ids as string[];
+    const updated = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpdateMultiple', {
+      body: {
+        Targets: [
+          { '@odata.type': ACCOUNT, accountid: one, name: 'One!' },
+          { '@odata.type': ACCOUNT, accountid: two, name: 'Two!' },
+        ],
+      },
+    });
+    assert.equal(updated.status, 204);
+    assert.deepEqual(await names(), ['One!', 'Two!']);
+    const missing = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpdateMultiple', {
+      body: {
+        Targets: [
+          { '@odata.type': ACCOUNT, accountid: one, name: 'Changed' },
+          { '@odata.type': ACCOUNT, accountid: '00000000-0000-0000-0000-00000000000a', name: 'Nobody' },
+        ],
+      },
+    });
+    assert.equal(missing.status, 404);
+    assert.match((await errorOf(missing)).message, /Does Not Exist \(Targets\[1\]\)/);
+    assert.deepEqual(await names(), ['One!', 'Two!'], 'the first target was rolled back too');
+  });
+
+  it('UpsertMultiple answers 204, keyed by @odata.id with an alternate key or the primary key: creates, then updates', async () => {
+    const id = '5d3b7b0e-4a51-4a43-9a1f-4c1b0e7f2c11';
+    const targets = (suffix: string): Record<string, unknown>[] => [
+      {
+        '@odata.type': ACCOUNT,
+        '@odata.id': "accounts(accountnumber='ACC-1')",
+        accountnumber: 'ACC-1',
+        name: `By key${suffix}`,
+      },
+      { '@odata.type': ACCOUNT, '@odata.id': `accounts(${id})`, name: `By id${suffix}` },
+    ];
+    const first = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+      body: { Targets: targets('') },
+    });
+    assert.equal(first.status, 204);
+    const second = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+      body: { Targets: targets(' again') },
+    });
+    assert.equal(second.status, 204);
+    assert.deepEqual(await names(), ['By id again', 'By key again'], 'updated in place, no copies');
+    const byId = await jsonOf(await c.request('GET', `accounts(${id})?$select=name`));
+    assert.equal(byId.name, 'By id again');
+    const noKey = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+      body: { Targets: [{ '@odata.type': ACCOUNT, name: 'No key' }] },
+    });
+    assert.equal(noKey.status, 400);
+  });
+
+  it('DeleteMultiple is for elastic tables only: a standard table refuses it; GET is not allowed', async () => {
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.DeleteMultiple', {
+      body: { Targets: [{ '@odata.type': ACCOUNT, accountid: '00000000-0000-0000-0000-00000000000a' }] },
+    });
+    assert.equal(response.status, 400);
+    assert.match((await errorOf(response)).message, /elastic tables only/);
+    assert.equal((await c.request('GET', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple')).status, 405);
+  });
+
+  it('lists CreateMultiple, UpdateMultiple and UpsertMultiple as sdkmessagefilters of standard tables', async () => {
+    const filter = encodeURIComponent("sdkmessageid/name eq 'UpsertMultiple' and primaryobjecttypecode eq 'account'");
+    const found = await jsonOf(await c.request('GET', `sdkmessagefilters?$select=name&$filter=${filter}`));
+    assert.deepEqual(
+      (found.value as { name: string }[]).map((f) => f.name),
+      ['UpsertMultiple account'],
+    );
+  });
+
+  it('runs steps on Create once per record, as Dataverse runs them for CreateMultiple', async () => {
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(200);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
+      const file = validateRegistrationFile({
+        endpoints: [
+          {
+            name: 'Bulk',
+            kind: 'webhook',
+            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+            auth: { kind: 'WebhookKey', value: { env: 'K' } },
+            steps: [{ name: 'created', message: 'Create', table: 'account', stage: 'post-operation', mode: 'async' }],
+          },
+        ],
+      });
+      if (!file.ok) throw new Error(JSON.stringify(file.issues));
+      await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
+        resolveSecret: () => 'key',
+      });
+      const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+        body: { Targets: [1, 2, 3].map((i) => ({ '@odata.type': ACCOUNT, name: `Hooked ${i}` })) },
+      });
+      const ids = (await jsonOf(response)).Ids as string[];
+      await c.emulator.webhooks.idle();
+      const contexts = received.map((body) => parseRemoteExecutionContext(body));
+      assert.deepEqual(
+        contexts.map((context) => context.messageName),
+        ['Create', 'Create', 'Create'],
+      );
+      assert.deepEqual(contexts.map((context) => context.primaryEntityId).sort(), [...ids].sort());
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
