@@ -135,7 +135,20 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal(first.length, second.length);
     const name = first.find((node) => node.type === 'column' && node.property.name === 'name');
     assert.ok(name);
-    assert.match(String(item(name).description), /^String/);
+    assert.equal(item(name).label, 'Account Name');
+    assert.match(String(item(name).description), /^name · String/);
+    // One naming scheme: display name first, the logical name as description, Dataverse's type.
+    const contact = first.find((node) => node.type === 'column' && node.property.name === '_primarycontactid_value');
+    assert.ok(contact);
+    assert.equal(item(contact).label, 'Primary Contact');
+    assert.match(String(item(contact).description), /^primarycontactid · Lookup/);
+    assert.match(textOf(item(contact).tooltip), /\nWeb API name: _primarycontactid_value\nType: Lookup \(Edm\.Guid\)/);
+    const labels = first.map((node) => textOf(item(node).label));
+    assert.deepEqual(
+      labels,
+      [...labels].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })),
+      'sorted by display name',
+    );
     assert.match(textOf(item(name).tooltip), /^Account Name \(name\)\nType: String \(Edm\.String\)\nRequired: /);
     const industry = first.find((node) => node.type === 'column' && node.property.name === 'industrycode');
     assert.ok(industry);

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
 import type { JsonObject, Page } from '../../dataverse/webApiClient';
-import { columnDescription, columnTooltip } from '../../odata/tableExplorer';
+import { columnDescription, columnLabel, columnTooltip } from '../../odata/tableExplorer';
 import type { Connection, ConnectionManager } from '../connections';
 import { EMULATOR_CONNECTION_ID } from '../connections';
 import { Commands, Settings, TreeItemContexts } from '../constants';
@@ -357,7 +357,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
         return item;
       }
       case 'column': {
-        const item = new vscode.TreeItem(node.property.name, none);
+        const item = new vscode.TreeItem(columnLabel(node.property), none);
         item.description = columnDescription(node.property);
         item.tooltip = columnTooltip(node.property);
         item.iconPath = new vscode.ThemeIcon('symbol-field');
