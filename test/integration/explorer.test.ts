@@ -110,6 +110,12 @@ describe('Dataverse explorer and records against the emulator', () => {
   it('marks the active emulator and lists its tables with display and logical names, filterable', async () => {
     const emulator = await child(undefined, 'emulator');
     assert.match(String(item(emulator).description), /^active · http:\/\/127\.0\.0\.1:\d+/);
+    // First run: the emulator alone is shown open, its Tables one click away.
+    const configured = vscode.workspace.getConfiguration(Settings.section).get<unknown[]>(Settings.environments) ?? [];
+    assert.equal(
+      item(emulator).collapsibleState,
+      configured.length === 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+    );
     const account = await table('account');
     assert.equal(account.table.entitySet, 'accounts');
     assert.equal(item(account).label, 'Account');

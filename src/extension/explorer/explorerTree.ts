@@ -284,7 +284,12 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
       case 'emulator':
       case 'environment': {
         const active = this.connections.active?.id === node.connection.id;
-        const item = new vscode.TreeItem(node.connection.name, collapsed);
+        // With nothing else configured, the emulator's tables are what the user came for: show them open.
+        const only = node.type === 'emulator' && this.store.read().environments.length === 0;
+        const item = new vscode.TreeItem(
+          node.connection.name,
+          only ? vscode.TreeItemCollapsibleState.Expanded : collapsed,
+        );
         item.id = node.id;
         item.description = `${active ? 'active · ' : ''}${node.connection.url}`;
         item.tooltip = `${node.connection.name}${active ? ' (active)' : ''}\n${
