@@ -64,6 +64,10 @@ export const Views = { explorer: 'dataverse.explorer', requests: 'dataverse.requ
 /** Context keys set with `setContext`, used in `when` clauses of the manifest. */
 export const ContextKeys = {
   emulatorRunning: 'dataverse.emulatorRunning',
+  emulatorStarting: 'dataverse.emulatorStarting',
+  /** Walkthrough steps tick on these (`onContext:` completion events), set when the real thing happened. */
+  walkthroughQueryRun: 'dataverse.walkthrough.queryRun',
+  walkthroughRecordSaved: 'dataverse.walkthrough.recordSaved',
   webhookInspectorRunning: 'dataverse.webhookInspectorRunning',
 } as const;
 

@@ -73,10 +73,20 @@ export class EmulatorHost implements vscode.Disposable {
    */
   start(): Promise<RunningEmulator> {
     if (this.current) return Promise.resolve(this.current);
-    this.starting ??= this.attachOrSpawn().finally(() => {
-      this.starting = undefined;
-    });
+    if (this.starting === undefined) {
+      this.starting = this.attachOrSpawn().finally(() => {
+        this.starting = undefined;
+        this.changed.fire();
+      });
+      // The welcome view says "Starting…" instead of offering to start it again.
+      this.changed.fire();
+    }
     return this.starting;
+  }
+
+  /** True while a start is under way. */
+  get isStarting(): boolean {
+    return this.starting !== undefined;
   }
 
   /** Stops the emulator this window runs; an attached window only detaches from the other window's one. */

@@ -19,6 +19,7 @@ import type { ExplorerTreeProvider } from './explorer/explorerTree';
 import type { RequestHistory } from './history/requestHistory';
 import { registerRequestHistory } from './history/requestHistory';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
+import { openWalkthroughOnce, tickStep } from './firstRun';
 import { createLog } from './log';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
@@ -123,6 +124,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     emulator,
     emulator.onDidChange(() => {
       void vscode.commands.executeCommand('setContext', ContextKeys.emulatorRunning, emulator.running !== undefined);
+      void vscode.commands.executeCommand('setContext', ContextKeys.emulatorStarting, emulator.isStarting);
     }),
     languageClient,
     connections,
@@ -166,7 +168,12 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     ),
     registerCommand(commandContext, Commands.stopEmulator, () => emulator.stop()),
     registerCommand(commandContext, Commands.selectEnvironment, () => selectEnvironment(connections, prompts)),
-    registerCommand(commandContext, Commands.runBlock, (args) => runBlockCommand(runner, presenter, args, 'run')),
+    registerCommand(commandContext, Commands.runBlock, async (args) => {
+      const run = await runBlockCommand(runner, presenter, args, 'run');
+      if (run !== undefined) tickStep(ContextKeys.walkthroughQueryRun);
+      return run;
+    }),
+    explorer.records.onDidSaveRecord(() => tickStep(ContextKeys.walkthroughRecordSaved)),
     registerCommand(commandContext, Commands.getChanges, (args) =>
       runBlockCommand(runner, presenter, args, 'getChanges'),
     ),
@@ -183,6 +190,11 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       // Another window's emulator holds the data file: say so, instead of a view with no environment.
       if (isWorkbenchError(error) && error.kind === 'conflict') void vscode.window.showWarningMessage(error.message);
     });
+  }
+
+  // Tests drive a fresh profile on every run: a walkthrough tab would take the editor they check.
+  if (context.extensionMode !== vscode.ExtensionMode.Test) {
+    openWalkthroughOnce(context.globalState).catch((error: unknown) => log.warn(String(error)));
   }
 
   log.info(

@@ -80,11 +80,41 @@ export function tableQueryText(input: TableQueryInput): string {
   return lines.join('\n');
 }
 
-/** The column's type, requirement, length and choices, one fact per line. */
+/** `_primarycontactid_value` → `primarycontactid`: a lookup's logical name, as makers and docs call it. */
+export function columnLogicalName(property: Property): string {
+  return /^_(.+)_value$/.exec(property.name)?.[1] ?? property.name;
+}
+
+/** What the tree and grid call a column: its display name, else its logical name. */
+export function columnLabel(property: Property): string {
+  return property.info?.displayName ?? columnLogicalName(property);
+}
+
+/**
+ * The column's type as Dataverse names it (Money, Lookup, Choice), else the Edm type without its prefix.
+ * `Picklist` is shown as Choice, the name makers see since 2021.
+ */
+export function columnType(property: Property): string {
+  const attributeType = property.info?.attributeType;
+  if (attributeType === undefined) return property.type.replace(/^Edm\./, '');
+  return attributeType === 'Picklist' ? 'Choice' : attributeType;
+}
+
+/** Columns in the order a maker expects: by display name, then logical name. */
+export function compareColumns(a: Property, b: Property): number {
+  return (
+    columnLabel(a).localeCompare(columnLabel(b), 'en', { sensitivity: 'base' }) ||
+    columnLogicalName(a).localeCompare(columnLogicalName(b))
+  );
+}
+
+/** The column's names, type, requirement, length and choices, one fact per line. */
 export function columnTooltip(property: Property): string {
   const info = property.info;
-  const lines = [info?.displayName === undefined ? property.name : `${info.displayName} (${property.name})`];
-  lines.push(`Type: ${info?.attributeType ?? property.type}${info === undefined ? '' : ` (${property.type})`}`);
+  const logicalName = columnLogicalName(property);
+  const lines = [info?.displayName === undefined ? logicalName : `${info.displayName} (${logicalName})`];
+  if (logicalName !== property.name) lines.push(`Web API name: ${property.name}`);
+  lines.push(`Type: ${info === undefined ? property.type : `${columnType(property)} (${property.type})`}`);
   lines.push(`Required: ${requiredText(info?.requiredLevel, property.nullable)}`);
   if (property.maxLength !== undefined) lines.push(`Max length: ${property.maxLength}`);
   if (info?.targets !== undefined && info.targets.length > 0) lines.push(`Targets: ${info.targets.join(', ')}`);
@@ -95,9 +125,9 @@ export function columnTooltip(property: Property): string {
   return lines.join('\n');
 }
 
-/** Short form for the tree item's description. */
+/** Short form for the tree item's description: the logical name, then the type and requirement. */
 export function columnDescription(property: Property): string {
-  const parts = [property.info?.attributeType ?? property.type.replace(/^Edm\./, '')];
+  const parts = [columnLogicalName(property), columnType(property)];
   const level = property.info?.requiredLevel;
   if (level === 'SystemRequired' || level === 'ApplicationRequired') parts.push('required');
   else if (level === 'Recommended') parts.push('recommended');

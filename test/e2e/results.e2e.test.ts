@@ -80,8 +80,8 @@ describe('results page in Chromium', function () {
   /** Texts of the visible body rows' cells, by column name. */
   async function visibleColumn(name: string): Promise<string[]> {
     return page.evaluate((column) => {
-      const headers = Array.from(document.querySelectorAll('.grid-header .hcell')).map((h) => h.textContent ?? '');
-      const at = headers.findIndex((h) => h.replace(/[▲▼]/g, '') === column);
+      const headers = Array.from(document.querySelectorAll<HTMLElement>('.grid-header .hcell'));
+      const at = headers.findIndex((h) => h.dataset.column === column);
       const rows = Array.from(document.querySelectorAll<HTMLElement>('.grid-row:not([hidden])')).sort(
         (a, b) => Number(a.dataset.index) - Number(b.dataset.index),
       );
@@ -92,8 +92,8 @@ describe('results page in Chromium', function () {
   async function cell(row: number, column: string): Promise<{ text: string; className: string }> {
     return page.evaluate(
       ({ row, column }) => {
-        const headers = Array.from(document.querySelectorAll('.grid-header .hcell')).map((h) => h.textContent ?? '');
-        const at = headers.findIndex((h) => h.replace(/[▲▼]/g, '') === column);
+        const headers = Array.from(document.querySelectorAll<HTMLElement>('.grid-header .hcell'));
+        const at = headers.findIndex((h) => h.dataset.column === column);
         const element = document.querySelector(`.grid-row[data-index="${row}"]:not([hidden])`)?.children[at];
         return { text: element?.textContent ?? '<missing>', className: element?.className ?? '' };
       },
@@ -126,7 +126,10 @@ describe('results page in Chromium', function () {
     const status = await page.locator('.status-line').textContent();
     assert.match(status ?? '', /^3 rows · 42 ms · HTTP 200 · request b7f1c0de-5a1e-4e2b-9f00-000000000042$/);
     const title = await page.locator('.hcell[data-column="revenue"]').getAttribute('title');
-    assert.match(title ?? '', /revenue · Annual Revenue · Money/);
+    assert.match(title ?? '', /^Annual Revenue \(revenue\)\nMoney\n/);
+    // One naming scheme with the explorer: the display name, the logical name beside it.
+    assert.equal(await page.locator('.hcell[data-column="revenue"] .hname').textContent(), 'Annual Revenue');
+    assert.equal(await page.locator('.hcell[data-column="revenue"] .hdesc').textContent(), 'revenue');
 
     await page.locator('label.toggle').click();
     assert.equal((await cell(1, 'revenue')).text, '7919');
@@ -172,15 +175,22 @@ describe('results page in Chromium', function () {
       /Account Name/.test(document.querySelector('.hcell[data-column="name"]')?.getAttribute('title') ?? ''),
     );
     await header.hover();
-    assert.match((await header.getAttribute('title')) ?? '', /^telephone1 · Main Phone · String\n/);
+    assert.match((await header.getAttribute('title')) ?? '', /^Main Phone \(telephone1\)\nString\n/);
     assert.match(
       (await page.locator('.hcell[data-column="_primarycontactid_value"]').getAttribute('title')) ?? '',
-      /Primary Contact · Lookup/,
+      /^Primary Contact \(primarycontactid\)\nWeb API name: _primarycontactid_value\nLookup\n/,
     );
     assert.deepEqual(
-      await page.locator('.grid-header .hname').allTextContents(),
+      await page
+        .locator('.grid-header .hcell[data-column]')
+        .evaluateAll((cells) => cells.map((cell) => (cell as HTMLElement).dataset.column)),
       ['accountid', 'name', 'revenue', 'statecode', '_primarycontactid_value', 'telephone1', 'donotemail'],
       'the column order stays as shown',
+    );
+    assert.deepEqual(
+      (await page.locator('.grid-header .hname').allTextContents()).slice(1, 6),
+      ['Account Name', 'revenue', 'statecode', 'Primary Contact', 'Main Phone'],
+      'display names once the hints came',
     );
   });
 

@@ -110,6 +110,12 @@ describe('Dataverse explorer and records against the emulator', () => {
   it('marks the active emulator and lists its tables with display and logical names, filterable', async () => {
     const emulator = await child(undefined, 'emulator');
     assert.match(String(item(emulator).description), /^active · http:\/\/127\.0\.0\.1:\d+/);
+    // First run: the emulator alone is shown open, its Tables one click away.
+    const configured = vscode.workspace.getConfiguration(Settings.section).get<unknown[]>(Settings.environments) ?? [];
+    assert.equal(
+      item(emulator).collapsibleState,
+      configured.length === 0 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+    );
     const account = await table('account');
     assert.equal(account.table.entitySet, 'accounts');
     assert.equal(item(account).label, 'Account');
@@ -135,7 +141,20 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal(first.length, second.length);
     const name = first.find((node) => node.type === 'column' && node.property.name === 'name');
     assert.ok(name);
-    assert.match(String(item(name).description), /^String/);
+    assert.equal(item(name).label, 'Account Name');
+    assert.match(String(item(name).description), /^name · String/);
+    // One naming scheme: display name first, the logical name as description, Dataverse's type.
+    const contact = first.find((node) => node.type === 'column' && node.property.name === '_primarycontactid_value');
+    assert.ok(contact);
+    assert.equal(item(contact).label, 'Primary Contact');
+    assert.match(String(item(contact).description), /^primarycontactid · Lookup/);
+    assert.match(textOf(item(contact).tooltip), /\nWeb API name: _primarycontactid_value\nType: Lookup \(Edm\.Guid\)/);
+    const labels = first.map((node) => textOf(item(node).label));
+    assert.deepEqual(
+      labels,
+      [...labels].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })),
+      'sorted by display name',
+    );
     assert.match(textOf(item(name).tooltip), /^Account Name \(name\)\nType: String \(Edm\.String\)\nRequired: /);
     const industry = first.find((node) => node.type === 'column' && node.property.name === 'industrycode');
     assert.ok(industry);

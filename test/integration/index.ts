@@ -21,6 +21,7 @@ export async function run(): Promise<void> {
   // Define describe/it on the global object before the suites load.
   mocha.suite.emit('pre-require', globalThis, 'integration', mocha);
   await import('./activation.test');
+  await import('./firstRun.test');
   await import('./environments.test');
   await import('./connections.test');
   await import('./language.test');

@@ -3,6 +3,7 @@ import type { JsonObject, Page } from '../../dataverse/webApiClient';
 import { isJsonObject, readPage } from '../../dataverse/webApiClient';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../metadata/model';
+import { compareColumns } from '../../odata/tableExplorer';
 import { encodeQueryValue } from '../../odata/url';
 import type { Connection, ConnectionManager } from '../connections';
 
@@ -81,7 +82,7 @@ export class ExplorerData {
 
   async columns(connection: Connection, table: TableInfo, signal: AbortSignal): Promise<readonly Property[]> {
     const { index, type } = await this.schema(connection, table, signal);
-    return [...index.properties(type)].sort((a, b) => a.name.localeCompare(b.name));
+    return [...index.properties(type)].sort(compareColumns);
   }
 
   async relationships(

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
 import type { JsonObject, Page } from '../../dataverse/webApiClient';
-import { columnDescription, columnTooltip } from '../../odata/tableExplorer';
+import { columnDescription, columnLabel, columnTooltip } from '../../odata/tableExplorer';
 import type { Connection, ConnectionManager } from '../connections';
 import { EMULATOR_CONNECTION_ID } from '../connections';
 import { Commands, Settings, TreeItemContexts } from '../constants';
@@ -284,7 +284,12 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
       case 'emulator':
       case 'environment': {
         const active = this.connections.active?.id === node.connection.id;
-        const item = new vscode.TreeItem(node.connection.name, collapsed);
+        // With nothing else configured, the emulator's tables are what the user came for: show them open.
+        const only = node.type === 'emulator' && this.store.read().environments.length === 0;
+        const item = new vscode.TreeItem(
+          node.connection.name,
+          only ? vscode.TreeItemCollapsibleState.Expanded : collapsed,
+        );
         item.id = node.id;
         item.description = `${active ? 'active · ' : ''}${node.connection.url}`;
         item.tooltip = `${node.connection.name}${active ? ' (active)' : ''}\n${
@@ -357,7 +362,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
         return item;
       }
       case 'column': {
-        const item = new vscode.TreeItem(node.property.name, none);
+        const item = new vscode.TreeItem(columnLabel(node.property), none);
         item.description = columnDescription(node.property);
         item.tooltip = columnTooltip(node.property);
         item.iconPath = new vscode.ThemeIcon('symbol-field');

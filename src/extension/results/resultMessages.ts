@@ -1,6 +1,7 @@
 import type { RunResult } from '../../dataverse/runRequest';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { MetadataModel } from '../../metadata/model';
+import { columnType } from '../../odata/tableExplorer';
 import type { ColumnHint, HostMessage, JsonValue, ResultRow, StatusLine } from '../../webview/resultsProtocol';
 
 /**
@@ -102,7 +103,8 @@ export function columnHintsFor(model: MetadataModel, entitySet: string, columns:
     hints.push({
       logicalName: name,
       ...(displayName === undefined ? {} : { displayName }),
-      type: property.info?.attributeType ?? property.type,
+      // Dataverse's name for the type (Money, Lookup, Choice), as the explorer shows it.
+      type: property.info === undefined ? property.type : columnType(property),
     });
   }
   return hints;

@@ -114,7 +114,8 @@ export class VirtualGrid {
     const measure = this.textMeasurer();
     this.widths = columns.map((column) => {
       // The longest text by characters stands in for the widest: one measureText per column, not per cell.
-      let longest = `${column.name}  ▲`;
+      const { label, description } = headerNames(column);
+      let longest = `${label}  ${description ?? ''}  ▲`;
       for (const index of sample) {
         const row = rows[index];
         if (row === undefined) continue;
@@ -145,19 +146,25 @@ export class VirtualGrid {
     const cells: HTMLElement[] = [el('div', { className: 'hcell gutter', text: '#', attrs: { role: 'columnheader' } })];
     columns.forEach((column) => {
       const sorted = sort?.column === column.name ? sort.direction : undefined;
-      const details = [column.name, column.displayName, column.type].filter((x) => x !== undefined);
+      const { label, description } = headerNames(column);
+      const details = [
+        description === undefined ? label : `${label} (${description})`,
+        ...(logicalNameOf(column.name) === column.name ? [] : [`Web API name: ${column.name}`]),
+        ...(column.type === undefined ? [] : [column.type]),
+      ];
       const cell = el(
         'div',
         {
           className: `hcell${sorted ? ` sorted-${sorted}` : ''}`,
-          title: `${details.join(' · ')}\nClick to sort`,
+          title: `${details.join('\n')}\nClick to sort`,
           attrs: {
             role: 'columnheader',
             'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none',
           },
         },
         [
-          el('span', { className: 'hname', text: column.name }),
+          el('span', { className: 'hname', text: label }),
+          ...(description === undefined ? [] : [el('span', { className: 'hdesc', text: description })]),
           el('span', { className: 'sort-mark', text: sorted === 'asc' ? '▲' : sorted === 'desc' ? '▼' : '' }),
         ],
       );
@@ -450,4 +457,17 @@ export class VirtualGrid {
     const position = this.positionOf(event.target);
     if (position && this.data.openable) this.callbacks.onOpen(position.row);
   }
+}
+
+/** `_primarycontactid_value` → `primarycontactid`: lookups go by their logical name. */
+function logicalNameOf(name: string): string {
+  return /^_(.+)_value$/.exec(name)?.[1] ?? name;
+}
+
+/** A header shows the display name, with the logical name beside it, as the explorer's tree does. */
+function headerNames(column: Column): { label: string; description: string | undefined } {
+  const logicalName = logicalNameOf(column.name);
+  if (column.displayName === undefined)
+    return { label: logicalName === column.name ? column.name : logicalName, description: undefined };
+  return { label: column.displayName, description: logicalName };
 }

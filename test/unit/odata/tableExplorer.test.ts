@@ -1,6 +1,13 @@
 import * as assert from 'node:assert/strict';
 import type { Property } from '../../../src/metadata/model';
-import { columnDescription, columnTooltip, filterProblem, tableQueryText } from '../../../src/odata/tableExplorer';
+import {
+  columnDescription,
+  columnLabel,
+  columnTooltip,
+  compareColumns,
+  filterProblem,
+  tableQueryText,
+} from '../../../src/odata/tableExplorer';
 import { realMetadata } from './language/metadata';
 
 describe('records $filter check', () => {
@@ -88,12 +95,41 @@ describe('column tooltip', () => {
     },
   };
 
-  it('lists type, requirement and option values', () => {
+  it('lists type (Dataverse first, Edm second), requirement and option values', () => {
     assert.equal(
       columnTooltip(choice),
-      'Industry (industrycode)\nType: Picklist (Edm.Int32)\nRequired: business required\nOptions:\n  1 = Accounting\n  2 = Agriculture',
+      'Industry (industrycode)\nType: Choice (Edm.Int32)\nRequired: business required\nOptions:\n  1 = Accounting\n  2 = Agriculture',
     );
-    assert.equal(columnDescription(choice), 'Picklist · required');
+    assert.equal(columnDescription(choice), 'industrycode · Choice · required');
+    assert.equal(columnLabel(choice), 'Industry');
+  });
+
+  it('names a lookup by its logical name, with the Web API name on hover', () => {
+    const lookup: Property = {
+      name: '_primarycontactid_value',
+      type: 'Edm.Guid',
+      nullable: true,
+      info: {
+        logicalName: 'primarycontactid',
+        attributeType: 'Lookup',
+        displayName: 'Primary Contact',
+        description: undefined,
+        requiredLevel: 'None',
+        options: undefined,
+        targets: ['contact'],
+      },
+    };
+    assert.equal(columnLabel(lookup), 'Primary Contact');
+    assert.equal(columnDescription(lookup), 'primarycontactid · Lookup');
+    assert.match(
+      columnTooltip(lookup),
+      /^Primary Contact \(primarycontactid\)\nWeb API name: _primarycontactid_value\nType: Lookup \(Edm\.Guid\)/,
+    );
+    // Sorted by display name, so lookups no longer come first for their leading underscore.
+    assert.deepEqual(
+      [lookup, choice].sort(compareColumns).map((property) => property.name),
+      ['industrycode', '_primarycontactid_value'],
+    );
   });
 
   it('falls back on $metadata facts when EntityDefinitions are missing', () => {
@@ -102,6 +138,7 @@ describe('column tooltip', () => {
       columnTooltip(name),
       'name\nType: Edm.String\nRequired: not nullable (from $metadata)\nMax length: 160',
     );
-    assert.equal(columnDescription(name), 'String · max 160');
+    assert.equal(columnDescription(name), 'name · String · max 160');
+    assert.equal(columnLabel(name), 'name');
   });
 });
