@@ -1,3 +1,5 @@
+import { isJsonObject } from './json';
+
 /**
  * What a record edited as JSON text turns into on save: the PATCH body of the columns the user
  * changed, and the edits that cannot be sent (read-only columns), so they can be named to the user.
@@ -106,10 +108,10 @@ export function parseRecordText(text: string): ParsedRecord {
     const detail = error instanceof Error ? error.message : String(error);
     return { ok: false, message: `The record is not valid JSON, so nothing was sent: ${detail}` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     return { ok: false, message: 'The record must be a JSON object ({ "column": value, ... }), so nothing was sent.' };
   }
-  return { ok: true, record: value as RecordJson };
+  return { ok: true, record: value };
 }
 
 /** The text a record is shown as: the service's context URL left out, as it says nothing about the row. */

@@ -4,8 +4,9 @@ import type { MetadataModel, Property } from '../metadata/model';
 import type { BatchRequest, BatchResult } from './batch';
 import { executeBatch, MAX_BATCH_REQUESTS } from './batch';
 import type { MetadataCache } from './metadataCache';
-import type { JsonObject, WebApiClient } from './webApiClient';
-import { isJsonObject } from './webApiClient';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
+import type { WebApiClient } from './webApiClient';
 
 export type ImportFormat = 'csv' | 'jsonl';
 

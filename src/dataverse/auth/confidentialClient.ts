@@ -1,6 +1,7 @@
 import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import type { AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { WorkbenchError } from '../../core/errors';
+import { isJsonObject } from '../../core/json';
 import type { Clock } from '../retryPolicy';
 import type { AccessToken, TokenProvider } from '../webApiClient';
 import { HttpsNetworkClient } from './networkClient';
@@ -19,10 +20,6 @@ export function defaultScope(environmentUrl: string): string {
   return `${origin}/.default`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
 /**
  * MSAL's errors as the project's, with the identity provider's code (`invalid_client`, AADSTS number) and its
  * first sentence. The raw error is not kept as `cause`: it can carry request details, and no secret may reach
@@ -31,7 +28,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function authError(error: unknown, secrets: readonly string[], where: string): WorkbenchError {
   let code: string | undefined;
   let detail = 'The identity provider refused the request.';
-  if (isRecord(error)) {
+  if (isJsonObject(error)) {
     if (typeof error.errorCode === 'string' && error.errorCode !== '') code = error.errorCode;
     const message = typeof error.errorMessage === 'string' ? error.errorMessage : undefined;
     const first = message

@@ -2,6 +2,7 @@ import { InteractionRequiredAuthError, LogLevel, PublicClientApplication } from 
 import type { AccountInfo, AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { authorityOf } from '../../core/environments';
 import { WorkbenchError } from '../../core/errors';
+import { isJsonObject } from '../../core/json';
 import type { AccessToken, TokenProvider } from '../webApiClient';
 import { authError } from './confidentialClient';
 import { HttpsNetworkClient } from './networkClient';
@@ -127,7 +128,7 @@ abstract class PublicClientTokenProvider implements TokenProvider {
 
 /** MSAL's silent-flow errors that mean "sign in again" without being `InteractionRequiredAuthError`. */
 function isRecoverable(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null ? (error as { errorCode?: unknown }).errorCode : undefined;
+  const code = isJsonObject(error) ? error.errorCode : undefined;
   return code === 'no_tokens_found' || code === 'refresh_token_expired' || code === 'token_refresh_required';
 }
 

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
-import type { JsonObject } from '../../dataverse/webApiClient';
+import type { JsonObject } from '../../core/json';
 import { columnDescription, columnTooltip } from '../../odata/tableExplorer';
 import type { Connection, ConnectionManager } from '../connections';
 import { EMULATOR_CONNECTION_ID } from '../connections';
