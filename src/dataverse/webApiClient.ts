@@ -15,7 +15,10 @@ export interface AccessToken {
   readonly expiresOn?: Date;
 }
 
-/** Where tokens come from: the emulator's static token today, MSAL flows later. */
+/**
+ * Where tokens come from: `tokenProviderFor` in `auth/signIn.ts` (MSAL flows, the Azure CLI, VS Code's
+ * Microsoft account), or a static token (`--token`, the emulator's). `forceRefresh` skips every cache.
+ */
 export interface TokenProvider {
   getToken(signal: AbortSignal, options?: { readonly forceRefresh?: boolean }): Promise<AccessToken>;
 }
