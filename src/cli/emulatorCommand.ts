@@ -6,7 +6,9 @@ import type { Limits } from '../emulator/protection';
 import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
 import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
-import { startEmulator } from '../emulator/server';
+import { reachableFromOtherMachines } from '../emulator/loopback';
+import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
+import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
 
 interface EmulatorCliOptions {
@@ -18,6 +20,8 @@ interface EmulatorCliOptions {
   readonly auth: boolean;
   readonly json: boolean;
   readonly schema?: string;
+  readonly schemaSnapshot?: string;
+  readonly metadata?: string;
   readonly tokenLifetime: number;
   readonly clientCertificate?: readonly string[];
   readonly limits?: Limits;
@@ -109,6 +113,8 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     .option('--no-auth', 'accept requests without a bearer token')
     .option('--json', 'print one JSON line with the URL and token once listening', false)
     .option('--schema <file>', 'extend the built-in tables with a JSON schema file')
+    .option('--schema-snapshot <dir>', "serve an organization's tables from a schema snapshot (dvw env snapshot)")
+    .option('--metadata <file>', 'serve the tables of a bare $metadata document (option sets and keys unknown)')
     .option(
       '--client-certificate <file>',
       "register a PEM certificate on the identity endpoint's app, for certificate sign-in (repeatable)",
@@ -137,15 +143,25 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     })
     .action(async (raw: unknown) => {
       if (!isOptions(raw)) throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.options', 'invalid options');
+      if (!raw.auth && reachableFromOtherMachines(raw.host)) {
+        io.stderr(`dvw emulator: ${OPEN_WITHOUT_AUTH(raw.host)}\n`);
+        throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.openWithoutAuth', OPEN_WITHOUT_AUTH(raw.host));
+      }
+      const sources = [raw.schema, raw.schemaSnapshot, raw.metadata].filter((s) => s !== undefined);
+      if (sources.length > 1) {
+        const message = 'dvw emulator: use one of --schema, --schema-snapshot and --metadata';
+        io.stderr(`${message}\n`);
+        throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.schema', message);
+      }
       let schema: Schema | undefined;
-      if (raw.schema !== undefined) {
-        try {
-          schema = loadSchemaWithFile(raw.schema);
-        } catch (error) {
-          if (!(error instanceof SchemaError)) throw error;
-          io.stderr(`dvw emulator: ${error.message}\n`);
-          throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.schema', error.message);
-        }
+      try {
+        if (raw.schema !== undefined) schema = loadSchemaWithFile(raw.schema);
+        else if (raw.schemaSnapshot !== undefined) schema = loadSnapshot(raw.schemaSnapshot);
+        else if (raw.metadata !== undefined) schema = loadMetadataFile(raw.metadata);
+      } catch (error) {
+        if (!(error instanceof SchemaError)) throw error;
+        io.stderr(`dvw emulator: ${error.message}\n`);
+        throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.schema', error.message);
       }
       const emulator = await startEmulator({
         host: raw.host,

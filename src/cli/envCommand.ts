@@ -15,7 +15,8 @@ import {
   withoutConnection,
   writeConnections,
 } from '../dataverse/connectionsFile';
-import { WebApiClient } from '../dataverse/webApiClient';
+import { takeSnapshot } from '../dataverse/schemaSnapshot';
+import { WebApiClient, webApiRoot } from '../dataverse/webApiClient';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 
@@ -186,7 +187,47 @@ function testCommand(io: CliIo): Command {
   });
 }
 
-/** `dvw env add|list|remove|test`: the connections file other commands read with `--env NAME`. */
+function snapshotCommand(io: CliIo): Command {
+  return configure(
+    new Command('snapshot')
+      .description(
+        "download an organization's schema ($metadata and EntityDefinitions, never records) for dvw emulator --schema-snapshot",
+      )
+      .requiredOption('--out <dir>', 'the snapshot folder; a run that was cut short resumes there')
+      .option('--env <name>', 'a named environment (dvw env list)')
+      .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
+      .option('--token <token>', 'a bearer token for --url (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET)')
+      .option('--tables <list>', 'keep only these tables: logical names and prefix_* patterns, comma-separated'),
+    io,
+  ).action(async (raw: Record<string, unknown>) => {
+    const tables = stringOrUndefined(raw.tables)
+      ?.split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t.length > 0);
+    if (tables?.length === 0) usage(io, '--tables names no table');
+    let secrets: readonly string[] = [];
+    try {
+      const connection = await resolveConnection(
+        { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
+        process.env,
+        cliResolveOptions(io.stderr),
+      );
+      secrets = connection.secrets;
+      const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+      await takeSnapshot({
+        client,
+        source: webApiRoot(connection.url),
+        folder: resolve(stringOrUndefined(raw.out) ?? '.'),
+        ...(tables === undefined ? {} : { tables }),
+        progress: (line) => io.stderr(`${line}\n`),
+      });
+    } catch (error) {
+      report(io, error, secrets);
+    }
+  });
+}
+
+/** `dvw env add|list|remove|test|snapshot`: the connections file other commands read with `--env NAME`. */
 export function registerEnvCommand(program: Command, io: CliIo): void {
   const env = configure(
     new Command('env').description(
@@ -198,5 +239,6 @@ export function registerEnvCommand(program: Command, io: CliIo): void {
   env.addCommand(listCommand(io));
   env.addCommand(removeCommand(io));
   env.addCommand(testCommand(io));
+  env.addCommand(snapshotCommand(io));
   program.addCommand(env);
 }

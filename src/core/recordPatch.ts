@@ -105,13 +105,27 @@ export function parseRecordText(text: string): ParsedRecord {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return { ok: false, message: `The record is not valid JSON, so nothing was sent: ${detail}` };
+    return { ok: false, message: `${jsonErrorAt(text, error)} (nothing was sent)` };
   }
   if (!isJsonObject(value)) {
     return { ok: false, message: 'The record must be a JSON object ({ "column": value, ... }), so nothing was sent.' };
   }
   return { ok: true, record: value };
+}
+
+/**
+ * `line L, column C: <what is wrong>` for a `JSON.parse` error. V8 says "at position N" (Node 22 adds
+ * "(line L column C)"), which means nothing in an editor that counts lines and columns.
+ */
+export function jsonErrorAt(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /\bat position (\d+)/.exec(message);
+  const offset = position === null ? text.length : Math.min(Number(position[1]), text.length);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  const what = message.replace(/\s*in JSON at position \d+.*$/s, '').replace(/ of JSON input$/, ' of the text');
+  return `line ${line}, column ${column}: ${what}`;
 }
 
 /** The text a record is shown as: the service's context URL left out, as it says nothing about the row. */

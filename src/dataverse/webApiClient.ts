@@ -116,6 +116,24 @@ export interface WebApiClientOptions {
   readonly primaryKeyOf?: (entitySet: string, signal: AbortSignal | undefined) => Promise<string | undefined>;
   readonly newId?: () => string;
   readonly onEvent?: (event: ClientEvent) => void;
+  /** Told of each request once it is over (after its retries), for a request history. */
+  readonly onExchange?: (exchange: RequestExchange) => void;
+}
+
+/** One request as its caller saw it, retries included. The access token is never part of it. */
+export interface RequestExchange {
+  /** When it started, in epoch milliseconds. */
+  readonly startedAt: number;
+  readonly method: HttpMethod;
+  readonly url: string;
+  /** The headers sent, without `Authorization`. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | undefined;
+  /** Undefined when no answer came (network failure, cancelled). */
+  readonly status: number | undefined;
+  readonly durationMs: number;
+  readonly requestId: string | undefined;
+  readonly error: string | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -372,10 +390,36 @@ export class WebApiClient {
       }
       return { type: 'fail', error };
     };
-    return this.retry.run(attempt, {
-      ...(signal === undefined ? {} : { signal }),
-      onRetry: (event) => this.options.onEvent?.({ type: 'retry', method: request.method, path, ...event }),
-    });
+    const startedAt = Date.now();
+    const over = (status: number | undefined, requestId: string | undefined, error: string | undefined): void => {
+      const { Authorization: _token, ...headers } = this.headersFor(request, '');
+      this.options.onExchange?.({
+        startedAt,
+        method: request.method,
+        url: url.toString(),
+        headers,
+        body: this.bodyOf(request).body,
+        status,
+        durationMs: Date.now() - startedAt,
+        requestId,
+        error,
+      });
+    };
+    try {
+      const response = await this.retry.run(attempt, {
+        ...(signal === undefined ? {} : { signal }),
+        onRetry: (event) => this.options.onEvent?.({ type: 'retry', method: request.method, path, ...event }),
+      });
+      over(response.status, response.requestId, undefined);
+      return response;
+    } catch (error) {
+      over(
+        error instanceof WorkbenchError ? error.status : undefined,
+        error instanceof WorkbenchError ? error.requestId : undefined,
+        error instanceof Error ? error.message : String(error),
+      );
+      throw error;
+    }
   }
 
   private async send(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataverseHttpError, ErrorCodes } from './errors';
 import type { Faults } from './faults';
-import { FaultInjector, faultsFromJson } from './faults';
+import { FaultInjector } from './faults';
 import type { IdentityEndpoint } from './identity';
 import { startIdentity } from './identity';
 import type { Admission, Limits } from './protection';
@@ -12,7 +12,7 @@ import { ServiceProtection, UNLIMITED } from './protection';
 
 /**
  * What stands between a caller and the Web API handler: the bearer token check, service protection limits,
- * injected faults, and the loopback-only admin endpoint (`/_emulator/faults`) that switches faults at run time.
+ * and injected faults (switched at run time by the admin endpoint, routes/admin.ts).
  */
 export interface AccessOptions {
   readonly noAuth: boolean;
@@ -34,8 +34,6 @@ export interface Access {
   readonly faults: FaultInjector;
   /** A file holding the identity endpoint's certificate (PEM), removed on close. */
   readonly certificatePath: string;
-  /** Answers `/_emulator/...` requests. */
-  admin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
   /** The caller's user (`oid`), or the 401 Dataverse answers. */
   authenticate(req: IncomingMessage): string;
   /**
@@ -54,52 +52,11 @@ export interface Gate {
 }
 
 export const DEFAULT_TOKEN_LIFETIME_MS = 3_600_000;
-const MAX_ADMIN_BODY = 16 * 1024;
 /** The gate of a request under no limit and no fault: shared, so that both being off costs nothing. */
 const OPEN_GATE: Gate = Object.freeze({ headers: Object.freeze({}), dropAfterCommit: () => false });
 
-/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
-export function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function adminReply(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    'Cache-Control': 'no-store',
-  });
-  res.end(body);
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_ADMIN_BODY) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_ADMIN_BODY) {
-        reject(new Error('The body is too large.'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
-      } catch {
-        reject(new Error('The body is not JSON.'));
-      }
-    });
-    req.on('error', reject);
-  });
 }
 
 export async function startAccess(options: AccessOptions): Promise<Access> {
@@ -124,57 +81,6 @@ export async function startAccess(options: AccessOptions): Promise<Access> {
   writeFileSync(certificatePath, identity.certificate, { mode: 0o644 });
   const protection = new ServiceProtection(options.limits);
   const faults = new FaultInjector(options.faults, options.random);
-
-  const admin = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
-    // Faults and limits change what every caller sees: only this machine may change them.
-    if (!isLoopback(req.socket.remoteAddress)) {
-      req.resume();
-      adminReply(res, 403, { error: 'The emulator admin endpoint answers loopback callers only.' });
-      return;
-    }
-    if (path !== '/_emulator/faults') {
-      req.resume();
-      adminReply(res, 404, { error: `No admin resource ${path}.` });
-      return;
-    }
-    const method = req.method ?? 'GET';
-    if (method === 'GET') {
-      req.resume();
-      adminReply(res, 200, { faults: faults.current, counts: faults.counts });
-      return;
-    }
-    if (method === 'DELETE') {
-      req.resume();
-      faults.configure({});
-      adminReply(res, 200, { faults: faults.current, counts: faults.counts });
-      return;
-    }
-    if (method !== 'POST' && method !== 'PUT') {
-      req.resume();
-      adminReply(res, 405, { error: 'Use GET, POST or DELETE.' });
-      return;
-    }
-    // JSON only: a web page cannot send that cross-origin without a preflight this endpoint never answers.
-    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-      req.resume();
-      adminReply(res, 415, { error: 'Send the faults as application/json.' });
-      return;
-    }
-    let body: unknown;
-    try {
-      body = await readJson(req);
-    } catch (error) {
-      adminReply(res, 400, { error: error instanceof Error ? error.message : 'Bad request.' });
-      return;
-    }
-    const parsed = faultsFromJson(body);
-    if (typeof parsed === 'string') {
-      adminReply(res, 400, { error: parsed });
-      return;
-    }
-    faults.configure(parsed);
-    adminReply(res, 200, { faults: faults.current, counts: faults.counts });
-  };
 
   const authenticate = (req: IncomingMessage): string => {
     if (options.noAuth) return 'anonymous';
@@ -225,7 +131,6 @@ export async function startAccess(options: AccessOptions): Promise<Access> {
     protection,
     faults,
     certificatePath,
-    admin,
     authenticate,
     enter,
     close() {

@@ -61,8 +61,8 @@ export function wantsChanges(method: string, headers: IncomingHttpHeaders, url: 
 
 export interface TrackedRead {
   readonly table: Table;
-  /** The key segment, when the URL names one record. */
-  readonly key: string | undefined;
+  /** The URL names one record (the entity set has a key). */
+  readonly keyed: boolean;
   /** Segments after the entity set. */
   readonly rest: readonly string[];
   readonly url: ODataUrl;
@@ -135,7 +135,7 @@ export class ChangeTracking {
   answer(read: TrackedRead): Reply | undefined {
     const { table, url } = read;
     const delta = url.query.deltaToken;
-    if (read.key !== undefined) {
+    if (read.keyed) {
       if (delta === undefined) return undefined; // Dataverse ignores the preference on a single record.
       throw guessed(400, 'changeTrackingOption', 'The "$deltatoken" query parameter is only supported on entity sets.');
     }

@@ -98,6 +98,8 @@ export function edmType(type: ColumnType): string {
     case 'customer':
     case 'owner':
       return 'Edm.Guid';
+    case 'binary':
+      return 'Edm.Binary';
   }
 }
 
@@ -177,7 +179,7 @@ function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
   const principal = table.baseType === 'principal';
   xml.start('EntityType', {
     Name: table.logicalName,
-    BaseType: `${ALIAS}.${principal ? 'principal' : 'crmbaseentity'}`,
+    BaseType: `${ALIAS}.${table.baseType ?? 'crmbaseentity'}`,
   });
   xml
     .start('Key')
@@ -219,9 +221,29 @@ export function generateCsdl(schema: Schema): string {
   xml.start('ComplexType', { Name: 'WhoAmIResponse' });
   for (const name of ['BusinessUnitId', 'UserId', 'OrganizationId']) writeProperty(xml, name, 'Edm.Guid');
   xml.end();
+  xml.start('ComplexType', { Name: 'RetrieveVersionResponse' });
+  writeProperty(xml, 'Version', 'Edm.String');
+  xml.end();
+  xml.start('ComplexType', { Name: 'EntityRecordCountCollection' });
+  writeProperty(xml, 'Count', 'Edm.Int32');
+  writeProperty(xml, 'IsReadOnly', 'Edm.Boolean');
+  writeProperty(xml, 'Keys', 'Collection(Edm.String)');
+  writeProperty(xml, 'Values', 'Collection(Edm.Int64)');
+  xml.end();
+  xml.start('ComplexType', { Name: 'RetrieveTotalRecordCountResponse' });
+  writeProperty(xml, 'EntityRecordCountCollection', `${ALIAS}.EntityRecordCountCollection`);
+  xml.end();
+  // The functions routes/operations.ts answers, declared as Dataverse declares them.
+  for (const name of ['WhoAmI', 'RetrieveVersion']) {
+    xml
+      .start('Function', { Name: name })
+      .empty('ReturnType', { Type: `${ALIAS}.${name}Response`, Nullable: 'false' })
+      .end();
+  }
   xml
-    .start('Function', { Name: 'WhoAmI' })
-    .empty('ReturnType', { Type: `${ALIAS}.WhoAmIResponse`, Nullable: 'false' })
+    .start('Function', { Name: 'RetrieveTotalRecordCount' })
+    .empty('Parameter', { Name: 'EntityNames', Type: 'Collection(Edm.String)', Nullable: 'false' })
+    .empty('ReturnType', { Type: `${ALIAS}.RetrieveTotalRecordCountResponse`, Nullable: 'false' })
     .end();
   xml.start('EntityContainer', { Name: 'System' });
   for (const table of schema.tables.values()) {
@@ -247,7 +269,9 @@ export function generateCsdl(schema: Schema): string {
     }
     xml.end();
   }
-  xml.empty('FunctionImport', { Name: 'WhoAmI', Function: `${NAMESPACE}.WhoAmI` });
+  for (const name of ['WhoAmI', 'RetrieveVersion', 'RetrieveTotalRecordCount']) {
+    xml.empty('FunctionImport', { Name: name, Function: `${NAMESPACE}.${name}` });
+  }
   xml.end().end().end().end();
   return xml.toString();
 }

@@ -54,6 +54,7 @@ const ATTRIBUTE_TYPES: Record<ColumnType, { type: string; typeName: string; odat
   choices: { type: 'Virtual', typeName: 'MultiSelectPicklistType', odataType: 'MultiSelectPicklistAttributeMetadata' },
   state: { type: 'State', typeName: 'StateType', odataType: 'StateAttributeMetadata' },
   status: { type: 'Status', typeName: 'StatusType', odataType: 'StatusAttributeMetadata' },
+  binary: { type: 'Virtual', typeName: 'ImageType', odataType: 'ImageAttributeMetadata' },
 };
 
 /** Object type codes of the built-in tables; other tables get codes from 10000 as custom tables do. */
@@ -365,13 +366,12 @@ export class EntityDefinitions {
       });
   }
 
-  handle(segments: readonly string[], url: ODataUrl, webApi: string): Json {
+  handle(url: ODataUrl, webApi: string): Json {
+    const system = url.path.segments.find((s) => s.kind === 'system');
+    if (system !== undefined) throw notFoundSegment(system.name);
     const path = url.path.segments.filter((s): s is NameSegment => s.kind === 'name');
     const { query } = url;
     const aliases = new Map(query.aliases.map((a) => [a.name, a.value] as const));
-    if (path.length !== segments.length || path[0]?.name !== 'EntityDefinitions') {
-      throw notFoundSegment(segments[0] ?? '');
-    }
     const [root, second, third, fourth] = path;
     if (root === undefined) throw notFoundSegment('EntityDefinitions');
     const context = `${webApi}$metadata#EntityDefinitions`;

@@ -100,6 +100,7 @@ export function valueKind(type: ColumnType): Exclude<ValueKind, 'null'> {
     case 'string':
     case 'memo':
     case 'choices':
+    case 'binary':
       return 'string';
     case 'integer':
     case 'bigint':

@@ -7,6 +7,8 @@ import type { Row, Store, StoredValue } from './store';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+/** `Edm.Binary` in JSON: base64, standard or URL-safe alphabet (OData JSON format §7.1). */
+const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function isGuid(value: string): boolean {
@@ -165,6 +167,9 @@ export function toStoredValue(table: Table, column: Column, value: unknown): Sto
         if (!(column.options ?? []).some((o) => o.value === n)) throw outOfRange(table, column, n);
       return [...new Set(numbers)].sort((a, b) => a - b).join(',');
     }
+    case 'binary':
+      if (typeof value !== 'string' || !BASE64.test(value)) throw typeError(value, column);
+      return value;
     case 'lookup':
     case 'customer':
     case 'owner':

@@ -1,8 +1,9 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Database } from 'node-sqlite3-wasm';
 import type { Statement } from 'node-sqlite3-wasm';
 import type { Column, ManyToMany, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
+import { claimDataFile } from './dataFile';
 
 export type StoredValue = string | number | null;
 
@@ -107,36 +108,6 @@ function toRows(results: readonly unknown[]): Row[] {
     if (row !== null) rows.push(row);
   }
   return rows;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * node-sqlite3-wasm locks a database with a `<file>.lock` directory, which a killed process leaves behind
- * and which would then refuse every later open ("database is locked"). One emulator owns a data file: it
- * records its pid beside the file, and a lock whose owner is gone is removed before opening.
- */
-function claimDataFile(path: string): string {
-  const ownerFile = `${path}.owner`;
-  let owner: number | undefined;
-  try {
-    owner = Number(readFileSync(ownerFile, 'utf8').trim());
-  } catch {
-    owner = undefined;
-  }
-  if (owner !== undefined && Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-    throw new Error(`the data file ${path} is in use by another emulator (process ${owner})`);
-  }
-  rmSync(`${path}.lock`, { recursive: true, force: true });
-  writeFileSync(ownerFile, String(process.pid));
-  return ownerFile;
 }
 
 /**

@@ -207,6 +207,8 @@ function contextValue(column: Column, row: Row): ContextValue {
     case 'string':
     case 'memo':
     case 'uniqueidentifier':
+    case 'binary':
+      // A byte[] travels as its base64 text in the context's JSON.
       return String(value);
     case 'integer':
     case 'bigint':

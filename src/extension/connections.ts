@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { EnvironmentConfig } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
 import { MetadataCache } from '../dataverse/metadataCache';
-import type { ClientEvent, TokenProvider } from '../dataverse/webApiClient';
+import type { ClientEvent, RequestExchange, TokenProvider } from '../dataverse/webApiClient';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { emulatorTokenProvider } from '../dataverse/auth/index';
 import type { EnvironmentSecrets } from './auth/environmentSecrets';
@@ -40,6 +40,9 @@ export class ConnectionManager implements vscode.Disposable {
   private readonly activeChanged = new vscode.EventEmitter<Connection | undefined>();
   /** Fires when the active connection changes, or when what it points at does (e.g. emulator restart). */
   readonly onDidChangeActive = this.activeChanged.event;
+  private readonly exchanged = new vscode.EventEmitter<{ connection: Connection; exchange: RequestExchange }>();
+  /** Every request any client of this manager sent, once it is over (the request history listens). */
+  readonly onDidExchange = this.exchanged.event;
   private readonly subscriptions: vscode.Disposable[];
   private lastActiveSignature: string | undefined;
 
@@ -133,6 +136,7 @@ export class ConnectionManager implements vscode.Disposable {
   dispose(): void {
     for (const subscription of this.subscriptions) subscription.dispose();
     this.activeChanged.dispose();
+    this.exchanged.dispose();
     this.services.clear();
   }
 
@@ -147,6 +151,7 @@ export class ConnectionManager implements vscode.Disposable {
       tokenProvider: tokens,
       primaryKeyOf: (entitySet, signal): Promise<string | undefined> => metadata.primaryKeyOf(entitySet, signal),
       onEvent: (event) => this.logEvent(connection, event),
+      onExchange: (exchange) => this.exchanged.fire({ connection, exchange }),
     });
     const metadata: MetadataCache = new MetadataCache({
       client,

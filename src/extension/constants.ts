@@ -23,6 +23,11 @@ export const Commands = {
   disconnectEnvironment: 'dataverse.disconnectEnvironment',
   filterTables: 'dataverse.filterTables',
   filterRecords: 'dataverse.filterRecords',
+  clearRecordsFilter: 'dataverse.clearRecordsFilter',
+  rerunRequest: 'dataverse.rerunRequest',
+  copyRequestAsOdata: 'dataverse.copyRequestAsOdata',
+  copyRequestAsCurl: 'dataverse.copyRequestAsCurl',
+  clearRequestHistory: 'dataverse.clearRequestHistory',
   newTableQuery: 'dataverse.newTableQuery',
   newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',
@@ -54,7 +59,7 @@ export type CommandId = (typeof Commands)[keyof typeof Commands];
 
 export const ViewContainers = { dataverse: 'dataverse' } as const;
 
-export const Views = { explorer: 'dataverse.explorer' } as const;
+export const Views = { explorer: 'dataverse.explorer', requests: 'dataverse.requests' } as const;
 
 /** Context keys set with `setContext`, used in `when` clauses of the manifest. */
 export const ContextKeys = {
@@ -68,6 +73,7 @@ export const Settings = {
   traceServer: 'trace.server',
   emulatorAutoStart: 'emulator.autoStart',
   explorerPageSize: 'explorer.pageSize',
+  historyBodies: 'history.bodies',
 } as const;
 
 /** `contextValue` of tree items, used by `view/item/context` menus. */
@@ -80,6 +86,8 @@ export const TreeItemContexts = {
   table: 'table',
   folder: 'folder',
   records: 'records',
+  /** Records shown through a $filter: they offer to clear it. */
+  recordsFiltered: 'recordsFiltered',
   column: 'column',
   relationship: 'relationship',
   key: 'key',
@@ -96,6 +104,7 @@ export const TreeItemContexts = {
   stepEnabled: 'stepEnabled',
   stepDisabled: 'stepDisabled',
   stepImage: 'stepImage',
+  historyEntry: 'historyEntry',
 } as const;
 
 export const LANGUAGE_ID = 'odata';

@@ -16,9 +16,10 @@ import { EmulatorHost } from './emulatorHost';
 import { EnvironmentStore } from './environmentStore';
 import { registerExplorer } from './explorer/explorerCommands';
 import type { ExplorerTreeProvider } from './explorer/explorerTree';
+import type { RequestHistory } from './history/requestHistory';
+import { registerRequestHistory } from './history/requestHistory';
 import { OdataLanguageClient, startOnFirstOdataDocument } from './languageClient';
 import { createLog } from './log';
-import { recordUri } from './records/recordUri';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
 import { createEnvironmentStatusBar } from './statusBar';
@@ -40,6 +41,8 @@ export interface WorkbenchApi {
   readonly emulator: () => RunningEmulator | undefined;
   /** The Dataverse explorer's tree, for walking it in tests. */
   readonly explorer: ExplorerTreeProvider;
+  /** The Requests view: what the extension sent lately. */
+  readonly requestHistory: RequestHistory;
   /** The running webhook delivery inspector (its URL and what it showed), if any. */
   readonly webhookInspector: () => InspectorState | undefined;
   /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
@@ -91,13 +94,11 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
   const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
   // "Open record" in the grid opens the same editable record document as the explorer does.
   const presenter = new ResultsPanel(context.extensionUri, connections, log, async (run, entitySet, id) => {
-    const document = await vscode.workspace.openTextDocument(
-      recordUri({ connectionId: run.connection.id, entitySet, id }),
-    );
-    await vscode.window.showTextDocument(document, { preview: false });
+    await explorer.records.openRecord({ connectionId: run.connection.id, entitySet, id });
   });
   const commandContext = { log };
   const explorer = registerExplorer({ store, emulator, connections, input: prompts, commandContext });
+  const requests = registerRequestHistory(context.workspaceState, connections, prompts, commandContext);
   const webhooks = registerWebhookFeature({
     extensionUri: context.extensionUri,
     connections,
@@ -126,6 +127,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     languageClient,
     connections,
     ...explorer.disposables,
+    ...requests.disposables,
     ...webhooks.disposables,
     presenter,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
@@ -205,6 +207,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     languageServerReady: () => languageClient.ensureStarted(),
     emulator: () => emulator.running,
     explorer: explorer.tree,
+    requestHistory: requests.history,
     webhookInspector: webhooks.inspector,
     logLines: () => log.recentLines(),
     userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),

@@ -25,7 +25,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseCsdl } from '../metadata/csdl';
 import { MetadataIndex } from '../metadata/lookup';
 import { readMetadataCacheFile } from '../dataverse/metadataCache';
-import { parseDocument } from '../odata/document/parser';
+import { parseDocument, reparseDocument } from '../odata/document/parser';
 import type { ODataDocument } from '../odata/document/syntax';
 import type {
   CompletionItem as LanguageCompletionItem,
@@ -107,6 +107,8 @@ export function startLanguageServer(connection: Connection): void {
   let metadata: MetadataIndex | undefined;
   let environmentVariables: string[] | undefined;
   let loadGeneration = 0;
+  /** The metadata load in flight, if any: completion waits for it briefly. */
+  let loading: Promise<void> | undefined;
   let defaultEditRange = false;
   /** The client asks for detail and documentation of the item it shows (`completionItem/resolve`). */
   let resolveLazily = false;
@@ -122,7 +124,8 @@ export function startLanguageServer(connection: Connection): void {
   const parse = (document: TextDocument): ODataDocument => {
     const cached = parsed.get(document.uri);
     if (cached && cached.version === document.version) return cached.document;
-    const result = parseDocument(document.getText());
+    // An edit re-parses only the blocks it touched; the rest of the last parse is reused.
+    const result = cached ? reparseDocument(cached.document, document.getText()) : parseDocument(document.getText());
     parsed.set(document.uri, { version: document.version, document: result });
     return result;
   };
@@ -142,10 +145,11 @@ export function startLanguageServer(connection: Connection): void {
     const generation = ++loadGeneration;
     if (!params.metadataPath && !params.cachePath) {
       metadata = undefined;
+      loading = undefined;
       documents.all().forEach(validate);
       return;
     }
-    loadMetadata(params).then(
+    const load = loadMetadata(params).then(
       (index) => {
         if (generation !== loadGeneration) return;
         metadata = index;
@@ -156,6 +160,10 @@ export function startLanguageServer(connection: Connection): void {
         connection.console.error(`Could not load metadata: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
+    loading = load;
+    void load.finally(() => {
+      if (loading === load) loading = undefined;
+    });
   };
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
@@ -198,20 +206,47 @@ export function startLanguageServer(connection: Connection): void {
     });
   });
 
-  connection.onCompletion((params): CompletionList | CompletionItem[] => {
+  connection.onCompletion(async (params): Promise<CompletionList | CompletionItem[]> => {
+    // A user who types right after opening a file (or while a real org's $metadata downloads) would
+    // get a complete list without tables or columns, and VS Code would not ask again: wait briefly
+    // for the load in flight, and past that say so and mark the list incomplete, so the next
+    // keystroke asks again.
+    if (loading) await settledWithin(loading, METADATA_WAIT_MS);
+    const stillLoading = loading !== undefined;
     const document = documents.get(params.textDocument.uri);
     if (!document) return [];
     const offset = document.offsetAt(params.position);
     const text = document.getText();
-    const result = getCompletions(parse(document), text, offset, options());
-    if (!result) return [];
+    const found = getCompletions(parse(document), text, offset, options());
+    if (!found && !stillLoading) return [];
+    const result = found ?? { span: { start: offset, end: offset }, items: [] };
     const range = toRange(document, result.span);
+    const typed = text.slice(result.span.start, offset);
+    if (stillLoading) {
+      const items: CompletionItem[] = result.items.map((item) => ({
+        label: item.label,
+        kind: COMPLETION_KINDS[item.kind],
+        detail: item.detail,
+        documentation: item.documentation,
+        sortText: item.sortText,
+        textEdit: { range, newText: item.insertText ?? item.label },
+      }));
+      // Shown whatever was typed (its filter text is the typed word) and inserting nothing new.
+      items.push({
+        label: 'Loading metadata…',
+        kind: CompletionItemKind.Text,
+        detail: "Tables and columns are offered once the environment's metadata has loaded",
+        filterText: typed,
+        sortText: '~',
+        textEdit: { range, newText: typed },
+      });
+      return { isIncomplete: true, items };
+    }
     // A list can hold a thousand tables or four hundred columns, and sending it is most of the
     // latency. Only the items the client could show for the word typed so far are sent (the list
     // stays complete for further typing); the range goes once as the list's default where the
     // client takes one; filterText is left to default to the label; and detail and documentation
     // wait for the client to show an item (resolve) where it asks that way.
-    const typed = text.slice(result.span.start, offset);
     const keep = (item: LanguageCompletionItem): boolean => typed.length === 0 || mayMatch(typed, item.label);
     if (defaultEditRange) {
       let items = lspItems.get(result.items);
@@ -323,6 +358,21 @@ export function startLanguageServer(connection: Connection): void {
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** How long a completion waits for metadata being loaded before answering without it. */
+const METADATA_WAIT_MS = 1500;
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 /** How many lists sent without details can still be resolved: the client shows only the newest. */

@@ -4,6 +4,7 @@ import { batchBenchmark } from './batch.bench';
 import { blocksBenchmark } from './blocks.bench';
 import { clientBenchmark } from './client.bench';
 import { emulatorBenchmark } from './emulator.bench';
+import { emulatorSnapshotBenchmark } from './emulatorSnapshot.bench';
 import type { Benchmark } from './harness';
 import { importBenchmark } from './import.bench';
 import { languageBenchmark } from './language.bench';
@@ -15,6 +16,7 @@ const benchmarks: Benchmark[] = [
   metadataBenchmark,
   languageBenchmark,
   emulatorBenchmark,
+  emulatorSnapshotBenchmark,
   batchBenchmark,
   clientBenchmark,
   resultsBenchmark,

@@ -346,6 +346,15 @@ describe('results page in Chromium', function () {
     await postToPage(page, { type: 'progress', requestId: nextId, state: 'done', pagesLoaded: 1, rowsLoaded: 2 });
     await page.waitForFunction(() => document.querySelector<HTMLElement>('.progress')?.hidden === true);
     assert.match((await page.locator('.status-line').textContent()) ?? '', /^5 rows .* more pages available$/);
+    // Sorting with pages left on the server says it covers only the loaded rows.
+    await page.locator('.hcell[data-column="revenue"]').click();
+    assert.match(
+      (await page.locator('.status-line').textContent()) ?? '',
+      /^5 rows · sorted 5 loaded rows by revenue · .* more pages available$/,
+    );
+    await page.locator('.hcell[data-column="revenue"]').click();
+    await page.locator('.hcell[data-column="revenue"]').click();
+    assert.doesNotMatch((await page.locator('.status-line').textContent()) ?? '', /sorted/);
 
     await page.locator('.button', { hasText: 'All pages' }).click();
     const all = await lastPosted();

@@ -149,12 +149,22 @@ describe('Dataverse explorer and records against the emulator', () => {
     const primary = keys.find((node) => node.type === 'key' && node.key.primary);
     assert.ok(primary);
     assert.equal(item(primary).description, 'accountid');
+    // When the service cannot list alternate keys, the node says so in a sentence.
+    const keysProblem = keys.find((node) => node.type === 'message');
+    if (keysProblem !== undefined) {
+      assert.match(textOf(item(keysProblem).label), /^Alternate keys could not be read: [A-Z][^]*\.$/);
+      assert.doesNotMatch(textOf(item(keysProblem).label), /0x[0-9a-f]{8}/i);
+    }
   });
 
-  it('pages records with "Load more…" following @odata.nextLink', async () => {
+  it('pages records sorted by name with "Load more…" following @odata.nextLink, and counts them', async () => {
     const records = await folder('contact', 'records');
     const page = await children(records);
     assert.equal(page.filter((node) => node.type === 'record').length, PAGE_SIZE);
+    const counted = await webApi('contacts?$count=true&$top=1&$select=contactid');
+    const total = ((await counted.json()) as { '@odata.count': number })['@odata.count'];
+    assert.ok(total > 2 * PAGE_SIZE);
+    assert.equal(item(records).description, `${total.toLocaleString('en-US')} records`);
     const more = page.at(-1);
     assert.ok(more?.type === 'loadMore');
     assert.equal(item(more).label, 'Load more…');
@@ -163,6 +173,10 @@ describe('Dataverse explorer and records against the emulator', () => {
     const twoPages = await children(records);
     const ids = twoPages.flatMap((node) => (node.type === 'record' ? [node.recordId] : []));
     assert.equal(new Set(ids).size, 2 * PAGE_SIZE);
+    // Sorted by the primary name across pages, as the service compares (ordinal, not by locale).
+    const names = twoPages.flatMap((node) => (node.type === 'record' ? [textOf(item(node).label)] : []));
+    const sorted = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    assert.deepEqual(names, sorted);
     assert.equal(twoPages.at(-1)?.type, 'loadMore');
   });
 
@@ -179,12 +193,13 @@ describe('Dataverse explorer and records against the emulator', () => {
     const filtered = await children(records);
     assert.ok(filtered.length > 0 && filtered.length < PAGE_SIZE);
     assert.ok(filtered.every((node) => node.type === 'record' && item(node).label === fullname));
-    assert.match(String(item(records).description), /^\$filter=fullname eq/);
+    assert.match(String(item(records).description), /^\$filter=fullname eq .* · \d+ records?$/);
+    assert.equal(item(records).contextValue, 'recordsFiltered', 'offers to clear the filter');
 
     // An answer that fails the check is refused: the previous filter and its rows stay.
     script(["fulname eq 'x'"]);
     assert.equal(await vscode.commands.executeCommand(Commands.filterRecords, records), undefined);
-    assert.equal(item(records).description, `$filter=fullname eq '${fullname.replace(/'/g, "''")}'`);
+    assert.match(String(item(records).description), /^\$filter=fullname eq '.*' · \d+ records?$/);
 
     // Well-formed but wrong for the service: the error is a node with a retry, not a dialog.
     script(['fullname eq 1']);
@@ -193,24 +208,30 @@ describe('Dataverse explorer and records against the emulator', () => {
     const [error] = failed;
     assert.equal(failed.length, 1);
     assert.ok(error?.type === 'error');
-    assert.match(textOf(item(error).label), /incompatible types/);
+    assert.match(textOf(item(error).label), /^Could not read the records of Contact: [A-Z].*incompatible types.*\.$/);
     assert.equal(item(error).command?.command, Commands.retryLoad);
 
-    script(['']);
-    await vscode.commands.executeCommand(Commands.filterRecords, records);
+    // One click clears the filter.
+    await vscode.commands.executeCommand(Commands.clearRecordsFilter, records);
     assert.equal((await children(records)).filter((node) => node.type === 'record').length, PAGE_SIZE);
+    assert.match(String(item(records).description), /^\d[\d,]* records$/);
+    assert.equal(item(records).contextValue, 'records');
   });
 
-  it('opens a record as JSON, saves only the changes with If-Match, and keeps invalid JSON unsent', async () => {
+  it('opens a record titled by its name, saves only the changes with If-Match, and keeps invalid JSON unsent', async () => {
     const records = await folder('contact', 'records');
     const record = await child(records, 'record');
     const editor = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, record);
     assert.equal(editor.document.uri.scheme, 'dataverse');
-    assert.equal(editor.document.uri.path, `/emulator/contacts/${record.recordId}.json`);
+    const fullname = textOf(item(record).label);
+    assert.equal(editor.document.uri.path, `/emulator/contacts/${record.recordId}/contact: ${fullname}`);
+    assert.equal(vscode.window.tabGroups.activeTabGroup.activeTab?.label, `contact: ${fullname}`);
+    assert.equal(editor.document.languageId, 'json');
     const opened = JSON.parse(editor.document.getText()) as Record<string, unknown>;
     assert.equal(opened.contactid, record.recordId);
     const etag = opened['@odata.etag'];
 
+    const logged = api.logLines().length;
     await editRecord(editor, { jobtitle: 'Explorer test' });
     assert.ok(await editor.document.save(), 'the save succeeds');
     assert.equal((await serverContact(record.recordId)).jobtitle, 'Explorer test');
@@ -220,15 +241,80 @@ describe('Dataverse explorer and records against the emulator', () => {
         (JSON.parse(editor.document.getText()) as Record<string, unknown>)['@odata.etag'] !== etag ? true : undefined,
       'the saved record to be read again',
     );
+    // Exactly the edited column was sent, and no column the server moved on is reported as "not saved".
+    const lines = api.logLines().slice(logged);
+    assert.ok(
+      lines.some((line) => line.endsWith(`Saved contacts(${record.recordId}): jobtitle`)),
+      lines.join('\n'),
+    );
+    assert.ok(!lines.some((line) => line.includes('Not saved')), lines.join('\n'));
 
     const valid = editor.document.getText();
-    await replaceText(editor, valid.replace('"Explorer test"', '"Broken",,'));
+    const broken = valid.replace('"Explorer test"', '"Broken",,');
+    await replaceText(editor, broken);
     assert.equal(await editor.document.save(), false, 'invalid JSON is not saved');
     assert.ok(editor.document.isDirty);
     assert.ok(editor.document.getText().includes('"Broken",,'), 'the text is kept');
     assert.equal((await serverContact(record.recordId)).jobtitle, 'Explorer test');
+    // What VS Code shows after "Failed to save": where the text is wrong, in the editor's terms.
+    const brokenAt = editor.document.positionAt(broken.indexOf(',,') + 1);
+    await assert.rejects(
+      Promise.resolve(vscode.workspace.fs.writeFile(editor.document.uri, new TextEncoder().encode(broken))),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(
+          error.message,
+          new RegExp(`line ${brokenAt.line + 1}, column ${brokenAt.character + 1}: .*\\(nothing was sent\\)`),
+        );
+        // `workspace.fs` wraps every provider error in its own FileSystemError; the message is ours alone.
+        assert.doesNotMatch(error.message, /FileSystemError|NoPermissions|position/);
+        return true;
+      },
+    );
     await replaceText(editor, valid);
     assert.ok(await editor.document.save());
+  });
+
+  it('renames a record in the tree and its tab on save, keeping the cursor', async () => {
+    const records = await folder('account', 'records');
+    const record = await child(records, 'record');
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, record);
+    const name = `Renamed ${Date.now()}`;
+    await editRecord(editor, { name });
+    const line = editor.document.lineAt(3);
+    editor.selection = new vscode.Selection(line.range.start.translate(0, 2), line.range.start.translate(0, 2));
+    assert.ok(await editor.document.save());
+    const renamed = await eventually(
+      () => vscode.window.visibleTextEditors.find((e) => e.document.uri.path.endsWith(`/account: ${name}`)),
+      'the record to move to a tab with its new name',
+    );
+    assert.deepEqual(
+      [renamed.selection.active.line, renamed.selection.active.character],
+      [3, 2],
+      'the cursor stays where it was',
+    );
+    assert.ok(!renamed.document.isDirty);
+    await eventually(
+      () =>
+        vscode.window.tabGroups.all
+          .flatMap((group) => group.tabs)
+          .some(
+            (tab) =>
+              tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === editor.document.uri.toString(),
+          )
+          ? undefined
+          : true,
+      'the tab with the old name to close',
+    );
+    const relabelled = (await children(records)).find(
+      (node) => node.type === 'record' && node.recordId === record.recordId,
+    );
+    assert.ok(relabelled);
+    assert.equal(item(relabelled).label, name);
+
+    // Opening it again from the tree shows the same editor, not a second copy.
+    const again = await vscode.commands.executeCommand<vscode.TextEditor>(Commands.openRecord, relabelled);
+    assert.equal(again.document.uri.toString(), renamed.document.uri.toString());
   });
 
   it('creates a record from a template of the required columns; bad JSON and a 400 lose nothing', async () => {
@@ -262,11 +348,11 @@ describe('Dataverse explorer and records against the emulator', () => {
     const opened = await eventually(
       () =>
         vscode.window.visibleTextEditors.find((e) =>
-          /^\/emulator\/contacts\/[0-9a-f-]{36}\.json$/.test(e.document.uri.path),
+          /^\/emulator\/contacts\/[0-9a-f-]{36}\/contact: /.test(e.document.uri.path),
         ),
       'the created record to open in its own document',
     );
-    const id = /([0-9a-f-]{36})\.json$/.exec(opened.document.uri.path)?.[1] ?? '';
+    const id = /([0-9a-f-]{36})\/contact: /.exec(opened.document.uri.path)?.[1] ?? '';
     const response = await webApi(`contacts(${id})?$select=lastname,firstname`);
     assert.equal(response.status, 200);
     const created = (await response.json()) as Record<string, unknown>;

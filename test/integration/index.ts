@@ -16,6 +16,8 @@ export interface IntegrationReport {
 export async function run(): Promise<void> {
   const reportPath = process.env.DVW_TEST_REPORT;
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false });
+  // DVW_TEST_GREP=explorer runs only the matching tests while working on one feature.
+  if (process.env.DVW_TEST_GREP) mocha.grep(process.env.DVW_TEST_GREP);
   // Define describe/it on the global object before the suites load.
   mocha.suite.emit('pre-require', globalThis, 'integration', mocha);
   await import('./activation.test');
@@ -25,6 +27,7 @@ export async function run(): Promise<void> {
   await import('./emulator.test');
   await import('./odataFeatures.test');
   await import('./explorer.test');
+  await import('./requestHistory.test');
   await import('./webhooks.test');
   await import('./import.test');
 

@@ -109,9 +109,15 @@ describe('.odata against the local emulator', () => {
     });
     assert.equal(run.connection.name, 'Local emulator');
     assert.equal(run.result.status, 200);
-    const rows = (run.result.body as { value: { name?: unknown }[] }).value;
+    const rows = (run.result.body as { value: Record<string, unknown>[] }).value;
     assert.equal(rows.length, 3);
     assert.ok(rows.every((row) => typeof row.name === 'string'));
+    // The block has no Prefer header: the grid asked for formatted values itself (money as text).
+    assert.match(run.prefer ?? '', /odata\.include-annotations="OData\.Community\.Display\.V1\.FormattedValue"/);
+    assert.ok(
+      rows.some((row) => typeof row['revenue@OData.Community.Display.V1.FormattedValue'] === 'string'),
+      JSON.stringify(rows[0]),
+    );
     const panel = await eventually(
       () =>
         vscode.window.tabGroups.all

@@ -22,9 +22,4 @@ export {
 export type { RenewingOptions } from './renewing';
 export { RenewingToken } from './renewing';
 export type { CertificateSignIn, SignInPorts, SignInTarget } from './signIn';
-export {
-  certificateTokenProvider,
-  CHOOSE_ANOTHER_PEM,
-  createTokenProvider,
-  tokenProviderFor,
-} from './signIn';
+export { certificateTokenProvider, CHOOSE_ANOTHER_PEM, createTokenProvider, tokenProviderFor } from './signIn';

@@ -20,7 +20,9 @@ export type ColumnType =
   | 'choice'
   | 'choices'
   | 'state'
-  | 'status';
+  | 'status'
+  /** `Edm.Binary` (image and file content), base64 on the wire. */
+  | 'binary';
 
 export type RequiredLevel = 'None' | 'SystemRequired' | 'ApplicationRequired' | 'Recommended';
 export type Ownership = 'UserOwned' | 'OrganizationOwned' | 'BusinessOwned';
@@ -38,6 +40,8 @@ export interface LookupTarget {
   readonly navigation: string;
   /** The collection-valued navigation property on the target table. */
   readonly partner: string;
+  /** The relationship's SchemaName, when the source says (EntityDefinitions' `ManyToOneRelationships`). */
+  readonly relationship?: string;
 }
 
 export interface Column {
@@ -113,17 +117,35 @@ export interface Table {
   readonly changeTracking: boolean;
   /** False for the few tables whose real `$metadata` has no `versionnumber` (serviceendpoint); ETags still use it. */
   readonly versionNumberInMetadata: boolean;
-  /** `principal` for systemuser and team, whose CSDL key is the inherited `ownerid`. */
-  readonly baseType: 'principal' | undefined;
+  /**
+   * The entity type this one derives from, other than `crmbaseentity`: `principal` for systemuser and team
+   * (whose CSDL key is the inherited `ownerid`), `activitypointer` for activity tables (task, email, ...).
+   * Columns and navigations are flattened: a table lists the inherited ones too.
+   */
+  readonly baseType: string | undefined;
+  /** An activity table (`IsActivity`): its rows are also rows of `activitypointers`. */
+  readonly isActivity: boolean;
+  /** The intersect table of an N:N relationship (`IsIntersect`): written only by associate/disassociate. */
+  readonly isIntersect: boolean;
   readonly alternateKeys: readonly AlternateKey[];
   readonly columns: ReadonlyMap<string, Column>;
   readonly navigations: ReadonlyMap<string, Navigation>;
+  /**
+   * The table's `EntityMetadata` JSON exactly as the snapshot holds it (Dataverse's EntityDefinitions answer with
+   * Attributes, Keys and relationships expanded, option sets inline), for the metadata endpoints to serve.
+   * Absent for the JSON schema format and for a bare `$metadata`.
+   */
+  readonly entityDefinition?: Readonly<Record<string, unknown>>;
 }
 
 export interface ManyToMany {
+  /** The relationship's SchemaName, which is also the navigation property's name on both tables. */
   readonly name: string;
+  /** Logical name of the intersect table (`IntersectEntityName`). */
   readonly intersect: string;
   readonly tables: readonly [string, string];
+  /** Columns of the intersect table naming each side (`Entity1IntersectAttribute`, `…2…`), when known. */
+  readonly intersectColumns?: readonly [string, string];
 }
 
 export interface Schema {
@@ -132,6 +154,12 @@ export interface Schema {
   readonly manyToMany: readonly ManyToMany[];
   /** Collection navigations of the abstract `principal` type (owner relationships). */
   readonly principalNavigations: readonly Navigation[];
+  /**
+   * The `$metadata` document the schema was read from (a snapshot's `$metadata.xml`, a `--metadata` file), to be
+   * served as is: it holds what the model does not (actions, functions, complex and enum types). Absent when the
+   * schema is the JSON format, whose `$metadata` is generated (csdl.ts).
+   */
+  readonly csdl?: string;
 }
 
 export class SchemaError extends Error {
@@ -162,6 +190,7 @@ const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
   'choices',
   'state',
   'status',
+  'binary',
 ]);
 const REQUIRED_LEVELS: ReadonlySet<string> = new Set<RequiredLevel>([
   'None',
@@ -785,6 +814,8 @@ function resolve(raw: RawSchema, source: string): Schema {
       changeTracking: t.changeTracking ?? false,
       versionNumberInMetadata: t.versionNumberInMetadata ?? true,
       baseType: t.baseType,
+      isActivity: false,
+      isIntersect: false,
       alternateKeys: t.alternateKeys,
       columns,
       navigations: navigations.get(t.logicalName) ?? new Map(),

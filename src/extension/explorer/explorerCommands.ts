@@ -11,7 +11,7 @@ import { recordText } from '../../core/recordPatch';
 import type { MetadataModel } from '../../metadata/model';
 import { RecordFileSystem } from '../records/recordFileSystem';
 import { recordTemplate } from '../records/recordTemplate';
-import { RECORD_SCHEME, recordUri, SERVER_RECORD_SCHEME } from '../records/recordUri';
+import { RECORD_SCHEME, SERVER_RECORD_SCHEME } from '../records/recordUri';
 import type { UserInput } from '../userInput';
 import { ExplorerData } from './explorerData';
 import { ExplorerTreeProvider } from './explorerTree';
@@ -27,6 +27,7 @@ export interface ExplorerServices {
 
 export interface ExplorerRegistration {
   readonly tree: ExplorerTreeProvider;
+  readonly records: RecordFileSystem;
   readonly disposables: vscode.Disposable[];
 }
 
@@ -39,7 +40,7 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
   const { connections, input, commandContext } = services;
   const data = new ExplorerData(connections);
   const tree = new ExplorerTreeProvider(services.store, services.emulator, connections, data);
-  const records = new RecordFileSystem(connections, input);
+  const records = new RecordFileSystem(connections, input, commandContext.log);
   const view = vscode.window.createTreeView(Views.explorer, { treeDataProvider: tree, showCollapseAll: true });
 
   const expect = <T extends ExplorerNode['type']>(
@@ -103,13 +104,7 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
 
   const openRecord = async (value: unknown): Promise<vscode.TextEditor> => {
     const node = expect(value, 'a record', 'record');
-    const uri = recordUri({ connectionId: node.connection.id, entitySet: node.table.entitySet, id: node.recordId });
-    // A record not open in an editor is read again: the copy from an earlier open may be stale.
-    if (!vscode.workspace.textDocuments.some((document) => document.uri.toString() === uri.toString())) {
-      records.forget(uri);
-    }
-    const document = await vscode.workspace.openTextDocument(uri);
-    return vscode.window.showTextDocument(document, { preview: false });
+    return records.openRecord({ connectionId: node.connection.id, entitySet: node.table.entitySet, id: node.recordId });
   };
 
   const deleteRecord = async (value: unknown): Promise<string> => {
@@ -123,7 +118,7 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
     );
     if (answer !== confirm) cancelled();
     await connections.client(node.connection).delete(node.table.entitySet, node.recordId);
-    records.forget(recordUri({ connectionId: node.connection.id, entitySet: node.table.entitySet, id: node.recordId }));
+    records.forget({ connectionId: node.connection.id, entitySet: node.table.entitySet, id: node.recordId });
     tree.removeRecord(node);
     return node.recordId;
   };
@@ -194,10 +189,14 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
 
   return {
     tree,
+    records,
     disposables: [
       tree,
       view,
       records,
+      records.onDidSaveRecord(({ address, record }) =>
+        tree.recordSaved(address.connectionId, address.entitySet, address.id, record),
+      ),
       vscode.workspace.registerFileSystemProvider(RECORD_SCHEME, records, { isCaseSensitive: true }),
       vscode.workspace.registerTextDocumentContentProvider(SERVER_RECORD_SCHEME, records),
       registerCommand(commandContext, Commands.refreshExplorer, refresh),
@@ -209,6 +208,9 @@ export function registerExplorer(services: ExplorerServices): ExplorerRegistrati
       ),
       registerCommand(commandContext, Commands.filterTables, filterTables),
       registerCommand(commandContext, Commands.filterRecords, filterRecords),
+      registerCommand(commandContext, Commands.clearRecordsFilter, (value) => {
+        tree.setRecordsFilter(expectRecords(value), undefined);
+      }),
       registerCommand(commandContext, Commands.loadMoreRecords, (value) => {
         const node = expectRecords(value);
         return vscode.window.withProgress({ location: { viewId: Views.explorer } }, () => tree.loadMore(node));

@@ -114,11 +114,14 @@ export class ExplorerData {
     } catch (error) {
       if (error instanceof WorkbenchError && error.kind === 'cancelled') throw error;
       // The primary key is still worth showing when the service cannot list alternate keys.
-      return { keys, alternateKeysProblem: error instanceof Error ? error.message : String(error) };
+      return { keys, alternateKeysProblem: asSentence(error instanceof Error ? error.message : String(error)) };
     }
   }
 
-  /** The first page of a table's records (primary id and name only), optionally filtered. */
+  /**
+   * The first page of a table's records (primary id and name only), optionally filtered, sorted by name
+   * (then id, so pages never overlap) and counted: Dataverse counts up to 5,000 rows.
+   */
   async firstRecords(
     connection: Connection,
     table: TableInfo,
@@ -130,6 +133,8 @@ export class ExplorerData {
     const options = [
       ...(columns.length > 0 ? [`$select=${[...new Set(columns)].join(',')}`] : []),
       ...(filter === undefined ? [] : [`$filter=${encodeQueryValue(filter)}`]),
+      ...(columns.length > 0 ? [`$orderby=${[...new Set(columns)].reverse().join(',')}`] : []),
+      '$count=true',
     ];
     return this.page(
       connection,
@@ -155,10 +160,30 @@ export class ExplorerData {
   }
 }
 
+/** Dataverse stops counting at 5,000 rows (`$count`, reference §1.5). */
+export const COUNT_LIMIT = 5000;
+
+/** `1 record`, `42 records`, `5,000+ records` (Dataverse counts no further). */
+export function recordCountText(count: number): string {
+  if (count >= COUNT_LIMIT) return `${COUNT_LIMIT.toLocaleString('en-US')}+ records`;
+  return `${count.toLocaleString('en-US')} ${count === 1 ? 'record' : 'records'}`;
+}
+
 /** A record's primary name, or undefined when the table has none or the value is empty. */
 export function recordName(record: JsonObject, table: TableInfo): string | undefined {
   const value = table.primaryName === undefined ? undefined : record[table.primaryName];
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * A service message fit to follow "…: " in a tree node: the leading error code (`0x80060888:`) dropped,
+ * a capital first letter and a full stop.
+ */
+export function asSentence(message: string): string {
+  const text = message.replace(/^\s*0x[0-9a-f]+\s*:?\s*/i, '').trim();
+  if (text === '') return 'The service gave no reason.';
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
 function isString(value: unknown): value is string {

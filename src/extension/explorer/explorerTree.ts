@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
 import type { JsonObject } from '../../core/json';
+import type { Page } from '../../dataverse/webApiClient';
 import { columnDescription, columnTooltip } from '../../odata/tableExplorer';
 import type { Connection, ConnectionManager } from '../connections';
 import { EMULATOR_CONNECTION_ID } from '../connections';
@@ -8,7 +9,7 @@ import { Commands, Settings, TreeItemContexts } from '../constants';
 import type { EmulatorHost } from '../emulatorHost';
 import type { EnvironmentStore } from '../environmentStore';
 import type { ExplorerData, TableInfo } from './explorerData';
-import { recordName } from './explorerData';
+import { asSentence, recordCountText, recordName } from './explorerData';
 import { Loads } from './loads';
 import type {
   ConnectionNode,
@@ -29,6 +30,8 @@ export const DEFAULT_PAGE_SIZE = 50;
 interface RecordPages {
   readonly filter: string | undefined;
   readonly rows: JsonObject[];
+  /** All rows the filter matches, as the first page counted them (`$count`). */
+  count: number | undefined;
   nextLink: string | undefined;
   started: boolean;
   pending: Promise<void> | undefined;
@@ -209,6 +212,23 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
     this.changed.fire(folder);
   }
 
+  /** Shows a saved record's new values (its name) wherever the tree lists it. */
+  recordSaved(connectionId: string, entitySet: string, id: string, record: JsonObject): void {
+    for (const node of this.nodes.values()) {
+      if (node.type !== 'folder' || node.folder !== 'records') continue;
+      if (node.connection.id !== connectionId || node.table.entitySet !== entitySet) continue;
+      const primaryId = node.table.primaryId;
+      const rows = this.pages.get(node.id)?.rows ?? [];
+      const row = rows.find(
+        (candidate) => primaryId !== undefined && String(candidate[primaryId]).toLowerCase() === id.toLowerCase(),
+      );
+      if (row === undefined) continue;
+      // The row keeps its own columns (the list selects few), each with the value the server now holds.
+      for (const column of Object.keys(row)) if (column in record) row[column] = record[column];
+      this.changed.fire(node);
+    }
+  }
+
   getParent(): undefined {
     return undefined;
   }
@@ -322,9 +342,16 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
         item.id = node.id;
         item.iconPath = new vscode.ThemeIcon(FOLDER_ICONS[node.folder]);
         if (node.folder === 'records') {
-          const filter = this.pages.get(node.id)?.filter;
-          item.description = filter === undefined ? undefined : `$filter=${filter}`;
-          item.contextValue = TreeItemContexts.records;
+          const pages = this.pages.get(node.id);
+          const filter = pages?.filter;
+          const count = pages?.count === undefined ? undefined : recordCountText(pages.count);
+          item.description = [filter === undefined ? undefined : `$filter=${filter}`, count]
+            .filter((part) => part !== undefined)
+            .join(' · ');
+          item.tooltip = `${count === undefined ? 'Records' : count}${
+            filter === undefined ? '' : ` matching $filter=${filter}`
+          }, sorted by ${node.table.primaryName ?? node.table.primaryId ?? 'id'}`;
+          item.contextValue = filter === undefined ? TreeItemContexts.records : TreeItemContexts.recordsFiltered;
         } else {
           item.contextValue = TreeItemContexts.folder;
         }
@@ -482,7 +509,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
             this.leaf({
               type: 'message',
               id: `${node.id}/$message`,
-              message: `Alternate keys not available: ${alternateKeysProblem}`,
+              message: `Alternate keys could not be read: ${alternateKeysProblem}`,
             }),
           );
         }
@@ -550,7 +577,9 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
     return this.leaf({
       type: 'error',
       id: `${node.id}/$error`,
-      message: cancelled ? 'Loading was cancelled' : describeError(error),
+      message: cancelled
+        ? `Loading ${whatLoads(node)} was cancelled.`
+        : `Could not read ${whatLoads(node)}: ${asSentence(describeError(error))}`,
       retry: node,
     });
   }
@@ -560,7 +589,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
   private startPageLoad(
     node: RecordsFolderNode,
     pages: RecordPages,
-    load: (signal: AbortSignal) => Promise<{ value: JsonObject[]; nextLink: string | undefined }>,
+    load: (signal: AbortSignal) => Promise<Page>,
   ): void {
     const controller = new AbortController();
     pages.controller = controller;
@@ -569,6 +598,7 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
       (page) => {
         if (this.pages.get(node.id) !== pages) return;
         pages.rows.push(...page.value);
+        pages.count ??= page.count;
         pages.nextLink = page.nextLink;
         pages.started = true;
       },
@@ -648,10 +678,25 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
   }
 }
 
+/** What a node's children are, for messages about loading them ("the columns of Account"). */
+function whatLoads(node: ExplorerNode): string {
+  switch (node.type) {
+    case 'tables':
+      return `the tables of ${node.connection.name}`;
+    case 'folder':
+      return `the ${FOLDER_LABELS[node.folder].toLowerCase()} of ${node.table.displayName ?? node.table.logicalName}`;
+    case 'section':
+      return 'this folder';
+    default:
+      return 'this node';
+  }
+}
+
 function newPages(filter: string | undefined): RecordPages {
   return {
     filter,
     rows: [],
+    count: undefined,
     nextLink: undefined,
     started: false,
     pending: undefined,

@@ -1,20 +1,53 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError, WorkbenchError } from '../../core/errors';
 import type { RecordJson } from '../../core/recordPatch';
+import type { MetadataModel } from '../../metadata/model';
 import { diffRecord, parseRecordText, recordText } from '../../core/recordPatch';
+import { MetadataIndex } from '../../metadata/lookup';
 import type { Connection, ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
 import { createBody } from './recordTemplate';
 import type { DraftAddress, RecordAddress } from './recordUri';
-import { draftUri, parseDraftUri, parseRecordUri, recordUri, SERVER_RECORD_SCHEME } from './recordUri';
+import {
+  draftUri,
+  parseDraftUri,
+  parseRecordUri,
+  RECORD_SCHEME,
+  recordAddressOf,
+  recordKey,
+  recordTitle,
+  recordUri,
+  SERVER_RECORD_SCHEME,
+} from './recordUri';
 
-/** A record as it was read: the basis of the next save's diff and `If-Match`. */
+/** What a record's title and read-only columns come from. */
+interface RecordTable {
+  readonly logicalName: string;
+  readonly primaryId: string | undefined;
+  readonly primaryName: string | undefined;
+}
+
+/** A record as it was read, and what the editor's text was made from. */
 interface OpenRecord {
+  /** The server's record as last read: its ETag goes in the next save's `If-Match`. */
   readonly record: RecordJson;
   readonly etag: string | undefined;
   readonly text: Uint8Array;
   readonly mtime: number;
-  readonly primaryId: string | undefined;
+  readonly table: RecordTable;
+  /**
+   * The record the editor's text derives from: what was last served to the editor, or what the user
+   * last saved while the editor has not read the server's version yet. A save sends what differs from
+   * it, so the ETag and `modifiedon` the server moved on are never taken for the user's edits.
+   */
+  readonly base: RecordJson;
+}
+
+/** A save that reached the server: which record, what it now holds, and the columns that were sent. */
+export interface SavedRecord {
+  readonly address: RecordAddress;
+  readonly record: RecordJson;
+  readonly columns: readonly string[];
 }
 
 /**
@@ -54,21 +87,57 @@ export class RecordFileSystem
   private readonly refreshAfterSave = new Set<string>();
   private readonly drafts = new Map<string, Draft>();
   private draftCount = 0;
-  private readonly saved: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
+  private readonly recordSaved = new vscode.EventEmitter<SavedRecord>();
+  /** Fires once a save reached the server (the explorer relabels the record). */
+  readonly onDidSaveRecord = this.recordSaved.event;
 
   constructor(
     private readonly connections: ConnectionManager,
     private readonly input: UserInput,
+    private readonly log: vscode.LogOutputChannel,
   ) {
-    this.saved = vscode.workspace.onDidSaveTextDocument((document) => {
-      this.showServerVersion(document.uri);
-      this.replaceCreatedDraft(document.uri).catch(
-        (error: unknown) =>
-          void vscode.window.showErrorMessage(
-            `The record was created, but could not be opened: ${describeError(error)}`,
-          ),
-      );
-    });
+    this.subscriptions = [
+      vscode.workspace.onDidSaveTextDocument((document) => {
+        this.showServerVersion(document.uri).catch(
+          (error: unknown) =>
+            void vscode.window.showErrorMessage(
+              `The record was saved, but could not be shown: ${describeError(error)}`,
+            ),
+        );
+        this.replaceCreatedDraft(document.uri).catch(
+          (error: unknown) =>
+            void vscode.window.showErrorMessage(
+              `The record was created, but could not be opened: ${describeError(error)}`,
+            ),
+        );
+      }),
+      // A record's URI ends in its title, not `.json`: the language comes from here.
+      vscode.workspace.onDidOpenTextDocument((document) => void this.showAsJson(document)),
+    ];
+  }
+
+  /**
+   * Opens the record in an editor: the one already showing it, whatever title its tab has, or a new one
+   * read fresh from the server (a copy read earlier may be stale).
+   */
+  async openRecord(address: RecordAddress): Promise<vscode.TextEditor> {
+    const key = recordKey(address);
+    // Tabs, not `textDocuments`: a closed editor's document lingers there for a while.
+    const shown = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .flatMap((tab) => (tab.input instanceof vscode.TabInputText ? [tab.input.uri] : []))
+      .find((uri) => {
+        const other = recordAddressOf(uri);
+        return other !== undefined && recordKey(other) === key;
+      });
+    if (shown !== undefined) {
+      return vscode.window.showTextDocument(await vscode.workspace.openTextDocument(shown), { preview: false });
+    }
+    this.open.delete(key);
+    const open = await this.load(address);
+    const document = await vscode.workspace.openTextDocument(recordUri(address, titleOf(open, address)));
+    return vscode.window.showTextDocument(await this.showAsJson(document), { preview: false });
   }
 
   /** A new `new-<n>.json` document holding `text`, to be created in `entitySet` on its first save. */
@@ -79,9 +148,9 @@ export class RecordFileSystem
     return uri;
   }
 
-  /** Forgets the copy read earlier, so the next open reads the record again. */
-  forget(uri: vscode.Uri): void {
-    this.open.delete(uri.toString());
+  /** Forgets the copy read earlier (a deleted record), so the next open reads the record again. */
+  forget(address: RecordAddress): void {
+    this.open.delete(recordKey(address));
   }
 
   watch(): vscode.Disposable {
@@ -94,33 +163,44 @@ export class RecordFileSystem
     if (draft !== undefined) {
       return { type: vscode.FileType.File, ctime: draft.mtime, mtime: draft.mtime, size: draft.text.byteLength };
     }
+    // The segments above a record (connection, table, id) are its folders: a write checks they exist.
+    if (parseDraftUri(uri) === undefined && uri.path.split('/').length < 5) {
+      return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
+    }
     const open = await this.read(uri);
     return { type: vscode.FileType.File, ctime: open.mtime, mtime: open.mtime, size: open.text.byteLength };
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
-    return this.draftAt(uri)?.text ?? (await this.read(uri)).text;
+    const draft = this.draftAt(uri);
+    if (draft !== undefined) return draft.text;
+    const open = await this.read(uri);
+    // The editor now shows the server's record: the next save diffs against it.
+    this.remember(this.address(uri), { ...open, base: open.record });
+    return open.text;
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array): Promise<void> {
     const draft = parseDraftUri(uri);
     if (draft !== undefined) return this.create(uri, draft, content);
     const address = this.address(uri);
-    const open = this.open.get(uri.toString());
+    const open = this.open.get(recordKey(address));
     if (open === undefined) {
-      throw vscode.FileSystemError.NoPermissions('Open the record from the Dataverse explorer before saving it.');
+      throw saveError('Open the record from the Dataverse explorer before saving it.');
     }
     const parsed = parseRecordText(decoder.decode(content));
     // Thrown before any request: the editor keeps the text, so nothing is lost.
-    if (!parsed.ok) throw vscode.FileSystemError.NoPermissions(parsed.message);
-    const { changes, ignored } = diffRecord(open.record, parsed.record, {
-      ...(open.primaryId === undefined ? {} : { primaryId: open.primaryId }),
+    if (!parsed.ok) throw saveError(parsed.message);
+    const { changes, ignored } = diffRecord(open.base, parsed.record, {
+      ...(open.table.primaryId === undefined ? {} : { primaryId: open.table.primaryId }),
     });
     if (ignored.length > 0) {
-      void vscode.window.showWarningMessage(`Not saved, as Dataverse sets them itself: ${ignored.join(', ')}.`);
+      const message = `Not saved, as Dataverse sets them itself: ${ignored.join(', ')}.`;
+      this.log.warn(`${address.entitySet}(${address.id}): ${message}`);
+      void vscode.window.showWarningMessage(message);
     }
     if (Object.keys(changes).length === 0) {
-      this.remember(uri, { ...open, text: content, mtime: Date.now() });
+      this.remember(address, { ...open, base: parsed.record, text: content, mtime: Date.now() });
       return;
     }
     const { connection, client } = this.services(address);
@@ -128,10 +208,10 @@ export class RecordFileSystem
       await client.update(address.entitySet, address.id, changes, open.etag === undefined ? {} : { etag: open.etag });
     } catch (error) {
       if (!(isWorkbenchError(error) && error.status === 412)) throw asFileSystemError(error);
-      await this.resolveConflict(uri, address, connection, changes);
+      await this.resolveConflict(uri, address, connection, changes, parsed.record);
       return;
     }
-    await this.reloadAfterSave(uri, address);
+    await this.reloadAfterSave(uri, address, changes, parsed.record);
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
@@ -156,7 +236,8 @@ export class RecordFileSystem
   }
 
   dispose(): void {
-    this.saved.dispose();
+    for (const subscription of this.subscriptions) subscription.dispose();
+    this.recordSaved.dispose();
     this.changed.dispose();
     this.serverChanged.dispose();
     this.open.clear();
@@ -176,9 +257,9 @@ export class RecordFileSystem
       );
     }
     const parsed = parseRecordText(decoder.decode(content));
-    if (!parsed.ok) throw vscode.FileSystemError.NoPermissions(parsed.message);
+    if (!parsed.ok) throw saveError(parsed.message);
     const body = createBody(parsed.record);
-    if (!body.ok) throw vscode.FileSystemError.NoPermissions(body.message);
+    if (!body.ok) throw saveError(body.message);
     const { client } = this.services(address);
     const created = await client.create(address.entitySet, body.body).catch((error: unknown) => {
       throw asFileSystemError(error);
@@ -200,8 +281,7 @@ export class RecordFileSystem
   private async replaceCreatedDraft(uri: vscode.Uri): Promise<void> {
     const created = this.draftAt(uri)?.created;
     if (created === undefined) return;
-    const document = await vscode.workspace.openTextDocument(recordUri(created));
-    await vscode.window.showTextDocument(document, { preview: false });
+    await this.openRecord(created);
     const tabs = vscode.window.tabGroups.all
       .flatMap((group) => group.tabs)
       .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === uri.toString());
@@ -218,21 +298,21 @@ export class RecordFileSystem
     address: RecordAddress,
     connection: Connection,
     changes: RecordJson,
+    edited: RecordJson,
   ): Promise<void> {
     const { client } = this.services(address);
     const current = await client.retrieve(address.entitySet, address.id).catch((error: unknown) => {
       throw asFileSystemError(error);
     });
-    const serverUri = recordUri(address, SERVER_RECORD_SCHEME);
+    const title = uri.path.slice(uri.path.lastIndexOf('/') + 1);
+    const serverUri = recordUri(address, title, SERVER_RECORD_SCHEME);
     this.serverVersions.set(serverUri.path, recordText(current));
     this.serverChanged.fire(serverUri);
-    await vscode.commands.executeCommand(
-      'vscode.diff',
-      serverUri,
-      uri,
-      `${address.entitySet}(${address.id}): on ${connection.name} ↔ yours`,
-      { preview: true, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside },
-    );
+    await vscode.commands.executeCommand('vscode.diff', serverUri, uri, `${title}: on ${connection.name} ↔ yours`, {
+      preview: true,
+      preserveFocus: true,
+      viewColumn: vscode.ViewColumn.Beside,
+    });
     const choice = await this.input.showWarningMessage(
       `The record changed on ${connection.name} after you opened it (see the comparison). ` +
         `Overwrite it with your changes (${Object.keys(changes).join(', ')}), or reload it and drop them?`,
@@ -244,67 +324,136 @@ export class RecordFileSystem
       await client.update(address.entitySet, address.id, changes, { etag: '*' }).catch((error: unknown) => {
         throw asFileSystemError(error);
       });
-      await this.reloadAfterSave(uri, address);
+      await this.reloadAfterSave(uri, address, changes, edited);
       return;
     }
     if (choice === RELOAD) {
-      await this.reloadAfterSave(uri, address, current);
+      const open = this.open.get(recordKey(address));
+      const mtime = Math.max(Date.now(), (open?.mtime ?? 0) + 1);
+      if (open !== undefined) this.remember(address, toOpenRecord(current, mtime, open.table, edited));
+      this.refreshAfterSave.add(uri.toString());
       return;
     }
-    throw vscode.FileSystemError.NoPermissions(
-      'Not saved: the record changed on the server. Your text is kept; save again to choose.',
-    );
+    throw saveError('Not saved: the record changed on the server. Your text is kept; save again to choose.');
   }
 
   /**
-   * Reads the record again so that the next save diffs against, and sends the ETag of, what the
-   * server now holds. The document shows it once the save is over (`showServerVersion`).
+   * Reads the record again so that the next save sends the ETag of what the server now holds, and says
+   * what was saved. The document shows the server's version once VS Code has finished the save
+   * (`showServerVersion`); until then the user's saved text is what the next save diffs against.
    */
-  private async reloadAfterSave(uri: vscode.Uri, address: RecordAddress, known?: RecordJson): Promise<void> {
-    const previous = this.open.get(uri.toString());
-    const record =
-      known ??
-      (await this.services(address)
-        .client.retrieve(address.entitySet, address.id)
-        .catch((error: unknown) => {
-          throw asFileSystemError(error);
-        }));
+  private async reloadAfterSave(
+    uri: vscode.Uri,
+    address: RecordAddress,
+    changes: RecordJson,
+    edited: RecordJson,
+  ): Promise<void> {
+    const previous = this.open.get(recordKey(address));
+    const columns = Object.keys(changes);
+    this.log.info(`Saved ${address.entitySet}(${address.id}): ${columns.join(', ')}`);
+    const record = await this.services(address)
+      .client.retrieve(address.entitySet, address.id)
+      .catch((error: unknown) => {
+        throw saveError(`Saved ${columns.join(', ')}, but the record could not be read back: ${describeError(error)}`);
+      });
     const mtime = Math.max(Date.now(), (previous?.mtime ?? 0) + 1);
-    this.remember(uri, toOpenRecord(record, mtime, previous?.primaryId));
+    const table = previous?.table ?? (await this.tableOf(address));
+    const open = this.remember(address, toOpenRecord(record, mtime, table, edited));
     this.refreshAfterSave.add(uri.toString());
+    this.recordSaved.fire({ address, record, columns });
+    const name = titleOf(open, address);
+    void vscode.window.showInformationMessage(`Saved ${name} (${columns.join(', ')}).`);
   }
 
   /**
    * A change event during a save is ignored (the document is still dirty), and the stat VS Code takes
-   * right after writing already carries the new time, so the reload needs a later, newer time.
+   * right after writing already carries the new time, so the reload needs a later, newer time. A record
+   * whose name changed moves to a tab with the new title, cursor and scroll position kept.
    */
-  private showServerVersion(uri: vscode.Uri): void {
-    const key = uri.toString();
-    const open = this.open.get(key);
-    if (!this.refreshAfterSave.delete(key) || open === undefined) return;
-    this.remember(uri, { ...open, mtime: open.mtime + 1 });
-    this.changed.fire([{ type: vscode.FileChangeType.Changed, uri }]);
+  private async showServerVersion(uri: vscode.Uri): Promise<void> {
+    const address = recordAddressOf(uri);
+    if (!this.refreshAfterSave.delete(uri.toString()) || address === undefined) return;
+    const open = this.open.get(recordKey(address));
+    if (open === undefined) return;
+    const title = titleOf(open, address);
+    if (uri.path.endsWith(`/${title}`)) {
+      this.remember(address, { ...open, mtime: open.mtime + 1 });
+      this.changed.fire([{ type: vscode.FileChangeType.Changed, uri }]);
+      return;
+    }
+    const before = vscode.window.visibleTextEditors.find((editor) => editor.document.uri.toString() === uri.toString());
+    const document = await this.showAsJson(await vscode.workspace.openTextDocument(recordUri(address, title)));
+    const editor = await vscode.window.showTextDocument(document, {
+      preview: false,
+      ...(before?.viewColumn === undefined ? {} : { viewColumn: before.viewColumn }),
+    });
+    if (before !== undefined) {
+      editor.selections = before.selections.map(
+        (selection) =>
+          new vscode.Selection(
+            document.validatePosition(selection.anchor),
+            document.validatePosition(selection.active),
+          ),
+      );
+      const top = before.visibleRanges[0];
+      if (top !== undefined) editor.revealRange(document.validateRange(top), vscode.TextEditorRevealType.AtTop);
+    }
+    const tabs = vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === uri.toString());
+    await vscode.window.tabGroups.close(tabs);
   }
 
   private async read(uri: vscode.Uri): Promise<OpenRecord> {
-    const existing = this.open.get(uri.toString());
+    return this.load(this.address(uri));
+  }
+
+  private async load(address: RecordAddress): Promise<OpenRecord> {
+    const existing = this.open.get(recordKey(address));
     if (existing !== undefined) return existing;
-    const address = this.address(uri);
-    const { connection, client } = this.services(address);
+    const { client } = this.services(address);
     try {
-      const [record, primaryId] = await Promise.all([
+      const [record, table] = await Promise.all([
         client.retrieve(address.entitySet, address.id),
-        this.connections.metadata(connection).primaryKeyOf(address.entitySet),
+        this.tableOf(address),
       ]);
-      return this.remember(uri, toOpenRecord(record, Date.now(), primaryId));
+      return this.remember(address, toOpenRecord(record, Date.now(), table, record));
     } catch (error) {
-      if (isWorkbenchError(error) && error.kind === 'notFound') throw vscode.FileSystemError.FileNotFound(uri);
+      if (isWorkbenchError(error) && error.kind === 'notFound') {
+        throw vscode.FileSystemError.FileNotFound(recordUri(address, address.id));
+      }
       throw asFileSystemError(error);
     }
   }
 
-  private remember(uri: vscode.Uri, open: OpenRecord): OpenRecord {
-    this.open.set(uri.toString(), open);
+  /** The table's logical name, primary id and primary name; EntityDefinitions add the name column. */
+  private async tableOf(address: RecordAddress): Promise<RecordTable> {
+    const { connection } = this.services(address);
+    const metadata = this.connections.metadata(connection);
+    const typeIn = (model: MetadataModel) => new MetadataIndex(model).entityTypeOfSet(address.entitySet);
+    const plain = typeIn((await metadata.get()).model);
+    if (plain === undefined) return { logicalName: address.entitySet, primaryId: undefined, primaryName: undefined };
+    const enriched = await metadata.withEntityDefinition(plain.name).then(typeIn, (error: unknown) => {
+      if (isWorkbenchError(error) && error.kind === 'cancelled') throw error;
+      // Without EntityDefinitions the title shows the id; the record still opens and saves.
+      return undefined;
+    });
+    const type = enriched ?? plain;
+    return {
+      logicalName: type.name,
+      primaryId: type.key[0] ?? type.info?.primaryIdAttribute,
+      primaryName: type.info?.primaryNameAttribute,
+    };
+  }
+
+  /** Records open as JSON although their URI does not end in `.json`. */
+  private async showAsJson(document: vscode.TextDocument): Promise<vscode.TextDocument> {
+    if (document.uri.scheme !== RECORD_SCHEME || document.languageId === 'json') return document;
+    return vscode.languages.setTextDocumentLanguage(document, 'json');
+  }
+
+  private remember(address: RecordAddress, open: OpenRecord): OpenRecord {
+    this.open.set(recordKey(address), open);
     return open;
   }
 
@@ -328,15 +477,32 @@ export class RecordFileSystem
   }
 }
 
-function toOpenRecord(record: RecordJson, mtime: number, primaryId: string | undefined): OpenRecord {
+function toOpenRecord(record: RecordJson, mtime: number, table: RecordTable, base: RecordJson): OpenRecord {
   const etag = record['@odata.etag'];
   return {
     record,
     etag: typeof etag === 'string' ? etag : undefined,
     text: encoder.encode(recordText(record)),
     mtime,
-    primaryId,
+    table,
+    base,
   };
+}
+
+function titleOf(open: OpenRecord, address: RecordAddress): string {
+  const name = open.table.primaryName === undefined ? undefined : open.record[open.table.primaryName];
+  return recordTitle(open.table.logicalName, typeof name === 'string' ? name : undefined, address.id);
+}
+
+/**
+ * A save refused before any request. VS Code shows the message after "Failed to save"; a
+ * `FileSystemError` would add its code and class name ("NoPermissions (FileSystemError)") in front of it,
+ * and an empty `name` keeps `Error.prototype.toString` from adding "Error:".
+ */
+function saveError(message: string): Error {
+  const error = new Error(message);
+  error.name = '';
+  return error;
 }
 
 /** VS Code shows a provider's error message in its "Failed to save" notification. */
@@ -344,5 +510,5 @@ function asFileSystemError(error: unknown): Error {
   if (error instanceof vscode.FileSystemError) return error;
   if (error instanceof WorkbenchError && error.kind === 'notFound')
     return vscode.FileSystemError.FileNotFound(error.message);
-  return vscode.FileSystemError.Unavailable(describeError(error));
+  return saveError(describeError(error));
 }

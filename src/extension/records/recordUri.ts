@@ -1,7 +1,11 @@
 import * as vscode from 'vscode';
 import { WorkbenchError } from '../../core/errors';
 
-/** Records opened for editing: `dataverse:/<connection id>/<entity set>/<id>.json`. */
+/**
+ * Records opened for editing: `dataverse:/<connection id>/<entity set>/<id>/<title>`. The last segment is
+ * the tab's title (`account: Contoso Ltd`, VS Code titles a tab by the path's last segment); only the
+ * segments before it name the record.
+ */
 export const RECORD_SCHEME = 'dataverse';
 /** The server's current version of a record, read-only, shown beside the user's in a save conflict. */
 export const SERVER_RECORD_SCHEME = 'dataverse-server';
@@ -14,32 +18,46 @@ export interface RecordAddress {
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ENTITY_SET = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Long enough for any sensible name, short enough for a tab. */
+const TITLE_LENGTH = 80;
 
-export function recordUri(address: RecordAddress, scheme: string = RECORD_SCHEME): vscode.Uri {
+/** `<table logical name>: <primary name, or the id when it has none>`, fit to be a path segment. */
+export function recordTitle(logicalName: string, name: string | undefined, id: string): string {
+  const shown = (name ?? '').replace(/[\\/\s]+/g, ' ').trim();
+  const title = `${logicalName}: ${shown === '' ? id.toLowerCase() : shown}`;
+  return title.length > TITLE_LENGTH ? `${title.slice(0, TITLE_LENGTH - 1)}…` : title;
+}
+
+export function recordUri(address: RecordAddress, title: string, scheme: string = RECORD_SCHEME): vscode.Uri {
   // The connection id (`environment:Contoso Dev`) is one path segment whatever characters it holds.
   return vscode.Uri.from({
     scheme,
-    path: `/${encodeURIComponent(address.connectionId)}/${address.entitySet}/${address.id.toLowerCase()}.json`,
+    path: `/${encodeURIComponent(address.connectionId)}/${address.entitySet}/${address.id.toLowerCase()}/${title}`,
   });
+}
+
+/** One key per record, whatever title its URI carries. */
+export function recordKey(address: RecordAddress): string {
+  return `${address.connectionId}\n${address.entitySet}\n${address.id.toLowerCase()}`;
 }
 
 /** The record a URI names; a URI typed or edited by hand is checked before it reaches a request. */
 export function parseRecordUri(uri: vscode.Uri): RecordAddress {
   const parts = uri.path.split('/');
-  const [empty, connection, entitySet, file] = parts;
-  const id = file?.endsWith('.json') ? file.slice(0, -'.json'.length) : undefined;
+  const [empty, connection, entitySet, id, title] = parts;
   if (
-    parts.length !== 4 ||
+    parts.length !== 5 ||
     empty !== '' ||
     connection === undefined ||
     entitySet === undefined ||
     !ENTITY_SET.test(entitySet) ||
     id === undefined ||
-    !GUID.test(id)
+    !GUID.test(id) ||
+    title === undefined
   ) {
     throw new WorkbenchError(
       'invalidInput',
-      `${uri.toString()} does not name a record (dataverse:/<connection>/<table>/<id>.json).`,
+      `${uri.toString()} does not name a record (dataverse:/<connection>/<table>/<id>/<title>).`,
     );
   }
   let connectionId: string;
@@ -49,6 +67,16 @@ export function parseRecordUri(uri: vscode.Uri): RecordAddress {
     throw new WorkbenchError('invalidInput', `${uri.toString()} names no connection.`);
   }
   return { connectionId, entitySet, id: id.toLowerCase() };
+}
+
+/** The record `uri` names, or undefined when it is not a record's URI. */
+export function recordAddressOf(uri: vscode.Uri): RecordAddress | undefined {
+  if (uri.scheme !== RECORD_SCHEME) return undefined;
+  try {
+    return parseRecordUri(uri);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A record not created yet: `dataverse:/<connection id>/<entity set>/new-<n>.json`. */

@@ -282,6 +282,12 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
     this.log.info(`Exported ${rows.length} rows to ${target.fsPath}`);
+    const open = 'Open File';
+    const name = target.path.slice(target.path.lastIndexOf('/') + 1);
+    const rowsText = `${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'row' : 'rows'}`;
+    void vscode.window.showInformationMessage(`Exported ${rowsText} to ${name}.`, open).then(async (choice) => {
+      if (choice === open) await vscode.window.showTextDocument(target, { preview: false });
+    });
   }
 
   private async primaryIdOf(run: BlockRun): Promise<string | undefined> {

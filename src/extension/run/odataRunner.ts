@@ -5,6 +5,7 @@ import type { RunResult } from '../../dataverse/runRequest';
 import { executeRequest, liveRunContext, namedResultFrom } from '../../dataverse/runRequest';
 import { parseDocument } from '../../odata/document/parser';
 import type { NamedResult } from '../../odata/run/index';
+import { withFormattedValues } from '../../odata/run/httpHeaders';
 import { prepareRequest } from '../../odata/run/index';
 import type { Connection, ConnectionManager } from '../connections';
 
@@ -75,7 +76,12 @@ export class OdataRunner {
         `${first?.message ?? 'The block cannot be run.'}${where}${prepared.problems.length > 1 ? ` and ${prepared.problems.length - 1} more problem(s)` : ''}`,
       );
     }
-    const result = await executeRequest(this.connections.client(connection), prepared.request, {
+    // Reads shown in the grid carry formatted values, so its toggle has something to show.
+    const request =
+      prepared.request.method === 'GET' && prepared.request.kind !== 'batch'
+        ? { ...prepared.request, headers: withFormattedValues(prepared.request.headers) }
+        : prepared.request;
+    const result = await executeRequest(this.connections.client(connection), request, {
       signal,
       deltaLinks: this.deltaLinks,
       key: `${document.uri.toString()}#${blockIndex}`,
@@ -83,7 +89,7 @@ export class OdataRunner {
     });
     if (prepared.request.label) results.set(prepared.request.label, namedResultFrom(result));
     const title = block.title || `Block ${blockIndex + 1}`;
-    const prefer = prepared.request.headers.find(([name]) => name.toLowerCase() === 'prefer')?.[1];
+    const prefer = request.headers.find(([name]) => name.toLowerCase() === 'prefer')?.[1];
     return { uri: document.uri, blockIndex, title, connection, result, prefer, url: prepared.request.url };
   }
 

@@ -71,15 +71,26 @@ function isLetter(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+/**
+ * One block as parsed on its own: what the document gathers from it. Blocks are parsed
+ * independently of each other (what depends on several blocks, such as a name given twice, is
+ * found when the document is assembled), so an edit re-parses only the blocks it touches.
+ */
+interface BlockParse {
+  readonly block: Block;
+  /** In the order of the text. */
+  readonly uses: readonly VariableUse[];
+  readonly diagnostics: readonly DocumentDiagnostic[];
+  /** Every `# @name` annotation of the block, in order (the block's name is the last). */
+  readonly names: readonly RequestName[];
+}
+
 class DocumentParser {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
-  private readonly diagnostics: DocumentDiagnostic[] = [];
-  private readonly variables: VariableDefinition[] = [];
-  private readonly uses: VariableUse[] = [];
-  private readonly names = new Map<string, RequestName>();
-  private readonly variableNames = new Set<string>();
-  private environment: VariableDefinition | undefined;
+  private diagnostics: DocumentDiagnostic[] = [];
+  private uses: VariableUse[] = [];
+  private names: RequestName[] = [];
   // Caches for the variable scanner, so a line with many `{{` stays linear.
   private nextClose = -2;
   private nextOpen = -1;
@@ -88,43 +99,50 @@ class DocumentParser {
   private lineEndCacheStart = -1;
   private lineEndCache = -1;
 
-  constructor(private readonly text: string) {
-    let offset = 0;
+  /**
+   * A parser of the lines in `[from, to)` of `text`: `from` is the start of the text or of a `###`
+   * line, `to` the start of a `###` line or the end of the text.
+   */
+  constructor(
+    private readonly text: string,
+    from = 0,
+    private readonly to = text.length,
+  ) {
+    let offset = from;
     for (;;) {
-      const newline = text.indexOf('\n', offset);
-      const end = newline < 0 ? text.length : newline;
+      let newline = text.indexOf('\n', offset);
+      if (newline >= to) newline = -1;
+      const end = newline < 0 ? to : newline;
       this.starts.push(offset);
       this.ends.push(end > offset && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
       if (newline < 0) break;
       offset = newline + 1;
+      // The line at `to` starts the next region; at the end of the text it is the last, empty line.
+      if (offset === to && to < text.length) break;
     }
   }
 
-  parse(): ODataDocument {
-    const blocks: Block[] = [];
+  /** The blocks of the region, numbered from `firstIndex`. */
+  parseBlocks(firstIndex: number): BlockParse[] {
+    const parts: BlockParse[] = [];
     const lineCount = this.starts.length;
     let blockFirst = 0;
     let separated = this.kindOf(0) === 'separator';
     for (let k = 1; k <= lineCount; k++) {
       if (k < lineCount && this.kindOf(k) !== 'separator') continue;
       // Lines [blockFirst, k) form a block; the part before the first `###` only when it holds text.
-      if (separated) blocks.push(this.parseBlock(blocks.length, blockFirst, k, true));
-      else if (this.hasText(0, k)) blocks.push(this.parseBlock(blocks.length, 0, k, false));
+      if (separated || this.hasText(0, k)) {
+        this.uses = [];
+        this.diagnostics = [];
+        this.names = [];
+        const block = this.parseBlock(firstIndex + parts.length, separated ? blockFirst : 0, k, separated);
+        this.uses.sort((a, b) => a.span.start - b.span.start);
+        parts.push({ block, uses: this.uses, diagnostics: this.diagnostics, names: this.names });
+      }
       blockFirst = k;
       separated = true;
     }
-    this.uses.sort((a, b) => a.span.start - b.span.start);
-    this.diagnostics.sort((a, b) => a.span.start - b.span.start);
-    return {
-      kind: 'document',
-      text: this.text,
-      blocks,
-      variables: this.variables,
-      environment: this.environment,
-      variableUses: this.uses,
-      diagnostics: this.diagnostics,
-      span: { start: 0, end: this.text.length },
-    };
+    return parts;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -224,7 +242,7 @@ class DocumentParser {
       name,
       variables,
       request,
-      span: { start: this.starts[first]!, end: end < this.starts.length ? this.starts[end]! : this.text.length },
+      span: { start: this.starts[first]!, end: end < this.starts.length ? this.starts[end]! : this.to },
     };
   }
 
@@ -253,15 +271,7 @@ class DocumentParser {
       nameSpan: { start: nameStart, end: nameStart + label.length },
       span,
     };
-    if (this.names.has(label)) {
-      this.report(
-        'duplicateRequestName',
-        `A request is already named '${label}'; later requests see the last one run.`,
-        name.nameSpan,
-        'warning',
-      );
-    }
-    this.names.set(label, name);
+    this.names.push(name);
     return name;
   }
 
@@ -292,21 +302,6 @@ class DocumentParser {
       valueSpan: { start: j, end },
       span: { start: at, end },
     };
-    if (name === 'environment') {
-      if (this.environment) {
-        this.report(
-          'duplicateEnvironment',
-          `The file is already pinned to '${this.environment.value}'.`,
-          definition.span,
-          'warning',
-        );
-      }
-      this.environment = definition;
-    } else if (this.variableNames.has(name)) {
-      this.report('duplicateVariable', `'${name}' is defined again; the last definition wins.`, nameSpan, 'warning');
-    }
-    this.variableNames.add(name);
-    this.variables.push(definition);
     this.scanVariables(j, end);
     return definition;
   }
@@ -803,9 +798,205 @@ class DocumentParser {
   }
 }
 
+/** The blocks each document was assembled from, for `reparseDocument`. */
+const blockParses = new WeakMap<ODataDocument, readonly BlockParse[]>();
+
 /** Parses a `.odata` document. Pure and total: any text gives a document and diagnostics. */
 export function parseDocument(text: string): ODataDocument {
-  return new DocumentParser(text).parse();
+  return assemble(text, new DocumentParser(text).parseBlocks(0));
+}
+
+/**
+ * The document of `text`, an edit of `previous.text`: the blocks the edit touched are parsed again,
+ * the others reused (moved by the length the edit added or removed). Gives what `parseDocument(text)`
+ * gives, at the cost of the touched blocks, so an editor can parse on every keystroke.
+ */
+export function reparseDocument(previous: ODataDocument, text: string): ODataDocument {
+  const parts = blockParses.get(previous);
+  const old = previous.text;
+  if (old === text) return previous;
+  if (!parts || parts.length === 0) return parseDocument(text);
+  // The edit replaced old[changeStart, oldChangeEnd) by text[changeStart, oldChangeEnd + delta).
+  const shortest = Math.min(old.length, text.length);
+  let changeStart = 0;
+  while (changeStart < shortest && old.charCodeAt(changeStart) === text.charCodeAt(changeStart)) changeStart++;
+  let same = 0;
+  while (
+    same < shortest - changeStart &&
+    old.charCodeAt(old.length - 1 - same) === text.charCodeAt(text.length - 1 - same)
+  ) {
+    same++;
+  }
+  const oldChangeEnd = old.length - same;
+  const delta = text.length - old.length;
+  // From the block before the one the change starts in (an edit of a `###` line may join its block
+  // to the one above) to the block holding its end (an edit that ends at a block's start may change its `###`).
+  const first = Math.max(partAt(parts, changeStart) - 1, 0);
+  const last = partAt(parts, oldChangeEnd);
+  const regionStart = first === 0 ? 0 : parts[first]!.block.span.start;
+  const regionEnd = last === parts.length - 1 ? text.length : parts[last + 1]!.block.span.start + delta;
+  const reparsed = new DocumentParser(text, regionStart, regionEnd).parseBlocks(first);
+  const after = parts.slice(last + 1);
+  const renumber = first + reparsed.length - (last + 1);
+  return assemble(text, [
+    ...parts.slice(0, first),
+    ...reparsed,
+    ...(delta === 0 && renumber === 0 ? after : after.map(mover(delta, renumber))),
+  ]);
+}
+
+/** The index of the part whose block holds `offset` (the first one for an offset before all blocks). */
+function partAt(parts: readonly BlockParse[], offset: number): number {
+  let low = 0;
+  let high = parts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (parts[mid]!.block.span.start <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+/**
+ * Moves block parses by `delta` characters and `renumber` places: a copy of every node that holds a
+ * document offset. URL trees are relative to their URL, so they are kept as they are (they are most
+ * of a request's nodes). A node kind added to the syntax needs its line here; the property test of
+ * `reparseDocument` against `parseDocument` finds one that is missing.
+ */
+function mover(delta: number, renumber: number): (part: BlockParse) => BlockParse {
+  const span = (s: TextSpan): TextSpan => ({ start: s.start + delta, end: s.end + delta });
+  const optionalSpan = (s: TextSpan | undefined): TextSpan | undefined => s && span(s);
+  const use = (u: VariableUse): VariableUse => ({ ...u, span: span(u.span), innerSpan: span(u.innerSpan) });
+  const name = (n: RequestName): RequestName => ({ ...n, nameSpan: span(n.nameSpan), span: span(n.span) });
+  const header = (h: Header): Header => ({
+    ...h,
+    nameSpan: span(h.nameSpan),
+    valueSpan: span(h.valueSpan),
+    span: span(h.span),
+  });
+  const body = (b: Body): Body => {
+    switch (b.kind) {
+      case 'json':
+        return {
+          ...b,
+          span: span(b.span),
+          members: b.members.map((m) => ({ ...m, nameSpan: span(m.nameSpan), valueSpan: optionalSpan(m.valueSpan) })),
+        };
+      case 'batch':
+        return {
+          ...b,
+          span: span(b.span),
+          items: b.items.map((item) =>
+            item.kind === 'request'
+              ? request(item)
+              : {
+                  ...item,
+                  requests: item.requests.map(request),
+                  beginSpan: span(item.beginSpan),
+                  endSpan: optionalSpan(item.endSpan),
+                  span: span(item.span),
+                },
+          ),
+        };
+      default:
+        return { ...b, span: span(b.span) };
+    }
+  };
+  const request = (r: Request): Request => ({
+    ...r,
+    methodSpan: optionalSpan(r.methodSpan),
+    url: r.url.variable
+      ? { ...r.url, span: span(r.url.span), variable: use(r.url.variable) }
+      : { ...r.url, span: span(r.url.span) },
+    headers: r.headers.map(header),
+    body: r.body && body(r.body),
+    requestLineSpan: span(r.requestLineSpan),
+    span: span(r.span),
+  });
+  return (part) => {
+    const block = part.block;
+    return {
+      block: {
+        ...block,
+        index: block.index + renumber,
+        separatorSpan: optionalSpan(block.separatorSpan),
+        name: block.name && name(block.name),
+        variables: block.variables.map((v) => ({
+          ...v,
+          nameSpan: span(v.nameSpan),
+          valueSpan: span(v.valueSpan),
+          span: span(v.span),
+        })),
+        request: block.request && request(block.request),
+        span: span(block.span),
+      },
+      uses: part.uses.map(use),
+      diagnostics: part.diagnostics.map((d) => ({ ...d, span: span(d.span) })),
+      names: part.names.map(name),
+    };
+  };
+}
+
+/** The document of blocks parsed each on its own, with what depends on several of them: names and variables given twice. */
+function assemble(text: string, parts: readonly BlockParse[]): ODataDocument {
+  const blocks = parts.map((part) => part.block);
+  const diagnostics: DocumentDiagnostic[] = [];
+  const uses: VariableUse[] = [];
+  const variables: VariableDefinition[] = [];
+  const names = new Set<string>();
+  const variableNames = new Set<string>();
+  let environment: VariableDefinition | undefined;
+  for (const part of parts) {
+    for (const d of part.diagnostics) diagnostics.push(d);
+    for (const use of part.uses) uses.push(use);
+    for (const name of part.names) {
+      if (names.has(name.name)) {
+        diagnostics.push({
+          code: 'duplicateRequestName',
+          message: `A request is already named '${name.name}'; later requests see the last one run.`,
+          span: name.nameSpan,
+          severity: 'warning',
+        });
+      }
+      names.add(name.name);
+    }
+    for (const definition of part.block.variables) {
+      const name = definition.name;
+      if (name === 'environment') {
+        if (environment) {
+          diagnostics.push({
+            code: 'duplicateEnvironment',
+            message: `The file is already pinned to '${environment.value}'.`,
+            span: definition.span,
+            severity: 'warning',
+          });
+        }
+        environment = definition;
+      } else if (variableNames.has(name)) {
+        diagnostics.push({
+          code: 'duplicateVariable',
+          message: `'${name}' is defined again; the last definition wins.`,
+          span: definition.nameSpan,
+          severity: 'warning',
+        });
+      }
+      variableNames.add(name);
+      variables.push(definition);
+    }
+  }
+  diagnostics.sort((a, b) => a.span.start - b.span.start);
+  const document: ODataDocument = {
+    kind: 'document',
+    text,
+    blocks,
+    variables,
+    environment,
+    variableUses: uses,
+    diagnostics,
+    span: { start: 0, end: text.length },
+  };
+  blockParses.set(document, parts);
+  return document;
 }
 
 /** The block containing `offset` (a block's end belongs to it when it is the last block). */

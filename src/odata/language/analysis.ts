@@ -4,39 +4,28 @@
  * and hover both read this one analysis, so they never disagree.
  */
 import type { MetadataIndex } from '../../metadata/lookup';
-import type { EntitySet, EntityType, NavigationProperty, Operation, Property } from '../../metadata/model';
+import type { EntitySet, EntityType, NavigationProperty, Property } from '../../metadata/model';
 import type { Request, TextSpan } from '../document/syntax';
 import { CANONICAL_FUNCTIONS, QUERY_FUNCTIONS, QUERY_FUNCTION_NAMESPACE } from '../url/functions';
 import type {
   ExpandClause,
   ExpressionNode,
+  FunctionCallNode,
   Identifier,
-  LiteralNode,
   MemberNode,
   OrderByClause,
   SelectClause,
   Transformation,
 } from '../url/syntax';
+import { didYouMeanText, replaceFixes } from './messages';
+import { queryFunctionColumn } from './queryFunctionColumns';
+import type { Reference, ResolvedPath } from './resolvePath';
+import { resolvePath } from './resolvePath';
 import type { LanguageDiagnostic, QuickFix } from './types';
+import type { ValueType } from './valueTypes';
+import { mismatch, valueTypeOfProperty } from './valueTypes';
 
-export type Reference =
-  | {
-      readonly kind: 'entitySet';
-      readonly span: TextSpan;
-      readonly entitySet: EntitySet;
-      readonly entityType: EntityType | undefined;
-    }
-  | { readonly kind: 'operation'; readonly span: TextSpan; readonly operations: readonly Operation[] }
-  | { readonly kind: 'property'; readonly span: TextSpan; readonly owner: EntityType; readonly property: Property }
-  | {
-      readonly kind: 'navigation';
-      readonly span: TextSpan;
-      readonly owner: EntityType;
-      readonly navigation: NavigationProperty;
-      readonly target: EntityType | undefined;
-    }
-  | { readonly kind: 'queryFunction'; readonly span: TextSpan; readonly name: string }
-  | { readonly kind: 'function'; readonly span: TextSpan; readonly name: string };
+export type { Reference };
 
 export interface RequestAnalysis {
   /** The entity set the path starts from, when it is one. */
@@ -49,111 +38,21 @@ export interface RequestAnalysis {
   readonly diagnostics: readonly LanguageDiagnostic[];
 }
 
-/** `Edm.String` and friends; `undefined` for anything the checks cannot reason about. */
-type ValueType = 'string' | 'number' | 'guid' | 'date' | 'boolean' | undefined;
-
-function valueTypeOfProperty(type: string): ValueType {
-  switch (type) {
-    case 'Edm.String':
-      return 'string';
-    case 'Edm.Int16':
-    case 'Edm.Int32':
-    case 'Edm.Int64':
-    case 'Edm.Decimal':
-    case 'Edm.Double':
-    case 'Edm.Single':
-    case 'Edm.Byte':
-      return 'number';
-    case 'Edm.Guid':
-      return 'guid';
-    case 'Edm.DateTimeOffset':
-    case 'Edm.Date':
-      return 'date';
-    case 'Edm.Boolean':
-      return 'boolean';
-    default:
-      return undefined;
-  }
-}
-
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-function valueTypeOfLiteral(literal: LiteralNode): ValueType | 'null' {
-  switch (literal.literalType) {
-    case 'null':
-      return 'null';
-    case 'string':
-      return 'string';
-    case 'int':
-    case 'int64':
-    case 'decimal':
-    case 'double':
-    case 'single':
-      return 'number';
-    case 'guid':
-      return 'guid';
-    case 'date':
-    case 'dateTimeOffset':
-      return 'date';
-    case 'boolean':
-      return 'boolean';
-    default:
-      return undefined;
-  }
-}
-
-const TYPE_NAMES: Record<Exclude<ValueType, undefined>, string> = {
-  string: 'a string',
-  number: 'a number',
-  guid: 'a GUID',
-  date: 'a date',
-  boolean: 'a boolean',
-};
-
-/** Why `literal` cannot be compared with a column of type `column`, or undefined when it can. */
-function mismatch(column: ValueType, literal: LiteralNode): string | undefined {
-  const type = valueTypeOfLiteral(literal);
-  if (column === undefined || type === undefined || type === 'null' || type === column) return undefined;
-  // Dataverse accepts lookups compared with a quoted GUID too (dataverse-webapi.md §4.2).
-  if (column === 'guid' && type === 'string' && typeof literal.value === 'string' && GUID.test(literal.value))
-    return undefined;
-  if (column === 'date' && type === 'string') {
-    return `Dates are written without quotes: ${String(literal.value)}.`;
-  }
-  if (
-    column === 'number' &&
-    type === 'string' &&
-    typeof literal.value === 'string' &&
-    /^-?\d+(\.\d+)?$/.test(literal.value)
-  ) {
-    return `This column holds numbers: write ${literal.value} without quotes.`;
-  }
-  return `This column holds ${TYPE_NAMES[column]}, not ${TYPE_NAMES[type]}.`;
-}
-
-export function replaceFixes(span: TextSpan, suggestions: readonly string[]): QuickFix[] {
-  return suggestions.map((s) => ({ title: `Change to '${s}'`, edits: [{ span, newText: s }] }));
-}
-
-function didYouMeanText(suggestions: readonly string[]): string {
-  if (suggestions.length === 0) return '';
-  return ` Did you mean ${suggestions
-    .map((s) => `'${s}'`)
-    .join(', ')
-    .replace(/, ([^,]*)$/, ' or $1')}?`;
-}
-
 const COMPARISON = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
 class Analyzer {
-  readonly references: Reference[] = [];
-  readonly diagnostics: LanguageDiagnostic[] = [];
+  readonly references: Reference[];
+  readonly diagnostics: LanguageDiagnostic[];
 
   constructor(
     private readonly index: MetadataIndex,
     /** Offset of the URL in the document: URL spans are relative to it. */
     private readonly shift: number,
-  ) {}
+    path: ResolvedPath,
+  ) {
+    this.references = [...path.references];
+    this.diagnostics = [...path.diagnostics];
+  }
 
   private at(span: TextSpan): TextSpan {
     return { start: span.start + this.shift, end: span.end + this.shift };
@@ -421,21 +320,35 @@ class Analyzer {
         if (local !== undefined && QUERY_FUNCTIONS.has(local)) {
           this.references.push({ kind: 'queryFunction', span: this.at(node.nameSpan), name: local });
         }
-        const propertyName = node.parameters.find((p) => p.name === 'PropertyName')?.value;
-        if (propertyName?.kind === 'literal' && typeof propertyName.value === 'string') {
-          const found = this.index.findProperty(type, propertyName.value);
-          // The span of the name inside the quotes.
-          const span = { start: propertyName.span.start + 1, end: propertyName.span.end - 1 };
-          if (!found.match) {
-            this.unknown('unknownColumn', `column of ${type.name}`, propertyName.value, span, found.suggestions);
-          } else {
-            this.addMemberReference(type, found.match, span);
-          }
-        }
+        this.queryFunctionColumn(type, node);
         return;
       }
       default:
         return;
+    }
+  }
+
+  /** `PropertyName='…'` of a query function: a logical name, so a lookup goes by `ownerid`, not `_ownerid_value`. */
+  private queryFunctionColumn(type: EntityType, node: FunctionCallNode): void {
+    const propertyName = node.parameters.find((p) => p.name === 'PropertyName')?.value;
+    if (propertyName?.kind !== 'literal' || typeof propertyName.value !== 'string') return;
+    const name = propertyName.value;
+    // The span of the name inside the quotes.
+    const span = { start: propertyName.span.start + 1, end: propertyName.span.end - 1 };
+    const column = queryFunctionColumn(this.index, type, name);
+    if (column.kind === 'unknown') {
+      this.unknown('unknownColumn', `column of ${type.name}`, name, span, column.suggestions);
+      return;
+    }
+    this.addMemberReference(type, column.property, span);
+    if (column.kind === 'lookupProperty') {
+      const at = this.at(span);
+      this.error(
+        'lookupPropertyInQueryFunction',
+        `Query functions name a lookup column by its logical name: '${column.logicalName}', not '${name}'.`,
+        at,
+        replaceFixes(at, [column.logicalName]),
+      );
     }
   }
 
@@ -471,106 +384,13 @@ class Analyzer {
   }
 }
 
-/** What the path of `request` addresses. */
-function resolvePath(analyzer: Analyzer, index: MetadataIndex, request: Request, shift: number) {
-  const segments = request.url.tree.path.segments;
-  let entitySet: EntitySet | undefined;
-  let scope: EntityType | undefined;
-  let single = false;
-  let resolved = true;
-  const at = (span: TextSpan): TextSpan => ({ start: span.start + shift, end: span.end + shift });
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
-    if (segment.kind === 'system') {
-      // `$batch`, `$metadata`, `$1` (Content-ID), `$ref`, `$count`, `$value`: nothing to resolve past them.
-      resolved = i > 0 && resolved;
-      scope = segment.name === '$count' || segment.name === '$ref' || segment.name === '$value' ? undefined : scope;
-      break;
-    }
-    if (i === 0) {
-      const found = index.findEntitySet(segment.name);
-      if (found.match && !found.caseMismatch) {
-        entitySet = found.match;
-        scope = index.entityTypeOfSet(found.match);
-        single = segment.args !== undefined;
-        analyzer.references.push({
-          kind: 'entitySet',
-          span: at(segment.nameSpan),
-          entitySet: found.match,
-          entityType: scope,
-        });
-        continue;
-      }
-      const operations = index.model.operations.get(segment.name)?.filter((o) => !o.bound);
-      if (operations && operations.length > 0) {
-        analyzer.references.push({ kind: 'operation', span: at(segment.nameSpan), operations });
-        const returnType = operations[0]!.returnType;
-        scope = returnType ? index.entityType(returnType) : undefined;
-        single = true;
-        continue;
-      }
-      const span = at(segment.nameSpan);
-      if (found.match) {
-        analyzer.error(
-          'unknownEntitySet',
-          `Names are case-sensitive: '${found.match.name}', not '${segment.name}'.`,
-          span,
-          replaceFixes(span, [found.match.name]),
-        );
-      } else {
-        analyzer.error(
-          'unknownEntitySet',
-          `Unknown entity set '${segment.name}'.${didYouMeanText(found.suggestions)}`,
-          span,
-          replaceFixes(span, found.suggestions),
-        );
-      }
-      return { entitySet, scope: undefined, single, resolved: false };
-    }
-    if (!scope) return { entitySet, scope: undefined, single, resolved: false };
-    if (segment.qualified) {
-      // A cast or a bound operation: resolve its operation when it is one, and stop checking past it.
-      const local = index.localName(segment.name);
-      const operations = local === undefined ? undefined : index.model.operations.get(local);
-      if (operations) analyzer.references.push({ kind: 'operation', span: at(segment.nameSpan), operations });
-      return { entitySet, scope: undefined, single, resolved: false };
-    }
-    const found = index.findMemberOf(scope, segment.name);
-    if (!found.match) {
-      const span = at(segment.nameSpan);
-      analyzer.error(
-        'unknownMember',
-        `Unknown navigation property or column '${segment.name}' of ${scope.name}.${didYouMeanText(found.suggestions)}`,
-        span,
-        replaceFixes(span, found.suggestions),
-      );
-      return { entitySet, scope: undefined, single, resolved: false };
-    }
-    if ('collection' in found.match) {
-      const target = index.entityType(found.match.type);
-      analyzer.references.push({
-        kind: 'navigation',
-        span: at(segment.nameSpan),
-        owner: scope,
-        navigation: found.match,
-        target,
-      });
-      scope = target;
-      single = !found.match.collection || segment.args !== undefined;
-    } else {
-      analyzer.references.push({ kind: 'property', span: at(segment.nameSpan), owner: scope, property: found.match });
-      return { entitySet, scope: undefined, single: true, resolved: true };
-    }
-  }
-  return { entitySet, scope, single, resolved };
-}
-
 /** Analyses a request; without metadata it finds nothing (syntax is the parsers' job). */
 export function analyzeRequest(request: Request, index: MetadataIndex | undefined): RequestAnalysis {
   if (!index) return { entitySet: undefined, scope: undefined, single: false, references: [], diagnostics: [] };
   const shift = request.url.span.start;
-  const analyzer = new Analyzer(index, shift);
-  const { entitySet, scope, single } = resolvePath(analyzer, index, request, shift);
+  const path = resolvePath(index, request.url.tree.path, shift);
+  const analyzer = new Analyzer(index, shift, path);
+  const { entitySet, scope, single } = path;
   const query = request.url.tree.query;
   if (scope) {
     if (query.select) analyzer.select(scope, query.select);
@@ -668,5 +488,3 @@ function checkBody(analyzer: Analyzer, index: MetadataIndex, request: Request, s
 function didYouMeanOf(index: MetadataIndex, name: string): string[] {
   return [...index.findEntitySet(name).suggestions];
 }
-
-export { didYouMeanText };

@@ -7,7 +7,8 @@ import { didYouMean } from '../../metadata/lookup';
 import { blockAt, requestsOf } from '../document/parser';
 import { CLIENT_ONLY_HEADERS } from '../run/httpHeaders';
 import type { Block, ODataDocument, Request, TextSpan } from '../document/syntax';
-import { analyzeRequest, didYouMeanText, replaceFixes } from './analysis';
+import { analyzeRequest } from './analysis';
+import { didYouMeanText, replaceFixes } from './messages';
 import type { LanguageDiagnostic, LanguageOptions } from './types';
 
 /** Dataverse's limit for a GET URL; a GET inside `$batch` may be twice as long (dataverse-webapi.md §1.5). */

@@ -47,3 +47,27 @@ export function splitPreferences(value: string): string[] {
 export function preferenceName(preference: string): string {
   return (/^[^=;\s]*/.exec(preference)?.[0] ?? '').toLowerCase();
 }
+
+/** Dataverse's display text for option labels, lookup names, money and dates. */
+export const FORMATTED_VALUE_ANNOTATION = 'OData.Community.Display.V1.FormattedValue';
+
+/**
+ * A read shown in the grid asks for formatted values unless its `Prefer` already says which annotations
+ * it wants: the grid's "Formatted values" toggle then only changes what is shown, never what was asked.
+ * Other preferences (`odata.maxpagesize`) are kept.
+ */
+export function withFormattedValues(
+  headers: readonly (readonly [name: string, value: string])[],
+): (readonly [name: string, value: string])[] {
+  const at = headers.findIndex(([name]) => name.toLowerCase() === 'prefer');
+  const wanted = `odata.include-annotations="${FORMATTED_VALUE_ANNOTATION}"`;
+  if (at === -1) return [...headers, ['Prefer', wanted]];
+  const [name, value] = headers[at]!;
+  const preferences = splitPreferences(value);
+  if (preferences.some((preference) => preferenceName(preference) === 'odata.include-annotations')) {
+    return [...headers];
+  }
+  const result = [...headers];
+  result[at] = [name, [...preferences, wanted].join(',')];
+  return result;
+}

@@ -1,5 +1,12 @@
 export type { ExpressionResult, ParseOptions } from './parseUrl';
-export { parseExpression, parseODataUrl, splitQueryOptions } from './parseUrl';
+export {
+  CUSTOM_OPTIONS,
+  parseExpression,
+  parseODataUrl,
+  splitQueryOptions,
+  SYSTEM_OPTIONS,
+  UNSUPPORTED_OPTIONS,
+} from './parseUrl';
 export type { PrintUrlOptions } from './printer';
 export {
   encodeQueryValue,

@@ -24,7 +24,7 @@ import { tokenize } from './tokenizer';
 export interface ParseOptions extends DecodeOptions, TokenizeOptions {}
 
 /** Options Dataverse implements. */
-const SYSTEM_OPTIONS = [
+export const SYSTEM_OPTIONS = [
   '$select',
   '$filter',
   '$orderby',
@@ -37,8 +37,17 @@ const SYSTEM_OPTIONS = [
   '$id',
 ] as const;
 /** Standard OData options Dataverse rejects (dataverse-webapi.md §1.5); parsed, then flagged. */
-const UNSUPPORTED_OPTIONS = ['$skip', '$search', '$format', '$compute', '$levels', '$index', '$schemaversion'] as const;
-const CUSTOM_OPTIONS = ['fetchXml', 'savedQuery', 'userQuery'] as const;
+export const UNSUPPORTED_OPTIONS = [
+  '$skip',
+  '$search',
+  '$format',
+  '$compute',
+  '$levels',
+  '$index',
+  '$schemaversion',
+] as const;
+/** Dataverse's own options (FetchXML, saved and user views). */
+export const CUSTOM_OPTIONS = ['fetchXml', 'savedQuery', 'userQuery'] as const;
 const ALL_OPTIONS: readonly string[] = [...SYSTEM_OPTIONS, ...UNSUPPORTED_OPTIONS, ...CUSTOM_OPTIONS];
 
 function isSpace(c: number): boolean {

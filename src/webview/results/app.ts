@@ -430,6 +430,12 @@ export class ResultsApp {
       parts.push(count);
       if (this.removedCount > 0) parts.push(`${this.removedCount.toLocaleString()} removed`);
       if (this.ui.filter.trim() !== '') parts.push(`${this.order.length.toLocaleString()} shown`);
+      // The grid sorts what it holds: with pages left on the server, say that only those rows are in order.
+      if (this.ui.sort !== undefined && this.hasMore) {
+        parts.push(
+          `sorted ${this.sourceCount.toLocaleString()} loaded ${this.sourceCount === 1 ? 'row' : 'rows'} by ${this.ui.sort.column}`,
+        );
+      }
       if (this.content.shape === 'aggregate') parts.push('aggregate');
       if (this.content.delta) parts.push('changes');
     } else if (this.content.kind === 'batch' && status) {

@@ -79,6 +79,39 @@ describe('dvw check', function () {
     assert.match(revenu.message, /Did you mean 'revenue'/);
   });
 
+  // Documented on Microsoft Learn: webapi/reference/equaluserid ("records owned by the calling user"),
+  // webapi/reference/in, and webapi/retrieve-entity-using-web-api (a key is the row's GUID or an alternate key).
+  it("passes EqualUserId(PropertyName='ownerid') and In(PropertyName='parentcustomerid') on the real metadata, and flags accounts(123)", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'dvw-check-documented-'));
+    try {
+      const file = path.join(directory, 'documented.odata');
+      writeFileSync(
+        file,
+        [
+          "GET opportunities?$filter=Microsoft.Dynamics.CRM.EqualUserId(PropertyName='ownerid')",
+          '###',
+          "GET contacts?$filter=Microsoft.Dynamics.CRM.In(PropertyName='parentcustomerid',PropertyValues=['00000000-0000-0000-0000-000000000001'])",
+          '###',
+          "GET accounts(accountnumber='ABC123')?$select=name",
+          '###',
+          'GET tasks?$select=subject',
+          '###',
+          'GET accounts(123)',
+          '',
+        ].join('\n'),
+      );
+      const { code, stdout } = await capture(['check', file, '--metadata', metadata, '--format', 'json']);
+      const findings = JSON.parse(stdout) as Finding[];
+      assert.deepEqual(
+        findings.map((f) => [f.line, f.severity, f.code]),
+        [[9, 'error', 'keyType']],
+      );
+      assert.equal(code, 1);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('prints file:line:col: severity: message [code] as text', async () => {
     const { stdout } = await capture(['check', broken, '--metadata', metadata]);
     const first = stdout.split('\n')[0];

@@ -8,6 +8,7 @@ import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulator } from '../../../src/emulator/server';
 import type { Peer } from '../dataverse/helpers';
 import { sendJson, startPeer } from '../dataverse/helpers';
+import { suiteSchema } from '../emulator/helpers';
 
 const root = path.resolve(__dirname, '../../..');
 const fixture = (name: string): string => path.join('test/fixtures/odata/run', name);
@@ -56,7 +57,8 @@ describe('dvw run', function () {
   }
 
   before(async () => {
-    emulator = await startEmulator({ port: 0, seed: 'sample' });
+    const schema = suiteSchema();
+    emulator = await startEmulator({ port: 0, seed: 'sample', ...(schema === undefined ? {} : { schema }) });
     connection = ['--url', emulator.url, '--token', emulator.token];
     scratch = mkdtempSync(path.join(tmpdir(), 'dvw-run-'));
   });

@@ -98,7 +98,13 @@ describe('record text', () => {
   it('refuses text that is not a JSON object with a message that says nothing was sent', () => {
     const broken = parseRecordText('{ "firstname": "Scott", }');
     assert.ok(!broken.ok);
-    assert.match(broken.message, /not valid JSON, so nothing was sent/);
+    assert.equal(broken.message, 'line 1, column 25: Expected double-quoted property name (nothing was sent)');
+    const lines = parseRecordText('{\n  "a": 1,\n  "b" 2\n}');
+    assert.ok(!lines.ok);
+    assert.match(lines.message, /^line 3, column 7: Unexpected number/);
+    const cut = parseRecordText('{\n  "a": ');
+    assert.ok(!cut.ok);
+    assert.equal(cut.message, 'line 2, column 8: Unexpected end of the text (nothing was sent)');
     for (const text of ['[1]', 'null', '"text"']) {
       const result = parseRecordText(text);
       assert.ok(!result.ok, text);

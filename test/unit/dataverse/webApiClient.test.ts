@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { WorkbenchError } from '../../../src/core/errors';
 import { RequestLimiter } from '../../../src/dataverse/limiter';
-import type { AccessToken, TokenProvider } from '../../../src/dataverse/webApiClient';
+import type { AccessToken, RequestExchange, TokenProvider } from '../../../src/dataverse/webApiClient';
 import { preferHeader, staticTokenProvider, WebApiClient, webApiRoot } from '../../../src/dataverse/webApiClient';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import type { Peer } from './helpers';
@@ -106,6 +106,24 @@ describe('dataverse/webApiClient against the emulator', () => {
     );
     assert.equal(error.kind, 'conflict');
     assert.equal(error.code, '0x80040237');
+  });
+
+  it('tells an observer of each request once it is over, without the token', async () => {
+    const exchanges: RequestExchange[] = [];
+    const observed = clientFor(emulator.url, emulator.token, { onExchange: (exchange) => exchanges.push(exchange) });
+    await observed.get('accounts?$select=name&$top=1');
+    await rejection(observed.get('nosuchtable'));
+    assert.equal(exchanges.length, 2);
+    const [read, missing] = exchanges;
+    assert.equal(read?.method, 'GET');
+    assert.match(read?.url ?? '', /\/api\/data\/v9\.2\/accounts\?\$select=name&\$top=1$/);
+    assert.equal(read?.status, 200);
+    assert.equal(read?.error, undefined);
+    assert.ok((read?.durationMs ?? -1) >= 0);
+    assert.equal(missing?.status, 404);
+    assert.ok(missing?.error);
+    assert.ok(!JSON.stringify(exchanges).includes(emulator.token), 'the token is never handed out');
+    assert.ok(!Object.keys(read?.headers ?? {}).some((name) => name.toLowerCase() === 'authorization'));
   });
 
   it('refreshes a stale token once and succeeds', async () => {

@@ -1,5 +1,19 @@
+import type { Schema } from '../../../src/emulator/schema/schema';
+import { loadSnapshot } from '../../../src/emulator/schema/snapshot';
 import { startEmulator } from '../../../src/emulator/server';
 import type { EmulatorOptions, RunningEmulator } from '../../../src/emulator/server';
+
+/**
+ * `DVW_EMULATOR_SNAPSHOT=DIR` runs the suites on the emulator started from that schema snapshot instead of the
+ * built-in tables (`npm run test:snapshot`); loaded once per process.
+ */
+let snapshotSchema: Schema | undefined;
+export function suiteSchema(): Schema | undefined {
+  const folder = process.env.DVW_EMULATOR_SNAPSHOT;
+  if (folder === undefined || folder === '') return undefined;
+  snapshotSchema ??= loadSnapshot(folder);
+  return snapshotSchema;
+}
 
 export interface Client {
   readonly emulator: RunningEmulator;
@@ -12,7 +26,8 @@ export interface Client {
 
 /** Starts an emulator on a free loopback port and returns a fetch wrapper that sends the admin token. */
 export async function startClient(options: EmulatorOptions = {}): Promise<Client> {
-  const emulator = await startEmulator({ port: 0, ...options });
+  const schema = options.schema ?? suiteSchema();
+  const emulator = await startEmulator({ port: 0, ...options, ...(schema === undefined ? {} : { schema }) });
   return {
     emulator,
     request(method, path, { body, rawBody, headers = {} } = {}) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { isLoopback } from '../../../src/emulator/access';
+import { isLoopback } from '../../../src/emulator/loopback';
 import { parseFaults, seededRandom } from '../../../src/emulator/faults';
 import { parseLimits, SpecError } from '../../../src/emulator/protection';
 import type { Client } from './helpers';

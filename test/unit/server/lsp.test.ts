@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type {
   CodeAction,
@@ -345,3 +347,88 @@ describe('language server over LSP, for a client that resolves details as VS Cod
     assert.ok(operands.items.every((i) => mayMatch('fulln', i.label)));
   });
 });
+
+/** A small $metadata: one table, enough to tell a list with metadata from one without. */
+const SMALL_METADATA = `<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>
+<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+<EntityType Name="account"><Key><PropertyRef Name="accountid" /></Key>
+<Property Name="accountid" Type="Edm.Guid" /><Property Name="name" Type="Edm.String" /></EntityType>
+<EntityContainer Name="System"><EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account" /></EntityContainer>
+</Schema></edmx:DataServices></edmx:Edmx>`;
+
+// The metadata file is a named pipe: the server's read of it finishes only when the test writes to it,
+// so "still loading" lasts exactly as long as the test wants.
+(process.platform === 'win32' ? describe.skip : describe)(
+  'language server over LSP, asked for completion while metadata is loading',
+  function () {
+    this.timeout(60000);
+    const uri = 'file:///work/loading.odata';
+    const text = 'GET accounts?$select=\n';
+    let directory: string;
+
+    before(() => {
+      directory = mkdtempSync(path.join(tmpdir(), 'dvw-lsp-loading-'));
+    });
+
+    after(() => {
+      rmSync(directory, { recursive: true, force: true });
+    });
+
+    async function startLoading(name: string): Promise<{ client: Client; pipe: string }> {
+      const pipe = path.join(directory, name);
+      execFileSync('mkfifo', [pipe]);
+      const client = new Client();
+      await client.connection.sendRequest('initialize', {
+        processId: process.pid,
+        rootUri: null,
+        capabilities: {},
+        initializationOptions: { metadataPath: pipe },
+      });
+      void client.connection.sendNotification('initialized', {});
+      client.open(uri, text);
+      return { client, pipe };
+    }
+
+    function completeAtOnce(client: Client): Promise<CompletionList | CompletionItem[]> {
+      return client.connection.sendRequest('textDocument/completion', {
+        textDocument: { uri },
+        position: position(text, 'GET accounts?$select='),
+      });
+    }
+
+    it('waits briefly for the load in flight: a file opened and asked at once gets the columns', async () => {
+      const { client, pipe } = await startLoading('arrives.xml');
+      try {
+        const answer = completeAtOnce(client);
+        writeFileSync(pipe, SMALL_METADATA);
+        const items = await answer;
+        assert.ok(Array.isArray(items), 'a complete list');
+        assert.deepEqual(items.map((i) => i.label).sort(), ['accountid', 'name']);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('past the wait, says "loading metadata" and marks the list incomplete, so the editor asks again', async () => {
+      const { client, pipe } = await startLoading('late.xml');
+      try {
+        const first = (await completeAtOnce(client)) as CompletionList;
+        assert.equal(first.isIncomplete, true);
+        assert.deepEqual(
+          first.items.map((i) => i.label),
+          ['Loading metadata…'],
+        );
+        // Documents are checked again once the metadata is there.
+        client.forget(uri);
+        writeFileSync(pipe, SMALL_METADATA);
+        await client.diagnosticsFor(uri, () => true);
+        const again = await completeAtOnce(client);
+        assert.ok(Array.isArray(again), 'complete once the metadata is there');
+        assert.deepEqual(again.map((i) => i.label).sort(), ['accountid', 'name']);
+      } finally {
+        await client.close();
+      }
+    });
+  },
+);

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import * as assert from 'node:assert/strict';
-import { blockAt, parseDocument, requestAt } from '../../../../src/odata/document/parser';
+import { blockAt, parseDocument, reparseDocument, requestAt } from '../../../../src/odata/document/parser';
 import type { ODataDocument, Request } from '../../../../src/odata/document/syntax';
 
 function slice(text: string, span: { start: number; end: number } | undefined): string | undefined {
@@ -191,5 +192,78 @@ describe('parseDocument', () => {
     assert.equal(request?.body?.kind, 'json');
     assert.deepEqual(parseDocument('').blocks, []);
     assert.equal(parseDocument('GET WhoAmI').blocks.length, 1);
+  });
+});
+
+describe('reparseDocument (an edit re-parses only the blocks it touches)', function () {
+  this.timeout(120000);
+  const pieces = fc.constantFrom(
+    '###',
+    '### T',
+    '\n',
+    '\r\n',
+    ' ',
+    '    &$top=1',
+    'GET accounts?$select=name',
+    'POST $batch\n\nBEGIN CHANGESET\nPOST accounts\nContent-ID: 1\n\n{ "a": 1 }\nEND CHANGESET\n',
+    'PATCH accounts(1)\nIf-Match: *\n\n{ "name": "x" }',
+    '{{x}}',
+    '{{',
+    '}}',
+    '@x = 1',
+    '@environment = dev',
+    '# @name n',
+    'Prefer: return=representation',
+    "'",
+    '(',
+    '#',
+    'é',
+  );
+  // Blocks of pieces, so that most documents have several blocks for an edit to leave alone.
+  const lines = fc.array(pieces, { maxLength: 6 }).map((p) => p.join(''));
+  const block = fc.array(lines, { maxLength: 6 }).map((l) => `###\n${l.join('\n')}`);
+  const documents = fc
+    .tuple(lines, fc.array(block, { maxLength: 8 }))
+    .map(([head, blocks]) => [head, ...blocks].join('\n'));
+  const edit = fc.record({
+    at: fc.nat(),
+    // Edits at the start of a line matter most: they make and unmake `###` lines.
+    atLineStart: fc.boolean(),
+    removed: fc.nat({ max: 12 }),
+    inserted: fc.oneof(fc.string({ maxLength: 4 }), pieces),
+  });
+
+  it('gives what a full parse gives, for any edit of any document (property)', () => {
+    fc.assert(
+      fc.property(documents, fc.array(edit, { minLength: 1, maxLength: 5 }), (text, edits) => {
+        let document = parseDocument(text);
+        for (const { at, atLineStart, removed, inserted } of edits) {
+          const lineStarts = [0, ...[...document.text.matchAll(/\n/g)].map((m) => m.index + 1)];
+          const start = atLineStart ? lineStarts[at % lineStarts.length]! : at % (document.text.length + 1);
+          const next =
+            document.text.slice(0, start) +
+            inserted +
+            document.text.slice(Math.min(document.text.length, start + removed));
+          document = reparseDocument(document, next);
+          assert.deepStrictEqual(document, parseDocument(next));
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reuses the blocks an edit did not touch, and re-parses the one it did', () => {
+    const blocks = Array.from({ length: 50 }, (_, i) => `### ${i}\nGET accounts?$top=${i}\n\n`);
+    const text = blocks.join('');
+    const document = parseDocument(text);
+    const at = text.indexOf('$top=25') + 5;
+    const edited = reparseDocument(document, `${text.slice(0, at)}9${text.slice(at)}`);
+    // The block above is parsed again too: an edit of a `###` line joins its block to that one.
+    assert.equal(edited.blocks[23], document.blocks[23], 'a block before those is the same object');
+    assert.notEqual(edited.blocks[25]!.request!.url.tree, document.blocks[25]!.request!.url.tree, 're-parsed');
+    assert.equal(edited.blocks[25]!.request!.url.tree.query.top?.value, 925);
+    // A block after it moved by one character; its URL tree (relative to the URL) is reused.
+    assert.equal(edited.blocks[26]!.request!.url.tree, document.blocks[26]!.request!.url.tree);
+    assert.equal(edited.blocks[26]!.span.start, document.blocks[26]!.span.start + 1);
   });
 });

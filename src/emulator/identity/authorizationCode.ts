@@ -1,4 +1,7 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { digest, secretsMatch } from './keys';
+import type { Failure, Reply } from './replies';
+import { entraDescription, escapeHtml, reservedScopes } from './replies';
 
 /**
  * The authorization endpoint (`GET /{tenant}/oauth2/v2.0/authorize`) and its codes, as Entra's v2.0 endpoint
@@ -8,21 +11,6 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
  * `query`/`fragment`. What cannot be trusted to receive an answer (an unknown app, a redirect URI that is not
  * loopback) gets an error page instead of a redirect, as on Entra: the endpoint is no open redirector.
  */
-
-export interface Reply {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  readonly body: string;
-}
-
-/** An Entra error for the token endpoint's JSON (the caller adds trace and correlation ids). */
-export interface Failure {
-  readonly ok: false;
-  readonly status: number;
-  readonly error: string;
-  readonly code: number;
-  readonly description: string;
-}
 
 export interface RedeemedCode {
   readonly ok: true;
@@ -68,7 +56,6 @@ const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 /** Entra accepts one of these, never a list (AADSTS90023 otherwise). */
 const PROMPTS = new Set(['login', 'none', 'consent', 'select_account', 'create']);
 const RESPONSE_MODES = new Set(['query', 'fragment', 'form_post']);
-const RESERVED_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 /** Parameters that must not repeat (RFC 6749 §3.1); a repeated `client_id` or `redirect_uri` gets no redirect. */
 const SINGLE_VALUED = [
   'response_type',
@@ -100,38 +87,6 @@ interface Destination {
   readonly redirectUri: string;
   readonly mode: ResponseMode;
   readonly state: string | undefined;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Entra's description: the AADSTS code first, then trace id, correlation id and timestamp. */
-export function entraDescription(
-  code: number,
-  description: string,
-): {
-  text: string;
-  traceId: string;
-  correlationId: string;
-  timestamp: string;
-} {
-  const traceId = randomUUID();
-  const correlationId = randomUUID();
-  const timestamp = new Date()
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
-  return {
-    text: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-    traceId,
-    correlationId,
-    timestamp,
-  };
 }
 
 /**
@@ -241,7 +196,7 @@ export function authorizationEndpoint(options: AuthorizationOptions): Authorizat
       if (grants.size >= MAX_CODES && oldest.done !== true) grants.delete(oldest.value);
     }
     const code = `0.${randomBytes(48).toString('base64url')}`;
-    grants.set(sha256(code).toString('base64'), grant);
+    grants.set(digest(code).toString('base64'), grant);
     return code;
   };
 
@@ -360,7 +315,7 @@ export function authorizationEndpoint(options: AuthorizationOptions): Authorizat
       clientId: client,
       redirectUri,
       challenge,
-      reserved: new Set(scope.split(' ').filter((s) => RESERVED_SCOPES.has(s))),
+      reserved: reservedScopes(scope),
       nonce: nonce === null || nonce === '' ? undefined : nonce,
       expiresAt: now() + CODE_LIFETIME_MS,
       redeemed: false,
@@ -406,7 +361,7 @@ export function authorizationEndpoint(options: AuthorizationOptions): Authorizat
     }
     const resource = options.resourceOf(scope);
     if (typeof resource !== 'string') return { ok: false, ...resource };
-    const key = sha256(form.get('code') ?? '').toString('base64');
+    const key = digest(form.get('code') ?? '').toString('base64');
     const grant = grants.get(key);
     if (grant === undefined) {
       return failure(400, 'invalid_grant', 70000, "The provided value for the input parameter 'code' is not valid.");
@@ -443,8 +398,8 @@ export function authorizationEndpoint(options: AuthorizationOptions): Authorizat
     }
     const verifier = form.get('code_verifier') ?? '';
     // Constant time: equal-length digests of the expected and the presented challenge.
-    const presented = sha256(sha256(verifier).toString('base64url'));
-    const matches = timingSafeEqual(presented, sha256(grant.challenge)) && CODE_VERIFIER.test(verifier);
+    const matches =
+      secretsMatch(digest(verifier).toString('base64url'), grant.challenge) && CODE_VERIFIER.test(verifier);
     if (!matches) {
       return failure(
         400,

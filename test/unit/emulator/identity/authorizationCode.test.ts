@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { startIdentity } from '../../../src/emulator/identity';
-import type { IdentityEndpoint } from '../../../src/emulator/identity';
+import { startIdentity } from '../../../../src/emulator/identity';
+import type { IdentityEndpoint } from '../../../../src/emulator/identity';
 import type { Answer } from './identityClient';
 import { call, json } from './identityClient';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
-import { startIdentity } from '../../../src/emulator/identity';
-import { startEmulator } from '../../../src/emulator/server';
-import type { RunningEmulator } from '../../../src/emulator/server';
+import { startIdentity } from '../../../../src/emulator/identity';
+import { startEmulator } from '../../../../src/emulator/server';
+import type { RunningEmulator } from '../../../../src/emulator/server';
 import type { Answer } from './identityClient';
 import { call, json } from './identityClient';
 
@@ -186,6 +186,26 @@ describe('emulator identity endpoint and bearer tokens', function () {
     assert.equal(json(await token(poll)).error, 'invalid_grant', 'a device code is redeemed once');
   });
 
+  it('answers only requests that name this machine in Host (no DNS rebinding to the token endpoint)', async () => {
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: e.clientId,
+      client_secret: e.clientSecret,
+      scope: `${e.url}/.default`,
+    };
+    const url = `${e.authority}/oauth2/v2.0/token`;
+    for (const host of ['attacker.example', 'attacker.example:443', '127.0.0.1.attacker.example']) {
+      const refused = await call(e.certificate, url, form, { Host: host });
+      assert.equal(refused.status, 400, host);
+      assert.equal(json(refused).error, 'invalid_request');
+      assert.equal(json(refused).access_token, undefined);
+    }
+    const port = new URL(e.authority).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      assert.equal((await call(e.certificate, url, form, { Host: host })).status, 200, host);
+    }
+  });
+
   it('answers a user sign-in with an ID token, client_info and a refresh token, as Entra does for MSAL', async () => {
     const resource = `${e.url}/user_impersonation`;
     /** A device-code sign-in approved on the page; `scope` and `client_info` as the caller sends them. */
@@ -288,7 +308,7 @@ describe('emulator identity endpoint and bearer tokens', function () {
 });
 
 describe('dvw emulator: identity fields and flag validation', function () {
-  this.timeout(30_000);
+  this.timeout(90_000); // three CLI processes start under tsx; slow on a loaded machine
 
   it('prints authority, tenant, client credentials and the certificate path in its --json line', async () => {
     const { spawn } = await import('node:child_process');

@@ -1,0 +1,565 @@
+/**
+ * A real organization's schema as the emulator's `Schema`: the tables, columns and navigations of a `$metadata`
+ * document (parsed by the shared CSDL parser), refined by each table's EntityDefinitions JSON when the snapshot
+ * has it (column kinds, option sets, required levels, lengths, keys, ownership, primary name). What only the
+ * definitions say (option sets, alternate keys) is unknown for a bare `$metadata`: choice columns are then plain
+ * integers and tables have no alternate keys.
+ */
+import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../metadata/model';
+import type { EntityTable } from '../../metadata/schemaSnapshot';
+import {
+  baseChain,
+  entityTables,
+  localTypeName,
+  REQUIRED_TABLES,
+  ROOT_ENTITY_TYPE,
+} from '../../metadata/schemaSnapshot';
+import type {
+  AlternateKey,
+  Column,
+  ColumnType,
+  LookupTarget,
+  ManyToMany,
+  Navigation,
+  OptionDef,
+  Ownership,
+  RequiredLevel,
+  Schema,
+  Table,
+} from './schema';
+import { SchemaError } from './schema';
+
+type Json = Readonly<Record<string, unknown>>;
+
+/** Where each input came from, for messages: the `$metadata` file and each table's definition file. */
+export interface MetadataSources {
+  readonly metadata: string;
+  readonly definition: (logicalName: string) => string;
+}
+
+/** Columns Dataverse maintains itself: read-only, and what `system` marks in the model. */
+const SYSTEM_COLUMNS = new Set([
+  'createdon',
+  'modifiedon',
+  'createdby',
+  'modifiedby',
+  'createdonbehalfby',
+  'modifiedonbehalfby',
+  'versionnumber',
+  'owninguser',
+  'owningteam',
+  'owningbusinessunit',
+  'exchangerate',
+]);
+
+const LOOKUP_PROPERTY = /^_(.+)_value$/;
+/** Tables whose `fullname` the server composes. */
+const COMPOSED_FULLNAME = new Set(['contact', 'lead', 'systemuser']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** `DisplayName.UserLocalizedLabel.Label`, else the first localized label. */
+function labelText(value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const user = isRecord(value.UserLocalizedLabel) ? text(value.UserLocalizedLabel.Label) : undefined;
+  if (user !== undefined) return user;
+  const labels = Array.isArray(value.LocalizedLabels) ? (value.LocalizedLabels as unknown[]) : [];
+  for (const l of labels) if (isRecord(l) && text(l.Label) !== undefined) return text(l.Label);
+  return undefined;
+}
+
+function options(attribute: Json): OptionDef[] | undefined {
+  const set = attribute.OptionSet;
+  if (!isRecord(set) || !Array.isArray(set.Options)) return undefined;
+  const out: OptionDef[] = [];
+  for (const o of set.Options as unknown[]) {
+    if (!isRecord(o) || typeof o.Value !== 'number') continue;
+    const label = labelText(o.Label) ?? String(o.Value);
+    out.push(typeof o.State === 'number' ? { value: o.Value, label, state: o.State } : { value: o.Value, label });
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** The column kind: the wire type comes from CSDL; the definition tells choices, money, memo and lookup kinds. */
+function columnType(property: Property, attribute: Json | undefined, isCurrency: boolean): ColumnType | undefined {
+  const kind = attribute === undefined ? undefined : text(attribute.AttributeType);
+  const odataType = attribute === undefined ? '' : (text(attribute['@odata.type']) ?? '');
+  switch (property.type) {
+    case 'Edm.String':
+      if (kind === 'Virtual' && odataType.endsWith('MultiSelectPicklistAttributeMetadata')) return 'choices';
+      return kind === 'Memo' ? 'memo' : 'string';
+    case 'Edm.Int32':
+    case 'Edm.Int16':
+      if (kind === 'Picklist') return 'choice';
+      if (kind === 'State') return 'state';
+      if (kind === 'Status') return 'status';
+      return 'integer';
+    case 'Edm.Int64':
+      return 'bigint';
+    case 'Edm.Decimal':
+      return kind === 'Money' || (kind === undefined && isCurrency) ? 'currency' : 'decimal';
+    case 'Edm.Double':
+      return 'float';
+    case 'Edm.Boolean':
+      return 'boolean';
+    case 'Edm.DateTimeOffset':
+      return 'datetime';
+    case 'Edm.Date':
+      return 'dateonly';
+    case 'Edm.Guid':
+      return 'uniqueidentifier';
+    case 'Edm.Binary':
+      return 'binary';
+    default:
+      return undefined;
+  }
+}
+
+function requiredLevel(attribute: Json | undefined): RequiredLevel {
+  const level =
+    attribute !== undefined && isRecord(attribute.RequiredLevel) ? attribute.RequiredLevel.Value : undefined;
+  return level === 'SystemRequired' || level === 'ApplicationRequired' || level === 'Recommended' ? level : 'None';
+}
+
+function numberOf(attribute: Json | undefined, key: string): number | undefined {
+  const value = attribute?.[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+interface Flattened {
+  readonly properties: Property[];
+  readonly navigations: NavigationProperty[];
+  readonly key: string | undefined;
+  readonly baseType: string | undefined;
+}
+
+/** A table's own members after the inherited ones (a task has activitypointer's `subject`); own wins by name. */
+function flatten(model: MetadataModel, type: EntityType): Flattened {
+  const chain = [type, ...baseChain(model, type)];
+  const properties = new Map<string, Property>();
+  const navigations = new Map<string, NavigationProperty>();
+  let key: string | undefined;
+  for (const t of [...chain].reverse()) {
+    for (const p of t.properties) properties.set(p.name, p);
+    if (t.key.length > 0) key = t.key[0];
+  }
+  // Own navigations first: a lookup's target is the derived type's navigation (`regardingobjectid_account_task`),
+  // the inherited one (`regardingobjectid_account`) stays usable by name.
+  for (const t of chain) {
+    for (const n of t.navigationProperties) if (!navigations.has(n.name)) navigations.set(n.name, n);
+  }
+  const base = chain[1]?.name;
+  return {
+    properties: [...properties.values()],
+    navigations: [...navigations.values()],
+    key,
+    baseType: base === undefined || base === ROOT_ENTITY_TYPE ? undefined : base,
+  };
+}
+
+interface Problems {
+  readonly list: string[];
+  add(file: string, message: string): void;
+}
+
+interface Draft {
+  readonly entity: EntityTable;
+  readonly flat: Flattened;
+  readonly definition: Json | undefined;
+  readonly attributes: ReadonlyMap<string, Json>;
+  readonly columns: Map<string, Column>;
+  /** Lookup column name per single-valued navigation property. */
+  readonly lookupOf: Map<string, string>;
+  primaryId: string;
+}
+
+function attributesOf(definition: Json | undefined): Map<string, Json> {
+  const map = new Map<string, Json>();
+  const list = definition?.Attributes;
+  if (!Array.isArray(list)) return map;
+  for (const a of list as unknown[]) if (isRecord(a) && typeof a.LogicalName === 'string') map.set(a.LogicalName, a);
+  return map;
+}
+
+function makeColumn(name: string, type: ColumnType, attribute: Json | undefined, fields: Partial<Column> = {}): Column {
+  const system = SYSTEM_COLUMNS.has(name);
+  const createOff = attribute?.IsValidForCreate === false && attribute.IsValidForUpdate === false;
+  return {
+    name,
+    type,
+    displayName: labelText(attribute?.DisplayName) ?? name,
+    required: requiredLevel(attribute),
+    maxLength: numberOf(attribute, 'MaxLength'),
+    min: numberOf(attribute, 'MinValue'),
+    max: numberOf(attribute, 'MaxValue'),
+    precision: numberOf(attribute, 'Precision'),
+    options: undefined,
+    targets: undefined,
+    readOnly: system || createOff,
+    validForRead: attribute?.IsValidForRead !== false,
+    setIndicator: undefined,
+    concatOf: undefined,
+    baseOf: undefined,
+    system,
+    ...fields,
+  };
+}
+
+/** The columns of one table (lookups get their targets later, from the navigations). */
+function draftColumns(draft: Draft, problems: Problems, source: MetadataSources): void {
+  const names = new Set(draft.flat.properties.map((p) => p.name));
+  const seen = new Set<string>();
+  const where = `<EntityType Name="${draft.entity.logicalName}">`;
+  for (const p of [...draft.entity.type.properties, ...draft.entity.type.navigationProperties]) {
+    if (seen.has(p.name)) problems.add(source.metadata, `${where}: property '${p.name}' is declared twice`);
+    seen.add(p.name);
+  }
+  for (const property of draft.flat.properties) {
+    // systemuser and team carry principal's `ownerid` key; their own id column is the primary key.
+    if (draft.flat.baseType === 'principal' && property.name === 'ownerid') continue;
+    const lookup = LOOKUP_PROPERTY.exec(property.name)?.[1];
+    const name = lookup ?? property.name;
+    const attribute = draft.attributes.get(name);
+    if (lookup !== undefined && property.type === 'Edm.Guid') {
+      const kind = text(attribute?.AttributeType);
+      const type: ColumnType =
+        kind === 'Owner' || name === 'ownerid' ? 'owner' : kind === 'Customer' ? 'customer' : 'lookup';
+      draft.columns.set(name, makeColumn(name, type, attribute));
+      continue;
+    }
+    const baseOf = name.endsWith('_base') && names.has(name.slice(0, -5)) ? name.slice(0, -5) : undefined;
+    const type = columnType(property, attribute, names.has(`${name}_base`) || baseOf !== undefined);
+    if (type === undefined) continue;
+    const choices = type === 'choice' || type === 'state' || type === 'status' || type === 'choices';
+    const values = choices && attribute !== undefined ? options(attribute) : undefined;
+    // Without the option set the values are unknown: the column takes any whole number (or text, for choices).
+    const known: ColumnType = choices && values === undefined ? (type === 'choices' ? 'string' : 'integer') : type;
+    draft.columns.set(
+      name,
+      makeColumn(name, known, attribute, {
+        options: values,
+        ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
+        ...(name === draft.primaryId ? { readOnly: false } : {}),
+      }),
+    );
+  }
+  // Dataverse composes these tables' fullname from the first and last names (the organization's Full Name Format);
+  // metadata does not say so. "First Last", as the built-in tables do.
+  const fullname = draft.columns.get('fullname');
+  if (COMPOSED_FULLNAME.has(draft.entity.logicalName) && fullname !== undefined) {
+    const parts = ['firstname', 'lastname'].filter((c) => draft.columns.has(c));
+    if (parts.length === 2) draft.columns.set('fullname', { ...fullname, concatOf: parts, readOnly: true });
+  }
+  // ETags and change tracking are versionnumber; a table whose CSDL lacks it still keeps one.
+  if (!draft.columns.has('versionnumber')) {
+    draft.columns.set('versionnumber', makeColumn('versionnumber', 'bigint', undefined));
+  }
+}
+
+/** The lookup column behind a single-valued navigation property. */
+function lookupColumn(
+  draft: Draft,
+  navigation: NavigationProperty,
+  relationships: ReadonlyMap<string, string>,
+  drafts: ReadonlyMap<string, Draft>,
+): string | undefined {
+  const constraint = navigation.referentialConstraints[0];
+  const fromConstraint = constraint === undefined ? undefined : LOOKUP_PROPERTY.exec(constraint.property)?.[1];
+  if (fromConstraint !== undefined) return fromConstraint;
+  const fromDefinition = relationships.get(navigation.name);
+  if (fromDefinition !== undefined) return fromDefinition;
+  // Navigations to derived types (activities) carry no constraint in Dataverse's CSDL; their names start with
+  // the lookup's logical name (`regardingobjectid_task_actioncard`).
+  let best: string | undefined;
+  for (const column of draft.columns.values()) {
+    if (column.type !== 'lookup' && column.type !== 'customer' && column.type !== 'owner') continue;
+    if (navigation.name.startsWith(`${column.name}_`) && column.name.length > (best?.length ?? 0)) best = column.name;
+  }
+  if (best !== undefined) return best;
+  // Else the base type's own navigation to the same target (`sla_task_sla` → activitypointer's slaid).
+  const base = draft.flat.baseType === undefined ? undefined : drafts.get(draft.flat.baseType);
+  if (base === undefined) return undefined;
+  const candidates = new Set<string>();
+  for (const [name, column] of base.lookupOf) {
+    const n = base.flat.navigations.find((x) => x.name === name);
+    if (n?.type === navigation.type) candidates.add(column);
+  }
+  return candidates.size === 1 ? [...candidates][0] : undefined;
+}
+
+/** ReferencingEntityNavigationPropertyName → ReferencingAttribute, from the definition's ManyToOneRelationships. */
+function manyToOneColumns(definition: Json | undefined): Map<string, string> {
+  const map = new Map<string, string>();
+  const list = definition?.ManyToOneRelationships;
+  if (!Array.isArray(list)) return map;
+  for (const r of list as unknown[]) {
+    if (!isRecord(r)) continue;
+    const navigation = text(r.ReferencingEntityNavigationPropertyName);
+    const attribute = text(r.ReferencingAttribute);
+    if (navigation !== undefined && attribute !== undefined) map.set(navigation, attribute);
+  }
+  return map;
+}
+
+function alternateKeys(draft: Draft, problems: Problems, source: MetadataSources): AlternateKey[] {
+  const list = draft.definition?.Keys;
+  if (!Array.isArray(list)) return [];
+  const keys: AlternateKey[] = [];
+  for (const k of list as unknown[]) {
+    if (!isRecord(k)) continue;
+    const name = text(k.LogicalName) ?? text(k.SchemaName);
+    const columns = Array.isArray(k.KeyAttributes)
+      ? (k.KeyAttributes as unknown[]).filter((c) => typeof c === 'string')
+      : [];
+    if (name === undefined || columns.length === 0) continue;
+    const unknown = columns.filter((c) => !draft.columns.has(c));
+    if (unknown.length > 0) {
+      problems.add(
+        source.definition(draft.entity.logicalName),
+        `Keys: '${name}' names ${unknown.map((c) => `'${c}'`).join(', ')}, not a column of '${draft.entity.logicalName}' in $metadata`,
+      );
+      continue;
+    }
+    keys.push({ name: name.toLowerCase(), columns });
+  }
+  return keys;
+}
+
+function ownershipOf(definition: Json | undefined, columns: ReadonlyMap<string, Column>): Ownership {
+  switch (definition?.OwnershipType) {
+    case 'UserOwned':
+    case 'TeamOwned':
+      return 'UserOwned';
+    case 'BusinessOwned':
+      return 'BusinessOwned';
+    case 'OrganizationOwned':
+    case 'None':
+      return 'OrganizationOwned';
+    default:
+      return columns.has('ownerid') ? 'UserOwned' : 'OrganizationOwned';
+  }
+}
+
+/**
+ * Builds the emulator's schema from a parsed `$metadata` and the tables' EntityDefinitions JSON (by logical
+ * name; any may be missing). Throws SchemaError listing every problem, each naming its file and element.
+ */
+export function schemaFromMetadata(
+  model: MetadataModel,
+  csdl: string,
+  definitions: ReadonlyMap<string, Json>,
+  source: MetadataSources,
+): Schema {
+  const problems: Problems = {
+    list: [],
+    add(file, message) {
+      this.list.push(`${file}: ${message}`);
+    },
+  };
+  const found = entityTables(model);
+  const drafts = new Map<string, Draft>();
+  for (const entity of found) {
+    const flat = flatten(model, entity.type);
+    const where = `<EntityType Name="${entity.logicalName}">`;
+    if (flat.key === undefined) {
+      problems.add(source.metadata, `${where} has no <Key> (nor does a base type): a table needs a primary key`);
+      continue;
+    }
+    const definition = definitions.get(entity.logicalName);
+    if (definition !== undefined && definition.LogicalName !== entity.logicalName) {
+      problems.add(
+        source.definition(entity.logicalName),
+        `LogicalName is ${JSON.stringify(definition.LogicalName)}, expected '${entity.logicalName}'`,
+      );
+    }
+    const ownId = `${entity.logicalName}id`;
+    const inheritedPrincipal = flat.key === 'ownerid' && flat.properties.some((p) => p.name === ownId);
+    const primaryId = text(definition?.PrimaryIdAttribute) ?? (inheritedPrincipal ? ownId : flat.key);
+    const draft: Draft = {
+      entity,
+      flat,
+      definition,
+      attributes: attributesOf(definition),
+      columns: new Map(),
+      lookupOf: new Map(),
+      primaryId,
+    };
+    draftColumns(draft, problems, source);
+    const primary = draft.columns.get(primaryId);
+    if (primary === undefined || primary.type !== 'uniqueidentifier') {
+      problems.add(source.metadata, `${where}: the key '${primaryId}' is not an Edm.Guid property`);
+      continue;
+    }
+    drafts.set(entity.logicalName, draft);
+  }
+  for (const name of REQUIRED_TABLES) {
+    if (!drafts.has(name) && !found.some((t) => t.logicalName === name)) {
+      problems.add(
+        source.metadata,
+        `no entity set for '${name}': the emulator needs the ${REQUIRED_TABLES.join(', ')} tables`,
+      );
+    }
+  }
+  if (problems.list.length > 0) throw new SchemaError(source.metadata, problems.list);
+
+  // Single-valued navigations: the lookup's targets, in base-first order so derived types can borrow.
+  const ordered = [...drafts.values()].sort((a, b) => depth(model, a) - depth(model, b));
+  const targets = new Map<string, Map<string, LookupTarget[]>>();
+  for (const draft of ordered) {
+    const relationships = manyToOneColumns(draft.definition);
+    const perColumn = new Map<string, LookupTarget[]>();
+    targets.set(draft.entity.logicalName, perColumn);
+    for (const navigation of draft.flat.navigations) {
+      if (navigation.collection) continue;
+      const target = localTypeName(model, navigation.type);
+      const column = lookupColumn(draft, navigation, relationships, drafts);
+      if (target === undefined || column === undefined || !draft.columns.has(column)) continue;
+      draft.lookupOf.set(navigation.name, column);
+      const list = perColumn.get(column) ?? [];
+      perColumn.set(column, list);
+      const partner = navigation.partner ?? '';
+      if (target === 'principal') {
+        for (const owner of ['systemuser', 'team']) list.push({ table: owner, navigation: navigation.name, partner });
+      } else if (drafts.has(target) && !list.some((t) => t.table === target)) {
+        list.push({ table: target, navigation: navigation.name, partner });
+      }
+    }
+  }
+
+  const tables = new Map<string, Table>();
+  const byEntitySet = new Map<string, Table>();
+  const manyToMany = new Map<string, ManyToMany>();
+  const principalNavigations: Navigation[] = [];
+  const navigationMaps = new Map<string, Map<string, Navigation>>();
+  for (const draft of drafts.values()) {
+    const name = draft.entity.logicalName;
+    for (const [column, list] of targets.get(name) ?? []) {
+      const current = draft.columns.get(column);
+      if (current !== undefined) draft.columns.set(column, { ...current, targets: list });
+    }
+    const navigations = new Map<string, Navigation>();
+    navigationMaps.set(name, navigations);
+    for (const navigation of draft.flat.navigations) {
+      const target = localTypeName(model, navigation.type);
+      if (target === undefined) continue;
+      if (!navigation.collection) {
+        const columnName = draft.lookupOf.get(navigation.name);
+        const column = columnName === undefined ? undefined : draft.columns.get(columnName);
+        if (column === undefined || (target !== 'principal' && !drafts.has(target))) continue;
+        navigations.set(navigation.name, {
+          kind: 'single',
+          name: navigation.name,
+          column,
+          target,
+          partner: navigation.partner ?? '',
+        });
+        continue;
+      }
+      const other = drafts.get(target);
+      if (other === undefined || navigation.partner === undefined) continue;
+      const referencing = other.lookupOf.get(navigation.partner);
+      if (referencing !== undefined) {
+        navigations.set(navigation.name, {
+          kind: 'collection',
+          name: navigation.name,
+          source: target,
+          column: referencing,
+          partner: navigation.partner,
+        });
+        continue;
+      }
+      const partner = other.flat.navigations.find((n) => n.name === navigation.partner);
+      if (partner?.collection !== true) continue;
+      navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
+      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(draft, navigation.name, target));
+    }
+  }
+  // Owner relationships live on the abstract principal type.
+  const principal = model.entityTypes.get('principal');
+  for (const navigation of principal?.navigationProperties ?? []) {
+    const source = localTypeName(model, navigation.type);
+    const draft = source === undefined ? undefined : drafts.get(source);
+    const column = navigation.partner === undefined ? undefined : draft?.lookupOf.get(navigation.partner);
+    if (source === undefined || column === undefined || navigation.partner === undefined) continue;
+    principalNavigations.push({
+      kind: 'collection',
+      name: navigation.name,
+      source,
+      column,
+      partner: navigation.partner,
+    });
+  }
+
+  const intersects = new Set([...manyToMany.values()].map((m) => m.intersect));
+  for (const draft of drafts.values()) {
+    const name = draft.entity.logicalName;
+    const d = draft.definition;
+    const navigations = navigationMaps.get(name) ?? new Map<string, Navigation>();
+    for (const [key, navigation] of navigations) {
+      if (navigation.kind === 'manyToMany') {
+        navigations.set(key, {
+          ...navigation,
+          intersect: manyToMany.get(navigation.name)?.intersect ?? navigation.name,
+        });
+      }
+    }
+    const table: Table = {
+      logicalName: name,
+      entitySetName: draft.entity.entitySetName,
+      displayName: labelText(d?.DisplayName) ?? name,
+      displayCollectionName:
+        labelText(d?.DisplayCollectionName) ?? labelText(d?.DisplayName) ?? draft.entity.entitySetName,
+      primaryIdAttribute: draft.primaryId,
+      primaryNameAttribute: [text(d?.PrimaryNameAttribute)].find((n) => n !== undefined && draft.columns.has(n)),
+      ownership: ownershipOf(d, draft.columns),
+      changeTracking: d?.ChangeTrackingEnabled === true,
+      versionNumberInMetadata: draft.flat.properties.some((p) => p.name === 'versionnumber'),
+      baseType: draft.flat.baseType,
+      isActivity:
+        typeof d?.IsActivity === 'boolean'
+          ? d.IsActivity
+          : draft.flat.baseType === 'activitypointer' || name === 'activitypointer',
+      isIntersect: d?.IsIntersect === true || intersects.has(name),
+      alternateKeys: alternateKeys(draft, problems, source),
+      columns: draft.columns,
+      navigations,
+      ...(d === undefined ? {} : { entityDefinition: d }),
+    };
+    tables.set(name, table);
+    byEntitySet.set(table.entitySetName, table);
+  }
+  if (problems.list.length > 0) throw new SchemaError(source.metadata, problems.list);
+  return { tables, byEntitySet, manyToMany: [...manyToMany.values()], principalNavigations, csdl };
+}
+
+function depth(model: MetadataModel, draft: Draft): number {
+  return baseChain(model, draft.entity.type).length;
+}
+
+/** An N:N relationship; the definition names its intersect table and columns, else the relationship name does. */
+function nn(draft: Draft, name: string, target: string): ManyToMany {
+  const list = draft.definition?.ManyToManyRelationships;
+  const found = Array.isArray(list)
+    ? (list as unknown[]).find((r): r is Record<string, unknown> => isRecord(r) && r.SchemaName === name)
+    : undefined;
+  const intersect = text(found?.IntersectEntityName);
+  const first = text(found?.Entity1IntersectAttribute);
+  const second = text(found?.Entity2IntersectAttribute);
+  const entity1 = text(found?.Entity1LogicalName);
+  const tables: [string, string] =
+    entity1 === undefined || entity1 === draft.entity.logicalName
+      ? [draft.entity.logicalName, target]
+      : [target, draft.entity.logicalName];
+  return {
+    name,
+    intersect: intersect ?? name.toLowerCase(),
+    tables,
+    ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
+  };
+}
