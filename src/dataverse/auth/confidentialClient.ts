@@ -9,15 +9,18 @@ import { RenewingToken } from './renewing';
 import type { TokenCacheStorage } from './tokenCache';
 import { tokenCachePlugin } from './tokenCache';
 
-/** The `.default` scope of an environment, as Entra expects it for app-only tokens (reference §14). */
-export function defaultScope(environmentUrl: string): string {
-  let origin: string;
+/** The origin of an environment URL, which every Dataverse scope starts with. */
+export function scopeOrigin(environmentUrl: string): string {
   try {
-    origin = new URL(environmentUrl).origin;
+    return new URL(environmentUrl).origin;
   } catch {
     throw new WorkbenchError('invalidInput', 'The environment URL is not a valid URL.');
   }
-  return `${origin}/.default`;
+}
+
+/** The `.default` scope of an environment, as Entra expects it for app-only tokens (reference §14). */
+export function defaultScope(environmentUrl: string): string {
+  return `${scopeOrigin(environmentUrl)}/.default`;
 }
 
 /**

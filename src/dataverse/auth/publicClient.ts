@@ -4,7 +4,7 @@ import { authorityOf } from '../../core/environments';
 import { WorkbenchError } from '../../core/errors';
 import { isJsonObject } from '../../core/json';
 import type { AccessToken, TokenProvider } from '../webApiClient';
-import { authError } from './confidentialClient';
+import { authError, scopeOrigin } from './confidentialClient';
 import { HttpsNetworkClient } from './networkClient';
 import type { RenewingOptions } from './renewing';
 import { RenewingToken } from './renewing';
@@ -38,13 +38,7 @@ export interface DeviceCodePrompt {
 }
 
 export function delegatedScope(environmentUrl: string): string {
-  let origin: string;
-  try {
-    origin = new URL(environmentUrl).origin;
-  } catch {
-    throw new WorkbenchError('invalidInput', 'The environment URL is not a valid URL.');
-  }
-  return `${origin}/user_impersonation`;
+  return `${scopeOrigin(environmentUrl)}/user_impersonation`;
 }
 
 /**
