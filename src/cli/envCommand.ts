@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
 import { AUTH_METHODS } from '../core/environments';
+import { stringOrUndefined } from '../core/json';
 import { checkConnection } from '../dataverse/connectionTest';
 import type { Connection } from '../dataverse/connectionsFile';
 import {
@@ -45,10 +46,6 @@ function connectionsFile(): string {
   return connectionsPath(configDirectory(process.env));
 }
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 function configure(command: Command, io: CliIo): Command {
   return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride((error) => {
     if (error.exitCode === 0) throw error;
@@ -83,14 +80,16 @@ function addCommand(io: CliIo): Command {
       connection = validateConnection(
         {
           name,
-          url: text(raw.url),
-          auth: text(raw.auth),
-          ...(text(raw.tenant) === undefined ? {} : { tenantId: text(raw.tenant) }),
-          ...(text(raw.clientId) === undefined ? {} : { clientId: text(raw.clientId) }),
-          ...(text(raw.authority) === undefined ? {} : { authority: text(raw.authority) }),
-          ...(text(raw.caFile) === undefined ? {} : { caFile: text(raw.caFile) }),
+          url: stringOrUndefined(raw.url),
+          auth: stringOrUndefined(raw.auth),
+          ...(stringOrUndefined(raw.tenant) === undefined ? {} : { tenantId: stringOrUndefined(raw.tenant) }),
+          ...(stringOrUndefined(raw.clientId) === undefined ? {} : { clientId: stringOrUndefined(raw.clientId) }),
+          ...(stringOrUndefined(raw.authority) === undefined ? {} : { authority: stringOrUndefined(raw.authority) }),
+          ...(stringOrUndefined(raw.caFile) === undefined ? {} : { caFile: stringOrUndefined(raw.caFile) }),
           // Absolute, so commands run from another directory find the same file.
-          ...(text(raw.certificate) === undefined ? {} : { certificateFile: resolve(text(raw.certificate) ?? '') }),
+          ...(stringOrUndefined(raw.certificate) === undefined
+            ? {}
+            : { certificateFile: resolve(stringOrUndefined(raw.certificate) ?? '') }),
         },
         'the environment',
       );
@@ -201,7 +200,7 @@ function snapshotCommand(io: CliIo): Command {
       .option('--tables <list>', 'keep only these tables: logical names and prefix_* patterns, comma-separated'),
     io,
   ).action(async (raw: Record<string, unknown>) => {
-    const tables = text(raw.tables)
+    const tables = stringOrUndefined(raw.tables)
       ?.split(',')
       .map((t) => t.trim().toLowerCase())
       .filter((t) => t.length > 0);
@@ -209,7 +208,7 @@ function snapshotCommand(io: CliIo): Command {
     let secrets: readonly string[] = [];
     try {
       const connection = await resolveConnection(
-        { env: text(raw.env), url: text(raw.url), token: text(raw.token) },
+        { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
         process.env,
         cliResolveOptions(io.stderr),
       );
@@ -218,7 +217,7 @@ function snapshotCommand(io: CliIo): Command {
       await takeSnapshot({
         client,
         source: webApiRoot(connection.url),
-        folder: resolve(text(raw.out) ?? '.'),
+        folder: resolve(stringOrUndefined(raw.out) ?? '.'),
         ...(tables === undefined ? {} : { tables }),
         progress: (line) => io.stderr(`${line}\n`),
       });

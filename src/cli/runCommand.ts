@@ -5,7 +5,9 @@ import { WorkbenchError, describeError } from '../core/errors';
 import { memoryDeltaLinkStore } from '../dataverse/changeTracking';
 import type { RunResult } from '../dataverse/runRequest';
 import { executeRequest, isFailedResult, liveRunContext, namedResultFrom } from '../dataverse/runRequest';
-import { WebApiClient, isJsonObject } from '../dataverse/webApiClient';
+import { isJsonObject } from '../core/json';
+import { stringOrUndefined } from '../core/json';
+import { WebApiClient } from '../dataverse/webApiClient';
 import { parseDocument } from '../odata/document/parser';
 import type { Block, ODataDocument } from '../odata/document/syntax';
 import { documentDiagnostics } from '../odata/language/diagnostics';
@@ -32,10 +34,6 @@ interface RawOptions {
   env?: unknown;
   output?: unknown;
   var?: unknown;
-}
-
-function optionText(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 function usage(io: CliIo, message: string): never {
@@ -290,7 +288,7 @@ async function run(io: CliIo, file: string | undefined, raw: RawOptions): Promis
   try {
     // --env NAME from the connections file, or --url/DATAVERSE_URL with --token, DATAVERSE_TOKEN or client credentials.
     const connection = await resolveConnection(
-      { env: optionText(raw.env), url: optionText(raw.url), token: optionText(raw.token) },
+      { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
       process.env,
       cliResolveOptions(io.stderr),
     );

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { describeError, WorkbenchError } from '../core/errors';
+import { isJsonObject, stringOrUndefined } from '../core/json';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { exportRegistrations, formatRegistrationFile, secretReferences } from '../webhooks/exportRegistrations';
 import { formatDelivery, summarizeDelivery } from '../webhooks/inspect';
@@ -43,8 +44,8 @@ function parsePair(value: string, previous: readonly [string, string][]): readon
 }
 
 function isListenOptions(value: unknown): value is ListenOptions {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
+  if (!isJsonObject(value)) return false;
+  const v = value;
   return (
     typeof v.host === 'string' &&
     typeof v.port === 'number' &&
@@ -162,10 +163,6 @@ interface ConnectionOptions {
   force?: unknown;
 }
 
-function optionText(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
 /** Runs one of plan/apply/export: usage problems exit 2, failures 1, both without a stack trace. */
 async function withConnection(
   io: CliIo,
@@ -183,7 +180,7 @@ async function withConnection(
   process.once('SIGINT', onInterrupt);
   try {
     const connection = await resolveConnection(
-      { env: optionText(raw.env), url: optionText(raw.url), token: optionText(raw.token) },
+      { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
       process.env,
       cliResolveOptions(io.stderr),
     );

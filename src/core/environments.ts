@@ -1,4 +1,5 @@
 import { WorkbenchError } from './errors';
+import { isJsonObject } from './json';
 
 /** How an environment signs in. Absent in settings means `microsoftAccount` (VS Code's own session). */
 export type AuthMethod =
@@ -144,10 +145,10 @@ export function parseEnvironmentAuth(
   raw: unknown,
   nameOf: (field: string) => string = (field) => `auth.${field}`,
 ): EnvironmentAuth {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+  if (!isJsonObject(raw)) {
     throw new WorkbenchError('invalidInput', 'auth must be an object such as { "method": "clientSecret", ... }.');
   }
-  const fields = raw as Record<string, unknown>;
+  const fields = raw;
   for (const key of Object.keys(fields)) {
     if (AUTH_KEYS.has(key)) continue;
     if (SECRET_KEY.test(key)) {
@@ -274,11 +275,11 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
     return { environments, problems: ['dataverse.environments must be an array of { "name", "url" } objects.'] };
   }
   raw.forEach((entry: unknown, index) => {
-    if (typeof entry !== 'object' || entry === null) {
+    if (!isJsonObject(entry)) {
       problems.push(`dataverse.environments[${index}] is not an object.`);
       return;
     }
-    const { name, url, variables, auth } = entry as Record<string, unknown>;
+    const { name, url, variables, auth } = entry;
     if (typeof name !== 'string' || typeof url !== 'string') {
       problems.push(`dataverse.environments[${index}] needs a string "name" and a string "url".`);
       return;
@@ -319,10 +320,5 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value as Record<string, unknown>).every((v) => typeof v === 'string')
-  );
+  return isJsonObject(value) && Object.values(value).every((v) => typeof v === 'string');
 }

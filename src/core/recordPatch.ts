@@ -1,3 +1,5 @@
+import { isJsonObject } from './json';
+
 /**
  * What a record edited as JSON text turns into on save: the PATCH body of the columns the user
  * changed, and the edits that cannot be sent (read-only columns), so they can be named to the user.
@@ -105,10 +107,10 @@ export function parseRecordText(text: string): ParsedRecord {
   } catch (error) {
     return { ok: false, message: `${jsonErrorAt(text, error)} (nothing was sent)` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     return { ok: false, message: 'The record must be a JSON object ({ "column": value, ... }), so nothing was sent.' };
   }
-  return { ok: true, record: value as RecordJson };
+  return { ok: true, record: value };
 }
 
 /**

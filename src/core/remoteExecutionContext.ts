@@ -1,4 +1,5 @@
 import { WorkbenchError } from './errors';
+import { isJsonObject } from './json';
 
 // The body Dataverse POSTs to webhooks: `Microsoft.Xrm.Sdk.RemoteExecutionContext` written by WCF's
 // DataContractJsonSerializer. This codec lives in core (pure) because both the delivery inspector
@@ -141,13 +142,10 @@ function fail(path: string, expected: string): never {
   throw new WorkbenchError('invalidInput', `Not a RemoteExecutionContext: ${path} should be ${expected}.`);
 }
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function objectAt(value: unknown, path: string): JsonObject {
-  if (!isObject(value)) fail(path, 'an object');
-  return value;
+  if (!isJsonObject(value)) fail(path, 'an object');
+  // Parsed JSON: its members are JSON values.
+  return value as JsonObject;
 }
 
 function arrayAt(value: unknown, path: string): readonly JsonValue[] {

@@ -5,8 +5,9 @@ import type { BatchRequest, BatchResult } from './batch';
 import { executeBatch, MAX_BATCH_REQUESTS } from './batch';
 import type { ImportSource, SourceRow } from './importSource';
 import type { MetadataCache } from './metadataCache';
-import type { JsonObject, WebApiClient } from './webApiClient';
-import { isJsonObject } from './webApiClient';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
+import type { WebApiClient } from './webApiClient';
 
 export type { ImportFormat, ImportSource, SourceRow } from './importSource';
 // ---- Validation ------------------------------------------------------------------------------------

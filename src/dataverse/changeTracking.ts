@@ -1,5 +1,6 @@
 import { WorkbenchError } from '../core/errors';
-import type { JsonObject, WebApiClient } from './webApiClient';
+import type { JsonObject } from '../core/json';
+import type { WebApiClient } from './webApiClient';
 
 /** A row Dataverse reports as gone since the last delta link (OData 4.0 `$deletedEntity`). */
 export interface DeletedEntity {

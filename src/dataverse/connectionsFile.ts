@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import type { AuthMethod, EnvironmentAuth } from '../core/environments';
 import { AUTH_METHODS, parseEnvironmentAuth } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
-import { isJsonObject, webApiRoot } from './webApiClient';
+import { isJsonObject } from '../core/json';
+import { webApiRoot } from './webApiClient';
 
 /**
  * One named environment of `dvw`: its name, its organization URL and how it signs in, in the same

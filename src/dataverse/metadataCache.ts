@@ -9,7 +9,7 @@ import { serializeModel, tryDeserializeModel } from '../metadata/serialize';
 import type { Clock } from './retryPolicy';
 import { systemClock } from './retryPolicy';
 import type { WebApiClient } from './webApiClient';
-import { isJsonObject as isRecord } from './webApiClient';
+import { isJsonObject } from '../core/json';
 
 export interface MetadataCacheOptions {
   readonly client: WebApiClient;
@@ -126,12 +126,12 @@ export class MetadataCache {
     if (current === undefined) throw new WorkbenchError('internal', 'The metadata cache lost its model.');
     const byName = new Map<unknown, Record<string, unknown>>();
     for (const item of extras.flat()) {
-      if (isRecord(item)) byName.set(item.LogicalName, { ...byName.get(item.LogicalName), ...item });
+      if (isJsonObject(item)) byName.set(item.LogicalName, { ...byName.get(item.LogicalName), ...item });
     }
     const attributes = Array.isArray(json.Attributes) ? (json.Attributes as unknown[]) : [];
     const merged = attributes.map((attribute) => {
-      const extra = isRecord(attribute) ? byName.get(attribute.LogicalName) : undefined;
-      return extra === undefined || !isRecord(attribute) ? attribute : { ...attribute, ...extra };
+      const extra = isJsonObject(attribute) ? byName.get(attribute.LogicalName) : undefined;
+      return extra === undefined || !isJsonObject(attribute) ? attribute : { ...attribute, ...extra };
     });
     const result = enrichModel(current.model, { ...json, Attributes: merged });
     this.current = { ...current, model: result.model };

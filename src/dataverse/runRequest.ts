@@ -12,7 +12,7 @@ import type { BatchItem, BatchResult } from './batch';
 import { executeBatch } from './batch';
 import type { DeltaLinkStore } from './changeTracking';
 import type { WebApiClient, WebApiResponse } from './webApiClient';
-import { isJsonObject } from './webApiClient';
+import { isJsonObject } from '../core/json';
 
 export interface RunOptions {
   readonly signal?: AbortSignal;

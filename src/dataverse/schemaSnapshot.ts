@@ -21,8 +21,9 @@ import {
   SNAPSHOT_VERSION,
   trimCsdl,
 } from '../metadata/schemaSnapshot';
-import type { JsonObject, WebApiClient } from './webApiClient';
-import { isJsonObject } from './webApiClient';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
+import type { WebApiClient } from './webApiClient';
 
 export interface SnapshotOptions {
   readonly client: WebApiClient;

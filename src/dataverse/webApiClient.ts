@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorKind } from '../core/errors';
 import { WorkbenchError } from '../core/errors';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
 import type { RequestLimiter } from './limiter';
 import { sharedLimiter } from './limiter';
 import type { AttemptResult, RetryEvent, RetryOptions } from './retryPolicy';
 import { cancelledError, parseRetryAfter, RetryPolicy } from './retryPolicy';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
-export type JsonObject = Record<string, unknown>;
 
 export interface AccessToken {
   readonly token: string;
   readonly expiresOn?: Date;
 }
 
-/** Where tokens come from: the emulator's static token today, MSAL flows later. */
+/**
+ * Where tokens come from: `tokenProviderFor` in `auth/signIn.ts` (MSAL flows, the Azure CLI, VS Code's
+ * Microsoft account), or a static token (`--token`, the emulator's). `forceRefresh` skips every cache.
+ */
 export interface TokenProvider {
   getToken(signal: AbortSignal, options?: { readonly forceRefresh?: boolean }): Promise<AccessToken>;
 }
@@ -144,10 +148,6 @@ const NOT_SENT_CODES = new Set([
   'EHOSTUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The Web API root for an organization URL, always ending in `/`. */
 export function webApiRoot(url: string): string {

@@ -18,7 +18,7 @@ export const Commands = {
   showLog: 'dataverse.showLog',
   startEmulator: 'dataverse.startEmulator',
   stopEmulator: 'dataverse.stopEmulator',
-  // Explorer tree and records (issue 7).
+  // Explorer tree and records.
   connectEnvironment: 'dataverse.connectEnvironment',
   disconnectEnvironment: 'dataverse.disconnectEnvironment',
   filterTables: 'dataverse.filterTables',
@@ -39,7 +39,7 @@ export const Commands = {
   // Tree-node actions, hidden from the palette (the manifest test allows no `_` in contributed ids).
   loadMoreRecords: 'dataverse.loadMoreRecords',
   retryLoad: 'dataverse.retryLoad',
-  // Webhooks, service endpoints, steps and images (issue 8).
+  // Webhooks, service endpoints, steps and images.
   registerWebhook: 'dataverse.registerWebhook',
   registerServiceBusEndpoint: 'dataverse.registerServiceBusEndpoint',
   registerStep: 'dataverse.registerStep',
@@ -52,7 +52,7 @@ export const Commands = {
   applyWebhooks: 'dataverse.applyWebhooks',
   startWebhookInspector: 'dataverse.startWebhookInspector',
   stopWebhookInspector: 'dataverse.stopWebhookInspector',
-  // Bulk import of a CSV or JSON Lines file (issue 5).
+  // Bulk import of a CSV or JSON Lines file.
   importRecords: 'dataverse.importRecords',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -1,4 +1,5 @@
 import { WorkbenchError } from '../core/errors';
+import { isJsonObject } from '../core/json';
 
 // No `vscode` here: the announcement parsing and checks run in plain Node unit tests.
 
@@ -34,9 +35,8 @@ export function parseEmulatorAnnouncement(line: string): RunningEmulator {
   } catch {
     throw new WorkbenchError('internal', 'The emulator printed something other than its JSON line.');
   }
-  if (typeof value !== 'object' || value === null)
-    throw new WorkbenchError('internal', 'The emulator announced no URL.');
-  const fields = value as Record<string, unknown>;
+  if (!isJsonObject(value)) throw new WorkbenchError('internal', 'The emulator announced no URL.');
+  const fields = value;
   const missing = FIELDS.filter((name) => typeof fields[name] !== 'string');
   if (missing.length > 0) {
     throw new WorkbenchError('internal', `The emulator announced no ${missing.join(', ')}.`);
@@ -78,8 +78,8 @@ export function parseSharedEmulator(text: string | undefined): SharedEmulator | 
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const fields = value as Record<string, unknown>;
+  if (!isJsonObject(value)) return undefined;
+  const fields = value;
   if (FIELDS.some((name) => typeof fields[name] !== 'string' || fields[name].length === 0)) {
     return undefined;
   }

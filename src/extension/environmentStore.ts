@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { EnvironmentConfig, EnvironmentListResult } from '../core/environments';
 import { parseEnvironmentList } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
+import { isJsonObject } from '../core/json';
 import { Settings } from './constants';
 
 /** The non-secret connection list in user settings. Secrets never go here (SecretStorage only). */
@@ -33,7 +34,7 @@ export class EnvironmentStore implements vscode.Disposable {
   async update(name: string, next: Pick<EnvironmentConfig, 'name' | 'url' | 'auth'>): Promise<void> {
     let found = false;
     const entries = this.rawEntries().map((entry) => {
-      if (!(isRecord(entry) && entry.name === name)) return entry;
+      if (!(isJsonObject(entry) && entry.name === name)) return entry;
       found = true;
       const { auth: _previous, ...rest } = entry;
       return { ...rest, ...entryOf(next) };
@@ -44,7 +45,9 @@ export class EnvironmentStore implements vscode.Disposable {
 
   async remove(name: string): Promise<void> {
     await this.write(
-      this.rawEntries().filter((entry) => !(isRecord(entry) && typeof entry.name === 'string' && entry.name === name)),
+      this.rawEntries().filter(
+        (entry) => !(isJsonObject(entry) && typeof entry.name === 'string' && entry.name === name),
+      ),
     );
   }
 
@@ -79,8 +82,4 @@ function entryOf(environment: Pick<EnvironmentConfig, 'name' | 'url' | 'auth'>):
     url: environment.url,
     ...(environment.auth === undefined ? {} : { auth: { ...environment.auth } }),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }

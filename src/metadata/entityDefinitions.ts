@@ -1,3 +1,5 @@
+import type { JsonObject } from '../core/json';
+import { isJsonObject, nonEmptyString } from '../core/json';
 import type { AttributeInfo, EntityInfo, EntityType, MetadataModel, OptionValue, Property } from './model';
 
 export interface EnrichResult {
@@ -9,26 +11,19 @@ export interface EnrichResult {
   readonly enriched: readonly { readonly entity: string; readonly attributes: number }[];
 }
 
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** `DisplayName.UserLocalizedLabel.Label`, or the first localized label when the user's language has none. */
-function labelOf(value: unknown): string | undefined {
-  if (!isObject(value)) return undefined;
+/**
+ * `DisplayName.UserLocalizedLabel.Label`, or the first non-empty localized label when the user's language has
+ * none (a label in a language pack can be empty while another language has text).
+ */
+export function labelOf(value: unknown): string | undefined {
+  if (!isJsonObject(value)) return undefined;
   const user = value['UserLocalizedLabel'];
-  const fromUser = isObject(user) ? stringOf(user['Label']) : undefined;
+  const fromUser = isJsonObject(user) ? nonEmptyString(user['Label']) : undefined;
   if (fromUser !== undefined) return fromUser;
   const localized = value['LocalizedLabels'];
   if (!Array.isArray(localized)) return undefined;
   for (const label of localized as unknown[]) {
-    const text = isObject(label) ? stringOf(label['Label']) : undefined;
+    const text = isJsonObject(label) ? nonEmptyString(label['Label']) : undefined;
     if (text !== undefined) return text;
   }
   return undefined;
@@ -37,12 +32,12 @@ function labelOf(value: unknown): string | undefined {
 const REQUIRED_LEVELS = ['None', 'SystemRequired', 'ApplicationRequired', 'Recommended'] as const;
 
 function requiredLevelOf(value: unknown): AttributeInfo['requiredLevel'] {
-  const level = isObject(value) ? value['Value'] : undefined;
+  const level = isJsonObject(value) ? value['Value'] : undefined;
   return REQUIRED_LEVELS.find((known) => known === level);
 }
 
 function optionOf(value: unknown): OptionValue | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isJsonObject(value)) return undefined;
   const number = value['Value'];
   if (typeof number !== 'number' || !Number.isInteger(number)) return undefined;
   return { value: number, label: labelOf(value['Label']) ?? String(number) };
@@ -56,7 +51,7 @@ function optionOf(value: unknown): OptionValue | undefined {
 function optionsOf(attribute: JsonObject): OptionValue[] | undefined {
   for (const key of ['OptionSet', 'GlobalOptionSet']) {
     const set = attribute[key];
-    if (!isObject(set)) continue;
+    if (!isJsonObject(set)) continue;
     const options = set['Options'];
     if (Array.isArray(options)) {
       return (options as unknown[]).map(optionOf).filter((o): o is OptionValue => o !== undefined);
@@ -85,13 +80,13 @@ function merge<T extends object>(previous: T | undefined, next: T): T {
 /** The entity records of any of the accepted response shapes, or why there are none. */
 function entitiesOf(json: unknown): unknown[] | string {
   if (Array.isArray(json)) return json as unknown[];
-  if (!isObject(json)) return 'EntityDefinitions data should be a JSON object or array.';
+  if (!isJsonObject(json)) return 'EntityDefinitions data should be a JSON object or array.';
   // RetrieveMetadataChanges answers with `EntityMetadata`; an EntityDefinitions collection with `value`.
   const list = json['EntityMetadata'] ?? json['value'];
   if (Array.isArray(list)) return list as unknown[];
   if (typeof json['LogicalName'] === 'string') return [json];
   const error = json['error'];
-  if (isObject(error)) {
+  if (isJsonObject(error)) {
     const message = error['message'];
     return `The response is an error, not metadata: ${typeof message === 'string' ? message : 'no message'}`;
   }
@@ -112,7 +107,7 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
   const entityTypes = new Map(model.entityTypes);
   entities.forEach((entity, index) => {
     const where = `entity ${index}`;
-    if (!isObject(entity)) {
+    if (!isJsonObject(entity)) {
       errors.push(`${where} is not an object.`);
       return;
     }
@@ -123,7 +118,7 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       );
       return;
     }
-    const logicalName = stringOf(entity['LogicalName']);
+    const logicalName = nonEmptyString(entity['LogicalName']);
     if (logicalName === undefined) {
       errors.push(`${where} has no LogicalName.`);
       return;
@@ -137,8 +132,8 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       logicalName,
       displayName: labelOf(entity['DisplayName']),
       description: labelOf(entity['Description']),
-      primaryIdAttribute: stringOf(entity['PrimaryIdAttribute']),
-      primaryNameAttribute: stringOf(entity['PrimaryNameAttribute']),
+      primaryIdAttribute: nonEmptyString(entity['PrimaryIdAttribute']),
+      primaryNameAttribute: nonEmptyString(entity['PrimaryNameAttribute']),
       isCustomEntity:
         typeof entity['IsCustomEntity'] === 'boolean' ? entity['IsCustomEntity'] : (type.info?.isCustomEntity ?? false),
     });
@@ -173,13 +168,13 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
 }
 
 function readAttribute(attribute: unknown): AttributeInfo | string {
-  if (!isObject(attribute)) return 'not an object';
-  const logicalName = stringOf(attribute['LogicalName']);
+  if (!isJsonObject(attribute)) return 'not an object';
+  const logicalName = nonEmptyString(attribute['LogicalName']);
   if (logicalName === undefined) return 'no LogicalName';
   const typeName = attribute['AttributeTypeName'];
   const attributeType =
-    stringOf(attribute['AttributeType']) ??
-    (isObject(typeName) ? stringOf(typeName['Value'])?.replace(/Type$/, '') : undefined);
+    nonEmptyString(attribute['AttributeType']) ??
+    (isJsonObject(typeName) ? nonEmptyString(typeName['Value'])?.replace(/Type$/, '') : undefined);
   if (attributeType === undefined) return `'${logicalName}' has no AttributeType`;
   return {
     logicalName,

@@ -1,4 +1,5 @@
 import { WorkbenchError } from '../core/errors';
+import { isJsonObject } from '../core/json';
 import type {
   AttributeInfo,
   ComplexType,
@@ -574,10 +575,6 @@ function byName<T extends { readonly name: string }>(items: readonly T[], what: 
   return map;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Like `deserializeModel`, for callers that handle a refused cache without exceptions. */
 export function tryDeserializeModel(text: string): DeserializeResult {
   const newline = text.indexOf('\n');
@@ -588,7 +585,7 @@ export function tryDeserializeModel(text: string): DeserializeResult {
   } catch {
     return { ok: false, problem: 'corrupt', message: 'The metadata cache is not valid JSON.' };
   }
-  if (!isObject(document) || document['format'] !== CACHE_FORMAT) {
+  if (!isJsonObject(document) || document['format'] !== CACHE_FORMAT) {
     return { ok: false, problem: 'corrupt', message: 'The file is not a Dataverse Workbench metadata cache.' };
   }
   if (document['version'] !== CACHE_VERSION) {

@@ -1,40 +1,20 @@
 import type { ImageRecord, RegisteredState, ServiceEndpointRecord, StepRecord } from './plan';
-import type {
-  EndpointSpec,
-  ImageSpec,
-  ImageType,
-  MessageFormat,
-  RegistrationFile,
-  SecretRef,
-  StepSpec,
-  StepStage,
-} from './registrationFile';
+import type { EndpointSpec, ImageSpec, RegistrationFile, SecretRef, StepSpec } from './registrationFile';
+import {
+  AUTH_TYPE,
+  imageTypeNameOf,
+  kindOfContract,
+  MESSAGE_FORMAT,
+  messageFormatOf,
+  stageNameOf,
+} from './registrationModel';
 
 // The inverse of planning: what is registered, as a `dataverse.webhooks.json` that plans to no
 // changes against the same state. Secrets are write-only in Dataverse and never written to a file
 // anyway, so each one becomes an `{ "env": "NAME" }` reference for whoever applies the file later.
 
-const KIND_BY_CONTRACT = {
-  2: 'serviceBusQueue',
-  5: 'serviceBusTopic',
-  7: 'eventHub',
-  8: 'webhook',
-  9: 'eventGrid',
-} as const satisfies Record<number, EndpointSpec['kind']>;
-const STAGE_BY_VALUE: Readonly<Record<number, StepStage>> = {
-  10: 'pre-validation',
-  20: 'pre-operation',
-  40: 'post-operation',
-};
-const IMAGE_TYPE_BY_VALUE: Readonly<Record<number, ImageType>> = { 0: 'pre', 1: 'post', 2: 'both' };
-const FORMAT_BY_VALUE: Readonly<Record<number, MessageFormat>> = { 1: 'binaryXml', 2: 'json', 3: 'textXml' };
-
 /** HttpHeader/HttpQueryString names live in the write-only `authvalue`; the file gets this in their place. */
 export const UNKNOWN_SETTING_NAME = 'REPLACE-WITH-THE-NAME';
-
-function kindOf(contract: number): EndpointSpec['kind'] | undefined {
-  return (KIND_BY_CONTRACT as Readonly<Record<number, EndpointSpec['kind']>>)[contract];
-}
 
 function list(value: string | null | undefined): string[] {
   return [
@@ -69,7 +49,7 @@ class EnvNames {
 }
 
 function imageSpec(record: ImageRecord): ImageSpec | undefined {
-  const type = IMAGE_TYPE_BY_VALUE[record.imagetype];
+  const type = imageTypeNameOf(record.imagetype);
   if (type === undefined) return undefined;
   const description = text(record.description);
   return {
@@ -113,7 +93,7 @@ export function exportRegistrations(state: RegisteredState, notes: string[] = []
   const stepSpec = (step: StepRecord, endpoint: string): StepSpec | undefined => {
     const message = messages.get(step._sdkmessageid_value);
     const table = tables.get(step._sdkmessagefilterid_value ?? '');
-    const stage = STAGE_BY_VALUE[step.stage];
+    const stage = stageNameOf(step.stage);
     if (message === undefined || table === undefined || table === 'none' || stage === undefined) {
       notes.push(
         `endpoint ${endpoint}: step "${step.name}" was left out (no table, or a stage the file cannot express).`,
@@ -142,7 +122,7 @@ export function exportRegistrations(state: RegisteredState, notes: string[] = []
   };
 
   for (const record of state.serviceEndpoints) {
-    const kind = kindOf(record.contract);
+    const kind = kindOfContract(record.contract);
     if (kind === undefined) {
       notes.push(`endpoint ${record.name} (contract ${record.contract}) was left out: the file cannot describe it.`);
       continue;
@@ -151,17 +131,19 @@ export function exportRegistrations(state: RegisteredState, notes: string[] = []
     const base = { name: record.name, steps: stepsOf(record), ...(description === undefined ? {} : { description }) };
     if (kind === 'webhook') {
       const url = record.url ?? '';
-      if (record.authtype === 5 || record.authtype === 6) {
-        const what = record.authtype === 5 ? 'header' : 'query parameter';
+      if (record.authtype === AUTH_TYPE.HttpHeader || record.authtype === AUTH_TYPE.HttpQueryString) {
+        const what = record.authtype === AUTH_TYPE.HttpHeader ? 'header' : 'query parameter';
         notes.push(
           `endpoint ${record.name}: the ${what} names are write-only in Dataverse; replace "${UNKNOWN_SETTING_NAME}" with them.`,
         );
-        const values = { [UNKNOWN_SETTING_NAME]: env.take(record.name, record.authtype === 5 ? 'HEADER' : 'QUERY') };
+        const values = {
+          [UNKNOWN_SETTING_NAME]: env.take(record.name, record.authtype === AUTH_TYPE.HttpHeader ? 'HEADER' : 'QUERY'),
+        };
         endpoints.push({
           ...base,
           kind,
           url,
-          auth: { kind: record.authtype === 5 ? 'HttpHeader' : 'HttpQueryString', values },
+          auth: { kind: record.authtype === AUTH_TYPE.HttpHeader ? 'HttpHeader' : 'HttpQueryString', values },
         });
       } else {
         endpoints.push({ ...base, kind, url, auth: { kind: 'WebhookKey', value: env.take(record.name, 'KEY') } });
@@ -175,9 +157,9 @@ export function exportRegistrations(state: RegisteredState, notes: string[] = []
         kind,
         namespace: text(record.solutionnamespace) ?? fromAddress ?? '',
         path: record.path ?? '',
-        messageFormat: FORMAT_BY_VALUE[record.messageformat ?? 2] ?? 'json',
+        messageFormat: messageFormatOf(record.messageformat ?? MESSAGE_FORMAT.json) ?? 'json',
         auth:
-          record.authtype === 3
+          record.authtype === AUTH_TYPE.SASToken
             ? { kind: 'SASToken', token: env.take(record.name, 'SAS_TOKEN') }
             : { kind: 'SASKey', keyName: record.saskeyname ?? '', key: env.take(record.name, 'SAS_KEY') },
       });

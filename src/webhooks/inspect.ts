@@ -7,25 +7,10 @@ import {
 } from '../core/remoteExecutionContext';
 import type { ContextValue, JsonValue, KeyValue, Entity } from '../core/remoteExecutionContext';
 import type { DeliveryHeaders, WebhookDelivery } from './receiver';
+import { modeLabel, stageLabel } from './registrationModel';
 
 // What the inspector shows of a delivery, shared by `dvw webhooks listen` and the VS Code view so
 // that both present the same facts.
-
-const STAGES: Readonly<Record<number, string>> = {
-  10: 'pre-validation',
-  20: 'pre-operation',
-  30: 'main operation',
-  40: 'post-operation',
-  50: 'post-operation (deprecated)',
-};
-
-export function stageLabel(stage: number): string {
-  return STAGES[stage] ?? `stage ${stage}`;
-}
-
-export function modeLabel(mode: number): string {
-  return mode === 0 ? 'synchronous' : mode === 1 ? 'asynchronous' : `mode ${mode}`;
-}
 
 export interface ImageSummary {
   readonly alias: string;

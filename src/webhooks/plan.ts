@@ -1,5 +1,6 @@
 import { WorkbenchError } from '../core/errors';
 import type { EndpointSpec, ImageSpec, RegistrationFile, SecretRef, StepSpec } from './registrationFile';
+import { AUTH_TYPE, CONTRACT_OF_KIND, IMAGE_TYPE_OF_NAME, MESSAGE_FORMAT, STAGE_OF_NAME } from './registrationModel';
 
 // Plan and apply for `dataverse.webhooks.json`. Planning is pure: desired file + registered state →
 // a list of operations (plain data, printable, testable). Applying walks that list through a small
@@ -153,15 +154,10 @@ export interface PlanOptions {
   readonly rotateSecrets?: boolean;
 }
 
-const CONTRACT = { serviceBusQueue: 2, serviceBusTopic: 5, eventHub: 7, webhook: 8, eventGrid: 9 } as const;
-const MANAGEABLE_CONTRACTS = new Set<number>(Object.values(CONTRACT));
-const AUTH_TYPE = { SASKey: 2, SASToken: 3, WebhookKey: 4, HttpHeader: 5, HttpQueryString: 6, AccessKey: 8 } as const;
-const MESSAGE_FORMAT = { binaryXml: 1, json: 2, textXml: 3 } as const;
-const STAGE = { 'pre-validation': 10, 'pre-operation': 20, 'post-operation': 40 } as const;
-const IMAGE_TYPE = { pre: 0, post: 1, both: 2 } as const;
+const MANAGEABLE_CONTRACTS = new Set<number>(Object.values(CONTRACT_OF_KIND));
 
 function endpointColumns(spec: EndpointSpec): Record<string, ColumnValue> {
-  const common = { name: spec.name, description: spec.description ?? null, contract: CONTRACT[spec.kind] };
+  const common = { name: spec.name, description: spec.description ?? null, contract: CONTRACT_OF_KIND[spec.kind] };
   switch (spec.kind) {
     case 'webhook':
       return { ...common, url: spec.url, authtype: AUTH_TYPE[spec.auth.kind] };
@@ -207,7 +203,7 @@ function stepColumns(spec: StepSpec): Record<string, ColumnValue> {
   return {
     name: spec.name,
     description: spec.description ?? null,
-    stage: STAGE[spec.stage],
+    stage: STAGE_OF_NAME[spec.stage],
     mode: spec.mode === 'async' ? 1 : 0,
     rank: spec.rank,
     filteringattributes: spec.filteringAttributes.length > 0 ? spec.filteringAttributes.join(',') : null,
@@ -222,7 +218,7 @@ function imageColumns(spec: ImageSpec, message: string): Record<string, ColumnVa
   return {
     name: spec.name,
     entityalias: spec.alias,
-    imagetype: IMAGE_TYPE[spec.type],
+    imagetype: IMAGE_TYPE_OF_NAME[spec.type],
     messagepropertyname: message === 'SetState' || message === 'SetStateDynamicEntity' ? 'EntityMoniker' : 'Target',
     attributes: spec.columns.length > 0 ? spec.columns.join(',') : null,
     description: spec.description ?? null,
@@ -390,7 +386,7 @@ export function computePlan(file: RegistrationFile, current: RegisteredState, op
   const claimed = new Set<ServiceEndpointRecord>();
   for (const spec of file.endpoints) {
     const sameName = current.serviceEndpoints.filter((record) => !claimed.has(record) && record.name === spec.name);
-    const found = sameName.find((record) => record.contract === CONTRACT[spec.kind]);
+    const found = sameName.find((record) => record.contract === CONTRACT_OF_KIND[spec.kind]);
     const columns = endpointColumns(spec);
     const secrets = endpointSecrets(spec);
     if (!found) {

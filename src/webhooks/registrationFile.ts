@@ -1,4 +1,5 @@
 import { WorkbenchError } from '../core/errors';
+import { isJsonObject } from '../core/json';
 
 // `dataverse.webhooks.json`: endpoints, their steps and the steps' images, by name. Secrets are never
 // written in the file, only where to find them, so the file can be committed.
@@ -99,9 +100,8 @@ class Checker {
   }
 
   object(value: unknown, path: string, allowed: readonly string[]): Obj | undefined {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      return this.problem(path, 'must be an object');
-    const obj = value as Obj;
+    if (!isJsonObject(value)) return this.problem(path, 'must be an object');
+    const obj = value;
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key))
         this.problem(`${path}.${key}`, `unknown member (expected one of ${allowed.join(', ')})`);
@@ -167,9 +167,8 @@ class Checker {
   }
 
   secretMap(value: unknown, path: string): Readonly<Record<string, SecretRef>> | undefined {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      return this.problem(path, 'must map each name to a secret reference');
-    const entries = Object.entries(value as Obj);
+    if (!isJsonObject(value)) return this.problem(path, 'must map each name to a secret reference');
+    const entries = Object.entries(value);
     if (entries.length === 0) return this.problem(path, 'must hold at least one name');
     const result: Record<string, SecretRef> = {};
     for (const [name, ref] of entries) {

@@ -1,8 +1,9 @@
 import { WorkbenchError } from '../core/errors';
-import type { JsonObject, WebApiClient } from '../dataverse/webApiClient';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
+import type { WebApiClient } from '../dataverse/webApiClient';
 import type {
   EntitySetName,
-  ImageRecord,
   PlanExecutor,
   RegisteredState,
   SdkMessageFilterRecord,
@@ -10,10 +11,19 @@ import type {
   ServiceEndpointRecord,
   StepRecord,
 } from './plan';
+import {
+  endpointRecord,
+  ENDPOINT_SELECT,
+  IMAGE_SELECT,
+  imageRecord,
+  malformed,
+  RowReader,
+  STEP_SELECT,
+  stepRecord,
+} from './registrationModel';
 
 // The plan's operations over the Dataverse Web API (reference §13), and the snapshot of what is
-// registered that planning starts from. Rows are read with explicit `$select`s and checked field by
-// field: the answer is outside input, and a missing column must not read as "different".
+// registered that planning starts from, read with the columns and readers of registrationModel.ts.
 
 const PRIMARY_KEY: Record<EntitySetName, string> = {
   serviceendpoints: 'serviceendpointid',
@@ -21,169 +31,11 @@ const PRIMARY_KEY: Record<EntitySetName, string> = {
   sdkmessageprocessingstepimages: 'sdkmessageprocessingstepimageid',
 };
 
-export const ENDPOINT_SELECT = [
-  'serviceendpointid',
-  'name',
-  'description',
-  'contract',
-  'url',
-  'authtype',
-  'isauthvalueset',
-  'messageformat',
-  'namespaceaddress',
-  'namespaceformat',
-  'solutionnamespace',
-  'path',
-  'saskeyname',
-  'issaskeyset',
-  'issastokenset',
-] as const;
-
-export const STEP_SELECT = [
-  'sdkmessageprocessingstepid',
-  'name',
-  'description',
-  'stage',
-  'mode',
-  'rank',
-  'filteringattributes',
-  'asyncautodelete',
-  'supporteddeployment',
-  'statecode',
-  'statuscode',
-  '_eventhandler_value',
-  '_sdkmessageid_value',
-  '_sdkmessagefilterid_value',
-] as const;
-
-export const IMAGE_SELECT = [
-  'sdkmessageprocessingstepimageid',
-  'name',
-  'entityalias',
-  'imagetype',
-  'messagepropertyname',
-  'attributes',
-  'description',
-  '_sdkmessageprocessingstepid_value',
-] as const;
-
 /** Ids per `$filter` of `or`ed comparisons: keeps URLs far below Dataverse's length limit. */
 const IDS_PER_QUERY = 25;
 
 function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
-}
-
-function malformed(set: string, column: string): WorkbenchError {
-  return new WorkbenchError('odata', `A row of ${set} has no valid '${column}'.`);
-}
-
-/** Typed reads of one answer row; `set` names it in errors. */
-class RowReader {
-  constructor(
-    private readonly row: JsonObject,
-    private readonly set: string,
-  ) {}
-
-  id(column: string): string {
-    const value = this.row[column];
-    if (typeof value !== 'string' || !/^[0-9a-f-]{36}$/i.test(value)) throw malformed(this.set, column);
-    return value.toLowerCase();
-  }
-
-  optionalId(column: string): string | null {
-    return this.row[column] === null || this.row[column] === undefined ? null : this.id(column);
-  }
-
-  string(column: string): string {
-    const value = this.row[column];
-    if (typeof value !== 'string') throw malformed(this.set, column);
-    return value;
-  }
-
-  optionalString(column: string): string | null {
-    const value = this.row[column];
-    if (value === null || value === undefined) return null;
-    if (typeof value !== 'string') throw malformed(this.set, column);
-    return value;
-  }
-
-  number(column: string): number {
-    const value = this.row[column];
-    if (typeof value !== 'number') throw malformed(this.set, column);
-    return value;
-  }
-
-  optionalNumber(column: string): number | null {
-    const value = this.row[column];
-    if (value === null || value === undefined) return null;
-    if (typeof value !== 'number') throw malformed(this.set, column);
-    return value;
-  }
-
-  boolean(column: string): boolean {
-    const value = this.row[column];
-    if (value === null || value === undefined) return false;
-    if (typeof value !== 'boolean') throw malformed(this.set, column);
-    return value;
-  }
-}
-
-function endpointRecord(row: JsonObject): ServiceEndpointRecord {
-  const r = new RowReader(row, 'serviceendpoints');
-  return {
-    serviceendpointid: r.id('serviceendpointid'),
-    name: r.string('name'),
-    description: r.optionalString('description'),
-    contract: r.number('contract'),
-    url: r.optionalString('url'),
-    authtype: r.optionalNumber('authtype'),
-    isauthvalueset: r.boolean('isauthvalueset'),
-    messageformat: r.optionalNumber('messageformat'),
-    namespaceaddress: r.optionalString('namespaceaddress'),
-    namespaceformat: r.optionalNumber('namespaceformat'),
-    solutionnamespace: r.optionalString('solutionnamespace'),
-    path: r.optionalString('path'),
-    saskeyname: r.optionalString('saskeyname'),
-    issaskeyset: r.boolean('issaskeyset'),
-    issastokenset: r.boolean('issastokenset'),
-  };
-}
-
-function stepRecord(row: JsonObject, endpointId: string): StepRecord {
-  const r = new RowReader(row, 'sdkmessageprocessingsteps');
-  const supporteddeployment = r.optionalNumber('supporteddeployment');
-  return {
-    sdkmessageprocessingstepid: r.id('sdkmessageprocessingstepid'),
-    name: r.string('name'),
-    description: r.optionalString('description'),
-    stage: r.number('stage'),
-    mode: r.number('mode'),
-    rank: r.number('rank'),
-    filteringattributes: r.optionalString('filteringattributes'),
-    asyncautodelete: r.boolean('asyncautodelete'),
-    ...(supporteddeployment === null ? {} : { supporteddeployment }),
-    statecode: r.number('statecode'),
-    statuscode: r.number('statuscode'),
-    // Read through the endpoint's navigation, so the endpoint is known even where the lookup is polymorphic.
-    _eventhandler_value: r.optionalId('_eventhandler_value') ?? endpointId,
-    _sdkmessageid_value: r.id('_sdkmessageid_value'),
-    _sdkmessagefilterid_value: r.optionalId('_sdkmessagefilterid_value'),
-  };
-}
-
-function imageRecord(row: JsonObject): ImageRecord {
-  const r = new RowReader(row, 'sdkmessageprocessingstepimages');
-  return {
-    sdkmessageprocessingstepimageid: r.id('sdkmessageprocessingstepimageid'),
-    name: r.string('name'),
-    entityalias: r.string('entityalias'),
-    imagetype: r.number('imagetype'),
-    messagepropertyname: r.string('messagepropertyname'),
-    attributes: r.optionalString('attributes'),
-    description: r.optionalString('description'),
-    _sdkmessageprocessingstepid_value: r.id('_sdkmessageprocessingstepid_value'),
-  };
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -284,8 +136,8 @@ async function firstId(
   if (!Array.isArray(value)) throw new WorkbenchError('odata', 'The collection answer has no "value" list.');
   const first: unknown = value[0];
   if (first === undefined) return undefined;
-  if (typeof first !== 'object' || first === null) throw malformed(path.split('?')[0] ?? path, column);
-  return new RowReader(first as JsonObject, path.split('?')[0] ?? path).id(column);
+  if (!isJsonObject(first)) throw malformed(path.split('?')[0] ?? path, column);
+  return new RowReader(first, path.split('?')[0] ?? path).id(column);
 }
 
 /** Carries out plan operations with the Web API; creates send their own key, so a retried POST cannot duplicate. */

@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { WorkbenchError } from '../../core/errors';
 import type { AccessToken, TokenProvider } from '../webApiClient';
-import { isJsonObject } from '../webApiClient';
+import { isJsonObject } from '../../core/json';
 import type { RenewingOptions } from './renewing';
 import { RenewingToken } from './renewing';
 

@@ -1,6 +1,7 @@
 import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import type { AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { WorkbenchError } from '../../core/errors';
+import { isJsonObject } from '../../core/json';
 import type { Clock } from '../retryPolicy';
 import type { AccessToken, TokenProvider } from '../webApiClient';
 import { HttpsNetworkClient } from './networkClient';
@@ -8,19 +9,18 @@ import { RenewingToken } from './renewing';
 import type { TokenCacheStorage } from './tokenCache';
 import { tokenCachePlugin } from './tokenCache';
 
-/** The `.default` scope of an environment, as Entra expects it for app-only tokens (reference §14). */
-export function defaultScope(environmentUrl: string): string {
-  let origin: string;
+/** The origin of an environment URL, which every Dataverse scope starts with. */
+export function scopeOrigin(environmentUrl: string): string {
   try {
-    origin = new URL(environmentUrl).origin;
+    return new URL(environmentUrl).origin;
   } catch {
     throw new WorkbenchError('invalidInput', 'The environment URL is not a valid URL.');
   }
-  return `${origin}/.default`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+/** The `.default` scope of an environment, as Entra expects it for app-only tokens (reference §14). */
+export function defaultScope(environmentUrl: string): string {
+  return `${scopeOrigin(environmentUrl)}/.default`;
 }
 
 /**
@@ -31,7 +31,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function authError(error: unknown, secrets: readonly string[], where: string): WorkbenchError {
   let code: string | undefined;
   let detail = 'The identity provider refused the request.';
-  if (isRecord(error)) {
+  if (isJsonObject(error)) {
     if (typeof error.errorCode === 'string' && error.errorCode !== '') code = error.errorCode;
     const message = typeof error.errorMessage === 'string' ? error.errorMessage : undefined;
     const first = message

@@ -2,8 +2,9 @@ import { InteractionRequiredAuthError, LogLevel, PublicClientApplication } from 
 import type { AccountInfo, AuthenticationResult, Configuration, INetworkModule } from '@azure/msal-node';
 import { authorityOf } from '../../core/environments';
 import { WorkbenchError } from '../../core/errors';
+import { isJsonObject } from '../../core/json';
 import type { AccessToken, TokenProvider } from '../webApiClient';
-import { authError } from './confidentialClient';
+import { authError, scopeOrigin } from './confidentialClient';
 import { HttpsNetworkClient } from './networkClient';
 import type { RenewingOptions } from './renewing';
 import { RenewingToken } from './renewing';
@@ -37,13 +38,7 @@ export interface DeviceCodePrompt {
 }
 
 export function delegatedScope(environmentUrl: string): string {
-  let origin: string;
-  try {
-    origin = new URL(environmentUrl).origin;
-  } catch {
-    throw new WorkbenchError('invalidInput', 'The environment URL is not a valid URL.');
-  }
-  return `${origin}/user_impersonation`;
+  return `${scopeOrigin(environmentUrl)}/user_impersonation`;
 }
 
 /**
@@ -127,7 +122,7 @@ abstract class PublicClientTokenProvider implements TokenProvider {
 
 /** MSAL's silent-flow errors that mean "sign in again" without being `InteractionRequiredAuthError`. */
 function isRecoverable(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null ? (error as { errorCode?: unknown }).errorCode : undefined;
+  const code = isJsonObject(error) ? error.errorCode : undefined;
   return code === 'no_tokens_found' || code === 'refresh_token_expired' || code === 'token_refresh_required';
 }
 

@@ -1,6 +1,9 @@
 import { WorkbenchError } from '../../core/errors';
-import type { JsonObject, Page } from '../../dataverse/webApiClient';
-import { isJsonObject, readPage } from '../../dataverse/webApiClient';
+import type { JsonObject } from '../../core/json';
+import { isJsonObject, nonEmptyString } from '../../core/json';
+import type { Page } from '../../dataverse/webApiClient';
+import { readPage } from '../../dataverse/webApiClient';
+import { labelOf } from '../../metadata/entityDefinitions';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../metadata/model';
 import { compareColumns } from '../../odata/tableExplorer';
@@ -49,8 +52,8 @@ export class ExplorerData {
     const tables: TableInfo[] = [];
     for (const item of value) {
       if (!isJsonObject(item)) continue;
-      const logicalName = stringOf(item.LogicalName);
-      const entitySet = stringOf(item.EntitySetName);
+      const logicalName = nonEmptyString(item.LogicalName);
+      const entitySet = nonEmptyString(item.EntitySetName);
       // Tables without an entity set (intersect tables of some solutions) cannot be queried.
       if (logicalName === undefined || entitySet === undefined) continue;
       tables.push({
@@ -58,8 +61,8 @@ export class ExplorerData {
         entitySet,
         displayName: labelOf(item.DisplayName),
         isCustom: item.IsCustomEntity === true,
-        primaryId: stringOf(item.PrimaryIdAttribute),
-        primaryName: stringOf(item.PrimaryNameAttribute),
+        primaryId: nonEmptyString(item.PrimaryIdAttribute),
+        primaryName: nonEmptyString(item.PrimaryNameAttribute),
       });
     }
     return tables.sort((a, b) => a.logicalName.localeCompare(b.logicalName));
@@ -106,7 +109,7 @@ export class ExplorerData {
       for (const item of Array.isArray(body.value) ? body.value : []) {
         if (!isJsonObject(item)) continue;
         const columns = Array.isArray(item.KeyAttributes) ? item.KeyAttributes.filter(isString) : [];
-        keys.push({ name: stringOf(item.SchemaName) ?? '(unnamed key)', columns, primary: false });
+        keys.push({ name: nonEmptyString(item.SchemaName) ?? '(unnamed key)', columns, primary: false });
       }
       return { keys, alternateKeysProblem: undefined };
     } catch (error) {
@@ -184,18 +187,6 @@ export function asSentence(message: string): string {
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
 function isString(value: unknown): value is string {
   return typeof value === 'string';
-}
-
-function labelOf(value: unknown): string | undefined {
-  if (!isJsonObject(value)) return undefined;
-  const user = value.UserLocalizedLabel;
-  if (isJsonObject(user) && typeof user.Label === 'string' && user.Label !== '') return user.Label;
-  const first: unknown = Array.isArray(value.LocalizedLabels) ? value.LocalizedLabels[0] : undefined;
-  return isJsonObject(first) && typeof first.Label === 'string' && first.Label !== '' ? first.Label : undefined;
 }

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
-import type { JsonObject, Page } from '../../dataverse/webApiClient';
+import type { JsonObject } from '../../core/json';
+import type { Page } from '../../dataverse/webApiClient';
 import { columnDescription, columnLabel, columnTooltip } from '../../odata/tableExplorer';
 import type { Connection, ConnectionManager } from '../connections';
 import { EMULATOR_CONNECTION_ID } from '../connections';

@@ -1,6 +1,6 @@
 import type * as vscode from 'vscode';
 import type { EnvironmentConfig } from '../../core/environments';
-import type { JsonObject } from '../../dataverse/webApiClient';
+import type { JsonObject } from '../../core/json';
 import type { NavigationProperty, Property } from '../../metadata/model';
 import type { Connection } from '../connections';
 import type { RunningEmulator } from '../emulatorHost';

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../../core/json';
 import type { RunResult } from '../../dataverse/runRequest';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { MetadataModel } from '../../metadata/model';
@@ -24,9 +25,9 @@ export function messageForResult(
   primaryIdAttribute: string | undefined,
   aggregate = false,
 ): HostMessage {
-  const body = isObject(result.body) ? result.body : undefined;
+  const body = isJsonObject(result.body) ? result.body : undefined;
   if (result.status >= 400) {
-    const error = isObject(body?.['error']) ? body['error'] : undefined;
+    const error = isJsonObject(body?.['error']) ? body['error'] : undefined;
     return {
       type: 'showError',
       error: {
@@ -120,7 +121,7 @@ export function statusLine(
   result: Pick<RunResult, 'elapsedMs' | 'status' | 'requestId' | 'body'>,
   rowCount: number,
 ): StatusLine {
-  const body = isObject(result.body) ? result.body : undefined;
+  const body = isJsonObject(result.body) ? result.body : undefined;
   const count = body?.['@odata.count'];
   return {
     rowCount,
@@ -135,7 +136,7 @@ export function statusLine(
 export function rowsOf(body: Record<string, unknown> | undefined): ResultRow[] {
   if (!body) return [];
   const value = body['value'];
-  if (Array.isArray(value)) return value.filter(isObject).map((row) => toJsonValue(row) as ResultRow);
+  if (Array.isArray(value)) return value.filter(isJsonObject).map((row) => toJsonValue(row) as ResultRow);
   return [toJsonValue(body) as ResultRow];
 }
 
@@ -146,15 +147,11 @@ export function entitySetOf(body: Record<string, unknown> | undefined): string |
   return /#([A-Za-z_][\w]*)/.exec(context)?.[1];
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** JSON bodies are JSON already; this only narrows the type (and drops what JSON cannot hold). */
 function toJsonValue(value: unknown): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (Array.isArray(value)) return value.map(toJsonValue);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v)]));
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v)]));
   return null;
 }

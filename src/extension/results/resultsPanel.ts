@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { describeError, isWorkbenchError } from '../../core/errors';
+import { isJsonObject } from '../../core/json';
 import { rowsAt, toCsv, toJson } from '../../webview/results/exportData';
 import { renderResultsHtml } from '../../webview/results/html';
 import type { HostMessage, PageMessage, ResultRow } from '../../webview/resultsProtocol';
@@ -291,9 +292,7 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
 
   private async primaryIdOf(run: BlockRun): Promise<string | undefined> {
     const body = run.result.body;
-    const entitySet = entitySetOf(
-      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined,
-    );
+    const entitySet = entitySetOf(isJsonObject(body) ? body : undefined);
     if (!entitySet) return undefined;
     try {
       return await this.connections.metadata(run.connection).primaryKeyOf(entitySet);

@@ -1,6 +1,6 @@
 import type { Entity, KeyValue } from '../../core/remoteExecutionContext';
 import { columnChanges, formatContextValue } from '../../core/remoteExecutionContext';
-import { modeLabel, stageLabel } from '../../webhooks/inspect';
+import { modeLabel, stageLabel } from '../../webhooks/registrationModel';
 import type { WebhookDelivery } from '../../webhooks/receiver';
 import type { InspectorDelivery, InspectorImage } from '../../webview/inspectorProtocol';
 

@@ -4,9 +4,9 @@ import type { Connection, ConnectionManager } from '../connections';
 import type { ExplorerTreeProvider } from '../explorer/explorerTree';
 import type { SectionNode } from '../explorer/nodes';
 import type { UserInput } from '../userInput';
-import type { EndpointRow, JsonSpec, Registrations, StepRow } from './registrations';
+import { kindOfContract } from '../../webhooks/registrationModel';
+import type { EndpointRow, JsonSpec, Registrations, StepRow } from '../../webhooks/registrations';
 import {
-  KIND_OF_CONTRACT,
   describeProblems,
   problemsOf,
   registerEndpoint,
@@ -15,7 +15,7 @@ import {
   stepSpecOf,
   updateEndpoint,
   updateStep,
-} from './registrations';
+} from '../../webhooks/registrations';
 import type { WebhookItem, WebhookSection } from './webhookTree';
 
 // The guided flows behind the webhook commands. Every answer goes through `UserInput` (scripted in
@@ -278,7 +278,7 @@ export class WebhookCommands {
 
   private async pickEndpoint(connection: Connection): Promise<EndpointRow> {
     const endpoints = (await this.registrations(connection).endpoints()).filter(
-      (endpoint) => KIND_OF_CONTRACT[endpoint.contract] !== undefined,
+      (endpoint) => kindOfContract(endpoint.contract) !== undefined,
     );
     if (endpoints.length === 0) {
       throw new WorkbenchError(
@@ -350,7 +350,7 @@ export class WebhookCommands {
     current: StepRow | undefined,
     registrations: Registrations,
   ): Promise<void> {
-    const kind = KIND_OF_CONTRACT[endpoint.contract] ?? 'webhook';
+    const kind = kindOfContract(endpoint.contract) ?? 'webhook';
     const check = (): void => {
       const endpointSpec: JsonSpec =
         kind === 'webhook'
@@ -511,7 +511,7 @@ export class WebhookCommands {
       return changed;
     }
     const endpoint = await registrations.endpoint(item.endpoint.id);
-    const kind = KIND_OF_CONTRACT[endpoint.contract];
+    const kind = kindOfContract(endpoint.contract);
     if (kind === undefined || kind === 'eventGrid') {
       throw new WorkbenchError('invalidInput', 'Only webhook and Service Bus endpoints can be edited here.');
     }

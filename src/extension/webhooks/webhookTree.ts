@@ -2,8 +2,9 @@ import * as vscode from 'vscode';
 import type { Connection, ConnectionManager } from '../connections';
 import { TreeItemContexts } from '../constants';
 import type { ExplorerSection, SectionLoad, SectionNode } from '../explorer/nodes';
-import type { EndpointRow, ImageRow, StepRow } from './registrations';
-import { CONTRACTS, IMAGE_TYPE_LABELS, KIND_OF_CONTRACT, Registrations, STAGE_LABELS } from './registrations';
+import { CONTRACT_LABELS, imageTypeLabel, kindOfContract, stageLabel } from '../../webhooks/registrationModel';
+import type { EndpointRow, ImageRow, StepRow } from '../../webhooks/registrations';
+import { Registrations } from '../../webhooks/registrations';
 
 /** What a node of the "Webhooks & Steps" section stands for. */
 export type WebhookItem =
@@ -106,7 +107,7 @@ export class WebhookSection implements ExplorerSection {
       }
       case 'endpoint': {
         const { endpoint } = item;
-        const kind = CONTRACTS[endpoint.contract] ?? `contract ${endpoint.contract}`;
+        const kind = CONTRACT_LABELS[endpoint.contract] ?? `contract ${endpoint.contract}`;
         const where =
           endpoint.url ??
           (endpoint.namespace !== undefined ? `${endpoint.namespace}/${endpoint.path ?? ''}` : endpoint.path);
@@ -121,14 +122,14 @@ export class WebhookSection implements ExplorerSection {
         ].join('\n');
         tree.iconPath = new vscode.ThemeIcon(ENDPOINT_ICONS[endpoint.contract] ?? 'plug');
         tree.contextValue =
-          KIND_OF_CONTRACT[endpoint.contract] === undefined
+          kindOfContract(endpoint.contract) === undefined
             ? TreeItemContexts.serviceEndpointOther
             : TreeItemContexts.serviceEndpoint;
         return tree;
       }
       case 'step': {
         const { step } = item;
-        const stage = STAGE_LABELS[step.stage] ?? `stage ${step.stage}`;
+        const stage = sentence(stageLabel(step.stage));
         const mode = step.mode === 1 ? 'async' : 'sync';
         const tree = new vscode.TreeItem(`${step.message ?? '?'} of ${step.table ?? 'any table'}`, collapsed);
         tree.id = node.id;
@@ -159,7 +160,7 @@ export class WebhookSection implements ExplorerSection {
         const { image } = item;
         const tree = new vscode.TreeItem(image.alias || image.name, none);
         tree.id = node.id;
-        tree.description = `${IMAGE_TYPE_LABELS[image.imagetype] ?? `type ${image.imagetype}`} · ${
+        tree.description = `${sentence(imageTypeLabel(image.imagetype))} · ${
           image.attributes.length > 0 ? image.attributes.join(', ') : 'all columns'
         }`;
         tree.tooltip = `${image.name}\nAlias: ${image.alias}\n${tree.description}`;
@@ -186,4 +187,9 @@ export class WebhookSection implements ExplorerSection {
     this.items.set(node, item);
     return node;
   }
+}
+
+/** A label as a tree shows it: its first letter capitalized ("post-operation" → "Post-operation"). */
+function sentence(label: string): string {
+  return label.charAt(0).toUpperCase() + label.slice(1);
 }

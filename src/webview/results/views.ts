@@ -1,4 +1,5 @@
 // The non-grid answers: errors and $batch sub-responses.
+import { isJsonObject } from '../../core/json';
 import type { BatchSubResponse, ErrorInfo, JsonValue } from '../resultsProtocol';
 import { el } from './dom';
 import { hintFor } from './errorHints';
@@ -21,15 +22,11 @@ export function renderError(error: ErrorInfo, compact = false): HTMLElement {
   ]);
 }
 
-function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Dataverse's error body: `{ "error": { "code": "0x…", "message": "…" } }`. */
 export function errorOfBody(status: number, body: JsonValue | undefined): ErrorInfo | undefined {
   if (status < 400) return undefined;
-  const error = isObject(body) ? body.error : undefined;
-  if (isObject(error) && typeof error.message === 'string') {
+  const error = isJsonObject(body) ? body.error : undefined;
+  if (isJsonObject(error) && typeof error.message === 'string') {
     return { status, message: error.message, ...(typeof error.code === 'string' ? { code: error.code } : {}) };
   }
   return { status, message: typeof body === 'string' && body !== '' ? body : 'The request failed.' };
@@ -37,7 +34,7 @@ export function errorOfBody(status: number, body: JsonValue | undefined): ErrorI
 
 /** A collection body (`value` array of objects) as a plain table; a few hundred rows at most. */
 export function plainTable(rows: readonly JsonValue[]): HTMLElement {
-  const objects = rows.filter(isObject);
+  const objects = rows.filter((row): row is { [key: string]: JsonValue } => isJsonObject(row));
   const columns: string[] = [];
   const seen = new Set<string>();
   for (const row of objects.slice(0, PLAIN_TABLE_LIMIT)) {
@@ -101,7 +98,7 @@ export function renderBatch(responses: readonly BatchSubResponse[]): HTMLElement
     const error = errorOfBody(response.status, response.body);
     const body = response.body;
     if (error) details.append(renderError(error, true));
-    else if (isObject(body) && Array.isArray(body.value)) details.append(plainTable(body.value));
+    else if (isJsonObject(body) && Array.isArray(body.value)) details.append(plainTable(body.value));
     else if (body !== undefined && body !== '') {
       details.append(el('pre', { className: 'json-block', text: JSON.stringify(body, null, 2) }));
     } else details.append(el('div', { className: 'note', text: 'No content' }));

@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
+  AUTH_METHODS,
+  authMethodFrom,
   authMethodOf,
   normalizeEnvironmentUrl,
   parseEnvironmentAuth,
@@ -10,6 +14,9 @@ import {
   validateTenantId,
 } from '../../../src/core/environments';
 import { WorkbenchError } from '../../../src/core/errors';
+
+const root = path.resolve(__dirname, '../../..');
+const CLIENT_ID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 
 function invalidInput(check: () => unknown, pattern: RegExp): void {
   assert.throws(
@@ -190,5 +197,80 @@ describe('environment settings', () => {
       invalidInput(() => validateAuthority('login.microsoftonline.com'), /not a URL/);
       invalidInput(() => validateAuthority('https://login.microsoftonline.com/t?x=1'), /without credentials or query/);
     });
+  });
+});
+
+describe('clientCertificate in the dataverse.environments setting', () => {
+  const auth = {
+    method: 'clientCertificate',
+    tenantId: 'contoso.onmicrosoft.com',
+    clientId: CLIENT_ID,
+    certificateFile: '/home/me/certs/app.pem',
+  };
+
+  it('keeps the path of the PEM file with the other non-secret fields', () => {
+    assert.deepEqual(parseEnvironmentAuth(auth), auth);
+    assert.deepEqual(
+      parseEnvironmentAuth({ ...auth, certificateFile: 'C:\\certs\\app.pem' }).certificateFile,
+      'C:\\certs\\app.pem',
+    );
+    const emulator = {
+      ...auth,
+      tenantId: undefined,
+      authority: 'https://127.0.0.1:5556/tenant',
+      caFile: '/tmp/ca.pem',
+    };
+    assert.equal(parseEnvironmentAuth(emulator).authority, 'https://127.0.0.1:5556/tenant');
+  });
+
+  it('names what is missing or misplaced, and refuses a key pasted into settings', () => {
+    const problems = parseEnvironmentList([
+      { name: 'A', url: 'https://a.crm.dynamics.com', auth: { ...auth, certificateFile: undefined } },
+      { name: 'B', url: 'https://b.crm.dynamics.com', auth: { ...auth, clientId: undefined } },
+      { name: 'C', url: 'https://c.crm.dynamics.com', auth: { ...auth, tenantId: undefined } },
+      { name: 'D', url: 'https://d.crm.dynamics.com', auth: { ...auth, certificateFile: 'certs/app.pem' } },
+      { name: 'E', url: 'https://e.crm.dynamics.com', auth: { ...auth, method: 'clientSecret' } },
+      { name: 'F', url: 'https://f.crm.dynamics.com', auth: { ...auth, privateKey: '-----BEGIN PRIVATE KEY-----' } },
+    ]).problems;
+    assert.equal(problems.length, 6);
+    assert.match(problems[0] ?? '', /auth\.certificateFile .* is needed for clientCertificate sign-in/);
+    assert.match(problems[1] ?? '', /auth\.clientId .* is needed for clientCertificate sign-in/);
+    assert.match(problems[2] ?? '', /auth\.tenantId \(or auth\.authority\) is needed for clientCertificate/);
+    assert.match(problems[3] ?? '', /auth\.certificateFile: .*absolute path/);
+    assert.match(problems[4] ?? '', /auth\.certificateFile is not used by clientSecret sign-in/);
+    assert.match(problems[5] ?? '', /auth\.privateKey looks like a secret/);
+    assert.ok(!problems[5]?.includes('BEGIN PRIVATE KEY'));
+  });
+
+  it('package.json offers exactly the methods the settings parser accepts, each described', () => {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      contributes: { configuration: { properties: Record<string, unknown> } };
+    };
+    const environments = manifest.contributes.configuration.properties['dataverse.environments'] as {
+      items: {
+        properties: {
+          auth: { properties: Record<string, { enum?: string[]; enumDescriptions?: string[]; pattern?: string }> };
+        };
+      };
+    };
+    const fields = environments.items.properties.auth.properties;
+    assert.deepEqual(fields.method?.enum, [...AUTH_METHODS]);
+    assert.equal(fields.method?.enumDescriptions?.length, AUTH_METHODS.length);
+    const pattern = new RegExp(fields.certificateFile?.pattern ?? '^$');
+    assert.ok(pattern.test(auth.certificateFile) && pattern.test('C:\\certs\\app.pem'));
+    assert.ok(!pattern.test('certs/app.pem'));
+  });
+});
+
+describe('one sign-in vocabulary for settings and the connections file', () => {
+  it("reads the connections file's old spellings as the methods they always meant", () => {
+    assert.equal(authMethodFrom('client-secret'), 'clientSecret');
+    assert.equal(authMethodFrom('client-certificate'), 'clientCertificate');
+    assert.equal(authMethodFrom('device-code'), 'deviceCode');
+    assert.equal(authMethodFrom('interactive'), 'browser');
+    assert.equal(authMethodFrom('azure-cli'), 'azureCli');
+    for (const method of AUTH_METHODS) assert.equal(authMethodFrom(method), method);
+    assert.equal(authMethodFrom('password'), undefined);
+    assert.equal(parseEnvironmentAuth({ method: 'interactive' }).method, 'browser');
   });
 });

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { WorkbenchError } from '../../../src/core/errors';
-import { Loads } from '../../../src/extension/explorer/loads';
+import { WorkbenchError } from '../../../../src/core/errors';
+import { Loads } from '../../../../src/extension/explorer/loads';
 
 describe('explorer loads', () => {
   it('shares one in-flight load between concurrent callers and remembers the value', async () => {

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { createBody, recordTemplate } from '../../../src/extension/records/recordTemplate';
-import { parseCsdl } from '../../../src/metadata/csdl';
-import { enrichModel } from '../../../src/metadata/entityDefinitions';
-import { SAMPLE_CSDL } from '../metadata/fixtures';
+import { createBody, recordTemplate } from '../../../../src/extension/records/recordTemplate';
+import { parseCsdl } from '../../../../src/metadata/csdl';
+import { enrichModel } from '../../../../src/metadata/entityDefinitions';
+import { SAMPLE_CSDL } from '../../metadata/fixtures';
 
 // recordTemplate.ts imports no `vscode`: the template a new record starts from is checked in plain Node.
 describe('new record template', () => {

@@ -3,12 +3,12 @@ import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { generate } from 'selfsigned';
-import { WorkbenchError } from '../../../src/core/errors';
-import { ClientCertificateTokenProvider, splitCertificatePem } from '../../../src/dataverse/auth';
-import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
-import type { RunningEmulator } from '../../../src/emulator/server';
-import { startEmulator } from '../../../src/emulator/server';
-import { rejection } from './helpers';
+import { WorkbenchError } from '../../../../src/core/errors';
+import { ClientCertificateTokenProvider, splitCertificatePem } from '../../../../src/dataverse/auth';
+import { staticTokenProvider, WebApiClient } from '../../../../src/dataverse/webApiClient';
+import type { RunningEmulator } from '../../../../src/emulator/server';
+import { startEmulator } from '../../../../src/emulator/server';
+import { rejection } from '../helpers';
 
 const never = new AbortController().signal;
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import type { RunResult } from '../../../src/dataverse/runRequest';
-import { parseCsdl } from '../../../src/metadata/csdl';
-import { enrichModel } from '../../../src/metadata/entityDefinitions';
+import type { RunResult } from '../../../../src/dataverse/runRequest';
+import { parseCsdl } from '../../../../src/metadata/csdl';
+import { enrichModel } from '../../../../src/metadata/entityDefinitions';
 import {
   columnHintsFor,
   columnNamesOf,
@@ -9,10 +9,10 @@ import {
   isAggregateUrl,
   logicalNameOfSet,
   messageForResult,
-} from '../../../src/extension/results/resultMessages';
-import { SAMPLE_CSDL } from '../metadata/fixtures';
-import type { ResultRow } from '../../../src/webview/resultsProtocol';
-import { parseHostMessage } from '../../../src/webview/resultsProtocol';
+} from '../../../../src/extension/results/resultMessages';
+import { SAMPLE_CSDL } from '../../metadata/fixtures';
+import type { ResultRow } from '../../../../src/webview/resultsProtocol';
+import { parseHostMessage } from '../../../../src/webview/resultsProtocol';
 
 // resultMessages.ts imports no `vscode`, so the mapping from answers to panel messages runs in plain Node.
 function result(partial: Partial<RunResult>): RunResult {

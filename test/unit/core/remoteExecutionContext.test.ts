@@ -13,7 +13,7 @@ import {
   targetEntity,
 } from '../../../src/core/remoteExecutionContext';
 import type { ContextValue, Entity, RemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
-import { FIXTURES, fixtureText } from './helpers';
+import { FIXTURES, fixtureText } from '../webhooks/helpers';
 
 const CONTRACTS = 'http:\\/\\/schemas.microsoft.com\\/xrm\\/2011\\/Contracts';
 

@@ -1,50 +1,33 @@
-import { WorkbenchError } from '../../core/errors';
-import type { JsonObject, WebApiClient } from '../../dataverse/webApiClient';
-import { MetadataIndex } from '../../metadata/lookup';
-import type { MetadataCache } from '../../dataverse/metadataCache';
-import type { Plan, PlanOperation, RegisteredState } from '../../webhooks/plan';
-import { applyPlan, computePlan } from '../../webhooks/plan';
-import type { SecretRef, ValidationIssue } from '../../webhooks/registrationFile';
-import { validateRegistrationFile } from '../../webhooks/registrationFile';
-import { createWebApiExecutor } from '../../webhooks/webApiExecutor';
+import { WorkbenchError } from '../core/errors';
+import type { JsonObject } from '../core/json';
+import type { MetadataCache } from '../dataverse/metadataCache';
+import type { WebApiClient } from '../dataverse/webApiClient';
+import { MetadataIndex } from '../metadata/lookup';
+import type { Plan, PlanOperation, RegisteredState } from './plan';
+import { applyPlan, computePlan } from './plan';
+import type { SecretRef, ValidationIssue } from './registrationFile';
+import { validateRegistrationFile } from './registrationFile';
+import {
+  CONTRACT_LABELS,
+  ENDPOINT_SELECT,
+  IMAGE_SELECT,
+  imageRecord,
+  kindOfContract,
+  endpointRecord,
+  RowReader,
+  STEP_SELECT,
+  stageNameOf,
+  stepRecord,
+} from './registrationModel';
+import { createWebApiExecutor } from './webApiExecutor';
 
-// Reads and writes of service endpoints, steps and images for the VS Code commands. Every rule and
-// every column mapping comes from src/webhooks: a prompted registration is turned into the same
-// JSON a `dataverse.webhooks.json` holds, validated by `validateRegistrationFile`, and planned by
+// Reads and writes of service endpoints, steps and images for the VS Code commands and tree (which keep the
+// prompts and the UI). Rows are read with the columns and checked readers of registrationModel.ts; every
+// rule and column mapping of a write comes from the file engine: a prompted registration is turned into the
+// same JSON a `dataverse.webhooks.json` holds, validated by `validateRegistrationFile`, and planned by
 // `computePlan`, so the commands and the declarative file can never disagree.
 
-export const CONTRACTS: Readonly<Record<number, string>> = {
-  1: 'One-way',
-  2: 'Service Bus queue',
-  3: 'REST',
-  4: 'Two-way',
-  5: 'Service Bus topic',
-  6: 'Persistent queue',
-  7: 'Event Hub',
-  8: 'Webhook',
-  9: 'Event Grid',
-  10: 'Managed Data Lake',
-};
-
-/** The file's endpoint kinds by `contract`: only these can take steps from the commands. */
-export const KIND_OF_CONTRACT: Readonly<
-  Record<number, 'serviceBusQueue' | 'serviceBusTopic' | 'eventHub' | 'webhook' | 'eventGrid'>
-> = { 2: 'serviceBusQueue', 5: 'serviceBusTopic', 7: 'eventHub', 8: 'webhook', 9: 'eventGrid' };
-
-export const STAGE_LABELS: Readonly<Record<number, string>> = {
-  10: 'Pre-validation',
-  20: 'Pre-operation',
-  40: 'Post-operation',
-  50: 'Post-operation (deprecated)',
-};
-export const STAGE_NAMES = { 10: 'pre-validation', 20: 'pre-operation', 40: 'post-operation' } as const;
-export const IMAGE_TYPE_LABELS: Readonly<Record<number, string>> = {
-  0: 'Pre-image',
-  1: 'Post-image',
-  2: 'Pre and post',
-};
-export const IMAGE_TYPE_NAMES = { 0: 'pre', 1: 'post', 2: 'both' } as const;
-
+/** An endpoint as the tree and the commands show it (its record, optional columns as undefined). */
 export interface EndpointRow {
   readonly id: string;
   readonly name: string;
@@ -58,6 +41,7 @@ export interface EndpointRow {
   readonly description: string | undefined;
 }
 
+/** A step, with its message and table resolved to names. */
 export interface StepRow {
   readonly id: string;
   readonly name: string;
@@ -92,54 +76,49 @@ export interface MessageFilter {
   readonly table: string;
 }
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
-const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
-const list = (value: unknown): string[] =>
-  typeof value === 'string'
-    ? value
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item !== '')
-    : [];
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function guid(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !GUID.test(value))
-    throw new WorkbenchError('odata', `The service returned ${what} without a valid id.`);
+function guid(value: string, what: string): string {
+  if (!GUID.test(value)) throw new WorkbenchError('invalidInput', `${what} is not a valid id.`);
   return value;
 }
 
-// Secrets (authvalue, saskey, sastoken) are write-only in Dataverse and never selected here.
-const ENDPOINT_SELECT =
-  'serviceendpointid,name,contract,url,authtype,path,solutionnamespace,messageformat,saskeyname,description';
-const STEP_SELECT =
-  'sdkmessageprocessingstepid,name,_eventhandler_value,_sdkmessageid_value,_sdkmessagefilterid_value,stage,mode,rank,filteringattributes,description,asyncautodelete,statecode';
-const IMAGE_SELECT =
-  'sdkmessageprocessingstepimageid,name,entityalias,imagetype,attributes,_sdkmessageprocessingstepid_value';
+function optional<T>(value: T | null | undefined): T | undefined {
+  return value ?? undefined;
+}
+
+function columnList(value: string | null | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
 
 function endpointRow(row: JsonObject): EndpointRow {
+  const record = endpointRecord(row);
   return {
-    id: guid(row.serviceendpointid, 'a service endpoint'),
-    name: str(row.name) ?? '(no name)',
-    contract: num(row.contract) ?? 0,
-    url: str(row.url),
-    authtype: num(row.authtype),
-    path: str(row.path),
-    namespace: str(row.solutionnamespace),
-    messageformat: num(row.messageformat),
-    saskeyname: str(row.saskeyname),
-    description: str(row.description),
+    id: record.serviceendpointid,
+    name: record.name,
+    contract: record.contract,
+    url: optional(record.url),
+    authtype: optional(record.authtype),
+    path: optional(record.path),
+    namespace: optional(record.solutionnamespace),
+    messageformat: optional(record.messageformat),
+    saskeyname: optional(record.saskeyname),
+    description: optional(record.description),
   };
 }
 
 function imageRow(row: JsonObject): ImageRow {
+  const record = imageRecord(row);
   return {
-    id: guid(row.sdkmessageprocessingstepimageid, 'an image'),
-    name: str(row.name) ?? '(no name)',
-    alias: str(row.entityalias) ?? '',
-    imagetype: num(row.imagetype) ?? 0,
-    attributes: list(row.attributes),
-    stepId: guid(row._sdkmessageprocessingstepid_value, 'an image step'),
+    id: record.sdkmessageprocessingstepimageid,
+    name: record.name,
+    alias: record.entityalias,
+    imagetype: record.imagetype,
+    attributes: columnList(record.attributes),
+    stepId: record._sdkmessageprocessingstepid_value,
   };
 }
 
@@ -156,31 +135,34 @@ export class Registrations {
 
   async endpoints(signal?: AbortSignal): Promise<EndpointRow[]> {
     const { rows: found } = await this.client.collectAll(
-      `serviceendpoints?$select=${ENDPOINT_SELECT}&$orderby=name`,
+      `serviceendpoints?$select=${ENDPOINT_SELECT.join(',')}&$orderby=name`,
       signal === undefined ? {} : { signal },
     );
     return found.map(endpointRow);
   }
 
   async endpoint(id: string, signal?: AbortSignal): Promise<EndpointRow> {
-    return endpointRow(await this.client.get(`serviceendpoints(${id})?$select=${ENDPOINT_SELECT}`, { signal }));
+    return endpointRow(
+      await this.client.get(`serviceendpoints(${id})?$select=${ENDPOINT_SELECT.join(',')}`, { signal }),
+    );
   }
 
   async steps(endpointId: string, signal?: AbortSignal): Promise<StepRow[]> {
     const { rows: found } = await this.client.collectAll(
-      `sdkmessageprocessingsteps?$select=${STEP_SELECT}&$filter=_eventhandler_value eq ${guid(endpointId, 'an endpoint')}&$orderby=name`,
+      `sdkmessageprocessingsteps?$select=${STEP_SELECT.join(',')}&$filter=_eventhandler_value eq ${guid(endpointId, 'The endpoint')}&$orderby=name`,
       signal === undefined ? {} : { signal },
     );
-    return Promise.all(found.map((row) => this.stepRow(row, signal)));
+    return Promise.all(found.map((row) => this.stepRow(row, endpointId, signal)));
   }
 
   async step(id: string, signal?: AbortSignal): Promise<StepRow> {
-    return this.stepRow(await this.client.get(`sdkmessageprocessingsteps(${id})?$select=${STEP_SELECT}`, { signal }));
+    const row = await this.client.get(`sdkmessageprocessingsteps(${id})?$select=${STEP_SELECT.join(',')}`, { signal });
+    return this.stepRow(row, '', signal);
   }
 
   async images(stepId: string, signal?: AbortSignal): Promise<ImageRow[]> {
     const { rows: found } = await this.client.collectAll(
-      `sdkmessageprocessingstepimages?$select=${IMAGE_SELECT}&$filter=_sdkmessageprocessingstepid_value eq ${guid(stepId, 'a step')}&$orderby=name`,
+      `sdkmessageprocessingstepimages?$select=${IMAGE_SELECT.join(',')}&$filter=_sdkmessageprocessingstepid_value eq ${guid(stepId, 'The step')}&$orderby=name`,
       signal === undefined ? {} : { signal },
     );
     return found.map(imageRow);
@@ -193,9 +175,9 @@ export class Registrations {
         ...(signal === undefined ? {} : { signal }),
       })
       .then(({ rows: found }) =>
-        found.flatMap((row) => {
-          const name = str(row.name);
-          return name === undefined ? [] : [{ id: guid(row.sdkmessageid, 'a message'), name }];
+        found.map((row) => {
+          const r = new RowReader(row, 'sdkmessages');
+          return { id: r.id('sdkmessageid'), name: r.string('name') };
         }),
       );
     this.messages.catch(() => {
@@ -216,17 +198,16 @@ export class Registrations {
     if (pending === undefined) {
       pending = this.client
         .collectAll(
-          `sdkmessagefilters?$select=sdkmessagefilterid,primaryobjecttypecode&$filter=_sdkmessageid_value eq ${guid(messageId, 'a message')} and iscustomprocessingstepallowed eq true`,
+          `sdkmessagefilters?$select=sdkmessagefilterid,primaryobjecttypecode&$filter=_sdkmessageid_value eq ${guid(messageId, 'The message')} and iscustomprocessingstepallowed eq true`,
           signal === undefined ? {} : { signal },
         )
         .then(({ rows: found }) =>
           found
-            .flatMap((row) => {
-              const table = str(row.primaryobjecttypecode);
-              if (table === undefined) return [];
-              const id = guid(row.sdkmessagefilterid, 'a message filter');
-              this.filterTables.set(id, table);
-              return [{ id, table }];
+            .map((row) => {
+              const r = new RowReader(row, 'sdkmessagefilters');
+              const filter = { id: r.id('sdkmessagefilterid'), table: r.string('primaryobjecttypecode') };
+              this.filterTables.set(filter.id, filter.table);
+              return filter;
             })
             .sort((a, b) => a.table.localeCompare(b.table)),
         );
@@ -273,30 +254,31 @@ export class Registrations {
     await this.client.delete('sdkmessageprocessingstepimages', imageId);
   }
 
-  private async stepRow(row: JsonObject, signal?: AbortSignal): Promise<StepRow> {
-    const messageId = str(row._sdkmessageid_value);
-    const filterId = str(row._sdkmessagefilterid_value);
-    const message =
-      messageId === undefined ? undefined : (await this.sdkMessages(signal)).find((m) => m.id === messageId);
+  /** A step row; `endpointId` stands in when the step is read by itself and its handler lookup is absent. */
+  private async stepRow(row: JsonObject, endpointId: string, signal?: AbortSignal): Promise<StepRow> {
+    const record = stepRecord(row, endpointId);
+    const messageId = record._sdkmessageid_value;
+    const filterId = record._sdkmessagefilterid_value ?? undefined;
+    const message = (await this.sdkMessages(signal)).find((m) => m.id === messageId);
     let table = filterId === undefined ? undefined : this.filterTables.get(filterId);
     if (table === undefined && filterId !== undefined) {
       const filter = await this.client.get(`sdkmessagefilters(${filterId})?$select=primaryobjecttypecode`, { signal });
-      table = str(filter.primaryobjecttypecode);
-      if (table !== undefined) this.filterTables.set(filterId, table);
+      table = new RowReader(filter, 'sdkmessagefilters').string('primaryobjecttypecode');
+      this.filterTables.set(filterId, table);
     }
     return {
-      id: guid(row.sdkmessageprocessingstepid, 'a step'),
-      name: str(row.name) ?? '(no name)',
-      endpointId: str(row._eventhandler_value) ?? '',
+      id: record.sdkmessageprocessingstepid,
+      name: record.name,
+      endpointId: record._eventhandler_value,
       message: message?.name,
       table,
-      stage: num(row.stage) ?? 0,
-      mode: num(row.mode) ?? 0,
-      rank: num(row.rank) ?? 1,
-      filteringAttributes: list(row.filteringattributes),
-      description: str(row.description),
-      asyncAutoDelete: row.asyncautodelete === true,
-      enabled: num(row.statecode) !== 1,
+      stage: record.stage,
+      mode: record.mode,
+      rank: record.rank,
+      filteringAttributes: columnList(record.filteringattributes),
+      description: optional(record.description),
+      asyncAutoDelete: record.asyncautodelete,
+      enabled: record.statecode !== 1,
     };
   }
 }
@@ -400,11 +382,11 @@ export async function registerStep(
   endpoint: EndpointRow,
   step: JsonSpec,
 ): Promise<string> {
-  const kind = KIND_OF_CONTRACT[endpoint.contract];
+  const kind = kindOfContract(endpoint.contract);
   if (kind === undefined) {
     throw new WorkbenchError(
       'invalidInput',
-      `Nothing was sent: steps can be registered here on webhooks, Service Bus, Event Hub and Event Grid endpoints, not on a ${CONTRACTS[endpoint.contract] ?? `contract ${endpoint.contract}`} endpoint.`,
+      `Nothing was sent: steps can be registered here on webhooks, Service Bus, Event Hub and Event Grid endpoints, not on a ${CONTRACT_LABELS[endpoint.contract] ?? `contract ${endpoint.contract}`} endpoint.`,
     );
   }
   const created = only(plannedCreates([placeholderEndpoint(kind, [step])]), 'sdkmessageprocessingsteps');
@@ -415,7 +397,7 @@ export async function registerStep(
 
 /** The step as the file would describe it, for validating an image or an edit against it. */
 export function stepSpecOf(step: StepRow, overrides: JsonSpec = {}): Record<string, unknown> {
-  const stage = STAGE_NAMES[step.stage as keyof typeof STAGE_NAMES];
+  const stage = stageNameOf(step.stage);
   return {
     name: step.name,
     message: step.message ?? 'Unknown',
@@ -438,7 +420,7 @@ export async function registerImage(
   step: StepRow,
   image: JsonSpec,
 ): Promise<string> {
-  const kind = KIND_OF_CONTRACT[endpoint.contract] ?? 'webhook';
+  const kind = kindOfContract(endpoint.contract) ?? 'webhook';
   const spec = stepSpecOf(step, { images: [image] });
   const created = only(plannedCreates([placeholderEndpoint(kind, [spec])]), 'sdkmessageprocessingstepimages');
   const op: PlanOperation = { ...created, step: { id: step.id } };
@@ -453,7 +435,7 @@ export async function updateStep(
   step: StepRow,
   edited: JsonSpec,
 ): Promise<readonly string[]> {
-  const kind = KIND_OF_CONTRACT[endpoint.contract] ?? 'webhook';
+  const kind = kindOfContract(endpoint.contract) ?? 'webhook';
   const created = only(plannedCreates([placeholderEndpoint(kind, [edited])]), 'sdkmessageprocessingsteps');
   const current = only(
     plannedCreates([placeholderEndpoint(kind, [stepSpecOf(step, { images: [] })])]),
