@@ -98,7 +98,7 @@ describe('record text', () => {
   it('refuses text that is not a JSON object with a message that says nothing was sent', () => {
     const broken = parseRecordText('{ "firstname": "Scott", }');
     assert.ok(!broken.ok);
-    assert.equal(broken.message, "line 1, column 25: Expected double-quoted property name (nothing was sent)");
+    assert.equal(broken.message, 'line 1, column 25: Expected double-quoted property name (nothing was sent)');
     const lines = parseRecordText('{\n  "a": 1,\n  "b" 2\n}');
     assert.ok(!lines.ok);
     assert.match(lines.message, /^line 3, column 7: Unexpected number/);
