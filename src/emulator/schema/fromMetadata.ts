@@ -189,7 +189,7 @@ function attributesOf(definition: Json | undefined): Map<string, Json> {
 
 function makeColumn(name: string, type: ColumnType, attribute: Json | undefined, fields: Partial<Column> = {}): Column {
   const system = SYSTEM_COLUMNS.has(name);
-  const createOff = attribute?.IsValidForCreate === false && attribute.IsValidForUpdate === false;
+  const serverSet = attribute?.IsValidForCreate === false && attribute.IsValidForUpdate === false;
   return {
     name,
     type,
@@ -201,7 +201,7 @@ function makeColumn(name: string, type: ColumnType, attribute: Json | undefined,
     precision: numberOf(attribute, 'Precision'),
     options: undefined,
     targets: undefined,
-    readOnly: system || createOff,
+    readOnly: system || serverSet,
     validForRead: attribute?.IsValidForRead !== false,
     setIndicator: undefined,
     concatOf: undefined,
@@ -516,7 +516,7 @@ export function schemaFromMetadata(
       displayCollectionName:
         labelText(d?.DisplayCollectionName) ?? labelText(d?.DisplayName) ?? draft.entity.entitySetName,
       primaryIdAttribute: draft.primaryId,
-      primaryNameAttribute: [text(d?.PrimaryNameAttribute)].find((n) => n !== undefined && draft.columns.has(n)),
+      primaryNameAttribute: primaryName(d, draft.columns),
       ownership: ownershipOf(d, draft.columns),
       changeTracking: d?.ChangeTrackingEnabled === true,
       versionNumberInMetadata: draft.flat.properties.some((p) => p.name === 'versionnumber'),
@@ -536,6 +536,12 @@ export function schemaFromMetadata(
   }
   if (problems.list.length > 0) throw new SchemaError(source.metadata, problems.list);
   return { tables, byEntitySet, manyToMany: [...manyToMany.values()], principalNavigations, csdl };
+}
+
+/** The definition's PrimaryNameAttribute when it is a column here. */
+function primaryName(definition: Json | undefined, columns: ReadonlyMap<string, Column>): string | undefined {
+  const name = text(definition?.PrimaryNameAttribute);
+  return name !== undefined && columns.has(name) ? name : undefined;
 }
 
 function depth(model: MetadataModel, draft: Draft): number {
