@@ -100,8 +100,12 @@ describe('local emulator shared between VS Code windows', () => {
     return { api, other };
   }
 
+  /** The pid in the data file's `.owner` record (`{"pid","startedAt"}`, see src/emulator/dataFile.ts). */
   function ownerPid(api: WorkbenchApi): number {
-    return Number(readFileSync(`${api.testOnlyEmulatorSharing.dataFile}.owner`, 'utf8').trim());
+    const owner = JSON.parse(readFileSync(`${api.testOnlyEmulatorSharing.dataFile}.owner`, 'utf8')) as {
+      pid?: unknown;
+    };
+    return Number(owner.pid);
   }
 
   it('attaches to the emulator another window announced, and stop only detaches from it', async () => {
