@@ -68,6 +68,9 @@ function addCommand(io: CliIo): Command {
         '--certificate <file>',
         'for --auth client-certificate: a PEM file with the private key and certificate (only the path is stored)',
       )
+      .option('--production', 'mark it production: agent tools (dvw mcp) never write there')
+      .option('--read-only', 'mark it read-only: agent tools offer only reads')
+      .option('--agent-writes', 'let dvw mcp offer write tools for it without --allow-writes')
       .option('--force', 'replace an environment of the same name'),
     io,
   ).action(async (name: string, raw: Record<string, unknown>) => {
@@ -85,6 +88,9 @@ function addCommand(io: CliIo): Command {
           ...(text(raw.caFile) === undefined ? {} : { caFile: text(raw.caFile) }),
           // Absolute, so commands run from another directory find the same file.
           ...(text(raw.certificate) === undefined ? {} : { certificateFile: resolve(text(raw.certificate) ?? '') }),
+          ...(raw.production === true ? { production: true } : {}),
+          ...(raw.readOnly === true ? { readOnly: true } : {}),
+          ...(raw.agentWrites === true ? { agentWrites: true } : {}),
         },
         'the environment',
       );
@@ -121,8 +127,19 @@ function listCommand(io: CliIo): Command {
       io.stdout('no environments yet: dvw env add NAME --url URL ...\n');
       return;
     }
-    const rows = environments.map((c) => [c.name, c.url, c.auth, c.tenantId ?? c.authority ?? '', c.clientId ?? '']);
-    const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID'];
+    const marks = (c: Connection): string =>
+      [c.production ? 'production' : '', c.readOnly ? 'read-only' : '', c.agentWrites ? 'agent-writes' : '']
+        .filter((m) => m !== '')
+        .join(',');
+    const rows = environments.map((c) => [
+      c.name,
+      c.url,
+      c.auth,
+      c.tenantId ?? c.authority ?? '',
+      c.clientId ?? '',
+      marks(c),
+    ]);
+    const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID', 'MARKS'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
     for (const row of [header, ...rows]) {
       io.stdout(

@@ -10,6 +10,7 @@ import { registerCheckCommand } from './checkCommand';
 import { registerEmulatorCommand } from './emulatorCommand';
 import { registerEnvCommand } from './envCommand';
 import { registerImportCommand } from './importCommand';
+import { registerMcpCommand } from './mcpCommand';
 import { registerRunCommand } from './runCommand';
 import { registerWebhooksCommand } from './webhooksCommand';
 import packageJson from '../../package.json';
@@ -51,6 +52,7 @@ export function createProgram(io: CliIo): Command {
   registerRunCommand(program, io);
   registerEnvCommand(program, io);
   registerImportCommand(program, io);
+  registerMcpCommand(program, io);
 
   return program;
 }

@@ -33,6 +33,12 @@ export interface Connection {
    * stored; the key stays in that file.
    */
   readonly certificateFile?: string;
+  /** Marked production: agent tools never write there (`dvw env add --production`). */
+  readonly production?: boolean;
+  /** Nothing writes there: agent tools offer only reads. */
+  readonly readOnly?: boolean;
+  /** `dvw mcp` may offer write tools for it without `--allow-writes`. */
+  readonly agentWrites?: boolean;
 }
 
 export interface ConnectionsFile {
@@ -89,6 +95,7 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
     }
   }
   const { name, url, auth, tenantId, clientId, authority, caFile, certificateFile } = value;
+  const marks = environmentMarks(value, where);
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new WorkbenchError(
       'invalidInput',
@@ -147,7 +154,24 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
     ...(authorityUrl === undefined ? {} : { authority: authorityUrl }),
     ...(ca === undefined ? {} : { caFile: ca }),
     ...(certificatePath === undefined ? {} : { certificateFile: certificatePath }),
+    ...marks,
   };
+}
+
+/** `production`, `readOnly` and `agentWrites`: booleans when present, kept only when true. */
+function environmentMarks(
+  value: Record<string, unknown>,
+  where: string,
+): Pick<Connection, 'production' | 'readOnly' | 'agentWrites'> {
+  const marks: { production?: boolean; readOnly?: boolean; agentWrites?: boolean } = {};
+  for (const key of ['production', 'readOnly', 'agentWrites'] as const) {
+    const mark = value[key];
+    if (mark === undefined) continue;
+    if (typeof mark !== 'boolean')
+      throw new WorkbenchError('invalidInput', `${where}: '${key}' must be true or false.`);
+    if (mark) marks[key] = true;
+  }
+  return marks;
 }
 
 /** Parses the file's text; a damaged file is an error that names the file, not a silent empty list. */
