@@ -22,6 +22,8 @@ import { recordUri } from './records/recordUri';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
 import { createEnvironmentStatusBar } from './statusBar';
+import type { LanguageModelTools } from './tools/languageModelTools';
+import { registerLanguageModelTools } from './tools/languageModelTools';
 import type { UserInput } from './userInput';
 import { vscodeUserInput } from './userInput';
 import type { InspectorState } from './webhooks/inspectorPanel';
@@ -44,6 +46,8 @@ export interface WorkbenchApi {
   readonly webhookInspector: () => InspectorState | undefined;
   /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
   readonly logLines: () => readonly string[];
+  /** The agent tools registered with `vscode.lm`: what VS Code shows before one runs (a write's confirmation). */
+  readonly agentTools: Pick<LanguageModelTools, 'prepareInvocation'>;
   /** The user settings file (`<user data>/User/settings.json`), next to this extension's global storage. */
   readonly userSettingsUri: vscode.Uri;
   /**
@@ -106,6 +110,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     log,
     commandContext,
   });
+  const agentTools = registerLanguageModelTools(connections, log);
   // Metadata is downloaded only once a .odata file is open: no network I/O at activation.
   let environmentSync: vscode.Disposable | undefined;
   const startEnvironmentSync = (): void => {
@@ -127,6 +132,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     connections,
     ...explorer.disposables,
     ...webhooks.disposables,
+    ...agentTools.disposables,
     presenter,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
       deserializeWebviewPanel: (panel) => Promise.resolve(presenter.revive(panel)),
@@ -207,6 +213,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     explorer: explorer.tree,
     webhookInspector: webhooks.inspector,
     logLines: () => log.recentLines(),
+    agentTools: { prepareInvocation: (name, input) => agentTools.prepareInvocation(name, input) },
     userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),
     testOnlyEmulatorSharing: {
       dataFile: emulator.dataFile,
