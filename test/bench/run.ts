@@ -9,6 +9,7 @@ import { importBenchmark } from './import.bench';
 import { languageBenchmark } from './language.bench';
 import { metadataBenchmark } from './metadata.bench';
 import { resultsBenchmark } from './results.bench';
+import { toolsBenchmark } from './tools.bench';
 
 const benchmarks: Benchmark[] = [
   blocksBenchmark,
@@ -19,6 +20,7 @@ const benchmarks: Benchmark[] = [
   clientBenchmark,
   resultsBenchmark,
   importBenchmark,
+  toolsBenchmark,
 ];
 
 async function main(only: string | undefined): Promise<void> {
