@@ -112,6 +112,11 @@ export interface WebApiClientOptions {
   readonly primaryKeyOf?: (entitySet: string, signal: AbortSignal | undefined) => Promise<string | undefined>;
   readonly newId?: () => string;
   readonly onEvent?: (event: ClientEvent) => void;
+  /**
+   * Called once before any request that may write (every method but GET), before a token is fetched;
+   * throwing stops it unsent. The extension asks here before a write to an environment marked production.
+   */
+  readonly beforeWrite?: (write: { readonly method: HttpMethod; readonly path: string }) => Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -308,6 +313,7 @@ export class WebApiClient {
   async request(request: WebApiRequest): Promise<WebApiResponse> {
     const url = this.resolve(request.path);
     const path = describePath(url);
+    if (request.method !== 'GET') await this.options.beforeWrite?.({ method: request.method, path });
     const safe = defaultIdempotent(request);
     const signal = request.signal;
     let forceRefresh = false;

@@ -90,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     log,
     secrets,
     signIn,
+    async (message) => (await prompts.showWarningMessage(message, { modal: true }, 'Send')) === 'Send',
   );
   const environmentServices = { store, secrets, connections, input: prompts };
   const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
