@@ -57,9 +57,9 @@ describe('write guard of marked environments', () => {
     try {
       const seen: string[] = [];
       const client = clientFor(emulator.url, emulator.token, {
-        beforeWrite: async ({ method, path }) => {
+        beforeWrite: ({ method, path }) => {
           seen.push(`${method} ${path}`);
-          if (method === 'DELETE') throw new WorkbenchError('cancelled', 'declined');
+          return method === 'DELETE' ? Promise.reject(new WorkbenchError('cancelled', 'declined')) : Promise.resolve();
         },
       });
       const before = await client.count('accounts');
