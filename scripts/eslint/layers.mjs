@@ -13,8 +13,9 @@ export const ALLOWED_LAYERS = {
   webhooks: ['core', 'metadata', 'odata', 'dataverse', 'webhooks'],
   emulator: ['core', 'metadata', 'odata', 'emulator'],
   server: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'server'],
-  cli: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'emulator', 'server', 'cli'],
-  extension: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'webview', 'extension'],
+  tools: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'tools'],
+  cli: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'emulator', 'server', 'tools', 'cli'],
+  extension: ['core', 'metadata', 'odata', 'dataverse', 'webhooks', 'tools', 'webview', 'extension'],
   webview: ['core', 'webview'],
 };
 

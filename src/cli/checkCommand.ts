@@ -6,59 +6,13 @@ import { MetadataCache } from '../dataverse/metadataCache';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { parseCsdl } from '../metadata/csdl';
 import { MetadataIndex } from '../metadata/lookup';
-import { parseDocument } from '../odata/document/parser';
-import { documentDiagnostics } from '../odata/language/diagnostics';
-import type { LanguageDiagnostic } from '../odata/language/types';
+import type { CheckFinding } from '../odata/language/check';
+import { checkText, formatFinding } from '../odata/language/check';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
 const USAGE_EXIT_CODE = 2;
-
-export interface CheckFinding {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly endLine: number;
-  readonly endColumn: number;
-  readonly severity: 'error' | 'warning' | 'information';
-  readonly code: string;
-  readonly message: string;
-}
-
-/** 1-based line and column of each offset, from one pass over the line starts. */
-function positions(text: string): (offset: number) => { line: number; column: number } {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return (offset) => {
-    let low = 0;
-    let high = starts.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if (starts[mid]! <= offset) low = mid;
-      else high = mid - 1;
-    }
-    return { line: low + 1, column: offset - starts[low]! + 1 };
-  };
-}
-
-export function findingsOf(file: string, text: string, diagnostics: readonly LanguageDiagnostic[]): CheckFinding[] {
-  const at = positions(text);
-  return diagnostics.map((d) => {
-    const start = at(d.span.start);
-    const end = at(d.span.end);
-    return {
-      file,
-      line: start.line,
-      column: start.column,
-      endLine: end.line,
-      endColumn: end.column,
-      severity: d.severity,
-      code: d.code,
-      message: d.message,
-    };
-  });
-}
 
 function usage(io: CliIo, message: string): never {
   io.stderr(`dvw check: ${message}\n`);
@@ -151,15 +105,14 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
       }
       const findings: CheckFinding[] = [];
       for (const [file, text] of texts) {
-        findings.push(...findingsOf(file, text, documentDiagnostics(parseDocument(text), { metadata })));
+        findings.push(...checkText(file, text, metadata));
       }
       if (format === 'json') {
         io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
       } else {
         // Messages quote the file's text: escaped, so a control character in a .odata file cannot drive the terminal.
         const out = humanIo(io);
-        for (const f of findings)
-          out.stdout(`${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.code}]\n`);
+        for (const f of findings) out.stdout(`${formatFinding(f)}\n`);
       }
       if (findings.some((f) => f.severity === 'error')) {
         throw new CommanderError(

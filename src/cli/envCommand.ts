@@ -72,6 +72,9 @@ function addCommand(io: CliIo): Command {
         '--certificate <file>',
         'for --auth client-certificate: a PEM file with the private key and certificate (only the path is stored)',
       )
+      .option('--production', 'mark it production: agent tools (dvw mcp) never write there')
+      .option('--read-only', 'mark it read-only: agent tools offer only reads')
+      .option('--agent-writes', 'let dvw mcp offer write tools for it without --allow-writes')
       .option('--force', 'replace an environment of the same name'),
     io,
   ).action(async (name: string, raw: Record<string, unknown>) => {
@@ -90,6 +93,9 @@ function addCommand(io: CliIo): Command {
           ...(stringOrUndefined(raw.certificate) === undefined
             ? {}
             : { certificateFile: resolve(stringOrUndefined(raw.certificate) ?? '') }),
+          ...(raw.production === true ? { production: true } : {}),
+          ...(raw.readOnly === true ? { readOnly: true } : {}),
+          ...(raw.agentWrites === true ? { agentWrites: true } : {}),
         },
         'the environment',
       );
@@ -126,14 +132,19 @@ function listCommand(io: CliIo): Command {
       io.stdout('no environments yet: dvw env add NAME --url URL ...\n');
       return;
     }
-    const rows = environments.map(({ name, url, auth }) => [
-      name,
-      url,
-      auth.method,
-      auth.tenantId ?? auth.authority ?? '',
-      auth.clientId ?? '',
+    const marks = (c: Connection): string =>
+      [c.production ? 'production' : '', c.readOnly ? 'read-only' : '', c.agentWrites ? 'agent-writes' : '']
+        .filter((m) => m !== '')
+        .join(',');
+    const rows = environments.map((c) => [
+      c.name,
+      c.url,
+      c.auth.method,
+      c.auth.tenantId ?? c.auth.authority ?? '',
+      c.auth.clientId ?? '',
+      marks(c),
     ]);
-    const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID'];
+    const header = ['NAME', 'URL', 'AUTH', 'TENANT', 'CLIENT ID', 'MARKS'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
     for (const row of [header, ...rows]) {
       io.stdout(

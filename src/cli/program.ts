@@ -11,6 +11,7 @@ import { registerEmulatorCommand } from './emulatorCommand';
 import { registerEnvCommand } from './envCommand';
 import { registerExportCommand } from './exportCommand';
 import { registerImportCommand } from './importCommand';
+import { registerMcpCommand } from './mcpCommand';
 import { registerRunCommand } from './runCommand';
 import { humanIo, terminalText } from './terminalText';
 import { registerWebhooksCommand } from './webhooksCommand';
@@ -54,6 +55,8 @@ export function createProgram(io: CliIo): Command {
   registerEnvCommand(program, io);
   registerImportCommand(program, io);
   registerExportCommand(program, io);
+
+  registerMcpCommand(program, io);
 
   return program;
 }

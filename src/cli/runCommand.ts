@@ -10,11 +10,11 @@ import { stringOrUndefined } from '../core/json';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { parseDocument } from '../odata/document/parser';
 import type { Block, ODataDocument } from '../odata/document/syntax';
+import { findingsOf, formatFinding } from '../odata/language/check';
 import { documentDiagnostics } from '../odata/language/diagnostics';
 import type { LanguageDiagnostic } from '../odata/language/types';
 import type { NamedResult, PreparedRequest, RunProblem } from '../odata/run';
 import { prepareRequest } from '../odata/run';
-import { findingsOf } from './checkCommand';
 import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
@@ -85,7 +85,7 @@ function within(block: Block, offset: number): boolean {
 
 function printFindings(io: CliIo, file: string, text: string, diagnostics: readonly LanguageDiagnostic[]): void {
   for (const f of findingsOf(file, text, diagnostics)) {
-    io.stderr(`${f.file}:${f.line}:${f.column}: ${f.severity}: ${f.message} [${f.code}]\n`);
+    io.stderr(`${formatFinding(f)}\n`);
   }
 }
 

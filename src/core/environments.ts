@@ -56,12 +56,21 @@ export interface EnvironmentConfig {
   /** `{{name}}` values for `.odata` files run against this environment. */
   readonly variables?: Readonly<Record<string, string>>;
   readonly auth?: EnvironmentAuth;
+  /** Marked production: agent tools never write there, and every write asks first. */
+  readonly production?: boolean;
+  /** Nothing writes there: agent tools read only. */
+  readonly readOnly?: boolean;
+  /** Agent tools may write there (each write confirmed in VS Code); never with production or readOnly. */
+  readonly agentWrites?: boolean;
 }
 
 /** The authority MSAL is given: the configured one, or Entra's for the tenant (or `organizations`). */
 export function authorityOf(auth: Pick<EnvironmentAuth, 'authority' | 'tenantId'>): string {
   return auth.authority ?? `https://login.microsoftonline.com/${auth.tenantId ?? 'organizations'}`;
 }
+
+/** The marks an environment entry may carry, each a boolean. */
+const MARKS = ['production', 'readOnly', 'agentWrites'] as const;
 
 export function authMethodOf(environment: EnvironmentConfig): AuthMethod {
   return environment.auth?.method ?? 'microsoftAccount';
@@ -280,6 +289,11 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
       return;
     }
     const { name, url, variables, auth } = entry;
+    const badMark = MARKS.find((mark) => !['boolean', 'undefined'].includes(typeof entry[mark]));
+    if (badMark !== undefined) {
+      problems.push(`dataverse.environments[${index}].${badMark} must be true or false.`);
+      return;
+    }
     if (typeof name !== 'string' || typeof url !== 'string') {
       problems.push(`dataverse.environments[${index}] needs a string "name" and a string "url".`);
       return;
@@ -311,6 +325,9 @@ export function parseEnvironmentList(raw: unknown): EnvironmentListResult {
         url: normalizeEnvironmentUrl(url),
         ...(variables === undefined ? {} : { variables }),
         ...(parsedAuth === undefined ? {} : { auth: parsedAuth }),
+        ...Object.fromEntries(
+          MARKS.filter((mark) => (entry as Record<string, unknown>)[mark] === true).map((m) => [m, true]),
+        ),
       });
     } catch (error) {
       problems.push(`dataverse.environments[${index}]: ${(error as Error).message}`);

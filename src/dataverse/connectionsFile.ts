@@ -17,6 +17,12 @@ export interface Connection {
   readonly name: string;
   readonly url: string;
   readonly auth: EnvironmentAuth;
+  /** Marked production: agent tools never write there (`dvw env add --production`). */
+  readonly production?: boolean;
+  /** Nothing writes there: agent tools offer only reads. */
+  readonly readOnly?: boolean;
+  /** `dvw mcp` may offer write tools for it without `--allow-writes`. */
+  readonly agentWrites?: boolean;
 }
 
 /** A connection as the file keeps it: the sign-in fields beside the name, `auth` naming the method. */
@@ -24,6 +30,9 @@ export interface ConnectionEntry extends Omit<EnvironmentAuth, 'method'> {
   readonly name: string;
   readonly url: string;
   readonly auth: AuthMethod;
+  readonly production?: boolean;
+  readonly readOnly?: boolean;
+  readonly agentWrites?: boolean;
 }
 
 export interface ConnectionsFile {
@@ -33,7 +42,15 @@ export interface ConnectionsFile {
 
 export function connectionEntry(connection: Connection): ConnectionEntry {
   const { method, ...fields } = connection.auth;
-  return { name: connection.name, url: connection.url, auth: method, ...fields };
+  return {
+    name: connection.name,
+    url: connection.url,
+    auth: method,
+    ...fields,
+    ...(connection.production === true ? { production: true } : {}),
+    ...(connection.readOnly === true ? { readOnly: true } : {}),
+    ...(connection.agentWrites === true ? { agentWrites: true } : {}),
+  };
 }
 
 /** Environment variables that name where `dvw` keeps its files. */
@@ -86,6 +103,7 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
     }
   }
   const { name, url } = value;
+  const marks = environmentMarks(value, where);
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new WorkbenchError(
       'invalidInput',
@@ -108,7 +126,23 @@ export function validateConnection(value: unknown, where = 'connection'): Connec
       `${where}: microsoftAccount is VS Code's own sign-in; dvw signs in with ${AUTH_METHODS.filter((m) => m !== 'microsoftAccount').join(', ')}.`,
     );
   }
-  return { name, url, auth };
+  return { name, url, auth, ...marks };
+}
+
+/** `production`, `readOnly` and `agentWrites`: booleans when present, kept only when true. */
+function environmentMarks(
+  value: Record<string, unknown>,
+  where: string,
+): Pick<Connection, 'production' | 'readOnly' | 'agentWrites'> {
+  const marks: { production?: boolean; readOnly?: boolean; agentWrites?: boolean } = {};
+  for (const key of ['production', 'readOnly', 'agentWrites'] as const) {
+    const mark = value[key];
+    if (mark === undefined) continue;
+    if (typeof mark !== 'boolean')
+      throw new WorkbenchError('invalidInput', `${where}: '${key}' must be true or false.`);
+    if (mark) marks[key] = true;
+  }
+  return marks;
 }
 
 /** Parses the file's text; a damaged file is an error that names the file, not a silent empty list. */

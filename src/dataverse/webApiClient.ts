@@ -116,6 +116,11 @@ export interface WebApiClientOptions {
   readonly primaryKeyOf?: (entitySet: string, signal: AbortSignal | undefined) => Promise<string | undefined>;
   readonly newId?: () => string;
   readonly onEvent?: (event: ClientEvent) => void;
+  /**
+   * Called once before any request that may write (every method but GET), before a token is fetched;
+   * throwing stops it unsent. The extension asks here before a write to an environment marked production.
+   */
+  readonly beforeWrite?: (write: { readonly method: HttpMethod; readonly path: string }) => Promise<void>;
   /** Told of each request once it is over (after its retries), for a request history. */
   readonly onExchange?: (exchange: RequestExchange) => void;
 }
@@ -326,6 +331,7 @@ export class WebApiClient {
   async request(request: WebApiRequest): Promise<WebApiResponse> {
     const url = this.resolve(request.path);
     const path = describePath(url);
+    if (request.method !== 'GET') await this.options.beforeWrite?.({ method: request.method, path });
     const safe = defaultIdempotent(request);
     const signal = request.signal;
     let forceRefresh = false;

@@ -10,6 +10,7 @@ import type { SignInUi } from './auth/signInPorts';
 import { environmentTokenProvider, vscodeSignInUi } from './auth/tokenProviders';
 import type { EmulatorHost } from './emulatorHost';
 import type { EnvironmentStore } from './environmentStore';
+import { createWriteGuard } from './writeGuard';
 
 /** Something the tools can talk to: the running local emulator or a configured environment. */
 export interface Connection {
@@ -54,6 +55,9 @@ export class ConnectionManager implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly secrets: EnvironmentSecrets,
     private readonly signInUi: SignInUi = vscodeSignInUi,
+    /** Asks before a write to a production environment; true to send. */
+    private readonly confirmWrite: (message: string) => Promise<boolean> = async (message) =>
+      (await vscode.window.showWarningMessage(message, { modal: true }, 'Send')) === 'Send',
   ) {
     this.lastActiveSignature = this.signatureOf(this.active);
     this.subscriptions = [
@@ -152,6 +156,15 @@ export class ConnectionManager implements vscode.Disposable {
       primaryKeyOf: (entitySet, signal): Promise<string | undefined> => metadata.primaryKeyOf(entitySet, signal),
       onEvent: (event) => this.logEvent(connection, event),
       onExchange: (exchange) => this.exchanged.fire({ connection, exchange }),
+
+      ...(connection.kind === 'emulator'
+        ? {}
+        : {
+            beforeWrite: createWriteGuard({
+              environment: () => this.environmentOf(connection),
+              confirm: this.confirmWrite,
+            }),
+          }),
     });
     const metadata: MetadataCache = new MetadataCache({
       client,

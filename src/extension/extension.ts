@@ -24,6 +24,8 @@ import { createLog } from './log';
 import { RESULTS_VIEW_TYPE, ResultsPanel } from './results/resultsPanel';
 import { mementoDeltaLinkStore, OdataRunner } from './run/odataRunner';
 import { createEnvironmentStatusBar } from './statusBar';
+import type { LanguageModelTools } from './tools/languageModelTools';
+import { registerLanguageModelTools } from './tools/languageModelTools';
 import type { UserInput } from './userInput';
 import { vscodeUserInput } from './userInput';
 import type { InspectorState } from './webhooks/inspectorPanel';
@@ -48,6 +50,8 @@ export interface WorkbenchApi {
   readonly webhookInspector: () => InspectorState | undefined;
   /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
   readonly logLines: () => readonly string[];
+  /** The agent tools registered with `vscode.lm`: what VS Code shows before one runs (a write's confirmation). */
+  readonly agentTools: Pick<LanguageModelTools, 'prepareInvocation'>;
   /** The user settings file (`<user data>/User/settings.json`), next to this extension's global storage. */
   readonly userSettingsUri: vscode.Uri;
   /**
@@ -90,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     log,
     secrets,
     signIn,
+    async (message) => (await prompts.showWarningMessage(message, { modal: true }, 'Send')) === 'Send',
   );
   const environmentServices = { store, secrets, connections, input: prompts };
   const runner = new OdataRunner(connections, mementoDeltaLinkStore(context.workspaceState));
@@ -108,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     log,
     commandContext,
   });
+  const agentTools = registerLanguageModelTools(connections, log);
   // Metadata is downloaded only once a .odata file is open: no network I/O at activation.
   let environmentSync: vscode.Disposable | undefined;
   const startEnvironmentSync = (): void => {
@@ -131,6 +137,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     ...explorer.disposables,
     ...requests.disposables,
     ...webhooks.disposables,
+    ...agentTools.disposables,
     presenter,
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
       deserializeWebviewPanel: (panel) => Promise.resolve(presenter.revive(panel)),
@@ -222,6 +229,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     requestHistory: requests.history,
     webhookInspector: webhooks.inspector,
     logLines: () => log.recentLines(),
+    agentTools: { prepareInvocation: (name, input) => agentTools.prepareInvocation(name, input) },
     userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),
     testOnlyEmulatorSharing: {
       dataFile: emulator.dataFile,

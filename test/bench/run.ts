@@ -12,6 +12,7 @@ import { importBenchmark } from './import.bench';
 import { languageBenchmark } from './language.bench';
 import { metadataBenchmark } from './metadata.bench';
 import { resultsBenchmark } from './results.bench';
+import { toolsBenchmark } from './tools.bench';
 
 const benchmarks: Benchmark[] = [
   blocksBenchmark,
@@ -25,6 +26,8 @@ const benchmarks: Benchmark[] = [
   importBenchmark,
   bulkBenchmark,
   exportBenchmark,
+
+  toolsBenchmark,
 ];
 
 async function main(only: string | undefined): Promise<void> {

@@ -31,6 +31,7 @@ export async function run(): Promise<void> {
   await import('./requestHistory.test');
   await import('./webhooks.test');
   await import('./import.test');
+  await import('./tools.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -44,7 +44,7 @@ describe('lint layer rule (the real eslint.config.mjs)', function () {
   it('allows vscode under src/extension but not another layer it must not reach', async () => {
     const messages = await lintAs('src/extension/lintProbe.ts');
     assert.deepEqual(messages, [
-      'src/extension/ may not import from src/emulator/ (allowed: core, metadata, odata, dataverse, webhooks, webview, extension).',
+      'src/extension/ may not import from src/emulator/ (allowed: core, metadata, odata, dataverse, webhooks, tools, webview, extension).',
     ]);
   });
 });

@@ -1,0 +1,49 @@
+import * as assert from 'node:assert/strict';
+import { cellText, compactTable, displayColumns, withinBudget } from '../../../src/tools/format';
+
+describe('tool answer formatting', () => {
+  it('shows formatted values beside raw ones and drops control annotations', () => {
+    const row = {
+      '@odata.etag': 'W/"1"',
+      name: 'Contoso',
+      statecode: 0,
+      'statecode@OData.Community.Display.V1.FormattedValue': 'Active',
+      _parentaccountid_value: 'a1',
+      '_parentaccountid_value@OData.Community.Display.V1.FormattedValue': 'Fabrikam',
+      '_parentaccountid_value@Microsoft.Dynamics.CRM.lookuplogicalname': 'account',
+      revenue: null,
+    };
+    assert.deepEqual(
+      [...displayColumns(row)],
+      [
+        ['name', 'Contoso'],
+        ['statecode', 'Active (0)'],
+        ['_parentaccountid_value', 'Fabrikam (a1)'],
+        ['revenue', ''],
+      ],
+    );
+  });
+
+  it('keeps a value in its cell: separators escaped, line breaks flattened, long text cut', () => {
+    assert.equal(cellText('a|b\nc'), 'a\\|b c');
+    assert.equal(cellText('x'.repeat(100)), `${'x'.repeat(59)}…`);
+  });
+
+  it('stops the table before the budget and says how many rows it shows', () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ name: `Account ${i}` }));
+    const table = compactTable(rows, 200);
+    assert.ok(table.text.length <= 200);
+    assert.equal(table.shownRows, table.text.split('\n').length - 2);
+    assert.ok(table.shownRows < 100);
+  });
+
+  it('cuts text at a line end with a truncated note that says what to do', () => {
+    const text = Array.from({ length: 50 }, (_, i) => `line ${i}`).join('\n');
+    const cut = withinBudget(text, 40, 'Ask for less.');
+    assert.match(
+      cut,
+      /^line 0\nline 1\n[\s\S]*\[truncated: the answer was \d+ characters, over the 40-character budget\. Ask for less\.\]\n$/,
+    );
+    assert.equal(withinBudget('short', 40, 'x'), 'short');
+  });
+});
