@@ -27,6 +27,7 @@ export async function run(): Promise<void> {
   await import('./explorer.test');
   await import('./webhooks.test');
   await import('./import.test');
+  await import('./export.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];
