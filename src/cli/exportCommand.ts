@@ -8,7 +8,7 @@ import { CheckpointWriter, checkpointPath, readCheckpoint } from '../dataverse/c
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
 import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
-import { exportRows, isExportCheckpoint } from '../dataverse/tableExport';
+import { exportRows, isExportCheckpoint, writableColumnsPath } from '../dataverse/tableExport';
 import type { ClientEvent } from '../dataverse/webApiClient';
 import { WebApiClient } from '../dataverse/webApiClient';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
@@ -57,38 +57,19 @@ interface RawOptions {
 
 type SavedExport = ExportCheckpoint & { readonly header: readonly string[] };
 
-/**
- * The first page's URL: the query as given (`accounts?$filter=…`), or the table with `--select` or the columns an
- * import can write back (valid for create and read, from EntityDefinitions; owners are left out, as they differ
- * between environments), so that `dvw import` of the file reproduces the rows.
- */
+/** The first page's URL: the query as given (`accounts?$filter=…`), the table with `--select`, or the writable columns. */
 async function firstPath(
   client: WebApiClient,
   entitySet: string,
   logicalName: string,
   raw: RawOptions,
   signal: AbortSignal,
-) {
+): Promise<string> {
   const query = text(raw.query);
   if (query !== undefined) return query.replace(/^\//, '');
   const select = text(raw.select);
   if (select !== undefined) return `${entitySet}?$select=${encodeURIComponent(select)}`;
-  const body = await client.get(
-    `EntityDefinitions(LogicalName='${logicalName}')/Attributes?$select=LogicalName,AttributeType,IsValidForCreate,IsValidForRead,AttributeOf`,
-    { signal },
-  );
-  const columns: string[] = [];
-  for (const item of Array.isArray(body.value) ? body.value : []) {
-    if (typeof item !== 'object' || item === null) continue;
-    const attribute = item as Record<string, unknown>;
-    const name = attribute.LogicalName;
-    if (typeof name !== 'string' || (attribute.AttributeOf ?? null) !== null || attribute.IsValidForRead !== true)
-      continue;
-    if (attribute.IsValidForCreate !== true || attribute.AttributeType === 'Owner') continue;
-    const lookup = attribute.AttributeType === 'Lookup' || attribute.AttributeType === 'Customer';
-    columns.push(lookup ? `_${name}_value` : name);
-  }
-  return `${entitySet}?$select=${columns.join(',')}`;
+  return writableColumnsPath(client, entitySet, logicalName, signal);
 }
 
 async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOptions): Promise<void> {

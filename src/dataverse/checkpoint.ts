@@ -1,7 +1,7 @@
 import { rename, rm, readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { WorkbenchError } from '../core/errors';
-import { isJsonObject } from './webApiClient';
+import { isJsonObject } from '../core/json';
 
 /**
  * Checkpoint files of `dvw import` and `dvw export`: where a long run stands, so `--resume` continues after a kill.

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { WorkbenchError } from '../core/errors';
-import { isJsonObject } from './webApiClient';
+import { isJsonObject } from '../core/json';
 
 export type ImportFormat = 'csv' | 'jsonl';
 

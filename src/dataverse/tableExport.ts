@@ -1,7 +1,8 @@
 import { WorkbenchError } from '../core/errors';
 import type { MetadataModel } from '../metadata/model';
-import type { JsonObject, WebApiClient } from './webApiClient';
-import { isJsonObject } from './webApiClient';
+import type { JsonObject } from '../core/json';
+import { isJsonObject } from '../core/json';
+import type { WebApiClient } from './webApiClient';
 
 /**
  * `dvw export`: every page of a table or query to a CSV or JSON Lines file, one page in memory at a time. Lookups
@@ -129,6 +130,33 @@ export function exportLayout(
       return out;
     },
   };
+}
+
+/**
+ * The table with the columns an import can write back (valid for create and read, from EntityDefinitions; owners
+ * left out, as they differ between environments), so that `dvw import` of the file reproduces the rows.
+ */
+export async function writableColumnsPath(
+  client: WebApiClient,
+  entitySet: string,
+  logicalName: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  const body = await client.get(
+    `EntityDefinitions(LogicalName='${logicalName}')/Attributes?$select=LogicalName,AttributeType,IsValidForCreate,IsValidForRead,AttributeOf`,
+    signal === undefined ? {} : { signal },
+  );
+  const columns: string[] = [];
+  for (const attribute of Array.isArray(body.value) ? body.value : []) {
+    if (!isJsonObject(attribute)) continue;
+    const name = attribute.LogicalName;
+    if (typeof name !== 'string' || (attribute.AttributeOf ?? null) !== null || attribute.IsValidForRead !== true)
+      continue;
+    if (attribute.IsValidForCreate !== true || attribute.AttributeType === 'Owner') continue;
+    const lookup = attribute.AttributeType === 'Lookup' || attribute.AttributeType === 'Customer';
+    columns.push(lookup ? `_${name}_value` : name);
+  }
+  return `${entitySet}?$select=${columns.join(',')}`;
 }
 
 /** Text for a CSV cell: strings as they are, other values as JSON; null and missing as an empty cell. */

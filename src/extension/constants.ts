@@ -54,6 +54,8 @@ export const Commands = {
   stopWebhookInspector: 'dataverse.stopWebhookInspector',
   // Bulk import of a CSV or JSON Lines file.
   importRecords: 'dataverse.importRecords',
+  // Export of a table to CSV or JSON Lines (issue 16).
+  exportTable: 'dataverse.exportTable',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

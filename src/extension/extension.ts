@@ -6,6 +6,7 @@ import type { SignInUi } from './auth/signInPorts';
 import { vscodeSignInUi } from './auth/tokenProviders';
 import { selectEnvironment, syncLanguageServerEnvironment, testConnection } from './commands/connectionCommands';
 import { addEnvironment, editEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
+import { exportTable } from './commands/exportCommand';
 import { importRecords } from './commands/importCommand';
 import { runAllCommand, runBlockCommand } from './commands/runCommands';
 import { ConnectionManager } from './connections';
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     showQuickPick: (items, options) => input.showQuickPick(items, options),
     showWarningMessage: (message, options, ...actions) => input.showWarningMessage(message, options, ...actions),
     showOpenDialog: (options) => input.showOpenDialog(options),
+    showSaveDialog: (options) => input.showSaveDialog(options),
   };
 
   const store = new EnvironmentStore();
@@ -187,6 +189,9 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     registerCommand(commandContext, Commands.runAll, (args) => runAllCommand(runner, presenter, args)),
     registerCommand(commandContext, Commands.importRecords, (node) =>
       importRecords({ connections, input: prompts, log }, node),
+    ),
+    registerCommand(commandContext, Commands.exportTable, (node) =>
+      exportTable({ connections, input: prompts, log }, node),
     ),
   );
 

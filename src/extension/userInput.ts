@@ -13,6 +13,8 @@ export interface UserInput {
   showWarningMessage(message: string, options: { modal: boolean }, ...actions: string[]): Promise<string | undefined>;
   /** Picks files; `undefined` (or no file) when the user cancelled. */
   showOpenDialog(options: vscode.OpenDialogOptions): Promise<readonly vscode.Uri[] | undefined>;
+  /** Picks a file to write; `undefined` when the user cancelled. */
+  showSaveDialog(options: vscode.SaveDialogOptions): Promise<vscode.Uri | undefined>;
 }
 
 export const vscodeUserInput: UserInput = {
@@ -21,4 +23,5 @@ export const vscodeUserInput: UserInput = {
   showWarningMessage: async (message, options, ...actions) =>
     vscode.window.showWarningMessage(message, options, ...actions),
   showOpenDialog: async (options) => vscode.window.showOpenDialog(options),
+  showSaveDialog: async (options) => vscode.window.showSaveDialog(options),
 };

@@ -32,6 +32,7 @@ export async function run(): Promise<void> {
   await import('./webhooks.test');
   await import('./import.test');
   await import('./tools.test');
+  await import('./export.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -68,6 +68,13 @@ export class ScriptedInput implements UserInput {
     return Promise.resolve(path === undefined ? undefined : [vscode.Uri.file(path)]);
   }
 
+  /** The scripted answer is a file system path; `undefined` cancels. */
+  async showSaveDialog(options: vscode.SaveDialogOptions): Promise<vscode.Uri | undefined> {
+    this.prompts.push(options.title ?? options.saveLabel ?? '');
+    const path = this.next();
+    return Promise.resolve(path === undefined ? undefined : vscode.Uri.file(path));
+  }
+
   private next(): string | undefined {
     if (this.answers.length === 0) throw new Error(`unexpected prompt: ${this.prompts.at(-1)}`);
     return this.answers.shift();

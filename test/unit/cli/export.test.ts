@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../src/cli/program';
 import { RequestLimiter } from '../../../src/dataverse/limiter';
-import type { JsonObject } from '../../../src/dataverse/webApiClient';
+import type { JsonObject } from '../../../src/core/json';
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
 import { parseFaults } from '../../../src/emulator/faults';
 import type { EmulatorOptions, RunningEmulator } from '../../../src/emulator/server';

@@ -1,0 +1,60 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { ExportCommandResult } from '../../src/extension/commands/exportCommand';
+import { Commands } from '../../src/extension/constants';
+import type { WorkbenchApi } from '../../src/extension/extension';
+import type { ExplorerNode } from '../../src/extension/explorer/explorerTree';
+import { activateWorkbench, ScriptedInput } from './support';
+
+describe('Export Table from the explorer', () => {
+  let api: WorkbenchApi;
+  let directory: string;
+
+  before(async () => {
+    ({ api } = await activateWorkbench());
+    await vscode.commands.executeCommand(Commands.startEmulator);
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-export-it-'));
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand(Commands.stopEmulator);
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  async function child(parent: ExplorerNode | undefined, type: ExplorerNode['type']): Promise<ExplorerNode> {
+    const found = (await api.explorer.getChildren(parent)).find((node) => node.type === type);
+    assert.ok(found, `no ${type} under ${parent?.id ?? 'the root'}`);
+    return found;
+  }
+
+  it('writes every contact of the emulator to a CSV file, as dvw export does', async () => {
+    const tables = await child(await child(undefined, 'emulator'), 'tables');
+    const contacts = (await api.explorer.getChildren(tables)).find(
+      (node) => node.type === 'table' && node.table.logicalName === 'contact',
+    );
+    assert.ok(contacts, 'the contact table node');
+    const emulator = api.emulator();
+    assert.ok(emulator);
+    const counted = await fetch(`${emulator.webApi}contacts/$count`, {
+      headers: { Authorization: `Bearer ${emulator.token}` },
+    });
+    const expected = Number((await counted.text()).replace(/^\uFEFF/, ''));
+    const file = path.join(directory, 'contacts.csv');
+    const input = new ScriptedInput([file]);
+    const restore = api.setUserInput(input);
+    let result: ExportCommandResult | undefined;
+    try {
+      result = await vscode.commands.executeCommand<ExportCommandResult>(Commands.exportTable, contacts);
+    } finally {
+      restore();
+    }
+    assert.ok(result);
+    assert.deepEqual([result.entitySet, result.rows, result.cancelled], ['contacts', expected, false]);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\r\n');
+    assert.ok(lines[0]?.startsWith('\uFEFFcontactid,'), lines[0]);
+    assert.equal(lines.length, expected + 1, 'a header and one line per contact');
+  });
+});
