@@ -7,11 +7,8 @@ import { isJsonObject } from './json';
 
 export type RecordJson = Record<string, unknown>;
 
-/**
- * Columns Dataverse fills in itself. Sending them makes a real org answer 400 or ignore them silently,
- * so an edit to them is reported instead of sent.
- */
-const SYSTEM_COLUMNS = new Set([
+/** Columns Dataverse maintains on every table: never written by a client. The emulator marks them read-only. */
+export const SERVER_MAINTAINED_COLUMNS: ReadonlySet<string> = new Set([
   'createdon',
   'modifiedon',
   'createdby',
@@ -22,11 +19,20 @@ const SYSTEM_COLUMNS = new Set([
   'owninguser',
   'owningteam',
   'owningbusinessunit',
+  'exchangerate',
+]);
+
+/**
+ * Columns Dataverse fills in itself, or that an edit of a record should not send (composed names, create-only
+ * and image bookkeeping columns). Sending them makes a real org answer 400 or ignore them silently, so an edit
+ * to them is reported instead of sent.
+ */
+const SYSTEM_COLUMNS = new Set([
+  ...SERVER_MAINTAINED_COLUMNS,
   'timezoneruleversionnumber',
   'utcconversiontimezonecode',
   'importsequencenumber',
   'overriddencreatedon',
-  'exchangerate',
   'fullname',
   'yomifullname',
   'entityimage_timestamp',

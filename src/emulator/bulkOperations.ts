@@ -10,12 +10,13 @@
  */
 import { parseODataUrl } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';
-import { createRecord, isGuid, isRecord, updateRecord } from './records';
+import { createRecord, isGuid, updateRecord } from './records';
 import type { Reply } from './reply';
 import type { Service } from './routes/context';
 import type { Key } from './routes/keys';
 import { findByKey, missingRecord, resolveKey } from './routes/keys';
 import type { Table } from './schema/schema';
+import { isJsonObject } from '../core/json';
 
 export const BULK_MESSAGES = ['CreateMultiple', 'UpdateMultiple', 'UpsertMultiple', 'DeleteMultiple'] as const;
 export type BulkMessage = (typeof BULK_MESSAGES)[number];
@@ -51,13 +52,13 @@ function atIndex(index: number, error: unknown): never {
 }
 
 function targetsOf(table: Table, message: BulkMessage, body: unknown): Record<string, unknown>[] {
-  if (!isRecord(body) || !Array.isArray(body.Targets)) {
+  if (!isJsonObject(body) || !Array.isArray(body.Targets)) {
     throw badRequest(`${message} needs a body {"Targets": [...]} with the records of '${table.logicalName}'.`);
   }
   if (body.Targets.length === 0) throw badRequest(`${message} needs at least one record in Targets.`);
   const expected = `${NAMESPACE}${table.logicalName}`;
   return body.Targets.map((target: unknown, index) => {
-    if (!isRecord(target)) throw badRequest(`Targets[${index}] must be a JSON object.`);
+    if (!isJsonObject(target)) throw badRequest(`Targets[${index}] must be a JSON object.`);
     const type = target['@odata.type'];
     if (type !== expected && type !== `#${expected}`) {
       throw badRequest(

@@ -5,6 +5,7 @@ import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store, StoredValue } from './store';
+import { isJsonObject } from '../core/json';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -65,10 +66,6 @@ function isCalendarDate(match: RegExpExecArray): boolean {
 
 export function isGuid(value: string): boolean {
   return GUID.test(value);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The identity every write is attributed to. */
@@ -348,7 +345,7 @@ function checkLookupTarget(column: Column, navigationTarget: string, ref: Parsed
 }
 
 function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite {
-  if (!isRecord(body)) throw badRequest('The request body must be a JSON object.');
+  if (!isJsonObject(body)) throw badRequest('The request body must be a JSON object.');
   const values: Row = {};
   const children: PendingChild[] = [];
   const collectionBinds: { navigation: string; refs: ParsedReference[] }[] = [];
@@ -390,7 +387,7 @@ function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite
     const navigation = table.navigations.get(key);
     if (navigation !== undefined) {
       if (navigation.kind === 'single' && value === null) setLookup(values, navigation.column, null);
-      else if (navigation.kind === 'single' && isRecord(value)) children.push({ navigation: key, body: value });
+      else if (navigation.kind === 'single' && isJsonObject(value)) children.push({ navigation: key, body: value });
       else if (navigation.kind !== 'single' && Array.isArray(value)) children.push({ navigation: key, body: value });
       else
         throw badRequest(
@@ -606,7 +603,7 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
         const source = ctx.schema.tables.get(navigation.source);
         if (source === undefined) continue;
         const sourceNavigation = source.navigations.get(navigation.partner);
-        if (!isRecord(item)) throw badRequest(`The items of '${child.navigation}' must be objects.`);
+        if (!isJsonObject(item)) throw badRequest(`The items of '${child.navigation}' must be objects.`);
         createRecord(ctx, source, {
           ...item,
           [`${sourceNavigation?.name ?? navigation.partner}@odata.bind`]: `/${table.entitySetName}(${id})`,

@@ -10,6 +10,7 @@
  * Pure: callers read and write the files.
  */
 import type { EntityType, MetadataModel } from './model';
+import { isJsonObject } from '../core/json';
 
 export const SNAPSHOT_FORMAT = 'dvw-schema-snapshot';
 export const SNAPSHOT_VERSION = 1;
@@ -40,14 +41,10 @@ export interface SnapshotManifest {
   readonly tables: readonly SnapshotTable[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Checks a parsed `snapshot.json`; problems name the field. */
 export function readManifest(value: unknown): { manifest?: SnapshotManifest; problems: string[] } {
   const problems: string[] = [];
-  if (!isRecord(value)) return { problems: ['the manifest must be a JSON object'] };
+  if (!isJsonObject(value)) return { problems: ['the manifest must be a JSON object'] };
   if (value.format !== SNAPSHOT_FORMAT) {
     return {
       problems: [`"format" is ${JSON.stringify(value.format)}, not "${SNAPSHOT_FORMAT}": not a schema snapshot`],
@@ -70,7 +67,7 @@ export function readManifest(value: unknown): { manifest?: SnapshotManifest; pro
     const seen = new Set<string>();
     value.tables.forEach((item: unknown, index) => {
       const at = `"tables"[${index}]`;
-      if (!isRecord(item) || typeof item.logicalName !== 'string' || typeof item.entitySetName !== 'string') {
+      if (!isJsonObject(item) || typeof item.logicalName !== 'string' || typeof item.entitySetName !== 'string') {
         problems.push(`${at} must be an object with logicalName and entitySetName`);
         return;
       }

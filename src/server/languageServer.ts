@@ -45,6 +45,7 @@ import {
 } from '../odata/language/index';
 import type { SetMetadataParams } from '../odata/language/protocol';
 import { CODELENS_COMMANDS, SET_METADATA_NOTIFICATION } from '../odata/language/protocol';
+import { isJsonObject } from '../core/json';
 
 /**
  * Trigger characters, each for a place where a list is what the user wants next:
@@ -73,10 +74,6 @@ const COMPLETION_KINDS: Record<CompletionKind, CompletionItemKind> = {
   headerValue: CompletionItemKind.Value,
   variable: CompletionItemKind.Variable,
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
@@ -167,7 +164,7 @@ export function startLanguageServer(connection: Connection): void {
   };
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
-    const init = isRecord(params.initializationOptions) ? params.initializationOptions : {};
+    const init = isJsonObject(params.initializationOptions) ? params.initializationOptions : {};
     const completion = params.capabilities.textDocument?.completion;
     const itemDefaults = completion?.completionList?.itemDefaults ?? [];
     const resolvable = completion?.completionItem?.resolveSupport?.properties ?? [];
@@ -196,7 +193,7 @@ export function startLanguageServer(connection: Connection): void {
   });
 
   connection.onNotification(SET_METADATA_NOTIFICATION, (params: unknown) => {
-    if (!isRecord(params)) return;
+    if (!isJsonObject(params)) return;
     // The variables travel with the metadata: both belong to the active environment.
     const variables = stringList(params['environmentVariables']);
     if (variables) environmentVariables = variables;
@@ -430,15 +427,15 @@ function toDiagnostic(document: TextDocument, diagnostic: LanguageDiagnostic): D
 
 /** The fixes a diagnostic carries back from the client, checked: the client may hand anything back. */
 function fixesOf(data: unknown): QuickFix[] {
-  if (!isRecord(data) || !Array.isArray(data['fixes'])) return [];
+  if (!isJsonObject(data) || !Array.isArray(data['fixes'])) return [];
   const fixes: QuickFix[] = [];
   for (const fix of data['fixes'] as unknown[]) {
-    if (!isRecord(fix) || typeof fix['title'] !== 'string' || !Array.isArray(fix['edits'])) continue;
+    if (!isJsonObject(fix) || typeof fix['title'] !== 'string' || !Array.isArray(fix['edits'])) continue;
     const edits = (fix['edits'] as unknown[]).filter(
       (e): e is { span: TextSpan; newText: string } =>
-        isRecord(e) &&
+        isJsonObject(e) &&
         typeof e['newText'] === 'string' &&
-        isRecord(e['span']) &&
+        isJsonObject(e['span']) &&
         typeof e['span']['start'] === 'number' &&
         typeof e['span']['end'] === 'number',
     );

@@ -1,6 +1,7 @@
 import { randomBytes, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { base64url, digest } from './keys';
+import { isJsonObject } from '../../core/json';
 
 /**
  * The tokens the identity endpoint issues and checks: RS256 access tokens shaped like Entra v2's, ID tokens,
@@ -41,10 +42,6 @@ interface VerifiedToken {
   readonly nbf: number | undefined;
   readonly aud: unknown;
   readonly subject: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Drops expired entries of a bounded map, then its oldest while it is still full. */
@@ -207,7 +204,7 @@ export class Tokens {
     } catch {
       return { ok: false, reason: 'malformed' };
     }
-    if (!isRecord(header) || !isRecord(claims)) return { ok: false, reason: 'malformed' };
+    if (!isJsonObject(header) || !isJsonObject(claims)) return { ok: false, reason: 'malformed' };
     // `alg` is pinned: a token must not choose how it is checked ("none", or HS256 keyed with our public key).
     if (header.alg !== 'RS256' || header.kid !== this.kid) return { ok: false, reason: 'signature' };
     const publicKey = this.settings.signing.publicKey;

@@ -3,7 +3,7 @@ import { propertyName } from '../csdl';
 import type { Source } from '../engine';
 import { badRequest, methodNotAllowed, notFoundSegment, notValidForRead, recordNotFound } from '../errors';
 import { inexactLiteral } from '../jsonBody';
-import { associate, isGuid, isRecord, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
+import { associate, isGuid, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
 import type { Reply } from '../reply';
 import type { Column, Table } from '../schema/schema';
 import { isLookupType } from '../schema/schema';
@@ -14,6 +14,7 @@ import type { Request, Service } from './context';
 import { only } from './context';
 import { refuseDeclared } from './operations';
 import { readOf, recordReply } from './record';
+import { isJsonObject } from '../../core/json';
 
 /**
  * What follows a record's key: a property (`/name`: GET, PUT, DELETE), a navigation (`/primarycontactid`,
@@ -111,11 +112,11 @@ function propertyRoute(service: Service, request: Request, table: Table, row: Ro
     throw badRequest(`The property '${column.name}' cannot be updated.`);
   let value: unknown = null;
   if (method === 'PUT') {
-    if (!isRecord(body) || !('value' in body))
+    if (!isJsonObject(body) || !('value' in body))
       throw badRequest('The request body must be an object with a "value" property.');
     value = body.value;
   }
-  toStoredValue(table, column, value, isRecord(body) ? inexactLiteral(body, 'value') : undefined);
+  toStoredValue(table, column, value, isJsonObject(body) ? inexactLiteral(body, 'value') : undefined);
   service.store.transaction(() => updateRecord(service.ctx, table, id, { [column.name]: value }));
   return { status: 204, headers: {} };
 }
@@ -149,7 +150,7 @@ function referenceRoute(
     if ((method === 'PUT') !== (navigation.kind === 'single')) {
       throw methodNotAllowed(method, navigation.kind === 'single' ? ['PUT', 'DELETE'] : ['POST', 'DELETE']);
     }
-    if (!isRecord(body)) throw badRequest('The request body must be an object with "@odata.id".');
+    if (!isJsonObject(body)) throw badRequest('The request body must be an object with "@odata.id".');
     const ref = parseReference(schema, body['@odata.id']);
     store.transaction(() => associate(service.ctx, table, id, navigationName, ref));
     return { status: 204, headers: {} };

@@ -2,7 +2,7 @@ import { preferenceApplied } from '../annotations';
 import type { Engine, Selection } from '../engine';
 import { contextSelection } from '../engine';
 import { badRequest, DataverseHttpError, ErrorCodes, methodNotAllowed } from '../errors';
-import { createRecord, etag, isRecord, updateRecord } from '../records';
+import { createRecord, etag, updateRecord } from '../records';
 import type { Reply } from '../reply';
 import type { Table } from '../schema/schema';
 import type { Row } from '../store';
@@ -10,6 +10,7 @@ import { json } from './answers';
 import type { Request, Service } from './context';
 import type { Key } from './keys';
 import { findByKey, missingRecord } from './keys';
+import { isJsonObject } from '../../core/json';
 
 /** A record as the answer of a write with `Prefer: return=representation`. */
 export function representation(
@@ -83,7 +84,7 @@ export function recordRoute(service: Service, request: Request, table: Table, ke
       if (existing === null) {
         if (ifMatch !== undefined) throw missingRecord(table, key);
         // Upsert: PATCH to a missing key creates the record with that key.
-        if (typeof key !== 'string' && !isRecord(body)) throw badRequest('The request body must be a JSON object.');
+        if (typeof key !== 'string' && !isJsonObject(body)) throw badRequest('The request body must be a JSON object.');
         const createBody = typeof key === 'string' ? body : { ...(body as Record<string, unknown>), ...key.alternate };
         const row = createRecord(service.ctx, table, createBody, typeof key === 'string' ? key : undefined);
         const id = String(row[table.primaryIdAttribute]);
@@ -100,7 +101,7 @@ export function recordRoute(service: Service, request: Request, table: Table, ke
       }
       if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== etag(existing)) throw versionMismatch();
       const strippedBody =
-        typeof key === 'string' || !isRecord(body)
+        typeof key === 'string' || !isJsonObject(body)
           ? body
           : Object.fromEntries(Object.entries(body).filter(([k]) => !(k in key.alternate)));
       const row = updateRecord(service.ctx, table, id, strippedBody);

@@ -28,6 +28,8 @@ import type {
   Table,
 } from './schema';
 import { SchemaError } from './schema';
+import { isJsonObject } from '../../core/json';
+import { SERVER_MAINTAINED_COLUMNS } from '../../core/recordPatch';
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -37,28 +39,9 @@ export interface MetadataSources {
   readonly definition: (logicalName: string) => string;
 }
 
-/** Columns Dataverse maintains itself: read-only, and what `system` marks in the model. */
-const SYSTEM_COLUMNS = new Set([
-  'createdon',
-  'modifiedon',
-  'createdby',
-  'modifiedby',
-  'createdonbehalfby',
-  'modifiedonbehalfby',
-  'versionnumber',
-  'owninguser',
-  'owningteam',
-  'owningbusinessunit',
-  'exchangerate',
-]);
-
 const LOOKUP_PROPERTY = /^_(.+)_value$/;
 /** Tables whose `fullname` the server composes. */
 const COMPOSED_FULLNAME = new Set(['contact', 'lead', 'systemuser']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
@@ -66,20 +49,20 @@ function text(value: unknown): string | undefined {
 
 /** `DisplayName.UserLocalizedLabel.Label`, else the first localized label. */
 function labelText(value: unknown): string | undefined {
-  if (!isRecord(value)) return undefined;
-  const user = isRecord(value.UserLocalizedLabel) ? text(value.UserLocalizedLabel.Label) : undefined;
+  if (!isJsonObject(value)) return undefined;
+  const user = isJsonObject(value.UserLocalizedLabel) ? text(value.UserLocalizedLabel.Label) : undefined;
   if (user !== undefined) return user;
   const labels = Array.isArray(value.LocalizedLabels) ? (value.LocalizedLabels as unknown[]) : [];
-  for (const l of labels) if (isRecord(l) && text(l.Label) !== undefined) return text(l.Label);
+  for (const l of labels) if (isJsonObject(l) && text(l.Label) !== undefined) return text(l.Label);
   return undefined;
 }
 
 function options(attribute: Json): OptionDef[] | undefined {
   const set = attribute.OptionSet;
-  if (!isRecord(set) || !Array.isArray(set.Options)) return undefined;
+  if (!isJsonObject(set) || !Array.isArray(set.Options)) return undefined;
   const out: OptionDef[] = [];
   for (const o of set.Options as unknown[]) {
-    if (!isRecord(o) || typeof o.Value !== 'number') continue;
+    if (!isJsonObject(o) || typeof o.Value !== 'number') continue;
     const label = labelText(o.Label) ?? String(o.Value);
     out.push(typeof o.State === 'number' ? { value: o.Value, label, state: o.State } : { value: o.Value, label });
   }
@@ -123,7 +106,7 @@ function columnType(property: Property, attribute: Json | undefined, isCurrency:
 
 function requiredLevel(attribute: Json | undefined): RequiredLevel {
   const level =
-    attribute !== undefined && isRecord(attribute.RequiredLevel) ? attribute.RequiredLevel.Value : undefined;
+    attribute !== undefined && isJsonObject(attribute.RequiredLevel) ? attribute.RequiredLevel.Value : undefined;
   return level === 'SystemRequired' || level === 'ApplicationRequired' || level === 'Recommended' ? level : 'None';
 }
 
@@ -183,12 +166,13 @@ function attributesOf(definition: Json | undefined): Map<string, Json> {
   const map = new Map<string, Json>();
   const list = definition?.Attributes;
   if (!Array.isArray(list)) return map;
-  for (const a of list as unknown[]) if (isRecord(a) && typeof a.LogicalName === 'string') map.set(a.LogicalName, a);
+  for (const a of list as unknown[])
+    if (isJsonObject(a) && typeof a.LogicalName === 'string') map.set(a.LogicalName, a);
   return map;
 }
 
 function makeColumn(name: string, type: ColumnType, attribute: Json | undefined, fields: Partial<Column> = {}): Column {
-  const system = SYSTEM_COLUMNS.has(name);
+  const system = SERVER_MAINTAINED_COLUMNS.has(name);
   const serverSet = attribute?.IsValidForCreate === false && attribute.IsValidForUpdate === false;
   return {
     name,
@@ -299,7 +283,7 @@ function manyToOneColumns(definition: Json | undefined): Map<string, string> {
   const list = definition?.ManyToOneRelationships;
   if (!Array.isArray(list)) return map;
   for (const r of list as unknown[]) {
-    if (!isRecord(r)) continue;
+    if (!isJsonObject(r)) continue;
     const navigation = text(r.ReferencingEntityNavigationPropertyName);
     const attribute = text(r.ReferencingAttribute);
     if (navigation !== undefined && attribute !== undefined) map.set(navigation, attribute);
@@ -312,7 +296,7 @@ function alternateKeys(draft: Draft, problems: Problems, source: MetadataSources
   if (!Array.isArray(list)) return [];
   const keys: AlternateKey[] = [];
   for (const k of list as unknown[]) {
-    if (!isRecord(k)) continue;
+    if (!isJsonObject(k)) continue;
     const name = text(k.LogicalName) ?? text(k.SchemaName);
     const columns = Array.isArray(k.KeyAttributes)
       ? (k.KeyAttributes as unknown[]).filter((c) => typeof c === 'string')
@@ -552,7 +536,7 @@ function depth(model: MetadataModel, draft: Draft): number {
 function nn(draft: Draft, name: string, target: string): ManyToMany {
   const list = draft.definition?.ManyToManyRelationships;
   const found = Array.isArray(list)
-    ? (list as unknown[]).find((r): r is Record<string, unknown> => isRecord(r) && r.SchemaName === name)
+    ? (list as unknown[]).find((r): r is Record<string, unknown> => isJsonObject(r) && r.SchemaName === name)
     : undefined;
   const intersect = text(found?.IntersectEntityName);
   const first = text(found?.Entity1IntersectAttribute);

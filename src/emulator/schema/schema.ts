@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import builtinSchemaJson from './builtinSchema.json';
+import { isJsonObject } from '../../core/json';
 
 /** Dataverse column types, named as makers see them; `AttributeType` and Edm type follow from each. */
 export type ColumnType =
@@ -257,10 +258,6 @@ interface RawSchema {
   manyToMany: ManyToMany[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 class Reader {
   readonly problems: string[] = [];
 
@@ -319,7 +316,7 @@ class Reader {
   }
 
   navigationRef(value: unknown, path: string): NavigationRef | undefined {
-    if (!isRecord(value)) {
+    if (!isJsonObject(value)) {
       this.problems.push(`${path} must be an object with navigation and partner`);
       return undefined;
     }
@@ -329,7 +326,7 @@ class Reader {
   }
 
   column(value: unknown, path: string): RawColumn | undefined {
-    if (!isRecord(value)) {
+    if (!isJsonObject(value)) {
       this.problems.push(`${path} must be an object`);
       return undefined;
     }
@@ -385,7 +382,7 @@ class Reader {
     const options: OptionDef[] = [];
     raw.forEach((item, index) => {
       const p = `${path}.options[${index}]`;
-      if (!isRecord(item)) {
+      if (!isJsonObject(item)) {
         this.problems.push(`${p} must be an object with value and label`);
         return;
       }
@@ -414,7 +411,7 @@ class Reader {
     const targets: LookupTarget[] = [];
     raw.forEach((item, index) => {
       const p = `${path}.targets[${index}]`;
-      if (!isRecord(item)) {
+      if (!isJsonObject(item)) {
         this.problems.push(`${p} must be an object with table, navigation and partner`);
         return;
       }
@@ -427,7 +424,7 @@ class Reader {
   }
 
   table(value: unknown, path: string): RawTable | undefined {
-    if (!isRecord(value)) {
+    if (!isJsonObject(value)) {
       this.problems.push(`${path} must be an object`);
       return undefined;
     }
@@ -442,7 +439,7 @@ class Reader {
     const alternateKeys: AlternateKey[] = [];
     (this.array(value, 'alternateKeys', path) ?? []).forEach((item, index) => {
       const p = `${path}.alternateKeys[${index}]`;
-      if (!isRecord(item)) {
+      if (!isJsonObject(item)) {
         this.problems.push(`${p} must be an object with name and columns`);
         return;
       }
@@ -454,7 +451,7 @@ class Reader {
     const systemNavigation: Partial<Record<SystemNavigationKey, NavigationRef>> = {};
     const rawSystem = value.systemNavigation;
     if (rawSystem !== undefined) {
-      if (!isRecord(rawSystem)) this.problems.push(`${path}.systemNavigation must be an object`);
+      if (!isJsonObject(rawSystem)) this.problems.push(`${path}.systemNavigation must be an object`);
       else {
         for (const [key, ref] of Object.entries(rawSystem)) {
           if (!(SYSTEM_NAVIGATION_KEYS as readonly string[]).includes(key)) {
@@ -491,7 +488,7 @@ class Reader {
   }
 
   schema(value: unknown): RawSchema {
-    if (!isRecord(value)) {
+    if (!isJsonObject(value)) {
       this.problems.push('the file must hold a JSON object with a "tables" array');
       return { tables: [], manyToMany: [] };
     }
@@ -503,7 +500,7 @@ class Reader {
     const manyToMany: ManyToMany[] = [];
     (this.array(value, 'manyToMany', '$') ?? []).forEach((item, index) => {
       const p = `$.manyToMany[${index}]`;
-      if (!isRecord(item)) {
+      if (!isJsonObject(item)) {
         this.problems.push(`${p} must be an object with name, intersect and tables`);
         return;
       }

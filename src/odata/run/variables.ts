@@ -5,6 +5,7 @@
  */
 import type { ODataDocument, TextSpan, VariableDefinition, VariableUse } from '../document/syntax';
 import { encodeQueryValue } from '../url/printer';
+import { isJsonObject } from '../../core/json';
 
 /** What a request named with `# @name label` answered, as later `{{label.…}}` uses read it. */
 export interface NamedResult {
@@ -120,10 +121,6 @@ function headerOf(headers: Readonly<Record<string, string>>, name: string): stri
   return undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Follows `path` into a JSON value. Property names may hold dots (`@odata.etag`,
  * `_x_value@OData.Community.Display.V1.FormattedValue`) while the written path splits at every dot,
@@ -143,7 +140,7 @@ export function lookupPath(
       i++;
       continue;
     }
-    if (!isRecord(current)) return { found: false };
+    if (!isJsonObject(current)) return { found: false };
     let key = '';
     let matched = -1;
     for (let j = i; j < path.length; j++) {
