@@ -12,6 +12,7 @@ import { startEmulator } from '../../../src/emulator/server';
 import type { EmulatorOptions, RunningEmulator } from '../../../src/emulator/server';
 import { writeRealSnapshot } from '../emulator/schema/fixtureSnapshot';
 import { clientFor, rejection } from './helpers';
+import { systemClock } from '../../../src/dataverse/retryPolicy';
 
 /** The snapshot's files by relative path (the manifest without when and where it was taken). */
 function contents(folder: string): Map<string, unknown> {
@@ -50,8 +51,11 @@ describe('dvw env snapshot (dataverse/schemaSnapshot) against the emulator, whic
     onEvent?: (event: ClientEvent) => void,
   ) {
     const lines: string[] = [];
+    // The emulator's limits run on the real clock, so the client waits out Retry-After on it too (a fake clock
+    // would retry at once and be refused every time).
+    const retry = { clock: systemClock };
     const result = await takeSnapshot({
-      client: clientFor(emulator.url, emulator.token, onEvent === undefined ? {} : { onEvent }),
+      client: clientFor(emulator.url, emulator.token, onEvent === undefined ? { retry } : { onEvent, retry }),
       source: webApiRoot(emulator.url),
       folder,
       progress: (line) => lines.push(line),
