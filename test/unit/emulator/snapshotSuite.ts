@@ -18,6 +18,30 @@ import { writeRealSnapshot } from './schema/fixtureSnapshot';
  */
 export const KNOWN_DIFFERENCES: ReadonlyMap<string, string> = new Map([
   [
+    'emulator: bulk operation messages (CreateMultiple, UpdateMultiple, UpsertMultiple, DeleteMultiple) is all or nothing: one failing record fails the request, naming its index, and nothing is written',
+    "the failing record is a too-long account name; account.name's MaxLength is not in the fixture definition",
+  ],
+  [
+    'emulator: bulk operation messages (CreateMultiple, UpdateMultiple, UpsertMultiple, DeleteMultiple) UpsertMultiple answers 204, keyed by @odata.id with an alternate key or the primary key: creates, then updates',
+    'the fixture definitions carry no Keys, so account has no accountnumber alternate key',
+  ],
+  [
+    'emulator metadata endpoints (EntityDefinitions, RelationshipDefinitions) serves /Keys, /OneToManyRelationships, /ManyToOneRelationships and /ManyToManyRelationships with $select and $filter',
+    'the fixture definitions carry no Keys, so account has no ak_accountnumber',
+  ],
+  [
+    'emulator metadata endpoints (EntityDefinitions, RelationshipDefinitions) expands Keys and the relationship collections of one table',
+    'the fixture definitions carry no Keys, so account has no ak_accountnumber',
+  ],
+  [
+    'emulator metadata endpoints (EntityDefinitions, RelationshipDefinitions) serves RelationshipDefinitions, its casts, and one relationship by SchemaName',
+    "the real org names the team N:N 'teammembership_association' (its CSDL), the built-in tables 'teammembership'",
+  ],
+  [
+    'emulator round trip: every acknowledged write reads back exactly (issue 14) writes random values of every column type by the Web API and $batch and reads them back equal, or refuses them with 400 and stores nothing',
+    "the test's expected ranges are the built-in columns'; the fixture has no MinValue/MaxValue for most tables, so a value the built-in schema refuses is accepted there",
+  ],
+  [
     'emulator $batch: Microsoft’s nine examples example 8: without continue-on-error the batch stops at the first failure and answers it',
     "task.subject's MaxLength (200) is unknown: task has no EntityDefinitions in the fixture",
   ],
