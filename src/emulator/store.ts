@@ -513,17 +513,20 @@ export class Store {
   }
 
   /**
-   * Inserts many rows with one statement (seeding thousands of rows at start): they travel as one JSON array of
-   * value lists, which SQLite unpacks, instead of one statement and one binding per value.
+   * Inserts many rows with one statement (seeding thousands of rows at start): the values all rows share are
+   * bound once, and each row's own values travel in one JSON array of value lists that SQLite unpacks, instead
+   * of one statement and one binding per value.
    */
-  insertMany(table: Table, rows: readonly Row[]): void {
+  insertMany(table: Table, shared: Row, rows: readonly Row[]): void {
     if (rows.length === 0) return;
-    // Only the columns some row sets: SQLite reads each value out of its row's JSON text, at a cost that grows
-    // with the row's length.
-    const names = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
-    const values = names.map((_, i) => `"value" ->> ${i}`).join(', ');
-    const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) SELECT ${values} FROM json_each(?)`;
-    this.write(sql, [JSON.stringify(rows.map((row) => names.map((n) => row[n] ?? null)))]);
+    const own = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
+    const common = storedColumns(table).filter((n) => !own.includes(n) && shared[n] !== undefined);
+    const names = [...common, ...own].map(q).join(', ');
+    const values = [...common.map(() => '?'), ...own.map((_, i) => `"value" ->> ${i}`)].join(', ');
+    this.write(`INSERT INTO ${sqlTable(table)} (${names}) SELECT ${values} FROM json_each(?)`, [
+      ...common.map((n) => shared[n] ?? null),
+      JSON.stringify(rows.map((row) => own.map((n) => row[n] ?? null))),
+    ]);
   }
 
   update(table: Table, id: string, changes: Row): void {
