@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Database } from 'node-sqlite3-wasm';
 import type { Statement } from 'node-sqlite3-wasm';
@@ -46,8 +47,31 @@ export function sqlTable(table: Table): string {
   return q(`t_${table.logicalName}`);
 }
 
-export function intersectTable(relationship: ManyToMany): string {
-  return q(`nn_${relationship.intersect}`);
+/**
+ * Where an N:N relationship's pairs are stored, its sides `a` (`tables[0]`) and `b` as quoted column names: the
+ * intersect table itself when the schema has it with its two columns (a snapshot's `accountleads`, which
+ * `accountleadscollection` then reads), else the emulator's own `nn_<intersect>` table.
+ */
+export interface IntersectStorage {
+  readonly table: string;
+  readonly a: string;
+  readonly b: string;
+  /** The intersect table, when the pairs are its rows. */
+  readonly entity: Table | undefined;
+}
+
+export function intersectStorage(schema: Schema, relationship: ManyToMany): IntersectStorage {
+  const entity = schema.tables.get(relationship.intersect);
+  const columns = relationship.intersectColumns;
+  if (entity !== undefined && columns !== undefined && columns.every((c) => entity.columns.has(c))) {
+    return { table: sqlTable(entity), a: q(columns[0]), b: q(columns[1]), entity };
+  }
+  return { table: q(`nn_${relationship.intersect}`), a: '"a"', b: '"b"', entity: undefined };
+}
+
+/** The unquoted SQL name of where an N:N relationship's pairs are stored. */
+function storageName(relationship: ManyToMany, storage: IntersectStorage): string {
+  return storage.entity === undefined ? `nn_${relationship.intersect}` : `t_${storage.entity.logicalName}`;
 }
 
 function sqlType(column: Column): string {
@@ -106,7 +130,7 @@ type StorageOwner = { readonly table: Table; readonly intersect?: never } | { re
 function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | undefined): string[] {
   if (owner.intersect !== undefined) {
     return [
-      `CREATE TABLE IF NOT EXISTS ${intersectTable(owner.intersect)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
+      `CREATE TABLE IF NOT EXISTS ${q(`nn_${owner.intersect.intersect}`)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
     ];
   }
   const { table } = owner;
@@ -217,7 +241,10 @@ export class Store {
     this.db = new Database(path ?? ':memory:');
     this.db.exec('PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
     for (const table of schema.tables.values()) this.owners.set(`t_${table.logicalName}`, { table });
-    for (const m of schema.manyToMany) this.owners.set(`nn_${m.intersect}`, { intersect: m });
+    for (const m of schema.manyToMany) {
+      // Pairs kept in a table of the schema (a snapshot's intersect table) have that table as owner.
+      if (intersectStorage(schema, m).entity === undefined) this.owners.set(`nn_${m.intersect}`, { intersect: m });
+    }
     this.openStorage();
   }
 
@@ -510,6 +537,7 @@ export class Store {
       sql,
       names.map((n) => row[n] ?? null),
     );
+    this.writePointer(table, String(row[table.primaryIdAttribute]));
   }
 
   /**
@@ -534,27 +562,81 @@ export class Store {
     if (names.length === 0) return;
     const sql = `UPDATE ${sqlTable(table)} SET ${names.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q(table.primaryIdAttribute)} = ?`;
     this.write(sql, [...names.map((n) => changes[n] ?? null), id]);
+    this.writePointer(table, id);
   }
 
-  /** Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). */
+  /**
+   * An activity (a table deriving from `activitypointer`) has its row in `activitypointer` too, as Dataverse keeps
+   * one ActivityPointerBase row per activity: `activitypointers` then answers every query on its own storage. The
+   * pointer row is a copy of the activity's common columns, version included, written after every write of it.
+   */
+  private writePointer(table: Table, id: string): void {
+    const copy = this.pointerCopy(table);
+    if (copy !== undefined) this.write(copy, [id]);
+  }
+
+  private readonly pointerCopies = new Map<string, string | undefined>();
+
+  private pointerCopy(table: Table): string | undefined {
+    if (this.pointerCopies.has(table.logicalName)) return this.pointerCopies.get(table.logicalName);
+    const pointer = table.baseType === 'activitypointer' ? this.schema.tables.get('activitypointer') : undefined;
+    let sql: string | undefined;
+    if (pointer !== undefined) {
+      const own = new Set(storedColumns(table));
+      const names = storedColumns(pointer).filter((n) => own.has(n) && n !== pointer.primaryIdAttribute);
+      const key = q(pointer.primaryIdAttribute);
+      sql =
+        `INSERT INTO ${sqlTable(pointer)} (${[key, ...names.map(q)].join(', ')}) ` +
+        `SELECT ${[q(table.primaryIdAttribute), ...names.map(q)].join(', ')} FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ? ` +
+        `ON CONFLICT(${key}) DO UPDATE SET ${names.map((n) => `${q(n)} = excluded.${q(n)}`).join(', ')}`;
+    }
+    this.pointerCopies.set(table.logicalName, sql);
+    return sql;
+  }
+
+  /** The other half of an activity: its `activitypointer` row, or the activity row of a pointer. */
+  private activityHalf(table: Table, id: string): Table | undefined {
+    if (table.baseType === 'activitypointer') return this.schema.tables.get('activitypointer');
+    if (table.logicalName !== 'activitypointer') return undefined;
+    const type = this.get(table, id)?.activitytypecode;
+    const activity = typeof type === 'string' ? this.schema.tables.get(type) : undefined;
+    return activity?.baseType === 'activitypointer' ? activity : undefined;
+  }
+
+  /**
+   * Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). An activity's
+   * pointer row goes with it.
+   */
   delete(table: Table, id: string): boolean {
+    const half = this.activityHalf(table, id);
+    if (!this.deleteRow(table, id)) return false;
+    if (half !== undefined) this.deleteRow(half, id);
+    return true;
+  }
+
+  private deleteRow(table: Table, id: string): boolean {
     if (this.write(`DELETE FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`, [id]) === 0) return false;
+    // Clearing a lookup is a write to that row: it gets a new version, so change tracking reports it. One version
+    // for the whole delete, so that an activity and its pointer row keep equal versions (and ETags).
+    let version: number | undefined;
     for (const other of this.schema.tables.values()) {
       // A table without storage has no rows to clear.
       if (!this.stored.has(`t_${other.logicalName}`)) continue;
       for (const column of other.columns.values()) {
         if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
-        // Clearing the lookup is a write to that row: it gets a new version, so change tracking reports it.
+        version ??= this.nextVersion();
         this.write(
           `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL, "versionnumber" = ? WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
-          [this.nextVersion(), id, table.logicalName],
+          [version, id, table.logicalName],
         );
       }
     }
     for (const m of this.schema.manyToMany) {
-      if (!this.stored.has(`nn_${m.intersect}`)) continue;
-      if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "a" = ?`, [id]);
-      if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "b" = ?`, [id]);
+      const storage = intersectStorage(this.schema, m);
+      if (!this.stored.has(storageName(m, storage))) continue;
+      const { table: pairs, a, b } = storage;
+      if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${a} = ?`, [id]);
+      if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${b} = ?`, [id]);
     }
     return true;
   }
@@ -618,28 +700,27 @@ export class Store {
     return Number(row?.n ?? 0);
   }
 
+  /** Adds the pair (`a` of `tables[0]`, `b` of `tables[1]`); an intersect table's row gets a new key and version. */
   associate(relationship: ManyToMany, a: string, b: string): void {
-    this.write(`INSERT OR IGNORE INTO ${intersectTable(relationship)} ("a", "b") VALUES (?, ?)`, [a, b]);
+    const storage = intersectStorage(this.schema, relationship);
+    const entity = storage.entity;
+    if (entity === undefined) {
+      this.write(`INSERT OR IGNORE INTO ${storage.table} ("a", "b") VALUES (?, ?)`, [a, b]);
+      return;
+    }
+    const [first = '', second = ''] = relationship.intersectColumns ?? [];
+    if (this.findBy(entity, { [first]: a, [second]: b }).length > 0) return;
+    this.insert(entity, {
+      [entity.primaryIdAttribute]: randomUUID(),
+      [first]: a,
+      [second]: b,
+      versionnumber: this.nextVersion(),
+    });
   }
 
   disassociate(relationship: ManyToMany, a: string, b: string): boolean {
-    return this.write(`DELETE FROM ${intersectTable(relationship)} WHERE "a" = ? AND "b" = ?`, [a, b]) > 0;
-  }
-
-  /** Rows of `target` associated with `id` through an N:N relationship, in primary-key order. */
-  related(
-    relationship: ManyToMany,
-    target: Table,
-    id: string,
-    idIsFirst: boolean,
-    limit: number,
-    afterId?: string,
-  ): Row[] {
-    const [mine, theirs] = idIsFirst ? ['"a"', '"b"'] : ['"b"', '"a"'];
-    const after = afterId === undefined ? '' : ` AND t.${q(target.primaryIdAttribute)} > ?`;
-    const sql = `SELECT t.* FROM ${sqlTable(target)} t JOIN ${intersectTable(relationship)} i ON i.${theirs} = t.${q(target.primaryIdAttribute)} WHERE i.${mine} = ?${after} ORDER BY t.${q(target.primaryIdAttribute)} LIMIT ?`;
-    const params: (string | number)[] = afterId === undefined ? [id, limit] : [id, afterId, limit];
-    return toRows(this.cached(sql, (s) => s.all(params)));
+    const storage = intersectStorage(this.schema, relationship);
+    return this.write(`DELETE FROM ${storage.table} WHERE ${storage.a} = ? AND ${storage.b} = ?`, [a, b]) > 0;
   }
 
   /** For bulk seeding: a prepared insert reused for many rows inside one transaction. */

@@ -3,7 +3,7 @@ import { propertyName } from '../csdl';
 import type { Source } from '../engine';
 import { badRequest, methodNotAllowed, notFoundSegment, notValidForRead, recordNotFound } from '../errors';
 import { inexactLiteral } from '../jsonBody';
-import { associate, isGuid, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
+import { associate, checkSettable, isGuid, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
 import type { Reply } from '../reply';
 import type { Column, Table } from '../schema/schema';
 import { isLookupType } from '../schema/schema';
@@ -80,7 +80,7 @@ export function memberRoute(
     if (relationship === undefined) throw notFoundSegment(name);
     source = {
       kind: 'manyToMany',
-      intersect: relationship.intersect,
+      relationship,
       mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
       id,
     };
@@ -158,6 +158,7 @@ function referenceRoute(
   if (method !== 'DELETE') throw methodNotAllowed(method, ['POST', 'PUT', 'DELETE']);
   store.transaction(() => {
     if (navigation.kind === 'single') {
+      checkSettable(table, navigation);
       const column = navigation.column.name;
       updateRecord(service.ctx, table, id, {}, { [column]: null, [`${column}__type`]: null });
       return;

@@ -220,6 +220,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     const baseOf = name.endsWith('_base') && names.has(name.slice(0, -5)) ? name.slice(0, -5) : undefined;
     const type = columnType(property, attribute, names.has(`${name}_base`) || baseOf !== undefined);
     if (type === undefined) continue;
+    // An activity's type is its table, set by the server.
+    const activityType = name === 'activitytypecode' && isActivityType(draft);
     const choices = type === 'choice' || type === 'state' || type === 'status' || type === 'choices';
     const values = choices && attribute !== undefined ? options(attribute) : undefined;
     // Without the option set the values are unknown: the column takes any whole number (or text, for choices).
@@ -230,6 +232,7 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         options: values,
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
+        ...(activityType ? { readOnly: true } : {}),
       }),
     );
   }
@@ -244,6 +247,10 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   if (!draft.columns.has('versionnumber')) {
     draft.columns.set('versionnumber', makeColumn('versionnumber', 'bigint', undefined));
   }
+}
+
+function isActivityType(draft: Draft): boolean {
+  return draft.entity.logicalName === 'activitypointer' || draft.flat.baseType === 'activitypointer';
 }
 
 /** The lookup column behind a single-valued navigation property. */
@@ -266,6 +273,9 @@ function lookupColumn(
     if (navigation.name.startsWith(`${column.name}_`) && column.name.length > (best?.length ?? 0)) best = column.name;
   }
   if (best !== undefined) return best;
+  // An activity's navigation to activitypointer without a constraint (`activityid_activitypointer`) is the 1:1 link
+  // to its own pointer row: the key is the lookup.
+  if (draft.flat.baseType === 'activitypointer' && navigation.type.endsWith('.activitypointer')) return draft.primaryId;
   // Else the base type's own navigation to the same target (`sla_task_sla` → activitypointer's slaid).
   const base = draft.flat.baseType === undefined ? undefined : drafts.get(draft.flat.baseType);
   if (base === undefined) return undefined;
@@ -405,6 +415,7 @@ export function schemaFromMetadata(
       const column = lookupColumn(draft, navigation, relationships, drafts);
       if (target === undefined || column === undefined || !draft.columns.has(column)) continue;
       draft.lookupOf.set(navigation.name, column);
+      if (column === draft.primaryId) continue;
       const list = perColumn.get(column) ?? [];
       perColumn.set(column, list);
       const partner = navigation.partner ?? '';
@@ -461,7 +472,7 @@ export function schemaFromMetadata(
       const partner = other.flat.navigations.find((n) => n.name === navigation.partner);
       if (partner?.collection !== true) continue;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
-      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(draft, navigation.name, target));
+      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(drafts, draft, navigation.name, other));
     }
   }
   // Owner relationships live on the abstract principal type.
@@ -532,13 +543,17 @@ function depth(model: MetadataModel, draft: Draft): number {
   return baseChain(model, draft.entity.type).length;
 }
 
-/** An N:N relationship; the definition names its intersect table and columns, else the relationship name does. */
-function nn(draft: Draft, name: string, target: string): ManyToMany {
+/**
+ * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
+ * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`) is the intersect table, else the
+ * relationship name stands for it.
+ */
+function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, other: Draft): ManyToMany {
+  const target = other.entity.logicalName;
   const list = draft.definition?.ManyToManyRelationships;
   const found = Array.isArray(list)
     ? (list as unknown[]).find((r): r is Record<string, unknown> => isJsonObject(r) && r.SchemaName === name)
     : undefined;
-  const intersect = text(found?.IntersectEntityName);
   const first = text(found?.Entity1IntersectAttribute);
   const second = text(found?.Entity2IntersectAttribute);
   const entity1 = text(found?.Entity1LogicalName);
@@ -546,10 +561,23 @@ function nn(draft: Draft, name: string, target: string): ManyToMany {
     entity1 === undefined || entity1 === draft.entity.logicalName
       ? [draft.entity.logicalName, target]
       : [target, draft.entity.logicalName];
-  return {
-    name,
-    intersect: intersect ?? name.toLowerCase(),
-    tables,
-    ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
-  };
+  const intersect = text(found?.IntersectEntityName);
+  if (intersect !== undefined) {
+    return {
+      name,
+      intersect,
+      tables,
+      ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
+    };
+  }
+  const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
+  const holdsBoth = (d: Draft): boolean =>
+    a !== b &&
+    d.primaryId !== a &&
+    d.primaryId !== b &&
+    [a, b].every((key) => d.flat.properties.some((p) => p.name === key && p.type === 'Edm.Guid'));
+  const candidates = [...drafts.values()].filter(holdsBoth);
+  const only = candidates.length === 1 ? candidates[0] : undefined;
+  if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };
+  return { name, intersect: name.toLowerCase(), tables };
 }
