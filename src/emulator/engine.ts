@@ -410,7 +410,6 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   return columns;
 }
 
-
 /** The `(a,b,nav(c))` part of `@odata.context`. */
 export function contextSelection(selection: Selection): string {
   const parts: string[] = (selection.columns ?? []).map((c) => propertyName(c));
