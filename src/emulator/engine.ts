@@ -391,7 +391,7 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   if (selection.columns === undefined) {
     let columns = allColumns.get(table);
     if (columns === undefined) {
-      columns = [...table.columns.values()].map(named);
+      columns = [...table.columns.values()].filter((c) => c.hidden !== true).map(named);
       allColumns.set(table, columns);
     }
     return columns;
@@ -409,7 +409,6 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   selectedColumnsOf.set(selection, columns);
   return columns;
 }
-
 
 /** The `(a,b,nav(c))` part of `@odata.context`. */
 export function contextSelection(selection: Selection): string {
