@@ -187,6 +187,8 @@ function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
     .end();
   for (const column of table.columns.values()) {
     if (column.name === 'versionnumber' && !table.versionNumberInMetadata) continue;
+    // Declared once, on principal.
+    if (principal && column.name === 'ownerid') continue;
     writeProperty(xml, propertyName(column), edmType(column.type));
   }
   for (const navigation of table.navigations.values()) writeNavigation(xml, schema, navigation);

@@ -304,10 +304,6 @@ export class Engine {
       if (annotations !== undefined) annotate(out, name, column, row, annotations, this.formatter);
       out[name] = jsonValue(column, row[column.name] ?? null);
     }
-    // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-    if (selection.columns === undefined && table.baseType === 'principal') {
-      out.ownerid = row[table.primaryIdAttribute] ?? null;
-    }
     for (const expand of selection.expands) out[expand.name] = this.expand(table, row, expand, out);
     return out;
   }

@@ -118,8 +118,6 @@ export function rowToJson(table: Table, row: Row): Record<string, unknown> {
     if (column.hidden === true) continue;
     out[propertyName(column)] = column.validForRead ? jsonValue(column, row[column.name] ?? null) : null;
   }
-  // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-  if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
   return out;
 }
 

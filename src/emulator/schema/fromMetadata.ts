@@ -205,8 +205,6 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     seen.add(p.name);
   }
   for (const property of draft.flat.properties) {
-    // systemuser and team carry principal's `ownerid` key; their own id column is the primary key.
-    if (draft.flat.baseType === 'principal' && property.name === 'ownerid') continue;
     const lookup = LOOKUP_PROPERTY.exec(property.name)?.[1];
     const name = lookup ?? property.name;
     const attribute = draft.attributes.get(name);
@@ -232,7 +230,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         options: values,
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
-        ...(activityType ? { readOnly: true } : {}),
+        // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
+        ...(activityType || (draft.flat.baseType === 'principal' && name === 'ownerid') ? { readOnly: true } : {}),
       }),
     );
   }

@@ -704,6 +704,10 @@ export function resolve(raw: RawSchema, source: string): Schema {
       ].includes(c.name);
       columns.set(c.name, makeColumn(c, { system, baseOf }));
     }
+    // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
+    if (t.baseType === 'principal' && !columns.has('ownerid')) {
+      columns.set('ownerid', makeColumn(systemColumn('ownerid', 'uniqueidentifier', 'Owner')));
+    }
     resolvedColumns.set(t.logicalName, columns);
   }
 

@@ -239,6 +239,24 @@ describe('emulator records on a real org schema (activities, polymorphic lookups
       assert.equal(mine._owningteam_value, null);
     });
 
+    // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-entitytypes (principal: the
+    // base type of systemuser and team, whose key ownerid they inherit)
+    it('systemusers and teams answer principal’s ownerid (their own id) in $select and $filter', async function () {
+      const team = await get(`teams?$select=name,ownerid&$filter=ownerid eq ${teamId}`);
+      assert.deepEqual(
+        values(team).map((r) => [r.name, r.ownerid, r.teamid]),
+        [['Sales team', teamId, teamId]],
+      );
+      const userId = client.emulator.userId;
+      const user = await get(`systemusers(${userId})?$select=ownerid`);
+      assert.equal(user.ownerid, userId);
+      const ignored = await client.request('PATCH', `teams(${teamId})`, {
+        body: { ownerid: '00000000-0000-0000-0000-000000000001' },
+      });
+      assert.equal(ignored.status, 204);
+      assert.equal((await get(`teams(${teamId})?$select=ownerid`)).ownerid, teamId, 'the server keeps it');
+    });
+
     it('binds a customer lookup to an account or a contact through its typed navigation; each expands only its own target', async function () {
       const parent = await create('contacts', { lastname: 'Parent' });
       const child = await create('contacts', {
