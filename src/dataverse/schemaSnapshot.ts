@@ -5,7 +5,7 @@
  * the same source, skips it. Throttling (429 with Retry-After) is the WebApiClient's retry policy.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WorkbenchError } from '../core/errors';
 import { parseCsdl } from '../metadata/csdl';
@@ -182,4 +182,53 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     `snapshot of ${tables.length} tables written to ${folder}${reused > 0 ? ` (${reused} kept from an earlier run)` : ''}`,
   );
   return { tables: tables.length, reused };
+}
+
+/**
+ * Checks that `folder` holds a finished snapshot before an emulator process is started on it; the emulator
+ * itself then checks every file and names the element at fault.
+ */
+export async function checkSnapshotFolder(folder: string): Promise<SnapshotManifest> {
+  const manifestFile = join(folder, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestFile, 'utf8');
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The folder ${folder} holds no schema snapshot: it has no ${MANIFEST_FILE}. ` +
+        'Take one with "Take Schema Snapshot…" on an environment, or with dvw env snapshot.',
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} cannot be read: ${MANIFEST_FILE} is not valid JSON. Take the snapshot again.`,
+    );
+  }
+  const { manifest, problems } = readManifest(value);
+  if (manifest === undefined) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} cannot be read: in ${MANIFEST_FILE}, ${problems.slice(0, 3).join('; ')}.`,
+    );
+  }
+  if (!manifest.complete) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} did not finish downloading. Take it again into the same folder to resume it.`,
+    );
+  }
+  try {
+    await access(join(folder, METADATA_FILE));
+    return manifest;
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} has no ${METADATA_FILE}. Take the snapshot again.`,
+    );
+  }
 }

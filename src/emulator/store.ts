@@ -69,6 +69,11 @@ export function intersectStorage(schema: Schema, relationship: ManyToMany): Inte
   return { table: q(`nn_${relationship.intersect}`), a: '"a"', b: '"b"', entity: undefined };
 }
 
+/** The unquoted SQL name of where an N:N relationship's pairs are stored. */
+function storageName(relationship: ManyToMany, storage: IntersectStorage): string {
+  return storage.entity === undefined ? `nn_${relationship.intersect}` : `t_${storage.entity.logicalName}`;
+}
+
 function sqlType(column: Column): string {
   switch (column.type) {
     case 'integer':
@@ -107,6 +112,76 @@ export function storedColumns(table: Table): string[] {
     if (isLookupType(column.type)) names.push(`${column.name}__type`);
   }
   return names;
+}
+
+/** The change log's deleted rows (changeTracking.ts reads them; each tracked table's trigger writes them). */
+export const TOMBSTONES = '"_tombstones"';
+
+/** "no such table: t_account" (or "main.t_account"), as SQLite says it when preparing a statement. */
+const MISSING_TABLE = /^no such table: (?:main\.)?(\S+)$/;
+
+/** What a SQL table stores: a table of the schema, or the intersect table of an N:N relationship. */
+type StorageOwner = { readonly table: Table; readonly intersect?: never } | { readonly intersect: ManyToMany };
+
+/**
+ * Statements that create a table's storage (`existing` undefined), or bring one a data file holds up to the
+ * schema (`existing`: its column names). Idempotent.
+ */
+function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | undefined): string[] {
+  if (owner.intersect !== undefined) {
+    return [
+      `CREATE TABLE IF NOT EXISTS ${q(`nn_${owner.intersect.intersect}`)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
+    ];
+  }
+  const { table } = owner;
+  const name = sqlTable(table);
+  const ddl: string[] = [];
+  const definitions = (c: Column): string[] => {
+    const primary = c.name === table.primaryIdAttribute ? ' PRIMARY KEY' : '';
+    const own = `${q(c.name)} ${sqlType(c)}${primary}`;
+    return isLookupType(c.type) ? [own, `${q(`${c.name}__type`)} TEXT`] : [own];
+  };
+  if (existing === undefined) {
+    ddl.push(`CREATE TABLE IF NOT EXISTS ${name} (${[...table.columns.values()].flatMap(definitions).join(', ')})`);
+  } else {
+    // A user schema may add columns to a table that an older data file already holds.
+    for (const c of table.columns.values()) {
+      if (!existing.has(c.name)) ddl.push(`ALTER TABLE ${name} ADD COLUMN ${q(c.name)} ${sqlType(c)}`);
+      if (isLookupType(c.type) && !existing.has(`${c.name}__type`)) {
+        ddl.push(`ALTER TABLE ${name} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
+      }
+    }
+  }
+  const indexed = [
+    ...indexedColumns(table),
+    ...[...table.columns.values()].filter((c) => isLookupType(c.type)).map((c) => c.name),
+  ];
+  for (const column of indexed) {
+    ddl.push(`CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${column}`)} ON ${name} (${q(column)})`);
+  }
+  if (table.changeTracking) {
+    const logical = table.logicalName;
+    ddl.push(
+      `CREATE INDEX IF NOT EXISTS ${q(`ix_${logical}_versionnumber`)} ON ${name} ("versionnumber")`,
+      // The version counter is text in _meta (Store.nextVersion); the trigger advances it the same way, in the
+      // deleting transaction, so a rolled-back delete leaves no tombstone.
+      `CREATE TRIGGER IF NOT EXISTS ${q(`tr_${logical}_tombstone`)} AFTER DELETE ON ${name} BEGIN
+        INSERT OR IGNORE INTO "_meta" ("key", "value") VALUES ('version', '1000');
+        UPDATE "_meta" SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT) WHERE "key" = 'version';
+        INSERT INTO ${TOMBSTONES} ("tablename", "id", "version")
+          VALUES ('${logical}', OLD.${q(table.primaryIdAttribute)}, (SELECT CAST("value" AS INTEGER) FROM "_meta" WHERE "key" = 'version'));
+      END`,
+    );
+  }
+  return ddl;
+}
+
+function finalizeQuietly(statement: Statement): void {
+  try {
+    statement.finalize();
+  } catch {
+    // Finalizing a failed statement reports the same error again; the statement is freed all the same.
+  }
 }
 
 function toRow(result: Record<string, unknown> | null): Row | null {
@@ -149,6 +224,15 @@ export class Store {
   private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
 
+  /** Owner of each table or intersect table's storage, by its SQL name (`t_account`, `nn_teammembership`). */
+  private readonly owners = new Map<string, StorageOwner>();
+  /**
+   * SQL names of the storage this connection has created or found. A creation inside a transaction that is
+   * rolled back leaves a stale name here; the next statement that needs it fails with "no such table" and
+   * `withStorage` creates it again, so the set is a hint, never trusted for correctness.
+   */
+  private readonly stored = new Set<string>();
+
   constructor(
     readonly schema: Schema,
     path?: string,
@@ -156,54 +240,98 @@ export class Store {
     this.ownerFile = path === undefined ? undefined : claimDataFile(path);
     this.db = new Database(path ?? ':memory:');
     this.db.exec('PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
-    this.createTables();
+    for (const table of schema.tables.values()) this.owners.set(`t_${table.logicalName}`, { table });
+    for (const m of schema.manyToMany) {
+      // Pairs kept in a table of the schema (a snapshot's intersect table) have that table as owner.
+      if (intersectStorage(schema, m).entity === undefined) this.owners.set(`nn_${m.intersect}`, { intersect: m });
+    }
+    this.openStorage();
   }
 
-  private createTables(): void {
-    const ddl: string[] = ['CREATE TABLE IF NOT EXISTS "_meta" ("key" TEXT PRIMARY KEY, "value" TEXT)'];
-    for (const table of this.schema.tables.values()) {
-      const columns = [...table.columns.values()].flatMap((c) => {
-        const primary = c.name === table.primaryIdAttribute ? ' PRIMARY KEY' : '';
-        const defs = [`${q(c.name)} ${sqlType(c)}${primary}`];
-        if (isLookupType(c.type)) defs.push(`${q(`${c.name}__type`)} TEXT`);
-        return defs;
-      });
-      ddl.push(`CREATE TABLE IF NOT EXISTS ${sqlTable(table)} (${columns.join(', ')})`);
-      // A user schema may add columns to a table that an older data file already holds.
-      const existing = new Set(
-        this.db.all(`PRAGMA table_info(${sqlTable(table)})`).map((r) => String((r as Record<string, unknown>).name)),
+  /**
+   * Creates what every store has (`_meta`, the change log's tombstones) and brings the tables a data file
+   * already holds up to the schema (columns a `--schema` file added, indexes, change-tracking triggers). Other
+   * tables get their storage when a statement first needs it (`withStorage`): an organization of 900 tables
+   * starts without creating 900 SQL tables.
+   */
+  private openStorage(): void {
+    const ddl: string[] = [
+      'CREATE TABLE IF NOT EXISTS "_meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
+      `CREATE TABLE IF NOT EXISTS ${TOMBSTONES} ("tablename" TEXT NOT NULL, "id" TEXT NOT NULL, "version" INTEGER NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS "ix__tombstones" ON ${TOMBSTONES} ("tablename", "version")`,
+    ];
+    for (const row of this.db.all(`SELECT "name" FROM "sqlite_master" WHERE "type" = 'table'`)) {
+      const name = String((row as Record<string, unknown>).name);
+      const owner = this.owners.get(name);
+      if (owner === undefined) continue;
+      const columns = new Set(
+        this.db.all(`PRAGMA table_info(${q(name)})`).map((r) => String((r as Record<string, unknown>).name)),
       );
-      if (existing.size > 0) {
-        for (const c of table.columns.values()) {
-          if (!existing.has(c.name)) ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(c.name)} ${sqlType(c)}`);
-          if (isLookupType(c.type) && !existing.has(`${c.name}__type`)) {
-            ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
-          }
-        }
-      }
-      for (const name of indexedColumns(table)) {
-        ddl.push(
-          `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${name}`)} ON ${sqlTable(table)} (${q(name)})`,
-        );
-      }
-      for (const c of table.columns.values()) {
-        if (isLookupType(c.type)) {
-          ddl.push(
-            `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${c.name}`)} ON ${sqlTable(table)} (${q(c.name)})`,
-          );
-        }
-      }
-    }
-    for (const m of this.schema.manyToMany) {
-      const storage = intersectStorage(this.schema, m);
-      if (storage.entity !== undefined) continue;
-      ddl.push(
-        `CREATE TABLE IF NOT EXISTS ${storage.table} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
-      );
+      ddl.push(...storageStatements(owner, columns));
+      this.stored.add(name);
     }
     this.transaction(() => {
       for (const statement of ddl) this.db.exec(statement);
     });
+  }
+
+  /**
+   * Runs `work`; when it fails because a table or intersect table of the schema has no storage yet, creates that
+   * storage and runs it again. SQLite reports a missing table when it prepares (or re-prepares) a statement,
+   * before it runs anything, so nothing ran twice. `failed` is told of every failure (to drop a statement that
+   * cannot be reused).
+   */
+  private withStorage<T>(work: () => T, failed: () => void): T {
+    const created = new Set<string>();
+    for (;;) {
+      try {
+        return work();
+      } catch (error) {
+        failed();
+        const name = MISSING_TABLE.exec(error instanceof Error ? error.message : '')?.[1];
+        const owner = name === undefined ? undefined : this.owners.get(name);
+        if (name === undefined || owner === undefined || created.has(name)) throw error;
+        this.createStorage(name, owner);
+        created.add(name);
+      }
+    }
+  }
+
+  private createStorage(name: string, owner: StorageOwner): void {
+    const ddl = storageStatements(owner, undefined);
+    if (this.db.inTransaction) {
+      // Part of the request's transaction: a rollback removes the table again, and the next use recreates it.
+      for (const statement of ddl) this.db.exec(statement);
+    } else {
+      // While writes are set aside the connection is read-only; an empty table changes nothing a reader or the
+      // set-aside writes can see, so a read that needs one may create it.
+      if (this.aside) this.db.exec('PRAGMA query_only = OFF');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        for (const statement of ddl) this.db.exec(statement);
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      } finally {
+        if (this.aside) this.db.exec('PRAGMA query_only = ON');
+      }
+    }
+    this.stored.add(name);
+  }
+
+  /** Runs a cached statement, creating the storage it needs; a failed statement is dropped (see `run`). */
+  private cached<T>(sql: string, use: (statement: Statement) => T): T {
+    let statement: Statement | undefined;
+    return this.withStorage(
+      () => use((statement = this.statement(sql))),
+      () => {
+        if (statement === undefined) return;
+        this.statements.delete(sql);
+        finalizeQuietly(statement);
+        statement = undefined;
+      },
+    );
   }
 
   private statement(sql: string): Statement {
@@ -355,36 +483,18 @@ export class Store {
 
   /**
    * Runs a cached write statement; answers the rows it changed. node-sqlite3-wasm cannot reuse a statement whose
-   * last run failed (its reset reports the old error: "Could not reset statement"), so a failed one is dropped.
+   * last run failed (its reset reports the old error: "Could not reset statement"), so `cached` drops a failed one.
    */
   private run(sql: string, params: StoredValue[]): number {
-    const statement = this.statement(sql);
-    try {
-      return statement.run(params).changes;
-    } catch (error) {
-      this.statements.delete(sql);
-      try {
-        statement.finalize();
-      } catch {
-        // Finalizing reports the same error again; the statement is freed all the same.
-      }
-      throw error;
-    }
+    return this.cached(sql, (statement) => statement.run(params).changes);
   }
 
   get inTransaction(): boolean {
     return this.db.inTransaction;
   }
 
-  /** Schema statements of other modules (the change log's tables and triggers), run once at start. */
-  execSchema(statements: readonly string[]): void {
-    this.transaction(() => {
-      for (const statement of statements) this.db.exec(statement);
-    });
-  }
-
   getMeta(key: string): string | undefined {
-    const row = this.statement('SELECT "value" FROM "_meta" WHERE "key" = ?').get([key]);
+    const row = this.cached('SELECT "value" FROM "_meta" WHERE "key" = ?', (s) => s.get([key]));
     const value = row === null ? undefined : (row as Record<string, unknown>).value;
     return typeof value === 'string' ? value : undefined;
   }
@@ -398,20 +508,26 @@ export class Store {
 
   /** Dataverse's row version is one counter for the whole organization. */
   nextVersion(): number {
-    const next = Number(this.getMeta('version') ?? '1000') + 1;
-    this.setMeta('version', String(next));
-    return next;
+    return this.reserveVersions(1);
+  }
+
+  /** Takes `count` consecutive row versions at once; answers the first. */
+  reserveVersions(count: number): number {
+    const first = Number(this.getMeta('version') ?? '1000') + 1;
+    this.setMeta('version', String(first + count - 1));
+    return first;
   }
 
   get(table: Table, id: string): Row | null {
-    return toRow(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).get([id]));
+    const sql = `SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    return toRow(this.cached(sql, (s) => s.get([id])));
   }
 
   findBy(table: Table, values: Readonly<Record<string, StoredValue>>): Row[] {
     const names = Object.keys(values);
     const where = names.map((n) => (values[n] === null ? `${q(n)} IS NULL` : `${q(n)} = ?`)).join(' AND ');
     const params = names.map((n) => values[n]).filter((v): v is string | number => v !== null && v !== undefined);
-    return toRows(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`).all(params));
+    return toRows(this.cached(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`, (s) => s.all(params)));
   }
 
   insert(table: Table, row: Row): void {
@@ -426,6 +542,23 @@ export class Store {
       names.map((n) => row[n] ?? null),
     );
     this.writePointer(table, String(row[table.primaryIdAttribute]));
+  }
+
+  /**
+   * Inserts many rows with one statement (seeding thousands of rows at start): the values all rows share are
+   * bound once, and each row's own values travel in one JSON array of value lists that SQLite unpacks, instead
+   * of one statement and one binding per value.
+   */
+  insertMany(table: Table, shared: Row, rows: readonly Row[]): void {
+    if (rows.length === 0) return;
+    const own = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
+    const common = storedColumns(table).filter((n) => !own.includes(n) && shared[n] !== undefined);
+    const names = [...common, ...own].map(q).join(', ');
+    const values = [...common.map(() => '?'), ...own.map((_, i) => `"value" ->> ${i}`)].join(', ');
+    this.write(`INSERT INTO ${sqlTable(table)} (${names}) SELECT ${values} FROM json_each(?)`, [
+      ...common.map((n) => shared[n] ?? null),
+      JSON.stringify(rows.map((row) => own.map((n) => row[n] ?? null))),
+    ]);
   }
 
   update(table: Table, id: string, changes: Row): void {
@@ -491,6 +624,8 @@ export class Store {
     // for the whole delete, so that an activity and its pointer row keep equal versions (and ETags).
     let version: number | undefined;
     for (const other of this.schema.tables.values()) {
+      // A table without storage has no rows to clear.
+      if (!this.stored.has(`t_${other.logicalName}`)) continue;
       for (const column of other.columns.values()) {
         if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
         version ??= this.nextVersion();
@@ -501,7 +636,9 @@ export class Store {
       }
     }
     for (const m of this.schema.manyToMany) {
-      const { table: pairs, a, b } = intersectStorage(this.schema, m);
+      const storage = intersectStorage(this.schema, m);
+      if (!this.stored.has(storageName(m, storage))) continue;
+      const { table: pairs, a, b } = storage;
       if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${a} = ?`, [id]);
       if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${b} = ?`, [id]);
     }
@@ -525,30 +662,42 @@ export class Store {
       params.push(afterId);
     }
     const sql = `SELECT * FROM ${sqlTable(table)}${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${q(table.primaryIdAttribute)} LIMIT ?`;
-    return toRows(this.statement(sql).all([...params, limit]));
+    return toRows(this.cached(sql, (s) => s.all([...params, limit])));
   }
 
   /** Runs a read-only query (built with parameters, never with values in the text). */
   all(sql: string, params: readonly (string | number | null)[]): Row[] {
     // The query compilers bound what a request asks for (limits.ts); this holds for every query they build.
     if (params.length > MAX_SQL_VALUES) throw limitExceeded('values in the query', params.length, MAX_SQL_VALUES);
-    let statement = this.queries.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      if (this.queries.size >= 256) {
-        const [oldest, old] = this.queries.entries().next().value ?? [];
-        if (oldest !== undefined && old !== undefined) {
-          this.queries.delete(oldest);
-          old.finalize();
-        }
-      }
-    } else this.queries.delete(sql);
-    this.queries.set(sql, statement);
-    return toRows(statement.all([...params]));
+    let statement: Statement | undefined;
+    const rows = this.withStorage(
+      () => {
+        statement = this.queries.get(sql);
+        if (statement === undefined) {
+          statement = this.db.prepare(sql);
+          if (this.queries.size >= 256) {
+            const [oldest, old] = this.queries.entries().next().value ?? [];
+            if (oldest !== undefined && old !== undefined) {
+              this.queries.delete(oldest);
+              old.finalize();
+            }
+          }
+        } else this.queries.delete(sql);
+        this.queries.set(sql, statement);
+        return statement.all([...params]);
+      },
+      () => {
+        if (statement === undefined) return;
+        this.queries.delete(sql);
+        finalizeQuietly(statement);
+        statement = undefined;
+      },
+    );
+    return toRows(rows);
   }
 
   count(table: Table): number {
-    const row = this.statement(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`).get() as Record<
+    const row = this.cached(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`, (s) => s.get()) as Record<
       string,
       unknown
     > | null;
