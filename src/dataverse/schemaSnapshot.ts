@@ -4,9 +4,9 @@
  * file is written whole (temporary file, then rename), and a run that finds a table's file already there, for
  * the same source, skips it. Throttling (429 with Retry-After) is the WebApiClient's retry policy.
  */
-import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeWholeFile } from './wholeFile';
 import { WorkbenchError } from '../core/errors';
 import { parseCsdl } from '../metadata/csdl';
 import type { SnapshotManifest, SnapshotTable } from '../metadata/schemaSnapshot';
@@ -53,14 +53,6 @@ const OPTION_SET_CASTS: ReadonlyMap<string, string> = new Map([
 ]);
 
 const EXPAND = 'Attributes,Keys,OneToManyRelationships,ManyToOneRelationships,ManyToManyRelationships';
-
-/** Written to a temporary file and renamed: an interrupted run never leaves half a file. */
-async function writeWhole(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, text, 'utf8');
-  await rename(temporary, file);
-}
 
 async function readJsonIfAny(file: string): Promise<unknown> {
   try {
@@ -158,8 +150,8 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     complete,
     tables,
   });
-  await writeWhole(manifestFile, `${JSON.stringify(manifest(false), null, 2)}\n`);
-  await writeWhole(join(folder, METADATA_FILE), trimCsdl(response.body, model, kept));
+  await writeWholeFile(manifestFile, `${JSON.stringify(manifest(false), null, 2)}\n`);
+  await writeWholeFile(join(folder, METADATA_FILE), trimCsdl(response.body, model, kept));
 
   let reused = 0;
   let index = 0;
@@ -175,9 +167,9 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     }
     progress(`[${index}/${tables.length}] ${table.logicalName}`);
     const definition = await downloadDefinition(client, table.logicalName, signal);
-    await writeWhole(file, `${JSON.stringify(definition, null, 2)}\n`);
+    await writeWholeFile(file, `${JSON.stringify(definition, null, 2)}\n`);
   }
-  await writeWhole(manifestFile, `${JSON.stringify(manifest(true), null, 2)}\n`);
+  await writeWholeFile(manifestFile, `${JSON.stringify(manifest(true), null, 2)}\n`);
   progress(
     `snapshot of ${tables.length} tables written to ${folder}${reused > 0 ? ` (${reused} kept from an earlier run)` : ''}`,
   );

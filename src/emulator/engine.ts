@@ -304,10 +304,6 @@ export class Engine {
       if (annotations !== undefined) annotate(out, name, column, row, annotations, this.formatter);
       out[name] = jsonValue(column, row[column.name] ?? null);
     }
-    // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-    if (selection.columns === undefined && table.baseType === 'principal') {
-      out.ownerid = row[table.primaryIdAttribute] ?? null;
-    }
     for (const expand of selection.expands) out[expand.name] = this.expand(table, row, expand, out);
     return out;
   }
@@ -391,7 +387,7 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   if (selection.columns === undefined) {
     let columns = allColumns.get(table);
     if (columns === undefined) {
-      columns = [...table.columns.values()].map(named);
+      columns = [...table.columns.values()].filter((c) => c.hidden !== true).map(named);
       allColumns.set(table, columns);
     }
     return columns;

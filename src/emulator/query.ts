@@ -197,7 +197,8 @@ export function findColumn(table: Table, name: string): Column | undefined {
   const lookup = /^_([a-z0-9_]+)_value$/.exec(name);
   if (lookup?.[1] !== undefined) {
     const column = table.columns.get(lookup[1]);
-    if (column !== undefined && isLookupType(column.type)) return column;
+    // A hidden lookup has no `_x_value` property in $metadata.
+    if (column !== undefined && isLookupType(column.type) && column.hidden !== true) return column;
   }
   return undefined;
 }

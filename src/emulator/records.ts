@@ -115,10 +115,9 @@ export function jsonValue(column: Column, value: StoredValue): unknown {
 export function rowToJson(table: Table, row: Row): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': etag(row) };
   for (const column of table.columns.values()) {
+    if (column.hidden === true) continue;
     out[propertyName(column)] = column.validForRead ? jsonValue(column, row[column.name] ?? null) : null;
   }
-  // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-  if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
   return out;
 }
 
@@ -330,8 +329,17 @@ function unknownProperty(table: Table, name: string): DataverseHttpError {
 }
 
 function setLookup(values: Row, column: Column, target: ParsedReference | null): void {
-  values[column.name] = target?.id ?? null;
-  values[`${column.name}__type`] = target?.table.logicalName ?? null;
+  Object.assign(values, lookupValues(column, target));
+}
+
+/**
+ * The stored values of a lookup pointing at `target` (null clears it): the id, and the table beside it. A plain
+ * Guid column behind a navigation (`stageid` of `stageid_processstage`) keeps the id only.
+ */
+export function lookupValues(column: Column, target: { readonly table: Table; readonly id: string } | null): Row {
+  const values: Row = { [column.name]: target?.id ?? null };
+  if (isLookupType(column.type)) values[`${column.name}__type`] = target?.table.logicalName ?? null;
+  return values;
 }
 
 /**
@@ -551,7 +559,7 @@ export function associate(
     checkSettable(table, navigation);
     const column = navigation.column;
     checkLookupTarget(column, navigation.target, ref, ctx);
-    updateRecord(ctx, table, id, {}, { [column.name]: ref.id, [`${column.name}__type`]: ref.table.logicalName });
+    updateRecord(ctx, table, id, {}, lookupValues(column, ref));
     return;
   }
   if (navigation.kind === 'collection') {
@@ -559,13 +567,10 @@ export function associate(
       throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
     }
     if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
-    updateRecord(
-      ctx,
-      ref.table,
-      ref.id,
-      {},
-      { [navigation.column]: id, [`${navigation.column}__type`]: table.logicalName },
-    );
+    const column = ref.table.columns.get(navigation.column);
+    if (column === undefined) throw unknownProperty(table, navigationName);
+    checkSettable(ref.table, { name: navigation.partner, column });
+    updateRecord(ctx, ref.table, ref.id, {}, lookupValues(column, { table, id }));
     return;
   }
   const relationship = ctx.schema.manyToMany.find((m) => m.name === navigation.name);

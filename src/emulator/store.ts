@@ -532,6 +532,10 @@ export class Store {
 
   insert(table: Table, row: Row): void {
     const names = storedColumns(table);
+    // systemuser and team inherit the key `ownerid` from principal: Dataverse answers it beside their own id.
+    if (table.baseType === 'principal' && table.columns.has('ownerid')) {
+      row = { ...row, ownerid: row[table.primaryIdAttribute] ?? null };
+    }
     const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
     this.write(
       sql,

@@ -27,7 +27,7 @@ import type {
   Schema,
   Table,
 } from './schema';
-import { SchemaError } from './schema';
+import { isLookupType, SchemaError } from './schema';
 import { isJsonObject } from '../../core/json';
 import { SERVER_MAINTAINED_COLUMNS } from '../../core/recordPatch';
 
@@ -205,8 +205,6 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     seen.add(p.name);
   }
   for (const property of draft.flat.properties) {
-    // systemuser and team carry principal's `ownerid` key; their own id column is the primary key.
-    if (draft.flat.baseType === 'principal' && property.name === 'ownerid') continue;
     const lookup = LOOKUP_PROPERTY.exec(property.name)?.[1];
     const name = lookup ?? property.name;
     const attribute = draft.attributes.get(name);
@@ -232,7 +230,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         options: values,
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
-        ...(activityType ? { readOnly: true } : {}),
+        // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
+        ...(activityType || (draft.flat.baseType === 'principal' && name === 'ownerid') ? { readOnly: true } : {}),
       }),
     );
   }
@@ -249,6 +248,17 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   }
 }
 
+/**
+ * A navigation with no lookup column behind it in `$metadata` (`incident.responsiblecontactid`: Dataverse leaves
+ * the attribute out of the CSDL, not the relationship): a hidden lookup column named after the navigation holds it.
+ */
+function hiddenLookup(draft: Draft, navigation: NavigationProperty): string | undefined {
+  const name = navigation.name.toLowerCase();
+  if (draft.columns.has(name)) return undefined;
+  draft.columns.set(name, makeColumn(name, 'lookup', draft.attributes.get(name), { hidden: true, readOnly: false }));
+  return name;
+}
+
 function isActivityType(draft: Draft): boolean {
   return draft.entity.logicalName === 'activitypointer' || draft.flat.baseType === 'activitypointer';
 }
@@ -263,8 +273,15 @@ function lookupColumn(
   const constraint = navigation.referentialConstraints[0];
   const fromConstraint = constraint === undefined ? undefined : LOOKUP_PROPERTY.exec(constraint.property)?.[1];
   if (fromConstraint !== undefined) return fromConstraint;
+  // A constraint on a plain Guid property (`stageid_processstage` on `stageid`): that column holds the key.
+  if (constraint !== undefined && draft.columns.get(constraint.property)?.type === 'uniqueidentifier') {
+    return constraint.property;
+  }
   const fromDefinition = relationships.get(navigation.name);
   if (fromDefinition !== undefined) return fromDefinition;
+  // A navigation named as its lookup (`bulkoperationlog.bulkoperationid` beside `_bulkoperationid_value`).
+  const same = draft.columns.get(navigation.name);
+  if (same !== undefined && isLookupType(same.type)) return same.name;
   // Navigations to derived types (activities) carry no constraint in Dataverse's CSDL; their names start with
   // the lookup's logical name (`regardingobjectid_task_actioncard`).
   let best: string | undefined;
@@ -412,8 +429,9 @@ export function schemaFromMetadata(
     for (const navigation of draft.flat.navigations) {
       if (navigation.collection) continue;
       const target = localTypeName(model, navigation.type);
-      const column = lookupColumn(draft, navigation, relationships, drafts);
-      if (target === undefined || column === undefined || !draft.columns.has(column)) continue;
+      if (target === undefined || (target !== 'principal' && !drafts.has(target))) continue;
+      const column = lookupColumn(draft, navigation, relationships, drafts) ?? hiddenLookup(draft, navigation);
+      if (column === undefined || !draft.columns.has(column)) continue;
       draft.lookupOf.set(navigation.name, column);
       if (column === draft.primaryId) continue;
       const list = perColumn.get(column) ?? [];

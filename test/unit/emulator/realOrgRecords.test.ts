@@ -22,6 +22,7 @@ const TABLES = [
   'phonecall',
   'appointment',
   'accountleads',
+  'processstage',
 ];
 
 describe('emulator records on a real org schema (activities, polymorphic lookups, N:N)', function () {
@@ -238,6 +239,24 @@ describe('emulator records on a real org schema (activities, polymorphic lookups
       assert.equal(mine._owningteam_value, null);
     });
 
+    // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-entitytypes (principal: the
+    // base type of systemuser and team, whose key ownerid they inherit)
+    it('systemusers and teams answer principal’s ownerid (their own id) in $select and $filter', async function () {
+      const team = await get(`teams?$select=name,ownerid&$filter=ownerid eq ${teamId}`);
+      assert.deepEqual(
+        values(team).map((r) => [r.name, r.ownerid, r.teamid]),
+        [['Sales team', teamId, teamId]],
+      );
+      const userId = client.emulator.userId;
+      const user = await get(`systemusers(${userId})?$select=ownerid`);
+      assert.equal(user.ownerid, userId);
+      const ignored = await client.request('PATCH', `teams(${teamId})`, {
+        body: { ownerid: '00000000-0000-0000-0000-000000000001' },
+      });
+      assert.equal(ignored.status, 204);
+      assert.equal((await get(`teams(${teamId})?$select=ownerid`)).ownerid, teamId, 'the server keeps it');
+    });
+
     it('binds a customer lookup to an account or a contact through its typed navigation; each expands only its own target', async function () {
       const parent = await create('contacts', { lastname: 'Parent' });
       const child = await create('contacts', {
@@ -387,6 +406,48 @@ describe('emulator records on a real org schema (activities, polymorphic lookups
         body: { '@odata.id': `contacts(${contact})` },
       });
       assert.equal(response.status, 400);
+    });
+  });
+
+  // Navigations the real $metadata declares without a `_x_value` lookup property behind them: Dataverse serves the
+  // navigation (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-navigation-properties).
+  describe('navigations without a lookup property in $metadata (loader gap)', function () {
+    it('incident.responsiblecontactid binds, navigates, expands and clears, with no _responsiblecontactid_value property', async function () {
+      const account = await create('accounts', { name: 'Case customer' });
+      const contact = await create('contacts', { lastname: 'Responsible' });
+      const incident = await create('incidents', {
+        title: 'A case',
+        'customerid_account@odata.bind': `/accounts(${account})`,
+        'responsiblecontactid@odata.bind': `/contacts(${contact})`,
+      });
+      const expanded = await get(`incidents(${incident})?$select=title&$expand=responsiblecontactid($select=lastname)`);
+      assert.equal((expanded.responsiblecontactid as Record<string, unknown>).lastname, 'Responsible');
+      assert.equal((await get(`incidents(${incident})/responsiblecontactid?$select=lastname`)).contactid, contact);
+      const back = await get(`contacts(${contact})/contact_as_responsible_contact?$select=title`);
+      assert.deepEqual(
+        values(back).map((r) => r.incidentid),
+        [incident],
+      );
+      const whole = await get(`incidents(${incident})`);
+      assert.ok(!('_responsiblecontactid_value' in whole), 'the property is not in $metadata, so not in the row');
+      assert.equal(
+        (await client.request('GET', `incidents(${incident})?$select=_responsiblecontactid_value`)).status,
+        400,
+      );
+      assert.equal((await client.request('DELETE', `incidents(${incident})/responsiblecontactid/$ref`)).status, 204);
+      const cleared = await get(`incidents(${incident})?$select=title&$expand=responsiblecontactid($select=lastname)`);
+      assert.equal(cleared.responsiblecontactid, null);
+    });
+
+    it('account.stageid_processstage stands on the plain Guid property stageid (its referential constraint)', async function () {
+      const stage = await create('processstages', { stagename: 'Qualify' });
+      const account = await create('accounts', {
+        name: 'Staged',
+        'stageid_processstage@odata.bind': `/processstages(${stage})`,
+      });
+      const read = await get(`accounts(${account})?$select=stageid&$expand=stageid_processstage($select=stagename)`);
+      assert.equal(read.stageid, stage);
+      assert.equal((read.stageid_processstage as Record<string, unknown>).stagename, 'Qualify');
     });
   });
 });
