@@ -25,8 +25,11 @@ export interface ResolvedTable {
 /** A table named by logical name or entity set name, any case; unknown names are refused with suggestions. */
 export function resolveTable(index: MetadataIndex, name: string): ResolvedTable {
   const wanted = name.trim();
-  const byType = index.findEntityType(wanted).match;
-  const bySet = index.findEntitySet(wanted).match;
+  // Exact names first: a miss of `find…` scores every name of the model for suggestions, which was
+  // most of a call's time on real metadata ('account' is no entity set, 'accounts' no entity type).
+  const exactSet = index.entitySet(wanted);
+  const byType = exactSet === undefined ? index.findEntityType(wanted).match : undefined;
+  const bySet = exactSet ?? (byType === undefined ? index.findEntitySet(wanted).match : undefined);
   const type = byType ?? (bySet === undefined ? undefined : index.entityTypeOfSet(bySet));
   const set = bySet ?? (byType === undefined ? undefined : index.entitySetOf(byType));
   if (type !== undefined && set !== undefined) return { type, set };
