@@ -37,10 +37,17 @@ const ENTITY_SELECT =
 const ATTRIBUTE_SELECT = 'LogicalName,AttributeType,DisplayName,Description,RequiredLevel';
 /**
  * Choices and lookup targets live on derived attribute types, which `$expand=Attributes` cannot reach:
- * each needs a request on a cast segment. Their answers are merged into the attributes by name.
+ * each needs a request on a cast segment (there is no cast to their base, EnumAttributeMetadata). Their
+ * answers are merged into the attributes by name. State and Status option sets are never global; a
+ * Boolean's has TrueOption and FalseOption ("Query table definitions using the Web API", retrieve
+ * attributes: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
  */
 const ATTRIBUTE_CASTS = [
   'PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
+  'MultiSelectPicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
+  'StateAttributeMetadata?$select=LogicalName&$expand=OptionSet',
+  'StatusAttributeMetadata?$select=LogicalName&$expand=OptionSet',
+  'BooleanAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
   'LookupAttributeMetadata?$select=LogicalName,Targets',
 ];
 
