@@ -35,6 +35,8 @@ const HEADER = 'dvw-metadata-cache-file';
 const ENTITY_SELECT =
   'LogicalName,SchemaName,EntitySetName,DisplayName,Description,PrimaryIdAttribute,PrimaryNameAttribute,IsCustomEntity';
 const ATTRIBUTE_SELECT = 'LogicalName,AttributeType,DisplayName,Description,RequiredLevel';
+/** Alternate keys ride along in the same request (EntityKeyMetadata). */
+const KEY_SELECT = 'LogicalName,KeyAttributes,EntityKeyIndexStatus';
 /**
  * Choices and lookup targets live on derived attribute types, which `$expand=Attributes` cannot reach:
  * each needs a request on a cast segment (there is no cast to their base, EnumAttributeMetadata). Their
@@ -126,7 +128,7 @@ export class MetadataCache {
   private async enrich(logicalName: string, signal: AbortSignal | undefined): Promise<void> {
     const path =
       `EntityDefinitions(LogicalName='${logicalName}')?$select=${ENTITY_SELECT}` +
-      `&$expand=Attributes($select=${ATTRIBUTE_SELECT})`;
+      `&$expand=Attributes($select=${ATTRIBUTE_SELECT}),Keys($select=${KEY_SELECT})`;
     const json = await this.client.get(path, signal === undefined ? {} : { signal });
     const extras = await Promise.all(ATTRIBUTE_CASTS.map((cast) => this.castAttributes(logicalName, cast, signal)));
     const current = this.current;

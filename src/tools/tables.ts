@@ -131,6 +131,34 @@ function localType(index: MetadataIndex, qualified: string): string {
   return index.localName(qualified) ?? qualified;
 }
 
+/**
+ * The alternate keys EntityDefinitions gave, with how to address a record by the first usable one
+ * ("Use an alternate key to reference a record":
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-alternate-key-reference-record).
+ * A lookup column of a key is named `_x_value` in the URL; only an Active key's index can be used.
+ */
+function alternateKeysText(index: MetadataIndex, { type, set }: ResolvedTable): string | undefined {
+  const keys = type.info?.alternateKeys;
+  if (keys === undefined) return undefined;
+  if (keys.length === 0) return 'Alternate keys: none.';
+  const urlName = (column: string): string =>
+    index.property(type, column) === undefined && index.property(type, `_${column}_value`) !== undefined
+      ? `_${column}_value`
+      : column;
+  const listed = keys.map(
+    (k) =>
+      `${k.name} (${k.columns.join(', ')}${k.status === undefined || k.status === 'Active' ? '' : `; index ${k.status}, not usable yet`})`,
+  );
+  const usable = keys.find((k) => k.status === undefined || k.status === 'Active');
+  const example =
+    usable === undefined
+      ? ''
+      : ` Read or upsert one by key: ${set.name}(${usable.columns
+          .map((c) => `${urlName(c)}=${index.property(type, urlName(c))?.type === 'Edm.String' ? "'…'" : '…'}`)
+          .join(',')}).`;
+  return `Alternate keys: ${listed.join('; ')}.${example}`;
+}
+
 /** The table's columns, lookups and relationships, filtered by `columns` and cut to the budget. */
 export function describeTable(
   index: MetadataIndex,
@@ -156,6 +184,8 @@ export function describeTable(
   lines.push(
     `Primary key: ${key.join(', ') || '(none)'}${info?.primaryNameAttribute === undefined ? '' : `; primary name column: ${info.primaryNameAttribute}`}. Read one: GET ${set.name}(<id>).`,
   );
+  const keys = alternateKeysText(index, table);
+  if (keys !== undefined) lines.push(keys);
   if (note !== undefined) lines.push(note);
   const properties = index.properties(type);
   const shownProperties = properties.filter((p) => matches(p.name, p.info?.displayName));

@@ -135,6 +135,12 @@ describe('dvw mcp (the SDK client over stdio, against the emulator)', function (
     );
     assert.match(text, /^_primarycontactid_value \| .*lookup → contact; set with primarycontactid@odata\.bind/m);
     assert.match(text, /^primarycontactid → contact \(one\)$/m);
+    // EntityDefinitions Keys; "Use an alternate key to reference a record":
+    // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-alternate-key-reference-record
+    assert.match(
+      text,
+      /^Alternate keys: ak_accountnumber \(accountnumber\)\. Read or upsert one by key: accounts\(accountnumber='…'\)\.$/m,
+    );
   });
 
   // State, Status and Boolean options come from their casts ("Query table definitions using the Web API":
