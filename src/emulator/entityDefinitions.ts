@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ExpandItem, ExpressionNode, NameSegment, ODataUrl, SelectClause } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, guessed, notFoundSegment } from './errors';
-import type { Column, ColumnType, Schema, Table } from './schema/schema';
+import type { Column, ColumnType, OptionDef, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import {
   ATTRIBUTE_PROPERTIES,
@@ -84,26 +84,36 @@ function schemaName(logicalName: string): string {
 }
 
 function optionSet(table: Table, column: Column): Json {
-  return {
+  const option = (o: OptionDef): Json => ({
+    Value: o.value,
+    Label: label(o.label, `${table.logicalName}.${column.name}.${o.value}`),
+    Description: label('', `${table.logicalName}.${column.name}.${o.value}.d`),
+    Color: null,
+    IsManaged: true,
+    ExternalValue: null,
+    MetadataId: null,
+    HasChanged: null,
+    ...(o.state === undefined ? {} : { State: o.state }),
+  });
+  const set = {
     MetadataId: metadataId(`optionset:${table.logicalName}.${column.name}`),
     HasChanged: null,
     IsCustomOptionSet: false,
     IsGlobal: false,
     IsManaged: true,
     Name: `${table.logicalName}_${column.name}`,
-    OptionSetType: column.type === 'state' ? 'State' : column.type === 'status' ? 'Status' : 'Picklist',
-    Options: (column.options ?? []).map((o) => ({
-      Value: o.value,
-      Label: label(o.label, `${table.logicalName}.${column.name}.${o.value}`),
-      Description: label('', `${table.logicalName}.${column.name}.${o.value}.d`),
-      Color: null,
-      IsManaged: true,
-      ExternalValue: null,
-      MetadataId: null,
-      HasChanged: null,
-      ...(o.state === undefined ? {} : { State: o.state }),
-    })),
   };
+  const options = column.options ?? [];
+  if (column.type === 'boolean') {
+    // A BooleanOptionSetMetadata: its two labels as FalseOption and TrueOption, no Options list.
+    const pick = (value: number): Json | null => {
+      const found = options.find((o) => o.value === value);
+      return found === undefined ? null : option(found);
+    };
+    return { ...set, OptionSetType: 'Boolean', TrueOption: pick(1), FalseOption: pick(0) };
+  }
+  const type = column.type === 'state' ? 'State' : column.type === 'status' ? 'Status' : 'Picklist';
+  return { ...set, OptionSetType: type, Options: options.map(option) };
 }
 
 /** The attribute's option set as the snapshot holds it (a global one's too), else the emulator's own. */
