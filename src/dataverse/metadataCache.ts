@@ -190,11 +190,16 @@ export class MetadataCache {
 
   private async writeDisk(loaded: LoadedMetadata): Promise<void> {
     await mkdir(this.directory, { recursive: true });
-    // Write then rename: a reader (another window, `dvw`) never sees half a file.
-    const temporary = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temporary, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`, 'utf8');
-    await rename(temporary, this.file);
+    await writeMetadataCacheFile(this.file, loaded);
   }
+}
+
+/** Writes the file `readMetadataCacheFile` reads (the language server's `cachePath`). */
+export async function writeMetadataCacheFile(file: string, loaded: LoadedMetadata): Promise<void> {
+  // Write then rename: a reader (another window, `dvw`) never sees half a file.
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temporary, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`, 'utf8');
+  await rename(temporary, file);
 }
 
 /**
