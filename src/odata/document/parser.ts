@@ -116,6 +116,8 @@ class DocumentParser {
   private readonly diagnostics: DocumentDiagnostic[] = [];
   private readonly uses: VariableUse[] = [];
   private readonly names: RequestName[] = [];
+  /** The headers of the request being read (a batch's requests are read after their batch's headers). */
+  private readonly headerScratch: Header[] = [];
   // Caches for the variable scanner, so a line with many `{{` stays linear.
   private nextClose = -2;
   private nextOpen = -1;
@@ -441,7 +443,9 @@ class DocumentParser {
     const url = this.parseUrl(urlStart, urlEnd);
     const requestLineSpan = { start: lineSpan.start, end: urlEnd };
 
-    const headers: Header[] = [];
+    // Gathered on a scratch list, then copied at their number: one header's list is not 17 slots.
+    const scratch = this.headerScratch;
+    scratch.length = 0;
     let lastEnd = urlEnd;
     for (; next < end; next++) {
       const kind = this.kindOf(next);
@@ -456,7 +460,7 @@ class DocumentParser {
       if (c === 123 || c === 91 || c === 60) break;
       const header = this.parseHeader(next);
       if (header) {
-        headers.push(header);
+        scratch.push(header);
         lastEnd = header.span.end;
       } else {
         this.report('invalidHeader', "Expected a header 'Name: value', or a blank line before the body.", {
@@ -465,6 +469,8 @@ class DocumentParser {
         });
       }
     }
+
+    const headers = kept(scratch);
 
     // Body: up to the end (or, in a batch, the next request), without trailing blank and comment
     // lines; `#` and `//` lines between its text lines are body (FetchXML or text may hold them).
@@ -494,7 +500,7 @@ class DocumentParser {
       method,
       methodSpan,
       url,
-      headers: kept(headers),
+      headers,
       body,
       contentId: contentIdHeader?.value,
       requestLineSpan,
