@@ -197,8 +197,13 @@ export class MetadataCache {
   }
 
   private async writeDisk(loaded: LoadedMetadata): Promise<void> {
-    await writeWholeFile(this.file, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`);
+    await writeMetadataCacheFile(this.file, loaded);
   }
+}
+
+/** Writes the file `readMetadataCacheFile` reads (the language server's `cachePath`). */
+export async function writeMetadataCacheFile(file: string, loaded: LoadedMetadata): Promise<void> {
+  await writeWholeFile(file, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`);
 }
 
 /**

@@ -49,12 +49,25 @@ interface OperationBuilder extends Mutable<Operation> {
   readonly parameters: Parameter[];
 }
 
+const KEYS_VOCABULARY = 'OData.Community.Keys.V1';
+
+/** `Keys.AlternateKeys` as Dataverse writes it (the vocabulary's alias), or with the namespace spelled out. */
+function isAlternateKeysTerm(term: string | undefined): boolean {
+  return term === 'Keys.AlternateKeys' || term === `${KEYS_VOCABULARY}.AlternateKeys`;
+}
+
+const NO_ALTERNATE_KEYS: readonly (readonly string[])[] = [];
+
 /** What an open element's children are read into. */
 type Frame =
   | { readonly kind: 'schema' }
   | { readonly kind: 'container' }
   | { readonly kind: 'entity'; readonly entity: EntityTypeBuilder }
   | { readonly kind: 'key'; readonly entity: EntityTypeBuilder }
+  /** `<Annotation Term="Keys.AlternateKeys">` and its `<Collection>`: one `<Record>` per key. */
+  | { readonly kind: 'alternateKeys'; readonly keys: string[][] }
+  /** A `Keys.AlternateKey` record down to its `Keys.PropertyRef` records, whose `Name` paths are read. */
+  | { readonly kind: 'alternateKey'; readonly key: string[] }
   | { readonly kind: 'navigation'; readonly navigation: NavigationPropertyBuilder }
   | { readonly kind: 'complex'; readonly complex: ComplexTypeBuilder }
   | { readonly kind: 'enum'; readonly enumType: EnumTypeBuilder }
@@ -119,7 +132,7 @@ interface Reader {
 /** Builds the model from element events; `where` gives the position of the current element's end. */
 function createReader(where: () => { readonly line: number; readonly column: number }): Reader {
   const errors: CsdlError[] = [];
-  const entityTypes = new Map<string, EntityType>();
+  const entityTypes = new Map<string, EntityTypeBuilder>();
   const entitySets = new Map<string, EntitySet>();
   const complexTypes = new Map<string, ComplexType>();
   const enumTypes = new Map<string, EnumType>();
@@ -127,6 +140,10 @@ function createReader(where: () => { readonly line: number; readonly column: num
   let namespace: string | undefined;
   let alias: string | undefined;
   let schemaCount = 0;
+  /** Whether the document includes the Keys vocabulary: then a type without the annotation has no alternate key. */
+  let keysVocabulary = false;
+  /** Read from the annotations; set on the types in `finish`, where the vocabulary is known. */
+  const annotatedKeys = new Map<EntityTypeBuilder, string[][]>();
 
   const report = (message: string, line?: number): void => {
     if (errors.length < MAX_ERRORS) {
@@ -276,6 +293,11 @@ function createReader(where: () => { readonly line: number; readonly column: num
         return openSchemaChild(tag, local);
       case 'entity':
         if (local === 'Key') return { kind: 'key', entity: parent.entity };
+        if (local === 'Annotation' && isAlternateKeysTerm(tag.attribute('Term'))) {
+          let keys = annotatedKeys.get(parent.entity);
+          if (!keys) annotatedKeys.set(parent.entity, (keys = []));
+          return { kind: 'alternateKeys', keys };
+        }
         if (local === 'Property') {
           const property = readProperty(tag);
           if (property) parent.entity.properties.push(property);
@@ -291,6 +313,23 @@ function createReader(where: () => { readonly line: number; readonly column: num
         if (local === 'PropertyRef') {
           const name = required(tag, 'Name');
           if (name !== undefined) parent.entity.key.push(name);
+        }
+        return undefined;
+      case 'alternateKeys':
+        if (local === 'Collection') return parent;
+        if (local === 'Record') {
+          const key: string[] = [];
+          parent.keys.push(key);
+          return { kind: 'alternateKey', key };
+        }
+        return undefined;
+      case 'alternateKey':
+        if (local === 'Collection' || local === 'Record') return parent;
+        if (local === 'PropertyValue') {
+          const property = tag.attribute('Property');
+          if (property === 'Key') return parent;
+          const path = tag.attribute('PropertyPath');
+          if (property === 'Name' && path) parent.key.push(path);
         }
         return undefined;
       case 'navigation':
@@ -383,6 +422,7 @@ function createReader(where: () => { readonly line: number; readonly column: num
         here(`Edmx Version="${tag.attribute('Version') ?? ''}" is not OData 4`);
       }
     }
+    if (local === 'Include' && tag.attribute('Namespace') === KEYS_VOCABULARY) keysVocabulary = true;
     // Schema may also be the root: a bare schema is what generators and hand-written tests produce.
     if (local === 'Schema') frame = openSchema(tag);
     else frame = openElement(tag, local, depth === 0 ? undefined : frames[depth - 1]);
@@ -434,6 +474,12 @@ function createReader(where: () => { readonly line: number; readonly column: num
   const finish = (): CsdlParseResult => {
     flushCascade();
     if (schemaCount === 0) report('The document has no <Schema> element, so it describes no types.');
+    for (const entity of entityTypes.values()) {
+      const keys = annotatedKeys.get(entity)?.filter((key) => key.length > 0) ?? [];
+      // Under the vocabulary a type without the annotation has none; without it, nothing is known.
+      if (keys.length > 0) entity.alternateKeys = keys;
+      else if (keysVocabulary) entity.alternateKeys = NO_ALTERNATE_KEYS;
+    }
     return {
       model: { namespace: namespace ?? '', alias, entityTypes, entitySets, complexTypes, enumTypes, operations },
       errors,

@@ -169,6 +169,19 @@ export class MetadataIndex {
     return [];
   }
 
+  /**
+   * The alternate keys of a type (each the properties that together identify a row), from the
+   * nearest type of the chain that says; `undefined` when the metadata does not say, which is not
+   * the same as none (`[]`).
+   */
+  alternateKeys(type: EntityType | TypeName): readonly (readonly string[])[] | undefined {
+    for (const current of this.typeChain(type)) {
+      if (current.alternateKeys && current.alternateKeys.length > 0) return current.alternateKeys;
+    }
+    const own = typeof type === 'string' ? this.entityType(type) : type;
+    return own?.alternateKeys;
+  }
+
   entitySet(name: string): EntitySet | undefined {
     return this.model.entitySets.get(name);
   }

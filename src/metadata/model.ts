@@ -27,6 +27,12 @@ export interface EntityType {
   readonly openType: boolean;
   /** Names of the key properties declared on this type (inherited keys are resolved by helpers). */
   readonly key: readonly string[];
+  /**
+   * Alternate keys (the `Keys.AlternateKeys` annotation Dataverse writes in `$metadata`), each the
+   * properties that together identify a row: `[['accountnumber']]`. Empty when the document uses the
+   * Keys vocabulary and this type has none; absent when the document does not say (no vocabulary).
+   */
+  readonly alternateKeys?: readonly (readonly string[])[];
   readonly properties: readonly Property[];
   readonly navigationProperties: readonly NavigationProperty[];
   /** Display name, description and option sets, when EntityDefinitions enrichment has run. */

@@ -34,7 +34,7 @@ import type {
  * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
  */
 export const CACHE_FORMAT = 'dvw-metadata-cache';
-export const CACHE_VERSION = 4;
+export const CACHE_VERSION = 5;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -117,16 +117,17 @@ export function serializeModel(model: MetadataModel): string {
     members.push(text);
     return text.length;
   };
-  // [name, flags, members length, base type, ...key, info if flag 4].
+  // [name, flags, members length, base type, ...key, info if flag 4, alternate keys if flag 8].
   const entityTypes = [...model.entityTypes.values()].map((t) => {
     const fields: Json[] = [
       t.name,
-      (t.abstract ? 1 : 0) | (t.openType ? 2 : 0) | (t.info ? 4 : 0),
+      (t.abstract ? 1 : 0) | (t.openType ? 2 : 0) | (t.info ? 4 : 0) | (t.alternateKeys ? 8 : 0),
       lazy([t.properties.map(encodeProperty), t.navigationProperties.map(encodeNavigation)]),
       reference(t.baseType),
       ...t.key,
     ];
     if (t.info) fields.push(encodeEntityInfo(t.info));
+    if (t.alternateKeys) fields.push(t.alternateKeys.map((key) => [...key]));
     return fields;
   });
   const complexTypes = [...model.complexTypes.values()].map((c) =>
@@ -369,7 +370,7 @@ interface RecordName {
  * spreading, `JSON.stringify` and deep equality see a plain entity type.
  */
 function decodeEntityType(r: unknown[], name: string, index: number, body: Body, types: TypeNames): EntityType {
-  const flags = bits(r[1], 'entity type flags', 7);
+  const flags = bits(r[1], 'entity type flags', 15);
   const load = body.lazy(
     int(r[2], 'a members length'),
     'the members length',
@@ -379,7 +380,8 @@ function decodeEntityType(r: unknown[], name: string, index: number, body: Body,
   const base = r[3];
   const baseType = base === null || base === undefined ? undefined : types.resolve(base, 'a base type');
   const hasInfo = (flags & 4) !== 0;
-  const keyEnd = hasInfo ? r.length - 1 : r.length;
+  const hasAlternateKeys = (flags & 8) !== 0;
+  const keyEnd = r.length - (hasInfo ? 1 : 0) - (hasAlternateKeys ? 1 : 0);
   const key: string[] = [];
   for (let k = 4; k < keyEnd; k++) key.push(str(r[k], 'a key property'));
   const type: { -readonly [K in keyof EntityType]: EntityType[K] } = {
@@ -396,7 +398,14 @@ function decodeEntityType(r: unknown[], name: string, index: number, body: Body,
     },
   };
   if (hasInfo) type.info = decodeEntityInfo(keyEnd < 4 ? undefined : r[keyEnd]);
+  if (hasAlternateKeys) type.alternateKeys = decodeAlternateKeys(r[r.length - 1]);
   return type;
+}
+
+function decodeAlternateKeys(value: unknown): string[][] {
+  return array(value, 'alternate keys').map((key) =>
+    array(key, 'an alternate key').map((name) => str(name, 'an alternate key property')),
+  );
 }
 
 /** A complex type whose members are decoded on first use, as an entity type's are. */

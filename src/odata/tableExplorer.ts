@@ -3,6 +3,7 @@
  * the prefilled query of a new `.odata` file, and the tooltip of a column.
  */
 import type { MetadataIndex } from '../metadata/lookup';
+import { columnLogicalName, columnType, columnTypeText } from '../metadata/columnNames';
 import type { EntityType, Property } from '../metadata/model';
 import type { MemberNode } from './url';
 import { parseExpression, walk } from './url';
@@ -80,41 +81,13 @@ export function tableQueryText(input: TableQueryInput): string {
   return lines.join('\n');
 }
 
-/** `_primarycontactid_value` → `primarycontactid`: a lookup's logical name, as makers and docs call it. */
-export function columnLogicalName(property: Property): string {
-  return /^_(.+)_value$/.exec(property.name)?.[1] ?? property.name;
-}
-
-/** What the tree and grid call a column: its display name, else its logical name. */
-export function columnLabel(property: Property): string {
-  return property.info?.displayName ?? columnLogicalName(property);
-}
-
-/**
- * The column's type as Dataverse names it (Money, Lookup, Choice), else the Edm type without its prefix.
- * `Picklist` is shown as Choice, the name makers see since 2021.
- */
-export function columnType(property: Property): string {
-  const attributeType = property.info?.attributeType;
-  if (attributeType === undefined) return property.type.replace(/^Edm\./, '');
-  return attributeType === 'Picklist' ? 'Choice' : attributeType;
-}
-
-/** Columns in the order a maker expects: by display name, then logical name. */
-export function compareColumns(a: Property, b: Property): number {
-  return (
-    columnLabel(a).localeCompare(columnLabel(b), 'en', { sensitivity: 'base' }) ||
-    columnLogicalName(a).localeCompare(columnLogicalName(b))
-  );
-}
-
 /** The column's names, type, requirement, length and choices, one fact per line. */
 export function columnTooltip(property: Property): string {
   const info = property.info;
   const logicalName = columnLogicalName(property);
   const lines = [info?.displayName === undefined ? logicalName : `${info.displayName} (${logicalName})`];
   if (logicalName !== property.name) lines.push(`Web API name: ${property.name}`);
-  lines.push(`Type: ${info === undefined ? property.type : `${columnType(property)} (${property.type})`}`);
+  lines.push(`Type: ${columnTypeText(property)}`);
   lines.push(`Required: ${requiredText(info?.requiredLevel, property.nullable)}`);
   if (property.maxLength !== undefined) lines.push(`Max length: ${property.maxLength}`);
   if (info?.targets !== undefined && info.targets.length > 0) lines.push(`Targets: ${info.targets.join(', ')}`);

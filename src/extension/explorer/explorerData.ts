@@ -6,7 +6,7 @@ import { readPage } from '../../dataverse/webApiClient';
 import { labelOf } from '../../metadata/entityDefinitions';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../metadata/model';
-import { compareColumns } from '../../odata/tableExplorer';
+import { compareColumns } from '../../metadata/columnNames';
 import { encodeQueryValue } from '../../odata/url';
 import type { Connection, ConnectionManager } from '../connections';
 

@@ -2,7 +2,7 @@ import { isJsonObject } from '../../core/json';
 import type { RunResult } from '../../dataverse/runRequest';
 import { MetadataIndex } from '../../metadata/lookup';
 import type { MetadataModel } from '../../metadata/model';
-import { columnType } from '../../odata/tableExplorer';
+import { columnType } from '../../metadata/columnNames';
 import type { ColumnHint, HostMessage, JsonValue, ResultRow, StatusLine } from '../../webview/resultsProtocol';
 
 /**

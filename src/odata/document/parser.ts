@@ -34,7 +34,6 @@ import { REQUEST_METHODS, SYSTEM_VARIABLES } from './syntax';
 export const MAX_BATCH_REQUESTS = 1000;
 
 const VARIABLE_NAME = /^[A-Za-z_][\w-]*$/;
-const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*/;
 const CHANGESET = /^[ \t]*(BEGIN|END)[ \t]+CHANGESET[ \t]*$/i;
 const NAME_ANNOTATION = /^[ \t]*(?:#|\/\/)[ \t]*@name(?:[ \t]+(\S*))?[ \t]*$/;
 const HTTP_VERSION = /[ \t]+HTTP\/\d(?:\.\d)?$/i;
@@ -57,14 +56,39 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 9;
 }
 
-/** RFC 9110 `tchar`: what header names are made of. */
+/** RFC 9110 `tchar`, what header names are made of, by character code below 128. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+.^_`|~-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+}
+
 function isTokenChar(c: number): boolean {
-  return isLetter(c) || (c >= 48 && c <= 57) || (c < 128 && "!#$%&'*+.^_`|~-".includes(String.fromCharCode(c)));
+  return c < 128 && TOKEN_CHARS[c] === 1;
 }
 
 /** A variable's text for a message: long ones are cut. */
 function shorten(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** One empty list for every node that has none: a large file holds tens of thousands of nodes. */
+const NONE: readonly never[] = [];
+
+/**
+ * A list built with `push`, as the tree keeps it: the shared empty list, or an exact-size copy (a list
+ * that grew by `push` holds room for 17 items, 150 bytes, where most hold one).
+ */
+function kept<T>(list: readonly T[]): readonly T[] {
+  return list.length === 0 ? NONE : list.slice();
+}
+
+/** `list.map(move)`, keeping the shared empty list. */
+function moveAll<T>(list: readonly T[], move: (item: T) => T): readonly T[] {
+  return list.length === 0 ? NONE : list.map(move);
+}
+
+function isContentId(header: Header): boolean {
+  return header.name.length === 10 && header.name.toLowerCase() === 'content-id';
 }
 
 function isLetter(c: number): boolean {
@@ -86,11 +110,14 @@ interface BlockParse {
 }
 
 class DocumentParser {
-  private readonly starts: number[] = [];
-  private readonly ends: number[] = [];
-  private diagnostics: DocumentDiagnostic[] = [];
-  private uses: VariableUse[] = [];
-  private names: RequestName[] = [];
+  /** Where each line of the region starts and ends (before `\r\n` or `\n`): typed arrays, which the collector skips. */
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private readonly diagnostics: DocumentDiagnostic[] = [];
+  private readonly uses: VariableUse[] = [];
+  private readonly names: RequestName[] = [];
+  /** The headers of the request being read (a batch's requests are read after their batch's headers). */
+  private readonly headerScratch: Header[] = [];
   // Caches for the variable scanner, so a line with many `{{` stays linear.
   private nextClose = -2;
   private nextOpen = -1;
@@ -108,17 +135,23 @@ class DocumentParser {
     from = 0,
     private readonly to = text.length,
   ) {
+    let newlines = 0;
+    let lastNewline = -1;
+    for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) {
+      newlines++;
+      lastNewline = i;
+    }
+    // The line at `to` starts the next region; at the end of the text it is the last, empty line.
+    const count = lastNewline === to - 1 && to < text.length ? newlines : newlines + 1;
+    this.starts = new Int32Array(count);
+    this.ends = new Int32Array(count);
     let offset = from;
-    for (;;) {
+    for (let k = 0; k < count; k++) {
       let newline = text.indexOf('\n', offset);
-      if (newline >= to) newline = -1;
-      const end = newline < 0 ? to : newline;
-      this.starts.push(offset);
-      this.ends.push(end > offset && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
-      if (newline < 0) break;
+      if (newline < 0 || newline >= to) newline = to;
+      this.starts[k] = offset;
+      this.ends[k] = newline > offset && text.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
       offset = newline + 1;
-      // The line at `to` starts the next region; at the end of the text it is the last, empty line.
-      if (offset === to && to < text.length) break;
     }
   }
 
@@ -132,12 +165,13 @@ class DocumentParser {
       if (k < lineCount && this.kindOf(k) !== 'separator') continue;
       // Lines [blockFirst, k) form a block; the part before the first `###` only when it holds text.
       if (separated || this.hasText(0, k)) {
-        this.uses = [];
-        this.diagnostics = [];
-        this.names = [];
+        // Scratch lists, copied by `kept` into the block's parse.
+        this.uses.length = 0;
+        this.diagnostics.length = 0;
+        this.names.length = 0;
         const block = this.parseBlock(firstIndex + parts.length, separated ? blockFirst : 0, k, separated);
-        this.uses.sort((a, b) => a.span.start - b.span.start);
-        parts.push({ block, uses: this.uses, diagnostics: this.diagnostics, names: this.names });
+        if (this.uses.length > 1) this.uses.sort((a, b) => a.span.start - b.span.start);
+        parts.push({ block, uses: kept(this.uses), diagnostics: kept(this.diagnostics), names: kept(this.names) });
       }
       blockFirst = k;
       separated = true;
@@ -240,7 +274,7 @@ class DocumentParser {
       title,
       separatorSpan,
       name,
-      variables,
+      variables: kept(variables),
       request,
       span: { start: this.starts[first]!, end: end < this.starts.length ? this.starts[end]! : this.to },
     };
@@ -391,9 +425,12 @@ class DocumentParser {
     const methodSpan = line.kind === 'method' ? line.methodSpan : undefined;
     const urlStart = line.urlStart;
     let urlEnd = this.trimmedEnd(k);
-    const tail = Math.max(urlStart, urlEnd - 12);
-    const version = HTTP_VERSION.exec(this.text.slice(tail, urlEnd));
-    if (version) urlEnd = tail + version.index;
+    const last = this.text.charCodeAt(urlEnd - 1);
+    if (last >= 48 && last <= 57) {
+      const tail = Math.max(urlStart, urlEnd - 12);
+      const version = HTTP_VERSION.exec(this.text.slice(tail, urlEnd));
+      if (version) urlEnd = tail + version.index;
+    }
     let next = k + 1;
     // Continuation lines: indented, starting with `&` or `?`.
     while (next < end) {
@@ -406,7 +443,9 @@ class DocumentParser {
     const url = this.parseUrl(urlStart, urlEnd);
     const requestLineSpan = { start: lineSpan.start, end: urlEnd };
 
-    const headers: Header[] = [];
+    // Gathered on a scratch list, then copied at their number: one header's list is not 17 slots.
+    const scratch = this.headerScratch;
+    scratch.length = 0;
     let lastEnd = urlEnd;
     for (; next < end; next++) {
       const kind = this.kindOf(next);
@@ -421,7 +460,7 @@ class DocumentParser {
       if (c === 123 || c === 91 || c === 60) break;
       const header = this.parseHeader(next);
       if (header) {
-        headers.push(header);
+        scratch.push(header);
         lastEnd = header.span.end;
       } else {
         this.report('invalidHeader', "Expected a header 'Name: value', or a blank line before the body.", {
@@ -430,6 +469,8 @@ class DocumentParser {
         });
       }
     }
+
+    const headers = kept(scratch);
 
     // Body: up to the end (or, in a batch, the next request), without trailing blank and comment
     // lines; `#` and `//` lines between its text lines are body (FetchXML or text may hold them).
@@ -453,7 +494,7 @@ class DocumentParser {
     if (body && (method === 'GET' || method === 'DELETE')) {
       this.report('unexpectedBody', `A ${method} request sends no body; this text is ignored.`, body.span, 'warning');
     }
-    const contentIdHeader = headers.find((h) => h.name.toLowerCase() === 'content-id');
+    const contentIdHeader = headers.find(isContentId);
     const request: Request = {
       kind: 'request',
       method,
@@ -475,7 +516,7 @@ class DocumentParser {
     const lead = this.uses[firstUse];
     if (lead !== undefined && lead.span.start === start && lead.terminated) return this.variableUrl(text, lead, end);
     // An unterminated `{{` at the start is reported by the URL parser like any other broken URL.
-    return { text, span: { start, end }, tree: this.urlTree(text, start) };
+    return new ParsedOnDemandUrl(text, { start, end }, undefined);
   }
 
   /**
@@ -496,36 +537,26 @@ class DocumentParser {
       );
     }
     // An empty tree: no segment, no option, nothing for metadata checks, completion or formatting to act on.
-    return { text, span: { start: lead.span.start, end }, tree: parseODataUrl(''), variable: lead };
+    return new ParsedOnDemandUrl(text, { start: lead.span.start, end }, lead);
   }
 
-  /** Parses a URL written at `start`, its diagnostics shifted to document offsets. */
-  private urlTree(text: string, start: number): ODataUrl {
-    const tree = parseODataUrl(text);
-    for (const d of tree.diagnostics) {
-      this.diagnostics.push({
-        code: d.code,
-        message: d.message,
-        severity: d.severity,
-        span: { start: d.span.start + start, end: d.span.end + start },
-      });
-    }
-    return tree;
-  }
-
+  /** `Name: value`, the name made of RFC 9110 token characters. */
   private parseHeader(k: number): Header | undefined {
     const start = this.starts[k]!;
     const end = this.trimmedEnd(k);
-    const head = this.text.slice(start, Math.min(end, start + 200));
-    const match = HEADER.exec(head);
-    if (!match) return undefined;
-    const name = match[1]!;
-    const valueStart = start + match[0].length;
+    let nameEnd = start;
+    while (nameEnd < end && isTokenChar(this.text.charCodeAt(nameEnd))) nameEnd++;
+    let valueStart = nameEnd;
+    while (valueStart < end && isSpace(this.text.charCodeAt(valueStart))) valueStart++;
+    if (nameEnd === start || valueStart >= end || this.text.charCodeAt(valueStart) !== 58) return undefined;
+    valueStart++;
+    while (valueStart < end && isSpace(this.text.charCodeAt(valueStart))) valueStart++;
+    const name = this.text.slice(start, nameEnd);
     this.scanVariables(valueStart, end);
     return {
       kind: 'header',
       name,
-      nameSpan: { start, end: start + name.length },
+      nameSpan: { start, end: nameEnd },
       value: this.text.slice(valueStart, end),
       valueSpan: { start: valueStart, end },
       span: { start, end },
@@ -542,9 +573,9 @@ class DocumentParser {
   ): Body {
     const contentType = headers.find((h) => h.name.toLowerCase() === 'content-type')?.value.toLowerCase() ?? '';
     const first = this.text.charCodeAt(span.start);
-    const segments = url.tree.path.segments;
-    const isBatch =
-      method === 'POST' && segments.length === 1 && segments[0]?.kind === 'system' && segments[0].name === '$batch';
+    // Only a URL that names `$batch` is parsed here; the others wait until something reads their tree.
+    const segments = method === 'POST' && url.text.includes('$batch') ? url.tree.path.segments : [];
+    const isBatch = segments.length === 1 && segments[0]?.kind === 'system' && segments[0].name === '$batch';
     if (method === 'FETCH') {
       if (!this.text.startsWith('<fetch', span.start)) {
         this.report('invalidFetchXml', 'The body of FETCH must be a <fetch> document.', {
@@ -666,7 +697,7 @@ class DocumentParser {
         );
       }
     }
-    const header = request.headers.find((h) => h.name.toLowerCase() === 'content-id');
+    const header = request.headers.find(isContentId);
     if (header) {
       if (!changeset) {
         this.report(
@@ -798,6 +829,68 @@ class DocumentParser {
   }
 }
 
+/** The tree of `{{…}}` standing for a whole URL: no segment, no option. */
+let variableUrlTree: ODataUrl | undefined;
+
+/**
+ * A request's URL whose OData tree is parsed the first time something reads it, then kept: a large
+ * file costs its blocks, not a tree of every URL (a tree is ~30 times its URL's text). Completion and
+ * hover read one block's; diagnostics read each once and keep them for the next edit.
+ */
+class ParsedOnDemandUrl implements RequestUrl {
+  #tree: ODataUrl | undefined;
+
+  constructor(
+    readonly text: string,
+    readonly span: TextSpan,
+    readonly variable: VariableUse | undefined,
+    tree?: ODataUrl,
+  ) {
+    this.#tree = tree;
+  }
+
+  get tree(): ODataUrl {
+    if (this.variable) return (variableUrlTree ??= parseODataUrl(''));
+    return (this.#tree ??= parseODataUrl(this.text));
+  }
+
+  /** The same URL at another place: its tree (relative to the URL) is shared, parsed or not yet. */
+  moved(span: TextSpan, variable: VariableUse | undefined): ParsedOnDemandUrl {
+    return new ParsedOnDemandUrl(this.text, span, variable, this.#tree);
+  }
+
+  /** Drops the parsed tree (a one-time pass such as `dvw check` that must not hold them all). */
+  release(): void {
+    this.#tree = undefined;
+  }
+}
+
+function movedUrl(url: RequestUrl, span: TextSpan, variable: VariableUse | undefined): RequestUrl {
+  return url instanceof ParsedOnDemandUrl ? url.moved(span, variable) : { ...url, span, variable };
+}
+
+/**
+ * The URL parser's diagnostics of a request, at document offsets (the URL's tree is parsed if it was
+ * not yet). `ODataDocument.diagnostics` holds the rest, so that parsing a file parses no URL.
+ */
+export function urlDiagnostics(request: Request): DocumentDiagnostic[] {
+  const start = request.url.span.start;
+  return request.url.tree.diagnostics.map((d) => ({
+    code: d.code,
+    message: d.message,
+    severity: d.severity,
+    span: { start: d.span.start + start, end: d.span.end + start },
+  }));
+}
+
+/** Drops the URL trees of a block's requests, parsed again if read again (see `ParsedOnDemandUrl.release`). */
+export function releaseUrlTrees(block: Block): void {
+  if (!block.request) return;
+  for (const request of requestsOf(block.request)) {
+    if (request.url instanceof ParsedOnDemandUrl) request.url.release();
+  }
+}
+
 /** The blocks each document was assembled from, for `reparseDocument`. */
 const blockParses = new WeakMap<ODataDocument, readonly BlockParse[]>();
 
@@ -905,10 +998,8 @@ function mover(delta: number, renumber: number): (part: BlockParse) => BlockPars
   const request = (r: Request): Request => ({
     ...r,
     methodSpan: optionalSpan(r.methodSpan),
-    url: r.url.variable
-      ? { ...r.url, span: span(r.url.span), variable: use(r.url.variable) }
-      : { ...r.url, span: span(r.url.span) },
-    headers: r.headers.map(header),
+    url: movedUrl(r.url, span(r.url.span), r.url.variable && use(r.url.variable)),
+    headers: moveAll(r.headers, header),
     body: r.body && body(r.body),
     requestLineSpan: span(r.requestLineSpan),
     span: span(r.span),
@@ -921,7 +1012,7 @@ function mover(delta: number, renumber: number): (part: BlockParse) => BlockPars
         index: block.index + renumber,
         separatorSpan: optionalSpan(block.separatorSpan),
         name: block.name && name(block.name),
-        variables: block.variables.map((v) => ({
+        variables: moveAll(block.variables, (v) => ({
           ...v,
           nameSpan: span(v.nameSpan),
           valueSpan: span(v.valueSpan),
@@ -930,9 +1021,9 @@ function mover(delta: number, renumber: number): (part: BlockParse) => BlockPars
         request: block.request && request(block.request),
         span: span(block.span),
       },
-      uses: part.uses.map(use),
-      diagnostics: part.diagnostics.map((d) => ({ ...d, span: span(d.span) })),
-      names: part.names.map(name),
+      uses: moveAll(part.uses, use),
+      diagnostics: moveAll(part.diagnostics, (d) => ({ ...d, span: span(d.span) })),
+      names: moveAll(part.names, name),
     };
   };
 }

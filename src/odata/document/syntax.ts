@@ -116,8 +116,9 @@ export interface RequestUrl {
   readonly text: string;
   readonly span: TextSpan;
   /**
-   * Parsed with `parseODataUrl(text)`: its spans are relative to `span.start`. Empty (no segments,
-   * no options) when `variable` is set: that URL is known only when the request runs.
+   * Parsed with `parseODataUrl(text)` when first read, then kept: its spans are relative to
+   * `span.start`. Empty (no segments, no options) when `variable` is set: that URL is known only when
+   * the request runs. Its diagnostics are not in `ODataDocument.diagnostics` (`urlDiagnostics`).
    */
   readonly tree: ODataUrl;
   /**
@@ -220,7 +221,10 @@ export interface ODataDocument {
   readonly environment: VariableDefinition | undefined;
   /** Every `{{…}}` of the file, in order. */
   readonly variableUses: readonly VariableUse[];
-  /** Syntax diagnostics of the document, URLs included (shifted to document offsets). */
+  /**
+   * Syntax diagnostics of the document but not of its URLs, which are parsed only when read:
+   * `urlDiagnostics(request)` gives those, and the language's `documentDiagnostics` gives both.
+   */
   readonly diagnostics: readonly DocumentDiagnostic[];
   readonly span: TextSpan;
 }

@@ -57,7 +57,7 @@ export function findingsOf(file: string, text: string, diagnostics: readonly Lan
 
 /** Checks one `.odata` text: syntax always, names and types when metadata is given. */
 export function checkText(file: string, text: string, metadata: MetadataIndex | undefined): CheckFinding[] {
-  return findingsOf(file, text, documentDiagnostics(parseDocument(text), { metadata }));
+  return findingsOf(file, text, documentDiagnostics(parseDocument(text), { metadata, keepUrlTrees: false }));
 }
 
 /** `file:line:column: severity: message [code]`, the line `dvw check` prints per finding. */

@@ -4,9 +4,9 @@
  * URL length) and variables.
  */
 import { didYouMean } from '../../metadata/lookup';
-import { blockAt, requestsOf } from '../document/parser';
+import { blockAt, releaseUrlTrees, requestsOf, urlDiagnostics } from '../document/parser';
 import { CLIENT_ONLY_HEADERS } from '../run/httpHeaders';
-import type { Block, ODataDocument, Request, TextSpan } from '../document/syntax';
+import type { Block, DocumentDiagnostic, ODataDocument, Request, TextSpan } from '../document/syntax';
 import { analyzeRequest } from './analysis';
 import { didYouMeanText, replaceFixes } from './messages';
 import type { LanguageDiagnostic, LanguageOptions } from './types';
@@ -17,21 +17,32 @@ export const MAX_BATCH_URL_LENGTH = 65_536;
 /** `/api/data/v9.2/`, which relative URLs gain on the wire. */
 const SERVICE_ROOT_LENGTH = '/api/data/v9.2/'.length;
 
-export function documentDiagnostics(document: ODataDocument, options: LanguageOptions = {}): LanguageDiagnostic[] {
+export interface DiagnosticsOptions extends LanguageOptions {
+  /**
+   * False for a one-time pass (`dvw check`): each block's URL trees are dropped once the block is
+   * checked, so a large file never holds all of them at once. An editor keeps them for the next edit.
+   */
+  readonly keepUrlTrees?: boolean;
+}
+
+export function documentDiagnostics(document: ODataDocument, options: DiagnosticsOptions = {}): LanguageDiagnostic[] {
   const result: LanguageDiagnostic[] = [];
-  for (const d of document.diagnostics) {
+  const syntax = (d: DocumentDiagnostic): void => {
     // Dataverse answers these with 400, so they are errors here whatever the shared URL parser says.
     const severity = d.code === 'unsupportedOption' ? 'error' : d.severity;
     result.push({ code: d.code, message: d.message, severity, span: d.span, fixes: [] });
-  }
+  };
+  document.diagnostics.forEach(syntax);
   for (const block of document.blocks) {
     if (options.signal?.aborted) break;
     if (!block.request) continue;
     for (const request of requestsOf(block.request)) {
+      urlDiagnostics(request).forEach(syntax);
       result.push(...analyzeRequest(request, options.metadata).diagnostics);
       result.push(...dataverseRules(request, request !== block.request));
     }
     if (block.request.body?.kind === 'batch') result.push(...batchHeaderDiagnostics(block.request));
+    if (options.keepUrlTrees === false) releaseUrlTrees(block);
   }
   result.push(...variableDiagnostics(document, options));
   return result.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);

@@ -2,6 +2,7 @@
  * Hover: what a name in a request refers to (from the same analysis diagnostics use), what a query
  * function takes, and the value of a variable.
  */
+import { columnLogicalName, columnType } from '../../metadata/columnNames';
 import type { MetadataIndex } from '../../metadata/lookup';
 import type { Property } from '../../metadata/model';
 import { blockAt, requestAt } from '../document/parser';
@@ -20,13 +21,18 @@ function code(text: string): string {
   return `\`${text.replace(/`/g, "'")}\``;
 }
 
+/**
+ * A column as the explorer names it: display name with the logical name, a lookup by its logical
+ * name with the Web API's `_x_value` name below, Dataverse's type with the Edm type second.
+ */
 function propertyHover(property: Property, owner: string): string {
-  const lines = [
-    `**${property.info?.displayName ?? property.name}** ${code(property.name)} — column of ${code(owner)}`,
-    '',
-  ];
-  const details = [`Type: ${code(property.type)}`];
-  if (property.info?.attributeType) details.push(`Dataverse type: ${property.info.attributeType}`);
+  const logicalName = columnLogicalName(property);
+  const displayName = property.info?.displayName;
+  const title = displayName === undefined ? `**${logicalName}**` : `**${displayName}** ${code(logicalName)}`;
+  const lines = [`${title} — column of ${code(owner)}`, ''];
+  if (logicalName !== property.name) lines.push(`Web API name: ${code(property.name)}`, '');
+  const type = property.info === undefined ? code(property.type) : `${columnType(property)} (${code(property.type)})`;
+  const details = [`Type: ${type}`];
   if (property.maxLength !== undefined) details.push(`Maximum length: ${property.maxLength}`);
   if (property.info?.requiredLevel && property.info.requiredLevel !== 'None')
     details.push(`Required: ${property.info.requiredLevel}`);

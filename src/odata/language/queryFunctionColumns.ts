@@ -8,14 +8,8 @@
  */
 import type { MetadataIndex } from '../../metadata/lookup';
 import { didYouMean } from '../../metadata/lookup';
+import { lookupLogicalName } from '../../metadata/columnNames';
 import type { EntityType, Property } from '../../metadata/model';
-
-const LOOKUP_PROPERTY = /^_(.+)_value$/;
-
-/** `ownerid` for the lookup property `_ownerid_value`; undefined for any other name. */
-export function lookupLogicalName(propertyName: string): string | undefined {
-  return LOOKUP_PROPERTY.exec(propertyName)?.[1];
-}
 
 export type QueryFunctionColumn =
   /** A column; for a lookup named by its logical name, `property` is its `_x_value` property. */

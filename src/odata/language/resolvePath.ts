@@ -215,9 +215,11 @@ class PathResolver {
       }
       return;
     }
+    let allKnown = true;
     for (const part of args.values) {
       const found = index.findProperty(type, part.name);
       const nameSpan = this.at(part.nameSpan);
+      if (!found.match || found.caseMismatch) allKnown = false;
       if (!found.match) {
         this.error(
           'unknownColumn',
@@ -246,5 +248,33 @@ class PathResolver {
         });
       }
     }
+    if (allKnown) this.alternateKey(type, args);
+  }
+
+  /**
+   * Named key values must name the primary key or one alternate key, all of its columns (Use an
+   * alternate key to reference a record, https://learn.microsoft.com/power-apps/developer/data-platform/use-alternate-key-reference-record).
+   * Only a warning, and only when the metadata lists the table's alternate keys: a key defined
+   * after the metadata was downloaded is one Dataverse accepts.
+   */
+  private alternateKey(type: EntityType, args: SegmentArguments & { kind: 'namedValues' }): void {
+    const keys = this.index.alternateKeys(type);
+    if (keys === undefined) return;
+    const named = new Set(args.values.map((part) => part.name));
+    const sameColumns = (key: readonly string[]): boolean =>
+      key.length === named.size && key.every((column) => named.has(column));
+    if (sameColumns(this.index.key(type)) || keys.some(sameColumns)) return;
+    const list = (key: readonly string[]): string => `(${key.join(', ')})`;
+    this.diagnostics.push({
+      code: 'unknownAlternateKey',
+      message:
+        `${type.name} has no alternate key of ${list([...named])} in this metadata; Dataverse answers 400 for a key it does not define. ` +
+        (keys.length > 0
+          ? `Its alternate keys: ${keys.map(list).join(', ')}.`
+          : 'It has none: use the id, or define a key on the table and refresh the metadata.'),
+      severity: 'warning',
+      span: this.at(args.span),
+      fixes: [],
+    });
   }
 }

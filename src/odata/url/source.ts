@@ -52,60 +52,82 @@ export function decodeSlice(raw: string, start: number, end: number, options: De
     return { text, offsetAt: (i) => start + Math.min(Math.max(i, 0), text.length) };
   }
 
-  const chars: string[] = [];
-  const offsets: number[] = [];
+  // Built as UTF-16 code units: the decoded text is never longer than the raw one.
+  const units = new Uint16Array(end - start);
+  const offsets = new Int32Array(end - start + 1);
+  let length = 0;
   let i = start;
   while (i < end) {
     const c = raw.charCodeAt(i);
+    let decoded = -1;
+    let width = 1;
     if (c === 43 && plus) {
-      chars.push(' ');
-      offsets.push(i);
-      i++;
-      continue;
+      decoded = 32;
+    } else if (c === 37 && percent) {
+      const b0 = byteAt(raw, i, end);
+      const sequence = b0 < 0 ? -1 : utf8At(raw, i, end, b0);
+      // A malformed escape stays as written: its `%` is a plain character.
+      if (sequence >= 0) {
+        decoded = sequence >> 3;
+        width = 3 * (sequence & 7);
+      }
     }
-    const b0 = percent && c === 37 ? byteAt(raw, i, end) : -1;
-    if (b0 < 0) {
-      chars.push(raw[i]!);
-      offsets.push(i);
-      i++;
-      continue;
+    offsets[length] = i;
+    if (decoded < 0) {
+      units[length++] = c;
+    } else if (decoded < 0x10000) {
+      units[length++] = decoded;
+    } else {
+      units[length++] = 0xd800 + ((decoded - 0x10000) >> 10);
+      offsets[length] = i;
+      units[length++] = 0xdc00 + ((decoded - 0x10000) & 0x3ff);
     }
-    let length = 1;
-    let codePoint = b0;
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-      length = 2;
-      codePoint = b0 & 0x1f;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      length = 3;
-      codePoint = b0 & 0x0f;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      length = 4;
-      codePoint = b0 & 0x07;
-    } else if (b0 >= 0x80) {
-      length = 0;
-    }
-    let ok = length > 0;
-    for (let k = 1; ok && k < length; k++) {
-      const b = byteAt(raw, i + 3 * k, end);
-      if (b < 0x80 || b > 0xbf) ok = false;
-      else codePoint = codePoint * 64 + (b & 0x3f);
-    }
-    if (ok && length > 1 && (codePoint < [0, 0, 0x80, 0x800, 0x10000][length]! || codePoint > 0x10ffff)) ok = false;
-    if (ok && codePoint >= 0xd800 && codePoint <= 0xdfff) ok = false;
-    if (!ok) {
-      chars.push('%');
-      offsets.push(i);
-      i++;
-      continue;
-    }
-    const decoded = String.fromCodePoint(codePoint);
-    for (let k = 0; k < decoded.length; k++) {
-      chars.push(decoded[k]!);
-      offsets.push(i);
-    }
-    i += 3 * length;
+    i += width;
   }
-  offsets.push(end);
-  const text = chars.join('');
+  offsets[length] = end;
+  const text = fromCodeUnits(units, length);
   return { text, offsetAt: (k) => offsets[Math.min(Math.max(k, 0), text.length)]! };
+}
+
+/** The string of `units[0, length)`, converted in chunks that stay below engines' argument limits. */
+function fromCodeUnits(units: Uint16Array, length: number): string {
+  const chunks: string[] = [];
+  for (let from = 0; from < length; from += 8192) {
+    chunks.push(
+      String.fromCharCode.apply(null, units.subarray(from, Math.min(from + 8192, length)) as unknown as number[]),
+    );
+  }
+  return chunks.join('');
+}
+
+/** Smallest code point of a UTF-8 sequence of 2, 3 or 4 bytes (overlong forms are malformed). */
+const MINIMUM_CODE_POINT = [0, 0, 0x80, 0x800, 0x10000] as const;
+
+/**
+ * The UTF-8 sequence whose first byte `b0` is escaped at `i`: its code point times 8 plus its length in
+ * bytes, or -1 when it is malformed, overlong or a surrogate.
+ */
+function utf8At(raw: string, i: number, end: number, b0: number): number {
+  let length = 1;
+  let codePoint = b0;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    length = 2;
+    codePoint = b0 & 0x1f;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    length = 3;
+    codePoint = b0 & 0x0f;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    length = 4;
+    codePoint = b0 & 0x07;
+  } else if (b0 >= 0x80) {
+    return -1;
+  }
+  for (let k = 1; k < length; k++) {
+    const b = byteAt(raw, i + 3 * k, end);
+    if (b < 0x80 || b > 0xbf) return -1;
+    codePoint = codePoint * 64 + (b & 0x3f);
+  }
+  if (length > 1 && (codePoint < MINIMUM_CODE_POINT[length]! || codePoint > 0x10ffff)) return -1;
+  if (codePoint >= 0xd800 && codePoint <= 0xdfff) return -1;
+  return codePoint * 8 + length;
 }

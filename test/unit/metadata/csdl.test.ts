@@ -77,6 +77,39 @@ describe('parseCsdl on the real Dataverse $metadata', () => {
     });
   });
 
+  it('reads alternate keys from the Keys.AlternateKeys annotation (Define alternate keys, https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity)', () => {
+    const model = realDataverseModel();
+    assert.deepEqual(entityType(model, 'systemuser').alternateKeys, [['azureactivedirectoryobjectid']]);
+    assert.deepEqual(entityType(model, 'appnotification').alternateKeys, [['partitionid', 'appnotificationid']]);
+    // The document uses the Keys vocabulary, so a table without the annotation has none (not "unknown").
+    assert.deepEqual(entityType(model, 'account').alternateKeys, []);
+    const types = [...model.entityTypes.values()];
+    assert.equal(
+      types.filter((t) => (t.alternateKeys?.length ?? 0) > 0).length,
+      163,
+      'one per Term="Keys.AlternateKeys"',
+    );
+    assert.equal(
+      types.reduce((n, t) => n + (t.alternateKeys?.length ?? 0), 0),
+      202,
+      'one per <Record Type="Keys.AlternateKey"> of the document',
+    );
+  });
+
+  it('says nothing of alternate keys when the document does not use the Keys vocabulary', () => {
+    const xml =
+      '<Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="a"><Key><PropertyRef Name="id"/></Key>' +
+      '<Property Name="id" Type="Edm.Guid"/><Property Name="code" Type="Edm.String"/></EntityType>' +
+      '<EntityType Name="b"><Property Name="code" Type="Edm.String"/><Annotation Term="OData.Community.Keys.V1.AlternateKeys"><Collection>' +
+      '<Record Type="OData.Community.Keys.V1.AlternateKey"><PropertyValue Property="Key"><Collection><Record Type="OData.Community.Keys.V1.PropertyRef">' +
+      '<PropertyValue Property="Alias" String="code"/><PropertyValue Property="Name" PropertyPath="code"/></Record></Collection></PropertyValue></Record>' +
+      '</Collection></Annotation></EntityType></Schema>';
+    const { model, errors } = parseCsdl(xml);
+    assert.deepEqual(errors, []);
+    assert.equal(entityType(model, 'a').alternateKeys, undefined);
+    assert.deepEqual(entityType(model, 'b').alternateKeys, [['code']]);
+  });
+
   it('reads the abstract and open root types', () => {
     const model = realDataverseModel();
     assert.equal(entityType(model, 'crmbaseentity').abstract, true);

@@ -43,6 +43,16 @@ describe('MetadataIndex on the real Dataverse model', () => {
     assert.equal(index.enumType('Microsoft.Dynamics.CRM.AccessRights')?.isFlags, true);
   });
 
+  it('lists alternate keys: none (known) for account, one for systemuser, unknown without the Keys vocabulary', () => {
+    assert.deepEqual(index.alternateKeys('account'), []);
+    assert.deepEqual(index.alternateKeys('Microsoft.Dynamics.CRM.systemuser'), [['azureactivedirectoryobjectid']]);
+    const bare = new MetadataIndex(
+      parseCsdl('<Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="a"/></Schema>')
+        .model,
+    );
+    assert.equal(bare.alternateKeys('a'), undefined);
+  });
+
   it('walks base types and inherits keys and properties', () => {
     assert.deepEqual(
       index.typeChain('task').map((t) => t.name),

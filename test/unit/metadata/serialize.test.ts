@@ -100,10 +100,10 @@ describe('serializeModel / deserializeModel', () => {
     const { header, body } = split(text);
     const document = JSON.parse(header) as { entityTypes: unknown[][]; entitySets: unknown[][] };
     const flags = structuredClone(document);
-    (flags.entityTypes[0] as unknown[])[1] = 8;
+    (flags.entityTypes[0] as unknown[])[1] = 16;
     assert.match(
       refusal(`${JSON.stringify(flags)}\n${body}`).message,
-      /entityTypes\[0\]: entity type flags should be an integer from 0 to 7/,
+      /entityTypes\[0\]: entity type flags should be an integer from 0 to 15/,
     );
     const duplicate = structuredClone(document);
     duplicate.entitySets.push(['orders', 'Contoso.Sales.order']);

@@ -1,13 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { columnLabel, compareColumns } from '../../../src/metadata/columnNames';
 import type { Property } from '../../../src/metadata/model';
-import {
-  columnDescription,
-  columnLabel,
-  columnTooltip,
-  compareColumns,
-  filterProblem,
-  tableQueryText,
-} from '../../../src/odata/tableExplorer';
+import { columnDescription, columnTooltip, filterProblem, tableQueryText } from '../../../src/odata/tableExplorer';
 import { realMetadata } from './language/metadata';
 
 describe('records $filter check', () => {

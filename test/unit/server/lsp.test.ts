@@ -17,7 +17,10 @@ import type {
   TextEdit,
 } from 'vscode-languageserver/node';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { writeMetadataCacheFile } from '../../../src/dataverse/metadataCache';
+import { enrichModel } from '../../../src/metadata/entityDefinitions';
 import { mayMatch } from '../../../src/odata/language/completion';
+import { readSharedJson, realDataverseModel } from '../metadata/fixtures';
 import { METADATA_PATH } from '../odata/language/metadata';
 
 const root = path.resolve(__dirname, '../../..');
@@ -432,3 +435,76 @@ const SMALL_METADATA = `<?xml version="1.0" encoding="utf-8"?>
     });
   },
 );
+
+// One naming scheme (issue 17): what the explorer's tree calls a column, hover and completion call it too.
+describe('language server over LSP with display names (an enriched metadata cache)', function () {
+  this.timeout(60000);
+  let client: Client;
+  let directory: string;
+  const uri = 'file:///work/names.odata';
+  const text = [
+    '### Names',
+    'GET accounts?$select=revenue,_primarycontactid_value,name',
+    '### Complete',
+    'GET accounts?$select=',
+    '### Broken',
+    'GET accounts?$select=revenu',
+  ].join('\n');
+
+  const hoverAt = async (marker: string): Promise<string> => {
+    const hover: Hover = await client.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri },
+      position: position(text, marker),
+    });
+    const contents = hover.contents as { value: string };
+    return contents.value;
+  };
+
+  before(async () => {
+    directory = mkdtempSync(path.join(tmpdir(), 'dvw-lsp-names-'));
+    const cachePath = path.join(directory, 'metadata.cache');
+    const { model } = enrichModel(realDataverseModel(), readSharedJson('entitydefinitions/account-metadata.json'));
+    await writeMetadataCacheFile(cachePath, { model, fetchedAt: 0, source: 'network' });
+    client = new Client();
+    await client.connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: { cachePath },
+    });
+    void client.connection.sendNotification('initialized', {});
+    client.open(uri, text);
+    await client.diagnosticsFor(uri, (d) => d.some((x) => x.code === 'unknownColumn'));
+  });
+
+  after(async () => {
+    await client?.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("hovers a column with its display name, then Dataverse's type with the Edm type second", async () => {
+    const revenue = await hoverAt('$select=reven');
+    assert.match(revenue, /^\*\*Annual Revenue\*\* `revenue` — column of `account`/);
+    assert.match(revenue, /Type: Money \(`Edm\.Decimal`\)/);
+  });
+
+  it('hovers a lookup by its logical name, with the Web API name', async () => {
+    const lookup = await hoverAt('revenue,_primary');
+    assert.match(lookup, /^\*\*Primary Contact\*\* `primarycontactid` — column of `account`/);
+    assert.match(lookup, /Web API name: `_primarycontactid_value`/);
+    assert.match(lookup, /Type: Lookup \(`Edm\.Guid`\)/);
+  });
+
+  it('gives completion items the display name and the Dataverse type in their detail', async () => {
+    const items: CompletionItem[] = await client.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri },
+      position: position(text, '### Complete\nGET accounts?$select='),
+    });
+    const revenue = items.find((i) => i.label === 'revenue');
+    assert.equal(revenue?.detail, 'Annual Revenue · Money (Edm.Decimal)');
+    assert.match(JSON.stringify(revenue?.documentation), /Annual Revenue \(revenue\)/);
+    const lookup = items.find((i) => i.label === '_primarycontactid_value');
+    assert.equal(lookup?.detail, 'Primary Contact · Lookup primarycontactid (Edm.Guid)');
+    assert.match(JSON.stringify(lookup?.documentation), /Web API name: _primarycontactid_value/);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import type { MetadataIndex } from '../../../metadata/lookup';
 import type { EntityType, NavigationProperty, Property } from '../../../metadata/model';
-import { lookupLogicalName } from '../queryFunctionColumns';
+import { columnLogicalName, columnType, columnTypeText, lookupLogicalName } from '../../../metadata/columnNames';
 import type { CompletionItem, CompletionResult } from '../types';
 
 const WORD_CHAR = /[\w.$@]/;
@@ -56,6 +56,30 @@ export function displayName(info: { displayName: string | undefined } | undefine
 }
 
 /**
+ * A column's detail as the explorer names it: `Annual Revenue · Money (Edm.Decimal)`, a lookup with its
+ * logical name (`Primary Contact · Lookup primarycontactid (Edm.Guid)`); the Edm type alone on bare CSDL.
+ */
+export function columnDetail(property: Property): string {
+  const lookup = lookupLogicalName(property.name);
+  const type =
+    lookup === undefined
+      ? columnTypeText(property)
+      : `${property.info === undefined ? 'lookup' : columnType(property)} ${lookup} (${property.type})`;
+  const name = property.info?.displayName;
+  return name === undefined ? type : `${name} · ${type}`;
+}
+
+/** The display name with the logical name, a lookup's Web API name, and the description: what each is known of. */
+export function columnDocumentation(property: Property): string | undefined {
+  const logicalName = columnLogicalName(property);
+  const lines: string[] = [];
+  if (property.info?.displayName !== undefined) lines.push(`${property.info.displayName} (${logicalName})`);
+  if (logicalName !== property.name) lines.push(`Web API name: ${property.name}`);
+  if (property.info?.description) lines.push('', property.info.description);
+  return lines.length > 0 ? lines.join('\n') : undefined;
+}
+
+/**
  * Item lists of one entity type, per kind of place, built once per loaded model: a real table has
  * about 400 columns, and building the list again for every keystroke was much of a completion's
  * latency. The same array comes back each time, so the language server can keep its own form of
@@ -101,8 +125,8 @@ export function propertyItems(
       return {
         label: p.name,
         kind: lookup ? ('lookup' as const) : ('property' as const),
-        detail: `${p.type}${displayName(p.info)}`,
-        documentation: p.info?.description,
+        detail: columnDetail(p),
+        documentation: columnDocumentation(p),
         // Lookup ids sort after plain columns: they are rarely what a name starts to spell.
         sortText: lookup ? '2' : '1',
       };
@@ -123,9 +147,8 @@ export function queryFunctionColumnItems(index: MetadataIndex, type: EntityType)
       return {
         label: logicalName ?? p.name,
         kind: logicalName === undefined ? ('property' as const) : ('lookup' as const),
-        detail:
-          logicalName === undefined ? `${p.type}${displayName(p.info)}` : `lookup (${p.name})${displayName(p.info)}`,
-        documentation: p.info?.description,
+        detail: columnDetail(p),
+        documentation: columnDocumentation(p),
         sortText: '1',
       };
     }),

@@ -1,10 +1,10 @@
 /** Completion in a JSON body: the columns and `@odata.bind` keys of the request's table, and bind targets. */
 import type { MetadataIndex } from '../../../metadata/lookup';
 import type { Request } from '../../document/syntax';
-import { lookupLogicalName } from '../queryFunctionColumns';
+import { lookupLogicalName } from '../../../metadata/columnNames';
 import { resolvePath } from '../resolvePath';
 import type { CompletionItem, CompletionResult } from '../types';
-import { cachedItems, displayName, wordStart } from './items';
+import { cachedItems, columnDetail, columnDocumentation, wordStart } from './items';
 
 function jsonPosition(
   text: string,
@@ -77,7 +77,8 @@ export function jsonCompletion(
       .map((p) => ({
         label: p.name,
         kind: 'property' as const,
-        detail: `${p.type}${displayName(p.info)}`,
+        detail: columnDetail(p),
+        documentation: columnDocumentation(p),
         insertText: quote ? `"${p.name}": ` : undefined,
         sortText: '1',
       }));

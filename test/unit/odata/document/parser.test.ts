@@ -1,14 +1,25 @@
 import fc from 'fast-check';
 import * as assert from 'node:assert/strict';
-import { blockAt, parseDocument, reparseDocument, requestAt } from '../../../../src/odata/document/parser';
+import {
+  blockAt,
+  parseDocument,
+  reparseDocument,
+  requestAt,
+  requestsOf,
+  urlDiagnostics,
+} from '../../../../src/odata/document/parser';
 import type { ODataDocument, Request } from '../../../../src/odata/document/syntax';
 
 function slice(text: string, span: { start: number; end: number } | undefined): string | undefined {
   return span && text.slice(span.start, span.end);
 }
 
+/** The document's diagnostics with its URLs', each as `code@text`. */
 function located(text: string, document: ODataDocument = parseDocument(text)): string[] {
-  return document.diagnostics.map((d) => `${d.code}@${text.slice(d.span.start, d.span.end)}`);
+  const urls = document.blocks.flatMap((b) => (b.request ? requestsOf(b.request).flatMap(urlDiagnostics) : []));
+  return [...document.diagnostics, ...urls]
+    .sort((a, b) => a.span.start - b.span.start)
+    .map((d) => `${d.code}@${text.slice(d.span.start, d.span.end)}`);
 }
 
 describe('parseDocument', () => {
@@ -184,6 +195,14 @@ describe('parseDocument', () => {
     assert.deepEqual(located(text), ['missingCloseParen@(']);
   });
 
+  it('parses a URL only when its tree is read, once', () => {
+    const document = parseDocument('### a\nGET accounts?$filter=(name eq 1\n');
+    assert.deepEqual(document.diagnostics, [], "the URL's diagnostics come with its tree");
+    const url = document.blocks[0]!.request!.url;
+    assert.equal(url.tree, url.tree);
+    assert.equal(url.tree.path.segments[0]?.kind, 'name');
+  });
+
   it('handles CRLF line ends and documents without a separator', () => {
     const document = parseDocument('### t\r\nGET accounts\r\nPrefer: x\r\n\r\n{}\r\n');
     const request = document.blocks[0]?.request;
@@ -256,14 +275,20 @@ describe('reparseDocument (an edit re-parses only the blocks it touches)', funct
     const blocks = Array.from({ length: 50 }, (_, i) => `### ${i}\nGET accounts?$top=${i}\n\n`);
     const text = blocks.join('');
     const document = parseDocument(text);
+    const parsedTree = document.blocks[26]!.request!.url.tree;
     const at = text.indexOf('$top=25') + 5;
     const edited = reparseDocument(document, `${text.slice(0, at)}9${text.slice(at)}`);
     // The block above is parsed again too: an edit of a `###` line joins its block to that one.
     assert.equal(edited.blocks[23], document.blocks[23], 'a block before those is the same object');
     assert.notEqual(edited.blocks[25]!.request!.url.tree, document.blocks[25]!.request!.url.tree, 're-parsed');
     assert.equal(edited.blocks[25]!.request!.url.tree.query.top?.value, 925);
-    // A block after it moved by one character; its URL tree (relative to the URL) is reused.
-    assert.equal(edited.blocks[26]!.request!.url.tree, document.blocks[26]!.request!.url.tree);
+    // A block after it moved by one character; its URL tree (relative to the URL), once parsed, is reused.
+    assert.equal(edited.blocks[26]!.request!.url.tree, parsedTree);
+    assert.equal(
+      edited.blocks[27]!.request!.url.tree.query.top?.value,
+      27,
+      'a tree not read before is parsed when read',
+    );
     assert.equal(edited.blocks[26]!.span.start, document.blocks[26]!.span.start + 1);
   });
 });

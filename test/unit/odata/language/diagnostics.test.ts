@@ -20,6 +20,23 @@ describe('diagnostics', function () {
   this.timeout(30000);
   before(() => realMetadata());
 
+  it('gives the same diagnostics whether URL trees are kept or dropped block by block (dvw check)', () => {
+    const text = '### a\nGET accounts?$select=revenu&$filter=(name eq 1\n### b\nPOST $batch\n\nGET contcts\n';
+    const kept = parseDocument(text);
+    const once = parseDocument(text);
+    const keptDiagnostics = documentDiagnostics(kept, { metadata: realMetadata() });
+    assert.deepEqual(documentDiagnostics(once, { metadata: realMetadata(), keepUrlTrees: false }), keptDiagnostics);
+    assert.deepEqual(
+      keptDiagnostics.map((d) => d.code),
+      ['unknownColumn', 'missingCloseParen', 'typeMismatch', 'unknownEntitySet'],
+    );
+    const url = (document: typeof kept): unknown => document.blocks[0]!.request!.url.tree;
+    assert.equal(url(kept), url(kept), 'an editor keeps the tree it parsed for the next edit');
+    const before = url(once);
+    documentDiagnostics(once, { keepUrlTrees: false });
+    assert.notEqual(url(once), before, 'a one-time pass drops each tree once its block is checked');
+  });
+
   it('reports unknown entity sets, columns and navigation properties with a did-you-mean fix', () => {
     const text = 'GET acounts\n###\nGET accounts?$select=name,revenu&$expand=primarycontact($select=fulname)\n';
     const diagnostics = check(text);

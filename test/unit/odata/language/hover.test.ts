@@ -22,6 +22,14 @@ describe('hover', function () {
     assert.match(hover('GET accounts?$filter=reven|ue gt 5')!.markdown, /Edm\.Decimal/);
   });
 
+  it('shows a lookup by its logical name with its Web API name, on bare CSDL too', () => {
+    const result = hover('GET accounts?$select=_primarycontactid_va|lue');
+    assert.equal(result?.covered, '_primarycontactid_value');
+    assert.match(result.markdown, /^\*\*primarycontactid\*\* — column of `account`/);
+    assert.match(result.markdown, /Web API name: `_primarycontactid_value`/);
+    assert.match(result.markdown, /Type: `Edm\.Guid`/);
+  });
+
   it('shows the logical name behind an entity set', () => {
     const result = hover('GET acc|ounts');
     assert.equal(result?.covered, 'accounts');

@@ -3,11 +3,8 @@ import { parseDocument } from '../../../../src/odata/document/parser';
 import { getCompletions } from '../../../../src/odata/language/completion';
 import { documentDiagnostics } from '../../../../src/odata/language/diagnostics';
 import { getHover } from '../../../../src/odata/language/hover';
-import {
-  lookupLogicalName,
-  queryFunctionColumn,
-  queryFunctionColumnNames,
-} from '../../../../src/odata/language/queryFunctionColumns';
+import { lookupLogicalName } from '../../../../src/metadata/columnNames';
+import { queryFunctionColumn, queryFunctionColumnNames } from '../../../../src/odata/language/queryFunctionColumns';
 import { realMetadata } from './metadata';
 
 function errors(text: string): string[] {

@@ -3,7 +3,7 @@ import type { MetadataIndex } from '../../../../src/metadata/lookup';
 import type { EntityType } from '../../../../src/metadata/model';
 import { parseDocument } from '../../../../src/odata/document/parser';
 import { documentDiagnostics } from '../../../../src/odata/language/diagnostics';
-import { lookupLogicalName } from '../../../../src/odata/language/queryFunctionColumns';
+import { lookupLogicalName } from '../../../../src/metadata/columnNames';
 import { realMetadata } from './metadata';
 
 const ID = '00000000-0000-0000-0000-000000000001';

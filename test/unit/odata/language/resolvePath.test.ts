@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { MetadataIndex } from '../../../../src/metadata/lookup';
 import { parseDocument } from '../../../../src/odata/document/parser';
 import { getCompletions } from '../../../../src/odata/language/completion';
 import { documentDiagnostics } from '../../../../src/odata/language/diagnostics';
@@ -8,6 +9,16 @@ import { parseODataUrl } from '../../../../src/odata/url/parseUrl';
 import { realMetadata } from './metadata';
 
 const ID = '00000000-0000-0000-0000-000000000001';
+
+/** The real metadata with these alternate keys on these tables, as an org that defined them has. */
+function withAlternateKeys(keys: Record<string, string[][]>): MetadataIndex {
+  const model = realMetadata().model;
+  const entityTypes = new Map(model.entityTypes);
+  for (const [name, alternateKeys] of Object.entries(keys)) {
+    entityTypes.set(name, { ...model.entityTypes.get(name)!, alternateKeys });
+  }
+  return new MetadataIndex({ ...model, entityTypes });
+}
 
 function resolve(url: string) {
   return resolvePath(realMetadata(), parseODataUrl(url).path);
@@ -119,15 +130,53 @@ describe('resolvePath (one resolver for completion, diagnostics and hover)', fun
     // "Retrieve using an alternate key": accounts(accountnumber='ABC123'),
     // contacts(firstname='Joe',emailaddress1='abc@example.com'), accounts(_primarycontactid_value=<guid>)
     // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/retrieve-entity-using-web-api#retrieve-using-an-alternate-key
-    it('lets the documented alternate keys through', () => {
-      assert.deepEqual(located("GET accounts(accountnumber='ABC123')?$select=name"), []);
-      assert.deepEqual(located("GET contacts(firstname='Joe',emailaddress1='abc@example.com')"), []);
-      assert.deepEqual(located(`GET accounts(_primarycontactid_value=${ID})`), []);
+    // These work where the key is defined; the fixture's org defines none on account or contact.
+    it('lets the documented alternate keys through where the metadata defines them', () => {
+      const index = withAlternateKeys({
+        account: [['accountnumber'], ['_primarycontactid_value']],
+        contact: [['firstname', 'emailaddress1']],
+      });
+      const diagnostics = (text: string): string[] =>
+        documentDiagnostics(parseDocument(text), { metadata: index }).map((d) => d.code);
+      assert.deepEqual(diagnostics("GET accounts(accountnumber='ABC123')?$select=name"), []);
+      assert.deepEqual(diagnostics("GET contacts(emailaddress1='abc@example.com',firstname='Joe')"), []);
+      assert.deepEqual(diagnostics(`GET accounts(_primarycontactid_value=${ID})`), []);
+      assert.deepEqual(diagnostics(`GET accounts(accountid=${ID})`), [], 'the primary key, named');
+    });
+
+    it('warns (never an error that blocks Run) when the metadata defines no such alternate key', () => {
+      assert.deepEqual(located("GET accounts(accountnumber='ABC123')?$select=name"), [
+        "warning unknownAlternateKey@(accountnumber='ABC123')",
+      ]);
+      const [diagnostic] = documentDiagnostics(parseDocument("GET accounts(accountnumber='A')"), {
+        metadata: realMetadata(),
+      });
+      assert.match(diagnostic!.message, /account has no alternate key of \(accountnumber\).*It has none/);
+      // systemuser defines one (azureactivedirectoryobjectid) in the real $metadata: named, it passes.
+      assert.deepEqual(located(`GET systemusers(azureactivedirectoryobjectid=${ID})`), []);
+      const [partial] = documentDiagnostics(parseDocument(`GET appnotifications(partitionid='p')`), {
+        metadata: realMetadata(),
+      });
+      assert.match(partial!.message, /Its alternate keys: \(partitionid, appnotificationid\)/);
     });
 
     it('checks the columns an alternate key names, and warns on a value of another kind', () => {
+      const index = withAlternateKeys({ account: [['accountnumber']] });
+      const located = (text: string): string[] =>
+        documentDiagnostics(parseDocument(text), { metadata: index }).map(
+          (d) => `${d.severity} ${d.code}@${text.slice(d.span.start, d.span.end)}`,
+        );
       assert.deepEqual(located("GET accounts(acountnumber='ABC123')"), ['error unknownColumn@acountnumber']);
       assert.deepEqual(located('GET accounts(accountnumber=123)'), ['warning keyType@123']);
+    });
+
+    it('says nothing of alternate keys when the metadata does not list them (no Keys vocabulary)', () => {
+      const model = realMetadata().model;
+      const entityTypes = new Map(
+        [...model.entityTypes].map(([name, type]) => [name, { ...type, alternateKeys: undefined }]),
+      );
+      const index = new MetadataIndex({ ...model, entityTypes });
+      assert.deepEqual(documentDiagnostics(parseDocument("GET accounts(accountnumber='A')"), { metadata: index }), []);
     });
   });
 });

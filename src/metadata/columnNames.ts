@@ -1,0 +1,48 @@
+/**
+ * What every view calls a column (the explorer's tree, the results grid, hover and completion): its
+ * display name with its logical name, a lookup by its logical name (`primarycontactid`) rather than
+ * the Web API's `_primarycontactid_value`, and its type as Dataverse names it with the Edm type second.
+ * Display names and attribute types come from EntityDefinitions; on bare CSDL the names and the Edm
+ * type are all there is.
+ */
+import type { Property } from './model';
+
+const LOOKUP_PROPERTY = /^_(.+)_value$/;
+
+/** `ownerid` for the lookup property `_ownerid_value`; undefined for any other name. */
+export function lookupLogicalName(propertyName: string): string | undefined {
+  return LOOKUP_PROPERTY.exec(propertyName)?.[1];
+}
+
+/** `_primarycontactid_value` → `primarycontactid`: a lookup's logical name, as makers and docs call it. */
+export function columnLogicalName(property: Property): string {
+  return lookupLogicalName(property.name) ?? property.name;
+}
+
+/** What the tree and grid call a column: its display name, else its logical name. */
+export function columnLabel(property: Property): string {
+  return property.info?.displayName ?? columnLogicalName(property);
+}
+
+/**
+ * The column's type as Dataverse names it (Money, Lookup, Choice), else the Edm type without its prefix.
+ * `Picklist` is shown as Choice, the name makers see since 2021.
+ */
+export function columnType(property: Property): string {
+  const attributeType = property.info?.attributeType;
+  if (attributeType === undefined) return property.type.replace(/^Edm\./, '');
+  return attributeType === 'Picklist' ? 'Choice' : attributeType;
+}
+
+/** `Money (Edm.Decimal)`: Dataverse's type first, the Edm type second; just `Edm.Decimal` on bare CSDL. */
+export function columnTypeText(property: Property): string {
+  return property.info === undefined ? property.type : `${columnType(property)} (${property.type})`;
+}
+
+/** Columns in the order a maker expects: by display name, then logical name. */
+export function compareColumns(a: Property, b: Property): number {
+  return (
+    columnLabel(a).localeCompare(columnLabel(b), 'en', { sensitivity: 'base' }) ||
+    columnLogicalName(a).localeCompare(columnLogicalName(b))
+  );
+}
