@@ -41,6 +41,8 @@ export const Commands = {
   retryLoad: 'dataverse.retryLoad',
   // Webhooks, service endpoints, steps and images.
   registerWebhook: 'dataverse.registerWebhook',
+  /** The registration form (webview): a new endpoint, or the chosen one pre-filled. */
+  openRegistrationForm: 'dataverse.openRegistrationForm',
   registerServiceBusEndpoint: 'dataverse.registerServiceBusEndpoint',
   registerStep: 'dataverse.registerStep',
   registerImage: 'dataverse.registerImage',
@@ -70,6 +72,8 @@ export const ContextKeys = {
   /** Walkthrough steps tick on these (`onContext:` completion events), set when the real thing happened. */
   walkthroughQueryRun: 'dataverse.walkthrough.queryRun',
   walkthroughRecordSaved: 'dataverse.walkthrough.recordSaved',
+  walkthroughWebhookRegistered: 'dataverse.walkthrough.webhookRegistered',
+  walkthroughDeliveryReceived: 'dataverse.walkthrough.deliveryReceived',
   webhookInspectorRunning: 'dataverse.webhookInspectorRunning',
 } as const;
 
