@@ -61,9 +61,12 @@ let fieldIds = 0;
 /** A labelled field; the label is tied to the control for screen readers and clicks. */
 function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
   fieldIds += 1;
-  control.id ||= `field-${fieldIds}`;
+  const target = control.matches('input, select, textarea')
+    ? control
+    : (control.querySelector<HTMLElement>('input, select, textarea') ?? control);
+  target.id ||= `field-${fieldIds}`;
   const caption = el('label', 'caption', label);
-  caption.htmlFor = control.id;
+  caption.htmlFor = target.id;
   const children: Node[] = [caption, control];
   if (hint !== undefined) children.push(el('span', 'hint', hint));
   return el('div', 'field', undefined, children);
