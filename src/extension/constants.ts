@@ -28,6 +28,8 @@ export const Commands = {
   copyRequestAsOdata: 'dataverse.copyRequestAsOdata',
   copyRequestAsCurl: 'dataverse.copyRequestAsCurl',
   clearRequestHistory: 'dataverse.clearRequestHistory',
+  /** Reveals the latest request matching `{ method, path }` (a notification's "Show in History"). */
+  showInHistory: 'dataverse.showInHistory',
   newTableQuery: 'dataverse.newTableQuery',
   newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',

@@ -7,6 +7,7 @@ import type { ExportFormat, ExportSummary } from '../../dataverse/tableExport';
 import { exportRows, writableColumnsPath } from '../../dataverse/tableExport';
 import type { ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
+import { notifyDone } from '../history/notify';
 import { chooseTable } from './tablePicker';
 
 export interface ExportServices {
@@ -92,6 +93,7 @@ export async function exportTable(services: ExportServices, target: unknown): Pr
     ? `Export of ${entitySet} to ${name} cancelled.`
     : `${rows} rows of ${entitySet} exported to ${name}.`;
   log.info(message);
-  void (cancelled ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message));
+  if (cancelled) void vscode.window.showWarningMessage(message);
+  else notifyDone(message, { method: 'GET', path: `${entitySet}?` }, uri);
   return { entitySet, file: name, rows, cancelled };
 }

@@ -7,6 +7,7 @@ import { openSourceFile } from '../../dataverse/importSource';
 import type { ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
 import type { ChosenTable } from './tablePicker';
+import { notifyDone } from '../history/notify';
 import { chooseTable } from './tablePicker';
 
 export interface ImportServices {
@@ -151,7 +152,7 @@ export async function importRecords(services: ImportServices, target?: unknown):
         if (choice !== undefined) log.show(true);
       });
   } else {
-    void vscode.window.showInformationMessage(message);
+    notifyDone(message, { method: 'POST', path: '$batch' });
   }
   return {
     connection: connection.name,
