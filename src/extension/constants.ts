@@ -28,6 +28,8 @@ export const Commands = {
   copyRequestAsOdata: 'dataverse.copyRequestAsOdata',
   copyRequestAsCurl: 'dataverse.copyRequestAsCurl',
   clearRequestHistory: 'dataverse.clearRequestHistory',
+  /** Keeps the shown result in its tab; the next run opens a new results tab. */
+  pinResult: 'dataverse.pinResult',
   /** Reveals the latest request matching `{ method, path }` (a notification's "Show in History"). */
   showInHistory: 'dataverse.showInHistory',
   newTableQuery: 'dataverse.newTableQuery',

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isWorkbenchError } from '../core/errors';
+import { isWorkbenchError, WorkbenchError } from '../core/errors';
 import { registerCommand } from './commandRunner';
 import { EnvironmentSecrets } from './auth/environmentSecrets';
 import type { SignInUi } from './auth/signInPorts';
@@ -192,6 +192,10 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       runBlockCommand(runner, presenter, args, 'getChanges'),
     ),
     registerCommand(commandContext, Commands.runAll, (args) => runAllCommand(runner, presenter, args)),
+    registerCommand(commandContext, Commands.pinResult, () => {
+      if (!presenter.pin()) throw new WorkbenchError('invalidInput', 'No result to keep: run a request first.');
+      return presenter.openCount;
+    }),
     registerCommand(commandContext, Commands.importRecords, (node) =>
       importRecords({ connections, input: prompts, log }, node),
     ),
