@@ -146,14 +146,14 @@ describe('.odata against the local emulator', () => {
     const open = await vscode.commands.executeCommand<number>(Commands.pinResult);
     assert.equal(open, before);
     await eventually(
-      () => resultTabs().find((tab) => tab.label === '📌 Accounts'),
+      () => resultTabs().find((tab) => tab.label === 'Kept: Accounts'),
       'the pinned tab, named after its request',
     );
     await run(0);
     await eventually(() => (resultTabs().length === before + 1 ? true : undefined), 'a second results tab');
     assert.ok(resultTabs().some((tab) => tab.label === 'Results: Accounts'));
     assert.ok(
-      resultTabs().some((tab) => tab.label === '📌 Accounts'),
+      resultTabs().some((tab) => tab.label === 'Kept: Accounts'),
       'the pinned result stays',
     );
   });

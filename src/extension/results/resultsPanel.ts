@@ -160,7 +160,7 @@ class ResultView implements vscode.Disposable {
   }
 
   pin(): void {
-    this.panel.title = `📌 ${this.shown?.run.title ?? 'Results'}`;
+    this.panel.title = `Kept: ${this.shown?.run.title ?? 'Results'}`;
   }
 
   /**

@@ -622,6 +622,7 @@ export class RegistrationApp {
   /** What the page can tell before asking the host; the host validates everything again. */
   private problem(): string | undefined {
     if (this.endpoint.name.trim() === '') return 'Enter the endpoint name.';
+    if (this.endpoint.kind === 'webhook' && this.endpoint.url.trim() === '') return 'Enter the webhook URL.';
     for (const [index, step] of this.steps.entries()) {
       if (step.table === '' || step.message === '') return `Step ${index + 1}: pick a table and a message.`;
       if (!Number.isInteger(step.rank) || step.rank < 1) return `Step ${index + 1}: the rank is a whole number from 1.`;
