@@ -28,6 +28,10 @@ export const Commands = {
   copyRequestAsOdata: 'dataverse.copyRequestAsOdata',
   copyRequestAsCurl: 'dataverse.copyRequestAsCurl',
   clearRequestHistory: 'dataverse.clearRequestHistory',
+  /** Keeps the shown result in its tab; the next run opens a new results tab. */
+  pinResult: 'dataverse.pinResult',
+  /** Reveals the latest request matching `{ method, path }` (a notification's "Show in History"). */
+  showInHistory: 'dataverse.showInHistory',
   newTableQuery: 'dataverse.newTableQuery',
   newRecord: 'dataverse.newRecord',
   copyEntitySetName: 'dataverse.copyEntitySetName',
@@ -41,6 +45,8 @@ export const Commands = {
   retryLoad: 'dataverse.retryLoad',
   // Webhooks, service endpoints, steps and images.
   registerWebhook: 'dataverse.registerWebhook',
+  /** The registration form (webview): a new endpoint, or the chosen one pre-filled. */
+  openRegistrationForm: 'dataverse.openRegistrationForm',
   registerServiceBusEndpoint: 'dataverse.registerServiceBusEndpoint',
   registerStep: 'dataverse.registerStep',
   registerImage: 'dataverse.registerImage',
@@ -73,6 +79,8 @@ export const ContextKeys = {
   /** Walkthrough steps tick on these (`onContext:` completion events), set when the real thing happened. */
   walkthroughQueryRun: 'dataverse.walkthrough.queryRun',
   walkthroughRecordSaved: 'dataverse.walkthrough.recordSaved',
+  walkthroughWebhookRegistered: 'dataverse.walkthrough.webhookRegistered',
+  walkthroughDeliveryReceived: 'dataverse.walkthrough.deliveryReceived',
   webhookInspectorRunning: 'dataverse.webhookInspectorRunning',
 } as const;
 

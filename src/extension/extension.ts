@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isWorkbenchError } from '../core/errors';
+import { isWorkbenchError, WorkbenchError } from '../core/errors';
 import { registerCommand } from './commandRunner';
 import { EnvironmentSecrets } from './auth/environmentSecrets';
 import type { SignInUi } from './auth/signInPorts';
@@ -31,6 +31,7 @@ import { registerLanguageModelTools } from './tools/languageModelTools';
 import type { UserInput } from './userInput';
 import { vscodeUserInput } from './userInput';
 import type { InspectorState } from './webhooks/inspectorPanel';
+import type { RegistrationPanel } from './webhooks/registrationPanel';
 import { registerWebhookFeature } from './webhooks/webhookFeature';
 
 /** What `activate` returns: other extensions and the integration tests use it. */
@@ -50,6 +51,8 @@ export interface WorkbenchApi {
   readonly requestHistory: RequestHistory;
   /** The running webhook delivery inspector (its URL and what it showed), if any. */
   readonly webhookInspector: () => InspectorState | undefined;
+  /** The webhook registration form; tests send it the page's messages and read its answers. */
+  readonly registrationForm: Pick<RegistrationPanel, 'receive' | 'isOpen'>;
   /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
   readonly logLines: () => readonly string[];
   /** The agent tools registered with `vscode.lm`: what VS Code shows before one runs (a write's confirmation). */
@@ -184,10 +187,16 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
       return run;
     }),
     explorer.records.onDidSaveRecord(() => tickStep(ContextKeys.walkthroughRecordSaved)),
+    webhooks.onDidRegister(() => tickStep(ContextKeys.walkthroughWebhookRegistered)),
+    webhooks.onDidReceiveDelivery(() => tickStep(ContextKeys.walkthroughDeliveryReceived)),
     registerCommand(commandContext, Commands.getChanges, (args) =>
       runBlockCommand(runner, presenter, args, 'getChanges'),
     ),
     registerCommand(commandContext, Commands.runAll, (args) => runAllCommand(runner, presenter, args)),
+    registerCommand(commandContext, Commands.pinResult, () => {
+      if (!presenter.pin()) throw new WorkbenchError('invalidInput', 'No result to keep: run a request first.');
+      return presenter.openCount;
+    }),
     registerCommand(commandContext, Commands.importRecords, (node) =>
       importRecords({ connections, input: prompts, log }, node),
     ),
@@ -240,6 +249,7 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     explorer: explorer.tree,
     requestHistory: requests.history,
     webhookInspector: webhooks.inspector,
+    registrationForm: webhooks.registrationForm,
     logLines: () => log.recentLines(),
     agentTools: { prepareInvocation: (name, input) => agentTools.prepareInvocation(name, input) },
     userSettingsUri: vscode.Uri.joinPath(context.globalStorageUri, '..', '..', 'settings.json'),

@@ -3,7 +3,7 @@ import type { JsonObject } from '../core/json';
 import type { MetadataCache } from '../dataverse/metadataCache';
 import type { WebApiClient } from '../dataverse/webApiClient';
 import { MetadataIndex } from '../metadata/lookup';
-import type { Plan, PlanOperation, RegisteredState } from './plan';
+import type { ApplyResult, EntitySetName, Plan, PlanOperation, RegisteredState } from './plan';
 import { applyPlan, computePlan } from './plan';
 import type { SecretRef, ValidationIssue } from './registrationFile';
 import { validateRegistrationFile } from './registrationFile';
@@ -19,7 +19,7 @@ import {
   stageNameOf,
   stepRecord,
 } from './registrationModel';
-import { createWebApiExecutor } from './webApiExecutor';
+import { createWebApiExecutor, loadRegisteredState } from './webApiExecutor';
 
 // Reads and writes of service endpoints, steps and images for the VS Code commands and tree (which keep the
 // prompts and the UI). Rows are read with the columns and checked readers of registrationModel.ts; every
@@ -39,6 +39,8 @@ export interface EndpointRow {
   readonly messageformat: number | undefined;
   readonly saskeyname: string | undefined;
   readonly description: string | undefined;
+  /** Whether Dataverse holds the endpoint's secret (the secret itself is never read back). */
+  readonly secretSet: boolean;
 }
 
 /** A step, with its message and table resolved to names. */
@@ -76,6 +78,18 @@ export interface MessageFilter {
   readonly table: string;
 }
 
+/** Messages most steps are for, offered first. */
+export const COMMON_MESSAGES: readonly string[] = [
+  'Create',
+  'Update',
+  'Delete',
+  'Assign',
+  'SetState',
+  'SetStateDynamicEntity',
+];
+
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,127}$/i;
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function guid(value: string, what: string): string {
@@ -107,6 +121,7 @@ function endpointRow(row: JsonObject): EndpointRow {
     messageformat: optional(record.messageformat),
     saskeyname: optional(record.saskeyname),
     description: optional(record.description),
+    secretSet: record.isauthvalueset === true || record.issaskeyset === true || record.issastokenset === true,
   };
 }
 
@@ -215,6 +230,35 @@ export class Registrations {
       pending.catch(() => this.filters.delete(messageId));
     }
     return pending;
+  }
+
+  /** The messages a step can be registered for on a table (its `sdkmessagefilters`), common ones first. */
+  async messagesForTable(table: string, signal?: AbortSignal): Promise<readonly string[]> {
+    if (!TABLE_NAME.test(table)) throw new WorkbenchError('invalidInput', `"${table}" is not a table logical name.`);
+    const { rows: found } = await this.client.collectAll(
+      `sdkmessagefilters?$select=_sdkmessageid_value&$filter=primaryobjecttypecode eq '${table}' and iscustomprocessingstepallowed eq true`,
+      signal === undefined ? {} : { signal },
+    );
+    const ids = new Set(found.map((row) => new RowReader(row, 'sdkmessagefilters').id('_sdkmessageid_value')));
+    const names = (await this.sdkMessages(signal)).filter((m) => ids.has(m.id)).map((m) => m.name);
+    return [
+      ...COMMON_MESSAGES.filter((name) => names.includes(name)),
+      ...names.filter((name) => !COMMON_MESSAGES.includes(name)).sort(),
+    ];
+  }
+
+  /** Tables with an entity set in `$metadata`, with their display names when enriched. */
+  async tables(signal?: AbortSignal): Promise<readonly { name: string; label: string }[]> {
+    const { model } = await this.metadata.get(signal === undefined ? {} : { signal });
+    const index = new MetadataIndex(model);
+    return [...model.entitySets.values()]
+      .flatMap((set) => {
+        const type = index.entityTypeOfSet(set);
+        return type === undefined || !TABLE_NAME.test(type.name)
+          ? []
+          : [{ name: type.name, label: type.info?.displayName ?? '' }];
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Column logical names of a table, from `$metadata` (lookups by their column name, not `_x_value`). */
@@ -485,4 +529,118 @@ export async function updateEndpoint(
     return;
   }
   await registrations.client.update('serviceendpoints', endpoint.id, body);
+}
+
+// ---- One endpoint with its steps and images (the registration form) -------------------------------
+
+/** The registered rows a form edits: the endpoint's id and, per step of the fragment, the step it edits. */
+export interface EditedRegistration {
+  readonly endpointId: string;
+  /** Parallel to the fragment's steps; undefined for a step added in the form. */
+  readonly stepIds: readonly (string | undefined)[];
+}
+
+/** The endpoint (and its steps and images) alone, renamed as the form names them so the plan matches by id. */
+function scopedState(
+  state: RegisteredState,
+  file: { readonly name: string; readonly steps: readonly { readonly name: string }[] },
+  edited: EditedRegistration,
+): { state: RegisteredState; renames: PlanOperation[] } {
+  const endpoint = state.serviceEndpoints.find((record) => record.serviceendpointid === edited.endpointId);
+  if (endpoint === undefined) throw new WorkbenchError('notFound', 'The endpoint is no longer registered.');
+  const renames: PlanOperation[] = [];
+  const rename = (entitySet: EntitySetName, id: string, from: string, to: string): void => {
+    if (from !== to) {
+      renames.push({
+        action: 'update',
+        entitySet,
+        id,
+        label: `rename ${from}`,
+        changes: [{ column: 'name', from, to }],
+        secrets: [],
+      });
+    }
+  };
+  rename('serviceendpoints', endpoint.serviceendpointid, endpoint.name, file.name);
+  const nameOfStep = new Map<string, string>();
+  edited.stepIds.forEach((id, index) => {
+    const name = file.steps[index]?.name;
+    if (id !== undefined && name !== undefined) nameOfStep.set(id, name);
+  });
+  const steps = state.steps
+    .filter((step) => step._eventhandler_value === edited.endpointId)
+    .map((step) => {
+      const name = nameOfStep.get(step.sdkmessageprocessingstepid);
+      if (name === undefined) return step;
+      rename('sdkmessageprocessingsteps', step.sdkmessageprocessingstepid, step.name, name);
+      return { ...step, name };
+    });
+  const stepIds = new Set(steps.map((step) => step.sdkmessageprocessingstepid));
+  return {
+    state: {
+      ...state,
+      serviceEndpoints: [{ ...endpoint, name: file.name }],
+      steps,
+      images: state.images.filter((image) => stepIds.has(image._sdkmessageprocessingstepid_value)),
+    },
+    renames,
+  };
+}
+
+/**
+ * Plans one endpoint fragment with its steps and images against what is registered (nothing, for a new
+ * one): one create per new row, one PATCH of only the changed columns per changed row, one DELETE per row
+ * removed. Renames in the form are name changes of the same rows, not new registrations. Pure.
+ */
+export function planRegistration(
+  endpoint: JsonSpec,
+  current: RegisteredState,
+  edited: EditedRegistration | undefined,
+  options: { readonly newSecrets: boolean },
+): Plan {
+  const result = validateRegistrationFile({ endpoints: [endpoint] });
+  if (!result.ok) refuse(result.issues);
+  const [spec] = result.file.endpoints;
+  if (spec === undefined) throw new WorkbenchError('internal', 'The registration has no endpoint.');
+  if (edited === undefined) return computePlan(result.file, EMPTY_STATE);
+  const { state, renames } = scopedState(current, spec, edited);
+  const planned = computePlan(result.file, state, { rotateSecrets: options.newSecrets });
+  const deleted = new Set(planned.operations.flatMap((op) => (op.action === 'delete' ? [op.id] : [])));
+  const operations = [...planned.operations];
+  for (const rename of renames) {
+    if (rename.action !== 'update' || deleted.has(rename.id)) continue;
+    const index = operations.findIndex((op) => op.action === 'update' && op.id === rename.id);
+    const existing = operations[index];
+    if (existing?.action === 'update') {
+      operations[index] = { ...existing, changes: [...existing.changes, ...rename.changes] };
+    } else {
+      operations.push(rename);
+    }
+  }
+  // Back in the plan's order (deletes, then endpoints, steps, images); the sort is stable.
+  const order: Record<EntitySetName, number> = {
+    serviceendpoints: 1,
+    sdkmessageprocessingsteps: 2,
+    sdkmessageprocessingstepimages: 3,
+  };
+  const rank = (op: PlanOperation): number => (op.action === 'delete' ? 0 : order[op.entitySet]);
+  return { operations: operations.sort((a, b) => rank(a) - rank(b)) };
+}
+
+/** Applies `planRegistration`'s plan; returns the endpoint's id and what was sent. */
+export async function saveRegistration(
+  registrations: Registrations,
+  endpoint: JsonSpec,
+  secrets: Secrets,
+  edited: EditedRegistration | undefined,
+): Promise<{ endpointId: string; plan: Plan; result: ApplyResult }> {
+  const current = edited === undefined ? EMPTY_STATE : await loadRegisteredState(registrations.client);
+  const plan = planRegistration(endpoint, current, edited, { newSecrets: secrets.size > 0 });
+  const result = await applyPlan(plan, createWebApiExecutor(registrations.client), {
+    resolveSecret: (ref) => secrets.get(ref.env),
+  });
+  const created = plan.operations.find((op) => op.action === 'create' && op.entitySet === 'serviceendpoints');
+  const endpointId = edited?.endpointId ?? (created?.action === 'create' ? result.ids[created.ref] : undefined);
+  if (endpointId === undefined) throw new WorkbenchError('internal', 'The plan created no endpoint.');
+  return { endpointId, plan, result };
 }

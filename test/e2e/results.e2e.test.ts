@@ -424,6 +424,42 @@ describe('results page in Chromium', function () {
     });
   });
 
+  it('keeps the toolbar on one line in a narrow pane, the copy and export actions behind More actions', async () => {
+    await postToPage(page, result(accountRows(4)));
+    await page.waitForSelector('.grid-row');
+    const more = page.getByRole('button', { name: 'More actions' });
+    const exportCsv = page.locator('.button', { hasText: 'Export CSV' });
+    assert.equal(await more.isVisible(), false, 'wide: no overflow menu');
+    assert.equal(await exportCsv.isVisible(), true);
+
+    await page.setViewportSize({ width: 420, height: 600 });
+    assert.equal(await exportCsv.isVisible(), false, 'narrow: export is in the menu');
+    assert.equal(await more.isVisible(), true);
+    const toolbar = await page.locator('.toolbar').boundingBox();
+    const buttonBox = await page.locator('.toolbar .tabs').boundingBox();
+    // One row of controls: none starts below the bottom of another.
+    const boxes = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.toolbar > *'))
+        .map((e) => e.getBoundingClientRect())
+        .filter((r) => r.width > 0)
+        .map((r) => ({ top: r.top, bottom: r.bottom })),
+    );
+    const firstBottom = Math.min(...boxes.map((b) => b.bottom));
+    assert.ok(
+      boxes.every((b) => b.top < firstBottom),
+      `the toolbar wraps: ${JSON.stringify(boxes)} in ${JSON.stringify(toolbar)} (${String(buttonBox?.height)})`,
+    );
+    await more.click();
+    assert.equal(await more.getAttribute('aria-expanded'), 'true');
+    await exportCsv.click();
+    assert.equal((await lastPosted())?.type, 'export');
+    assert.equal(await exportCsv.isVisible(), false, 'an action closes the menu');
+    await more.click();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Escape');
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+  });
+
   it('shows aggregates as a table that opens nothing, batches as sub-responses, changes with removed rows', async () => {
     await postToPage(page, {
       type: 'showResult',

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { HistoryEntry } from '../../src/dataverse/requestHistory';
 import type { ExportCommandResult } from '../../src/extension/commands/exportCommand';
 import { Commands } from '../../src/extension/constants';
 import type { WorkbenchApi } from '../../src/extension/extension';
@@ -56,5 +57,15 @@ describe('Export Table from the explorer', () => {
     const lines = readFileSync(file, 'utf8').trimEnd().split('\r\n');
     assert.ok(lines[0]?.startsWith('\uFEFFcontactid,'), lines[0]);
     assert.equal(lines.length, expected + 1, 'a header and one line per contact');
+
+    // The notification's "Show in History" selects the export's request in the Requests view.
+    const shown = await vscode.commands.executeCommand<HistoryEntry>(Commands.showInHistory, {
+      method: 'GET',
+      path: 'contacts?',
+    });
+    assert.ok(shown, 'a request is shown');
+    assert.match(shown.url, /\/contacts\?\$select=/);
+    assert.equal(shown.status, 200);
+    assert.equal(shown.id, api.requestHistory.entries().find((entry) => entry.url.includes('/contacts?'))?.id);
   });
 });

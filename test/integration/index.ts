@@ -30,6 +30,7 @@ export async function run(): Promise<void> {
   await import('./explorer.test');
   await import('./requestHistory.test');
   await import('./webhooks.test');
+  await import('./registrationForm.test');
   await import('./import.test');
   await import('./tools.test');
   await import('./export.test');

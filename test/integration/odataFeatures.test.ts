@@ -128,6 +128,36 @@ describe('.odata against the local emulator', () => {
     assert.ok((panel.input as vscode.TabInputWebview).viewType.includes('dataverse.results'));
   });
 
+  it('keeps a pinned result in its tab and opens the next run in a new one', async () => {
+    const resultTabs = (): vscode.Tab[] =>
+      vscode.window.tabGroups.all
+        .flatMap((group) => group.tabs)
+        .filter(
+          (tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.includes('dataverse.results'),
+        );
+    const run = (blockIndex: number): Thenable<BlockRun> =>
+      vscode.commands.executeCommand<BlockRun>(Commands.runBlock, { uri: document.uri.toString(), blockIndex });
+    await run(0);
+    const before = resultTabs().length;
+    assert.ok(before >= 1, 'a results tab is open');
+    // Without a pin, the next run reuses the tab.
+    await run(0);
+    assert.equal(resultTabs().length, before);
+    const open = await vscode.commands.executeCommand<number>(Commands.pinResult);
+    assert.equal(open, before);
+    await eventually(
+      () => resultTabs().find((tab) => tab.label === 'Kept: Accounts'),
+      'the pinned tab, named after its request',
+    );
+    await run(0);
+    await eventually(() => (resultTabs().length === before + 1 ? true : undefined), 'a second results tab');
+    assert.ok(resultTabs().some((tab) => tab.label === 'Results: Accounts'));
+    assert.ok(
+      resultTabs().some((tab) => tab.label === 'Kept: Accounts'),
+      'the pinned result stays',
+    );
+  });
+
   it('runs a file pinned with @environment on that connection, and refuses an unknown one', async () => {
     const pinned = await vscode.workspace.openTextDocument({
       language: 'odata',

@@ -57,7 +57,8 @@ describe('package.json agrees with the code', () => {
         for (const view of entry.when?.match(/view == ([\w.]+)/g) ?? []) {
           assert.ok(viewIds.includes(view.slice('view == '.length)), `${menu}: unknown ${view}`);
         }
-        for (const key of entry.when?.match(/dataverse\.\w+/g) ?? []) {
+        // A quoted value is compared against (a webview type for activeWebviewPanelId), not a context key.
+        for (const key of entry.when?.match(/(?<!')dataverse\.\w+/g) ?? []) {
           const known: string[] = [...viewIds, ...Object.values(ContextKeys)];
           assert.ok(known.includes(key), `${menu}: unknown context key ${key}`);
         }

@@ -5,8 +5,10 @@ import { CSV_BOM, csvField, guardFormula } from '../../core/csv';
 import { WorkbenchError } from '../../core/errors';
 import type { ExportFormat, ExportSummary } from '../../dataverse/tableExport';
 import { exportRows, writableColumnsPath } from '../../dataverse/tableExport';
-import type { Connection, ConnectionManager } from '../connections';
+import type { ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
+import { notifyDone } from '../history/notify';
+import { chooseTable } from './tablePicker';
 
 export interface ExportServices {
   readonly connections: ConnectionManager;
@@ -24,18 +26,6 @@ export interface ExportCommandResult {
 
 const TITLE = 'Export Table';
 
-/** A table node of the explorer (`{ type: 'table', connection, table: { entitySet } }`), checked structurally. */
-function tableTarget(target: unknown, connections: ConnectionManager): { connection: Connection; entitySet: string } {
-  const node = target as { type?: unknown; connection?: { id?: unknown }; table?: { entitySet?: unknown } };
-  const id = node.connection?.id;
-  const entitySet = node.table?.entitySet;
-  const connection = typeof id === 'string' ? connections.list().find((c) => c.id === id) : undefined;
-  if (node.type !== 'table' || connection === undefined || typeof entitySet !== 'string') {
-    throw new WorkbenchError('invalidInput', 'Export Table works on a table of the Dataverse explorer.');
-  }
-  return { connection, entitySet };
-}
-
 function formatOf(file: string): ExportFormat {
   return extname(file).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
 }
@@ -47,7 +37,7 @@ function formatOf(file: string): ExportFormat {
  */
 export async function exportTable(services: ExportServices, target: unknown): Promise<ExportCommandResult> {
   const { connections, input, log } = services;
-  const { connection, entitySet } = tableTarget(target, connections);
+  const { connection, entitySet } = await chooseTable(services, target, TITLE, 'Table (entity set) to export');
   const uri = await input.showSaveDialog({
     title: `${TITLE}: ${entitySet} of ${connection.name}`,
     saveLabel: 'Export',
@@ -103,6 +93,7 @@ export async function exportTable(services: ExportServices, target: unknown): Pr
     ? `Export of ${entitySet} to ${name} cancelled.`
     : `${rows} rows of ${entitySet} exported to ${name}.`;
   log.info(message);
-  void (cancelled ? vscode.window.showWarningMessage(message) : vscode.window.showInformationMessage(message));
+  if (cancelled) void vscode.window.showWarningMessage(message);
+  else notifyDone(message, { method: 'GET', path: `${entitySet}?` }, uri);
   return { entitySet, file: name, rows, cancelled };
 }

@@ -2,10 +2,13 @@ import { basename, extname } from 'node:path';
 import * as vscode from 'vscode';
 import { WorkbenchError } from '../../core/errors';
 import type { ImportFormat, ImportProgress, ImportSource, ImportSummary } from '../../dataverse/bulkImport';
-import { importRows, loadTableRules, logicalNameOf } from '../../dataverse/bulkImport';
+import { importRows, loadTableRules } from '../../dataverse/bulkImport';
 import { openSourceFile } from '../../dataverse/importSource';
-import type { Connection, ConnectionManager } from '../connections';
+import type { ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
+import type { ChosenTable } from './tablePicker';
+import { notifyDone } from '../history/notify';
+import { chooseTable } from './tablePicker';
 
 export interface ImportServices {
   readonly connections: ConnectionManager;
@@ -31,18 +34,6 @@ function cancelled(): never {
   throw new WorkbenchError('cancelled', 'Cancelled.');
 }
 
-/** A table node of the explorer (`{ type: 'table', connection, table: { entitySet } }`), checked structurally. */
-function tableTarget(target: unknown, connections: ConnectionManager): { connection: Connection; entitySet: string } {
-  const node = target as { type?: unknown; connection?: { id?: unknown }; table?: { entitySet?: unknown } };
-  const id = node.connection?.id;
-  const entitySet = node.table?.entitySet;
-  const connection = typeof id === 'string' ? connections.list().find((c) => c.id === id) : undefined;
-  if (node.type !== 'table' || connection === undefined || typeof entitySet !== 'string') {
-    throw new WorkbenchError('invalidInput', 'Import Records works on a table of the Dataverse explorer.');
-  }
-  return { connection, entitySet };
-}
-
 function formatOf(file: string): ImportFormat {
   const extension = extname(file).toLowerCase();
   if (extension === '.csv') return 'csv';
@@ -64,20 +55,6 @@ async function pickFile(input: UserInput): Promise<vscode.Uri> {
   return file;
 }
 
-async function pickEntitySet(services: ImportServices, connection: Connection): Promise<string> {
-  const { model } = await services.connections.metadata(connection).get();
-  const items = [...model.entitySets.keys()]
-    .sort((a, b) => a.localeCompare(b))
-    .map((entitySet) => ({ label: entitySet, description: logicalNameOf(model, entitySet) }));
-  const pick = await services.input.showQuickPick(items, {
-    title: `${TITLE} into ${connection.name}`,
-    placeHolder: 'Table (entity set) to import into',
-    matchOnDescription: true,
-  });
-  if (pick === undefined) cancelled();
-  return pick.label;
-}
-
 function seconds(ms: number): string {
   return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
@@ -95,11 +72,13 @@ function progressMessage(p: ImportProgress): string {
  */
 export async function importRecords(services: ImportServices, target?: unknown): Promise<ImportCommandResult> {
   const { connections, log, input } = services;
-  const fromNode = target === undefined ? undefined : tableTarget(target, connections);
-  const connection = fromNode?.connection ?? connections.requireActive();
+  const choose = (): Promise<ChosenTable> => chooseTable(services, target, TITLE, 'Table (entity set) to import into');
+  // A table node is checked before any prompt; from the palette the file comes first, then the table.
+  const fromNode = target === undefined ? undefined : await choose();
+  if (fromNode === undefined) connections.requireActive();
   const uri = await pickFile(input);
   const format = formatOf(uri.path);
-  const entitySet = fromNode?.entitySet ?? (await pickEntitySet(services, connection));
+  const { connection, entitySet } = fromNode ?? (await choose());
   const name = basename(uri.path);
   let source: ImportSource;
   try {
@@ -173,7 +152,7 @@ export async function importRecords(services: ImportServices, target?: unknown):
         if (choice !== undefined) log.show(true);
       });
   } else {
-    void vscode.window.showInformationMessage(message);
+    notifyDone(message, { method: 'POST', path: '$batch' });
   }
   return {
     connection: connection.name,

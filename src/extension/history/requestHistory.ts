@@ -58,6 +58,15 @@ export class RequestHistory implements vscode.TreeDataProvider<HistoryEntry>, vs
     this.changed.fire(undefined);
   }
 
+  /** The latest request with this method whose URL (after `/api/data/v9.x/`) starts with `path`. */
+  latest(method: string, path: string): HistoryEntry | undefined {
+    return this.list.find((entry) => entry.method === method && relativeUrl(entry.url).startsWith(path));
+  }
+
+  getParent(): undefined {
+    return undefined;
+  }
+
   getChildren(element?: HistoryEntry): HistoryEntry[] {
     return element === undefined ? this.list : [];
   }
@@ -139,6 +148,22 @@ export function registerRequestHistory(
     return vscode.commands.executeCommand(Commands.runBlock, { uri: document.uri.toString(), blockIndex: 1 });
   };
 
+  const view = vscode.window.createTreeView(Views.requests, { treeDataProvider: history });
+
+  /** Selects the latest matching request in the Requests view; returns it (tests read it). */
+  const showInHistory = async (value: unknown): Promise<HistoryEntry> => {
+    const query = value as { method?: unknown; path?: unknown } | undefined;
+    if (typeof query?.method !== 'string' || typeof query.path !== 'string') {
+      throw new WorkbenchError('invalidInput', 'Show in History needs a method and a path.');
+    }
+    const entry = history.latest(query.method, query.path);
+    if (entry === undefined) {
+      throw new WorkbenchError('notFound', `The Requests view no longer lists ${query.method} ${query.path}.`);
+    }
+    await view.reveal(entry, { select: true, focus: true });
+    return entry;
+  };
+
   const copy = async (value: unknown, as: 'odata' | 'curl'): Promise<string> => {
     const entry = entryOf(value);
     const text = as === 'odata' ? toOdataText(entry) : toCurl(entry);
@@ -150,7 +175,8 @@ export function registerRequestHistory(
     history,
     disposables: [
       history,
-      vscode.window.createTreeView(Views.requests, { treeDataProvider: history }),
+      view,
+      registerCommand(commandContext, Commands.showInHistory, showInHistory),
       registerCommand(commandContext, Commands.rerunRequest, rerun),
       registerCommand(commandContext, Commands.copyRequestAsOdata, (value) => copy(value, 'odata')),
       registerCommand(commandContext, Commands.copyRequestAsCurl, (value) => copy(value, 'curl')),

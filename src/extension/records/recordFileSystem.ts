@@ -7,6 +7,7 @@ import { MetadataIndex } from '../../metadata/lookup';
 import type { Connection, ConnectionManager } from '../connections';
 import type { UserInput } from '../userInput';
 import { createBody } from './recordTemplate';
+import { notifyDone } from '../history/notify';
 import type { DraftAddress, RecordAddress } from './recordUri';
 import {
   draftUri,
@@ -362,7 +363,10 @@ export class RecordFileSystem
     this.refreshAfterSave.add(uri.toString());
     this.recordSaved.fire({ address, record, columns });
     const name = titleOf(open, address);
-    void vscode.window.showInformationMessage(`Saved ${name} (${columns.join(', ')}).`);
+    notifyDone(`Saved ${name} (${columns.join(', ')}).`, {
+      method: 'PATCH',
+      path: `${address.entitySet}(${address.id})`,
+    });
   }
 
   /**

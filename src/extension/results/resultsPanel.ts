@@ -29,32 +29,111 @@ interface Shown {
   nextLink: string | undefined;
 }
 
+/** What a result view needs from the extension. */
+interface ResultViewServices {
+  readonly extensionUri: vscode.Uri;
+  readonly connections: ConnectionManager;
+  readonly log: vscode.LogOutputChannel;
+  readonly openRecord: (run: BlockRun, entitySet: string, id: string) => Promise<void>;
+}
+
 /**
- * The results panel's host: one panel, reused for each run. It renders only what the page asks for,
- * validates every message from the page, pages on the host with cancellation, and exports files.
+ * The results panel's host: the current panel, reused for each run, and the pinned ones, which keep
+ * their result while the next run opens a new panel (one editor tab per kept result).
  */
 export class ResultsPanel implements ResultPresenter, vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
-  private ready = false;
-  private pending: HostMessage | undefined;
-  private shown: Shown | undefined;
-  private readonly paging = new Map<string, AbortController>();
-  private readonly panelDisposables: vscode.Disposable[] = [];
+  private current: ResultView | undefined;
+  private readonly pinned = new Set<ResultView>();
+  private readonly services: ResultViewServices;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
-    private readonly connections: ConnectionManager,
-    private readonly log: vscode.LogOutputChannel,
-    private readonly openRecord: (run: BlockRun, entitySet: string, id: string) => Promise<void>,
-  ) {}
+    extensionUri: vscode.Uri,
+    connections: ConnectionManager,
+    log: vscode.LogOutputChannel,
+    openRecord: (run: BlockRun, entitySet: string, id: string) => Promise<void>,
+  ) {
+    this.services = { extensionUri, connections, log, openRecord };
+  }
 
   /** Shows the last run (Run all shows its final answer; the others are summarized in the log). */
   async show(runs: readonly BlockRun[]): Promise<void> {
     const run = runs.at(-1);
     if (!run) return;
     for (const earlier of runs.slice(0, -1)) {
-      this.log.info(`${earlier.title}: ${earlier.result.status} ${earlier.result.statusText}`);
+      this.services.log.info(`${earlier.title}: ${earlier.result.status} ${earlier.result.statusText}`);
     }
+    this.current ??= this.createView(undefined);
+    await this.current.show(run);
+  }
+
+  /**
+   * Keeps the result in its tab (the active results tab, else the one the next run would reuse): the next
+   * run opens a new one. Returns false when there is no unpinned result to keep.
+   */
+  pin(): boolean {
+    const view = [...this.pinned].some((pinned) => pinned.active) ? undefined : this.current;
+    if (view === undefined) return false;
+    this.current = undefined;
+    this.pinned.add(view);
+    view.pin();
+    return true;
+  }
+
+  /** Results open now: the current one (if any) and the pinned ones. */
+  get openCount(): number {
+    return this.pinned.size + (this.current === undefined ? 0 : 1);
+  }
+
+  /** A panel restored after a reload has no data: it is fetched again by running the request. */
+  revive(panel: vscode.WebviewPanel): void {
+    if (this.current === undefined) this.current = this.createView(panel);
+    else this.pinned.add(this.createView(panel));
+  }
+
+  dispose(): void {
+    this.current?.dispose();
+    for (const view of this.pinned) view.dispose();
+  }
+
+  private createView(panel: vscode.WebviewPanel | undefined): ResultView {
+    const view = new ResultView(this.services, panel, () => {
+      if (this.current === view) this.current = undefined;
+      this.pinned.delete(view);
+    });
+    return view;
+  }
+}
+
+/** One results panel: the result it shows, its paging, its exports. */
+class ResultView implements vscode.Disposable {
+  private panel: vscode.WebviewPanel;
+  private ready = false;
+  private pending: HostMessage | undefined;
+  private shown: Shown | undefined;
+  private readonly paging = new Map<string, AbortController>();
+  private readonly panelDisposables: vscode.Disposable[] = [];
+  private readonly connections: ConnectionManager;
+  private readonly log: vscode.LogOutputChannel;
+
+  constructor(
+    private readonly services: ResultViewServices,
+    panel: vscode.WebviewPanel | undefined,
+    private readonly onDispose: () => void,
+  ) {
+    this.connections = services.connections;
+    this.log = services.log;
+    this.panel =
+      panel ??
+      vscode.window.createWebviewPanel(
+        RESULTS_VIEW_TYPE,
+        'Results',
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+        webviewOptions(services.extensionUri),
+      );
+    this.attach(this.panel);
+  }
+
+  async show(run: BlockRun): Promise<void> {
     const primaryId = await this.primaryIdOf(run);
     const message = messageForResult(run.result, primaryId, isAggregateUrl(run.url));
     this.shown = {
@@ -63,9 +142,8 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
       nextLink: run.result.nextLink,
     };
     this.cancelPaging();
-    const panel = this.ensurePanel();
-    panel.title = `Results: ${run.title}`;
-    panel.reveal(vscode.ViewColumn.Beside, true);
+    this.panel.title = `Results: ${run.title}`;
+    this.panel.reveal(this.panel.viewColumn ?? vscode.ViewColumn.Beside, true);
     this.post(message);
     const entitySet =
       message.type === 'showResult' || message.type === 'showDelta' ? message.metadata.entitySet : undefined;
@@ -75,6 +153,14 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
         this.log.warn(`Column display names of ${entitySet} are not available: ${describeError(error)}`),
       );
     }
+  }
+
+  get active(): boolean {
+    return this.panel.active;
+  }
+
+  pin(): void {
+    this.panel.title = `Kept: ${this.shown?.run.title ?? 'Results'}`;
   }
 
   /**
@@ -101,34 +187,16 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
     this.post({ type: 'columnHints', entitySet, columns });
   }
 
-  /** A panel restored after a reload has no data: it is fetched again by running the request. */
-  revive(panel: vscode.WebviewPanel): void {
-    this.attach(panel);
-  }
-
   dispose(): void {
     this.cancelPaging();
-    this.panel?.dispose();
-  }
-
-  private ensurePanel(): vscode.WebviewPanel {
-    if (this.panel) return this.panel;
-    const panel = vscode.window.createWebviewPanel(
-      RESULTS_VIEW_TYPE,
-      'Results',
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      webviewOptions(this.extensionUri),
-    );
-    this.attach(panel);
-    return panel;
+    this.panel.dispose();
   }
 
   private attach(panel: vscode.WebviewPanel): void {
-    this.panel = panel;
     this.ready = false;
-    panel.webview.options = webviewOptions(this.extensionUri);
+    panel.webview.options = webviewOptions(this.services.extensionUri);
     const media = (...path: string[]): vscode.Uri =>
-      panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...path));
+      panel.webview.asWebviewUri(vscode.Uri.joinPath(this.services.extensionUri, ...path));
     panel.webview.html = renderResultsHtml({
       cspSource: panel.webview.cspSource,
       nonce: randomBytes(18).toString('base64'),
@@ -139,15 +207,15 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
       panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       panel.onDidDispose(() => {
         this.cancelPaging();
-        this.panel = undefined;
         this.shown = undefined;
         for (const disposable of this.panelDisposables.splice(0)) disposable.dispose();
+        this.onDispose();
       }),
     );
   }
 
   private post(message: HostMessage): void {
-    if (!this.panel || !this.ready) {
+    if (!this.ready) {
       // Only the latest result waits for the page; hints for it are folded into it.
       const pending = this.pending;
       if (message.type === 'columnHints') {
@@ -195,7 +263,7 @@ export class ResultsPanel implements ResultPresenter, vscode.Disposable {
         await vscode.env.clipboard.writeText(message.text);
         return;
       case 'openRecord':
-        if (this.shown) await this.openRecord(this.shown.run, message.entitySet, message.id);
+        if (this.shown) await this.services.openRecord(this.shown.run, message.entitySet, message.id);
         return;
       case 'export':
         return this.export(message.format, message.columns, message.rowIndexes, message.formatted);

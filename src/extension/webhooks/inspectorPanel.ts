@@ -38,6 +38,7 @@ export class InspectorPanel implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
+    private readonly onDelivery: () => void = () => undefined,
   ) {}
 
   get state(): InspectorState | undefined {
@@ -102,6 +103,7 @@ export class InspectorPanel implements vscode.Disposable {
     // The payload is a record's data: the log gets the fact, not the content.
     this.log.info(`Webhook delivery ${this.sequence} received (${delivery.bodyBytes} bytes)`);
     this.post({ type: 'delivery', delivery: shown });
+    this.onDelivery();
   }
 
   private rejected(rejection: RejectedDelivery): void {

@@ -7,6 +7,7 @@ import type { UserInput } from '../userInput';
 import { kindOfContract } from '../../webhooks/registrationModel';
 import type { EndpointRow, JsonSpec, Registrations, StepRow } from '../../webhooks/registrations';
 import {
+  COMMON_MESSAGES,
   describeProblems,
   problemsOf,
   registerEndpoint,
@@ -16,6 +17,7 @@ import {
   updateEndpoint,
   updateStep,
 } from '../../webhooks/registrations';
+import type { RegistrationFormTarget } from './registrationPanel';
 import type { WebhookItem, WebhookSection } from './webhookTree';
 
 // The guided flows behind the webhook commands. Every answer goes through `UserInput` (scripted in
@@ -32,7 +34,6 @@ export interface WebhookCommandServices {
 type ItemOf<K extends WebhookItem['kind']> = Extract<WebhookItem, { kind: K }>;
 
 const DONE = 'Done';
-const COMMON_MESSAGES = ['Create', 'Update', 'Delete', 'Assign', 'SetState', 'SetStateDynamicEntity'];
 
 function cancelled(): never {
   throw new WorkbenchError('cancelled', 'Cancelled.');
@@ -95,6 +96,23 @@ export class WebhookCommands {
 
   private refreshParent(node: SectionNode): void {
     this.services.tree.refreshId(node.id.slice(0, node.id.lastIndexOf('/')));
+  }
+
+  /** The form's target: a new registration, or the endpoint of the chosen endpoint, step or image. */
+  formTarget(value: unknown): RegistrationFormTarget {
+    const node = value === undefined ? undefined : this.sectionNode(value);
+    const item = node === undefined ? undefined : this.services.section.itemOf(node);
+    const connection = node?.connection ?? this.connectionOf(value);
+    const registrations = this.registrations(connection);
+    if (item === undefined || item.kind === 'root' || item.kind === 'empty') return { connection, registrations };
+    const kind = kindOfContract(item.endpoint.contract);
+    if (kind === undefined || kind === 'eventGrid') {
+      throw new WorkbenchError(
+        'invalidInput',
+        'Only webhook, Service Bus and Event Hub endpoints open in the form; edit this one with Edit Registration….',
+      );
+    }
+    return { connection, registrations, endpointId: item.endpoint.id };
   }
 
   // ---- Endpoints ---------------------------------------------------------------------------------

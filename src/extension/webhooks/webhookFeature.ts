@@ -14,6 +14,8 @@ import type { InspectorState } from './inspectorPanel';
 import { InspectorPanel } from './inspectorPanel';
 import { createWebApiExecutor, loadRegisteredState } from '../../webhooks/webApiExecutor';
 import { WebhookCommands } from './webhookCommands';
+import type { RegistrationPanel } from './registrationPanel';
+import { RegistrationPanel as RegistrationForm } from './registrationPanel';
 import { WebhookSection } from './webhookTree';
 
 export const REGISTRATION_FILE_NAME = 'dataverse.webhooks.json';
@@ -30,6 +32,12 @@ export interface WebhookFeatureServices {
 export interface WebhookFeature {
   /** The running inspector, for tests; its key is never part of it. */
   readonly inspector: () => InspectorState | undefined;
+  /** The registration form; integration tests drive it through its page protocol (`receive`). */
+  readonly registrationForm: RegistrationPanel;
+  /** Fires when an endpoint is registered (a prompt flow, the form or an apply that created one). */
+  readonly onDidRegister: vscode.Event<void>;
+  /** Fires when the inspector receives a delivery. */
+  readonly onDidReceiveDelivery: vscode.Event<void>;
   readonly disposables: vscode.Disposable[];
 }
 
@@ -52,7 +60,28 @@ export function registerWebhookFeature(services: WebhookFeatureServices): Webhoo
   const { connections, tree, input, log, commandContext } = services;
   const section = new WebhookSection(connections);
   const commands = new WebhookCommands({ connections, tree, section, input, log });
-  const inspector = new InspectorPanel(services.extensionUri, log);
+  const registered = new vscode.EventEmitter<void>();
+  const delivered = new vscode.EventEmitter<void>();
+  const inspector = new InspectorPanel(services.extensionUri, log, () => delivered.fire());
+  const form = new RegistrationForm(
+    services.extensionUri,
+    log,
+    () => inspector.state?.url,
+    (saved) => {
+      tree.refreshId(section.rootId(saved.connection));
+      if (saved.created) registered.fire();
+      void vscode.window.showInformationMessage(
+        `${saved.created ? 'Registered' : 'Saved'} "${saved.name}" on ${saved.connection.name}: ${saved.summary}.`,
+      );
+    },
+  );
+  const withRegistered =
+    <T>(register: (value: unknown) => Promise<T>) =>
+    async (value: unknown): Promise<T> => {
+      const id = await register(value);
+      registered.fire();
+      return id;
+    };
 
   const plan = async (value: unknown): Promise<{ connection: Connection; plan: Plan; file: vscode.Uri }> => {
     const { uri, text } = await registrationFile(value);
@@ -153,13 +182,28 @@ export function registerWebhookFeature(services: WebhookFeatureServices): Webhoo
 
   return {
     inspector: () => inspector.state,
+    registrationForm: form,
+    onDidRegister: registered.event,
+    onDidReceiveDelivery: delivered.event,
     disposables: [
       tree.addSection(section),
       inspector,
-      registerCommand(commandContext, Commands.registerWebhook, (value) => commands.registerWebhook(value)),
-      registerCommand(commandContext, Commands.registerServiceBusEndpoint, (value) =>
-        commands.registerServiceBusEndpoint(value),
+      form,
+      registered,
+      delivered,
+      registerCommand(
+        commandContext,
+        Commands.registerWebhook,
+        withRegistered((value) => commands.registerWebhook(value)),
       ),
+      registerCommand(
+        commandContext,
+        Commands.registerServiceBusEndpoint,
+        withRegistered((value) => commands.registerServiceBusEndpoint(value)),
+      ),
+      registerCommand(commandContext, Commands.openRegistrationForm, (value) => {
+        form.open(commands.formTarget(value));
+      }),
       registerCommand(commandContext, Commands.registerStep, (value) => commands.registerStep(value)),
       registerCommand(commandContext, Commands.registerImage, (value) => commands.registerImage(value)),
       registerCommand(commandContext, Commands.enableStep, (value) => commands.setEnabled(value, true)),

@@ -80,6 +80,8 @@ export class ResultsApp {
   private readonly copyJsonButton: HTMLButtonElement;
   private readonly csvButton: HTMLButtonElement;
   private readonly jsonExportButton: HTMLButtonElement;
+  private readonly secondaryActions: HTMLElement;
+  private readonly moreButton: HTMLButtonElement;
   private readonly progress: HTMLDivElement;
   private readonly progressText: HTMLSpanElement;
   private readonly cancelButton: HTMLButtonElement;
@@ -138,6 +140,28 @@ export class ResultsApp {
       'button secondary',
     );
 
+    // In a narrow pane (a CSS container query) these collapse behind "More actions"; wide, they sit inline.
+    this.secondaryActions = el('span', { className: 'secondary-actions', attrs: { id: 'more-actions' } }, [
+      this.copyCellButton,
+      this.copyRowButton,
+      this.copyJsonButton,
+      this.csvButton,
+      this.jsonExportButton,
+    ]);
+    this.moreButton = button('…', 'More actions', () => this.toggleMore(), 'button secondary more');
+    this.moreButton.setAttribute('aria-label', 'More actions');
+    this.moreButton.setAttribute('aria-controls', 'more-actions');
+    this.moreButton.setAttribute('aria-expanded', 'false');
+    this.secondaryActions.addEventListener('click', (event) => {
+      if (event.target instanceof HTMLButtonElement) this.toggleMore(false);
+    });
+    this.secondaryActions.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        this.toggleMore(false);
+        this.moreButton.focus();
+      }
+    });
+
     this.progressText = el('span', { className: 'progress-text' });
     this.cancelButton = button('Cancel', 'Stop loading pages', () => this.cancel(), 'button secondary');
     this.progress = el('div', { className: 'progress', attrs: { role: 'status' } }, [
@@ -162,11 +186,8 @@ export class ResultsApp {
       el('span', { className: 'spacer' }),
       this.nextButton,
       this.allButton,
-      this.copyCellButton,
-      this.copyRowButton,
-      this.copyJsonButton,
-      this.csvButton,
-      this.jsonExportButton,
+      this.moreButton,
+      this.secondaryActions,
     ]);
     root.replaceChildren(toolbar, this.progress, this.banner, this.main, this.statusLine);
     root.removeAttribute('aria-busy');
@@ -177,6 +198,12 @@ export class ResultsApp {
   }
 
   /** Every host message is validated before it touches the page. */
+  /** Opens or closes the overflow menu of a narrow pane. */
+  private toggleMore(open = this.moreButton.getAttribute('aria-expanded') !== 'true'): void {
+    this.moreButton.setAttribute('aria-expanded', String(open));
+    this.secondaryActions.classList.toggle('open', open);
+  }
+
   receive(data: unknown): void {
     const parsed = parseHostMessage(data);
     if (!parsed.ok) {
