@@ -80,14 +80,28 @@ function indexedColumns(table: Table): string[] {
   return names.filter((n) => table.columns.has(n));
 }
 
-/** Stored column names of a table, in a fixed order. */
-export function storedColumns(table: Table): string[] {
-  const names: string[] = [];
-  for (const column of table.columns.values()) {
-    names.push(column.name);
-    if (isLookupType(column.type)) names.push(`${column.name}__type`);
+const storedColumnsOf = new WeakMap<Table, readonly string[]>();
+
+/** Stored column names of a table, in a fixed order (found once per table). */
+export function storedColumns(table: Table): readonly string[] {
+  let names = storedColumnsOf.get(table);
+  if (names === undefined) {
+    const found: string[] = [];
+    for (const column of table.columns.values()) {
+      found.push(column.name);
+      if (isLookupType(column.type)) found.push(`${column.name}__type`);
+    }
+    names = found;
+    storedColumnsOf.set(table, names);
   }
   return names;
+}
+
+/** A row with every stored column, null where it holds nothing: the shape `Store.get` answers. */
+export function completeRow(table: Table, row: Row): Row {
+  const out: Row = {};
+  for (const name of storedColumns(table)) out[name] = row[name] ?? null;
+  return out;
 }
 
 function toRow(result: Record<string, unknown> | null): Row | null {
@@ -126,6 +140,8 @@ function toRows(results: readonly unknown[]): Row[] {
 export class Store {
   private readonly db: Database;
   private readonly statements = new Map<string, Statement>();
+  /** Each table's insert, built once: a bulk request inserts thousands of rows. */
+  private readonly inserts = new Map<Table, string>();
   /** Prepared query statements, least recently used first; bounded because query text comes from clients. */
   private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
@@ -341,13 +357,17 @@ export class Store {
     try {
       return statement.run(params).changes;
     } catch (error) {
-      this.statements.delete(sql);
-      try {
-        statement.finalize();
-      } catch {
-        // Finalizing reports the same error again; the statement is freed all the same.
-      }
+      this.drop(sql, statement);
       throw error;
+    }
+  }
+
+  private drop(sql: string, statement: Statement): void {
+    this.statements.delete(sql);
+    try {
+      statement.finalize();
+    } catch {
+      // Finalizing reports the same error again; the statement is freed all the same.
     }
   }
 
@@ -375,15 +395,44 @@ export class Store {
     );
   }
 
-  /** Dataverse's row version is one counter for the whole organization. */
+  /**
+   * Dataverse's row version is one counter for the whole organization. One statement advances it and reads it
+   * (it runs once per written row); the counter stays text in `_meta`, as the change log's trigger expects.
+   */
   nextVersion(): number {
-    const next = Number(this.getMeta('version') ?? '1000') + 1;
-    this.setMeta('version', String(next));
-    return next;
+    const advance =
+      `INSERT INTO "_meta" ("key", "value") VALUES ('version', '1001') ON CONFLICT("key") DO UPDATE` +
+      ` SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT)`;
+    const sql = `${advance} RETURNING "value"`;
+    const statement = this.statement(sql);
+    let row: Record<string, unknown> | undefined;
+    try {
+      // `all`, not `get`: the statement must run to its end, or the transaction cannot commit.
+      row = statement.all([])[0];
+    } catch (error) {
+      this.drop(sql, statement);
+      throw error;
+    }
+    // Noted without RETURNING: `reapply` runs it for its effect and counts the rows it changed.
+    this.writes?.push({ sql: advance, params: [], changes: 1 });
+    return Number(row?.value);
   }
 
   get(table: Table, id: string): Row | null {
     return toRow(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).get([id]));
+  }
+
+  /** Whether the row exists, without reading its columns (a wide row costs to read). */
+  exists(table: Table, id: string): boolean {
+    const sql = `SELECT 1 AS "found" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    return this.statement(sql).get([id]) !== null;
+  }
+
+  /** One column of a row (undefined when there is no such row), without reading the others. */
+  valueOf(table: Table, id: string, column: string): StoredValue | undefined {
+    const sql = `SELECT ${q(column)} AS "value" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    const row = toRow(this.statement(sql).get([id]));
+    return row === null ? undefined : (row.value ?? null);
   }
 
   findBy(table: Table, values: Readonly<Record<string, StoredValue>>): Row[] {
@@ -395,7 +444,11 @@ export class Store {
 
   insert(table: Table, row: Row): void {
     const names = storedColumns(table);
-    const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+    let sql = this.inserts.get(table);
+    if (sql === undefined) {
+      sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+      this.inserts.set(table, sql);
+    }
     this.write(
       sql,
       names.map((n) => row[n] ?? null),
