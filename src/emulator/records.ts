@@ -84,9 +84,17 @@ export function etag(row: Row): string {
   return `W/"${String(row.versionnumber ?? 0)}"`;
 }
 
-/** Dataverse writes date-times to the second, in UTC. */
+let clockSecond = Number.NaN;
+let clockText = '';
+
+/** Dataverse writes date-times to the second, in UTC (formatted once a second: a bulk request stamps every row). */
 export function nowIso(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== clockSecond) {
+    clockSecond = second;
+    clockText = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return clockText;
 }
 
 /** A stored SQLite value as the Web API's JSON writes it. */

@@ -37,6 +37,9 @@ export interface SetAsideWrites {
 /** Set-aside writes could not be applied again exactly as they ran; nothing of them was kept. */
 export class ReapplyError extends Error {}
 
+/** Distinct inserts kept prepared (a table and the columns it sets). */
+const MAX_INSERTS = 64;
+
 /** Identifiers are checked by the schema loader (lower-case letters, digits, `_`); quoting is belt and braces. */
 function q(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -140,8 +143,11 @@ function toRows(results: readonly unknown[]): Row[] {
 export class Store {
   private readonly db: Database;
   private readonly statements = new Map<string, Statement>();
-  /** Each table's insert, built once: a bulk request inserts thousands of rows. */
-  private readonly inserts = new Map<Table, string>();
+  /**
+   * Inserts by table and the columns they set, oldest first; bounded, since clients choose the columns. A bulk
+   * request inserts thousands of rows with the same columns: one statement, binding only the values it holds.
+   */
+  private readonly inserts = new Map<string, string>();
   /** Prepared query statements, least recently used first; bounded because query text comes from clients. */
   private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
@@ -443,16 +449,32 @@ export class Store {
   }
 
   insert(table: Table, row: Row): void {
-    const names = storedColumns(table);
-    let sql = this.inserts.get(table);
+    // Columns left out are NULL: binding a few hundred nulls through WebAssembly costs more than the insert.
+    const names: string[] = [];
+    const values: StoredValue[] = [];
+    for (const name of storedColumns(table)) {
+      const value = row[name];
+      if (value === null || value === undefined) continue;
+      names.push(name);
+      values.push(value);
+    }
+    const key = `${table.logicalName}(${names.join(',')})`;
+    let sql = this.inserts.get(key);
     if (sql === undefined) {
       sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
-      this.inserts.set(table, sql);
-    }
-    this.write(
-      sql,
-      names.map((n) => row[n] ?? null),
-    );
+      if (this.inserts.size >= MAX_INSERTS) this.forgetOldestInsert();
+    } else this.inserts.delete(key);
+    this.inserts.set(key, sql);
+    this.write(sql, values);
+  }
+
+  private forgetOldestInsert(): void {
+    const [key, sql] = this.inserts.entries().next().value ?? [];
+    if (key === undefined || sql === undefined) return;
+    this.inserts.delete(key);
+    const statement = this.statements.get(sql);
+    // Another key may share the text (no two do today); the statement is prepared again when needed.
+    if (statement !== undefined) this.drop(sql, statement);
   }
 
   update(table: Table, id: string, changes: Row): void {
