@@ -1,4 +1,5 @@
 import { CommanderError } from 'commander';
+import type { ErrorKind } from '../core/errors';
 import { describeError, WorkbenchError } from '../core/errors';
 import type { RetryOptions } from '../dataverse/retryPolicy';
 import type { ClientEvent } from '../dataverse/webApiClient';
@@ -37,6 +38,8 @@ export interface CommandOptions {
   readonly retry?: RetryOptions;
   /** Print every retry on stderr (method, path, status, wait). */
   readonly verbose?: boolean;
+  /** The error kinds that are the user's to fix (exit 2); default `invalidInput`. */
+  readonly usageKinds?: readonly ErrorKind[];
 }
 
 function stringOf(value: unknown): string | undefined {
@@ -63,7 +66,7 @@ export function stopCommand(io: CliIo, options: CommandOptions, exitCode: number
  * variables): one place for resolving it, the client, Ctrl+C and reporting. An invalid input exits 2, any other
  * failure 1, each as one redacted line; a CommanderError the work throws (its own usage or failure) passes.
  */
-export async function withConnection(
+export async function withCommandConnection(
   io: CliIo,
   options: CommandOptions,
   raw: ConnectionOptions,
@@ -91,7 +94,9 @@ export async function withConnection(
     await work({ connection, client, signal: abort.signal, say, redact: clean });
   } catch (error) {
     if (error instanceof CommanderError) throw error;
-    const code = error instanceof WorkbenchError && error.kind === 'invalidInput' ? USAGE_EXIT_CODE : FAILED_EXIT_CODE;
+    const usageKinds = options.usageKinds ?? ['invalidInput'];
+    const code =
+      error instanceof WorkbenchError && usageKinds.includes(error.kind) ? USAGE_EXIT_CODE : FAILED_EXIT_CODE;
     stopCommand(io, options, code, clean(describeError(error)));
   } finally {
     process.off('SIGINT', onInterrupt);

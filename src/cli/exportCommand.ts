@@ -10,7 +10,7 @@ import { MetadataCache } from '../dataverse/metadataCache';
 import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
 import { exportRows, isExportCheckpoint, writableColumnsPath } from '../dataverse/tableExport';
 import type { WebApiClient } from '../dataverse/webApiClient';
-import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withConnection } from './commandConnection';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
 import { positiveInteger } from './importCommand';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
@@ -91,7 +91,7 @@ async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   if (sources.length > 1) usage(io, 'give one of --query, --fetchxml and --select');
   const fetchXml = typeof raw.fetchxml === 'string' ? await readFetchXml(io, raw.fetchxml) : undefined;
   const verbose = raw.verbose === true;
-  await withConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
+  await withCommandConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
     const { client, connection, signal, say } = run;
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {

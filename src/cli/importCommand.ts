@@ -22,7 +22,7 @@ import { CheckpointWriter, checkpointPath, fileIdentity, readCheckpoint } from '
 import { openSourceFile } from '../dataverse/importSource';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
-import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withConnection } from './commandConnection';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
@@ -109,7 +109,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   const verbose = raw.verbose === true;
   const out = humanIo(io);
   // Every repeat of an import request is safe, so it may try harder than an interactive request.
-  await withConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
+  await withCommandConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
     const { client, connection, signal, say } = run;
     const identity = await fileIdentity(file, entitySet, client.webApiUrl);
     let resume: ImportCheckpoint | undefined;
