@@ -4,6 +4,7 @@ import type { Faults } from '../emulator/faults';
 import { parseFaults } from '../emulator/faults';
 import type { Limits } from '../emulator/protection';
 import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
+import { extendSchemaWithFile } from '../emulator/schema/extension';
 import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
 import { reachableFromOtherMachines } from '../emulator/loopback';
@@ -112,7 +113,10 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
     .option('--seed-accounts <n>', 'add N generated accounts (for benchmarks)', parseCount)
     .option('--no-auth', 'accept requests without a bearer token')
     .option('--json', 'print one JSON line with the URL and token once listening', false)
-    .option('--schema <file>', 'extend the built-in tables with a JSON schema file')
+    .option(
+      '--schema <file>',
+      'extend the built-in tables (or those of --schema-snapshot/--metadata) with a JSON schema file',
+    )
     .option('--schema-snapshot <dir>', "serve an organization's tables from a schema snapshot (dvw env snapshot)")
     .option('--metadata <file>', 'serve the tables of a bare $metadata document (option sets and keys unknown)')
     .option(
@@ -147,17 +151,19 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
         io.stderr(`dvw emulator: ${OPEN_WITHOUT_AUTH(raw.host)}\n`);
         throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.openWithoutAuth', OPEN_WITHOUT_AUTH(raw.host));
       }
-      const sources = [raw.schema, raw.schemaSnapshot, raw.metadata].filter((s) => s !== undefined);
-      if (sources.length > 1) {
-        const message = 'dvw emulator: use one of --schema, --schema-snapshot and --metadata';
+      if (raw.schemaSnapshot !== undefined && raw.metadata !== undefined) {
+        const message = 'dvw emulator: use one of --schema-snapshot and --metadata';
         io.stderr(`${message}\n`);
         throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.schema', message);
       }
       let schema: Schema | undefined;
       try {
-        if (raw.schema !== undefined) schema = loadSchemaWithFile(raw.schema);
-        else if (raw.schemaSnapshot !== undefined) schema = loadSnapshot(raw.schemaSnapshot);
+        if (raw.schemaSnapshot !== undefined) schema = loadSnapshot(raw.schemaSnapshot);
         else if (raw.metadata !== undefined) schema = loadMetadataFile(raw.metadata);
+        // --schema extends the built-in tables, or the snapshot's tables when there is one.
+        if (raw.schema !== undefined) {
+          schema = schema === undefined ? loadSchemaWithFile(raw.schema) : extendSchemaWithFile(schema, raw.schema);
+        }
       } catch (error) {
         if (!(error instanceof SchemaError)) throw error;
         io.stderr(`dvw emulator: ${error.message}\n`);

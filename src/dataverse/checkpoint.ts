@@ -1,5 +1,6 @@
-import { rename, rm, readFile, stat, writeFile } from 'node:fs/promises';
+import { rm, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { writeWholeFile } from './wholeFile';
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject } from '../core/json';
 
@@ -98,9 +99,7 @@ export class CheckpointWriter<State> {
       while (this.latest !== undefined) {
         const state = this.latest;
         this.latest = undefined;
-        const temporary = `${this.path}.tmp`;
-        await writeFile(temporary, `${JSON.stringify({ identity: this.identity, state })}\n`);
-        await rename(temporary, this.path);
+        await writeWholeFile(this.path, `${JSON.stringify({ identity: this.identity, state })}\n`);
       }
     } catch (error) {
       this.failure ??= error;

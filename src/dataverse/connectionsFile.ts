@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeWholeFile } from './wholeFile';
 import type { AuthMethod, EnvironmentAuth } from '../core/environments';
 import { AUTH_METHODS, parseEnvironmentAuth } from '../core/environments';
 import { WorkbenchError } from '../core/errors';
@@ -182,16 +182,8 @@ export async function readConnections(file: string): Promise<ConnectionsFile> {
 
 /** Written to a temporary file and renamed, so a crash never leaves half a file. */
 export async function writeConnections(file: string, connections: ConnectionsFile): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const content = { version: 1, environments: connections.environments.map(connectionEntry) };
-    await writeFile(temporary, `${JSON.stringify(content, null, 2)}\n`, { encoding: 'utf8', flag: 'wx' });
-    await rename(temporary, file);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw error;
-  }
+  const content = { version: 1, environments: connections.environments.map(connectionEntry) };
+  await writeWholeFile(file, `${JSON.stringify(content, null, 2)}\n`, { directoryMode: 0o700 });
 }
 
 export function findConnection(connections: ConnectionsFile, name: string): Connection | undefined {

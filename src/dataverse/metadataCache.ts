@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeWholeFile } from './wholeFile';
 import { WorkbenchError } from '../core/errors';
 import { parseCsdl } from '../metadata/csdl';
 import { enrichModel } from '../metadata/entityDefinitions';
@@ -52,7 +53,6 @@ const ATTRIBUTE_CASTS = [
 export class MetadataCache {
   private readonly client: WebApiClient;
   private readonly file: string;
-  private readonly directory: string;
   private readonly maxAgeMs: number;
   private readonly clock: Pick<Clock, 'now'>;
   private current: LoadedMetadata | undefined;
@@ -61,7 +61,6 @@ export class MetadataCache {
 
   constructor(options: MetadataCacheOptions) {
     this.client = options.client;
-    this.directory = options.directory;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.clock = options.clock ?? systemClock;
     const key = createHash('sha256').update(options.client.webApiUrl).digest('hex').slice(0, 24);
@@ -189,11 +188,7 @@ export class MetadataCache {
   }
 
   private async writeDisk(loaded: LoadedMetadata): Promise<void> {
-    await mkdir(this.directory, { recursive: true });
-    // Write then rename: a reader (another window, `dvw`) never sees half a file.
-    const temporary = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temporary, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`, 'utf8');
-    await rename(temporary, this.file);
+    await writeWholeFile(this.file, `${HEADER} ${loaded.fetchedAt}\n${serializeModel(loaded.model)}`);
   }
 }
 

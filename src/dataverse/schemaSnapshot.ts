@@ -4,9 +4,9 @@
  * file is written whole (temporary file, then rename), and a run that finds a table's file already there, for
  * the same source, skips it. Throttling (429 with Retry-After) is the WebApiClient's retry policy.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeWholeFile } from './wholeFile';
 import { WorkbenchError } from '../core/errors';
 import { parseCsdl } from '../metadata/csdl';
 import type { SnapshotManifest, SnapshotTable } from '../metadata/schemaSnapshot';
@@ -53,14 +53,6 @@ const OPTION_SET_CASTS: ReadonlyMap<string, string> = new Map([
 ]);
 
 const EXPAND = 'Attributes,Keys,OneToManyRelationships,ManyToOneRelationships,ManyToManyRelationships';
-
-/** Written to a temporary file and renamed: an interrupted run never leaves half a file. */
-async function writeWhole(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, text, 'utf8');
-  await rename(temporary, file);
-}
 
 async function readJsonIfAny(file: string): Promise<unknown> {
   try {
@@ -158,8 +150,8 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     complete,
     tables,
   });
-  await writeWhole(manifestFile, `${JSON.stringify(manifest(false), null, 2)}\n`);
-  await writeWhole(join(folder, METADATA_FILE), trimCsdl(response.body, model, kept));
+  await writeWholeFile(manifestFile, `${JSON.stringify(manifest(false), null, 2)}\n`);
+  await writeWholeFile(join(folder, METADATA_FILE), trimCsdl(response.body, model, kept));
 
   let reused = 0;
   let index = 0;
@@ -175,11 +167,60 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     }
     progress(`[${index}/${tables.length}] ${table.logicalName}`);
     const definition = await downloadDefinition(client, table.logicalName, signal);
-    await writeWhole(file, `${JSON.stringify(definition, null, 2)}\n`);
+    await writeWholeFile(file, `${JSON.stringify(definition, null, 2)}\n`);
   }
-  await writeWhole(manifestFile, `${JSON.stringify(manifest(true), null, 2)}\n`);
+  await writeWholeFile(manifestFile, `${JSON.stringify(manifest(true), null, 2)}\n`);
   progress(
     `snapshot of ${tables.length} tables written to ${folder}${reused > 0 ? ` (${reused} kept from an earlier run)` : ''}`,
   );
   return { tables: tables.length, reused };
+}
+
+/**
+ * Checks that `folder` holds a finished snapshot before an emulator process is started on it; the emulator
+ * itself then checks every file and names the element at fault.
+ */
+export async function checkSnapshotFolder(folder: string): Promise<SnapshotManifest> {
+  const manifestFile = join(folder, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestFile, 'utf8');
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The folder ${folder} holds no schema snapshot: it has no ${MANIFEST_FILE}. ` +
+        'Take one with "Take Schema Snapshot…" on an environment, or with dvw env snapshot.',
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} cannot be read: ${MANIFEST_FILE} is not valid JSON. Take the snapshot again.`,
+    );
+  }
+  const { manifest, problems } = readManifest(value);
+  if (manifest === undefined) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} cannot be read: in ${MANIFEST_FILE}, ${problems.slice(0, 3).join('; ')}.`,
+    );
+  }
+  if (!manifest.complete) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} did not finish downloading. Take it again into the same folder to resume it.`,
+    );
+  }
+  try {
+    await access(join(folder, METADATA_FILE));
+    return manifest;
+  } catch {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The schema snapshot in ${folder} has no ${METADATA_FILE}. Take the snapshot again.`,
+    );
+  }
 }

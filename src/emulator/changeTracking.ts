@@ -3,8 +3,8 @@
  * following it returns the rows written since and the rows deleted since.
  *
  * The change log lives in the SQLite file, so tokens survive restarts: every write already stamps the row
- * with the organization-wide `versionnumber` (store.nextVersion), and a trigger per tracked table records a
- * tombstone with a fresh version for every delete. A token is the version the reader had seen.
+ * with the organization-wide `versionnumber` (store.nextVersion), and a trigger per tracked table (created with
+ * the table's storage, store.ts) records a tombstone with a fresh version for every delete. A token is the version the reader had seen.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ODataUrl } from '../odata/url';
@@ -12,44 +12,15 @@ import type { Engine } from './engine';
 import { contextSelection, MAX_PAGE } from './engine';
 import { guessed } from './errors';
 import type { Reply } from './reply';
-import type { Schema, Table } from './schema/schema';
+import type { Table } from './schema/schema';
 import type { Row, Store } from './store';
-import { sqlTable } from './store';
+import { sqlTable, TOMBSTONES } from './store';
 
-const TOMBSTONES = '"_tombstones"';
 /** Options Dataverse refuses on a tracked read (§11); `$apply` and `fetchXml` have no delta form either. */
 const REFUSED = ['$filter', '$orderby', '$expand', '$top', '$apply', 'fetchXml'];
 const JSON_TYPE = 'application/json; odata.metadata=minimal';
 /** `<version>!<MM/dd/yyyy HH:mm:ss>`, as Dataverse writes its tokens. */
 const TOKEN = /^(\d{1,15})!(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2}):(\d{2})$/;
-
-function quote(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
-}
-
-/** Tables and triggers of the change log; idempotent, so a data file from an earlier run keeps its history. */
-export function changeLogSchema(schema: Schema): string[] {
-  const statements = [
-    `CREATE TABLE IF NOT EXISTS ${TOMBSTONES} ("tablename" TEXT NOT NULL, "id" TEXT NOT NULL, "version" INTEGER NOT NULL)`,
-    `CREATE INDEX IF NOT EXISTS "ix__tombstones" ON ${TOMBSTONES} ("tablename", "version")`,
-  ];
-  for (const table of schema.tables.values()) {
-    if (!table.changeTracking) continue;
-    const name = table.logicalName;
-    statements.push(
-      `CREATE INDEX IF NOT EXISTS ${quote(`ix_${name}_versionnumber`)} ON ${sqlTable(table)} ("versionnumber")`,
-      // The version counter is text in _meta (Store.nextVersion); the trigger advances it the same way, in
-      // the deleting transaction, so a rolled-back delete leaves no tombstone.
-      `CREATE TRIGGER IF NOT EXISTS ${quote(`tr_${name}_tombstone`)} AFTER DELETE ON ${sqlTable(table)} BEGIN
-        INSERT OR IGNORE INTO "_meta" ("key", "value") VALUES ('version', '1000');
-        UPDATE "_meta" SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT) WHERE "key" = 'version';
-        INSERT INTO ${TOMBSTONES} ("tablename", "id", "version")
-          VALUES ('${name}', OLD.${quote(table.primaryIdAttribute)}, (SELECT CAST("value" AS INTEGER) FROM "_meta" WHERE "key" = 'version'));
-      END`,
-    );
-  }
-  return statements;
-}
 
 /** A GET on an entity set that asks for tracking: the first read, or the read of a delta link. */
 export function wantsChanges(method: string, headers: IncomingHttpHeaders, url: ODataUrl): boolean {
@@ -94,12 +65,9 @@ function encodeToken(token: string): string {
 
 export class ChangeTracking {
   constructor(
-    schema: Schema,
     private readonly store: Store,
     private readonly now: () => Date,
-  ) {
-    store.execSchema(changeLogSchema(schema));
-  }
+  ) {}
 
   /** The version of the last committed write. */
   private current(): number {

@@ -187,6 +187,8 @@ function writeEntityType(xml: XmlWriter, schema: Schema, table: Table): void {
     .end();
   for (const column of table.columns.values()) {
     if (column.name === 'versionnumber' && !table.versionNumberInMetadata) continue;
+    // Declared once, on principal.
+    if (principal && column.name === 'ownerid') continue;
     writeProperty(xml, propertyName(column), edmType(column.type));
   }
   for (const navigation of table.navigations.values()) writeNavigation(xml, schema, navigation);
@@ -246,32 +248,104 @@ export function generateCsdl(schema: Schema): string {
     .empty('ReturnType', { Type: `${ALIAS}.RetrieveTotalRecordCountResponse`, Nullable: 'false' })
     .end();
   xml.start('EntityContainer', { Name: 'System' });
-  for (const table of schema.tables.values()) {
-    xml.start('EntitySet', { Name: table.entitySetName, EntityType: `${NAMESPACE}.${table.logicalName}` });
-    for (const navigation of table.navigations.values()) {
-      const targetTable =
-        navigation.kind === 'single'
-          ? schema.tables.get(navigation.target)
-          : navigation.kind === 'collection'
-            ? schema.tables.get(navigation.source)
-            : schema.tables.get(navigation.target);
-      if (targetTable !== undefined) {
-        xml.empty('NavigationPropertyBinding', { Path: navigation.name, Target: targetTable.entitySetName });
-      }
-    }
-    if (table.changeTracking) {
-      xml
-        .start('Annotation', { Term: 'Org.OData.Capabilities.V1.ChangeTracking' })
-        .start('Record')
-        .empty('PropertyValue', { Property: 'Supported', Bool: 'true' })
-        .end()
-        .end();
-    }
-    xml.end();
-  }
+  for (const table of schema.tables.values()) writeEntitySet(xml, schema, table);
   for (const name of ['WhoAmI', 'RetrieveVersion', 'RetrieveTotalRecordCount']) {
     xml.empty('FunctionImport', { Name: name, Function: `${NAMESPACE}.${name}` });
   }
   xml.end().end().end().end();
   return xml.toString();
+}
+
+function writeEntitySet(xml: XmlWriter, schema: Schema, table: Table): void {
+  xml.start('EntitySet', { Name: table.entitySetName, EntityType: `${NAMESPACE}.${table.logicalName}` });
+  for (const navigation of table.navigations.values()) {
+    const targetTable =
+      navigation.kind === 'single'
+        ? schema.tables.get(navigation.target)
+        : navigation.kind === 'collection'
+          ? schema.tables.get(navigation.source)
+          : schema.tables.get(navigation.target);
+    if (targetTable !== undefined) {
+      xml.empty('NavigationPropertyBinding', { Path: navigation.name, Target: targetTable.entitySetName });
+    }
+  }
+  if (table.changeTracking) {
+    xml
+      .start('Annotation', { Term: 'Org.OData.Capabilities.V1.ChangeTracking' })
+      .start('Record')
+      .empty('PropertyValue', { Property: 'Supported', Bool: 'true' })
+      .end()
+      .end();
+  }
+  xml.end();
+}
+
+/** What a `--schema` file adds to a schema read from a `$metadata` document (schema/extension.ts). */
+export interface CsdlAdditions {
+  readonly tables: readonly Table[];
+  /** Per existing entity type: the columns and navigation properties added to it. */
+  readonly members: ReadonlyMap<
+    string,
+    { readonly columns: readonly Column[]; readonly navigations: readonly Navigation[] }
+  >;
+  readonly principalNavigations: readonly Navigation[];
+}
+
+function fragment(write: (xml: XmlWriter) => void): string {
+  const xml = new XmlWriter();
+  write(xml);
+  return xml.toString().replace(/^<\?xml[^>]*\?>/, '');
+}
+
+/** Inserts `text` where an entity type's members start: after its `<Key>`, else after its opening tag. */
+function insertMembers(document: string, type: string, text: string): string {
+  const open = new RegExp(`<EntityType Name="${type}"[^>]*?(/?)>`).exec(document);
+  if (open === null) return document;
+  const start = open.index + open[0].length;
+  if (open[1] === '/') {
+    const element = `${open[0].slice(0, -2).trimEnd()}>${text}</EntityType>`;
+    return document.slice(0, open.index) + element + document.slice(start);
+  }
+  const end = document.indexOf('</EntityType>', start);
+  const key = document.indexOf('</Key>', start);
+  const at = key !== -1 && key < end ? key + '</Key>'.length : start;
+  return document.slice(0, at) + text + document.slice(at);
+}
+
+/**
+ * A served `$metadata` document (a snapshot's) with what a `--schema` file adds spliced in, written as
+ * `generateCsdl` writes it: new entity types before the container, their entity sets at its start, new
+ * properties and navigation properties into the existing types.
+ */
+export function extendCsdl(document: string, schema: Schema, additions: CsdlAdditions): string {
+  let out = document;
+  for (const [type, members] of additions.members) {
+    const text = fragment((xml) => {
+      for (const column of members.columns) writeProperty(xml, propertyName(column), edmType(column.type));
+      for (const navigation of members.navigations) writeNavigation(xml, schema, navigation);
+    });
+    out = insertMembers(out, type, text);
+  }
+  if (additions.principalNavigations.length > 0) {
+    const text = fragment((xml) => {
+      for (const navigation of additions.principalNavigations) writeNavigation(xml, schema, navigation);
+    });
+    out = insertMembers(out, 'principal', text);
+  }
+  const types = fragment((xml) => {
+    for (const table of additions.tables) writeEntityType(xml, schema, table);
+  });
+  const container = /<EntityContainer\b[^>]*>/.exec(out);
+  if (container === null) return out;
+  const sets = fragment((xml) => {
+    for (const table of additions.tables) writeEntitySet(xml, schema, table);
+  });
+  const afterContainer = container.index + container[0].length;
+  return (
+    out.slice(0, container.index) +
+    types +
+    out.slice(container.index, afterContainer) +
+    sets +
+    out.slice(afterContainer)
+  );
 }

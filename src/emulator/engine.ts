@@ -8,12 +8,12 @@ import { annotate, Formatter, TOTAL_RECORD_COUNT, TOTAL_RECORD_COUNT_EXCEEDED } 
 import { propertyName } from './csdl';
 import { badRequest, guessed, propertyNotFound } from './errors';
 import type { QueryEnv, Sql } from './query';
-import { cat, col, joinSql, QueryCompiler, selectedColumns, sql } from './query';
+import { cat, col, joinSql, QueryCompiler, referencingType, selectedColumns, sql } from './query';
 import { etag, jsonValue } from './records';
-import type { Column, Navigation, Table } from './schema/schema';
+import type { Column, ManyToMany, Navigation, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store } from './store';
-import { intersectTable, sqlTable } from './store';
+import { intersectStorage, sqlTable } from './store';
 
 export const MAX_PAGE = 5000;
 const MAX_EXPANDS = 15;
@@ -38,7 +38,7 @@ export interface Selection {
 export type Source =
   | { readonly kind: 'set' }
   | { readonly kind: 'oneToMany'; readonly column: string; readonly id: string; readonly type: string }
-  | { readonly kind: 'manyToMany'; readonly intersect: string; readonly mine: 'a' | 'b'; readonly id: string };
+  | { readonly kind: 'manyToMany'; readonly relationship: ManyToMany; readonly mine: 'a' | 'b'; readonly id: string };
 
 export interface Position {
   readonly page: number;
@@ -192,15 +192,15 @@ export class Engine {
       case 'set':
         return undefined;
       case 'oneToMany':
-        return sql(
-          `${col(alias, source.column)} = ? AND ${col(alias, `${source.column}__type`)} = ?`,
-          source.id,
-          source.type,
+        return cat(
+          sql(`${col(alias, source.column)} = ?`, source.id),
+          referencingType(table, alias, source.column, source.type),
         );
       case 'manyToMany': {
-        const theirs = source.mine === 'a' ? 'b' : 'a';
+        const storage = intersectStorage(this.env.schema, source.relationship);
+        const [mine, theirs] = source.mine === 'a' ? [storage.a, storage.b] : [storage.b, storage.a];
         return sql(
-          `${col(alias, table.primaryIdAttribute)} IN (SELECT "${theirs}" FROM ${quoteIntersect(source.intersect)} WHERE "${source.mine}" = ?)`,
+          `${col(alias, table.primaryIdAttribute)} IN (SELECT ${theirs} FROM ${storage.table} WHERE ${mine} = ?)`,
           source.id,
         );
       }
@@ -304,10 +304,6 @@ export class Engine {
       if (annotations !== undefined) annotate(out, name, column, row, annotations, this.formatter);
       out[name] = jsonValue(column, row[column.name] ?? null);
     }
-    // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-    if (selection.columns === undefined && table.baseType === 'principal') {
-      out.ownerid = row[table.primaryIdAttribute] ?? null;
-    }
     for (const expand of selection.expands) out[expand.name] = this.expand(table, row, expand, out);
     return out;
   }
@@ -320,8 +316,13 @@ export class Engine {
       const type = row[`${navigation.column.name}__type`];
       const targetName = navigation.target === 'principal' ? type : navigation.target;
       const target = typeof targetName === 'string' ? this.env.schema.tables.get(targetName) : undefined;
-      // A polymorphic navigation (`parentcustomerid_account`) is null when the row points at another table.
-      if (typeof targetId !== 'string' || target === undefined || (type !== null && type !== target.logicalName)) {
+      // A polymorphic navigation (`parentcustomerid_account`) is null when the row points at another table. The
+      // 1:1 link of an activity to its pointer row (`activityid_activitypointer`) is the row's own key, untyped.
+      if (
+        typeof targetId !== 'string' ||
+        target === undefined ||
+        (typeof type === 'string' && type !== target.logicalName)
+      ) {
         return null;
       }
       if (plan.ref) return { '@odata.id': `${this.webApi}${target.entitySetName}(${targetId})` };
@@ -338,7 +339,7 @@ export class Engine {
       if (relationship === undefined) return [];
       source = {
         kind: 'manyToMany',
-        intersect: relationship.intersect,
+        relationship,
         mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
         id,
       };
@@ -386,7 +387,7 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   if (selection.columns === undefined) {
     let columns = allColumns.get(table);
     if (columns === undefined) {
-      columns = [...table.columns.values()].map(named);
+      columns = [...table.columns.values()].filter((c) => c.hidden !== true).map(named);
       allColumns.set(table, columns);
     }
     return columns;
@@ -403,10 +404,6 @@ function projectedColumns(table: Table, selection: Selection): readonly Projecte
   columns = list.map(named);
   selectedColumnsOf.set(selection, columns);
   return columns;
-}
-
-function quoteIntersect(intersect: string): string {
-  return intersectTable({ name: '', intersect, tables: ['', ''] });
 }
 
 /** The `(a,b,nav(c))` part of `@odata.context`. */

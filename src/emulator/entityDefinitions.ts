@@ -9,7 +9,14 @@ import type { ExpandItem, ExpressionNode, NameSegment, ODataUrl, SelectClause } 
 import { DataverseHttpError, ErrorCodes, guessed, notFoundSegment } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
-import { ATTRIBUTE_PROPERTIES, ENTITY_PROPERTIES, KEY_PROPERTIES, RELATIONSHIP_PROPERTIES } from './metadataProperties';
+import {
+  ATTRIBUTE_PROPERTIES,
+  ENTITY_PROPERTIES,
+  KEY_PROPERTIES,
+  OPTION_SET_PROPERTIES,
+  RELATIONSHIP_PROPERTIES,
+} from './metadataProperties';
+import { isJsonObject } from '../core/json';
 
 type Json = Record<string, unknown>;
 
@@ -97,6 +104,39 @@ function optionSet(table: Table, column: Column): Json {
       ...(o.state === undefined ? {} : { State: o.state }),
     })),
   };
+}
+
+/** The attribute's option set as the snapshot holds it (a global one's too), else the emulator's own. */
+function attributeOptionSet(table: Table, column: Column): Json | undefined {
+  const raw = rawAttribute(table, column.name)?.OptionSet;
+  if (isJsonObject(raw)) return raw;
+  return column.options === undefined ? undefined : optionSet(table, column);
+}
+
+/** The `@odata.type` of an option set: Boolean ones have their own type. */
+function optionSetType(set: Readonly<Record<string, unknown>>): string {
+  return `#${CAST_PREFIX}${set.OptionSetType === 'Boolean' ? 'BooleanOptionSetMetadata' : 'OptionSetMetadata'}`;
+}
+
+/**
+ * The organization's global option sets (choices): every `GlobalOptionSet`, and every `OptionSet` marked
+ * `IsGlobal`, of the snapshot's attributes, once per name. The built-in tables have none.
+ */
+function globalOptionSets(schema: Schema): Json[] {
+  const byName = new Map<string, Json>();
+  for (const table of schema.tables.values()) {
+    const attributes = table.entityDefinition?.Attributes;
+    if (!Array.isArray(attributes)) continue;
+    for (const attribute of attributes as unknown[]) {
+      if (!isJsonObject(attribute)) continue;
+      for (const set of [attribute.GlobalOptionSet, attribute.OptionSet]) {
+        if (!isJsonObject(set) || set.IsGlobal !== true || typeof set.Name !== 'string' || byName.has(set.Name))
+          continue;
+        byName.set(set.Name, { '@odata.type': optionSetType(set), ...set });
+      }
+    }
+  }
+  return [...byName.values()].sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
 }
 
 function attributeJson(table: Table, column: Column): Json {
@@ -433,6 +473,53 @@ const ENTITY_COLLECTIONS = ['Keys', 'OneToManyRelationships', 'ManyToOneRelation
 export class EntityDefinitions {
   constructor(private readonly schema: Schema) {}
 
+  private globals: Json[] | undefined;
+
+  private globalOptionSets(): Json[] {
+    this.globals ??= globalOptionSets(this.schema);
+    return this.globals;
+  }
+
+  /**
+   * `GlobalOptionSetDefinitions`, `(<MetadataId>)`, `(Name='x')`, with `$select` and the casts to
+   * `Microsoft.Dynamics.CRM.OptionSetMetadata` / `…BooleanOptionSetMetadata` ("Query table definitions using the
+   * Web API": https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
+   */
+  optionSets(url: ODataUrl, webApi: string): Json {
+    const system = url.path.segments.find((s) => s.kind === 'system');
+    if (system !== undefined) throw notFoundSegment(system.name);
+    const [root, cast, extra] = url.path.segments.filter((s): s is NameSegment => s.kind === 'name');
+    if (root === undefined) throw notFoundSegment('GlobalOptionSetDefinitions');
+    if (extra !== undefined) throw notFoundSegment(extra.name);
+    let items = this.globalOptionSets();
+    if (cast !== undefined) {
+      const type = cast.name.startsWith(CAST_PREFIX) ? cast.name.slice(CAST_PREFIX.length) : '';
+      if (type !== 'OptionSetMetadata' && type !== 'BooleanOptionSetMetadata') throw notFoundSegment(cast.name);
+      items = items.filter((o) => o['@odata.type'] === `#${CAST_PREFIX}${type}`);
+    }
+    const context = `${webApi}$metadata#GlobalOptionSetDefinitions${cast === undefined ? '' : `/${cast.name}`}`;
+    const args = root.args;
+    if (args !== undefined) {
+      const name = args.kind === 'namedValues' ? args.values.find((v) => v.name === 'Name')?.value : undefined;
+      const found = items.find((o) =>
+        args.kind === 'keyValue'
+          ? args.value.kind === 'literal' &&
+            String(o.MetadataId).toLowerCase() === String(args.value.value).toLowerCase()
+          : name?.kind === 'literal' && o.Name === name.value,
+      );
+      if (found === undefined) {
+        throw new DataverseHttpError(404, ErrorCodes.objectDoesNotExist, 'Could not find optionset.');
+      }
+      return {
+        '@odata.context': `${context}/$entity`,
+        ...select(found, url.query.select, ['@odata.type'], OPTION_SET_PROPERTIES),
+      };
+    }
+    const aliases = new Map(url.query.aliases.map((a) => [a.name, a.value] as const));
+    const value = this.shape({ items, documented: OPTION_SET_PROPERTIES }, url.query.select, url.query.filter, aliases);
+    return { '@odata.context': context, value };
+  }
+
   private tables(): Table[] {
     return [...this.schema.tables.values()];
   }
@@ -572,8 +659,11 @@ export class EntityDefinitions {
         const out = select(a.json, selectClause, ['@odata.type'], ATTRIBUTE_PROPERTIES);
         for (const item of expand) {
           const name = item.segments[0]?.name ?? '';
-          const hasOptions = a.column.options !== undefined;
-          out[name] = name === 'OptionSet' && hasOptions ? optionSet(table, a.column) : null;
+          const set = attributeOptionSet(table, a.column);
+          // GlobalOptionSet is the one GlobalOptionSetDefinitions serves under the same name; null for a local set.
+          const global = set?.IsGlobal === true ? this.globalOptionSets().find((g) => g.Name === set.Name) : undefined;
+          const value = name === 'OptionSet' ? set : global;
+          out[name] = value === undefined ? null : select(value, item.options.select, [], OPTION_SET_PROPERTIES);
         }
         return out;
       });
@@ -651,10 +741,11 @@ export class EntityDefinitions {
     if (fourth !== undefined) {
       if (fourth.name !== 'OptionSet' || attributeKey === undefined) throw notFoundSegment(fourth.name);
       const column = list[0]?.column;
-      if (column?.options === undefined) throw notFoundSegment(fourth.name);
+      const set = column === undefined ? undefined : attributeOptionSet(table, column);
+      if (set === undefined) throw notFoundSegment(fourth.name);
       return {
         '@odata.context': `${context}/OptionSet/$entity`,
-        ...select(optionSet(table, column), query.select, []),
+        ...select(set, query.select, [], OPTION_SET_PROPERTIES),
       };
     }
     const value = this.shapeAttributes(table, list, query.select, query.filter, expand, aliases);

@@ -108,6 +108,17 @@ export const GUESSED_CODES = {
    * operation docs show keyed targets only; what Dataverse answers without one is not documented.
    */
   bulkTargetKey: '0x80040203',
+  /**
+   * A message the table does not take: Create, Update or Delete of `activitypointer`, whose reference page lists
+   * Retrieve and RetrieveMultiple only. The message is Dataverse's as quoted in public issue threads; the code is
+   * not documented.
+   */
+  messageNotSupported: '0x80040800',
+  /**
+   * A write to an N:N relationship's intersect table (`accountleadscollection`): Dataverse documents these as
+   * read-only, written through associate and disassociate; its answer is not documented.
+   */
+  intersectReadOnly: '0x80040800',
 } as const;
 
 export type GuessedCode = keyof typeof GUESSED_CODES;

@@ -255,3 +255,23 @@ export const KEY_PROPERTIES: ReadonlySet<string> = new Set([
   'MetadataId',
   'SchemaName',
 ]);
+
+/** OptionSetMetadataBase, OptionSetMetadata and BooleanOptionSetMetadata (GlobalOptionSetDefinitions). */
+export const OPTION_SET_PROPERTIES: ReadonlySet<string> = new Set([
+  'Description',
+  'DisplayName',
+  'ExternalTypeName',
+  'FalseOption',
+  'HasChanged',
+  'IntroducedVersion',
+  'IsCustomizable',
+  'IsCustomOptionSet',
+  'IsGlobal',
+  'IsManaged',
+  'MetadataId',
+  'Name',
+  'Options',
+  'OptionSetType',
+  'ParentOptionSetName',
+  'TrueOption',
+]);

@@ -21,7 +21,7 @@ import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import { limitExceeded, MAX_FILTER_TERMS, MAX_LIST_VALUES, MAX_ORDERBY_ITEMS, MAX_PATH_NAVIGATIONS } from './limits';
 import { isStorableText } from './records';
-import { intersectTable, sqlTable } from './store';
+import { intersectStorage, sqlTable } from './store';
 
 export type SqlParam = string | number;
 
@@ -197,9 +197,21 @@ export function findColumn(table: Table, name: string): Column | undefined {
   const lookup = /^_([a-z0-9_]+)_value$/.exec(name);
   if (lookup?.[1] !== undefined) {
     const column = table.columns.get(lookup[1]);
-    if (column !== undefined && isLookupType(column.type)) return column;
+    // A hidden lookup has no `_x_value` property in $metadata.
+    if (column !== undefined && isLookupType(column.type) && column.hidden !== true) return column;
   }
   return undefined;
+}
+
+/**
+ * ` AND <alias>.<column>__type = ?`: a referencing row's lookup names the table as well as the id. Empty for the
+ * 1:1 link of an activity to its pointer row (`activity_pointer_task`), where the column is the row's own key.
+ */
+export function referencingType(source: Table, alias: string, column: string, type: string): Sql {
+  const lookup = source.columns.get(column);
+  return lookup !== undefined && isLookupType(lookup.type)
+    ? sql(` AND ${col(alias, `${column}__type`)} = ?`, type)
+    : sql('');
 }
 
 /** The table a single-valued navigation leads to for a row of the given stored type, or undefined for owners. */
@@ -535,19 +547,20 @@ export class QueryCompiler {
     if (navigation.kind === 'collection') {
       target = this.env.schema.tables.get(navigation.source);
       if (target === undefined) throw propertyNotFound(bound.table.logicalName, name);
-      from = sql(
-        `FROM ${sqlTable(target)} ${alias} WHERE ${col(alias, navigation.column)} = ${col(bound.alias, bound.table.primaryIdAttribute)} AND ${col(alias, `${navigation.column}__type`)} = ?`,
-        bound.table.logicalName,
+      from = cat(
+        `FROM ${sqlTable(target)} ${alias} WHERE ${col(alias, navigation.column)} = ${col(bound.alias, bound.table.primaryIdAttribute)}`,
+        referencingType(target, alias, navigation.column, bound.table.logicalName),
       );
     } else {
       target = this.env.schema.tables.get(navigation.target);
       const relationship = this.env.schema.manyToMany.find((m) => m.name === navigation.name);
       if (target === undefined || relationship === undefined) throw propertyNotFound(bound.table.logicalName, name);
       const mineFirst = relationship.tables[0] === bound.table.logicalName;
-      const [mine, theirs] = mineFirst ? ['a', 'b'] : ['b', 'a'];
+      const storage = intersectStorage(this.env.schema, relationship);
+      const [mine, theirs] = mineFirst ? [storage.a, storage.b] : [storage.b, storage.a];
       const link = this.nextAlias('i');
       from = sql(
-        `FROM ${sqlTable(target)} ${alias} JOIN ${intersectTable(relationship)} ${link} ON ${link}."${theirs}" = ${col(alias, target.primaryIdAttribute)} WHERE ${link}."${mine}" = ${col(bound.alias, bound.table.primaryIdAttribute)}`,
+        `FROM ${sqlTable(target)} ${alias} JOIN ${storage.table} ${link} ON ${link}.${theirs} = ${col(alias, target.primaryIdAttribute)} WHERE ${link}.${mine} = ${col(bound.alias, bound.table.primaryIdAttribute)}`,
       );
     }
     if (node.predicate === undefined || node.variable === undefined) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { edmType, NAMESPACE, propertyName } from './csdl';
-import { badRequest, DataverseHttpError, ErrorCodes, recordNotFound } from './errors';
+import { badRequest, DataverseHttpError, ErrorCodes, guessed, recordNotFound } from './errors';
 import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
@@ -124,10 +124,9 @@ export function jsonValue(column: Column, value: StoredValue): unknown {
 export function rowToJson(table: Table, row: Row): Record<string, unknown> {
   const out: Record<string, unknown> = { '@odata.etag': etag(row) };
   for (const column of table.columns.values()) {
+    if (column.hidden === true) continue;
     out[propertyName(column)] = column.validForRead ? jsonValue(column, row[column.name] ?? null) : null;
   }
-  // systemuser and team inherit the key `ownerid` from principal; Dataverse returns both, same value.
-  if (table.baseType === 'principal') out.ownerid = row[table.primaryIdAttribute] ?? null;
   return out;
 }
 
@@ -347,8 +346,29 @@ function unknownProperty(table: Table, name: string): DataverseHttpError {
 }
 
 function setLookup(values: Row, column: Column, target: ParsedReference | null): void {
-  values[column.name] = target?.id ?? null;
-  values[`${column.name}__type`] = target?.table.logicalName ?? null;
+  Object.assign(values, lookupValues(column, target));
+}
+
+/**
+ * The stored values of a lookup pointing at `target` (null clears it): the id, and the table beside it. A plain
+ * Guid column behind a navigation (`stageid` of `stageid_processstage`) keeps the id only.
+ */
+export function lookupValues(column: Column, target: { readonly table: Table; readonly id: string } | null): Row {
+  const values: Row = { [column.name]: target?.id ?? null };
+  if (isLookupType(column.type)) values[`${column.name}__type`] = target?.table.logicalName ?? null;
+  return values;
+}
+
+/**
+ * Refuses to set or clear the 1:1 link of an activity to its pointer row (`activityid_activitypointer`): its
+ * "lookup" is the record's own key.
+ */
+export function checkSettable(table: Table, navigation: { readonly name: string; readonly column: Column }): void {
+  if (navigation.column.name === table.primaryIdAttribute) {
+    throw badRequest(
+      `The navigation property '${navigation.name}' links the record to its own '${table.baseType ?? table.logicalName}' row and cannot be changed.`,
+    );
+  }
 }
 
 function checkLookupTarget(column: Column, navigationTarget: string, ref: ParsedReference, ctx: WriteContext): void {
@@ -375,8 +395,16 @@ function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite
       const annotation = key.slice(at + 1);
       if (annotation !== 'odata.bind') continue;
       const navigation = table.navigations.get(name);
-      if (navigation === undefined) throw unknownProperty(table, name);
+      // A polymorphic lookup has one navigation per target (`parentcustomerid_account`, `…_contact`): a target the
+      // lookup does not allow has none, and ODataLib refuses the annotation (Dataverse's message, as quoted in
+      // public issue threads).
+      if (navigation === undefined) {
+        throw badRequest(
+          `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.`,
+        );
+      }
       if (navigation.kind === 'single') {
+        checkSettable(table, navigation);
         if (value === null) setLookup(values, navigation.column, null);
         else {
           const ref = parseReference(ctx.schema, value);
@@ -403,6 +431,7 @@ function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite
     }
     const navigation = table.navigations.get(key);
     if (navigation !== undefined) {
+      if (navigation.kind === 'single') checkSettable(table, navigation);
       if (navigation.kind === 'single' && value === null) setLookup(values, navigation.column, null);
       else if (navigation.kind === 'single' && isJsonObject(value)) children.push({ navigation: key, body: value });
       else if (navigation.kind !== 'single' && Array.isArray(value)) children.push({ navigation: key, body: value });
@@ -463,6 +492,10 @@ function holdsValue(value: StoredValue | undefined): boolean {
 
 /** Recomputes the columns Dataverse derives: names, currency bases, ownership columns, `is…set` indicators. */
 function derive(ctx: WriteContext, table: Table, row: Row): void {
+  // An activity's type is its table (`activitytypecode`, read-only); its pointer row carries it to activitypointers.
+  if (table.baseType === 'activitypointer' && table.columns.has('activitytypecode')) {
+    row.activitytypecode = table.logicalName;
+  }
   const columns = derivedColumns(table);
   for (const column of columns.indicated) {
     // Secrets cannot be read back; `isauthvalueset` and its kin say whether one is set.
@@ -566,9 +599,10 @@ export function associate(
   const navigation = table.navigations.get(navigationName);
   if (navigation === undefined) throw unknownProperty(table, navigationName);
   if (navigation.kind === 'single') {
+    checkSettable(table, navigation);
     const column = navigation.column;
     checkLookupTarget(column, navigation.target, ref, ctx);
-    updateRecord(ctx, table, id, {}, { [column.name]: ref.id, [`${column.name}__type`]: ref.table.logicalName });
+    updateRecord(ctx, table, id, {}, lookupValues(column, ref));
     return;
   }
   if (navigation.kind === 'collection') {
@@ -576,13 +610,10 @@ export function associate(
       throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
     }
     if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
-    updateRecord(
-      ctx,
-      ref.table,
-      ref.id,
-      {},
-      { [navigation.column]: id, [`${navigation.column}__type`]: table.logicalName },
-    );
+    const column = ref.table.columns.get(navigation.column);
+    if (column === undefined) throw unknownProperty(table, navigationName);
+    checkSettable(ref.table, { name: navigation.partner, column });
+    updateRecord(ctx, ref.table, ref.id, {}, lookupValues(column, { table, id }));
     return;
   }
   const relationship = ctx.schema.manyToMany.find((m) => m.name === navigation.name);
@@ -594,8 +625,31 @@ export function associate(
   ctx.store.associate(relationship, first ? id : ref.id, first ? ref.id : id);
 }
 
+/**
+ * Refuses the writes Dataverse does not take on a table: `activitypointer` is read only (an activity is written
+ * through its own table: https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/activitypointer
+ * lists Retrieve and RetrieveMultiple), and an N:N intersect table is written by associate and disassociate only.
+ */
+export function checkWritable(table: Table, message: 'Create' | 'Update' | 'Delete'): void {
+  if (table.logicalName === 'activitypointer') {
+    throw guessed(
+      400,
+      'messageNotSupported',
+      `The '${message}' method does not support entities of type '${table.logicalName}'. MessageProcessorCache returned MessageProcessor.Empty.`,
+    );
+  }
+  if (table.isIntersect) {
+    throw guessed(
+      400,
+      'intersectReadOnly',
+      `The '${message}' method does not support entities of type '${table.logicalName}': it is the intersect table of an N:N relationship; use associate and disassociate (POST or DELETE …/<navigation>/$ref).`,
+    );
+  }
+}
+
 /** Creates a record (with deep insert of nested records); returns its stored row. */
 export function createRecord(ctx: WriteContext, table: Table, body: unknown, forcedId?: string): Row {
+  checkWritable(table, 'Create');
   const parsed = parseWrite(ctx, table, body);
   if (forcedId !== undefined && parsed.clientId !== undefined && parsed.clientId !== forcedId) {
     throw badRequest(`The key in the URL and the '${table.primaryIdAttribute}' in the body differ.`);
@@ -660,15 +714,17 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
     }
   }
   applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
-  // Only related records written after the insert can have changed the row (a record bound as its own child).
-  const related = parsed.children.length > 0 || parsed.collectionBinds.length > 0;
-  const created = (related ? ctx.store.get(table, id) : null) ?? completeRow(table, row);
+  // The stored row is the one built here, unless related records written after the insert changed it (a record
+  // bound as its own child) or the store added principal's `ownerid` (systemuser, team).
+  const readBack = parsed.children.length > 0 || parsed.collectionBinds.length > 0 || table.baseType === 'principal';
+  const created = (readBack ? ctx.store.get(table, id) : null) ?? completeRow(table, row);
   ctx.observer?.created(table, created);
   return created;
 }
 
 /** Updates the given columns of an existing record; `raw` are already-stored values set by the server. */
 export function updateRecord(ctx: WriteContext, table: Table, id: string, body: unknown, raw: Row = {}): Row {
+  checkWritable(table, 'Update');
   const existing = ctx.store.get(table, id);
   if (existing === null) throw recordNotFound(table.logicalName, id);
   const parsed = parseWrite(ctx, table, body);

@@ -26,11 +26,15 @@ export function prng(seed: number): () => number {
 }
 
 /** A GUID drawn from the PRNG (version 4 layout), so seeded ids are stable too. */
+const HEX = '0123456789abcdef';
+
 function guid(random: () => number): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
-  hex[12] = '4';
-  hex[16] = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  const h = hex.join('');
+  let h = '';
+  for (let i = 0; i < 32; i++) {
+    const digit = Math.floor(random() * 16);
+    // Version 4, variant 10xx, drawing the same numbers as ever so that seeded ids stay as they were.
+    h += i === 12 ? '4' : i === 16 ? HEX[(digit & 0x3) | 0x8] : HEX[digit];
+  }
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
@@ -192,23 +196,16 @@ function seedMessages<Name extends string>(
         ismanaged: 1,
       });
     }
+    // An organization has thousands of filters (one per table and message): they go in with one statement.
+    const filters: Row[] = [];
     const filter = (message: string, primary: string): void => {
       const messageId = messageIds.get(message);
       if (messageId === undefined) return;
-      store.insert(filterTable, {
-        ...system(),
+      filters.push({
         sdkmessagefilterid: guid(random),
         name: `${message} ${primary}`,
         sdkmessageid: messageId,
-        sdkmessageid__type: 'sdkmessage',
         primaryobjecttypecode: primary,
-        secondaryobjecttypecode: 'none',
-        iscustomprocessingstepallowed: 1,
-        availability: 0,
-        isvisible: 1,
-        workflowsdkstepenabled: 1,
-        restrictionlevel: 0,
-        ismanaged: 1,
       });
     };
     for (const [name, table] of store.schema.tables) {
@@ -219,6 +216,28 @@ function seedMessages<Name extends string>(
       filter('Associate', 'none');
       filter('Disassociate', 'none');
     }
+    const first = store.reserveVersions(filters.length);
+    const shared: Row = {
+      createdon: now,
+      modifiedon: now,
+      createdby: identity.userId,
+      createdby__type: 'systemuser',
+      modifiedby: identity.userId,
+      modifiedby__type: 'systemuser',
+      sdkmessageid__type: 'sdkmessage',
+      secondaryobjecttypecode: 'none',
+      iscustomprocessingstepallowed: 1,
+      availability: 0,
+      isvisible: 1,
+      workflowsdkstepenabled: 1,
+      restrictionlevel: 0,
+      ismanaged: 1,
+    };
+    store.insertMany(
+      filterTable,
+      shared,
+      filters.map((row, i) => ({ ...row, versionnumber: first + i })),
+    );
     store.setMeta(marker, now);
   });
 }

@@ -102,6 +102,12 @@ const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 /** Requests in parallel the emulator suggests (`x-ms-dop-hint`): its writes take turns, so a few suffice. */
 const DEFAULT_DOP_HINT = 4;
 const MAX_URL = 32 * 1024;
+/**
+ * Node refuses a request whose request line and headers pass 16 KB with a bare 431 before any handler runs; Dataverse
+ * takes URLs up to 32 KB. Room for a 32 KB URL plus headers (a bearer token is ~2-4 KB) lets the URL check above
+ * answer a Dataverse-shaped 414 instead.
+ */
+const MAX_HEADER_BYTES = MAX_URL + 32 * 1024;
 
 export const OPEN_WITHOUT_AUTH = (host: string): string =>
   `refusing to listen on ${host} without authentication: any machine that can reach it could read and change the data. Keep authentication on (drop --no-auth), or listen on 127.0.0.1.`;
@@ -246,7 +252,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     serve(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();

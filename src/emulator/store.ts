@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Database } from 'node-sqlite3-wasm';
 import type { Statement } from 'node-sqlite3-wasm';
@@ -49,8 +50,31 @@ export function sqlTable(table: Table): string {
   return q(`t_${table.logicalName}`);
 }
 
-export function intersectTable(relationship: ManyToMany): string {
-  return q(`nn_${relationship.intersect}`);
+/**
+ * Where an N:N relationship's pairs are stored, its sides `a` (`tables[0]`) and `b` as quoted column names: the
+ * intersect table itself when the schema has it with its two columns (a snapshot's `accountleads`, which
+ * `accountleadscollection` then reads), else the emulator's own `nn_<intersect>` table.
+ */
+export interface IntersectStorage {
+  readonly table: string;
+  readonly a: string;
+  readonly b: string;
+  /** The intersect table, when the pairs are its rows. */
+  readonly entity: Table | undefined;
+}
+
+export function intersectStorage(schema: Schema, relationship: ManyToMany): IntersectStorage {
+  const entity = schema.tables.get(relationship.intersect);
+  const columns = relationship.intersectColumns;
+  if (entity !== undefined && columns !== undefined && columns.every((c) => entity.columns.has(c))) {
+    return { table: sqlTable(entity), a: q(columns[0]), b: q(columns[1]), entity };
+  }
+  return { table: q(`nn_${relationship.intersect}`), a: '"a"', b: '"b"', entity: undefined };
+}
+
+/** The unquoted SQL name of where an N:N relationship's pairs are stored. */
+function storageName(relationship: ManyToMany, storage: IntersectStorage): string {
+  return storage.entity === undefined ? `nn_${relationship.intersect}` : `t_${storage.entity.logicalName}`;
 }
 
 function sqlType(column: Column): string {
@@ -83,6 +107,7 @@ function indexedColumns(table: Table): string[] {
   return names.filter((n) => table.columns.has(n));
 }
 
+/** Stored column names of a table, in a fixed order. */
 const storedColumnsOf = new WeakMap<Table, readonly string[]>();
 
 /** Stored column names of a table, in a fixed order (found once per table). */
@@ -105,6 +130,76 @@ export function completeRow(table: Table, row: Row): Row {
   const out: Row = {};
   for (const name of storedColumns(table)) out[name] = row[name] ?? null;
   return out;
+}
+
+/** The change log's deleted rows (changeTracking.ts reads them; each tracked table's trigger writes them). */
+export const TOMBSTONES = '"_tombstones"';
+
+/** "no such table: t_account" (or "main.t_account"), as SQLite says it when preparing a statement. */
+const MISSING_TABLE = /^no such table: (?:main\.)?(\S+)$/;
+
+/** What a SQL table stores: a table of the schema, or the intersect table of an N:N relationship. */
+type StorageOwner = { readonly table: Table; readonly intersect?: never } | { readonly intersect: ManyToMany };
+
+/**
+ * Statements that create a table's storage (`existing` undefined), or bring one a data file holds up to the
+ * schema (`existing`: its column names). Idempotent.
+ */
+function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | undefined): string[] {
+  if (owner.intersect !== undefined) {
+    return [
+      `CREATE TABLE IF NOT EXISTS ${q(`nn_${owner.intersect.intersect}`)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
+    ];
+  }
+  const { table } = owner;
+  const name = sqlTable(table);
+  const ddl: string[] = [];
+  const definitions = (c: Column): string[] => {
+    const primary = c.name === table.primaryIdAttribute ? ' PRIMARY KEY' : '';
+    const own = `${q(c.name)} ${sqlType(c)}${primary}`;
+    return isLookupType(c.type) ? [own, `${q(`${c.name}__type`)} TEXT`] : [own];
+  };
+  if (existing === undefined) {
+    ddl.push(`CREATE TABLE IF NOT EXISTS ${name} (${[...table.columns.values()].flatMap(definitions).join(', ')})`);
+  } else {
+    // A user schema may add columns to a table that an older data file already holds.
+    for (const c of table.columns.values()) {
+      if (!existing.has(c.name)) ddl.push(`ALTER TABLE ${name} ADD COLUMN ${q(c.name)} ${sqlType(c)}`);
+      if (isLookupType(c.type) && !existing.has(`${c.name}__type`)) {
+        ddl.push(`ALTER TABLE ${name} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
+      }
+    }
+  }
+  const indexed = [
+    ...indexedColumns(table),
+    ...[...table.columns.values()].filter((c) => isLookupType(c.type)).map((c) => c.name),
+  ];
+  for (const column of indexed) {
+    ddl.push(`CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${column}`)} ON ${name} (${q(column)})`);
+  }
+  if (table.changeTracking) {
+    const logical = table.logicalName;
+    ddl.push(
+      `CREATE INDEX IF NOT EXISTS ${q(`ix_${logical}_versionnumber`)} ON ${name} ("versionnumber")`,
+      // The version counter is text in _meta (Store.nextVersion); the trigger advances it the same way, in the
+      // deleting transaction, so a rolled-back delete leaves no tombstone.
+      `CREATE TRIGGER IF NOT EXISTS ${q(`tr_${logical}_tombstone`)} AFTER DELETE ON ${name} BEGIN
+        INSERT OR IGNORE INTO "_meta" ("key", "value") VALUES ('version', '1000');
+        UPDATE "_meta" SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT) WHERE "key" = 'version';
+        INSERT INTO ${TOMBSTONES} ("tablename", "id", "version")
+          VALUES ('${logical}', OLD.${q(table.primaryIdAttribute)}, (SELECT CAST("value" AS INTEGER) FROM "_meta" WHERE "key" = 'version'));
+      END`,
+    );
+  }
+  return ddl;
+}
+
+function finalizeQuietly(statement: Statement): void {
+  try {
+    statement.finalize();
+  } catch {
+    // Finalizing a failed statement reports the same error again; the statement is freed all the same.
+  }
 }
 
 function toRow(result: Record<string, unknown> | null): Row | null {
@@ -152,6 +247,15 @@ export class Store {
   private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
 
+  /** Owner of each table or intersect table's storage, by its SQL name (`t_account`, `nn_teammembership`). */
+  private readonly owners = new Map<string, StorageOwner>();
+  /**
+   * SQL names of the storage this connection has created or found. A creation inside a transaction that is
+   * rolled back leaves a stale name here; the next statement that needs it fails with "no such table" and
+   * `withStorage` creates it again, so the set is a hint, never trusted for correctness.
+   */
+  private readonly stored = new Set<string>();
+
   constructor(
     readonly schema: Schema,
     path?: string,
@@ -159,52 +263,98 @@ export class Store {
     this.ownerFile = path === undefined ? undefined : claimDataFile(path);
     this.db = new Database(path ?? ':memory:');
     this.db.exec('PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
-    this.createTables();
+    for (const table of schema.tables.values()) this.owners.set(`t_${table.logicalName}`, { table });
+    for (const m of schema.manyToMany) {
+      // Pairs kept in a table of the schema (a snapshot's intersect table) have that table as owner.
+      if (intersectStorage(schema, m).entity === undefined) this.owners.set(`nn_${m.intersect}`, { intersect: m });
+    }
+    this.openStorage();
   }
 
-  private createTables(): void {
-    const ddl: string[] = ['CREATE TABLE IF NOT EXISTS "_meta" ("key" TEXT PRIMARY KEY, "value" TEXT)'];
-    for (const table of this.schema.tables.values()) {
-      const columns = [...table.columns.values()].flatMap((c) => {
-        const primary = c.name === table.primaryIdAttribute ? ' PRIMARY KEY' : '';
-        const defs = [`${q(c.name)} ${sqlType(c)}${primary}`];
-        if (isLookupType(c.type)) defs.push(`${q(`${c.name}__type`)} TEXT`);
-        return defs;
-      });
-      ddl.push(`CREATE TABLE IF NOT EXISTS ${sqlTable(table)} (${columns.join(', ')})`);
-      // A user schema may add columns to a table that an older data file already holds.
-      const existing = new Set(
-        this.db.all(`PRAGMA table_info(${sqlTable(table)})`).map((r) => String((r as Record<string, unknown>).name)),
+  /**
+   * Creates what every store has (`_meta`, the change log's tombstones) and brings the tables a data file
+   * already holds up to the schema (columns a `--schema` file added, indexes, change-tracking triggers). Other
+   * tables get their storage when a statement first needs it (`withStorage`): an organization of 900 tables
+   * starts without creating 900 SQL tables.
+   */
+  private openStorage(): void {
+    const ddl: string[] = [
+      'CREATE TABLE IF NOT EXISTS "_meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
+      `CREATE TABLE IF NOT EXISTS ${TOMBSTONES} ("tablename" TEXT NOT NULL, "id" TEXT NOT NULL, "version" INTEGER NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS "ix__tombstones" ON ${TOMBSTONES} ("tablename", "version")`,
+    ];
+    for (const row of this.db.all(`SELECT "name" FROM "sqlite_master" WHERE "type" = 'table'`)) {
+      const name = String((row as Record<string, unknown>).name);
+      const owner = this.owners.get(name);
+      if (owner === undefined) continue;
+      const columns = new Set(
+        this.db.all(`PRAGMA table_info(${q(name)})`).map((r) => String((r as Record<string, unknown>).name)),
       );
-      if (existing.size > 0) {
-        for (const c of table.columns.values()) {
-          if (!existing.has(c.name)) ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(c.name)} ${sqlType(c)}`);
-          if (isLookupType(c.type) && !existing.has(`${c.name}__type`)) {
-            ddl.push(`ALTER TABLE ${sqlTable(table)} ADD COLUMN ${q(`${c.name}__type`)} TEXT`);
-          }
-        }
-      }
-      for (const name of indexedColumns(table)) {
-        ddl.push(
-          `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${name}`)} ON ${sqlTable(table)} (${q(name)})`,
-        );
-      }
-      for (const c of table.columns.values()) {
-        if (isLookupType(c.type)) {
-          ddl.push(
-            `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${c.name}`)} ON ${sqlTable(table)} (${q(c.name)})`,
-          );
-        }
-      }
-    }
-    for (const m of this.schema.manyToMany) {
-      ddl.push(
-        `CREATE TABLE IF NOT EXISTS ${intersectTable(m)} ("a" TEXT NOT NULL, "b" TEXT NOT NULL, PRIMARY KEY ("a", "b"))`,
-      );
+      ddl.push(...storageStatements(owner, columns));
+      this.stored.add(name);
     }
     this.transaction(() => {
       for (const statement of ddl) this.db.exec(statement);
     });
+  }
+
+  /**
+   * Runs `work`; when it fails because a table or intersect table of the schema has no storage yet, creates that
+   * storage and runs it again. SQLite reports a missing table when it prepares (or re-prepares) a statement,
+   * before it runs anything, so nothing ran twice. `failed` is told of every failure (to drop a statement that
+   * cannot be reused).
+   */
+  private withStorage<T>(work: () => T, failed: () => void): T {
+    const created = new Set<string>();
+    for (;;) {
+      try {
+        return work();
+      } catch (error) {
+        failed();
+        const name = MISSING_TABLE.exec(error instanceof Error ? error.message : '')?.[1];
+        const owner = name === undefined ? undefined : this.owners.get(name);
+        if (name === undefined || owner === undefined || created.has(name)) throw error;
+        this.createStorage(name, owner);
+        created.add(name);
+      }
+    }
+  }
+
+  private createStorage(name: string, owner: StorageOwner): void {
+    const ddl = storageStatements(owner, undefined);
+    if (this.db.inTransaction) {
+      // Part of the request's transaction: a rollback removes the table again, and the next use recreates it.
+      for (const statement of ddl) this.db.exec(statement);
+    } else {
+      // While writes are set aside the connection is read-only; an empty table changes nothing a reader or the
+      // set-aside writes can see, so a read that needs one may create it.
+      if (this.aside) this.db.exec('PRAGMA query_only = OFF');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        for (const statement of ddl) this.db.exec(statement);
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      } finally {
+        if (this.aside) this.db.exec('PRAGMA query_only = ON');
+      }
+    }
+    this.stored.add(name);
+  }
+
+  /** Runs a cached statement, creating the storage it needs; a failed statement is dropped (see `run`). */
+  private cached<T>(sql: string, use: (statement: Statement) => T): T {
+    let statement: Statement | undefined;
+    return this.withStorage(
+      () => use((statement = this.statement(sql))),
+      () => {
+        if (statement === undefined) return;
+        this.statements.delete(sql);
+        finalizeQuietly(statement);
+        statement = undefined;
+      },
+    );
   }
 
   private statement(sql: string): Statement {
@@ -356,40 +506,18 @@ export class Store {
 
   /**
    * Runs a cached write statement; answers the rows it changed. node-sqlite3-wasm cannot reuse a statement whose
-   * last run failed (its reset reports the old error: "Could not reset statement"), so a failed one is dropped.
+   * last run failed (its reset reports the old error: "Could not reset statement"), so `cached` drops a failed one.
    */
   private run(sql: string, params: StoredValue[]): number {
-    const statement = this.statement(sql);
-    try {
-      return statement.run(params).changes;
-    } catch (error) {
-      this.drop(sql, statement);
-      throw error;
-    }
-  }
-
-  private drop(sql: string, statement: Statement): void {
-    this.statements.delete(sql);
-    try {
-      statement.finalize();
-    } catch {
-      // Finalizing reports the same error again; the statement is freed all the same.
-    }
+    return this.cached(sql, (statement) => statement.run(params).changes);
   }
 
   get inTransaction(): boolean {
     return this.db.inTransaction;
   }
 
-  /** Schema statements of other modules (the change log's tables and triggers), run once at start. */
-  execSchema(statements: readonly string[]): void {
-    this.transaction(() => {
-      for (const statement of statements) this.db.exec(statement);
-    });
-  }
-
   getMeta(key: string): string | undefined {
-    const row = this.statement('SELECT "value" FROM "_meta" WHERE "key" = ?').get([key]);
+    const row = this.cached('SELECT "value" FROM "_meta" WHERE "key" = ?', (s) => s.get([key]));
     const value = row === null ? undefined : (row as Record<string, unknown>).value;
     return typeof value === 'string' ? value : undefined;
   }
@@ -409,35 +537,35 @@ export class Store {
     const advance =
       `INSERT INTO "_meta" ("key", "value") VALUES ('version', '1001') ON CONFLICT("key") DO UPDATE` +
       ` SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT)`;
-    const sql = `${advance} RETURNING "value"`;
-    const statement = this.statement(sql);
-    let row: Record<string, unknown> | undefined;
-    try {
-      // `all`, not `get`: the statement must run to its end, or the transaction cannot commit.
-      row = statement.all([])[0];
-    } catch (error) {
-      this.drop(sql, statement);
-      throw error;
-    }
+    // `all`, not `get`: the statement must run to its end, or the transaction cannot commit.
+    const row = this.cached(`${advance} RETURNING "value"`, (s) => s.all([]))[0];
     // Noted without RETURNING: `reapply` runs it for its effect and counts the rows it changed.
     this.writes?.push({ sql: advance, params: [], changes: 1 });
     return Number(row?.value);
   }
 
+  /** Takes `count` consecutive row versions at once; answers the first. */
+  reserveVersions(count: number): number {
+    const first = Number(this.getMeta('version') ?? '1000') + 1;
+    this.setMeta('version', String(first + count - 1));
+    return first;
+  }
+
   get(table: Table, id: string): Row | null {
-    return toRow(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`).get([id]));
+    const sql = `SELECT * FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    return toRow(this.cached(sql, (s) => s.get([id])));
   }
 
   /** Whether the row exists, without reading its columns (a wide row costs to read). */
   exists(table: Table, id: string): boolean {
     const sql = `SELECT 1 AS "found" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
-    return this.statement(sql).get([id]) !== null;
+    return this.cached(sql, (s) => s.get([id])) !== null;
   }
 
   /** One column of a row (undefined when there is no such row), without reading the others. */
   valueOf(table: Table, id: string, column: string): StoredValue | undefined {
     const sql = `SELECT ${q(column)} AS "value" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
-    const row = toRow(this.statement(sql).get([id]));
+    const row = toRow(this.cached(sql, (s) => s.get([id])));
     return row === null ? undefined : (row.value ?? null);
   }
 
@@ -445,10 +573,14 @@ export class Store {
     const names = Object.keys(values);
     const where = names.map((n) => (values[n] === null ? `${q(n)} IS NULL` : `${q(n)} = ?`)).join(' AND ');
     const params = names.map((n) => values[n]).filter((v): v is string | number => v !== null && v !== undefined);
-    return toRows(this.statement(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`).all(params));
+    return toRows(this.cached(`SELECT * FROM ${sqlTable(table)} WHERE ${where} LIMIT 2`, (s) => s.all(params)));
   }
 
   insert(table: Table, row: Row): void {
+    // systemuser and team inherit the key `ownerid` from principal: Dataverse answers it beside their own id.
+    if (table.baseType === 'principal' && table.columns.has('ownerid')) {
+      row = { ...row, ownerid: row[table.primaryIdAttribute] ?? null };
+    }
     // Columns left out are NULL: binding a few hundred nulls through WebAssembly costs more than the insert.
     const names: string[] = [];
     const values: StoredValue[] = [];
@@ -466,6 +598,7 @@ export class Store {
     } else this.inserts.delete(key);
     this.inserts.set(key, sql);
     this.write(sql, values);
+    this.writePointer(table, String(row[table.primaryIdAttribute]));
   }
 
   private forgetOldestInsert(): void {
@@ -473,8 +606,28 @@ export class Store {
     if (key === undefined || sql === undefined) return;
     this.inserts.delete(key);
     const statement = this.statements.get(sql);
-    // Another key may share the text (no two do today); the statement is prepared again when needed.
-    if (statement !== undefined) this.drop(sql, statement);
+    // Prepared again when needed.
+    if (statement !== undefined) {
+      this.statements.delete(sql);
+      finalizeQuietly(statement);
+    }
+  }
+
+  /**
+   * Inserts many rows with one statement (seeding thousands of rows at start): the values all rows share are
+   * bound once, and each row's own values travel in one JSON array of value lists that SQLite unpacks, instead
+   * of one statement and one binding per value.
+   */
+  insertMany(table: Table, shared: Row, rows: readonly Row[]): void {
+    if (rows.length === 0) return;
+    const own = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
+    const common = storedColumns(table).filter((n) => !own.includes(n) && shared[n] !== undefined);
+    const names = [...common, ...own].map(q).join(', ');
+    const values = [...common.map(() => '?'), ...own.map((_, i) => `"value" ->> ${i}`)].join(', ');
+    this.write(`INSERT INTO ${sqlTable(table)} (${names}) SELECT ${values} FROM json_each(?)`, [
+      ...common.map((n) => shared[n] ?? null),
+      JSON.stringify(rows.map((row) => own.map((n) => row[n] ?? null))),
+    ]);
   }
 
   update(table: Table, id: string, changes: Row): void {
@@ -482,24 +635,81 @@ export class Store {
     if (names.length === 0) return;
     const sql = `UPDATE ${sqlTable(table)} SET ${names.map((n) => `${q(n)} = ?`).join(', ')} WHERE ${q(table.primaryIdAttribute)} = ?`;
     this.write(sql, [...names.map((n) => changes[n] ?? null), id]);
+    this.writePointer(table, id);
   }
 
-  /** Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). */
+  /**
+   * An activity (a table deriving from `activitypointer`) has its row in `activitypointer` too, as Dataverse keeps
+   * one ActivityPointerBase row per activity: `activitypointers` then answers every query on its own storage. The
+   * pointer row is a copy of the activity's common columns, version included, written after every write of it.
+   */
+  private writePointer(table: Table, id: string): void {
+    const copy = this.pointerCopy(table);
+    if (copy !== undefined) this.write(copy, [id]);
+  }
+
+  private readonly pointerCopies = new Map<string, string | undefined>();
+
+  private pointerCopy(table: Table): string | undefined {
+    if (this.pointerCopies.has(table.logicalName)) return this.pointerCopies.get(table.logicalName);
+    const pointer = table.baseType === 'activitypointer' ? this.schema.tables.get('activitypointer') : undefined;
+    let sql: string | undefined;
+    if (pointer !== undefined) {
+      const own = new Set(storedColumns(table));
+      const names = storedColumns(pointer).filter((n) => own.has(n) && n !== pointer.primaryIdAttribute);
+      const key = q(pointer.primaryIdAttribute);
+      sql =
+        `INSERT INTO ${sqlTable(pointer)} (${[key, ...names.map(q)].join(', ')}) ` +
+        `SELECT ${[q(table.primaryIdAttribute), ...names.map(q)].join(', ')} FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ? ` +
+        `ON CONFLICT(${key}) DO UPDATE SET ${names.map((n) => `${q(n)} = excluded.${q(n)}`).join(', ')}`;
+    }
+    this.pointerCopies.set(table.logicalName, sql);
+    return sql;
+  }
+
+  /** The other half of an activity: its `activitypointer` row, or the activity row of a pointer. */
+  private activityHalf(table: Table, id: string): Table | undefined {
+    if (table.baseType === 'activitypointer') return this.schema.tables.get('activitypointer');
+    if (table.logicalName !== 'activitypointer') return undefined;
+    const type = this.get(table, id)?.activitytypecode;
+    const activity = typeof type === 'string' ? this.schema.tables.get(type) : undefined;
+    return activity?.baseType === 'activitypointer' ? activity : undefined;
+  }
+
+  /**
+   * Deletes a row; lookups that pointed at it are cleared (Dataverse's "remove link" cascade). An activity's
+   * pointer row goes with it.
+   */
   delete(table: Table, id: string): boolean {
+    const half = this.activityHalf(table, id);
+    if (!this.deleteRow(table, id)) return false;
+    if (half !== undefined) this.deleteRow(half, id);
+    return true;
+  }
+
+  private deleteRow(table: Table, id: string): boolean {
     if (this.write(`DELETE FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`, [id]) === 0) return false;
+    // Clearing a lookup is a write to that row: it gets a new version, so change tracking reports it. One version
+    // for the whole delete, so that an activity and its pointer row keep equal versions (and ETags).
+    let version: number | undefined;
     for (const other of this.schema.tables.values()) {
+      // A table without storage has no rows to clear.
+      if (!this.stored.has(`t_${other.logicalName}`)) continue;
       for (const column of other.columns.values()) {
         if (!isLookupType(column.type) || !(column.targets ?? []).some((t) => t.table === table.logicalName)) continue;
-        // Clearing the lookup is a write to that row: it gets a new version, so change tracking reports it.
+        version ??= this.nextVersion();
         this.write(
           `UPDATE ${sqlTable(other)} SET ${q(column.name)} = NULL, ${q(`${column.name}__type`)} = NULL, "versionnumber" = ? WHERE ${q(column.name)} = ? AND ${q(`${column.name}__type`)} = ?`,
-          [this.nextVersion(), id, table.logicalName],
+          [version, id, table.logicalName],
         );
       }
     }
     for (const m of this.schema.manyToMany) {
-      if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "a" = ?`, [id]);
-      if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${intersectTable(m)} WHERE "b" = ?`, [id]);
+      const storage = intersectStorage(this.schema, m);
+      if (!this.stored.has(storageName(m, storage))) continue;
+      const { table: pairs, a, b } = storage;
+      if (m.tables[0] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${a} = ?`, [id]);
+      if (m.tables[1] === table.logicalName) this.write(`DELETE FROM ${pairs} WHERE ${b} = ?`, [id]);
     }
     return true;
   }
@@ -521,58 +731,69 @@ export class Store {
       params.push(afterId);
     }
     const sql = `SELECT * FROM ${sqlTable(table)}${clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${q(table.primaryIdAttribute)} LIMIT ?`;
-    return toRows(this.statement(sql).all([...params, limit]));
+    return toRows(this.cached(sql, (s) => s.all([...params, limit])));
   }
 
   /** Runs a read-only query (built with parameters, never with values in the text). */
   all(sql: string, params: readonly (string | number | null)[]): Row[] {
     // The query compilers bound what a request asks for (limits.ts); this holds for every query they build.
     if (params.length > MAX_SQL_VALUES) throw limitExceeded('values in the query', params.length, MAX_SQL_VALUES);
-    let statement = this.queries.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      if (this.queries.size >= 256) {
-        const [oldest, old] = this.queries.entries().next().value ?? [];
-        if (oldest !== undefined && old !== undefined) {
-          this.queries.delete(oldest);
-          old.finalize();
-        }
-      }
-    } else this.queries.delete(sql);
-    this.queries.set(sql, statement);
-    return toRows(statement.all([...params]));
+    let statement: Statement | undefined;
+    const rows = this.withStorage(
+      () => {
+        statement = this.queries.get(sql);
+        if (statement === undefined) {
+          statement = this.db.prepare(sql);
+          if (this.queries.size >= 256) {
+            const [oldest, old] = this.queries.entries().next().value ?? [];
+            if (oldest !== undefined && old !== undefined) {
+              this.queries.delete(oldest);
+              old.finalize();
+            }
+          }
+        } else this.queries.delete(sql);
+        this.queries.set(sql, statement);
+        return statement.all([...params]);
+      },
+      () => {
+        if (statement === undefined) return;
+        this.queries.delete(sql);
+        finalizeQuietly(statement);
+        statement = undefined;
+      },
+    );
+    return toRows(rows);
   }
 
   count(table: Table): number {
-    const row = this.statement(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`).get() as Record<
+    const row = this.cached(`SELECT COUNT(*) AS "n" FROM ${sqlTable(table)}`, (s) => s.get()) as Record<
       string,
       unknown
     > | null;
     return Number(row?.n ?? 0);
   }
 
+  /** Adds the pair (`a` of `tables[0]`, `b` of `tables[1]`); an intersect table's row gets a new key and version. */
   associate(relationship: ManyToMany, a: string, b: string): void {
-    this.write(`INSERT OR IGNORE INTO ${intersectTable(relationship)} ("a", "b") VALUES (?, ?)`, [a, b]);
+    const storage = intersectStorage(this.schema, relationship);
+    const entity = storage.entity;
+    if (entity === undefined) {
+      this.write(`INSERT OR IGNORE INTO ${storage.table} ("a", "b") VALUES (?, ?)`, [a, b]);
+      return;
+    }
+    const [first = '', second = ''] = relationship.intersectColumns ?? [];
+    if (this.findBy(entity, { [first]: a, [second]: b }).length > 0) return;
+    this.insert(entity, {
+      [entity.primaryIdAttribute]: randomUUID(),
+      [first]: a,
+      [second]: b,
+      versionnumber: this.nextVersion(),
+    });
   }
 
   disassociate(relationship: ManyToMany, a: string, b: string): boolean {
-    return this.write(`DELETE FROM ${intersectTable(relationship)} WHERE "a" = ? AND "b" = ?`, [a, b]) > 0;
-  }
-
-  /** Rows of `target` associated with `id` through an N:N relationship, in primary-key order. */
-  related(
-    relationship: ManyToMany,
-    target: Table,
-    id: string,
-    idIsFirst: boolean,
-    limit: number,
-    afterId?: string,
-  ): Row[] {
-    const [mine, theirs] = idIsFirst ? ['"a"', '"b"'] : ['"b"', '"a"'];
-    const after = afterId === undefined ? '' : ` AND t.${q(target.primaryIdAttribute)} > ?`;
-    const sql = `SELECT t.* FROM ${sqlTable(target)} t JOIN ${intersectTable(relationship)} i ON i.${theirs} = t.${q(target.primaryIdAttribute)} WHERE i.${mine} = ?${after} ORDER BY t.${q(target.primaryIdAttribute)} LIMIT ?`;
-    const params: (string | number)[] = afterId === undefined ? [id, limit] : [id, afterId, limit];
-    return toRows(this.statement(sql).all(params));
+    const storage = intersectStorage(this.schema, relationship);
+    return this.write(`DELETE FROM ${storage.table} WHERE ${storage.a} = ? AND ${storage.b} = ?`, [a, b]) > 0;
   }
 
   /** For bulk seeding: a prepared insert reused for many rows inside one transaction. */

@@ -56,6 +56,9 @@ export const Commands = {
   importRecords: 'dataverse.importRecords',
   // Export of a table to CSV or JSON Lines (issue 16).
   exportTable: 'dataverse.exportTable',
+  // An organization's schema offline (issue 12).
+  startEmulatorFromSnapshot: 'dataverse.startEmulatorFromSnapshot',
+  takeSchemaSnapshot: 'dataverse.takeSchemaSnapshot',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

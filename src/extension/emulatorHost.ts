@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { describeError, WorkbenchError } from '../core/errors';
@@ -38,6 +39,8 @@ export class EmulatorHost implements vscode.Disposable {
   private child: ChildProcess | undefined;
   private starting: Promise<RunningEmulator> | undefined;
   private current: RunningEmulator | undefined;
+  /** The schema snapshot folder the emulator of this window serves; undefined for the built-in tables. */
+  private currentSnapshot: string | undefined;
   /** While this window uses the emulator another window runs: that emulator's process id. */
   private attachedTo: number | undefined;
   private ownerCheck: NodeJS.Timeout | undefined;
@@ -67,14 +70,27 @@ export class EmulatorHost implements vscode.Disposable {
     return this.current;
   }
 
+  /** The schema snapshot folder the running emulator serves, undefined when it serves the built-in tables. */
+  get schemaSnapshot(): string | undefined {
+    return this.current === undefined ? undefined : this.currentSnapshot;
+  }
+
   /**
    * Starts the emulator once, or attaches to the one another window of this profile runs; concurrent calls
-   * share the start, later calls return the running one.
+   * share the start, later calls return the running one. With `schemaSnapshot` (a folder `dvw env snapshot`
+   * wrote) it serves that organization's tables instead of the built-in ones, with a data file of its own, and
+   * neither attaches to nor is shared with other windows (theirs serve the built-in tables).
    */
-  start(): Promise<RunningEmulator> {
-    if (this.current) return Promise.resolve(this.current);
+  start(schemaSnapshot?: string): Promise<RunningEmulator> {
+    const wanted = schemaSnapshot;
+    if (this.current || this.starting !== undefined) {
+      if (this.currentSnapshot !== wanted) return Promise.reject(new WorkbenchError('conflict', this.busyMessage()));
+      if (this.current) return Promise.resolve(this.current);
+    }
     if (this.starting === undefined) {
-      this.starting = this.attachOrSpawn().finally(() => {
+      this.currentSnapshot = wanted;
+      const started = wanted === undefined ? this.attachOrSpawn() : this.spawn(wanted);
+      this.starting = started.finally(() => {
         this.starting = undefined;
         this.changed.fire();
       });
@@ -82,6 +98,15 @@ export class EmulatorHost implements vscode.Disposable {
       this.changed.fire();
     }
     return this.starting;
+  }
+
+  private busyMessage(): string {
+    const serving =
+      this.currentSnapshot === undefined ? 'the built-in tables' : `the schema snapshot in ${this.currentSnapshot}`;
+    return (
+      `The local emulator is already ${this.current ? 'running' : 'starting'} on ${serving}. ` +
+      'Stop it first (Dataverse: Stop Local Emulator), then start it again.'
+    );
   }
 
   /** True while a start is under way. */
@@ -243,11 +268,19 @@ export class EmulatorHost implements vscode.Disposable {
     }
   }
 
-  private spawn(): Promise<RunningEmulator> {
+  /** The data file of an emulator on a schema snapshot: one per snapshot folder, apart from the built-in one's. */
+  private snapshotDataFile(folder: string): string {
+    const digest = createHash('sha256').update(folder).digest('hex').slice(0, 16);
+    return vscode.Uri.joinPath(this.storageUri, `emulator-snapshot-${digest}.sqlite`).fsPath;
+  }
+
+  private spawn(schemaSnapshot?: string): Promise<RunningEmulator> {
     const cli = vscode.Uri.joinPath(this.extensionUri, 'dist', 'cli.js').fsPath;
     mkdirSync(this.storageUri.fsPath, { recursive: true });
-    const data = this.dataFile;
-    const child = fork(cli, ['emulator', '--json', '--port', '0', '--data', data, '--seed', 'sample'], {
+    const data = schemaSnapshot === undefined ? this.dataFile : this.snapshotDataFile(schemaSnapshot);
+    const schema = schemaSnapshot === undefined ? [] : ['--schema-snapshot', schemaSnapshot];
+    const args = ['emulator', '--json', '--port', '0', '--data', data, '--seed', 'sample', ...schema];
+    const child = fork(cli, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child = child;
@@ -281,7 +314,8 @@ export class EmulatorHost implements vscode.Disposable {
           fail((error as Error).message);
           return;
         }
-        this.log.info(`Local emulator listening at ${this.current.url} (data in ${data})`);
+        const serving = schemaSnapshot === undefined ? '' : ` on the schema snapshot in ${schemaSnapshot}`;
+        this.log.info(`Local emulator listening at ${this.current.url}${serving} (data in ${data})`);
         this.changed.fire();
         resolve(this.current);
       });

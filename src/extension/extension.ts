@@ -7,6 +7,7 @@ import { vscodeSignInUi } from './auth/tokenProviders';
 import { selectEnvironment, syncLanguageServerEnvironment, testConnection } from './commands/connectionCommands';
 import { addEnvironment, editEnvironment, newOdataFile, removeEnvironment } from './commands/environmentCommands';
 import { exportTable } from './commands/exportCommand';
+import { startEmulatorFromSnapshot, takeSchemaSnapshot } from './commands/schemaSnapshotCommands';
 import { importRecords } from './commands/importCommand';
 import { runAllCommand, runBlockCommand } from './commands/runCommands';
 import { ConnectionManager } from './connections';
@@ -192,6 +193,12 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     ),
     registerCommand(commandContext, Commands.exportTable, (node) =>
       exportTable({ connections, input: prompts, log }, node),
+    ),
+    registerCommand(commandContext, Commands.startEmulatorFromSnapshot, (folder) =>
+      startEmulatorFromSnapshot({ connections, emulator, input: prompts, log }, folder),
+    ),
+    registerCommand(commandContext, Commands.takeSchemaSnapshot, (node) =>
+      takeSchemaSnapshot({ connections, emulator, input: prompts, log }, node),
     ),
   );
 

@@ -33,6 +33,7 @@ export async function run(): Promise<void> {
   await import('./import.test');
   await import('./tools.test');
   await import('./export.test');
+  await import('./schemaSnapshot.test');
 
   const passed: string[] = [];
   const failed: { title: string; error: string }[] = [];

@@ -1,6 +1,5 @@
-import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname } from 'node:path';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { writeWholeFile } from '../wholeFile';
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 
 /**
@@ -51,15 +50,7 @@ export class FileTokenCacheStorage implements TokenCacheStorage {
   }
 
   async write(data: string): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const temporary = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temporary, data, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
-      await rename(temporary, this.path);
-    } catch (error) {
-      await unlink(temporary).catch(() => undefined);
-      throw error;
-    }
+    await writeWholeFile(this.path, data, { mode: 0o600, directoryMode: 0o700 });
   }
 }
 

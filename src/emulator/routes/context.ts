@@ -44,7 +44,7 @@ export class Service {
     // A schema read from a `$metadata` document serves that document, with what the model does not hold.
     this.metadataXml = schema.csdl ?? generateCsdl(schema);
     this.entityDefinitions = new EntityDefinitions(schema);
-    this.changes = new ChangeTracking(schema, store, now);
+    this.changes = new ChangeTracking(store, now);
   }
 
   get webApi(): string {

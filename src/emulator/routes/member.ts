@@ -3,7 +3,16 @@ import { propertyName } from '../csdl';
 import type { Source } from '../engine';
 import { badRequest, methodNotAllowed, notFoundSegment, notValidForRead, recordNotFound } from '../errors';
 import { inexactLiteral } from '../jsonBody';
-import { associate, isGuid, parseReference, rowToJson, toStoredValue, updateRecord } from '../records';
+import {
+  associate,
+  checkSettable,
+  isGuid,
+  lookupValues,
+  parseReference,
+  rowToJson,
+  toStoredValue,
+  updateRecord,
+} from '../records';
 import type { Reply } from '../reply';
 import type { Column, Table } from '../schema/schema';
 import { isLookupType } from '../schema/schema';
@@ -80,7 +89,7 @@ export function memberRoute(
     if (relationship === undefined) throw notFoundSegment(name);
     source = {
       kind: 'manyToMany',
-      intersect: relationship.intersect,
+      relationship,
       mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
       id,
     };
@@ -158,8 +167,8 @@ function referenceRoute(
   if (method !== 'DELETE') throw methodNotAllowed(method, ['POST', 'PUT', 'DELETE']);
   store.transaction(() => {
     if (navigation.kind === 'single') {
-      const column = navigation.column.name;
-      updateRecord(service.ctx, table, id, {}, { [column]: null, [`${column}__type`]: null });
+      checkSettable(table, navigation);
+      updateRecord(service.ctx, table, id, {}, lookupValues(navigation.column, null));
       return;
     }
     let otherId = refKey;
@@ -171,15 +180,11 @@ function referenceRoute(
     if (navigation.kind === 'collection') {
       const source = schema.tables.get(navigation.source);
       const other = source === undefined ? null : store.get(source, otherId);
-      if (source === undefined || other === null || other[navigation.column] !== id)
+      const column = source?.columns.get(navigation.column);
+      if (source === undefined || column === undefined || other === null || other[navigation.column] !== id)
         throw recordNotFound(navigation.source, otherId);
-      updateRecord(
-        service.ctx,
-        source,
-        otherId,
-        {},
-        { [navigation.column]: null, [`${navigation.column}__type`]: null },
-      );
+      checkSettable(source, { name: navigation.partner, column });
+      updateRecord(service.ctx, source, otherId, {}, lookupValues(column, null));
       return;
     }
     const relationship = schema.manyToMany.find((m) => m.name === navigation.name);

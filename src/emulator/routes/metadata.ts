@@ -39,3 +39,11 @@ export function relationshipDefinitionsRoute(service: Service, request: Request)
   const answer = service.entityDefinitions.relationships(request.url, service.webApi);
   return json(200, answer, preferenceApplied(request.prefer, false));
 }
+
+/** `GlobalOptionSetDefinitions…` (entityDefinitions.ts). */
+export function globalOptionSetsRoute(service: Service, request: Request): Reply {
+  only(request.method, ['GET']);
+  checkQuery(request.url, request.method);
+  const answer = service.entityDefinitions.optionSets(request.url, service.webApi);
+  return json(200, answer, preferenceApplied(request.prefer, false));
+}

@@ -2,7 +2,7 @@ import { preferenceApplied } from '../annotations';
 import type { Engine, Selection } from '../engine';
 import { contextSelection } from '../engine';
 import { badRequest, DataverseHttpError, ErrorCodes, methodNotAllowed } from '../errors';
-import { createRecord, etag, updateRecord } from '../records';
+import { checkWritable, createRecord, etag, updateRecord } from '../records';
 import type { Reply } from '../reply';
 import type { Table } from '../schema/schema';
 import type { Row } from '../store';
@@ -110,6 +110,7 @@ export function recordRoute(service: Service, request: Request, table: Table, ke
     });
   }
   if (method === 'DELETE') {
+    checkWritable(table, 'Delete');
     return store.transaction(() => {
       const existing = findByKey(store, table, key);
       if (existing === null) throw missingRecord(table, key);

@@ -7,7 +7,13 @@ import type { Request, Service } from './context';
 import { only } from './context';
 import { findByKey, missingRecord, resolveKey } from './keys';
 import { memberRoute } from './member';
-import { entityDefinitionsRoute, metadataDocument, relationshipDefinitionsRoute, serviceDocument } from './metadata';
+import {
+  entityDefinitionsRoute,
+  globalOptionSetsRoute,
+  metadataDocument,
+  relationshipDefinitionsRoute,
+  serviceDocument,
+} from './metadata';
 import { unboundOperation } from './operations';
 import { checkQuery } from './options';
 import { recordRoute } from './record';
@@ -30,6 +36,7 @@ export function route(service: Service, request: Request): Reply {
   }
   if (first.name === 'EntityDefinitions') return entityDefinitionsRoute(service, request);
   if (first.name === 'RelationshipDefinitions') return relationshipDefinitionsRoute(service, request);
+  if (first.name === 'GlobalOptionSetDefinitions') return globalOptionSetsRoute(service, request);
   const table = service.schema.byEntitySet.get(first.name);
   if (table === undefined) {
     const answer = unboundOperation(service, request, first, rest.length === 0);

@@ -27,7 +27,7 @@ import type {
   Schema,
   Table,
 } from './schema';
-import { SchemaError } from './schema';
+import { isLookupType, SchemaError } from './schema';
 import { isJsonObject } from '../../core/json';
 import { SERVER_MAINTAINED_COLUMNS } from '../../core/recordPatch';
 
@@ -205,8 +205,6 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     seen.add(p.name);
   }
   for (const property of draft.flat.properties) {
-    // systemuser and team carry principal's `ownerid` key; their own id column is the primary key.
-    if (draft.flat.baseType === 'principal' && property.name === 'ownerid') continue;
     const lookup = LOOKUP_PROPERTY.exec(property.name)?.[1];
     const name = lookup ?? property.name;
     const attribute = draft.attributes.get(name);
@@ -220,6 +218,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     const baseOf = name.endsWith('_base') && names.has(name.slice(0, -5)) ? name.slice(0, -5) : undefined;
     const type = columnType(property, attribute, names.has(`${name}_base`) || baseOf !== undefined);
     if (type === undefined) continue;
+    // An activity's type is its table, set by the server.
+    const activityType = name === 'activitytypecode' && isActivityType(draft);
     const choices = type === 'choice' || type === 'state' || type === 'status' || type === 'choices';
     const values = choices && attribute !== undefined ? options(attribute) : undefined;
     // Without the option set the values are unknown: the column takes any whole number (or text, for choices).
@@ -230,6 +230,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         options: values,
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
+        // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
+        ...(activityType || (draft.flat.baseType === 'principal' && name === 'ownerid') ? { readOnly: true } : {}),
       }),
     );
   }
@@ -246,6 +248,21 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   }
 }
 
+/**
+ * A navigation with no lookup column behind it in `$metadata` (`incident.responsiblecontactid`: Dataverse leaves
+ * the attribute out of the CSDL, not the relationship): a hidden lookup column named after the navigation holds it.
+ */
+function hiddenLookup(draft: Draft, navigation: NavigationProperty): string | undefined {
+  const name = navigation.name.toLowerCase();
+  if (draft.columns.has(name)) return undefined;
+  draft.columns.set(name, makeColumn(name, 'lookup', draft.attributes.get(name), { hidden: true, readOnly: false }));
+  return name;
+}
+
+function isActivityType(draft: Draft): boolean {
+  return draft.entity.logicalName === 'activitypointer' || draft.flat.baseType === 'activitypointer';
+}
+
 /** The lookup column behind a single-valued navigation property. */
 function lookupColumn(
   draft: Draft,
@@ -256,8 +273,15 @@ function lookupColumn(
   const constraint = navigation.referentialConstraints[0];
   const fromConstraint = constraint === undefined ? undefined : LOOKUP_PROPERTY.exec(constraint.property)?.[1];
   if (fromConstraint !== undefined) return fromConstraint;
+  // A constraint on a plain Guid property (`stageid_processstage` on `stageid`): that column holds the key.
+  if (constraint !== undefined && draft.columns.get(constraint.property)?.type === 'uniqueidentifier') {
+    return constraint.property;
+  }
   const fromDefinition = relationships.get(navigation.name);
   if (fromDefinition !== undefined) return fromDefinition;
+  // A navigation named as its lookup (`bulkoperationlog.bulkoperationid` beside `_bulkoperationid_value`).
+  const same = draft.columns.get(navigation.name);
+  if (same !== undefined && isLookupType(same.type)) return same.name;
   // Navigations to derived types (activities) carry no constraint in Dataverse's CSDL; their names start with
   // the lookup's logical name (`regardingobjectid_task_actioncard`).
   let best: string | undefined;
@@ -266,6 +290,9 @@ function lookupColumn(
     if (navigation.name.startsWith(`${column.name}_`) && column.name.length > (best?.length ?? 0)) best = column.name;
   }
   if (best !== undefined) return best;
+  // An activity's navigation to activitypointer without a constraint (`activityid_activitypointer`) is the 1:1 link
+  // to its own pointer row: the key is the lookup.
+  if (draft.flat.baseType === 'activitypointer' && navigation.type.endsWith('.activitypointer')) return draft.primaryId;
   // Else the base type's own navigation to the same target (`sla_task_sla` → activitypointer's slaid).
   const base = draft.flat.baseType === undefined ? undefined : drafts.get(draft.flat.baseType);
   if (base === undefined) return undefined;
@@ -402,9 +429,11 @@ export function schemaFromMetadata(
     for (const navigation of draft.flat.navigations) {
       if (navigation.collection) continue;
       const target = localTypeName(model, navigation.type);
-      const column = lookupColumn(draft, navigation, relationships, drafts);
-      if (target === undefined || column === undefined || !draft.columns.has(column)) continue;
+      if (target === undefined || (target !== 'principal' && !drafts.has(target))) continue;
+      const column = lookupColumn(draft, navigation, relationships, drafts) ?? hiddenLookup(draft, navigation);
+      if (column === undefined || !draft.columns.has(column)) continue;
       draft.lookupOf.set(navigation.name, column);
+      if (column === draft.primaryId) continue;
       const list = perColumn.get(column) ?? [];
       perColumn.set(column, list);
       const partner = navigation.partner ?? '';
@@ -461,7 +490,7 @@ export function schemaFromMetadata(
       const partner = other.flat.navigations.find((n) => n.name === navigation.partner);
       if (partner?.collection !== true) continue;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
-      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(draft, navigation.name, target));
+      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(drafts, draft, navigation.name, other));
     }
   }
   // Owner relationships live on the abstract principal type.
@@ -532,13 +561,17 @@ function depth(model: MetadataModel, draft: Draft): number {
   return baseChain(model, draft.entity.type).length;
 }
 
-/** An N:N relationship; the definition names its intersect table and columns, else the relationship name does. */
-function nn(draft: Draft, name: string, target: string): ManyToMany {
+/**
+ * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
+ * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`) is the intersect table, else the
+ * relationship name stands for it.
+ */
+function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, other: Draft): ManyToMany {
+  const target = other.entity.logicalName;
   const list = draft.definition?.ManyToManyRelationships;
   const found = Array.isArray(list)
     ? (list as unknown[]).find((r): r is Record<string, unknown> => isJsonObject(r) && r.SchemaName === name)
     : undefined;
-  const intersect = text(found?.IntersectEntityName);
   const first = text(found?.Entity1IntersectAttribute);
   const second = text(found?.Entity2IntersectAttribute);
   const entity1 = text(found?.Entity1LogicalName);
@@ -546,10 +579,23 @@ function nn(draft: Draft, name: string, target: string): ManyToMany {
     entity1 === undefined || entity1 === draft.entity.logicalName
       ? [draft.entity.logicalName, target]
       : [target, draft.entity.logicalName];
-  return {
-    name,
-    intersect: intersect ?? name.toLowerCase(),
-    tables,
-    ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
-  };
+  const intersect = text(found?.IntersectEntityName);
+  if (intersect !== undefined) {
+    return {
+      name,
+      intersect,
+      tables,
+      ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
+    };
+  }
+  const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
+  const holdsBoth = (d: Draft): boolean =>
+    a !== b &&
+    d.primaryId !== a &&
+    d.primaryId !== b &&
+    [a, b].every((key) => d.flat.properties.some((p) => p.name === key && p.type === 'Edm.Guid'));
+  const candidates = [...drafts.values()].filter(holdsBoth);
+  const only = candidates.length === 1 ? candidates[0] : undefined;
+  if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };
+  return { name, intersect: name.toLowerCase(), tables };
 }

@@ -70,6 +70,11 @@ export interface Column {
   /** For `<x>_base`: the currency column it converts. */
   readonly baseOf: string | undefined;
   readonly system: boolean;
+  /**
+   * A lookup a `$metadata` declares only as a navigation property, without its `_x_value` property
+   * (`incident.responsiblecontactid`): stored, bound and navigated, never one of a row's properties.
+   */
+  readonly hidden?: boolean;
 }
 
 export interface AlternateKey {
@@ -208,7 +213,8 @@ const NAVIGATION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 // ---------------------------------------------------------------------------------------------
 // Raw (file) shapes, validated field by field; every problem is collected with its path.
 
-interface RawColumn {
+/** A column as a schema file declares it, before system columns and defaults are filled in. */
+export interface RawColumn {
   name: string;
   type: ColumnType;
   displayName: string | undefined;
@@ -225,7 +231,8 @@ interface RawColumn {
   concatOf: string[] | undefined;
 }
 
-interface RawTable {
+/** A table as a schema file declares it. */
+export interface RawTable {
   logicalName: string;
   entitySetName: string | undefined;
   displayName: string | undefined;
@@ -253,7 +260,7 @@ const SYSTEM_NAVIGATION_KEYS: readonly SystemNavigationKey[] = [
   'transactioncurrencyid',
 ];
 
-interface RawSchema {
+export interface RawSchema {
   tables: RawTable[];
   manyToMany: ManyToMany[];
 }
@@ -562,7 +569,7 @@ function systemColumn(name: string, type: ColumnType, displayName: string, targe
   };
 }
 
-function pluralSet(logicalName: string): string {
+export function pluralSet(logicalName: string): string {
   return logicalName.endsWith('s') ? `${logicalName}es` : `${logicalName}s`;
 }
 
@@ -663,7 +670,8 @@ function writeOnlyProblems(prefix: string, t: RawTable, columns: ReadonlyMap<str
   return problems;
 }
 
-function resolve(raw: RawSchema, source: string): Schema {
+/** Resolves raw tables into a schema; throws SchemaError listing every problem. */
+export function resolve(raw: RawSchema, source: string): Schema {
   const problems: string[] = [];
   const tables = new Map<string, Table>();
   const byEntitySet = new Map<string, Table>();
@@ -695,6 +703,10 @@ function resolve(raw: RawSchema, source: string): Schema {
         'owningbusinessunit',
       ].includes(c.name);
       columns.set(c.name, makeColumn(c, { system, baseOf }));
+    }
+    // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
+    if (t.baseType === 'principal' && !columns.has('ownerid')) {
+      columns.set('ownerid', makeColumn(systemColumn('ownerid', 'uniqueidentifier', 'Owner')));
     }
     resolvedColumns.set(t.logicalName, columns);
   }
@@ -825,7 +837,7 @@ function resolve(raw: RawSchema, source: string): Schema {
   return { tables, byEntitySet, manyToMany: raw.manyToMany, principalNavigations };
 }
 
-function readRaw(value: unknown, source: string): RawSchema {
+export function readRaw(value: unknown, source: string): RawSchema {
   const reader = new Reader();
   const raw = reader.schema(value);
   if (reader.problems.length > 0) throw new SchemaError(source, reader.problems);

@@ -106,7 +106,13 @@ export async function testConnection(
   return result;
 }
 
-async function pickConnection(connections: ConnectionManager, input: UserInput, target: unknown): Promise<Connection> {
+/** The environment a command acts on: the explorer node or name it was given, else the one the user picks. */
+export async function pickConnection(
+  connections: ConnectionManager,
+  input: UserInput,
+  target: unknown,
+  title = 'Test Dataverse Connection',
+): Promise<Connection> {
   if (typeof target === 'string') {
     const found = connections.byName(target);
     if (!found) throw new WorkbenchError('invalidInput', `No environment named "${target}".`);
@@ -127,7 +133,7 @@ async function pickConnection(connections: ConnectionManager, input: UserInput, 
   const ordered = [...list.filter((c) => c.id === activeId), ...list.filter((c) => c.id !== activeId)];
   const pick = await input.showQuickPick(
     ordered.map((c) => ({ label: c.name, description: c.url, id: c.id })),
-    { title: 'Test Dataverse Connection', placeHolder: 'Environment to test' },
+    { title, placeHolder: 'Environment' },
   );
   if (!pick) throw new WorkbenchError('cancelled', 'Cancelled.');
   const found = list.find((c) => c.id === pick.id);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../src/cli/program';
-import { takeSnapshot } from '../../../src/dataverse/schemaSnapshot';
+import { checkSnapshotFolder, takeSnapshot } from '../../../src/dataverse/schemaSnapshot';
 import type { ClientEvent } from '../../../src/dataverse/webApiClient';
 import { webApiRoot } from '../../../src/dataverse/webApiClient';
 import { SchemaError } from '../../../src/emulator/schema/schema';
@@ -108,9 +108,34 @@ describe('dvw env snapshot (dataverse/schemaSnapshot) against the emulator, whic
       () => loadSnapshot(folder),
       (error: unknown) => error instanceof SchemaError && /did not finish/.test(error.message),
     );
+    const unfinished = await rejection(checkSnapshotFolder(folder));
+    assert.equal(unfinished.kind, 'invalidInput');
+    assert.equal(
+      unfinished.message,
+      `The schema snapshot in ${folder} did not finish downloading. Take it again into the same folder to resume it.`,
+    );
     const { result } = await snapshotOf(emulator, folder);
     assert.equal(result.reused, 3, 'the three tables finished before the interruption');
     assert.ok(loadSnapshot(folder).tables.has('task'));
+    assert.equal((await checkSnapshotFolder(folder)).tables.length, result.tables);
+  });
+
+  it('checks a folder before an emulator is started on it, in sentences that say what to do', async () => {
+    const empty = join(root, 'not-a-snapshot');
+    mkdirSync(empty);
+    const missing = await rejection(checkSnapshotFolder(empty));
+    assert.equal(missing.kind, 'invalidInput');
+    assert.equal(
+      missing.message,
+      `The folder ${empty} holds no schema snapshot: it has no snapshot.json. Take one with "Take Schema Snapshot…" on an environment, or with dvw env snapshot.`,
+    );
+    writeFileSync(join(empty, 'snapshot.json'), '{"format": "dvw-schema-snapshot", "ver');
+    assert.match((await rejection(checkSnapshotFolder(empty))).message, /snapshot\.json is not valid JSON/);
+    writeFileSync(join(empty, 'snapshot.json'), '{"format": "other"}');
+    assert.match(
+      (await rejection(checkSnapshotFolder(empty))).message,
+      /cannot be read: in snapshot\.json, "format" is "other", not "dvw-schema-snapshot": not a schema snapshot\.$/,
+    );
   });
 
   it('honours throttling (429 with Retry-After) and still finishes', async () => {

@@ -3,6 +3,7 @@ import type { Schema, Table } from '../../../src/emulator/schema/schema';
 import { builtinSchema } from '../../../src/emulator/schema/schema';
 import type { Client } from './helpers';
 import { jsonOf, startClient } from './helpers';
+import { realDefinition } from './schema/fixtureSnapshot';
 
 type Json = Record<string, unknown>;
 
@@ -14,11 +15,15 @@ async function get(client: Client, path: string): Promise<Json> {
 
 /** The built-in schema with `account` carrying raw EntityDefinitions JSON, as a snapshot's table does. */
 function withRawAccount(raw: Json): Schema {
+  return withRaw('account', raw);
+}
+
+function withRaw(logicalName: string, raw: Json): Schema {
   const schema = builtinSchema();
-  const account = schema.tables.get('account') as Table;
+  const account = schema.tables.get(logicalName) as Table;
   const overlaid: Table = { ...account, entityDefinition: raw };
   const tables = new Map(schema.tables);
-  tables.set('account', overlaid);
+  tables.set(logicalName, overlaid);
   const byEntitySet = new Map(schema.byEntitySet);
   byEntitySet.set(account.entitySetName, overlaid);
   return { ...schema, tables, byEntitySet };
@@ -146,5 +151,85 @@ describe('emulator metadata endpoints (EntityDefinitions, RelationshipDefinition
     } finally {
       await overlaid.emulator.close();
     }
+  });
+});
+
+// "Query table definitions using the Web API" (GlobalOptionSetDefinitions, casts to OptionSetMetadata):
+// https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api
+describe('emulator GlobalOptionSetDefinitions, from the option sets of a snapshot', function () {
+  this.timeout(30_000);
+  let client: Client;
+  let builtin: Client;
+  before(async () => {
+    // opportunity's real EntityDefinitions (../shared/fixtures): budgetstatus is a global choice.
+    client = await startClient({ seed: 'none', schema: withRaw('opportunity', realDefinition('opportunity')) });
+    builtin = await startClient({ seed: 'none', schema: builtinSchema() });
+  });
+  after(async () => {
+    await client.emulator.close();
+    await builtin.emulator.close();
+  });
+
+  it('lists every global option set once, with $select, $filter and the OptionSetMetadata cast', async () => {
+    const all = await get(client, 'GlobalOptionSetDefinitions?$select=Name,IsGlobal');
+    const names = (all.value as Json[]).map((o) => o.Name);
+    assert.ok(names.includes('budgetstatus'), JSON.stringify(names));
+    assert.equal(new Set(names).size, names.length, 'once per name');
+    assert.ok((all.value as Json[]).every((o) => o.IsGlobal === true && typeof o.MetadataId === 'string'));
+    const picklists = await get(
+      client,
+      "GlobalOptionSetDefinitions/Microsoft.Dynamics.CRM.OptionSetMetadata?$select=Name&$filter=Name eq 'budgetstatus'",
+    );
+    assert.equal(
+      picklists['@odata.context'],
+      `${client.emulator.webApi}$metadata#GlobalOptionSetDefinitions/Microsoft.Dynamics.CRM.OptionSetMetadata`,
+    );
+    assert.deepEqual(
+      (picklists.value as Json[]).map((o) => [o['@odata.type'], o.Name]),
+      [['#Microsoft.Dynamics.CRM.OptionSetMetadata', 'budgetstatus']],
+    );
+    const booleans = await get(client, 'GlobalOptionSetDefinitions/Microsoft.Dynamics.CRM.BooleanOptionSetMetadata');
+    assert.ok((booleans.value as Json[]).every((o) => o.OptionSetType === 'Boolean'));
+    const none = await get(builtin, 'GlobalOptionSetDefinitions?$select=Name');
+    assert.deepEqual(none.value, [], 'the built-in tables have no global option sets');
+  });
+
+  it("reads one by (Name='x') and by its MetadataId; a Picklist attribute's $expand=GlobalOptionSet is the same", async () => {
+    const byName = await get(client, "GlobalOptionSetDefinitions(Name='budgetstatus')");
+    assert.equal(byName['@odata.context'], `${client.emulator.webApi}$metadata#GlobalOptionSetDefinitions/$entity`);
+    assert.equal(byName.Name, 'budgetstatus');
+    assert.ok(Array.isArray(byName.Options) && byName.Options.length > 0);
+    const byId = await get(client, `GlobalOptionSetDefinitions(${String(byName.MetadataId)})?$select=Name,Options`);
+    assert.deepEqual([byId.Name, byId.Options], [byName.Name, byName.Options]);
+    const cast = await get(
+      client,
+      "GlobalOptionSetDefinitions(Name='budgetstatus')/Microsoft.Dynamics.CRM.OptionSetMetadata?$select=Name",
+    );
+    assert.equal(cast.Name, 'budgetstatus');
+    const attribute = await get(
+      client,
+      "EntityDefinitions(LogicalName='opportunity')/Attributes(LogicalName='budgetstatus')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet",
+    );
+    const { '@odata.type': type, ...global } = byName;
+    delete global['@odata.context'];
+    assert.equal(type, '#Microsoft.Dynamics.CRM.OptionSetMetadata');
+    const expanded = attribute.GlobalOptionSet as Json;
+    delete expanded['@odata.type'];
+    assert.deepEqual(expanded, global);
+    assert.equal((attribute.OptionSet as Json).Name, 'budgetstatus');
+    const local = await get(
+      client,
+      "EntityDefinitions(LogicalName='opportunity')/Attributes(LogicalName='statecode')/Microsoft.Dynamics.CRM.StateAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Name),GlobalOptionSet",
+    );
+    assert.equal(local.GlobalOptionSet, null, 'a local option set has no global one');
+  });
+
+  it('answers 404 for an unknown name and 400 for an undocumented property', async () => {
+    const missing = await client.request('GET', "GlobalOptionSetDefinitions(Name='no_such_choice')");
+    assert.equal(missing.status, 404);
+    const bad = await client.request('GET', 'GlobalOptionSetDefinitions?$select=NoSuchProperty');
+    assert.equal(bad.status, 400);
+    const documented = await get(client, "GlobalOptionSetDefinitions(Name='budgetstatus')?$select=DisplayName,Name");
+    assert.ok('DisplayName' in documented);
   });
 });

@@ -61,6 +61,22 @@ describe('emulator limits: client input never ends in a 500 (issue 14)', functio
     assert.equal(fine.status, 200);
   });
 
+  it('answers top-level URLs between 16 KB and 32 KB (Node stops at 16 KB by default) and a 414 past 32 KB', async function () {
+    // Dataverse's "Compose HTTP requests": a request URL may be up to 32 KB outside $batch.
+    const filterOf = (bytes: number): string => {
+      const terms: string[] = [];
+      for (let i = 0; terms.join(' or ').length < bytes; i++) terms.push(`name eq 'none ${i}'`);
+      return encodeURIComponent(terms.join(' or '));
+    };
+    const url20k = `accounts?$select=name&$filter=${filterOf(14_000)}`;
+    assert.ok(url20k.length > 16 * 1024 && url20k.length < 32 * 1024, String(url20k.length));
+    const fine = await client.request('GET', url20k);
+    assert.equal(fine.status, 200, (await fine.text()).slice(0, 300));
+    const tooLong = await client.request('GET', `accounts?$select=name&$filter=${filterOf(24_000)}`);
+    assert.equal(tooLong.status, 414);
+    assert.match((await errorOf(tooLong)).message, /too long/);
+  });
+
   it('refuses In() with 50,000 values (past the 64 KB URL limit of a batched GET) and with 10,001 values, naming the limit', async function () {
     const list = (n: number): string => Array.from({ length: n }, (_, i) => String(i % 10)).join(',');
     const filter = (n: number): string =>

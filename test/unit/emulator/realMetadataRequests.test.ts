@@ -39,15 +39,7 @@ const SAMPLES = 150;
 /**
  * Kinds of disagreement seen today (`<which side accepts>: <what>`), each naming the side that is wrong.
  */
-const KNOWN_DISAGREEMENTS: ReadonlyMap<string, string> = new Map([
-  [
-    'check accepts what the emulator refuses: a navigation property with no lookup column in $metadata',
-    'emulator (loader) is wrong: Dataverse serves navigations such as incident.responsiblecontactid (no ' +
-      '_responsiblecontactid_value property) and email.activityid_activitypointer / activitypointer.activity_pointer_email ' +
-      '(the 1:1 activity link on the primary key); the snapshot loader finds no lookup column behind them, so the ' +
-      'emulator does not know them',
-  ],
-]);
+const KNOWN_DISAGREEMENTS: ReadonlyMap<string, string> = new Map([]);
 
 /** The emulator's refusal, by kind: names replaced, and a navigation the metadata declares told apart. */
 function refusalKind(model: MetadataModel, text: string): string {

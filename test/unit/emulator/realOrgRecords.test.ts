@@ -1,0 +1,453 @@
+/**
+ * Records on a real organization's schema (the emulator started from a snapshot of ../shared/fixtures): activities
+ * through `activitypointers`, polymorphic lookups, N:N relationships through their intersect table, over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSnapshot } from '../../../src/emulator/schema/snapshot';
+import type { Client } from './helpers';
+import { errorOf, idFromEntityId, jsonOf, startClient } from './helpers';
+import { writeRealSnapshot } from './schema/fixtureSnapshot';
+
+const TABLES = [
+  'account',
+  'contact',
+  'lead',
+  'opportunity',
+  'incident',
+  'task',
+  'email',
+  'phonecall',
+  'appointment',
+  'accountleads',
+  'processstage',
+];
+
+describe('emulator records on a real org schema (activities, polymorphic lookups, N:N)', function () {
+  let folder: string;
+  let client: Client;
+
+  before(async function () {
+    this.timeout(120_000);
+    folder = writeRealSnapshot(mkdtempSync(join(tmpdir(), 'dvw-real-records-')), TABLES);
+    client = await startClient({ schema: loadSnapshot(folder), seed: 'none' });
+  });
+  after(async function () {
+    await client.emulator.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  async function create(set: string, body: Record<string, unknown>): Promise<string> {
+    const response = await client.request('POST', set, { body });
+    assert.equal(response.status, 204, `POST ${set}: ${await response.clone().text()}`);
+    return idFromEntityId(response);
+  }
+
+  async function get(path: string): Promise<Record<string, unknown>> {
+    const response = await client.request('GET', path, {
+      headers: { Prefer: 'odata.include-annotations="*"' },
+    });
+    assert.equal(response.status, 200, `GET ${path}: ${await response.clone().text()}`);
+    return jsonOf(response);
+  }
+
+  function values(body: Record<string, unknown>): Record<string, unknown>[] {
+    return body.value as Record<string, unknown>[];
+  }
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/activitypointer (messages:
+  // Retrieve and RetrieveMultiple) and https://learn.microsoft.com/power-apps/developer/data-platform/activity-entities
+  describe('activitypointers answers for every activity type (Activity (ActivityPointer) table reference)', function () {
+    let accountId: string;
+    const ids: Record<string, string> = {};
+
+    before(async function () {
+      accountId = await create('accounts', { name: 'Regarding account' });
+      ids.task = await create('tasks', {
+        subject: 'Call back',
+        'regardingobjectid_account_task@odata.bind': `/accounts(${accountId})`,
+      });
+      ids.email = await create('emails', { subject: 'Quote sent' });
+      ids.phonecall = await create('phonecalls', { subject: 'Follow up' });
+      ids.appointment = await create('appointments', {
+        subject: 'Annual review',
+        'regardingobjectid_account_appointment@odata.bind': `/accounts(${accountId})`,
+      });
+    });
+
+    it('lists each activity with activitytypecode and the common columns, with $filter, $orderby, $count and paging', async function () {
+      const all = await get('activitypointers?$select=subject,activitytypecode&$orderby=subject asc&$count=true');
+      assert.equal(all['@odata.count'], 4);
+      assert.deepEqual(
+        values(all).map((r) => [r.subject, r.activitytypecode, r.activityid]),
+        [
+          ['Annual review', 'appointment', ids.appointment],
+          ['Call back', 'task', ids.task],
+          ['Follow up', 'phonecall', ids.phonecall],
+          ['Quote sent', 'email', ids.email],
+        ],
+      );
+      const emails = await get("activitypointers?$select=subject&$filter=activitytypecode eq 'email'");
+      assert.deepEqual(
+        values(emails).map((r) => r.subject),
+        ['Quote sent'],
+      );
+      const first = await client.request('GET', 'activitypointers?$select=subject&$orderby=subject desc', {
+        headers: { Prefer: 'odata.maxpagesize=3' },
+      });
+      const page = await jsonOf(first);
+      assert.equal(values(page).length, 3);
+      const next = page['@odata.nextLink'];
+      assert.equal(typeof next, 'string');
+      const rest = await jsonOf(
+        await client.request('GET', String(next), { headers: { Prefer: 'odata.maxpagesize=3' } }),
+      );
+      assert.deepEqual(
+        values(rest).map((r) => r.subject),
+        ['Annual review'],
+      );
+    });
+
+    it('reads one activity by key, its regarding lookup annotated, the same row its own set reads', async function () {
+      const pointer = await get(
+        `activitypointers(${ids.task})?$select=subject,activitytypecode,_regardingobjectid_value`,
+      );
+      assert.equal(pointer.subject, 'Call back');
+      assert.equal(pointer.activitytypecode, 'task');
+      assert.equal(pointer._regardingobjectid_value, accountId);
+      assert.equal(pointer['_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], 'account');
+      const task = await get(`tasks(${ids.task})?$select=subject,activitytypecode`);
+      assert.equal(task.activitytypecode, 'task');
+      assert.equal(task['@odata.etag'], pointer['@odata.etag'], 'one version for the activity and its pointer row');
+      const expanded = await get(
+        `activitypointers(${ids.appointment})?$select=subject&$expand=regardingobjectid_account($select=name)`,
+      );
+      assert.deepEqual((expanded.regardingobjectid_account as Record<string, unknown>).name, 'Regarding account');
+      const related = await get(`accounts(${accountId})/Account_ActivityPointers?$select=subject&$orderby=subject`);
+      assert.deepEqual(
+        values(related).map((r) => r.subject),
+        ['Annual review', 'Call back'],
+      );
+    });
+
+    it('an update through the own set shows in activitypointers; activitytypecode is the server’s', async function () {
+      const response = await client.request('PATCH', `phonecalls(${ids.phonecall})`, {
+        body: { subject: 'Follow up twice', activitytypecode: 'email' },
+      });
+      assert.equal(response.status, 204);
+      const pointer = await get(`activitypointers(${ids.phonecall})?$select=subject,activitytypecode`);
+      assert.deepEqual([pointer.subject, pointer.activitytypecode], ['Follow up twice', 'phonecall']);
+    });
+
+    it('the 1:1 link of an activity to its pointer row navigates and expands both ways (loader gap: activityid_activitypointer)', async function () {
+      const link = await get(`tasks(${ids.task})/activityid_activitypointer?$select=activitytypecode`);
+      assert.equal(link.activitytypecode, 'task');
+      assert.equal(link.activityid, ids.task);
+      const expanded = await get(
+        `emails(${ids.email})?$select=subject&$expand=activityid_activitypointer($select=subject)`,
+      );
+      assert.equal((expanded.activityid_activitypointer as Record<string, unknown>).subject, 'Quote sent');
+      const back = await get(
+        `activitypointers(${ids.email})?$select=subject&$expand=activity_pointer_email($select=subject)`,
+      );
+      assert.deepEqual(
+        (back.activity_pointer_email as Record<string, unknown>[]).map((r) => r.activityid),
+        [ids.email],
+      );
+      const none = await get(`activitypointers(${ids.email})/activity_pointer_task`);
+      assert.deepEqual(values(none), []);
+      const refused = await client.request('PATCH', `emails(${ids.email})`, {
+        body: { 'activityid_activitypointer@odata.bind': `/activitypointers(${ids.task})` },
+      });
+      assert.equal(refused.status, 400);
+    });
+
+    it('refuses Create, Update and Delete through activitypointers, as Dataverse (its messages are Retrieve and RetrieveMultiple)', async function () {
+      for (const [method, path, body] of [
+        ['POST', 'activitypointers', { subject: 'x' }],
+        ['PATCH', `activitypointers(${ids.email})`, { subject: 'x' }],
+        ['DELETE', `activitypointers(${ids.email})`, undefined],
+      ] as const) {
+        const response = await client.request(method, path, body === undefined ? {} : { body });
+        assert.equal(response.status, 400, `${method} ${path}`);
+        const error = await errorOf(response);
+        assert.match(
+          error.message,
+          /^The '(Create|Update|Delete)' method does not support entities of type 'activitypointer'/,
+        );
+      }
+      assert.equal((await get(`emails(${ids.email})?$select=subject`)).subject, 'Quote sent', 'nothing changed');
+    });
+
+    it('deleting an activity through its own set removes it from activitypointers; deleting the regarding record clears it on both', async function () {
+      const gone = await create('tasks', { subject: 'Short lived' });
+      assert.equal((await client.request('DELETE', `tasks(${gone})`)).status, 204);
+      assert.equal((await client.request('GET', `activitypointers(${gone})`)).status, 404);
+      const other = await create('accounts', { name: 'Deleted soon' });
+      const regarding = await create('tasks', {
+        subject: 'Regarding a deleted account',
+        'regardingobjectid_account_task@odata.bind': `/accounts(${other})`,
+      });
+      assert.equal((await client.request('DELETE', `accounts(${other})`)).status, 204);
+      const pointer = await get(`activitypointers(${regarding})?$select=_regardingobjectid_value`);
+      const task = await get(`tasks(${regarding})?$select=_regardingobjectid_value`);
+      assert.equal(pointer._regardingobjectid_value, null);
+      assert.equal(task._regardingobjectid_value, null);
+      assert.equal(pointer['@odata.etag'], task['@odata.etag']);
+    });
+  });
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-entity-web-api#associate-table-rows-on-create
+  // (polymorphic lookups bind the typed navigation: customerid_account, parentcustomerid_contact) and
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-navigation-properties#multi-table-lookups
+  describe('polymorphic lookups: customer, owner and regarding', function () {
+    let accountId: string;
+    let teamId: string;
+
+    before(async function () {
+      teamId = await create('teams', { name: 'Sales team' });
+      accountId = await create('accounts', { name: 'Owned by a team', 'ownerid@odata.bind': `/teams(${teamId})` });
+    });
+
+    it('binds ownerid to a team or a user (both principal), answering _ownerid_value with its lookuplogicalname and the owning columns', async function () {
+      const account = await get(`accounts(${accountId})?$select=_ownerid_value,_owningteam_value,_owninguser_value`);
+      assert.equal(account._ownerid_value, teamId);
+      assert.equal(account['_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], 'team');
+      assert.equal(account['_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty'], 'ownerid');
+      assert.equal(account._owningteam_value, teamId);
+      assert.equal(account._owninguser_value, null);
+      const expanded = await get(`accounts(${accountId})?$select=name&$expand=ownerid,owningteam($select=name)`);
+      assert.equal((expanded.ownerid as Record<string, unknown>).teamid, teamId);
+      assert.equal((expanded.owningteam as Record<string, unknown>).name, 'Sales team');
+      const owned = await get(`teams(${teamId})/owner_accounts?$select=name`);
+      assert.deepEqual(
+        values(owned).map((r) => r.accountid),
+        [accountId],
+      );
+      const userId = client.emulator.userId;
+      const response = await client.request('PATCH', `accounts(${accountId})`, {
+        body: { 'ownerid@odata.bind': `/systemusers(${userId})` },
+      });
+      assert.equal(response.status, 204);
+      const mine = await get(`accounts(${accountId})?$select=_ownerid_value,_owninguser_value,_owningteam_value`);
+      assert.deepEqual(
+        [mine._ownerid_value, mine['_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], mine._owninguser_value],
+        [userId, 'systemuser', userId],
+      );
+      assert.equal(mine._owningteam_value, null);
+    });
+
+    // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-entitytypes (principal: the
+    // base type of systemuser and team, whose key ownerid they inherit)
+    it('systemusers and teams answer principal’s ownerid (their own id) in $select and $filter', async function () {
+      const team = await get(`teams?$select=name,ownerid&$filter=ownerid eq ${teamId}`);
+      assert.deepEqual(
+        values(team).map((r) => [r.name, r.ownerid, r.teamid]),
+        [['Sales team', teamId, teamId]],
+      );
+      const userId = client.emulator.userId;
+      const user = await get(`systemusers(${userId})?$select=ownerid`);
+      assert.equal(user.ownerid, userId);
+      const ignored = await client.request('PATCH', `teams(${teamId})`, {
+        body: { ownerid: '00000000-0000-0000-0000-000000000001' },
+      });
+      assert.equal(ignored.status, 204);
+      assert.equal((await get(`teams(${teamId})?$select=ownerid`)).ownerid, teamId, 'the server keeps it');
+    });
+
+    it('binds a customer lookup to an account or a contact through its typed navigation; each expands only its own target', async function () {
+      const parent = await create('contacts', { lastname: 'Parent' });
+      const child = await create('contacts', {
+        lastname: 'Child',
+        'parentcustomerid_contact@odata.bind': `/contacts(${parent})`,
+      });
+      const both = '$expand=parentcustomerid_account($select=name),parentcustomerid_contact($select=lastname)';
+      let read = await get(`contacts(${child})?$select=_parentcustomerid_value&${both}`);
+      assert.equal(read['_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], 'contact');
+      assert.equal(
+        read['_parentcustomerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty'],
+        'parentcustomerid_contact',
+      );
+      assert.equal((read.parentcustomerid_contact as Record<string, unknown>).lastname, 'Parent');
+      assert.equal(read.parentcustomerid_account, null);
+      const patch = await client.request('PATCH', `contacts(${child})`, {
+        body: { 'parentcustomerid_account@odata.bind': `accounts(${accountId})` },
+      });
+      assert.equal(patch.status, 204);
+      read = await get(`contacts(${child})?$select=_parentcustomerid_value&${both}`);
+      assert.equal(read._parentcustomerid_value, accountId);
+      assert.equal(read['_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], 'account');
+      assert.equal((read.parentcustomerid_account as Record<string, unknown>).name, 'Owned by a team');
+      assert.equal(read.parentcustomerid_contact, null, 'setting one typed navigation clears the other');
+      const filtered = await get(
+        "contacts?$select=lastname&$filter=parentcustomerid_account/name eq 'Owned by a team'",
+      );
+      assert.deepEqual(
+        values(filtered).map((r) => r.lastname),
+        ['Child'],
+      );
+      assert.deepEqual(
+        values(await get(`accounts(${accountId})/contact_customer_accounts?$select=lastname`)).map((r) => r.lastname),
+        ['Child'],
+      );
+      assert.deepEqual(values(await get(`contacts(${parent})/contact_customer_contacts`)), []);
+    });
+
+    it('binds regardingobjectid through the activity’s typed navigation (regardingobjectid_contact_task)', async function () {
+      const contact = await create('contacts', { lastname: 'Regarding' });
+      const task = await create('tasks', {
+        subject: 'Regarding a contact',
+        'regardingobjectid_contact_task@odata.bind': `/contacts(${contact})`,
+      });
+      const read = await get(
+        `tasks(${task})?$select=_regardingobjectid_value&$expand=regardingobjectid_contact_task($select=lastname),regardingobjectid_account_task($select=name)`,
+      );
+      assert.equal(read['_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname'], 'contact');
+      assert.equal((read.regardingobjectid_contact_task as Record<string, unknown>).lastname, 'Regarding');
+      assert.equal(read.regardingobjectid_account_task, null);
+    });
+
+    it('refuses a bind to a target the lookup does not allow, with Dataverse’s 400', async function () {
+      const contact = await create('contacts', { lastname: 'Not an owner' });
+      for (const [body, message] of [
+        [
+          { lastname: 'x', 'parentcustomerid_lead@odata.bind': `/accounts(${accountId})` },
+          /^An undeclared property 'parentcustomerid_lead' which only has property annotations in the payload/,
+        ],
+        [{ lastname: 'x', 'parentcustomerid_account@odata.bind': `/contacts(${contact})` }, /cannot be bound to/],
+        [{ lastname: 'x', 'ownerid@odata.bind': `/contacts(${contact})` }, /cannot be bound to 'ownerid'/],
+      ] as const) {
+        const response = await client.request('POST', 'contacts', { body });
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.match((await errorOf(response)).message, message);
+      }
+    });
+  });
+
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api
+  describe('N:N associate and disassociate through the intersect table (accountleads_association)', function () {
+    let accountId: string;
+    let leads: string[];
+
+    before(async function () {
+      accountId = await create('accounts', { name: 'N:N account' });
+      leads = [await create('leads', { lastname: 'Lead one' }), await create('leads', { lastname: 'Lead two' })];
+    });
+
+    it('associates from either side with POST …/$ref, expands both sides, and reads the pairs in accountleadscollection', async function () {
+      let response = await client.request('POST', `accounts(${accountId})/accountleads_association/$ref`, {
+        body: { '@odata.id': `${client.emulator.webApi}leads(${leads[0]})` },
+      });
+      assert.equal(response.status, 204);
+      response = await client.request('POST', `leads(${leads[1]})/accountleads_association/$ref`, {
+        body: { '@odata.id': `accounts(${accountId})` },
+      });
+      assert.equal(response.status, 204);
+      const account = await get(
+        `accounts(${accountId})?$select=name&$expand=accountleads_association($select=lastname;$orderby=lastname)`,
+      );
+      assert.deepEqual(
+        (account.accountleads_association as Record<string, unknown>[]).map((r) => r.lastname),
+        ['Lead one', 'Lead two'],
+      );
+      const lead = await get(`leads(${leads[0]})?$select=lastname&$expand=accountleads_association($select=name)`);
+      assert.deepEqual(
+        (lead.accountleads_association as Record<string, unknown>[]).map((r) => r.accountid),
+        [accountId],
+      );
+      const pairs = await get(`accountleadscollection?$select=accountid,leadid&$filter=accountid eq ${accountId}`);
+      assert.deepEqual(
+        values(pairs)
+          .map((r) => r.leadid)
+          .sort(),
+        [...leads].sort(),
+      );
+      assert.ok(values(pairs).every((r) => typeof r.accountleadid === 'string' && r.accountleadid !== r.leadid));
+      const any = await get(`accounts?$select=name&$filter=accountleads_association/any(l:l/lastname eq 'Lead two')`);
+      assert.deepEqual(
+        values(any).map((r) => r.accountid),
+        [accountId],
+      );
+    });
+
+    it('disassociates with DELETE …(<id>)/$ref and with …/$ref?$id=, from the pairs too', async function () {
+      let response = await client.request(
+        'DELETE',
+        `accounts(${accountId})/accountleads_association(${leads[0]})/$ref`,
+      );
+      assert.equal(response.status, 204);
+      response = await client.request(
+        'DELETE',
+        `accounts(${accountId})/accountleads_association/$ref?$id=${encodeURIComponent(`${client.emulator.webApi}leads(${leads[1]})`)}`,
+      );
+      assert.equal(response.status, 204);
+      assert.deepEqual(values(await get(`accounts(${accountId})/accountleads_association`)), []);
+      assert.deepEqual(values(await get(`accountleadscollection?$filter=accountid eq ${accountId}`)), []);
+    });
+
+    it('the intersect table is read only; deleting a side removes its pairs', async function () {
+      const refused = await client.request('POST', 'accountleadscollection', {
+        body: { accountid: accountId, leadid: leads[0] },
+      });
+      assert.equal(refused.status, 400);
+      const response = await client.request('POST', `accounts(${accountId})/accountleads_association/$ref`, {
+        body: { '@odata.id': `leads(${leads[0]})` },
+      });
+      assert.equal(response.status, 204);
+      assert.equal((await client.request('DELETE', `leads(${leads[0]})`)).status, 204);
+      assert.deepEqual(values(await get(`accountleadscollection?$filter=accountid eq ${accountId}`)), []);
+    });
+
+    it('refuses a reference to a table the relationship does not join', async function () {
+      const contact = await create('contacts', { lastname: 'Not a lead' });
+      const response = await client.request('POST', `accounts(${accountId})/accountleads_association/$ref`, {
+        body: { '@odata.id': `contacts(${contact})` },
+      });
+      assert.equal(response.status, 400);
+    });
+  });
+
+  // Navigations the real $metadata declares without a `_x_value` lookup property behind them: Dataverse serves the
+  // navigation (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-navigation-properties).
+  describe('navigations without a lookup property in $metadata (loader gap)', function () {
+    it('incident.responsiblecontactid binds, navigates, expands and clears, with no _responsiblecontactid_value property', async function () {
+      const account = await create('accounts', { name: 'Case customer' });
+      const contact = await create('contacts', { lastname: 'Responsible' });
+      const incident = await create('incidents', {
+        title: 'A case',
+        'customerid_account@odata.bind': `/accounts(${account})`,
+        'responsiblecontactid@odata.bind': `/contacts(${contact})`,
+      });
+      const expanded = await get(`incidents(${incident})?$select=title&$expand=responsiblecontactid($select=lastname)`);
+      assert.equal((expanded.responsiblecontactid as Record<string, unknown>).lastname, 'Responsible');
+      assert.equal((await get(`incidents(${incident})/responsiblecontactid?$select=lastname`)).contactid, contact);
+      const back = await get(`contacts(${contact})/contact_as_responsible_contact?$select=title`);
+      assert.deepEqual(
+        values(back).map((r) => r.incidentid),
+        [incident],
+      );
+      const whole = await get(`incidents(${incident})`);
+      assert.ok(!('_responsiblecontactid_value' in whole), 'the property is not in $metadata, so not in the row');
+      assert.equal(
+        (await client.request('GET', `incidents(${incident})?$select=_responsiblecontactid_value`)).status,
+        400,
+      );
+      assert.equal((await client.request('DELETE', `incidents(${incident})/responsiblecontactid/$ref`)).status, 204);
+      const cleared = await get(`incidents(${incident})?$select=title&$expand=responsiblecontactid($select=lastname)`);
+      assert.equal(cleared.responsiblecontactid, null);
+    });
+
+    it('account.stageid_processstage stands on the plain Guid property stageid (its referential constraint)', async function () {
+      const stage = await create('processstages', { stagename: 'Qualify' });
+      const account = await create('accounts', {
+        name: 'Staged',
+        'stageid_processstage@odata.bind': `/processstages(${stage})`,
+      });
+      const read = await get(`accounts(${account})?$select=stageid&$expand=stageid_processstage($select=stagename)`);
+      assert.equal(read.stageid, stage);
+      assert.equal((read.stageid_processstage as Record<string, unknown>).stagename, 'Qualify');
+    });
+  });
+});
