@@ -36,12 +36,21 @@ const HEADER = 'dvw-metadata-cache-file';
 const ENTITY_SELECT =
   'LogicalName,SchemaName,EntitySetName,DisplayName,Description,PrimaryIdAttribute,PrimaryNameAttribute,IsCustomEntity';
 const ATTRIBUTE_SELECT = 'LogicalName,AttributeType,DisplayName,Description,RequiredLevel';
+/** Alternate keys ride along in the same request (EntityKeyMetadata). */
+const KEY_SELECT = 'LogicalName,KeyAttributes,EntityKeyIndexStatus';
 /**
  * Choices and lookup targets live on derived attribute types, which `$expand=Attributes` cannot reach:
- * each needs a request on a cast segment. Their answers are merged into the attributes by name.
+ * each needs a request on a cast segment (there is no cast to their base, EnumAttributeMetadata). Their
+ * answers are merged into the attributes by name. State and Status option sets are never global; a
+ * Boolean's has TrueOption and FalseOption ("Query table definitions using the Web API", retrieve
+ * attributes: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
  */
 const ATTRIBUTE_CASTS = [
   'PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
+  'MultiSelectPicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
+  'StateAttributeMetadata?$select=LogicalName&$expand=OptionSet',
+  'StatusAttributeMetadata?$select=LogicalName&$expand=OptionSet',
+  'BooleanAttributeMetadata?$select=LogicalName&$expand=OptionSet,GlobalOptionSet',
   'LookupAttributeMetadata?$select=LogicalName,Targets',
 ];
 
@@ -118,7 +127,7 @@ export class MetadataCache {
   private async enrich(logicalName: string, signal: AbortSignal | undefined): Promise<void> {
     const path =
       `EntityDefinitions(LogicalName='${logicalName}')?$select=${ENTITY_SELECT}` +
-      `&$expand=Attributes($select=${ATTRIBUTE_SELECT})`;
+      `&$expand=Attributes($select=${ATTRIBUTE_SELECT}),Keys($select=${KEY_SELECT})`;
     const json = await this.client.get(path, signal === undefined ? {} : { signal });
     const extras = await Promise.all(ATTRIBUTE_CASTS.map((cast) => this.castAttributes(logicalName, cast, signal)));
     const current = this.current;

@@ -44,12 +44,13 @@ export interface SnapshotResult {
   readonly reused: number;
 }
 
-/** The attribute casts whose option sets the emulator needs (choice, choices, state, status). */
+/** The attribute casts whose option sets the emulator needs (choice, choices, state, status, and yes/no labels). */
 const OPTION_SET_CASTS: ReadonlyMap<string, string> = new Map([
   ['Picklist', 'PicklistAttributeMetadata'],
   ['State', 'StateAttributeMetadata'],
   ['Status', 'StatusAttributeMetadata'],
   ['MultiSelectPicklist', 'MultiSelectPicklistAttributeMetadata'],
+  ['Boolean', 'BooleanAttributeMetadata'],
 ]);
 
 const EXPAND = 'Attributes,Keys,OneToManyRelationships,ManyToOneRelationships,ManyToManyRelationships';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ExpandItem, ExpressionNode, NameSegment, ODataUrl, SelectClause } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, guessed, notFoundSegment } from './errors';
-import type { Column, ColumnType, Schema, Table } from './schema/schema';
+import type { Column, ColumnType, OptionDef, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import {
   ATTRIBUTE_PROPERTIES,
@@ -84,26 +84,36 @@ function schemaName(logicalName: string): string {
 }
 
 function optionSet(table: Table, column: Column): Json {
-  return {
+  const option = (o: OptionDef): Json => ({
+    Value: o.value,
+    Label: label(o.label, `${table.logicalName}.${column.name}.${o.value}`),
+    Description: label('', `${table.logicalName}.${column.name}.${o.value}.d`),
+    Color: null,
+    IsManaged: true,
+    ExternalValue: null,
+    MetadataId: null,
+    HasChanged: null,
+    ...(o.state === undefined ? {} : { State: o.state }),
+  });
+  const set = {
     MetadataId: metadataId(`optionset:${table.logicalName}.${column.name}`),
     HasChanged: null,
     IsCustomOptionSet: false,
     IsGlobal: false,
     IsManaged: true,
     Name: `${table.logicalName}_${column.name}`,
-    OptionSetType: column.type === 'state' ? 'State' : column.type === 'status' ? 'Status' : 'Picklist',
-    Options: (column.options ?? []).map((o) => ({
-      Value: o.value,
-      Label: label(o.label, `${table.logicalName}.${column.name}.${o.value}`),
-      Description: label('', `${table.logicalName}.${column.name}.${o.value}.d`),
-      Color: null,
-      IsManaged: true,
-      ExternalValue: null,
-      MetadataId: null,
-      HasChanged: null,
-      ...(o.state === undefined ? {} : { State: o.state }),
-    })),
   };
+  const options = column.options ?? [];
+  if (column.type === 'boolean') {
+    // A BooleanOptionSetMetadata: its two labels as FalseOption and TrueOption, no Options list.
+    const pick = (value: number): Json | null => {
+      const found = options.find((o) => o.value === value);
+      return found === undefined ? null : option(found);
+    };
+    return { ...set, OptionSetType: 'Boolean', TrueOption: pick(1), FalseOption: pick(0) };
+  }
+  const type = column.type === 'state' ? 'State' : column.type === 'status' ? 'Status' : 'Picklist';
+  return { ...set, OptionSetType: type, Options: options.map(option) };
 }
 
 /** The attribute's option set as the snapshot holds it (a global one's too), else the emulator's own. */
@@ -473,6 +483,21 @@ const ENTITY_COLLECTIONS = ['Keys', 'OneToManyRelationships', 'ManyToOneRelation
 export class EntityDefinitions {
   constructor(private readonly schema: Schema) {}
 
+  // The schema does not change while the emulator runs, so each table's JSON is built once, on first request:
+  // building it (ids are SHA-1 hashes, a snapshot's raw JSON laid over) was most of an `EntityDefinitions` answer.
+  // Cached objects are never changed: answers copy before adding expanded properties.
+  private readonly entityCache = new Map<Table, Json>();
+  private readonly attributeCache = new Map<Table, { column: Column; json: Json }[]>();
+
+  private entityJson(table: Table, index: number): Json {
+    let json = this.entityCache.get(table);
+    if (json === undefined) {
+      json = entityJson(table, index);
+      this.entityCache.set(table, json);
+    }
+    return json;
+  }
+
   private globals: Json[] | undefined;
 
   private globalOptionSets(): Json[] {
@@ -627,7 +652,11 @@ export class EntityDefinitions {
   }
 
   private attributes(table: Table, cast: string | undefined): { column: Column; json: Json }[] {
-    const all = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
+    let all = this.attributeCache.get(table);
+    if (all === undefined) {
+      all = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
+      this.attributeCache.set(table, all);
+    }
     if (cast === undefined) return all;
     if (cast === 'AttributeMetadata') return all;
     const known = new Set(Object.values(ATTRIBUTE_TYPES).map((t) => t.odataType));
@@ -656,7 +685,7 @@ export class EntityDefinitions {
     return list
       .filter((a) => filter === undefined || evaluate(filter, a.json, aliases) === true)
       .map((a) => {
-        const out = select(a.json, selectClause, ['@odata.type'], ATTRIBUTE_PROPERTIES);
+        const out = { ...select(a.json, selectClause, ['@odata.type'], ATTRIBUTE_PROPERTIES) };
         for (const item of expand) {
           const name = item.segments[0]?.name ?? '';
           const set = attributeOptionSet(table, a.column);
@@ -681,7 +710,7 @@ export class EntityDefinitions {
     if (root.args === undefined) {
       if (second !== undefined) throw notFoundSegment(second.name);
       const value = this.tables()
-        .map((t, i) => entityJson(t, i))
+        .map((t, i) => this.entityJson(t, i))
         .filter((e) => query.filter === undefined || evaluate(query.filter, e, aliases) === true)
         .map((e) => select(e, query.select, [], ENTITY_PROPERTIES));
       const shape = selectText(query.select);
@@ -690,7 +719,7 @@ export class EntityDefinitions {
     const table = this.entity(root);
     const index = this.tables().indexOf(table);
     if (second === undefined) {
-      const entity = select(entityJson(table, index), query.select, [], ENTITY_PROPERTIES);
+      const entity = { ...select(this.entityJson(table, index), query.select, [], ENTITY_PROPERTIES) };
       for (const item of query.expand?.items ?? []) {
         const name = item.segments.map((s) => s.name).join('/');
         if (ENTITY_COLLECTIONS.includes(name)) {

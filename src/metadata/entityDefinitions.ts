@@ -1,6 +1,14 @@
 import type { JsonObject } from '../core/json';
 import { isJsonObject, nonEmptyString } from '../core/json';
-import type { AttributeInfo, EntityInfo, EntityType, MetadataModel, OptionValue, Property } from './model';
+import type {
+  AlternateKeyInfo,
+  AttributeInfo,
+  EntityInfo,
+  EntityType,
+  MetadataModel,
+  OptionValue,
+  Property,
+} from './model';
 
 export interface EnrichResult {
   /** A new model; entity types without metadata are shared with the input, which is not changed. */
@@ -62,6 +70,20 @@ function optionsOf(attribute: JsonObject): OptionValue[] | undefined {
     if (pair.length > 0) return pair;
   }
   return undefined;
+}
+
+/** `Keys` of an EntityMetadata (EntityKeyMetadata: LogicalName, KeyAttributes, EntityKeyIndexStatus). */
+function alternateKeysOf(value: unknown): AlternateKeyInfo[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const keys: AlternateKeyInfo[] = [];
+  for (const key of value as unknown[]) {
+    if (!isJsonObject(key)) continue;
+    const name = nonEmptyString(key['LogicalName']);
+    const columns = targetsOf(key['KeyAttributes']);
+    if (name === undefined || columns === undefined || columns.length === 0) continue;
+    keys.push({ name, columns, status: nonEmptyString(key['EntityKeyIndexStatus']) });
+  }
+  return keys;
 }
 
 function targetsOf(value: unknown): string[] | undefined {
@@ -128,6 +150,7 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       errors.push(`Table '${logicalName}' is not an entity type of the model.`);
       return;
     }
+    const alternateKeys = alternateKeysOf(entity['Keys']);
     const info: EntityInfo = merge(type.info, {
       logicalName,
       displayName: labelOf(entity['DisplayName']),
@@ -136,6 +159,7 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       primaryNameAttribute: nonEmptyString(entity['PrimaryNameAttribute']),
       isCustomEntity:
         typeof entity['IsCustomEntity'] === 'boolean' ? entity['IsCustomEntity'] : (type.info?.isCustomEntity ?? false),
+      ...(alternateKeys === undefined ? {} : { alternateKeys }),
     });
 
     const attributes = entity['Attributes'];

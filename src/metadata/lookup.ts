@@ -196,12 +196,8 @@ export class MetadataIndex {
    * found through their referential constraints. Several for a multi-table lookup
    * (`_customerid_value` → `customerid_account`, `customerid_contact`).
    */
-  navigationForLookup(type: EntityType | TypeName, lookupProperty: string): NavigationProperty[] {
-    return this.navigationProperties(type).filter(
-      (navigation) =>
-        !navigation.collection &&
-        navigation.referentialConstraints.some((constraint) => constraint.property === lookupProperty),
-    );
+  navigationForLookup(type: EntityType | TypeName, lookupProperty: string): readonly NavigationProperty[] {
+    return this.members(type)?.navigationByLookup.get(lookupProperty) ?? [];
   }
 
   /** The lookup property (`_parentaccountid_value`) behind a single-valued navigation property. */
@@ -273,11 +269,22 @@ export class MetadataIndex {
       for (const property of current.properties) propertyByName.set(property.name, property);
       for (const navigation of current.navigationProperties) navigationByName.set(navigation.name, navigation);
     }
+    // Grouped once per type: describing a table asks this for each of its hundreds of columns.
+    const navigationByLookup = new Map<string, NavigationProperty[]>();
+    for (const navigation of navigationByName.values()) {
+      if (navigation.collection) continue;
+      for (const { property } of navigation.referentialConstraints) {
+        const list = navigationByLookup.get(property);
+        if (list === undefined) navigationByLookup.set(property, [navigation]);
+        else if (!list.includes(navigation)) list.push(navigation);
+      }
+    }
     const members: Members = {
       properties: [...propertyByName.values()],
       navigation: [...navigationByName.values()],
       propertyByName,
       navigationByName,
+      navigationByLookup,
     };
     if (own) this.memberCache.set(head.name, members);
     return members;
@@ -289,4 +296,6 @@ interface Members {
   readonly navigation: readonly NavigationProperty[];
   readonly propertyByName: ReadonlyMap<string, Property>;
   readonly navigationByName: ReadonlyMap<string, NavigationProperty>;
+  /** Single-valued navigations by the lookup property (`_parentaccountid_value`) of their constraints. */
+  readonly navigationByLookup: ReadonlyMap<string, readonly NavigationProperty[]>;
 }

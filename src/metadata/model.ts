@@ -105,6 +105,16 @@ export interface EntityInfo {
   readonly primaryIdAttribute: string | undefined;
   readonly primaryNameAttribute: string | undefined;
   readonly isCustomEntity: boolean;
+  /** The table's alternate keys (EntityDefinitions `Keys`), when the answer had them. */
+  readonly alternateKeys?: readonly AlternateKeyInfo[];
+}
+
+/** One alternate key: a record is addressed by these columns' values, `accounts(accountnumber='A-1')`. */
+export interface AlternateKeyInfo {
+  readonly name: string;
+  readonly columns: readonly string[];
+  /** `EntityKeyIndexStatus`: only an `Active` key can address records (`Pending`, `InProgress`, `Failed`). */
+  readonly status: string | undefined;
 }
 
 export interface OptionValue {

@@ -1,6 +1,7 @@
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject } from '../core/json';
 import type {
+  AlternateKeyInfo,
   AttributeInfo,
   ComplexType,
   EntityInfo,
@@ -90,6 +91,7 @@ function encodeEntityInfo(i: EntityInfo): Json {
     opt(i.primaryIdAttribute),
     opt(i.primaryNameAttribute),
     i.isCustomEntity ? 1 : 0,
+    ...(i.alternateKeys === undefined ? [] : [i.alternateKeys.map((k) => [k.name, [...k.columns], opt(k.status)])]),
   ];
 }
 
@@ -287,6 +289,16 @@ function decodeEntityInfo(value: unknown): EntityInfo {
     primaryIdAttribute: optStr(r[3], 'a primary id attribute'),
     primaryNameAttribute: optStr(r[4], 'a primary name attribute'),
     isCustomEntity: bits(r[5], 'a custom entity flag', 1) === 1,
+    ...(present(r[6]) ? { alternateKeys: array(r[6], 'alternate keys').map(decodeAlternateKey) } : {}),
+  };
+}
+
+function decodeAlternateKey(value: unknown): AlternateKeyInfo {
+  const r = array(value, 'an alternate key');
+  return {
+    name: str(r[0], 'an alternate key name'),
+    columns: array(r[1], 'alternate key columns').map((c) => str(c, 'an alternate key column')),
+    status: optStr(r[2], 'an alternate key status'),
   };
 }
 

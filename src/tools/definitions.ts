@@ -113,7 +113,7 @@ export const TOOL_DEFINITIONS: readonly ToolDefinition[] = [
     name: 'describe_table',
     title: 'Describe a Dataverse table',
     description:
-      "Describes one table from the environment's metadata: entity set name, primary key and name columns, columns with their types, required level, choice (option set) values and lookup targets, and relationships (navigation properties with their target tables). Use the names it shows in queries; lookups are filtered as _name_value and set with name@odata.bind.",
+      "Describes one table from the environment's metadata: entity set name, primary key and name columns, alternate keys, columns with their types, required level, choice (option set) values and lookup targets, and relationships (navigation properties with their target tables). Use the names it shows in queries; lookups are filtered as _name_value and set with name@odata.bind.",
     inputSchema: {
       type: 'object',
       properties: {

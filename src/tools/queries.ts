@@ -5,9 +5,10 @@ import type { WebApiClient } from '../dataverse/webApiClient';
 import { isJsonObject } from '../core/json';
 import type { MetadataIndex } from '../metadata/lookup';
 import { parseDocument } from '../odata/document/parser';
-import type { Block } from '../odata/document/syntax';
+import type { Block, ODataDocument } from '../odata/document/syntax';
 import type { CheckFinding } from '../odata/language/check';
-import { checkText, formatFinding } from '../odata/language/check';
+import { checkText, findingsOf, formatFinding } from '../odata/language/check';
+import { documentDiagnostics } from '../odata/language/diagnostics';
 import type { NamedResult, PreparedRequest } from '../odata/run';
 import { prepareRequest } from '../odata/run';
 import { CHARACTER_BUDGET, compactTable, displayColumns, withinBudget } from './format';
@@ -54,8 +55,11 @@ export function checkQuery(text: string, index: MetadataIndex): { findings: Chec
 }
 
 /** The query refused before sending when it has errors, with the same findings check_query gives. */
-function refuseErrors(text: string, index: MetadataIndex): void {
-  const errors = checkText(QUERY_FILE, text, index).filter((f) => f.severity === 'error');
+function refuseErrors(text: string, document: ODataDocument, index: MetadataIndex): void {
+  // checkText's own steps, on the document run_query sends, so the text is parsed once.
+  const errors = findingsOf(QUERY_FILE, text, documentDiagnostics(document, { metadata: index })).filter(
+    (f) => f.severity === 'error',
+  );
   if (errors.length > 0) {
     throw new ToolRefusal(
       `Nothing was sent: the query has ${errors.length} error(s). Fix them and run again.\n${text}${findingLines(errors)}`,
@@ -63,13 +67,12 @@ function refuseErrors(text: string, index: MetadataIndex): void {
   }
 }
 
-function onlyRequest(text: string): { block: Block; document: ReturnType<typeof parseDocument> } {
-  const document = parseDocument(text);
+function onlyRequest(document: ODataDocument): Block {
   const blocks = document.blocks.filter((b) => b.request !== undefined);
   if (blocks.length !== 1) {
     throw new ToolRefusal(`Give exactly one request (this text has ${blocks.length}); run several one after another.`);
   }
-  return { block: blocks[0]!, document };
+  return blocks[0]!;
 }
 
 function hasPreference(headers: PreparedRequest['headers'], name: RegExp): boolean {
@@ -90,7 +93,7 @@ function forModel(request: PreparedRequest, index: MetadataIndex, maxRows: numbe
   }
   const countable =
     request.kind === 'single' &&
-    index.findEntitySet(path).match !== undefined &&
+    index.entitySet(path) !== undefined &&
     !/(^|&)(\$count|\$apply|fetchXml|savedQuery|userQuery|\$top)=/i.test(query);
   const url = countable ? `${request.url}${query === '' ? '?' : '&'}$count=true` : request.url;
   return {
@@ -177,8 +180,9 @@ export async function runReadOnly(
   maxRows: number,
   signal: AbortSignal | undefined,
 ): Promise<ReadOutcome> {
-  refuseErrors(text, index);
-  const { block, document } = onlyRequest(text);
+  const document = parseDocument(text);
+  refuseErrors(text, document, index);
+  const block = onlyRequest(document);
   const method = block.request!.method;
   if (method !== 'GET' && method !== 'FETCH') {
     throw new ToolRefusal(

@@ -25,8 +25,11 @@ export interface ResolvedTable {
 /** A table named by logical name or entity set name, any case; unknown names are refused with suggestions. */
 export function resolveTable(index: MetadataIndex, name: string): ResolvedTable {
   const wanted = name.trim();
-  const byType = index.findEntityType(wanted).match;
-  const bySet = index.findEntitySet(wanted).match;
+  // Exact names first: a miss of `find…` scores every name of the model for suggestions, which was
+  // most of a call's time on real metadata ('account' is no entity set, 'accounts' no entity type).
+  const exactSet = index.entitySet(wanted);
+  const byType = exactSet === undefined ? index.findEntityType(wanted).match : undefined;
+  const bySet = exactSet ?? (byType === undefined ? index.findEntitySet(wanted).match : undefined);
   const type = byType ?? (bySet === undefined ? undefined : index.entityTypeOfSet(bySet));
   const set = bySet ?? (byType === undefined ? undefined : index.entitySetOf(byType));
   if (type !== undefined && set !== undefined) return { type, set };
@@ -128,6 +131,34 @@ function localType(index: MetadataIndex, qualified: string): string {
   return index.localName(qualified) ?? qualified;
 }
 
+/**
+ * The alternate keys EntityDefinitions gave, with how to address a record by the first usable one
+ * ("Use an alternate key to reference a record":
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-alternate-key-reference-record).
+ * A lookup column of a key is named `_x_value` in the URL; only an Active key's index can be used.
+ */
+function alternateKeysText(index: MetadataIndex, { type, set }: ResolvedTable): string | undefined {
+  const keys = type.info?.alternateKeys;
+  if (keys === undefined) return undefined;
+  if (keys.length === 0) return 'Alternate keys: none.';
+  const urlName = (column: string): string =>
+    index.property(type, column) === undefined && index.property(type, `_${column}_value`) !== undefined
+      ? `_${column}_value`
+      : column;
+  const listed = keys.map(
+    (k) =>
+      `${k.name} (${k.columns.join(', ')}${k.status === undefined || k.status === 'Active' ? '' : `; index ${k.status}, not usable yet`})`,
+  );
+  const usable = keys.find((k) => k.status === undefined || k.status === 'Active');
+  const example =
+    usable === undefined
+      ? ''
+      : ` Read or upsert one by key: ${set.name}(${usable.columns
+          .map((c) => `${urlName(c)}=${index.property(type, urlName(c))?.type === 'Edm.String' ? "'…'" : '…'}`)
+          .join(',')}).`;
+  return `Alternate keys: ${listed.join('; ')}.${example}`;
+}
+
 /** The table's columns, lookups and relationships, filtered by `columns` and cut to the budget. */
 export function describeTable(
   index: MetadataIndex,
@@ -153,6 +184,8 @@ export function describeTable(
   lines.push(
     `Primary key: ${key.join(', ') || '(none)'}${info?.primaryNameAttribute === undefined ? '' : `; primary name column: ${info.primaryNameAttribute}`}. Read one: GET ${set.name}(<id>).`,
   );
+  const keys = alternateKeysText(index, table);
+  if (keys !== undefined) lines.push(keys);
   if (note !== undefined) lines.push(note);
   const properties = index.properties(type);
   const shownProperties = properties.filter((p) => matches(p.name, p.info?.displayName));

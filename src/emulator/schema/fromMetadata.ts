@@ -59,9 +59,11 @@ function labelText(value: unknown): string | undefined {
 
 function options(attribute: Json): OptionDef[] | undefined {
   const set = attribute.OptionSet;
-  if (!isJsonObject(set) || !Array.isArray(set.Options)) return undefined;
+  if (!isJsonObject(set)) return undefined;
+  // A Boolean's set (BooleanOptionSetMetadata) has FalseOption and TrueOption instead of Options.
+  const list = Array.isArray(set.Options) ? (set.Options as unknown[]) : [set.FalseOption, set.TrueOption];
   const out: OptionDef[] = [];
-  for (const o of set.Options as unknown[]) {
+  for (const o of list) {
     if (!isJsonObject(o) || typeof o.Value !== 'number') continue;
     const label = labelText(o.Label) ?? String(o.Value);
     out.push(typeof o.State === 'number' ? { value: o.Value, label, state: o.State } : { value: o.Value, label });
@@ -221,7 +223,7 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
     // An activity's type is its table, set by the server.
     const activityType = name === 'activitytypecode' && isActivityType(draft);
     const choices = type === 'choice' || type === 'state' || type === 'status' || type === 'choices';
-    const values = choices && attribute !== undefined ? options(attribute) : undefined;
+    const values = (choices || type === 'boolean') && attribute !== undefined ? options(attribute) : undefined;
     // Without the option set the values are unknown: the column takes any whole number (or text, for choices).
     const known: ColumnType = choices && values === undefined ? (type === 'choices' ? 'string' : 'integer') : type;
     draft.columns.set(

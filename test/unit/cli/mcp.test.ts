@@ -135,6 +135,31 @@ describe('dvw mcp (the SDK client over stdio, against the emulator)', function (
     );
     assert.match(text, /^_primarycontactid_value \| .*lookup → contact; set with primarycontactid@odata\.bind/m);
     assert.match(text, /^primarycontactid → contact \(one\)$/m);
+    // EntityDefinitions Keys; "Use an alternate key to reference a record":
+    // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-alternate-key-reference-record
+    assert.match(
+      text,
+      /^Alternate keys: ak_accountnumber \(accountnumber\)\. Read or upsert one by key: accounts\(accountnumber='…'\)\.$/m,
+    );
+  });
+
+  // State, Status and Boolean options come from their casts ("Query table definitions using the Web API":
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
+  it('describe_table lists the options of State, Status, Boolean and multi-select columns', async () => {
+    const { text, isError } = await call(server.client, 'describe_table', { table: 'account', columns: 'code' });
+    assert.equal(isError, false);
+    assert.match(text, /^statecode \| State \| \S+ \| "Status"; options: 0=Active, 1=Inactive$/m);
+    assert.match(text, /^statuscode \| Status \| \S+ \| "Status Reason"; options: 1=Active, 2=Inactive$/m);
+    const yesNo = await call(server.client, 'describe_table', { table: 'account', columns: 'donotemail' });
+    assert.match(
+      yesNo.text,
+      /^donotemail \| Boolean \| None \| "Do not allow Emails"; options: 0=Allow, 1=Do Not Allow$/m,
+    );
+    const multi = await call(server.client, 'describe_table', { table: 'account', columns: 'multiselect' });
+    assert.match(
+      multi.text,
+      /^cdsify_multiselect \| Virtual \| None \| "Multi Select"; options: 0=Other, 1=Facebook, /m,
+    );
   });
 
   it('describe_table refuses an unknown table with suggestions', async () => {

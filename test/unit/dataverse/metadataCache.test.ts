@@ -92,4 +92,18 @@ describe('dataverse/metadataCache against the emulator', () => {
     assert.equal(await cache.withEntityDefinition('account'), model);
     assert.equal((await rejection(cache.withEntityDefinition("account')"))).kind, 'invalidInput');
   });
+
+  // "Query table definitions using the Web API", retrieve attributes: one cast per derived type
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api).
+  it('adds the options of State, Status and Boolean columns from their casts, as Dataverse serves them', async () => {
+    const model = await new MetadataCache({ client, directory, clock }).withEntityDefinition('account');
+    const options = (name: string): string[] | undefined =>
+      model.entityTypes
+        .get('account')
+        ?.properties.find((p) => p.name === name)
+        ?.info?.options?.map((o) => `${o.value}=${o.label}`);
+    assert.deepEqual(options('statecode'), ['0=Active', '1=Inactive']);
+    assert.deepEqual(options('statuscode'), ['1=Active', '2=Inactive']);
+    assert.deepEqual(options('donotemail'), ['0=Allow', '1=Do Not Allow'], 'a Boolean: FalseOption, then TrueOption');
+  });
 });

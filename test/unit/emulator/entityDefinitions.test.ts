@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Schema, Table } from '../../../src/emulator/schema/schema';
 import { builtinSchema } from '../../../src/emulator/schema/schema';
+import { loadSnapshot } from '../../../src/emulator/schema/snapshot';
 import type { Client } from './helpers';
 import { jsonOf, startClient } from './helpers';
-import { realDefinition } from './schema/fixtureSnapshot';
+import { realDefinition, writeRealSnapshot } from './schema/fixtureSnapshot';
 
 type Json = Record<string, unknown>;
 
@@ -150,6 +154,74 @@ describe('emulator metadata endpoints (EntityDefinitions, RelationshipDefinition
       assert.equal(name['@odata.type'], '#Microsoft.Dynamics.CRM.StringAttributeMetadata');
     } finally {
       await overlaid.emulator.close();
+    }
+  });
+
+  /** `value=label` of each option of the attributes a cast answers, by logical name. */
+  async function castOptions(on: Client, cast: string, expand: string): Promise<Map<string, string[]>> {
+    const answer = await get(
+      on,
+      `EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.${cast}?$select=LogicalName&$expand=${expand}`,
+    );
+    const labelText = (option: Json): string =>
+      `${String(option.Value)}=${String(((option.Label as Json).UserLocalizedLabel as Json).Label)}`;
+    const byName = new Map<string, string[]>();
+    for (const attribute of answer.value as Json[]) {
+      assert.equal(attribute['@odata.type'], `#Microsoft.Dynamics.CRM.${cast}`);
+      const set = attribute.OptionSet as Json;
+      const options = Array.isArray(set.Options)
+        ? (set.Options as Json[])
+        : [set.FalseOption as Json, set.TrueOption as Json];
+      byName.set(String(attribute.LogicalName), options.map(labelText));
+    }
+    return byName;
+  }
+
+  // "Query table definitions using the Web API", retrieve attributes: State, Status, MultiSelectPicklist and
+  // Boolean option sets through their casts; a Boolean's set is a BooleanOptionSetMetadata (TrueOption, FalseOption).
+  // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query-metadata-web-api
+  it('answers the State, Status and Boolean casts with their option sets, a Boolean one as TrueOption and FalseOption', async () => {
+    const states = await castOptions(client, 'StateAttributeMetadata', 'OptionSet');
+    assert.deepEqual(states.get('statecode'), ['0=Active', '1=Inactive']);
+    const statuses = await castOptions(client, 'StatusAttributeMetadata', 'OptionSet');
+    assert.deepEqual(statuses.get('statuscode'), ['1=Active', '2=Inactive']);
+    const booleans = await castOptions(client, 'BooleanAttributeMetadata', 'OptionSet,GlobalOptionSet');
+    assert.deepEqual(booleans.get('donotemail'), ['0=Allow', '1=Do Not Allow']);
+    const donotemail = await get(
+      client,
+      "EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.BooleanAttributeMetadata?$select=LogicalName&$filter=LogicalName eq 'donotemail'&$expand=OptionSet",
+    );
+    const set = ((donotemail.value as Json[])[0] as Json).OptionSet as Json;
+    assert.equal(set.OptionSetType, 'Boolean');
+    assert.equal(set.Options, undefined, 'a BooleanOptionSetMetadata has no Options');
+  });
+
+  it('answers the same casts on a snapshot of a real organization, with its labels', async function () {
+    this.timeout(120_000);
+    const folder = writeRealSnapshot(mkdtempSync(join(tmpdir(), 'dvw-option-casts-')), ['account']);
+    const real = await startClient({ schema: loadSnapshot(folder), seed: 'none' });
+    try {
+      assert.deepEqual((await castOptions(real, 'StateAttributeMetadata', 'OptionSet')).get('statecode'), [
+        '0=Active',
+        '1=Inactive',
+      ]);
+      assert.deepEqual((await castOptions(real, 'StatusAttributeMetadata', 'OptionSet')).get('statuscode'), [
+        '1=Active',
+        '2=Inactive',
+      ]);
+      assert.deepEqual(
+        (await castOptions(real, 'MultiSelectPicklistAttributeMetadata', 'OptionSet,GlobalOptionSet'))
+          .get('cdsify_multiselect')
+          ?.slice(0, 2),
+        ['5=Cortana', '6=Direct Line'],
+      );
+      assert.deepEqual(
+        (await castOptions(real, 'BooleanAttributeMetadata', 'OptionSet,GlobalOptionSet')).get('donotemail'),
+        ['0=Allow', '1=Do Not Allow'],
+      );
+    } finally {
+      await real.emulator.close();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });

@@ -29,6 +29,8 @@ describe('enrichModel with real RetrieveMetadataChanges responses', () => {
       primaryIdAttribute: undefined,
       primaryNameAttribute: undefined,
       isCustomEntity: false,
+      // The real account has no alternate keys: `Keys: []`.
+      alternateKeys: [],
     });
   });
 
@@ -92,6 +94,31 @@ describe('enrichModel with real RetrieveMetadataChanges responses', () => {
 
 describe('enrichModel with EntityDefinitions shapes', () => {
   const base = realDataverseModel();
+
+  // EntityKeyMetadata: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitykeymetadata
+  it('reads alternate keys from Keys with their columns and index status, and keeps them when a later answer has none', () => {
+    const keyed = enrichModel(base, {
+      LogicalName: 'account',
+      Keys: [
+        {
+          LogicalName: 'ak_accountnumber',
+          KeyAttributes: ['accountnumber'],
+          EntityKeyIndexStatus: 'Active',
+          MetadataId: '1c1b1f3e-0000-0000-0000-000000000001',
+        },
+        { LogicalName: 'ak_pending', KeyAttributes: ['name', 'address1_city'], EntityKeyIndexStatus: 'Pending' },
+        { LogicalName: 'no columns', KeyAttributes: [] },
+      ],
+    });
+    assert.deepEqual(keyed.errors, []);
+    const expected = [
+      { name: 'ak_accountnumber', columns: ['accountnumber'], status: 'Active' },
+      { name: 'ak_pending', columns: ['name', 'address1_city'], status: 'Pending' },
+    ];
+    assert.deepEqual(keyed.model.entityTypes.get('account')?.info?.alternateKeys, expected);
+    const later = enrichModel(keyed.model, { LogicalName: 'account', DisplayName: label('Account') });
+    assert.deepEqual(later.model.entityTypes.get('account')?.info?.alternateKeys, expected);
+  });
 
   it('reads a collection with table labels, then a single table with attributes, merging both', () => {
     const tables = enrichModel(base, {
