@@ -16,29 +16,26 @@ import {
   writeConnections,
 } from '../dataverse/connectionsFile';
 import { takeSnapshot } from '../dataverse/schemaSnapshot';
-import { WebApiClient, webApiRoot } from '../dataverse/webApiClient';
-import { cliResolveOptions, redact, resolveConnection } from './connections';
+import { webApiRoot } from '../dataverse/webApiClient';
+import type { CommandOptions } from './commandConnection';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
 import type { CliIo } from './program';
 
-const USAGE_EXIT_CODE = 2;
-const FAILED_EXIT_CODE = 1;
+/** invalidInput and notFound (an environment name) are the user's to fix (exit 2); anything else failed (exit 1). */
+const COMMAND: CommandOptions = { name: 'dvw env', code: 'dvw.env', usageKinds: ['invalidInput', 'notFound'] };
 
 function usage(io: CliIo, message: string): never {
-  io.stderr(`dvw env: ${message}\n`);
-  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.env.usage', message);
+  stopCommand(io, COMMAND, USAGE_EXIT_CODE, message);
 }
 
 function failed(io: CliIo, message: string): never {
-  io.stderr(`dvw env: ${message}\n`);
-  throw new CommanderError(FAILED_EXIT_CODE, 'dvw.env.failed', message);
+  stopCommand(io, COMMAND, FAILED_EXIT_CODE, message);
 }
 
-/** invalidInput and notFound are the user's to fix (exit 2); anything else failed (exit 1). */
-function report(io: CliIo, error: unknown, secrets: readonly string[] = []): never {
-  const message = redact(describeError(error), secrets);
-  if (error instanceof WorkbenchError && (error.kind === 'invalidInput' || error.kind === 'notFound')) {
-    usage(io, message);
-  }
+function report(io: CliIo, error: unknown): never {
+  const message = describeError(error);
+  const userFixes = error instanceof WorkbenchError && (COMMAND.usageKinds ?? []).includes(error.kind);
+  if (userFixes) usage(io, message);
   failed(io, message);
 }
 
@@ -179,22 +176,15 @@ function testCommand(io: CliIo): Command {
       .argument('<name>', 'the environment'),
     io,
   ).action(async (name: string) => {
-    let secrets: readonly string[] = [];
-    try {
-      const connection = await resolveConnection({ env: name }, process.env, cliResolveOptions(io.stderr));
-      secrets = connection.secrets;
-      const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
-      const result = await checkConnection(client, connection.tokenProvider, new AbortController().signal);
+    await withCommandConnection(io, COMMAND, { env: name }, async ({ client, connection, signal, redact }) => {
+      const result = await checkConnection(client, connection.tokenProvider, signal);
       if (!result.ok) {
         const part = result.part === 'signIn' ? 'sign-in failed' : 'signed in, but the Web API refused WhoAmI';
-        failed(io, `${connection.label}: ${part}: ${redact(describeError(result.error), secrets)}`);
+        failed(io, `${connection.label}: ${part}: ${redact(describeError(result.error))}`);
       }
       const { who } = result;
       io.stdout(`${connection.label}: signed in as user ${who.userId} (organization ${who.organizationId})\n`);
-    } catch (error) {
-      if (error instanceof CommanderError) throw error;
-      report(io, error, secrets);
-    }
+    });
   });
 }
 
@@ -216,15 +206,7 @@ function snapshotCommand(io: CliIo): Command {
       .map((t) => t.trim().toLowerCase())
       .filter((t) => t.length > 0);
     if (tables?.length === 0) usage(io, '--tables names no table');
-    let secrets: readonly string[] = [];
-    try {
-      const connection = await resolveConnection(
-        { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
-        process.env,
-        cliResolveOptions(io.stderr),
-      );
-      secrets = connection.secrets;
-      const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
+    await withCommandConnection(io, COMMAND, raw, async ({ client, connection }) => {
       await takeSnapshot({
         client,
         source: webApiRoot(connection.url),
@@ -232,9 +214,7 @@ function snapshotCommand(io: CliIo): Command {
         ...(tables === undefined ? {} : { tables }),
         progress: (line) => io.stderr(`${line}\n`),
       });
-    } catch (error) {
-      report(io, error, secrets);
-    }
+    });
   });
 }
 

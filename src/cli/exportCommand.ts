@@ -1,32 +1,29 @@
 import { Command, CommanderError, Option } from 'commander';
-import { open, stat, truncate } from 'node:fs/promises';
+import { open, readFile, stat, truncate } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { CSV_BOM, csvField, guardFormula } from '../core/csv';
-import { describeError, WorkbenchError } from '../core/errors';
+import { WorkbenchError } from '../core/errors';
 import type { CheckpointIdentity } from '../dataverse/checkpoint';
 import { CheckpointWriter, checkpointPath, readCheckpoint } from '../dataverse/checkpoint';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
 import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
 import { exportRows, isExportCheckpoint, writableColumnsPath } from '../dataverse/tableExport';
-import type { ClientEvent } from '../dataverse/webApiClient';
-import { WebApiClient } from '../dataverse/webApiClient';
-import { cliResolveOptions, redact, resolveConnection } from './connections';
-import { positiveInteger, retryLine } from './importCommand';
+import type { WebApiClient } from '../dataverse/webApiClient';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
+import { positiveInteger } from './importCommand';
 import type { CliIo } from './program';
+import { humanIo } from './terminalText';
 
-const USAGE_EXIT_CODE = 2;
-const FAILED_EXIT_CODE = 1;
+const COMMAND = { name: 'dvw export', code: 'dvw.export' } as const;
 const PROGRESS_INTERVAL_MS = 1000;
 
 function usage(io: CliIo, message: string): never {
-  io.stderr(`dvw export: ${message}\n`);
-  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.export.usage', message);
+  stopCommand(io, COMMAND, USAGE_EXIT_CODE, message);
 }
 
 function failed(io: CliIo, message: string): never {
-  io.stderr(`dvw export: ${message}\n`);
-  throw new CommanderError(FAILED_EXIT_CODE, 'dvw.export.failed', message);
+  stopCommand(io, COMMAND, FAILED_EXIT_CODE, message);
 }
 
 function text(value: unknown): string | undefined {
@@ -44,6 +41,7 @@ function formatOf(io: CliIo, file: string, given: unknown): ExportFormat {
 interface RawOptions {
   format?: unknown;
   query?: unknown;
+  fetchxml?: unknown;
   select?: unknown;
   formatted?: unknown;
   formulaGuard?: unknown;
@@ -57,14 +55,19 @@ interface RawOptions {
 
 type SavedExport = ExportCheckpoint & { readonly header: readonly string[] };
 
-/** The first page's URL: the query as given (`accounts?$filter=…`), the table with `--select`, or the writable columns. */
+/**
+ * The first page's URL: the query as given (`accounts?$filter=…`), the FetchXML of a file, the table with
+ * `--select`, or the writable columns.
+ */
 async function firstPath(
   client: WebApiClient,
   entitySet: string,
   logicalName: string,
   raw: RawOptions,
+  fetchXml: string | undefined,
   signal: AbortSignal,
 ): Promise<string> {
+  if (fetchXml !== undefined) return `${entitySet}?fetchXml=${encodeURIComponent(fetchXml)}`;
   const query = text(raw.query);
   if (query !== undefined) return query.replace(/^\//, '');
   const select = text(raw.select);
@@ -72,104 +75,98 @@ async function firstPath(
   return writableColumnsPath(client, entitySet, logicalName, signal);
 }
 
+async function readFetchXml(io: CliIo, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    usage(io, `cannot read the FetchXML file ${file}`);
+  }
+}
+
 async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOptions): Promise<void> {
   const format = formatOf(io, file, raw.format);
   const guard = raw.formulaGuard !== false;
   const checkpointFile = checkpointPath(file);
-  let secrets: readonly string[] = [];
-  const say = (line: string): void => io.stderr(redact(line, secrets));
-  const connection = await resolveConnection(
-    { env: text(raw.env), url: text(raw.url), token: text(raw.token) },
-    process.env,
-    cliResolveOptions(io.stderr),
-  ).catch((error: unknown) => {
-    if (error instanceof WorkbenchError && error.kind === 'invalidInput') usage(io, describeError(error));
-    throw error;
-  });
-  secrets = connection.secrets;
-  const client = new WebApiClient({
-    url: connection.url,
-    tokenProvider: connection.tokenProvider,
-    retry: { maxAttempts: 12 },
-    ...(raw.verbose === true ? { onEvent: (event: ClientEvent) => say(retryLine(event)) } : {}),
-  });
-  const abort = new AbortController();
-  const onInterrupt = (): void => abort.abort();
-  process.once('SIGINT', onInterrupt);
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
-    const { model } = await cache.get({ signal: abort.signal });
-    const set = model.entitySets.get(entitySet);
-    if (set === undefined) usage(io, `'${entitySet}' is not an entity set of ${connection.label}`);
-    const logicalName = set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
-    const path = await firstPath(client, entitySet, logicalName, raw, abort.signal);
-    const identity: CheckpointIdentity = {
-      file: resolve(file),
-      source: path,
-      environment: client.webApiUrl,
-      format,
-      guard: String(guard),
-      formatted: String(raw.formatted === true),
-    };
-    let resume: SavedExport | undefined;
-    if (raw.resume === true) {
-      resume = await readCheckpoint(checkpointFile, identity, isExportCheckpoint);
-      if (resume === undefined) usage(io, `no checkpoint of this export to resume (${checkpointFile})`);
-      const { size } = await stat(file);
-      if (size < resume.bytes) usage(io, `${file} is shorter than its checkpoint says; export again without --resume`);
-      // Rows written after the checkpoint (a page cut short by the kill) are written again.
-      await truncate(file, resume.bytes);
+  const sources = [raw.query, raw.fetchxml, raw.select].filter((given) => given !== undefined);
+  if (sources.length > 1) usage(io, 'give one of --query, --fetchxml and --select');
+  const fetchXml = typeof raw.fetchxml === 'string' ? await readFetchXml(io, raw.fetchxml) : undefined;
+  const verbose = raw.verbose === true;
+  await withCommandConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
+    const { client, connection, signal, say } = run;
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      const cache = new MetadataCache({ client, directory: cacheDirectory(process.env) });
+      const { model } = await cache.get({ signal });
+      const set = model.entitySets.get(entitySet);
+      if (set === undefined) usage(io, `'${entitySet}' is not an entity set of ${connection.label}`);
+      const logicalName = set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
+      const path = await firstPath(client, entitySet, logicalName, raw, fetchXml, signal);
+      const identity: CheckpointIdentity = {
+        file: resolve(file),
+        source: path,
+        environment: client.webApiUrl,
+        format,
+        guard: String(guard),
+        formatted: String(raw.formatted === true),
+      };
+      let resume: SavedExport | undefined;
+      if (raw.resume === true) {
+        resume = await readCheckpoint(checkpointFile, identity, isExportCheckpoint);
+        if (resume === undefined) usage(io, `no checkpoint of this export to resume (${checkpointFile})`);
+        const { size } = await stat(file);
+        if (size < resume.bytes)
+          usage(io, `${file} is shorter than its checkpoint says; export again without --resume`);
+        // Rows written after the checkpoint (a page cut short by the kill) are written again.
+        await truncate(file, resume.bytes);
+      }
+      handle = await open(file, resume === undefined ? 'w' : 'a');
+      const out = handle;
+      const write = async (chunk: string): Promise<void> => {
+        await out.write(chunk);
+      };
+      if (resume === undefined && format === 'csv') await write(CSV_BOM);
+      const saver = new CheckpointWriter<SavedExport>(checkpointFile, identity);
+      let lastProgress = 0;
+      const summary = await exportRows({
+        client,
+        model,
+        entitySet,
+        path,
+        format,
+        formatted: raw.formatted === true,
+        ...(typeof raw.pageSize === 'number' ? { pageSize: raw.pageSize } : {}),
+        write,
+        csvLine: (cells) => `${cells.map((cell) => csvField(guard ? guardFormula(cell) : cell)).join(',')}\r\n`,
+        ...(resume === undefined ? {} : { resume }),
+        // The file is synced before the checkpoint says its rows are there: a kill loses no row it counted.
+        onCheckpoint: (checkpoint) => void out.datasync().then(() => saver.save(checkpoint)),
+        onProgress: (progress) => {
+          const now = performance.now();
+          if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+          lastProgress = now;
+          say(`${progress.rows.toLocaleString('en-US')} rows written (${progress.pages} pages)\n`);
+        },
+        signal,
+      });
+      await handle.close();
+      handle = undefined;
+      await saver.remove();
+      const resumed = summary.resumed ? ' (resumed)' : '';
+      humanIo(io).stdout(
+        `${summary.rows} rows of ${entitySet} exported to ${file} in ${summary.pages} pages${resumed}\n`,
+      );
+    } catch (error) {
+      if (error instanceof WorkbenchError && error.kind === 'cancelled') {
+        failed(io, 'interrupted: run the same command with --resume to continue');
+      }
+      throw error;
+    } finally {
+      await handle?.close();
     }
-    handle = await open(file, resume === undefined ? 'w' : 'a');
-    const out = handle;
-    const write = async (chunk: string): Promise<void> => {
-      await out.write(chunk);
-    };
-    if (resume === undefined && format === 'csv') await write(CSV_BOM);
-    const saver = new CheckpointWriter<SavedExport>(checkpointFile, identity);
-    let lastProgress = 0;
-    const summary = await exportRows({
-      client,
-      model,
-      entitySet,
-      path,
-      format,
-      formatted: raw.formatted === true,
-      ...(typeof raw.pageSize === 'number' ? { pageSize: raw.pageSize } : {}),
-      write,
-      csvLine: (cells) => `${cells.map((cell) => csvField(guard ? guardFormula(cell) : cell)).join(',')}\r\n`,
-      ...(resume === undefined ? {} : { resume }),
-      // The file is synced before the checkpoint says its rows are there: a kill loses no row it counted.
-      onCheckpoint: (checkpoint) => void out.datasync().then(() => saver.save(checkpoint)),
-      onProgress: (progress) => {
-        const now = performance.now();
-        if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
-        lastProgress = now;
-        say(`${progress.rows.toLocaleString('en-US')} rows written (${progress.pages} pages)\n`);
-      },
-      signal: abort.signal,
-    });
-    await handle.close();
-    handle = undefined;
-    await saver.remove();
-    const resumed = summary.resumed ? ' (resumed)' : '';
-    io.stdout(`${summary.rows} rows of ${entitySet} exported to ${file} in ${summary.pages} pages${resumed}\n`);
-  } catch (error) {
-    if (error instanceof CommanderError) throw error;
-    if (error instanceof WorkbenchError && error.kind === 'cancelled') {
-      failed(io, 'interrupted: run the same command with --resume to continue');
-    }
-    if (error instanceof WorkbenchError && error.kind === 'invalidInput')
-      usage(io, redact(describeError(error), secrets));
-    failed(io, redact(describeError(error), secrets));
-  } finally {
-    await handle?.close();
-    process.off('SIGINT', onInterrupt);
-  }
+  });
 }
 
-/** `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --select COLS] [--formatted] [--resume]`. */
+/** `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --fetchxml FILE | --select COLS] [--formatted] [--resume]`. */
 export function registerExportCommand(program: Command, io: CliIo): void {
   const command = new Command('export')
     .description(
@@ -184,6 +181,7 @@ export function registerExportCommand(program: Command, io: CliIo): void {
       '--query <url>',
       'a query of the entity set instead of the whole table, e.g. "accounts?$filter=statecode eq 0"',
     )
+    .option('--fetchxml <file>', 'a FetchXML query (a file holding <fetch>…) of the entity set, paged by its cookie')
     .option('--select <columns>', 'these columns (comma-separated) instead of those an import can write back')
     .option('--page-size <n>', 'rows per page asked of the service (default 5000)', positiveInteger(5000))
     .option('--formatted', 'add formatted values (option labels, currency) beside the values')

@@ -22,24 +22,20 @@ import { CheckpointWriter, checkpointPath, fileIdentity, readCheckpoint } from '
 import { openSourceFile } from '../dataverse/importSource';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
-import type { ClientEvent } from '../dataverse/webApiClient';
-import { WebApiClient } from '../dataverse/webApiClient';
-import { cliResolveOptions, redact, resolveConnection } from './connections';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
 import type { CliIo } from './program';
+import { humanIo } from './terminalText';
 
-const USAGE_EXIT_CODE = 2;
-const FAILED_EXIT_CODE = 1;
+const COMMAND = { name: 'dvw import', code: 'dvw.import' } as const;
 /** Progress lines at most this often: enough to see it move, few enough for a log file. */
 const PROGRESS_INTERVAL_MS = 1000;
 
 function usage(io: CliIo, message: string): never {
-  io.stderr(`dvw import: ${message}\n`);
-  throw new CommanderError(USAGE_EXIT_CODE, 'dvw.import.usage', message);
+  stopCommand(io, COMMAND, USAGE_EXIT_CODE, message);
 }
 
 function failed(io: CliIo, message: string): never {
-  io.stderr(`dvw import: ${message}\n`);
-  throw new CommanderError(FAILED_EXIT_CODE, 'dvw.import.failed', message);
+  stopCommand(io, COMMAND, FAILED_EXIT_CODE, message);
 }
 
 export function positiveInteger(max: number) {
@@ -76,14 +72,6 @@ function progressLine(p: ImportProgress): string {
   return `${p.done.toLocaleString('en-US')} rows done${share}: ${Math.round(p.rowsPerSecond)} rows/s, ${p.parallel} in flight${eta}${problems}`;
 }
 
-/** Method, path and status only: never query strings, bodies or headers. */
-export function retryLine(event: ClientEvent): string {
-  if (event.type === 'refreshToken') return `refresh token: ${event.method} ${event.path} answered 401\n`;
-  const status = event.status === undefined ? event.kind : String(event.status);
-  const why = event.source === 'retryAfter' ? 'Retry-After' : event.source;
-  return `retry: ${event.method} ${event.path} → ${status}, attempt ${event.attempt}, waiting ${event.delayMs} ms (${why})\n`;
-}
-
 interface RawOptions {
   format?: unknown;
   encoding?: unknown;
@@ -118,31 +106,11 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
     usage(io, `cannot read ${file}`);
   }
   const checkpointFile = checkpointPath(file);
-
-  let secrets: readonly string[] = [];
-  const say = (line: string): void => io.stderr(redact(line, secrets));
-  const connection = await resolveConnection(
-    { env: text(raw.env), url: text(raw.url), token: text(raw.token) },
-    process.env,
-    cliResolveOptions(io.stderr),
-  ).catch((error: unknown) => {
-    if (error instanceof WorkbenchError && error.kind === 'invalidInput') usage(io, describeError(error));
-    throw error;
-  });
-  secrets = connection.secrets;
   const verbose = raw.verbose === true;
-  const client = new WebApiClient({
-    url: connection.url,
-    tokenProvider: connection.tokenProvider,
-    // Every repeat of an import request is safe, so it may try harder than an interactive request.
-    retry: { maxAttempts: 12 },
-    ...(verbose ? { onEvent: (event: ClientEvent) => say(retryLine(event)) } : {}),
-  });
-
-  const abort = new AbortController();
-  const onInterrupt = (): void => abort.abort();
-  process.once('SIGINT', onInterrupt);
-  try {
+  const out = humanIo(io);
+  // Every repeat of an import request is safe, so it may try harder than an interactive request.
+  await withCommandConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
+    const { client, connection, signal, say } = run;
     const identity = await fileIdentity(file, entitySet, client.webApiUrl);
     let resume: ImportCheckpoint | undefined;
     if (raw.resume === true) {
@@ -156,7 +124,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
       entitySet,
       columns: source.columns,
       environmentLabel: connection.label,
-      signal: abort.signal,
+      signal,
     });
     if (source.fixedColumns && unknown.length > 0) {
       usage(io, `${file}: ${entitySet} has no column ${unknown.map((c) => `'${c}'`).join(', ')}`);
@@ -177,7 +145,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
       ...(mode === 'bulk' || mode === 'batch' ? { mode } : {}),
       ...(resume === undefined ? {} : { resume }),
       onCheckpoint: (checkpoint) => saver.save(checkpoint),
-      signal: abort.signal,
+      signal,
       onRowProblem: (problem) => say(`${file}:${problem.line}: ${problem.message}\n`),
       onProgress: (progress) => {
         const now = performance.now();
@@ -189,7 +157,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
     await saver.flush();
     const problems = summary.invalid + summary.failed;
     const resumed = summary.resumedAfterLine === undefined ? '' : `, resumed after line ${summary.resumedAfterLine}`;
-    io.stdout(
+    out.stdout(
       `${summary.imported} of ${summary.rows} rows imported into ${entitySet} in ${seconds(summary.elapsedMs)}` +
         ` (${summary.requests} ${MODE_WORDS[summary.mode]}${resumed}; ${summary.invalid} invalid, ${summary.failed} failed)\n`,
     );
@@ -209,14 +177,7 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
     if (problems > 0) {
       failed(io, `${problems} row(s) not imported (see the lines above); fix them and run the same command again`);
     }
-  } catch (error) {
-    if (error instanceof CommanderError) throw error;
-    if (error instanceof WorkbenchError && error.kind === 'invalidInput')
-      usage(io, redact(describeError(error), secrets));
-    failed(io, redact(describeError(error), secrets));
-  } finally {
-    process.off('SIGINT', onInterrupt);
-  }
+  });
 }
 
 /**

@@ -2,8 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { describeError, WorkbenchError } from '../core/errors';
-import { isJsonObject, stringOrUndefined } from '../core/json';
-import { WebApiClient } from '../dataverse/webApiClient';
+import { isJsonObject } from '../core/json';
 import { exportRegistrations, formatRegistrationFile, secretReferences } from '../webhooks/exportRegistrations';
 import { formatDelivery, summarizeDelivery } from '../webhooks/inspect';
 import type { Plan } from '../webhooks/plan';
@@ -13,7 +12,8 @@ import type { ReceiverAuth } from '../webhooks/receiver';
 import type { RegistrationFile } from '../webhooks/registrationFile';
 import { parseRegistrationFile } from '../webhooks/registrationFile';
 import { createWebApiExecutor, loadRegisteredState } from '../webhooks/webApiExecutor';
-import { cliResolveOptions, redact, resolveConnection } from './connections';
+import type { CommandOptions } from './commandConnection';
+import { USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
@@ -28,8 +28,6 @@ interface ListenOptions {
 }
 
 /** Usage errors end with exit code 2, like other command-line tools. */
-const USAGE_EXIT_CODE = 2;
-const FAILED_EXIT_CODE = 1;
 
 function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535)
@@ -163,37 +161,9 @@ interface ConnectionOptions {
   force?: unknown;
 }
 
-/** Runs one of plan/apply/export: usage problems exit 2, failures 1, both without a stack trace. */
-async function withConnection(
-  io: CliIo,
-  name: string,
-  raw: ConnectionOptions,
-  work: (client: WebApiClient, signal: AbortSignal, label: string) => Promise<void>,
-): Promise<void> {
-  let secrets: readonly string[] = [];
-  const stop = (code: number, message: string): never => {
-    io.stderr(`dvw webhooks ${name}: ${redact(message, secrets)}\n`);
-    throw new CommanderError(code, `dvw.webhooks.${code === USAGE_EXIT_CODE ? 'usage' : 'failed'}`, message);
-  };
-  const abort = new AbortController();
-  const onInterrupt = (): void => abort.abort();
-  process.once('SIGINT', onInterrupt);
-  try {
-    const connection = await resolveConnection(
-      { env: stringOrUndefined(raw.env), url: stringOrUndefined(raw.url), token: stringOrUndefined(raw.token) },
-      process.env,
-      cliResolveOptions(io.stderr),
-    );
-    secrets = connection.secrets;
-    const client = new WebApiClient({ url: connection.url, tokenProvider: connection.tokenProvider });
-    await work(client, abort.signal, connection.label);
-  } catch (error) {
-    if (error instanceof CommanderError) throw error;
-    if (error instanceof WorkbenchError && error.kind === 'invalidInput') stop(USAGE_EXIT_CODE, describeError(error));
-    stop(FAILED_EXIT_CODE, describeError(error));
-  } finally {
-    process.off('SIGINT', onInterrupt);
-  }
+/** plan, apply and export: usage problems exit 2, failures 1, both without a stack trace. */
+function command(name: string): CommandOptions {
+  return { name: `dvw webhooks ${name}`, code: 'dvw.webhooks' };
 }
 
 async function readRegistrationFile(io: CliIo, name: string, file: string): Promise<RegistrationFile> {
@@ -262,7 +232,7 @@ function planCommand(io: CliIo): Command {
     io,
   ).action(async (file: string, raw: ConnectionOptions) => {
     const registrations = await readRegistrationFile(io, 'plan', file);
-    await withConnection(io, 'plan', raw, async (client, signal) => {
+    await withCommandConnection(io, command('plan'), raw, async ({ client, signal }) => {
       const state = await loadRegisteredState(client, signal);
       io.stdout(formatPlan(computePlan(registrations, state, planOptions(raw))));
     });
@@ -282,7 +252,8 @@ function applyCommand(io: CliIo): Command {
     io,
   ).action(async (file: string, raw: ConnectionOptions) => {
     const registrations = await readRegistrationFile(io, 'apply', file);
-    await withConnection(io, 'apply', raw, async (client, signal, label) => {
+    await withCommandConnection(io, command('apply'), raw, async ({ client, signal, connection }) => {
+      const { label } = connection;
       const state = await loadRegisteredState(client, signal);
       const plan: Plan = computePlan(registrations, state, planOptions(raw));
       io.stdout(formatPlan(plan));
@@ -316,7 +287,7 @@ function exportCommand(io: CliIo): Command {
     ),
     io,
   ).action(async (file: string, raw: ConnectionOptions) => {
-    await withConnection(io, 'export', raw, async (client, signal) => {
+    await withCommandConnection(io, command('export'), raw, async ({ client, signal }) => {
       const state = await loadRegisteredState(client, signal);
       const notes: string[] = [];
       const registrations = exportRegistrations(state, notes);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import { WorkbenchError } from '../core/errors';
 import type { MetadataModel, Property } from '../metadata/model';
 import type { BatchRequest, BatchResult } from './batch';
@@ -272,11 +272,13 @@ export function validateRow(
 /** The namespace of import keys (RFC 9562 UUID v5): any fixed UUID, so keys are stable across versions. */
 const IMPORT_NAMESPACE = '6d1f6f7e-3b0a-4c8e-9a51-2f0d7c9e4b13';
 
+const IMPORT_NAMESPACE_BYTES = Buffer.from(IMPORT_NAMESPACE.replace(/-/g, ''), 'hex');
+
 export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): string {
-  const hash = createHash('sha1')
-    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
-    .update(name, 'utf8')
-    .digest();
+  const space =
+    namespace === IMPORT_NAMESPACE ? IMPORT_NAMESPACE_BYTES : Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  // One-shot `hash`: an import derives a key per row, and a Hash object per call costs more than the digest.
+  const hash = cryptoHash('sha1', Buffer.concat([space, Buffer.from(name, 'utf8')]), 'buffer');
   hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
@@ -313,7 +315,7 @@ export class RowKeys {
 
   next(body: JsonObject): string {
     const content = canonical(body);
-    const slot = createHash('sha1').update(content, 'utf8').digest().readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
+    const slot = cryptoHash('sha1', content, 'buffer').readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
     const occurrence = this.counts[slot] ?? 0;
     this.counts[slot] = occurrence + 1;
     return uuidV5(`${this.entitySet}\n${occurrence}\n${content}`);

@@ -2,6 +2,7 @@ import { WorkbenchError } from '../core/errors';
 import type { MetadataModel } from '../metadata/model';
 import type { JsonObject } from '../core/json';
 import { isJsonObject } from '../core/json';
+import { fetchXmlColumns, fetchXmlOf, queryPages } from './fetchXmlPages';
 import type { WebApiClient } from './webApiClient';
 
 /**
@@ -178,7 +179,7 @@ export interface ExportOptions {
   readonly model: MetadataModel;
   /** The entity set the rows belong to (for lookups). */
   readonly entitySet: string;
-  /** The first page's URL, relative to the Web API root (`accounts?$select=name`). */
+  /** The first page's URL, relative to the Web API root (`accounts?$select=name`, or `accounts?fetchXml=…`). */
   readonly path: string;
   readonly format: ExportFormat;
   readonly formatted: boolean;
@@ -203,7 +204,20 @@ export interface ExportSummary {
   readonly resumed: boolean;
 }
 
-/** Streams every page of `path` to the file, a checkpoint after each page written. */
+/**
+ * The first record with every column a FetchXML query names, in its order: FetchXML leaves null values out, so the
+ * first record alone would not give the file all its columns.
+ */
+function withDeclared(options: ExportOptions, first: JsonObject): JsonObject {
+  const xml = fetchXmlOf(options.path);
+  if (xml === undefined) return first;
+  const lookups = lookupColumns(options.model, options.entitySet);
+  const columns = fetchXmlColumns(xml, (name) => lookups.has(`_${name}_value`));
+  if (columns === undefined) return first;
+  return { ...Object.fromEntries(columns.map((column) => [column, null])), ...first };
+}
+
+/** Streams every page of `path` (an OData query or FetchXML) to the file, a checkpoint after each page written. */
 export async function exportRows(options: ExportOptions): Promise<ExportSummary> {
   const { client, format, write, signal } = options;
   const now = options.now ?? (() => performance.now());
@@ -217,7 +231,7 @@ export async function exportRows(options: ExportOptions): Promise<ExportSummary>
     await write(text);
     bytes += Buffer.byteLength(text);
   };
-  const pagesOf = client.pages(options.resume?.nextLink ?? options.path, {
+  const pagesOf = queryPages(client, options.resume?.nextLink ?? options.path, {
     maxPageSize: options.pageSize ?? 5000,
     includeAnnotations: [FORMATTED, LOOKUP_TABLE],
     ...(signal === undefined ? {} : { signal }),
@@ -226,7 +240,7 @@ export async function exportRows(options: ExportOptions): Promise<ExportSummary>
     if (signal?.aborted) throw new WorkbenchError('cancelled', 'Cancelled.');
     const first = page.value[0];
     if (layout === undefined && first !== undefined) {
-      layout = exportLayout(options.model, options.entitySet, first, options.formatted);
+      layout = exportLayout(options.model, options.entitySet, withDeclared(options, first), options.formatted);
       if (header !== undefined && header.join('\n') !== layout.header.join('\n')) {
         throw new WorkbenchError(
           'invalidInput',

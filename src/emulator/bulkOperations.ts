@@ -6,7 +6,8 @@
  * answer 204. Every target must name the bound table in `@odata.type`. On standard tables the request is all or
  * nothing: one failing record fails the request and nothing is written. DeleteMultiple exists for elastic tables
  * only, and the emulator has none. Each record goes through createRecord/updateRecord, so steps on Create and Update
- * fire once per record, as the pipeline runs them for the `*Multiple` messages.
+ * fire once per record, as the pipeline runs them for the `*Multiple` messages; steps on the message itself fire once
+ * for the request, with every record in `Targets` (webhookDelivery.ts).
  */
 import { parseODataUrl } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';
@@ -71,12 +72,20 @@ function targetsOf(table: Table, message: BulkMessage, body: unknown): Record<st
   });
 }
 
+/**
+ * `accounts(<guid>)`, the reference importers send for every target: read without the URL parser (which costs more
+ * than the rest of the key's work); anything else goes through it.
+ */
+const RECORD_BY_ID = /^([A-Za-z0-9_]+)\(([0-9A-Fa-f-]{36})\)$/;
+
 /** The key of an UpdateMultiple/UpsertMultiple target: `@odata.id` (primary or alternate key) or the primary id column. */
 function keyOf(table: Table, target: Record<string, unknown>): Key | undefined {
   const reference = target['@odata.id'];
   if (reference !== undefined) {
     if (typeof reference !== 'string') throw badRequest(`'@odata.id' must be a string.`);
     const path = /\/api\/data\/v9\.[0-2]\/(.*)$/.exec(reference)?.[1] ?? reference.replace(/^\//, '');
+    const byId = RECORD_BY_ID.exec(path);
+    if (byId?.[1] === table.entitySetName && isGuid(byId[2] ?? '')) return (byId[2] ?? '').toLowerCase();
     // Read as the router reads a URL's key, so `@odata.id` takes what a URL takes.
     const parsed = parseODataUrl(path, { templates: false });
     const [segment, ...rest] = parsed.path.segments;
@@ -112,14 +121,21 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
   }
   const targets = targetsOf(table, message, body);
   const { ctx } = service;
+  const run = (work: () => readonly string[]): void => {
+    if (ctx.observer === undefined) work();
+    else ctx.observer.multiple(message, table, work);
+  };
   if (message === 'CreateMultiple') {
     const ids: string[] = [];
-    targets.forEach((target, index) => {
-      try {
-        ids.push(String(createRecord(ctx, table, target)[table.primaryIdAttribute]));
-      } catch (error) {
-        atIndex(index, error);
-      }
+    run(() => {
+      targets.forEach((target, index) => {
+        try {
+          ids.push(String(createRecord(ctx, table, target)[table.primaryIdAttribute]));
+        } catch (error) {
+          atIndex(index, error);
+        }
+      });
+      return ids;
     });
     return {
       status: 200,
@@ -130,32 +146,49 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
       }),
     };
   }
-  targets.forEach((target, index) => {
-    try {
-      const key = keyOf(table, target);
-      if (key === undefined) {
-        throw guessed(
-          400,
-          'bulkTargetKey',
-          `${message} needs the key of every record: '${table.primaryIdAttribute}' or '@odata.id'.`,
-        );
-      }
-      const existing = findByKey(service.store, table, key);
-      if (existing !== null) {
-        updateRecord(ctx, table, String(existing[table.primaryIdAttribute]), columnsOf(target, key));
-      } else if (message === 'UpdateMultiple') {
-        throw missingRecord(table, key);
-      } else {
-        createRecord(
-          ctx,
-          table,
-          typeof key === 'string' ? target : { ...target, ...key.alternate },
-          typeof key === 'string' ? key : undefined,
-        );
-      }
-    } catch (error) {
-      atIndex(index, error);
-    }
-  });
+  run(() => targets.map((target, index) => writeTarget(service, table, message, target, index)));
   return { status: 204, headers: {} };
+}
+
+/** The id of the record a key names, if there is one; by id, only whether it exists (updateRecord reads the row). */
+function existingId(service: Service, table: Table, key: Key): string | undefined {
+  if (typeof key === 'string') return service.store.exists(table, key) ? key : undefined;
+  const row = findByKey(service.store, table, key);
+  return row === null ? undefined : String(row[table.primaryIdAttribute]);
+}
+
+/** Updates (or, for UpsertMultiple, creates) one target; answers its record's id. */
+function writeTarget(
+  service: Service,
+  table: Table,
+  message: 'UpdateMultiple' | 'UpsertMultiple',
+  target: Record<string, unknown>,
+  index: number,
+): string {
+  const { ctx } = service;
+  try {
+    const key = keyOf(table, target);
+    if (key === undefined) {
+      throw guessed(
+        400,
+        'bulkTargetKey',
+        `${message} needs the key of every record: '${table.primaryIdAttribute}' or '@odata.id'.`,
+      );
+    }
+    const id = existingId(service, table, key);
+    if (id !== undefined) {
+      updateRecord(ctx, table, id, columnsOf(target, key));
+      return id;
+    }
+    if (message === 'UpdateMultiple') throw missingRecord(table, key);
+    const created = createRecord(
+      ctx,
+      table,
+      typeof key === 'string' ? target : { ...target, ...key.alternate },
+      typeof key === 'string' ? key : undefined,
+    );
+    return String(created[table.primaryIdAttribute]);
+  } catch (error) {
+    return atIndex(index, error);
+  }
 }

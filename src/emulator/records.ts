@@ -5,6 +5,7 @@ import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store, StoredValue } from './store';
+import { completeRow } from './store';
 import { isJsonObject } from '../core/json';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -83,9 +84,17 @@ export function etag(row: Row): string {
   return `W/"${String(row.versionnumber ?? 0)}"`;
 }
 
-/** Dataverse writes date-times to the second, in UTC. */
+let clockSecond = Number.NaN;
+let clockText = '';
+
+/** Dataverse writes date-times to the second, in UTC (formatted once a second: a bulk request stamps every row). */
 export function nowIso(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== clockSecond) {
+    clockSecond = second;
+    clockText = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return clockText;
 }
 
 /** A stored SQLite value as the Web API's JSON writes it. */
@@ -300,7 +309,15 @@ export interface WriteObserver {
   updated(table: Table, before: Row, after: Row, written: readonly string[]): void;
   /** Before the row goes; may delete what Dataverse deletes with it. */
   deleting(table: Table, row: Row): void;
+  /**
+   * Runs a bulk message's records (`work` answers their ids, in the order of `Targets`), so that steps on the
+   * message itself see them as one request.
+   */
+  multiple(message: MultipleWriteMessage, table: Table, work: () => readonly string[]): void;
 }
+
+/** The bulk messages that write records; steps can be registered on each. */
+export type MultipleWriteMessage = 'CreateMultiple' | 'UpdateMultiple' | 'UpsertMultiple';
 
 export interface WriteContext {
   readonly schema: Schema;
@@ -361,7 +378,7 @@ function checkLookupTarget(column: Column, navigationTarget: string, ref: Parsed
       `A reference to '${ref.table.entitySetName}' cannot be bound to '${column.name}', which points to '${allowed.join("' or '")}'.`,
     );
   }
-  if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+  if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
 }
 
 function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite {
@@ -437,8 +454,34 @@ function parseWrite(ctx: WriteContext, table: Table, body: unknown): ParsedWrite
 function currencyRate(ctx: WriteContext, currencyId: StoredValue): number {
   const currencyTable = ctx.schema.tables.get('transactioncurrency');
   if (currencyTable === undefined || typeof currencyId !== 'string') return 1;
-  const rate = ctx.store.get(currencyTable, currencyId)?.exchangerate;
+  const rate = ctx.store.valueOf(currencyTable, currencyId, 'exchangerate');
   return typeof rate === 'number' && rate > 0 ? rate : 1;
+}
+
+/** The columns `derive` works on, found once per table: a bulk request derives thousands of rows. */
+interface DerivedColumns {
+  readonly indicated: readonly Column[];
+  readonly concatenated: readonly Column[];
+  /** Money columns a caller writes (not their `_base` twins). */
+  readonly money: readonly Column[];
+  readonly bases: readonly Column[];
+}
+
+const derivedColumnsOf = new WeakMap<Table, DerivedColumns>();
+
+function derivedColumns(table: Table): DerivedColumns {
+  let found = derivedColumnsOf.get(table);
+  if (found === undefined) {
+    const columns = [...table.columns.values()];
+    found = {
+      indicated: columns.filter((c) => c.setIndicator !== undefined),
+      concatenated: columns.filter((c) => c.concatOf !== undefined),
+      money: columns.filter((c) => c.type === 'currency' && c.baseOf === undefined),
+      bases: columns.filter((c) => c.baseOf !== undefined),
+    };
+    derivedColumnsOf.set(table, found);
+  }
+  return found;
 }
 
 /** Whether a write-only column holds a value, as its `is…set` indicator reports it. */
@@ -453,22 +496,21 @@ function derive(ctx: WriteContext, table: Table, row: Row): void {
   if (table.baseType === 'activitypointer' && table.columns.has('activitytypecode')) {
     row.activitytypecode = table.logicalName;
   }
-  for (const column of table.columns.values()) {
+  const columns = derivedColumns(table);
+  for (const column of columns.indicated) {
     // Secrets cannot be read back; `isauthvalueset` and its kin say whether one is set.
     if (column.setIndicator !== undefined) row[column.setIndicator] = holdsValue(row[column.name]) ? 1 : 0;
-    if (column.concatOf !== undefined) {
-      const text = column.concatOf
-        .map((name) => row[name])
-        .filter((v): v is string => typeof v === 'string' && v.length > 0)
-        .join(' ');
-      row[column.name] = text.length > 0 ? text : null;
-    }
+  }
+  for (const column of columns.concatenated) {
+    const text = (column.concatOf ?? [])
+      .map((name) => row[name])
+      .filter((v): v is string => typeof v === 'string' && v.length > 0)
+      .join(' ');
+    row[column.name] = text.length > 0 ? text : null;
   }
   if (table.columns.has('transactioncurrencyid') && table.columns.has('exchangerate')) {
     if (row.transactioncurrencyid === null || row.transactioncurrencyid === undefined) {
-      const hasMoney = [...table.columns.values()].some(
-        (c) => c.type === 'currency' && c.baseOf === undefined && row[c.name] !== null && row[c.name] !== undefined,
-      );
+      const hasMoney = columns.money.some((c) => row[c.name] !== null && row[c.name] !== undefined);
       if (hasMoney) {
         row.transactioncurrencyid = ctx.organization.baseCurrencyId;
         row.transactioncurrencyid__type = 'transactioncurrency';
@@ -479,7 +521,7 @@ function derive(ctx: WriteContext, table: Table, row: Row): void {
         ? null
         : currencyRate(ctx, row.transactioncurrencyid);
     row.exchangerate = rate;
-    for (const column of table.columns.values()) {
+    for (const column of columns.bases) {
       if (column.baseOf === undefined) continue;
       const amount = row[column.baseOf];
       row[column.name] =
@@ -493,8 +535,9 @@ function derive(ctx: WriteContext, table: Table, row: Row): void {
     row.owningteam = isTeam ? row.ownerid : null;
     row.owningteam__type = isTeam ? 'team' : null;
     const ownerTable = ctx.schema.tables.get(isTeam ? 'team' : 'systemuser');
-    const owner = ownerTable === undefined ? null : ctx.store.get(ownerTable, row.ownerid);
-    const bu = owner?.businessunitid ?? ctx.caller.businessUnitId;
+    const bu =
+      (ownerTable === undefined ? undefined : ctx.store.valueOf(ownerTable, row.ownerid, 'businessunitid')) ??
+      ctx.caller.businessUnitId;
     row.owningbusinessunit = bu;
     row.owningbusinessunit__type = 'businessunit';
   }
@@ -566,7 +609,7 @@ export function associate(
     if (ref.table.logicalName !== navigation.source) {
       throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
     }
-    if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+    if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
     const column = ref.table.columns.get(navigation.column);
     if (column === undefined) throw unknownProperty(table, navigationName);
     checkSettable(ref.table, { name: navigation.partner, column });
@@ -577,7 +620,7 @@ export function associate(
   if (relationship === undefined || ref.table.logicalName !== navigation.target) {
     throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
   }
-  if (ctx.store.get(ref.table, ref.id) === null) throw recordNotFound(ref.table.logicalName, ref.id);
+  if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
   const first = relationship.tables[0] === table.logicalName;
   ctx.store.associate(relationship, first ? id : ref.id, first ? ref.id : id);
 }
@@ -612,7 +655,7 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
     throw badRequest(`The key in the URL and the '${table.primaryIdAttribute}' in the body differ.`);
   }
   const id = forcedId ?? parsed.clientId ?? randomUUID();
-  if (ctx.store.get(table, id) !== null) {
+  if (ctx.store.exists(table, id)) {
     throw new DataverseHttpError(412, ErrorCodes.duplicateRecord, 'A record with matching key values already exists.');
   }
   const now = nowIso();
@@ -671,7 +714,10 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
     }
   }
   applyCollectionBinds(ctx, table, id, parsed.collectionBinds);
-  const created = ctx.store.get(table, id) ?? row;
+  // The stored row is the one built here, unless related records written after the insert changed it (a record
+  // bound as its own child) or the store added principal's `ownerid` (systemuser, team).
+  const readBack = parsed.children.length > 0 || parsed.collectionBinds.length > 0 || table.baseType === 'principal';
+  const created = (readBack ? ctx.store.get(table, id) : null) ?? completeRow(table, row);
   ctx.observer?.created(table, created);
   return created;
 }

@@ -38,6 +38,9 @@ export interface SetAsideWrites {
 /** Set-aside writes could not be applied again exactly as they ran; nothing of them was kept. */
 export class ReapplyError extends Error {}
 
+/** Distinct inserts kept prepared (a table and the columns it sets). */
+const MAX_INSERTS = 64;
+
 /** Identifiers are checked by the schema loader (lower-case letters, digits, `_`); quoting is belt and braces. */
 function q(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
@@ -105,13 +108,28 @@ function indexedColumns(table: Table): string[] {
 }
 
 /** Stored column names of a table, in a fixed order. */
-export function storedColumns(table: Table): string[] {
-  const names: string[] = [];
-  for (const column of table.columns.values()) {
-    names.push(column.name);
-    if (isLookupType(column.type)) names.push(`${column.name}__type`);
+const storedColumnsOf = new WeakMap<Table, readonly string[]>();
+
+/** Stored column names of a table, in a fixed order (found once per table). */
+export function storedColumns(table: Table): readonly string[] {
+  let names = storedColumnsOf.get(table);
+  if (names === undefined) {
+    const found: string[] = [];
+    for (const column of table.columns.values()) {
+      found.push(column.name);
+      if (isLookupType(column.type)) found.push(`${column.name}__type`);
+    }
+    names = found;
+    storedColumnsOf.set(table, names);
   }
   return names;
+}
+
+/** A row with every stored column, null where it holds nothing: the shape `Store.get` answers. */
+export function completeRow(table: Table, row: Row): Row {
+  const out: Row = {};
+  for (const name of storedColumns(table)) out[name] = row[name] ?? null;
+  return out;
 }
 
 /** The change log's deleted rows (changeTracking.ts reads them; each tracked table's trigger writes them). */
@@ -220,6 +238,11 @@ function toRows(results: readonly unknown[]): Row[] {
 export class Store {
   private readonly db: Database;
   private readonly statements = new Map<string, Statement>();
+  /**
+   * Inserts by table and the columns they set, oldest first; bounded, since clients choose the columns. A bulk
+   * request inserts thousands of rows with the same columns: one statement, binding only the values it holds.
+   */
+  private readonly inserts = new Map<string, string>();
   /** Prepared query statements, least recently used first; bounded because query text comes from clients. */
   private readonly queries = new Map<string, Statement>();
   private readonly ownerFile: string | undefined;
@@ -506,9 +529,19 @@ export class Store {
     );
   }
 
-  /** Dataverse's row version is one counter for the whole organization. */
+  /**
+   * Dataverse's row version is one counter for the whole organization. One statement advances it and reads it
+   * (it runs once per written row); the counter stays text in `_meta`, as the change log's trigger expects.
+   */
   nextVersion(): number {
-    return this.reserveVersions(1);
+    const advance =
+      `INSERT INTO "_meta" ("key", "value") VALUES ('version', '1001') ON CONFLICT("key") DO UPDATE` +
+      ` SET "value" = CAST(CAST("value" AS INTEGER) + 1 AS TEXT)`;
+    // `all`, not `get`: the statement must run to its end, or the transaction cannot commit.
+    const row = this.cached(`${advance} RETURNING "value"`, (s) => s.all([]))[0];
+    // Noted without RETURNING: `reapply` runs it for its effect and counts the rows it changed.
+    this.writes?.push({ sql: advance, params: [], changes: 1 });
+    return Number(row?.value);
   }
 
   /** Takes `count` consecutive row versions at once; answers the first. */
@@ -523,6 +556,19 @@ export class Store {
     return toRow(this.cached(sql, (s) => s.get([id])));
   }
 
+  /** Whether the row exists, without reading its columns (a wide row costs to read). */
+  exists(table: Table, id: string): boolean {
+    const sql = `SELECT 1 AS "found" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    return this.cached(sql, (s) => s.get([id])) !== null;
+  }
+
+  /** One column of a row (undefined when there is no such row), without reading the others. */
+  valueOf(table: Table, id: string, column: string): StoredValue | undefined {
+    const sql = `SELECT ${q(column)} AS "value" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;
+    const row = toRow(this.cached(sql, (s) => s.get([id])));
+    return row === null ? undefined : (row.value ?? null);
+  }
+
   findBy(table: Table, values: Readonly<Record<string, StoredValue>>): Row[] {
     const names = Object.keys(values);
     const where = names.map((n) => (values[n] === null ? `${q(n)} IS NULL` : `${q(n)} = ?`)).join(' AND ');
@@ -531,17 +577,40 @@ export class Store {
   }
 
   insert(table: Table, row: Row): void {
-    const names = storedColumns(table);
     // systemuser and team inherit the key `ownerid` from principal: Dataverse answers it beside their own id.
     if (table.baseType === 'principal' && table.columns.has('ownerid')) {
       row = { ...row, ownerid: row[table.primaryIdAttribute] ?? null };
     }
-    const sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
-    this.write(
-      sql,
-      names.map((n) => row[n] ?? null),
-    );
+    // Columns left out are NULL: binding a few hundred nulls through WebAssembly costs more than the insert.
+    const names: string[] = [];
+    const values: StoredValue[] = [];
+    for (const name of storedColumns(table)) {
+      const value = row[name];
+      if (value === null || value === undefined) continue;
+      names.push(name);
+      values.push(value);
+    }
+    const key = `${table.logicalName}(${names.join(',')})`;
+    let sql = this.inserts.get(key);
+    if (sql === undefined) {
+      sql = `INSERT INTO ${sqlTable(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+      if (this.inserts.size >= MAX_INSERTS) this.forgetOldestInsert();
+    } else this.inserts.delete(key);
+    this.inserts.set(key, sql);
+    this.write(sql, values);
     this.writePointer(table, String(row[table.primaryIdAttribute]));
+  }
+
+  private forgetOldestInsert(): void {
+    const [key, sql] = this.inserts.entries().next().value ?? [];
+    if (key === undefined || sql === undefined) return;
+    this.inserts.delete(key);
+    const statement = this.statements.get(sql);
+    // Prepared again when needed.
+    if (statement !== undefined) {
+      this.statements.delete(sql);
+      finalizeQuietly(statement);
+    }
   }
 
   /**

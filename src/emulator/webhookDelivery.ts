@@ -4,7 +4,7 @@ import { encodeRemoteExecutionContext } from '../core/remoteExecutionContext';
 import type { Bypass } from './bypass';
 import { bypasses } from './bypass';
 import { DataverseHttpError, guessed } from './errors';
-import type { Caller, Organization, WriteObserver } from './records';
+import type { Caller, MultipleWriteMessage, Organization, WriteObserver } from './records';
 import type { Reply } from './reply';
 import type { Column, Schema, Table } from './schema/schema';
 import type { Row, SetAsideWrites, Store, TransactionJournal } from './store';
@@ -53,11 +53,36 @@ interface WriteEvent {
   readonly id: string;
   readonly before: Row | null;
   readonly after: Row | null;
-  /** The columns the request wrote (an Update's Target). */
-  readonly written: readonly string[];
+  /** The columns the request wrote (an Update's Target); a Create's are its non-null columns, found when needed. */
+  readonly written: readonly string[] | undefined;
   /** The steps the operation that wrote it asked to skip (the `MSCRM.Bypass…` headers). */
   readonly bypass: Bypass | undefined;
+  /** Written by a bulk message, whose own steps see it in that message's Targets (not in one of its own). */
+  readonly inMultiple: boolean;
 }
+
+/** A bulk message's records, for the steps registered on the message itself. */
+interface MultipleEvent {
+  readonly message: MultipleWriteMessage;
+  readonly table: Table;
+  readonly records: readonly WriteEvent[];
+  readonly bypass: Bypass | undefined;
+}
+
+type Event = WriteEvent | MultipleEvent;
+
+/**
+ * "Write plug-ins for CreateMultiple and UpdateMultiple" (Microsoft Learn): the pipeline merges the steps of the
+ * single and the multiple message, so a step on CreateMultiple also runs for a Create, with that one record in
+ * Targets. UpsertMultiple has no such single twin in the emulator (an upsert runs as Create or Update).
+ */
+const MULTIPLE_OF: Partial<Record<MessageName, MultipleWriteMessage>> = {
+  Create: 'CreateMultiple',
+  Update: 'UpdateMultiple',
+};
+
+/** The empty GUID: a bulk message's context names no single record. */
+const NO_RECORD = '00000000-0000-0000-0000-000000000000';
 
 interface Delivery {
   readonly mode: 'sync' | 'async';
@@ -285,6 +310,40 @@ function entity(
   };
 }
 
+/** The columns a record event wrote: an Update's Target, or a Create's non-null columns. */
+function writtenBy(event: WriteEvent): readonly string[] {
+  if (event.written !== undefined) return event.written;
+  const row = event.after ?? {};
+  return [...event.table.columns.keys()].filter((name) => row[name] !== null && row[name] !== undefined);
+}
+
+/** A record's Target as its single message has it: the entity written, or a Delete's reference. */
+function target(event: WriteEvent): ContextValue {
+  if (event.message !== 'Delete') return writtenEntity(event);
+  return {
+    kind: 'entityReference',
+    id: event.id,
+    logicalName: event.table.logicalName,
+    name: null,
+    keyAttributes: [],
+    rowVersion: null,
+  };
+}
+
+/** A Create's or Update's Target: the columns written (an Update's with the modification columns). */
+function writtenEntity(event: WriteEvent): Entity {
+  const { table } = event;
+  const columns =
+    event.message === 'Update'
+      ? [...writtenBy(event), table.primaryIdAttribute, 'modifiedon', 'modifiedby', 'modifiedonbehalfby']
+      : writtenBy(event);
+  return entity(table, event.after ?? event.before ?? {}, columns, {
+    keepNulls: true,
+    rowVersion: false,
+    readable: false,
+  });
+}
+
 /** A promise chain that lets one holder at a time through, in arrival order. */
 class Lock {
   private tail: Promise<void> = Promise.resolve();
@@ -312,7 +371,9 @@ class Lock {
 
 export class WebhookDelivery implements WriteObserver, TransactionJournal {
   private readonly lock = new Lock();
-  private events: WriteEvent[] | undefined;
+  private events: Event[] | undefined;
+  /** How many bulk messages are running (records written meanwhile belong to one). */
+  private multipleDepth = 0;
   /** The bypass of the operation running now (one request, or one `$batch` part). */
   private bypass: Bypass | undefined;
   /** Event counts at each open transaction or savepoint: a rollback forgets what was noted inside it. */
@@ -392,15 +453,15 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
 
   created(table: Table, row: Row): void {
     if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
-    const written = [...table.columns.keys()].filter((name) => row[name] !== null && row[name] !== undefined);
     this.events.push({
       message: 'Create',
       table,
       id: String(row[table.primaryIdAttribute]),
       before: null,
       after: row,
-      written,
+      written: undefined,
       bypass: this.bypass,
+      inMultiple: this.multipleDepth > 0,
     });
   }
 
@@ -414,6 +475,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       after,
       written,
       bypass: this.bypass,
+      inMultiple: this.multipleDepth > 0,
     });
   }
 
@@ -435,7 +497,37 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       this.deleteImagesOf(id);
     }
     if (this.events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
-    this.events.push({ message: 'Delete', table, id, before: row, after: null, written: [], bypass: this.bypass });
+    this.events.push({
+      message: 'Delete',
+      table,
+      id,
+      before: row,
+      after: null,
+      written: [],
+      bypass: this.bypass,
+      inMultiple: this.multipleDepth > 0,
+    });
+  }
+
+  multiple(message: MultipleWriteMessage, table: Table, work: () => readonly string[]): void {
+    const mark = this.events?.length ?? 0;
+    this.multipleDepth++;
+    let ids: readonly string[];
+    try {
+      ids = work();
+    } finally {
+      this.multipleDepth--;
+    }
+    const events = this.events;
+    if (events === undefined || REGISTRATION_TABLES.has(table.logicalName)) return;
+    // Each target's record is the last Create or Update of its id on this table (a deep insert writes others).
+    const byId = new Map<string, WriteEvent>();
+    for (const event of events.slice(mark)) {
+      if (event.table === table && (event.message === 'Create' || event.message === 'Update'))
+        byId.set(event.id, event);
+    }
+    const records = ids.map((id) => byId.get(id)).filter((event) => event !== undefined);
+    events.push({ message, table, records, bypass: this.bypass });
   }
 
   private deleteImagesOf(stepId: string): void {
@@ -497,7 +589,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     this.events = [];
     store.begin(noteWrites);
     let reply: Reply;
-    let events: WriteEvent[];
+    let events: Event[];
     try {
       reply = work();
       events = this.events;
@@ -591,7 +683,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
   }
 
   /** The deliveries the noted writes trigger, in stage and rank order, with their bodies built now. */
-  private match(events: readonly WriteEvent[]): Delivery[] {
+  private match(events: readonly Event[]): Delivery[] {
     const tables = this.tables;
     if (tables === undefined || events.length === 0) return [];
     const store = this.options.store;
@@ -600,24 +692,46 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       ` LEFT JOIN ${sqlTable(tables.filter)} f ON f."sdkmessagefilterid" = s."sdkmessagefilterid"` +
       ` WHERE s."statecode" = 0 AND m."name" = ? AND (s."sdkmessagefilterid" IS NULL OR f."primaryobjecttypecode" = ?)` +
       ` AND s."eventhandler__type" = 'serviceendpoint' ORDER BY s."stage", s."rank", s."sdkmessageprocessingstepid"`;
+    // Looked up once per message and table in a request: a bulk request notes thousands of writes.
+    const found = new Map<string, Row[]>();
+    const stepsOf = (message: string, table: Table): Row[] => {
+      const key = `${message} ${table.logicalName}`;
+      let steps = found.get(key);
+      if (steps === undefined) {
+        steps = store.all(sql, [message, table.logicalName]);
+        found.set(key, steps);
+      }
+      return steps;
+    };
     const correlationId = randomUUID();
     const deliveries: Delivery[] = [];
+    const deliver = (event: Event, step: Row): void => {
+      const mode = step.mode === 1 ? 'async' : 'sync';
+      if (bypasses(event.bypass, String(step.sdkmessageprocessingstepid), mode)) return;
+      const filtering = columnList(text(step, 'filteringattributes'));
+      if (filtering.length > 0 && !this.writesAny(event, filtering)) return;
+      const endpoint = store.get(tables.endpoint, String(step.eventhandler));
+      if (endpoint !== null) deliveries.push(this.delivery(event, step, endpoint, correlationId));
+    };
     for (const event of events) {
-      for (const step of store.all(sql, [event.message, event.table.logicalName])) {
-        const mode = step.mode === 1 ? 'async' : 'sync';
-        if (bypasses(event.bypass, String(step.sdkmessageprocessingstepid), mode)) continue;
-        const filtering = columnList(text(step, 'filteringattributes'));
-        if (event.message === 'Update' && filtering.length > 0 && !filtering.some((c) => event.written.includes(c)))
-          continue;
-        const endpoint = store.get(tables.endpoint, String(step.eventhandler));
-        if (endpoint === null) continue;
-        deliveries.push(this.delivery(event, step, endpoint, correlationId));
-      }
+      for (const step of stepsOf(event.message, event.table)) deliver(event, step);
+      if ('records' in event) continue;
+      const multiple = MULTIPLE_OF[event.message];
+      if (multiple === undefined || event.inMultiple) continue;
+      const single: MultipleEvent = { message: multiple, table: event.table, records: [event], bypass: event.bypass };
+      for (const step of stepsOf(multiple, event.table)) deliver(single, step);
     }
     return deliveries;
   }
 
-  private delivery(event: WriteEvent, step: Row, endpoint: Row, correlationId: string): Delivery {
+  /** Whether an update wrote one of a step's filtering attributes (only Update and UpdateMultiple honour them). */
+  private writesAny(event: Event, filtering: readonly string[]): boolean {
+    if (event.message !== 'Update' && event.message !== 'UpdateMultiple') return true;
+    const records = 'records' in event ? event.records : [event];
+    return records.some((record) => filtering.some((c) => writtenBy(record).includes(c)));
+  }
+
+  private delivery(event: Event, step: Row, endpoint: Row, correlationId: string): Delivery {
     const mode = step.mode === 1 ? 'async' : 'sync';
     const base = {
       mode,
@@ -655,8 +769,40 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     return { ...base, request: { url: url.toString(), headers, body: body.text } };
   }
 
+  /**
+   * The context's InputParameters and OutputParameters. A bulk message has `Targets`, an EntityCollection of the
+   * records as each would be the Target of its single message, and CreateMultiple answers `Ids` (Microsoft Learn,
+   * "Write plug-ins for CreateMultiple and UpdateMultiple"; CreateMultipleResponse).
+   */
+  private parameters(
+    event: Event,
+    stage: number,
+  ): { inputs: KeyValue<ContextValue>[]; outputs: KeyValue<ContextValue>[]; primaryEntityId: string } {
+    if (!('records' in event)) {
+      const outputs: KeyValue<ContextValue>[] =
+        event.message === 'Create' && stage === 40 ? [{ key: 'id', value: event.id }] : [];
+      return { inputs: [{ key: 'Target', value: target(event) }], outputs, primaryEntityId: event.id };
+    }
+    const entities = event.records.map(writtenEntity);
+    const targets: ContextValue = {
+      kind: 'entityCollection',
+      entities,
+      entityName: event.table.logicalName,
+      minActiveRowVersion: null,
+      moreRecords: false,
+      pagingCookie: null,
+      totalRecordCount: -1,
+      totalRecordCountLimitExceeded: false,
+    };
+    const outputs: KeyValue<ContextValue>[] =
+      event.message === 'CreateMultiple' && stage === 40
+        ? [{ key: 'Ids', value: { kind: 'list', items: event.records.map((record) => record.id) } }]
+        : [];
+    return { inputs: [{ key: 'Targets', value: targets }], outputs, primaryEntityId: NO_RECORD };
+  }
+
   private body(
-    event: WriteEvent,
+    event: Event,
     step: Row,
     mode: 'sync' | 'async',
     correlationId: string,
@@ -665,49 +811,35 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     const { table } = event;
     const stage = integer(step, 'stage') ?? 40;
     const stepId = String(step.sdkmessageprocessingstepid);
-    const row = event.after ?? event.before ?? {};
-    const target: ContextValue =
-      event.message === 'Delete'
-        ? {
-            kind: 'entityReference',
-            id: event.id,
-            logicalName: table.logicalName,
-            name: null,
-            keyAttributes: [],
-            rowVersion: null,
-          }
-        : entity(
-            table,
-            row,
-            event.message === 'Update'
-              ? [...event.written, table.primaryIdAttribute, 'modifiedon', 'modifiedby', 'modifiedonbehalfby']
-              : event.written,
-            { keepNulls: true, rowVersion: false, readable: false },
-          );
     const pre: KeyValue<Entity>[] = [];
     const post: KeyValue<Entity>[] = [];
+    // A bulk message's images come in PreEntityImagesCollection and PostEntityImagesCollection, which a
+    // RemoteExecutionContext does not carry; a single message's images are its record's.
+    const single = 'records' in event ? undefined : event;
     const images =
-      tables === undefined
+      tables === undefined || single === undefined
         ? []
         : this.options.store.all(
             `SELECT * FROM ${sqlTable(tables.image)} WHERE "sdkmessageprocessingstepid" = ? ORDER BY "name"`,
             [stepId],
           );
+    const before = single?.before ?? null;
+    const after = single?.after ?? null;
     for (const image of images) {
       const alias = text(image, 'entityalias') ?? text(image, 'name') ?? 'Image';
       const listed = columnList(text(image, 'attributes'));
       const columns = listed.length > 0 ? [table.primaryIdAttribute, ...listed] : [...table.columns.keys()];
       const type = integer(image, 'imagetype') ?? 0;
-      if ((type === 0 || type === 2) && event.before !== null)
-        pre.push({ key: alias, value: entity(table, event.before, columns, IMAGE) });
-      if ((type === 1 || type === 2) && event.after !== null && stage === 40)
-        post.push({ key: alias, value: entity(table, event.after, columns, IMAGE) });
+      if ((type === 0 || type === 2) && before !== null)
+        pre.push({ key: alias, value: entity(table, before, columns, IMAGE) });
+      if ((type === 1 || type === 2) && after !== null && stage === 40)
+        post.push({ key: alias, value: entity(table, after, columns, IMAGE) });
     }
-    if (mode === 'async' && event.after !== null && table.primaryNameAttribute !== undefined) {
+    if (mode === 'async' && after !== null && table.primaryNameAttribute !== undefined) {
       // Dataverse adds this image to every asynchronous step (reference §13.5).
       post.push({
         key: 'AsynchronousStepPrimaryName',
-        value: entity(table, event.after, [table.primaryNameAttribute, table.primaryIdAttribute], {
+        value: entity(table, after, [table.primaryNameAttribute, table.primaryIdAttribute], {
           keepNulls: false,
           rowVersion: false,
           readable: true,
@@ -716,14 +848,13 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     }
     const { caller, organization } = this.options;
     const operationId = randomUUID();
-    const outputs: KeyValue<ContextValue>[] =
-      event.message === 'Create' && stage === 40 ? [{ key: 'id', value: event.id }] : [];
+    const { inputs, outputs, primaryEntityId } = this.parameters(event, stage);
     const common = {
       businessUnitId: caller.businessUnitId,
       correlationId,
       depth: 1,
       initiatingUserId: caller.userId,
-      inputParameters: [{ key: 'Target', value: target }],
+      inputParameters: inputs,
       isExecutingOffline: false,
       isOfflinePlayback: false,
       isolationMode: 1,
@@ -732,7 +863,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       operationId,
       organizationId: organization.organizationId,
       organizationName: `unq${organization.organizationId.replace(/-/g, '')}`.slice(0, 32),
-      primaryEntityId: event.id,
+      primaryEntityId,
       primaryEntityName: table.logicalName,
       requestId: operationId,
       secondaryEntityName: 'none',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../../src/cli/program';
@@ -128,6 +128,107 @@ describe('dvw export against the emulator', function () {
     );
     assert.match(text, /'=cmd\|' \/C calc'!A0/);
     assert.doesNotMatch(text, /(^|,)=cmd/m);
+  });
+
+  // Microsoft Learn, "Page results using FetchXml": no nextLink; the paging cookie of each answer goes into the
+  // next request's <fetch page paging-cookie>. FetchXML leaves null values out of a record.
+  const FETCH = `<fetch count="25">
+  <entity name="account">
+    <attribute name="name" />
+    <attribute name="description" />
+    <attribute name="numberofemployees" />
+    <attribute name="transactioncurrencyid" />
+    <order attribute="numberofemployees" descending="true" />
+  </entity>
+</fetch>`;
+
+  it('exports a FetchXML query page by page through its paging cookie, with every column it names', async () => {
+    const e = await start();
+    await fill(e);
+    const query = join(directory, 'accounts.xml');
+    writeFileSync(query, FETCH);
+    const file = join(directory, 'fetched.jsonl');
+    const { code, stdout, stderr } = await capture([
+      'export',
+      'accounts',
+      file,
+      '--fetchxml',
+      query,
+      '--url',
+      e.url,
+      '--token',
+      e.token,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^60 rows of accounts exported to .* in 3 pages/m);
+    const rows = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      rows.map((row) => row.numberofemployees),
+      Array.from({ length: 60 }, (_, i) => 59 - i),
+    );
+    // The first record (59 employees) has no description: the column comes from the FetchXML, not from it.
+    assert.ok('description' in (rows[0] ?? {}));
+    assert.equal(rows[0]?.description, null);
+    assert.equal(rows[56]?.description, 'two\nlines 3');
+    assert.match(String(rows[0]?.['transactioncurrencyid@odata.bind']), /^transactioncurrencies\([0-9a-f-]{36}\)$/);
+  });
+
+  it('kill -9 in the middle of a FetchXML export, then --resume: on from the next page, every row exactly once', async () => {
+    const e = await start({ seedAccounts: 3000, faults: parseFaults('latency=150ms,seed=3') });
+    const query = join(directory, 'accounts.xml');
+    writeFileSync(query, '<fetch count="200"><entity name="account"><attribute name="name" /></entity></fetch>');
+    const file = join(directory, 'fetched.jsonl');
+    const checkpoint = `${file}.dvw-checkpoint.json`;
+    const args = ['export', 'accounts', file, '--fetchxml', query, '--url', e.url, '--token', e.token];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: 'ignore' });
+    const killed = new Promise((resolve) => child.once('exit', resolve));
+    for (let waited = 0; ; waited += 25) {
+      const state = existsSync(checkpoint) ? readFileSync(checkpoint, 'utf8') : '';
+      if (/"rows":(\d{3,})/.test(state)) break;
+      if (waited > 60_000) assert.fail('no checkpoint within a minute');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    child.kill('SIGKILL');
+    await killed;
+    assert.match(readFileSync(checkpoint, 'utf8'), /paging-cookie/);
+    e.access.faults.configure({});
+    const { code, stdout, stderr } = await capture([...args, '--resume']);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^3000 rows of accounts exported .*\(resumed\)/m);
+    const ids = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { accountid: string }).accountid);
+    assert.equal(ids.length, 3000);
+    assert.equal(new Set(ids).size, 3000, 'no row twice');
+  });
+
+  it('refuses two sources at once, and prints the summary through the terminal escape', async () => {
+    const e = await start();
+    await fill(e);
+    const both = await capture([
+      'export',
+      'accounts',
+      join(directory, 'a.csv'),
+      '--select',
+      'name',
+      '--query',
+      'accounts',
+      '--url',
+      e.url,
+      '--token',
+      e.token,
+    ]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give one of --query, --fetchxml and --select/);
+    const file = join(directory, 'odd\u001b[2Jname.csv');
+    const { code, stdout } = await capture(['export', 'accounts', file, '--url', e.url, '--token', e.token]);
+    assert.equal(code, 0);
+    assert.ok(!stdout.includes('\u001b'), 'no raw escape on stdout');
+    assert.match(stdout, /odd\\x1b\[2Jname\.csv/);
   });
 
   it('kill -9 in the middle of an export, then --resume: every row exactly once', async () => {

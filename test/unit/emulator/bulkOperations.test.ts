@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
 import { parseRemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
 import { applyPlan, computePlan } from '../../../src/webhooks/plan';
@@ -151,6 +152,146 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
       (found.value as { name: string }[]).map((f) => f.name),
       ['UpsertMultiple account'],
     );
+  });
+
+  /** Registers `steps` on one webhook (a local HTTP server) and answers the contexts it receives. */
+  const withHook = async (
+    steps: { name: string; message: string; mode: 'sync' | 'async' }[],
+    work: (received: RemoteExecutionContext[]) => Promise<void>,
+  ): Promise<void> => {
+    const received: RemoteExecutionContext[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push(parseRemoteExecutionContext(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(200);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
+      const file = validateRegistrationFile({
+        endpoints: [
+          {
+            name: 'Bulk',
+            kind: 'webhook',
+            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+            auth: { kind: 'WebhookKey', value: { env: 'K' } },
+            steps: steps.map((step) => ({ ...step, table: 'account', stage: 'post-operation' })),
+          },
+        ],
+      });
+      if (!file.ok) throw new Error(JSON.stringify(file.issues));
+      await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
+        resolveSecret: () => 'key',
+      });
+      await work(received);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  };
+
+  const targetsOf = (context: RemoteExecutionContext): { id: string; name: unknown }[] => {
+    const targets = context.inputParameters?.find((p) => p.key === 'Targets')?.value;
+    if (targets === null || typeof targets !== 'object' || targets.kind !== 'entityCollection') return [];
+    return targets.entities.map((e) => ({ id: e.id, name: e.attributes.find((a) => a.key === 'name')?.value }));
+  };
+
+  // "Write plug-ins for CreateMultiple and UpdateMultiple" (Microsoft Learn): the multiple messages have `Targets`,
+  // an EntityCollection, and the pipeline merges the steps of the single and the multiple message.
+  it('delivers a step on CreateMultiple once per request with every record in Targets and the Ids; steps on Create still fire once per record', async () => {
+    await withHook(
+      [
+        { name: 'bulk created', message: 'CreateMultiple', mode: 'sync' },
+        { name: 'created', message: 'Create', mode: 'async' },
+      ],
+      async (received) => {
+        const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+          body: { Targets: [1, 2, 3].map((i) => ({ '@odata.type': ACCOUNT, name: `Hooked ${i}` })) },
+        });
+        assert.equal(response.status, 200);
+        const ids = (await jsonOf(response)).Ids as string[];
+        await c.emulator.webhooks.idle();
+        const bulk = received.filter((context) => context.messageName === 'CreateMultiple');
+        assert.equal(bulk.length, 1);
+        const [context] = bulk;
+        assert.ok(context !== undefined);
+        assert.deepEqual(targetsOf(context), [
+          { id: ids[0], name: 'Hooked 1' },
+          { id: ids[1], name: 'Hooked 2' },
+          { id: ids[2], name: 'Hooked 3' },
+        ]);
+        const output = context.outputParameters?.find((p) => p.key === 'Ids')?.value;
+        assert.deepEqual(output, { kind: 'list', items: ids });
+        assert.equal(context.primaryEntityName, 'account');
+        const singles = received.filter((c) => c.messageName === 'Create');
+        assert.deepEqual(singles.map((c) => c.primaryEntityId).sort(), [...ids].sort());
+      },
+    );
+  });
+
+  it('delivers a step on UpdateMultiple for an UpdateMultiple, and for a single PATCH with that one record in Targets', async () => {
+    await withHook([{ name: 'bulk updated', message: 'UpdateMultiple', mode: 'async' }], async (received) => {
+      const ids = (
+        await jsonOf(
+          await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+            body: { Targets: [1, 2].map((i) => ({ '@odata.type': ACCOUNT, name: `Before ${i}` })) },
+          }),
+        )
+      ).Ids as string[];
+      const update = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpdateMultiple', {
+        body: { Targets: ids.map((id, i) => ({ '@odata.type': ACCOUNT, accountid: id, name: `After ${i + 1}` })) },
+      });
+      assert.equal(update.status, 204);
+      const patch = await c.request('PATCH', `accounts(${ids[0] ?? ''})`, { body: { name: 'Patched' } });
+      assert.equal(patch.status, 204);
+      await c.emulator.webhooks.idle();
+      assert.deepEqual(
+        received.map((context) => [context.messageName, targetsOf(context)]),
+        [
+          [
+            'UpdateMultiple',
+            [
+              { id: ids[0], name: 'After 1' },
+              { id: ids[1], name: 'After 2' },
+            ],
+          ],
+          ['UpdateMultiple', [{ id: ids[0], name: 'Patched' }]],
+        ],
+      );
+    });
+  });
+
+  it('delivers a step on UpsertMultiple once, with the created and the updated records in Targets', async () => {
+    await withHook([{ name: 'bulk upserted', message: 'UpsertMultiple', mode: 'async' }], async (received) => {
+      const id = '5a4f5e2c-6f6e-4b8a-9a0d-0f1b2c3d4e5f';
+      await c.request('POST', 'accounts', { body: { accountid: id, name: 'Existing' } });
+      const other = '6b5f6e3d-7a7f-4c9b-8b1e-1a2b3c4d5e6f';
+      const upsert = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+        body: {
+          Targets: [
+            { '@odata.type': ACCOUNT, '@odata.id': `accounts(${id})`, name: 'Updated' },
+            { '@odata.type': ACCOUNT, '@odata.id': `accounts(${other})`, name: 'Created' },
+          ],
+        },
+      });
+      assert.equal(upsert.status, 204);
+      await c.emulator.webhooks.idle();
+      assert.deepEqual(
+        received.map((context) => [context.messageName, targetsOf(context)]),
+        [
+          [
+            'UpsertMultiple',
+            [
+              { id, name: 'Updated' },
+              { id: other, name: 'Created' },
+            ],
+          ],
+        ],
+      );
+    });
   });
 
   it('runs steps on Create once per record, as Dataverse runs them for CreateMultiple', async () => {
