@@ -56,6 +56,24 @@ export interface FormEndpoint {
   readonly messageFormat: FormMessageFormat;
 }
 
+/** A new endpoint's fields: a webhook, to `url` when there is one to offer (the running inspector's). */
+export function blankEndpoint(url = ''): FormEndpoint {
+  return {
+    name: '',
+    kind: 'webhook',
+    description: '',
+    url,
+    authKind: 'WebhookKey',
+    keepAuth: false,
+    secret: '',
+    pairs: [],
+    namespace: '',
+    path: '',
+    keyName: 'RootManageSharedAccessKey',
+    messageFormat: 'json',
+  };
+}
+
 export interface FormImage {
   /** The registered image this row edits; absent for a new one. */
   readonly id?: string;

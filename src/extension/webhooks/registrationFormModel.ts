@@ -9,6 +9,7 @@ import type {
   FormRegistration,
   FormStep,
 } from '../../webview/registrationProtocol';
+import { blankEndpoint } from '../../webview/registrationProtocol';
 
 // Between the registration form's fields and the registration file's JSON (what the plan engine takes).
 // No `vscode` here, so unit tests cover it in plain Node.
@@ -23,23 +24,7 @@ const AUTH_OF_TYPE: Readonly<Record<number, FormAuthKind>> = {
 
 /** A new registration: a webhook to the running inspector when there is one. */
 export function emptyRegistration(inspectorUrl: string | undefined): FormRegistration {
-  return {
-    endpoint: {
-      name: '',
-      kind: 'webhook',
-      description: '',
-      url: inspectorUrl ?? '',
-      authKind: 'WebhookKey',
-      keepAuth: false,
-      secret: '',
-      pairs: [],
-      namespace: '',
-      path: '',
-      keyName: 'RootManageSharedAccessKey',
-      messageFormat: 'json',
-    },
-    steps: [],
-  };
+  return { endpoint: blankEndpoint(inspectorUrl), steps: [] };
 }
 
 /** A registered endpoint as the form shows it; its secret stays where it is (`keepAuth`). */

@@ -7,7 +7,7 @@ import type {
   HostMessage,
   PageMessage,
 } from '../registrationProtocol';
-import { parseHostMessage } from '../registrationProtocol';
+import { blankEndpoint, parseHostMessage } from '../registrationProtocol';
 import type { Choice } from './rules';
 import {
   allowed,
@@ -641,23 +641,6 @@ export class RegistrationApp {
       })),
     };
   }
-}
-
-function blankEndpoint(): FormEndpoint {
-  return {
-    name: '',
-    kind: 'webhook',
-    description: '',
-    url: '',
-    authKind: 'WebhookKey',
-    keepAuth: false,
-    secret: '',
-    pairs: [],
-    namespace: '',
-    path: '',
-    keyName: 'RootManageSharedAccessKey',
-    messageFormat: 'json',
-  };
 }
 
 function blankStep(kind: FormEndpoint['kind']): Step {
