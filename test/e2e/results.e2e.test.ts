@@ -425,7 +425,7 @@ describe('results page in Chromium', function () {
   });
 
   it('keeps the toolbar on one line in a narrow pane, the copy and export actions behind More actions', async () => {
-    await postToPage(page, result(accountRows(4)));
+    await postToPage(page, result(accountRows(4), true));
     await page.waitForSelector('.grid-row');
     const more = page.getByRole('button', { name: 'More actions' });
     const exportCsv = page.locator('.button', { hasText: 'Export CSV' });
@@ -448,6 +448,21 @@ describe('results page in Chromium', function () {
     assert.ok(
       boxes.every((b) => b.top < firstBottom),
       `the toolbar wraps: ${JSON.stringify(boxes)} in ${JSON.stringify(toolbar)} (${String(buttonBox?.height)})`,
+    );
+    // Each visible button's label on one line: "Next page" and "All pages" wrapped inside their buttons before.
+    const heights = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('.toolbar .button'))
+        .filter((e) => e.getBoundingClientRect().width > 0)
+        .map((e) => ({ text: e.textContent ?? '', height: e.getBoundingClientRect().height })),
+    );
+    assert.ok(
+      heights.some((h) => h.text.includes('Next page')),
+      `the paging buttons show: ${JSON.stringify(heights)}`,
+    );
+    const oneLine = Math.min(...heights.map((h) => h.height));
+    assert.ok(
+      heights.every((h) => h.height < oneLine * 1.5),
+      `a button label wraps: ${JSON.stringify(heights)}`,
     );
     await more.click();
     assert.equal(await more.getAttribute('aria-expanded'), 'true');
