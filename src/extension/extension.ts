@@ -52,7 +52,7 @@ export interface WorkbenchApi {
   /** The running webhook delivery inspector (its URL and what it showed), if any. */
   readonly webhookInspector: () => InspectorState | undefined;
   /** The webhook registration form; tests send it the page's messages and read its answers. */
-  readonly registrationForm: Pick<RegistrationPanel, 'receive' | 'isOpen'>;
+  readonly registrationForm: Pick<RegistrationPanel, 'receive' | 'isOpen' | 'keepsDraftWhenHidden'>;
   /** The lines the extension logged lately, at every level (tests check that no secret is among them). */
   readonly logLines: () => readonly string[];
   /** The agent tools registered with `vscode.lm`: what VS Code shows before one runs (a write's confirmation). */

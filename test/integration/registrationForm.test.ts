@@ -67,6 +67,7 @@ describe('webhook registration form against the emulator', () => {
   it('registers a webhook with a step and an image in one Save, offering only the table’s messages', async () => {
     await vscode.commands.executeCommand(Commands.openRegistrationForm, await webhooksRoot());
     assert.equal(api.registrationForm.isOpen, true);
+    assert.equal(api.registrationForm.keepsDraftWhenHidden, true, 'a hidden form tab keeps its unsaved draft');
     const init = await send({ type: 'ready' });
     assert.ok(init.type === 'init');
     assert.equal(init.mode, 'create');

@@ -58,6 +58,11 @@ export class RegistrationPanel implements vscode.Disposable {
     return this.panel !== undefined;
   }
 
+  /** Whether an unsaved draft survives the form's tab being hidden. */
+  get keepsDraftWhenHidden(): boolean {
+    return this.panel?.options.retainContextWhenHidden === true;
+  }
+
   dispose(): void {
     this.panel?.dispose();
   }
@@ -179,6 +184,9 @@ export class RegistrationPanel implements vscode.Disposable {
       { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
       {
         enableScripts: true,
+        // The page holds a draft (a typed secret among it) that a hidden tab must not lose. Saving it with the
+        // webview's setState would write the secret to disk, so the page is kept alive instead.
+        retainContextWhenHidden: true,
         localResourceRoots: [
           vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview'),
           vscode.Uri.joinPath(this.extensionUri, 'media'),
