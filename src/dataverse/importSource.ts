@@ -265,7 +265,16 @@ export async function openSourceFile(
   options: { readonly encoding?: string } = {},
 ): Promise<ImportSource> {
   const { size } = await stat(file);
-  return openSource(createReadStream(file, { highWaterMark: 256 * 1024 }), format, { ...options, size });
+  // Checked before the stream exists: a stream opens its file later, and one left behind by a refusal would
+  // report its own errors (the file gone by then) to nobody.
+  if (options.encoding !== undefined) checkEncoding(options.encoding);
+  const stream = createReadStream(file, { highWaterMark: 256 * 1024 });
+  try {
+    return await openSource(stream, format, { ...options, size });
+  } catch (error) {
+    stream.destroy();
+    throw error;
+  }
 }
 
 /** A source from text in memory (tests, small inputs), through the same reader as files. */
