@@ -11,6 +11,7 @@ import { checkText, formatFinding } from '../odata/language/check';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
+import { usageExit } from './commandConnection';
 
 const USAGE_EXIT_CODE = 2;
 
@@ -79,10 +80,7 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
     .option('--token <token>', 'a bearer token for --url (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (files: string[], raw: RawCheckOptions) => {
       if (files.length === 0) usage(io, 'name at least one .odata file: dvw check FILE...');
       const format = raw.format === 'json' ? 'json' : 'text';

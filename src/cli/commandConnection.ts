@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import type { ErrorKind } from '../core/errors';
 import { describeError, WorkbenchError } from '../core/errors';
@@ -10,6 +11,20 @@ import type { CliIo } from './program';
 
 export const USAGE_EXIT_CODE = 2;
 export const FAILED_EXIT_CODE = 1;
+
+/** Every command's `exitOverride`: help and version exit 0 as they are; any other Commander error is a usage error. */
+export function usageExit(error: CommanderError): never {
+  if (error.exitCode === 0) throw error;
+  throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
+}
+
+/** The options that name a connection, in every command that talks to an environment. */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--env <name>', 'a named environment (dvw env add)')
+    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
+    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)');
+}
 
 /** `--env`, `--url` and `--token` as commander hands them over. */
 export interface ConnectionOptions {

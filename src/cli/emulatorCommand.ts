@@ -11,6 +11,7 @@ import { reachableFromOtherMachines } from '../emulator/loopback';
 import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
 import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
+import { usageExit } from './commandConnection';
 
 interface EmulatorCliOptions {
   readonly host: string;
@@ -141,10 +142,7 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
       specParser(parseFaults),
     )
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (raw: unknown) => {
       if (!isOptions(raw)) throw new CommanderError(USAGE_EXIT_CODE, 'dvw.emulator.options', 'invalid options');
       if (!raw.auth && reachableFromOtherMachines(raw.host)) {

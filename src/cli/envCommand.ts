@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
 import { AUTH_METHODS } from '../core/environments';
@@ -18,7 +18,7 @@ import {
 import { takeSnapshot } from '../dataverse/schemaSnapshot';
 import { webApiRoot } from '../dataverse/webApiClient';
 import type { CommandOptions } from './commandConnection';
-import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
+import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, usageExit, withCommandConnection } from './commandConnection';
 import type { CliIo } from './program';
 
 /** invalidInput and notFound (an environment name) are the user's to fix (exit 2); anything else failed (exit 1). */
@@ -44,10 +44,7 @@ function connectionsFile(): string {
 }
 
 function configure(command: Command, io: CliIo): Command {
-  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride((error) => {
-    if (error.exitCode === 0) throw error;
-    throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-  });
+  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride(usageExit);
 }
 
 function addCommand(io: CliIo): Command {

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { open, readFile, stat, truncate } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { CSV_BOM, csvField, guardFormula } from '../core/csv';
@@ -10,7 +10,14 @@ import { MetadataCache } from '../dataverse/metadataCache';
 import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
 import { exportRows, isExportCheckpoint, writableColumnsPath } from '../dataverse/tableExport';
 import type { WebApiClient } from '../dataverse/webApiClient';
-import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
+import {
+  FAILED_EXIT_CODE,
+  stopCommand,
+  USAGE_EXIT_CODE,
+  usageExit,
+  withCommandConnection,
+  withConnectionOptions,
+} from './commandConnection';
 import { positiveInteger } from './importCommand';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
@@ -168,34 +175,30 @@ async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOpt
 
 /** `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --fetchxml FILE | --select COLS] [--formatted] [--resume]`. */
 export function registerExportCommand(program: Command, io: CliIo): void {
-  const command = new Command('export')
-    .description(
-      'export a table or query to a CSV or JSON Lines file, page by page (resumable; dvw import reads it back)',
-    )
-    .argument('<entityset>', 'the entity set, e.g. accounts')
-    .argument('<file>', 'the file to write')
-    .addOption(
-      new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
-    )
-    .option(
-      '--query <url>',
-      'a query of the entity set instead of the whole table, e.g. "accounts?$filter=statecode eq 0"',
-    )
-    .option('--fetchxml <file>', 'a FetchXML query (a file holding <fetch>…) of the entity set, paged by its cookie')
-    .option('--select <columns>', 'these columns (comma-separated) instead of those an import can write back')
-    .option('--page-size <n>', 'rows per page asked of the service (default 5000)', positiveInteger(5000))
-    .option('--formatted', 'add formatted values (option labels, currency) beside the values')
-    .option('--no-formula-guard', "CSV: keep cells starting with = + - @ as they are (no leading ')")
-    .option('--resume', 'continue an interrupted export from its checkpoint file (FILE.dvw-checkpoint.json)')
-    .option('--env <name>', 'a named environment (dvw env add)')
-    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
-    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)')
+  const command = withConnectionOptions(
+    new Command('export')
+      .description(
+        'export a table or query to a CSV or JSON Lines file, page by page (resumable; dvw import reads it back)',
+      )
+      .argument('<entityset>', 'the entity set, e.g. accounts')
+      .argument('<file>', 'the file to write')
+      .addOption(
+        new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
+      )
+      .option(
+        '--query <url>',
+        'a query of the entity set instead of the whole table, e.g. "accounts?$filter=statecode eq 0"',
+      )
+      .option('--fetchxml <file>', 'a FetchXML query (a file holding <fetch>…) of the entity set, paged by its cookie')
+      .option('--select <columns>', 'these columns (comma-separated) instead of those an import can write back')
+      .option('--page-size <n>', 'rows per page asked of the service (default 5000)', positiveInteger(5000))
+      .option('--formatted', 'add formatted values (option labels, currency) beside the values')
+      .option('--no-formula-guard', "CSV: keep cells starting with = + - @ as they are (no leading ')")
+      .option('--resume', 'continue an interrupted export from its checkpoint file (FILE.dvw-checkpoint.json)'),
+  )
     .option('--verbose', 'print every retry (method, path, status, wait)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (entitySet: string, file: string, raw: RawOptions) => {
       await runExport(io, entitySet, file, raw);
     });

@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { extname } from 'node:path';
 import { describeError, WorkbenchError } from '../core/errors';
 import type {
@@ -22,7 +22,14 @@ import { CheckpointWriter, checkpointPath, fileIdentity, readCheckpoint } from '
 import { openSourceFile } from '../dataverse/importSource';
 import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
-import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
+import {
+  FAILED_EXIT_CODE,
+  stopCommand,
+  USAGE_EXIT_CODE,
+  usageExit,
+  withCommandConnection,
+  withConnectionOptions,
+} from './commandConnection';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
@@ -184,42 +191,38 @@ async function runImport(io: CliIo, entitySet: string, file: string, raw: RawOpt
  * `dvw import ENTITYSET FILE [--format csv|jsonl] [--encoding E] [--batch-size N] [--parallel N] [--mode M] [--resume] (--env NAME | --url URL)`.
  */
 export function registerImportCommand(program: Command, io: CliIo): void {
-  const command = new Command('import')
-    .description(
-      'import a CSV or JSON Lines file into a table as keyed upserts (UpsertMultiple or $batch; safe to re-run)',
-    )
-    .argument('<entityset>', 'the entity set, e.g. accounts')
-    .argument('<file>', 'the file to import')
-    .addOption(
-      new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
-    )
-    .option('--encoding <name>', 'the file encoding (default utf-8, with or without BOM), e.g. windows-1252')
-    .option(
-      '--batch-size <n>',
-      `rows per request (default ${DEFAULT_BULK_SIZE} per UpsertMultiple, ${DEFAULT_BATCH_SIZE} per change set)`,
-      positiveInteger(1000),
-    )
-    .option(
-      '--parallel <n>',
-      `at most this many requests in flight (default: as the service's x-ms-dop-hint asks, ${DEFAULT_PARALLEL} until it does)`,
-      positiveInteger(MAX_PARALLEL),
-    )
-    .addOption(
-      new Option(
-        '--mode <mode>',
-        'UpsertMultiple (bulk) or $batch change sets (default: bulk where the table has it)',
-      ).choices(['auto', 'bulk', 'batch']),
-    )
-    .option('--resume', 'continue an interrupted import from its checkpoint file (FILE.dvw-checkpoint.json)')
-    .option('--env <name>', 'a named environment (dvw env add)')
-    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
-    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)')
+  const command = withConnectionOptions(
+    new Command('import')
+      .description(
+        'import a CSV or JSON Lines file into a table as keyed upserts (UpsertMultiple or $batch; safe to re-run)',
+      )
+      .argument('<entityset>', 'the entity set, e.g. accounts')
+      .argument('<file>', 'the file to import')
+      .addOption(
+        new Option('--format <format>', 'the file format (default: from the extension)').choices(['csv', 'jsonl']),
+      )
+      .option('--encoding <name>', 'the file encoding (default utf-8, with or without BOM), e.g. windows-1252')
+      .option(
+        '--batch-size <n>',
+        `rows per request (default ${DEFAULT_BULK_SIZE} per UpsertMultiple, ${DEFAULT_BATCH_SIZE} per change set)`,
+        positiveInteger(1000),
+      )
+      .option(
+        '--parallel <n>',
+        `at most this many requests in flight (default: as the service's x-ms-dop-hint asks, ${DEFAULT_PARALLEL} until it does)`,
+        positiveInteger(MAX_PARALLEL),
+      )
+      .addOption(
+        new Option(
+          '--mode <mode>',
+          'UpsertMultiple (bulk) or $batch change sets (default: bulk where the table has it)',
+        ).choices(['auto', 'bulk', 'batch']),
+      )
+      .option('--resume', 'continue an interrupted import from its checkpoint file (FILE.dvw-checkpoint.json)'),
+  )
     .option('--verbose', 'print every retry (method, path, status, wait)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (entitySet: string, file: string, raw: RawOptions) => {
       await runImport(io, entitySet, file, raw);
     });

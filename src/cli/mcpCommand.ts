@@ -25,6 +25,7 @@ import { ToolCore } from '../tools/toolCore';
 import { redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import packageJson from '../../package.json';
+import { usageExit } from './commandConnection';
 
 const USAGE_EXIT_CODE = 2;
 /** The name of the local emulator among the environments, as list_environments shows it. */
@@ -301,10 +302,7 @@ export function registerMcpCommand(program: Command, io: CliIo): void {
     .option('--read-only', 'offer no write tools, whatever the environments allow', false)
     .option('--workspace <dir>', 'the folder save_as_odata and webhooks_plan paths are relative to', process.cwd())
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (raw: Record<string, unknown>) => {
       const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
       await serve(io, {

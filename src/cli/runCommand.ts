@@ -18,6 +18,7 @@ import { prepareRequest } from '../odata/run';
 import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
+import { usageExit } from './commandConnection';
 
 const USAGE_EXIT_CODE = 2;
 const FAILED_EXIT_CODE = 1;
@@ -355,10 +356,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .option('--var <name=value...>', "set a variable; wins over the file's @name = value")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (file: string | undefined, raw: RawOptions) => {
       await run(io, file, raw);
     });

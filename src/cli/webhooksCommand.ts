@@ -13,7 +13,7 @@ import type { RegistrationFile } from '../webhooks/registrationFile';
 import { parseRegistrationFile } from '../webhooks/registrationFile';
 import { createWebApiExecutor, loadRegisteredState } from '../webhooks/webApiExecutor';
 import type { CommandOptions } from './commandConnection';
-import { USAGE_EXIT_CODE, withCommandConnection } from './commandConnection';
+import { USAGE_EXIT_CODE, usageExit, withCommandConnection, withConnectionOptions } from './commandConnection';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
@@ -100,10 +100,7 @@ function listenCommand(io: CliIo): Command {
     .option('--query <name=value>', 'accept only deliveries with this query parameter (repeatable)', parsePair, [])
     .option('--json', 'print one JSON line per delivery', false)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    })
+    .exitOverride(usageExit)
     .action(async (raw: unknown) => {
       if (!isListenOptions(raw)) usageError(io, 'invalid options');
       let auth: ReceiverAuth | undefined;
@@ -202,18 +199,8 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
   }
 }
 
-function withConnectionOptions(command: Command): Command {
-  return command
-    .option('--env <name>', 'a named environment (dvw env add)')
-    .option('--url <url>', 'the organization URL (default: $DATAVERSE_URL)')
-    .option('--token <token>', 'a bearer token (default: $DATAVERSE_TOKEN, or DATAVERSE_CLIENT_ID/SECRET/TENANT_ID)');
-}
-
 function usageExits(command: Command, io: CliIo): Command {
-  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride((error) => {
-    if (error.exitCode === 0) throw error;
-    throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-  });
+  return command.configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).exitOverride(usageExit);
 }
 
 function planOptions(raw: ConnectionOptions): { prune: boolean; rotateSecrets: boolean } {
@@ -312,10 +299,7 @@ export function registerWebhooksCommand(program: Command, io: CliIo): void {
   const webhooks = new Command('webhooks')
     .description('register webhooks from a file (plan, apply, export) and inspect deliveries (listen)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride((error) => {
-      if (error.exitCode === 0) throw error;
-      throw new CommanderError(USAGE_EXIT_CODE, error.code, error.message);
-    });
+    .exitOverride(usageExit);
   // plan, apply and export print names and URLs read from Dataverse for a person to read.
   webhooks.addCommand(planCommand(humanIo(io)));
   webhooks.addCommand(applyCommand(humanIo(io)));
