@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseCsdl } from '../../../src/metadata/csdl';
 import type { EntityType, MetadataModel, NavigationProperty, Property } from '../../../src/metadata/model';
 import { generateCsdl } from '../../../src/emulator/csdl';
-import { builtinSchema } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 
 const REAL_METADATA = new URL('../../../../shared/fixtures/metadata/dataverse-v9.edmx.xml', import.meta.url);
 
