@@ -19,7 +19,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isJsonObject } from '../src/core/json';
 import { takeSnapshot } from '../src/dataverse/schemaSnapshot';
@@ -248,7 +248,8 @@ function realDefinition(table: string): Json | undefined {
   return answer.EntityMetadata?.[0];
 }
 
-async function main(): Promise<void> {
+/** Writes the built-in snapshot into `out` (emptied first); returns a line saying what it wrote. */
+export async function writeBuiltinSnapshot(out: string): Promise<string> {
   const knowledge = parseSchema(JSON.parse(readFileSync(KNOWLEDGE, 'utf8')), KNOWLEDGE);
   const real = readFileSync(REAL_METADATA, 'utf8');
   const { model } = parseCsdl(real);
@@ -265,8 +266,8 @@ async function main(): Promise<void> {
       source: webApiRoot(emulator.url),
       folder: scratch,
     });
-    rmSync(OUT, { recursive: true, force: true });
-    mkdirSync(join(OUT, 'tables'), { recursive: true });
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(join(out, 'tables'), { recursive: true });
     const manifest: SnapshotManifest = {
       format: SNAPSHOT_FORMAT,
       version: SNAPSHOT_VERSION,
@@ -278,7 +279,7 @@ async function main(): Promise<void> {
         const downloaded = JSON.parse(readFileSync(join(scratch, definitionFile(t.logicalName)), 'utf8')) as Json;
         const fixture = realDefinition(t.logicalName);
         const definition = fixture === undefined ? downloaded : overlayDefinition(downloaded, fixture);
-        writeFileSync(join(OUT, definitionFile(t.logicalName)), `${JSON.stringify(definition, null, 2)}\n`);
+        writeFileSync(join(out, definitionFile(t.logicalName)), `${JSON.stringify(definition, null, 2)}\n`);
         return {
           logicalName: t.logicalName,
           entitySetName: t.entitySetName,
@@ -286,16 +287,21 @@ async function main(): Promise<void> {
         };
       }),
     };
-    writeFileSync(join(OUT, METADATA_FILE), csdl);
-    writeFileSync(join(OUT, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    console.log(`built-in snapshot: ${manifest.tables.length} tables, ${csdl.length} bytes of $metadata, in ${OUT}`);
+    writeFileSync(join(out, METADATA_FILE), csdl);
+    writeFileSync(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    return `built-in snapshot: ${manifest.tables.length} tables, ${csdl.length} bytes of $metadata, in ${out}`;
   } finally {
     await emulator.close();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  writeBuiltinSnapshot(OUT).then(
+    (line) => console.log(line),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
