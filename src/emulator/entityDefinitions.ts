@@ -554,7 +554,8 @@ export class EntityDefinitions {
     let table: Table | undefined;
     if (args?.kind === 'keyValue') {
       const id = args.value.kind === 'literal' ? String(args.value.value).toLowerCase() : '';
-      table = this.tables().find((t) => metadataId(`entity:${t.logicalName}`) === id);
+      // The MetadataId served: a snapshot's own (the organization's), else the emulator's.
+      table = this.tables().find((t, i) => String(this.entityJson(t, i).MetadataId).toLowerCase() === id);
     } else if (args?.kind === 'namedValues') {
       const logical = args.values.find((v) => v.name === 'LogicalName')?.value;
       const name = logical?.kind === 'literal' ? String(logical.value) : '';
@@ -752,8 +753,8 @@ export class EntityDefinitions {
     } else if (second.args?.kind === 'keyValue') {
       const id = second.args.value.kind === 'literal' ? String(second.args.value.value).toLowerCase() : '';
       attributeKey =
-        [...table.columns.values()].find((c) => metadataId(`attribute:${table.logicalName}.${c.name}`) === id)?.name ??
-        id;
+        [...table.columns.values()].find((c) => String(attributeJson(table, c).MetadataId).toLowerCase() === id)
+          ?.name ?? id;
     }
     if (third !== undefined) {
       if (!third.qualified || !third.name.startsWith(CAST_PREFIX)) throw notFoundSegment(third.name);

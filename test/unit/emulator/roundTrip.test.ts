@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import builtinSchema from '../../../src/emulator/schema/builtinSchema.json';
 import { inexactLiteral, parseJsonBody } from '../../../src/emulator/jsonBody';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import { sendBatch } from './batchParts';
 import type { Client } from './helpers';
 import { errorOf, jsonOf, startClient } from './helpers';
@@ -71,11 +71,8 @@ interface Case {
   readonly same: (text: string, read: unknown) => boolean;
 }
 
-const optionsOf = (table: string, column: string): number[] => {
-  const t = builtinSchema.tables.find((x) => x.logicalName === table);
-  const c = t?.columns.find((x) => x.name === column) as { options?: { value: number }[] } | undefined;
-  return (c?.options ?? []).map((o) => o.value);
-};
+const optionsOf = (table: string, column: string): number[] =>
+  (builtinSchema().tables.get(table)?.columns.get(column)?.options ?? []).map((o) => o.value);
 
 /** Any UTF-16 unit sequence: scalar values of every plane, lone surrogates, controls, non-characters. */
 const anyText = fc.string({
