@@ -12,21 +12,114 @@ import type {
   Body,
   DocumentDiagnostic,
   Header,
+  JsonMember,
+  JsonValueKind,
   Request,
   RequestMethod,
   RequestName,
   RequestUrl,
   TextSpan,
   VariableDefinition,
+  VariableReference,
   VariableUse,
 } from './syntax';
 
 /** One empty list for every node that has none: a large file holds tens of thousands of nodes. */
 export const NONE: readonly never[] = [];
 
+/**
+ * `{{…}}` from `start` to `end` (to the end of the line when unterminated), the text between the
+ * braces, trimmed, at `[innerStart, innerEnd)`.
+ */
+export class VariableUseNode implements VariableUse {
+  #text: string;
+
+  constructor(
+    text: string,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly innerStart: number,
+    private readonly innerEnd: number,
+    readonly reference: VariableReference,
+    readonly terminated: boolean,
+  ) {
+    this.#text = text;
+  }
+
+  get kind(): 'variableUse' {
+    return 'variableUse';
+  }
+
+  get text(): string {
+    return this.#text.slice(this.innerStart, this.innerEnd);
+  }
+
+  get span(): TextSpan {
+    return { start: this.start, end: this.end };
+  }
+
+  get innerSpan(): TextSpan {
+    return { start: this.innerStart, end: this.innerEnd };
+  }
+
+  /** Where the use starts, without making its span. */
+  get offset(): number {
+    return this.start;
+  }
+
+  moved(move: Move): VariableUseNode {
+    const delta = move.delta;
+    return new VariableUseNode(
+      move.text,
+      this.start + delta,
+      this.end + delta,
+      this.innerStart + delta,
+      this.innerEnd + delta,
+      this.reference,
+      this.terminated,
+    );
+  }
+
+  retarget(text: string): void {
+    this.#text = text;
+  }
+}
+
+/** A member of a body's top-level object: its name, quotes included, at `[nameStart, nameEnd)`, its value at `[valueStart, valueEnd)`. */
+export class JsonMemberNode implements JsonMember {
+  constructor(
+    readonly name: string,
+    private readonly nameStart: number,
+    private readonly nameEnd: number,
+    readonly valueKind: JsonValueKind,
+    private readonly valueStart: number,
+    private readonly valueEnd: number,
+    readonly stringValue: string | undefined,
+  ) {}
+
+  get nameSpan(): TextSpan {
+    return { start: this.nameStart, end: this.nameEnd };
+  }
+
+  get valueSpan(): TextSpan {
+    return { start: this.valueStart, end: this.valueEnd };
+  }
+
+  moved(delta: number): JsonMemberNode {
+    return new JsonMemberNode(
+      this.name,
+      this.nameStart + delta,
+      this.nameEnd + delta,
+      this.valueKind,
+      this.valueStart + delta,
+      this.valueEnd + delta,
+      this.stringValue,
+    );
+  }
+}
+
 /** `Name: value` at `[start, end)`, the name ending at `nameEnd` and the value starting at `valueStart`. */
 export class HeaderNode implements Header {
-  readonly kind = 'header';
   #text: string;
 
   constructor(
@@ -37,6 +130,11 @@ export class HeaderNode implements Header {
     private readonly end: number,
   ) {
     this.#text = text;
+  }
+
+  /** On the prototype: a field would cost every node a slot. */
+  get kind(): 'header' {
+    return 'header';
   }
 
   get name(): string {
@@ -143,8 +241,6 @@ export class UrlNode implements RequestUrl {
  * `lineEnd`, its method as written starts at `methodStart` (-1 for a bare URL, GET implied).
  */
 export class RequestNode implements Request {
-  readonly kind = 'request';
-
   constructor(
     readonly method: RequestMethod,
     private readonly methodStart: number,
@@ -158,6 +254,11 @@ export class RequestNode implements Request {
   ) {}
 
   /** The method is made of letters, so the word as written is as long as its upper-case name. */
+  /** On the prototype: a field would cost every node a slot. */
+  get kind(): 'request' {
+    return 'request';
+  }
+
   get methodSpan(): TextSpan | undefined {
     return this.methodStart < 0 ? undefined : { start: this.methodStart, end: this.methodStart + this.method.length };
   }
@@ -218,7 +319,6 @@ export const NO_FINDINGS: BlockFindings = { uses: NONE, diagnostics: NONE, names
  * at `separatorEnd` (-1 for the part before the first `###`), the title is `[titleStart, titleEnd)`.
  */
 export class BlockNode implements Block {
-  readonly kind = 'block';
   #text: string;
 
   constructor(
@@ -236,6 +336,11 @@ export class BlockNode implements Block {
     readonly findings: BlockFindings,
   ) {
     this.#text = text;
+  }
+
+  /** On the prototype: a field would cost every node a slot. */
+  get kind(): 'block' {
+    return 'block';
   }
 
   get title(): string {
@@ -283,6 +388,7 @@ export class BlockNode implements Block {
   retarget(text: string): void {
     this.#text = text;
     this.request?.retarget(text);
+    for (const use of this.findings.uses) (use as VariableUseNode).retarget(text);
   }
 }
 
@@ -309,11 +415,7 @@ export class Move {
 
   readonly request = (request: Request): Request => asNode(request).moved(this);
 
-  readonly use = (use: VariableUse): VariableUse => ({
-    ...use,
-    span: this.span(use.span),
-    innerSpan: this.span(use.innerSpan),
-  });
+  readonly use = (use: VariableUse): VariableUse => (use as VariableUseNode).moved(this);
 
   readonly name = (name: RequestName): RequestName => ({
     ...name,
@@ -339,11 +441,7 @@ export class Move {
         return {
           ...body,
           span: this.span(body.span),
-          members: body.members.map((m) => ({
-            ...m,
-            nameSpan: this.span(m.nameSpan),
-            valueSpan: m.valueSpan && this.span(m.valueSpan),
-          })),
+          members: body.members.map((member) => (member as JsonMemberNode).moved(this.delta)),
         };
       case 'batch':
         return {

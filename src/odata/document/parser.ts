@@ -5,7 +5,7 @@
  */
 import { didYouMean } from '../../metadata/lookup';
 import { checkJson } from './json';
-import { BlockNode, HeaderNode, Move, NONE, NO_FINDINGS, RequestNode, UrlNode } from './nodes';
+import { BlockNode, HeaderNode, Move, NONE, NO_FINDINGS, RequestNode, UrlNode, VariableUseNode } from './nodes';
 import type {
   BatchBody,
   BatchItem,
@@ -117,6 +117,9 @@ function kept<T>(list: readonly T[]): readonly T[] {
   return list.length === 0 ? NONE : list.slice();
 }
 
+/** The reference of unusable text; a diagnostic accompanies it. */
+const INVALID: VariableReference = { kind: 'invalid' };
+
 function isContentId(header: HeaderNode): boolean {
   return header.named('content-id');
 }
@@ -136,7 +139,14 @@ class DocumentParser {
   // Scratch lists of the block being parsed, copied at their size into its nodes (a list grown by
   // `push` holds room for 17 items, where most hold one or none).
   private readonly diagnostics: DocumentDiagnostic[] = [];
-  private readonly uses: VariableUse[] = [];
+  private readonly uses: VariableUseNode[] = [];
+  /** Whether a use was found before one already in `uses` (a batch's headers are read after its requests'). */
+  private usesUnordered = false;
+  /**
+   * What each variable text seen so far refers to, when it is valid: a name used on every request
+   * (`{{token}}`) keeps one reference, not one per use.
+   */
+  private readonly references = new Map<string, VariableReference>();
   private readonly names: RequestName[] = [];
   private readonly variables: VariableDefinition[] = [];
   /** The headers of the request being read (a batch's requests are read after their batch's headers). */
@@ -256,10 +266,12 @@ class DocumentParser {
   // Blocks
 
   private parseBlock(index: number, first: number, end: number, hasSeparator: boolean): BlockNode {
-    this.uses.length = 0;
-    this.diagnostics.length = 0;
-    this.names.length = 0;
-    this.variables.length = 0;
+    // Emptied only when they are not: setting `length` is a call into the runtime.
+    if (this.uses.length > 0) this.uses.length = 0;
+    this.usesUnordered = false;
+    if (this.diagnostics.length > 0) this.diagnostics.length = 0;
+    if (this.names.length > 0) this.names.length = 0;
+    if (this.variables.length > 0) this.variables.length = 0;
     let separatorEnd = -1;
     let titleStart = 0;
     let titleEnd = 0;
@@ -299,7 +311,7 @@ class DocumentParser {
         'warning',
       );
     }
-    if (this.uses.length > 1) this.uses.sort((a, b) => a.span.start - b.span.start);
+    if (this.usesUnordered) this.uses.sort((a, b) => a.offset - b.offset);
     const findings =
       this.uses.length + this.diagnostics.length + this.names.length === 0
         ? NO_FINDINGS
@@ -490,7 +502,7 @@ class DocumentParser {
     const url = this.parseUrl(urlStart, urlEnd);
 
     const scratch = this.headerScratch;
-    scratch.length = 0;
+    if (scratch.length > 0) scratch.length = 0;
     let lastEnd = urlEnd;
     for (; next < end; next++) {
       const kind = this.kindOf(next);
@@ -572,7 +584,7 @@ class DocumentParser {
     const firstUse = this.uses.length;
     this.scanVariables(start, end);
     const lead = this.uses[firstUse];
-    if (lead !== undefined && lead.span.start === start && lead.terminated) return this.variableUrl(lead, end);
+    if (lead !== undefined && lead.offset === start && lead.terminated) return this.variableUrl(lead, end);
     // An unterminated `{{` at the start is reported by the URL parser like any other broken URL.
     return new UrlNode(this.text, start, end, undefined);
   }
@@ -809,18 +821,22 @@ class DocumentParser {
       let b = innerEnd;
       while (a < b && isSpace(this.text.charCodeAt(a))) a++;
       while (b > a && isSpace(this.text.charCodeAt(b - 1))) b--;
-      const inner = this.text.slice(a, b);
-      const span = { start: open, end: stop };
-      if (!terminated) this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", span);
-      const reference = terminated ? this.classifyVariable(inner, span) : ({ kind: 'invalid' } as const);
-      this.uses.push({
-        kind: 'variableUse',
-        text: inner,
-        reference,
-        span,
-        innerSpan: { start: a, end: b },
-        terminated,
-      });
+      let reference: VariableReference = INVALID;
+      if (!terminated) {
+        this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", { start: open, end: stop });
+      } else {
+        const inner = this.text.slice(a, b);
+        const known = this.references.get(inner);
+        if (known) {
+          reference = known;
+        } else {
+          reference = this.classifyVariable(inner, { start: open, end: stop });
+          if (reference !== INVALID) this.references.set(inner, reference);
+        }
+      }
+      const last = this.uses.at(-1);
+      if (last && last.offset > open) this.usesUnordered = true;
+      this.uses.push(new VariableUseNode(this.text, open, stop, a, b, reference, terminated));
       i = stop > open ? stop : open + 2;
     }
   }
@@ -837,20 +853,20 @@ class DocumentParser {
             (suggestion ? ` Did you mean '${suggestion}'?` : ''),
           span,
         );
-        return { kind: 'invalid' };
+        return INVALID;
       }
       const args = parts.slice(1);
       if (name === '$randomInt') {
         const numbers = args.map((a) => (/^-?\d{1,15}$/.test(a) ? Number(a) : Number.NaN));
         if (numbers.length !== 2 || numbers.some(Number.isNaN) || numbers[0]! >= numbers[1]!) {
           this.report('invalidVariable', '{{$randomInt min max}} needs two integers, min below max.', span);
-          return { kind: 'invalid' };
+          return INVALID;
         }
         return { kind: 'system', name, args: numbers };
       }
       if (args.length > 0) {
         this.report('invalidVariable', `'${name}' takes no arguments.`, span);
-        return { kind: 'invalid' };
+        return INVALID;
       }
       return { kind: 'system', name: name as SystemVariableName, args: [] };
     }
@@ -863,7 +879,7 @@ class DocumentParser {
       if (path[0] === 'headers') {
         if (path.length !== 2) {
           this.report('invalidVariable', `Name one header: {{${label}.headers.OData-EntityId}}.`, span);
-          return { kind: 'invalid' };
+          return INVALID;
         }
         return { kind: 'request', label, target: 'header', path: path.slice(1) };
       }
@@ -874,7 +890,7 @@ class DocumentParser {
       `'${shorten(inner)}' is not a variable: use {{name}}, {{label.property}}, {{label.id}}, {{label.headers.Name}} or {{$guid}}.`,
       span,
     );
-    return { kind: 'invalid' };
+    return INVALID;
   }
 }
 
