@@ -718,6 +718,7 @@ interface StepAnswers {
 function newStepAnswers(endpoint: EndpointRow | undefined, current: StepRow | undefined): StepAnswers {
   return {
     endpoint,
+    // An edit does not ask for the message again: its name decides whether filtering columns apply.
     message: current?.message === undefined ? undefined : { id: '', name: current.message },
     table: current?.table,
     stage: current === undefined ? undefined : stageNameOf(current.stage),
