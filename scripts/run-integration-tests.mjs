@@ -2,14 +2,20 @@
 //
 //   node scripts/run-integration-tests.mjs                 the development build (dist/) as the extension
 //   node scripts/run-integration-tests.mjs --vsix FILE     installs FILE and tests the installed build
+//   --schema builtin|snapshot                              one run only (default: both, one after the other)
 //   DVW_TEST_HOST=electron|code-server                     force a host (default: electron when desktop
 //                                                          VS Code can be downloaded, else code-server)
+//
+// The suite runs twice: on the emulator's built-in tables, then with the local emulator started from a
+// snapshot of a real organization (../shared/fixtures: the 8.5 MB `$metadata` and the EntityDefinitions of
+// account and opportunity, written as test:snapshot writes it) through the dataverse.emulator.schemaSnapshot
+// user setting. test/integration/index.ts skips, with their reason, the tests that cannot hold on that org.
 //
 // code-server ships VS Code's workbench and its real Node extension host; headless Chromium opens the
 // workbench, VS Code runs the test module in the extension host, and the module writes a JSON report
 // that this script polls (see ../shared/design/testing.md).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -21,6 +27,14 @@ const args = process.argv.slice(2);
 const vsixIndex = args.indexOf('--vsix');
 const vsix = vsixIndex === -1 ? undefined : path.resolve(args[vsixIndex + 1] ?? '');
 if (vsixIndex !== -1 && !existsSync(vsix)) fail(`--vsix: no such file ${vsix}; run npm run package first`);
+const schemaIndex = args.indexOf('--schema');
+const SCHEMAS = ['builtin', 'snapshot'];
+const schemas = schemaIndex === -1 ? SCHEMAS : [args[schemaIndex + 1]];
+if (!SCHEMAS.includes(schemas[0])) fail(`--schema must be builtin or snapshot, not ${schemas[0]}`);
+const RUN_TITLES = {
+  builtin: 'built-in tables',
+  snapshot: "real org's snapshot (../shared/fixtures/metadata/dataverse-v9.edmx.xml)",
+};
 
 const testsModule = path.join(root, 'out/test/integration/index.js');
 if (!existsSync(testsModule)) fail(`${testsModule} is missing; run npm run build first`);
@@ -28,29 +42,79 @@ if (!vsix && !existsSync(path.join(root, 'dist/extension.js')))
   fail('dist/extension.js is missing; run npm run build first');
 
 const work = mkdtempSync(path.join(tmpdir(), 'dvw-integration-'));
-// A copy, so that nothing a test writes lands in the repository's fixture folder.
-const workspace = path.join(work, 'workspace');
-cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
-const reportPath = path.join(work, 'report.json');
 const developmentPath = vsix ? path.join(root, 'test/integration/harness') : root;
-const env = {
-  ...process.env,
-  DVW_TEST_REPORT: reportPath,
-  DVW_EXPECT_INSTALLED_EXTENSION: vsix ? '1' : '0',
-};
+// Shared by the runs: a --vsix build is installed into it once.
+const extensions = path.join(work, 'extensions');
+let installed = false;
 
-let exitCode = 1;
+const summary = [];
+let exitCode = 0;
 try {
   const host = await chooseHost();
-  console.log(`integration tests: ${vsix ? `installed ${path.basename(vsix)}` : 'development build'} in ${host}`);
-  const report = host === 'electron' ? await runInElectron() : await runInCodeServer();
-  exitCode = printReport(report);
+  for (const schema of schemas) {
+    console.log(
+      `integration tests (${RUN_TITLES[schema]}): ${vsix ? `installed ${path.basename(vsix)}` : 'development build'} in ${host}`,
+    );
+    const run = prepareRun(schema);
+    try {
+      const report = host === 'electron' ? await runInElectron(run) : await runInCodeServer(run);
+      const counts = printReport(report);
+      summary.push(`integration on the ${RUN_TITLES[schema]}: ${counts.line}`);
+      if (!counts.ok) exitCode = 1;
+    } catch (error) {
+      console.error(
+        `integration tests (${RUN_TITLES[schema]}) could not run: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      summary.push(`integration on the ${RUN_TITLES[schema]}: could not run`);
+      exitCode = 1;
+    }
+  }
+  for (const line of summary) console.log(line);
 } catch (error) {
   console.error(`integration tests could not run: ${error instanceof Error ? error.message : String(error)}`);
+  exitCode = 1;
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(exitCode);
+
+/**
+ * A fresh profile, workspace and report for one run; on the snapshot run, the snapshot and the user setting
+ * that makes the local emulator serve it.
+ */
+function prepareRun(schema) {
+  const folder = path.join(work, schema);
+  const userData = path.join(folder, 'user-data');
+  // A copy, so that nothing a test writes lands in the repository's fixture folder.
+  const workspace = path.join(folder, 'workspace');
+  cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
+  const reportPath = path.join(folder, 'report.json');
+  if (schema === 'snapshot') {
+    const snapshot = path.join(folder, 'schema-snapshot');
+    writeFixtureSnapshot(snapshot);
+    mkdirSync(path.join(userData, 'User'), { recursive: true });
+    writeFileSync(
+      path.join(userData, 'User', 'settings.json'),
+      JSON.stringify({ 'dataverse.emulator.schemaSnapshot': snapshot }, null, 2),
+    );
+  }
+  const env = {
+    ...process.env,
+    DVW_TEST_REPORT: reportPath,
+    DVW_EXPECT_INSTALLED_EXTENSION: vsix ? '1' : '0',
+  };
+  return { userData, workspace, reportPath, env };
+}
+
+/** The snapshot test:snapshot runs on, by the same code (test/unit/emulator/schema/fixtureSnapshot.ts), every table. */
+function writeFixtureSnapshot(folder) {
+  const writer = path.join(root, 'test/unit/emulator/schema/fixtureSnapshot.ts');
+  run(
+    process.execPath,
+    ['--import', 'tsx', '-e', `require(${JSON.stringify(writer)}).writeRealSnapshot(process.argv[1])`, folder],
+    process.env,
+  );
+}
 
 function fail(message) {
   console.error(`run-integration-tests: ${message}`);
@@ -75,15 +139,14 @@ async function chooseHost() {
   return 'code-server';
 }
 
-async function runInElectron() {
+async function runInElectron({ userData, workspace, reportPath, env }) {
   const { runTests, downloadAndUnzipVSCode, resolveCliArgsFromVSCodeExecutablePath } =
     await import('@vscode/test-electron');
   const executable = await downloadAndUnzipVSCode(VSCODE_VERSION);
-  const userData = path.join(work, 'user-data');
-  const extensions = path.join(work, 'extensions');
-  if (vsix) {
+  if (vsix && !installed) {
     const [cli, ...cliArgs] = resolveCliArgsFromVSCodeExecutablePath(executable);
-    run(cli, [...cliArgs, '--extensions-dir', extensions, '--install-extension', vsix]);
+    run(cli, [...cliArgs, '--extensions-dir', extensions, '--install-extension', vsix], env);
+    installed = true;
   }
   try {
     await runTests({
@@ -96,14 +159,12 @@ async function runInElectron() {
   } catch {
     // The report says what failed.
   }
-  return readReport();
+  return readReport(reportPath);
 }
 
-async function runInCodeServer() {
+async function runInCodeServer({ userData, workspace, reportPath, env }) {
   const bin = path.join(root, '.vscode-test/code-server/node_modules/.bin/code-server');
-  if (!existsSync(bin)) run('bash', [path.join(root, 'scripts/install-code-server.sh')]);
-  const userData = path.join(work, 'user-data');
-  const extensions = path.join(work, 'extensions');
+  if (!existsSync(bin)) run('bash', [path.join(root, 'scripts/install-code-server.sh')], env);
   const common = [
     '--user-data-dir',
     userData,
@@ -112,7 +173,10 @@ async function runInCodeServer() {
     '--disable-telemetry',
     '--disable-update-check',
   ];
-  if (vsix) run(bin, [...common, '--install-extension', vsix]);
+  if (vsix && !installed) {
+    run(bin, [...common, '--install-extension', vsix], env);
+    installed = true;
+  }
 
   const server = spawn(
     bin,
@@ -181,7 +245,7 @@ async function runInCodeServer() {
     }
     // The report is written in one call; give the write a moment to finish before reading.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    return readReport();
+    return readReport(reportPath);
   } finally {
     await browser?.close().catch(() => {});
     try {
@@ -192,18 +256,20 @@ async function runInCodeServer() {
   }
 }
 
-function readReport() {
+function readReport(reportPath) {
   if (!existsSync(reportPath)) throw new Error('the test module wrote no report');
   return JSON.parse(readFileSync(reportPath, 'utf8'));
 }
 
+/** Prints one run's report; returns its counts line and whether it passed. */
 function printReport(report) {
   console.log(`VS Code ${report.vscodeVersion} (${report.appName})`);
   for (const title of report.passed) console.log(`  ✓ ${title}`);
   for (const title of report.pending) console.log(`  - ${title} (pending)`);
   for (const failure of report.failed) console.log(`  ✗ ${failure.title}\n${indent(failure.error)}`);
-  console.log(`integration: ${report.passed.length} passed, ${report.failed.length} failed`);
-  return report.failed.length === 0 && report.passed.length > 0 ? 0 : 1;
+  const line = `${report.passed.length} passed, ${report.failed.length} failed, ${report.pending.length} skipped`;
+  console.log(`integration: ${line}`);
+  return { line, ok: report.failed.length === 0 && report.passed.length > 0 };
 }
 
 function indent(text) {
@@ -213,8 +279,8 @@ function indent(text) {
     .join('\n');
 }
 
-function run(command, commandArgs) {
-  const result = spawnSync(command, commandArgs, { stdio: 'inherit', env });
+function run(command, commandArgs, env) {
+  const result = spawnSync(command, commandArgs, { stdio: 'inherit', env, cwd: root });
   if (result.status !== 0) throw new Error(`${command} ${commandArgs.join(' ')} exited with ${result.status}`);
 }
 

@@ -16,6 +16,7 @@ import {
   writeConnections,
 } from '../dataverse/connectionsFile';
 import { takeSnapshot } from '../dataverse/schemaSnapshot';
+import { parseTableList } from '../metadata/schemaSnapshot';
 import { webApiRoot } from '../dataverse/webApiClient';
 import type { CommandOptions } from './commandConnection';
 import { FAILED_EXIT_CODE, stopCommand, USAGE_EXIT_CODE, usageExit, withCommandConnection } from './commandConnection';
@@ -198,10 +199,12 @@ function snapshotCommand(io: CliIo): Command {
       .option('--tables <list>', 'keep only these tables: logical names and prefix_* patterns, comma-separated'),
     io,
   ).action(async (raw: Record<string, unknown>) => {
-    const tables = stringOrUndefined(raw.tables)
-      ?.split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter((t) => t.length > 0);
+    const list = stringOrUndefined(raw.tables);
+    const { patterns, invalid } = parseTableList(list ?? '');
+    if (invalid.length > 0) {
+      usage(io, `--tables: not a logical name or a prefix_* pattern: ${invalid.map((t) => `'${t}'`).join(', ')}`);
+    }
+    const tables = list === undefined ? undefined : patterns;
     if (tables?.length === 0) usage(io, '--tables names no table');
     await withCommandConnection(io, COMMAND, raw, async ({ client, connection }) => {
       await takeSnapshot({

@@ -130,7 +130,7 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<SnapshotRe
     if (selection.unmatched.length > 0) {
       throw new WorkbenchError(
         'invalidInput',
-        `--tables: no table matches ${selection.unmatched.map((p) => `'${p}'`).join(', ')}.`,
+        `Of the tables to keep, no table matches ${selection.unmatched.map((p) => `'${p}'`).join(', ')}.`,
       );
     }
     kept = new Set(selection.kept);

@@ -327,9 +327,14 @@ function pick<T>(random: () => number, items: readonly T[]): T {
   return item;
 }
 
-/** A few hundred related rows (users, teams, accounts, contacts, opportunities, tasks), same every time. */
+/**
+ * A few hundred related rows (users, teams, accounts, contacts, opportunities, tasks), same every time. A schema
+ * snapshot of a few tables (`dvw env snapshot --tables account,contact`) gets the rows of the tables it has, with
+ * lookups only to those.
+ */
 export function seedSample(store: Store, identity: Identity): void {
   if (store.getMeta('sampleSeeded') !== undefined) return;
+  const has = (name: string): boolean => store.schema.tables.has(name);
   const random = prng(20240501);
   const ctx: WriteContext = {
     schema: store.schema,
@@ -361,7 +366,7 @@ export function seedSample(store: Store, identity: Identity): void {
       'businessunitid@odata.bind': `/businessunits(${identity.businessUnitId})`,
     });
     const accounts: string[] = [];
-    for (let i = 0; i < 50; i += 1) {
+    for (let i = 0; i < (has('account') ? 50 : 0); i += 1) {
       const id = guid(random);
       const owner = random() < 0.1 ? `/teams(${team})` : `/systemusers(${pick(random, users)})`;
       createRecord(ctx, table(store, 'account'), {
@@ -381,7 +386,7 @@ export function seedSample(store: Store, identity: Identity): void {
       accounts.push(id);
     }
     const contacts: string[] = [];
-    for (let i = 0; i < 150; i += 1) {
+    for (let i = 0; i < (has('contact') ? 150 : 0); i += 1) {
       const id = guid(random);
       const first = pick(random, FIRST);
       const last = pick(random, LAST);
@@ -393,12 +398,14 @@ export function seedSample(store: Store, identity: Identity): void {
         emailaddress1: `${first}.${last}${i}@example.com`.toLowerCase(),
         annualincome: Math.round(40_000 + random() * 160_000),
         birthdate: `19${60 + Math.floor(random() * 40)}-0${1 + Math.floor(random() * 9)}-1${Math.floor(random() * 9)}`,
-        'parentcustomerid_account@odata.bind': `/accounts(${pick(random, accounts)})`,
+        ...(accounts.length === 0
+          ? {}
+          : { 'parentcustomerid_account@odata.bind': `/accounts(${pick(random, accounts)})` }),
         'ownerid@odata.bind': `/systemusers(${pick(random, users)})`,
       });
       contacts.push(id);
     }
-    for (const account of accounts) {
+    for (const account of contacts.length === 0 ? [] : accounts) {
       if (random() < 0.7) {
         ctx.store.update(table(store, 'account'), account, {
           primarycontactid: pick(random, contacts),
@@ -407,7 +414,7 @@ export function seedSample(store: Store, identity: Identity): void {
       }
     }
     const opportunities: string[] = [];
-    for (let i = 0; i < 60; i += 1) {
+    for (let i = 0; i < (has('opportunity') && accounts.length > 0 && contacts.length > 0 ? 60 : 0); i += 1) {
       const id = guid(random);
       createRecord(ctx, table(store, 'opportunity'), {
         opportunityid: id,
@@ -420,14 +427,16 @@ export function seedSample(store: Store, identity: Identity): void {
       });
       opportunities.push(id);
     }
-    for (let i = 0; i < 120; i += 1) {
+    const regards = (navigation: string, set: string, ids: readonly string[]): Record<string, string> =>
+      ids.length === 0 ? {} : { [`${navigation}@odata.bind`]: `/${set}(${pick(random, ids)})` };
+    for (let i = 0; i < (has('task') ? 120 : 0); i += 1) {
       const regarding = random();
       const bind =
         regarding < 0.4
-          ? { 'regardingobjectid_account_task@odata.bind': `/accounts(${pick(random, accounts)})` }
+          ? regards('regardingobjectid_account_task', 'accounts', accounts)
           : regarding < 0.8
-            ? { 'regardingobjectid_contact_task@odata.bind': `/contacts(${pick(random, contacts)})` }
-            : { 'regardingobjectid_opportunity_task@odata.bind': `/opportunities(${pick(random, opportunities)})` };
+            ? regards('regardingobjectid_contact_task', 'contacts', contacts)
+            : regards('regardingobjectid_opportunity_task', 'opportunities', opportunities);
       createRecord(ctx, table(store, 'task'), {
         activityid: guid(random),
         subject: pick(random, SUBJECTS),

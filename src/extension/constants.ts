@@ -89,6 +89,7 @@ export const Settings = {
   environments: 'environments',
   traceServer: 'trace.server',
   emulatorAutoStart: 'emulator.autoStart',
+  emulatorSchemaSnapshot: 'emulator.schemaSnapshot',
   explorerPageSize: 'explorer.pageSize',
   historyBodies: 'history.bodies',
 } as const;

@@ -2,9 +2,12 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { describeError, WorkbenchError } from '../core/errors';
 import { emulatorTokenProvider } from '../dataverse/auth/index';
+import { checkSnapshotFolder } from '../dataverse/schemaSnapshot';
+import { Settings } from './constants';
 import type { RunningEmulator, SharedEmulator } from './emulatorAnnouncement';
 import {
   dataFileOwnerOf,
@@ -16,6 +19,29 @@ import {
 } from './emulatorAnnouncement';
 
 export type { RunningEmulator } from './emulatorAnnouncement';
+
+/**
+ * The `dataverse.emulator.schemaSnapshot` setting: the snapshot folder the local emulator serves when started
+ * without one, undefined for the built-in tables. A relative path is taken from the first workspace folder, so
+ * a repository can keep its organization's snapshot beside its `.odata` files.
+ */
+export function configuredSchemaSnapshot(): string | undefined {
+  const setting = vscode.workspace
+    .getConfiguration(Settings.section)
+    .get<string>(Settings.emulatorSchemaSnapshot, '')
+    .trim();
+  if (setting === '') return undefined;
+  if (isAbsolute(setting)) return setting;
+  const workspace = vscode.workspace.workspaceFolders?.[0];
+  if (workspace === undefined) {
+    throw new WorkbenchError(
+      'invalidInput',
+      `The setting dataverse.emulator.schemaSnapshot is a relative path (${setting}) and no folder is open: ` +
+        'open the workspace it belongs to, or give an absolute path.',
+    );
+  }
+  return resolve(workspace.uri.fsPath, setting);
+}
 
 const START_TIMEOUT_MS = 60_000;
 /** How long the check of another window's emulator may take before it counts as not answering. */
@@ -78,18 +104,25 @@ export class EmulatorHost implements vscode.Disposable {
   /**
    * Starts the emulator once, or attaches to the one another window of this profile runs; concurrent calls
    * share the start, later calls return the running one. With `schemaSnapshot` (a folder `dvw env snapshot`
-   * wrote) it serves that organization's tables instead of the built-in ones, with a data file of its own, and
-   * neither attaches to nor is shared with other windows (theirs serve the built-in tables).
+   * wrote; by default the `dataverse.emulator.schemaSnapshot` setting) it serves that organization's tables
+   * instead of the built-in ones, with a data file of its own, and neither attaches to nor is shared with other
+   * windows (theirs may serve other tables).
    */
   start(schemaSnapshot?: string): Promise<RunningEmulator> {
-    const wanted = schemaSnapshot;
+    let wanted: string | undefined;
+    try {
+      wanted = schemaSnapshot ?? configuredSchemaSnapshot();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     if (this.current || this.starting !== undefined) {
       if (this.currentSnapshot !== wanted) return Promise.reject(new WorkbenchError('conflict', this.busyMessage()));
       if (this.current) return Promise.resolve(this.current);
     }
     if (this.starting === undefined) {
       this.currentSnapshot = wanted;
-      const started = wanted === undefined ? this.attachOrSpawn() : this.spawn(wanted);
+      const started =
+        wanted === undefined ? this.attachOrSpawn() : checkSnapshotFolder(wanted).then(() => this.spawn(wanted));
       this.starting = started.finally(() => {
         this.starting = undefined;
         this.changed.fire();

@@ -153,6 +153,24 @@ export function entityTables(model: MetadataModel): EntityTable[] {
  */
 export const REQUIRED_TABLES: readonly string[] = ['systemuser', 'team', 'businessunit', 'transactioncurrency'];
 
+/** A logical name, or a pattern of one with `*` for any run of characters (`contoso_*`). */
+const TABLE_PATTERN = /^[a-z0-9_*]+$/;
+
+/**
+ * A `--tables` list as a person types it (`account, Contact,contoso_*`): its patterns, lower-cased, and the
+ * entries that are neither a logical name nor a pattern of one. Empty entries are dropped.
+ */
+export function parseTableList(text: string): { readonly patterns: string[]; readonly invalid: string[] } {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry.length > 0);
+  return {
+    patterns: entries.filter((entry) => TABLE_PATTERN.test(entry)),
+    invalid: entries.filter((entry) => !TABLE_PATTERN.test(entry)),
+  };
+}
+
 /**
  * The tables a `--tables a,b,prefix_*` list keeps: the ones named (`*` matches any run of characters), the
  * required ones and the base tables of each (`activitypointer` for an activity). Navigations to tables left out

@@ -4,10 +4,13 @@
 import { writeFileSync } from 'node:fs';
 import Mocha from 'mocha';
 import * as vscode from 'vscode';
+import { snapshotRun, snapshotRunSkip } from './snapshotRun';
 
 export interface IntegrationReport {
   readonly vscodeVersion: string;
   readonly appName: string;
+  /** The schema snapshot the local emulator served (the dataverse.emulator.schemaSnapshot setting), if any. */
+  readonly schemaSnapshot: string | null;
   readonly passed: string[];
   readonly failed: { title: string; error: string }[];
   readonly pending: string[];
@@ -20,6 +23,18 @@ export async function run(): Promise<void> {
   if (process.env.DVW_TEST_GREP) mocha.grep(process.env.DVW_TEST_GREP);
   // Define describe/it on the global object before the suites load.
   mocha.suite.emit('pre-require', globalThis, 'integration', mocha);
+  const snapshot = snapshotRun();
+  if (snapshot !== undefined) {
+    mocha.rootHooks({
+      beforeEach(this: Mocha.Context) {
+        const test = this.currentTest;
+        const reason = test === undefined ? undefined : snapshotRunSkip(test.fullTitle());
+        if (test === undefined || reason === undefined) return;
+        test.title += ` [skipped on the real snapshot: ${reason}]`;
+        this.skip();
+      },
+    });
+  }
   await import('./activation.test');
   await import('./firstRun.test');
   await import('./environments.test');
@@ -54,6 +69,7 @@ export async function run(): Promise<void> {
   const report: IntegrationReport = {
     vscodeVersion: vscode.version,
     appName: vscode.env.appName,
+    schemaSnapshot: snapshot ?? null,
     passed,
     failed,
     pending,

@@ -101,7 +101,7 @@ describe('schema snapshots from VS Code (issue 12)', () => {
 
     const folder = path.join(directory, 'emulator-schema');
     mkdirSync(folder);
-    const taken = await scripted([folder], () =>
+    const taken = await scripted([folder, ''], () =>
       vscode.commands.executeCommand<TakeSnapshotCommandResult>(Commands.takeSchemaSnapshot, node),
     );
     assert.ok(taken, 'the command returns what it wrote');
@@ -144,6 +144,52 @@ describe('schema snapshots from VS Code (issue 12)', () => {
     // The built-in start does not replace an emulator serving a snapshot: it says so and leaves it running.
     assert.equal(await vscode.commands.executeCommand(Commands.startEmulator), undefined);
     assert.equal(api.emulator()?.url, onSnapshot.url);
+  });
+
+  it('takes a snapshot of the tables a list names, as dvw env snapshot --tables does, and starts on it', async () => {
+    const source = await vscode.commands.executeCommand<RunningEmulator>(Commands.startEmulator);
+    const sourceTables = await tableNames(source);
+    const node = (await api.explorer.getChildren(undefined)).find((n) => n.type === 'emulator');
+    assert.ok(node, 'the emulator node of the explorer');
+    const folder = path.join(directory, 'subset');
+    mkdirSync(folder);
+    // Typed as a person would: spaces, capitals, a trailing comma; the probes go through the box's validation.
+    const input = new ScriptedInput([folder, ' Account, contact ,'], ['account, bad name!', 'contoso_*', '']);
+    const restore = api.setUserInput(input);
+    let taken: TakeSnapshotCommandResult | undefined;
+    try {
+      taken = await vscode.commands.executeCommand<TakeSnapshotCommandResult>(Commands.takeSchemaSnapshot, node);
+    } finally {
+      restore();
+    }
+    assert.deepEqual(input.validationMessages, [
+      "Not a logical name or a prefix_* pattern: 'bad name!'.",
+      undefined,
+      undefined,
+    ]);
+    assert.ok(taken && !taken.cancelled);
+    const manifest = JSON.parse(readFileSync(path.join(folder, MANIFEST_FILE), 'utf8')) as {
+      tables: { logicalName: string }[];
+    };
+    const kept = manifest.tables.map((t) => t.logicalName).sort();
+    assert.equal(taken.tables, kept.length);
+    // The named tables and the ones the emulator cannot run without (selectTables' REQUIRED_TABLES), no others.
+    assert.deepEqual(
+      kept,
+      ['account', 'businessunit', 'contact', 'systemuser', 'team', 'transactioncurrency'].filter((t) =>
+        sourceTables.includes(t),
+      ),
+    );
+    await vscode.commands.executeCommand(Commands.stopEmulator);
+
+    const started = await vscode.commands.executeCommand<RunningEmulator | undefined>(
+      Commands.startEmulatorFromSnapshot,
+      folder,
+    );
+    assert.ok(started, 'the emulator starts on the subset');
+    assert.deepEqual(await tableNames(started), kept);
+    assert.equal((await get(started, 'contacts?$select=fullname&$top=1')).status, 200);
+    assert.equal((await get(started, 'opportunities?$top=1')).status, 404, 'a table left out is not served');
   });
 
   it("serves a real organization's snapshot (831 tables): the explorer lists them, and untouched tables answer", async function () {

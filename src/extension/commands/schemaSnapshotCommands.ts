@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import { WorkbenchError } from '../../core/errors';
-import { checkSnapshotFolder, takeSnapshot } from '../../dataverse/schemaSnapshot';
+import { takeSnapshot } from '../../dataverse/schemaSnapshot';
 import type { SnapshotResult } from '../../dataverse/schemaSnapshot';
 import { webApiRoot } from '../../dataverse/webApiClient';
+import { parseTableList } from '../../metadata/schemaSnapshot';
 import type { ConnectionManager } from '../connections';
 import type { EmulatorHost, RunningEmulator } from '../emulatorHost';
 import type { UserInput } from '../userInput';
@@ -36,9 +37,32 @@ async function pickFolder(input: UserInput, title: string, openLabel: string): P
 }
 
 /**
+ * The tables to keep, as `dvw env snapshot --tables` takes them: logical names and `prefix_*` patterns; empty
+ * keeps every table (undefined).
+ */
+async function pickTables(input: UserInput, connection: string): Promise<string[] | undefined> {
+  const answer = await input.showInputBox({
+    title: `Take Schema Snapshot of ${connection}: tables`,
+    prompt:
+      'Tables to keep, comma-separated: logical names and prefix_* patterns (the tables the emulator needs and ' +
+      'base tables are kept with them). Leave empty for every table.',
+    placeHolder: 'account, contact, contoso_*',
+    validateInput: (text) => {
+      const { invalid } = parseTableList(text);
+      return invalid.length === 0
+        ? undefined
+        : `Not a logical name or a prefix_* pattern: ${invalid.map((t) => `'${t}'`).join(', ')}.`;
+    },
+  });
+  if (answer === undefined) throw new WorkbenchError('cancelled', 'Cancelled.');
+  const { patterns } = parseTableList(answer);
+  return patterns.length === 0 ? undefined : patterns;
+}
+
+/**
  * `dataverse.takeSchemaSnapshot` on an environment (or the emulator): the engine of `dvw env snapshot`, with
- * cancellable progress. A cancelled download leaves what it fetched; the same command on the same folder
- * resumes it.
+ * cancellable progress and the same table subset. A cancelled download leaves what it fetched; the same command
+ * on the same folder resumes it.
  */
 export async function takeSchemaSnapshot(
   services: SchemaSnapshotServices,
@@ -47,6 +71,7 @@ export async function takeSchemaSnapshot(
   const { connections, input, log } = services;
   const connection = await pickConnection(connections, input, target, 'Take Schema Snapshot');
   const folder = await pickFolder(input, `Take Schema Snapshot of ${connection.name}: folder`, 'Save Snapshot Here');
+  const tables = await pickTables(input, connection.name);
   let result: SnapshotResult = { tables: 0, reused: 0 };
   let cancelled = false;
   try {
@@ -64,6 +89,7 @@ export async function takeSchemaSnapshot(
             client: connections.client(connection),
             source: webApiRoot(connection.url),
             folder,
+            ...(tables === undefined ? {} : { tables }),
             progress: (line) => {
               log.info(`Schema snapshot of ${connection.name}: ${line}`);
               progress.report({ message: line });
@@ -88,8 +114,8 @@ export async function takeSchemaSnapshot(
 }
 
 /**
- * `dataverse.startEmulatorFromSnapshot`: picks a snapshot folder (or takes one as argument), checks it, and starts
- * the local emulator on its tables.
+ * `dataverse.startEmulatorFromSnapshot`: picks a snapshot folder (or takes one as argument) and starts the local
+ * emulator on its tables (the host checks the folder first).
  */
 export async function startEmulatorFromSnapshot(
   services: SchemaSnapshotServices,
@@ -100,7 +126,6 @@ export async function startEmulatorFromSnapshot(
     typeof target === 'string'
       ? target
       : await pickFolder(input, 'Start Local Emulator from a Schema Snapshot: folder', 'Start Emulator');
-  await checkSnapshotFolder(folder);
   const running = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,

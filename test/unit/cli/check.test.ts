@@ -5,12 +5,19 @@ import path from 'node:path';
 import { runCli } from '../../../src/cli/program';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulator } from '../../../src/emulator/server';
+import { suiteSchema } from '../emulator/helpers';
 
 const root = path.resolve(__dirname, '../../..');
 /** CI clones the repository beside a copy of `shared/`. */
 const metadata = path.resolve(root, '../shared/fixtures/metadata/dataverse-v9.edmx.xml');
 const valid = path.join(root, 'test/fixtures/odata/valid.odata');
 const broken = path.join(root, 'test/fixtures/odata/broken.odata');
+
+/** The emulator these checks ask for its metadata: the built-in tables, or test:snapshot's real org. */
+function startSuiteEmulator(): Promise<RunningEmulator> {
+  const schema = suiteSchema();
+  return startEmulator({ port: 0, seed: 'none', ...(schema === undefined ? {} : { schema }) });
+}
 
 async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -182,7 +189,7 @@ describe('dvw check against an environment', function () {
   }
 
   it("--env NAME checks names against the environment's metadata, cached beside the connections file", async () => {
-    const e = (emulator = await startEmulator({ port: 0, seed: 'none' }));
+    const e = (emulator = await startSuiteEmulator());
     const add = await capture([
       'env',
       'add',
@@ -215,7 +222,7 @@ describe('dvw check against an environment', function () {
   });
 
   it('--url with --token checks too; a refused token fails, a bad combination is a usage error', async () => {
-    const e = (emulator = await startEmulator({ port: 0, seed: 'none' }));
+    const e = (emulator = await startSuiteEmulator());
     const bad = file('GET contacts?$select=fullname,favouritecolour\n');
     const result = await capture(['check', bad, '--url', e.url, '--token', e.token, '--format', 'json']);
     assert.equal(result.code, 1, result.stderr);

@@ -15,8 +15,7 @@ import { parseCsdl } from '../../../src/metadata/csdl';
 import { MetadataIndex } from '../../../src/metadata/lookup';
 import type { EntityType, MetadataModel, Property } from '../../../src/metadata/model';
 import { baseChain, entityTables, localTypeName } from '../../../src/metadata/schemaSnapshot';
-import { parseDocument } from '../../../src/odata/document/parser';
-import { documentDiagnostics } from '../../../src/odata/language/diagnostics';
+import { checkText } from '../../../src/odata/language/check';
 import type { Client } from './helpers';
 import { startClient } from './helpers';
 import { writeRealSnapshot } from './schema/fixtureSnapshot';
@@ -39,7 +38,14 @@ const SAMPLES = 150;
 /**
  * Kinds of disagreement seen today (`<which side accepts>: <what>`), each naming the side that is wrong.
  */
-const KNOWN_DISAGREEMENTS: ReadonlyMap<string, string> = new Map([]);
+const KNOWN_DISAGREEMENTS: ReadonlyMap<string, string> = new Map([
+  [
+    'check accepts what the emulator refuses: a property of a complex type',
+    'the emulator is wrong: it drops properties of a complex type such as mscrm.BooleanManagedProperty ' +
+      '(iscustomizable, 252 in the fixture), which Dataverse selects as an object (Value, CanBeChanged, ' +
+      'ManagedPropertyLogicalName)',
+  ],
+]);
 
 /** The emulator's refusal, by kind: names replaced, and a navigation the metadata declares told apart. */
 function refusalKind(model: MetadataModel, text: string): string {
@@ -47,6 +53,10 @@ function refusalKind(model: MetadataModel, text: string): string {
   const missing = /^Could not find a property named '([^']+)'/.exec(message)?.[1];
   if (missing !== undefined) {
     for (const type of model.entityTypes.values()) {
+      const property = type.properties.find((p) => p.name === missing);
+      if (property !== undefined && model.complexTypes.has(localTypeName(model, property.type) ?? '')) {
+        return 'a property of a complex type';
+      }
       if (type.navigationProperties.some((n) => n.name === missing)) {
         return 'a navigation property with no lookup column in $metadata';
       }
@@ -96,8 +106,17 @@ function literal(property: Property): fc.Arbitrary<string> | undefined {
 }
 
 function requests(model: MetadataModel): fc.Arbitrary<Generated> {
-  const tables = entityTables(model).filter((t) => TABLES.includes(t.logicalName));
-  return fc.constantFrom(...tables).chain((table) => {
+  // Every table with something to select and filter on (a few intersect tables have only their keys).
+  const all = entityTables(model).filter((t) => {
+    const { properties } = members(model, t.type);
+    return properties.length >= 3 && properties.some((p) => literal(p) !== undefined);
+  });
+  // Half the draws from the tables named above, half from any table of the org.
+  const tables = fc.oneof(
+    fc.constantFrom(...all.filter((t) => TABLES.includes(t.logicalName))),
+    fc.constantFrom(...all),
+  );
+  return tables.chain((table) => {
     const { properties, navigations } = members(model, table.type);
     const filterable = properties.filter((p) => literal(p) !== undefined);
     const select = fc
@@ -169,7 +188,7 @@ describe('requests generated from the real metadata: the emulator never fails, a
   let index: MetadataIndex;
   let model: MetadataModel;
   before(async () => {
-    folder = writeRealSnapshot(mkdtempSync(join(tmpdir(), 'dvw-real-requests-')), TABLES);
+    folder = writeRealSnapshot(mkdtempSync(join(tmpdir(), 'dvw-real-requests-')));
     client = await startClient({ schema: loadSnapshot(folder), seed: 'sample' });
     // The emulator serves the snapshot's (trimmed) document: generate from and check against the same.
     model = parseCsdl(readFileSync(join(folder, '$metadata.xml'), 'utf8')).model;
@@ -193,9 +212,8 @@ describe('requests generated from the real metadata: the emulator never fails, a
           `${response.status} without a Dataverse error code for GET ${request.path}: ${text.slice(0, 200)}`,
         );
       }
-      const errors = documentDiagnostics(parseDocument(`GET ${request.path}\n`), { metadata: index }).filter(
-        (d) => d.severity === 'error',
-      );
+      // What `dvw check` reports on a file holding the request (its engine, on the same metadata).
+      const errors = checkText('generated.odata', `GET ${request.path}\n`, index).filter((f) => f.severity === 'error');
       const emulatorAccepts = response.status < 400;
       if (emulatorAccepts === (errors.length === 0)) continue;
       const kind = emulatorAccepts

@@ -3,6 +3,7 @@ import { parseCsdl } from '../../../src/metadata/csdl';
 import {
   entityTables,
   localTypeName,
+  parseTableList,
   readManifest,
   selectTables,
   SNAPSHOT_FORMAT,
@@ -96,5 +97,17 @@ describe('schema snapshot format (metadata/schemaSnapshot)', () => {
     const { kept } = selectTables(model, ['account']);
     const once = trimCsdl(text, model, kept);
     assert.equal(trimCsdl(once, parseCsdl(once).model, kept), once);
+  });
+
+  it('reads a --tables list as typed: trimmed, lower-cased, empty entries dropped, the rest refused by name', () => {
+    assert.deepEqual(parseTableList(' Account, contact ,,contoso_* '), {
+      patterns: ['account', 'contact', 'contoso_*'],
+      invalid: [],
+    });
+    assert.deepEqual(parseTableList('account, bad name!, new-table'), {
+      patterns: ['account'],
+      invalid: ['bad name!', 'new-table'],
+    });
+    assert.deepEqual(parseTableList('  '), { patterns: [], invalid: [] });
   });
 });

@@ -192,4 +192,22 @@ describe('emulator --schema on top of a schema snapshot (emulator/schema/extensi
     assert.ok(stderr.includes(`${file}: `), stderr);
     assert.match(stderr, /column 'lastname' is already in the schema snapshot/);
   });
+
+  it('dvw emulator --schema FILE extends the built-in tables, which are a snapshot too: a conflict is exit 2', async function () {
+    const file = join(root, 'builtin-conflict.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tables: [{ logicalName: 'account', columns: [{ name: 'name', type: 'string', maxLength: 5 }] }],
+      }),
+    );
+    let stderr = '';
+    const code = await runCli(['emulator', '--schema', file, '--no-auth'], {
+      stdout: () => undefined,
+      stderr: (t) => (stderr += t),
+    });
+    assert.equal(code, 2);
+    assert.ok(stderr.includes(`${file}: `), stderr);
+    assert.match(stderr, /table 'account': column 'name' is already in the schema snapshot/);
+  });
 });
