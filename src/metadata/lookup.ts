@@ -1,4 +1,5 @@
 import type {
+  AlternateKey,
   ComplexType,
   EntitySet,
   EntityType,
@@ -172,9 +173,10 @@ export class MetadataIndex {
   /**
    * The alternate keys of a type (each the properties that together identify a row), from the
    * nearest type of the chain that says; `undefined` when the metadata does not say, which is not
-   * the same as none (`[]`).
+   * the same as none (`[]`). The language and describe_table both read them here: `$metadata`'s,
+   * or EntityDefinitions' once the table's definition was read (see `EntityType.alternateKeys`).
    */
-  alternateKeys(type: EntityType | TypeName): readonly (readonly string[])[] | undefined {
+  alternateKeys(type: EntityType | TypeName): readonly AlternateKey[] | undefined {
     for (const current of this.typeChain(type)) {
       if (current.alternateKeys && current.alternateKeys.length > 0) return current.alternateKeys;
     }
