@@ -4,7 +4,8 @@
  * `{{top}}` is substituted before sending. Iterative with an explicit stack, so 10,000 nested
  * brackets cost no recursion; stops at the first error, as any JSON parser would.
  */
-import type { DocumentDiagnostic, JsonBody, JsonMember, JsonValueKind, TextSpan } from './syntax';
+import { JsonMemberNode } from './nodes';
+import type { DocumentDiagnostic, JsonBody, JsonValueKind, TextSpan } from './syntax';
 
 const enum Expect {
   Value,
@@ -20,7 +21,14 @@ interface Frame {
   readonly close: 93 | 125;
   readonly start: number;
   /** The top-level member this container is the value of. */
-  readonly key: { name: string; nameSpan: TextSpan } | undefined;
+  readonly key: Key | undefined;
+}
+
+/** A property name of the top-level object, waiting for its value. */
+interface Key {
+  readonly name: string;
+  readonly start: number;
+  readonly end: number;
 }
 
 function isWhitespace(c: number): boolean {
@@ -37,11 +45,11 @@ export function checkJson(
   start: number,
   end: number,
 ): { body: JsonBody; diagnostic?: DocumentDiagnostic } {
-  const members: JsonMember[] = [];
+  const members: JsonMemberNode[] = [];
   const stack: Frame[] = [];
   let expect = Expect.Value;
   let i = start;
-  let pendingKey: { name: string; nameSpan: TextSpan } | undefined;
+  let pendingKey: Key | undefined;
   let diagnostic: DocumentDiagnostic | undefined;
 
   const fail = (message: string, span: TextSpan): void => {
@@ -50,9 +58,10 @@ export function checkJson(
   const charSpan = (at: number): TextSpan => (at >= end ? { start: end, end } : { start: at, end: at + 1 });
 
   /** Records a value that just ended, as a member when it is the value of a top-level property. */
-  const valueDone = (kind: JsonValueKind, span: TextSpan, stringValue?: string): void => {
+  const valueDone = (kind: JsonValueKind, valueStart: number, valueEnd: number, stringValue?: string): void => {
     if (pendingKey && stack.length === 1) {
-      members.push({ ...pendingKey, valueKind: kind, valueSpan: span, stringValue });
+      const key = pendingKey;
+      members.push(new JsonMemberNode(key.name, key.start, key.end, kind, valueStart, valueEnd, stringValue));
     }
     pendingKey = undefined;
     expect = stack.length === 0 ? Expect.End : Expect.CommaOrClose;
@@ -61,7 +70,7 @@ export function checkJson(
   const closeContainer = (): void => {
     const frame = stack.pop()!;
     pendingKey = frame.key;
-    valueDone(frame.close === 125 ? 'object' : 'array', { start: frame.start, end: i });
+    valueDone(frame.close === 125 ? 'object' : 'array', frame.start, i);
   };
 
   /** Reads a string at `i` (a `"`); returns its end and unescaped value, or undefined after reporting. */
@@ -182,7 +191,7 @@ export function checkJson(
       const read = readString();
       if (!read) break;
       i = read.end;
-      pendingKey = stack.length === 1 ? { name: read.value, nameSpan: { start, end: i } } : undefined;
+      pendingKey = stack.length === 1 ? { name: read.value, start, end: i } : undefined;
       expect = Expect.Colon;
       continue;
     }
@@ -196,10 +205,10 @@ export function checkJson(
       const close = text.indexOf('}}', i + 2);
       const lineEnd = nextLineBreak(text, i, end);
       const stop = close < 0 || close >= lineEnd ? lineEnd : close + 2;
-      const span = { start: i, end: stop };
+      const start = i;
       i = stop;
       // An unterminated variable is reported by the variable scanner; here it just ends the value.
-      valueDone('variable', span);
+      valueDone('variable', start, stop);
       continue;
     }
     if (c === 123 || c === 91) {
@@ -214,19 +223,19 @@ export function checkJson(
       const read = readString();
       if (!read) break;
       i = read.end;
-      valueDone('string', { start, end: i }, read.value);
+      valueDone('string', start, i, read.value);
       continue;
     }
     const word = tokenSpan(text, i, end);
     const token = text.slice(word.start, word.end);
     if (token === 'true' || token === 'false' || token === 'null') {
       i = word.end;
-      valueDone(token === 'null' ? 'null' : 'boolean', word);
+      valueDone(token === 'null' ? 'null' : 'boolean', word.start, word.end);
       continue;
     }
     if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(token)) {
       i = word.end;
-      valueDone('number', word);
+      valueDone('number', word.start, word.end);
       continue;
     }
     if (token.length === 0) {

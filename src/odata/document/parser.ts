@@ -4,9 +4,8 @@
  * in-place checker. Never throws; every problem becomes a diagnostic with the exact range.
  */
 import { didYouMean } from '../../metadata/lookup';
-import { parseODataUrl } from '../url/parseUrl';
-import type { ODataUrl } from '../url/syntax';
 import { checkJson } from './json';
+import { BlockNode, HeaderNode, Move, NONE, NO_FINDINGS, RequestNode, UrlNode, VariableUseNode } from './nodes';
 import type {
   BatchBody,
   BatchItem,
@@ -15,12 +14,10 @@ import type {
   ChangeSet,
   DocumentDiagnostic,
   DocumentDiagnosticCode,
-  Header,
   ODataDocument,
   Request,
   RequestMethod,
   RequestName,
-  RequestUrl,
   Severity,
   SystemVariableName,
   TextSpan,
@@ -36,24 +33,65 @@ export const MAX_BATCH_REQUESTS = 1000;
 const VARIABLE_NAME = /^[A-Za-z_][\w-]*$/;
 const CHANGESET = /^[ \t]*(BEGIN|END)[ \t]+CHANGESET[ \t]*$/i;
 const NAME_ANNOTATION = /^[ \t]*(?:#|\/\/)[ \t]*@name(?:[ \t]+(\S*))?[ \t]*$/;
-const HTTP_VERSION = /[ \t]+HTTP\/\d(?:\.\d)?$/i;
 
 type LineKind = 'blank' | 'comment' | 'separator' | 'other';
 
-type RequestLineClass =
-  | {
-      readonly kind: 'method';
-      readonly method: RequestMethod;
-      readonly methodSpan: TextSpan;
-      readonly urlStart: number;
-    }
-  | { readonly kind: 'bare'; readonly urlStart: number }
-  | { readonly kind: 'missingUrl'; readonly method: string; readonly methodSpan: TextSpan }
-  | { readonly kind: 'unknownMethod'; readonly method: string; readonly methodSpan: TextSpan }
-  | { readonly kind: 'none' };
+/**
+ * What a line is as a request line. The classifier leaves the method and where the URL starts in
+ * the parser's fields, so that a request line costs no object.
+ */
+const enum RequestLine {
+  /** `METHOD url`: `lineMethod`, `lineMethodStart`, `lineUrlStart`. */
+  Method,
+  /** A URL with GET implied: `lineUrlStart`. */
+  Bare,
+  /** A method alone: `lineMethod`, `lineMethodStart`. */
+  MissingUrl,
+  /** A word then a URL: the word starts at `lineMethodStart`, ends at `lineMethodEnd`. */
+  UnknownMethod,
+  None,
+}
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 9;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** `[\w-]`: what variable names are made of. */
+function isNameChar(c: number): boolean {
+  return isLetter(c) || isDigit(c) || c === 95 || c === 45;
+}
+
+/** What `String.prototype.trim` removes (ECMAScript WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return (
+    c === 160 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** The method `text[start, end)` names, in any case, without cutting it out of the text; `start < end`, letters only. */
+function methodAt(text: string, start: number, end: number): RequestMethod | undefined {
+  for (const method of REQUEST_METHODS) {
+    if (method.length !== end - start) continue;
+    let i = 0;
+    // Upper-case letters are lower-case ones without 0x20.
+    while (i < method.length && (text.charCodeAt(start + i) & ~0x20) === method.charCodeAt(i)) i++;
+    if (i === method.length) return method;
+  }
+  return undefined;
 }
 
 /** RFC 9110 `tchar`, what header names are made of, by character code below 128. */
@@ -71,9 +109,6 @@ function shorten(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
-/** One empty list for every node that has none: a large file holds tens of thousands of nodes. */
-const NONE: readonly never[] = [];
-
 /**
  * A list built with `push`, as the tree keeps it: the shared empty list, or an exact-size copy (a list
  * that grew by `push` holds room for 17 items, 150 bytes, where most hold one).
@@ -82,13 +117,11 @@ function kept<T>(list: readonly T[]): readonly T[] {
   return list.length === 0 ? NONE : list.slice();
 }
 
-/** `list.map(move)`, keeping the shared empty list. */
-function moveAll<T>(list: readonly T[], move: (item: T) => T): readonly T[] {
-  return list.length === 0 ? NONE : list.map(move);
-}
+/** The reference of unusable text; a diagnostic accompanies it. */
+const INVALID: VariableReference = { kind: 'invalid' };
 
-function isContentId(header: Header): boolean {
-  return header.name.length === 10 && header.name.toLowerCase() === 'content-id';
+function isContentId(header: HeaderNode): boolean {
+  return header.named('content-id');
 }
 
 function isLetter(c: number): boolean {
@@ -96,28 +129,35 @@ function isLetter(c: number): boolean {
 }
 
 /**
- * One block as parsed on its own: what the document gathers from it. Blocks are parsed
- * independently of each other (what depends on several blocks, such as a name given twice, is
- * found when the document is assembled), so an edit re-parses only the blocks it touches.
+ * Parses blocks each on its own: what depends on several blocks, such as a name given twice, is
+ * found when the document is assembled, so an edit re-parses only the blocks it touches.
  */
-interface BlockParse {
-  readonly block: Block;
-  /** In the order of the text. */
-  readonly uses: readonly VariableUse[];
-  readonly diagnostics: readonly DocumentDiagnostic[];
-  /** Every `# @name` annotation of the block, in order (the block's name is the last). */
-  readonly names: readonly RequestName[];
-}
-
 class DocumentParser {
   /** Where each line of the region starts and ends (before `\r\n` or `\n`): typed arrays, which the collector skips. */
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
+  // Scratch lists of the block being parsed, copied at their size into its nodes (a list grown by
+  // `push` holds room for 17 items, where most hold one or none).
   private readonly diagnostics: DocumentDiagnostic[] = [];
-  private readonly uses: VariableUse[] = [];
+  private readonly uses: VariableUseNode[] = [];
+  /** Whether a use was found before one already in `uses` (a batch's headers are read after its requests'). */
+  private usesUnordered = false;
+  /**
+   * What each variable text seen so far refers to, when it is valid: a name used on every request
+   * (`{{token}}`) keeps one reference, not one per use.
+   */
+  private readonly references = new Map<string, VariableReference>();
   private readonly names: RequestName[] = [];
+  private readonly variables: VariableDefinition[] = [];
   /** The headers of the request being read (a batch's requests are read after their batch's headers). */
-  private readonly headerScratch: Header[] = [];
+  private readonly headerScratch: HeaderNode[] = [];
+  // What `classifyRequestLine` found (see `RequestLine`).
+  private lineMethod: RequestMethod = 'GET';
+  private lineMethodStart = 0;
+  private lineMethodEnd = 0;
+  private lineUrlStart = 0;
+  /** The line after the request `parseRequest` read last. */
+  private afterRequest = 0;
   // Caches for the variable scanner, so a line with many `{{` stays linear.
   private nextClose = -2;
   private nextOpen = -1;
@@ -156,8 +196,8 @@ class DocumentParser {
   }
 
   /** The blocks of the region, numbered from `firstIndex`. */
-  parseBlocks(firstIndex: number): BlockParse[] {
-    const parts: BlockParse[] = [];
+  parseBlocks(firstIndex: number): BlockNode[] {
+    const blocks: BlockNode[] = [];
     const lineCount = this.starts.length;
     let blockFirst = 0;
     let separated = this.kindOf(0) === 'separator';
@@ -165,18 +205,12 @@ class DocumentParser {
       if (k < lineCount && this.kindOf(k) !== 'separator') continue;
       // Lines [blockFirst, k) form a block; the part before the first `###` only when it holds text.
       if (separated || this.hasText(0, k)) {
-        // Scratch lists, copied by `kept` into the block's parse.
-        this.uses.length = 0;
-        this.diagnostics.length = 0;
-        this.names.length = 0;
-        const block = this.parseBlock(firstIndex + parts.length, separated ? blockFirst : 0, k, separated);
-        if (this.uses.length > 1) this.uses.sort((a, b) => a.span.start - b.span.start);
-        parts.push({ block, uses: kept(this.uses), diagnostics: kept(this.diagnostics), names: kept(this.names) });
+        blocks.push(this.parseBlock(firstIndex + blocks.length, separated ? blockFirst : 0, k, separated));
       }
       blockFirst = k;
       separated = true;
     }
-    return parts;
+    return blocks;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -231,19 +265,28 @@ class DocumentParser {
   // ---------------------------------------------------------------------------------------------
   // Blocks
 
-  private parseBlock(index: number, first: number, end: number, hasSeparator: boolean): Block {
-    let title = '';
-    let separatorSpan: TextSpan | undefined;
+  private parseBlock(index: number, first: number, end: number, hasSeparator: boolean): BlockNode {
+    // Emptied only when they are not: setting `length` is a call into the runtime.
+    if (this.uses.length > 0) this.uses.length = 0;
+    this.usesUnordered = false;
+    if (this.diagnostics.length > 0) this.diagnostics.length = 0;
+    if (this.names.length > 0) this.names.length = 0;
+    if (this.variables.length > 0) this.variables.length = 0;
+    let separatorEnd = -1;
+    let titleStart = 0;
+    let titleEnd = 0;
     let k = first;
     if (hasSeparator) {
-      const hashes = this.firstNonSpace(first);
-      separatorSpan = { start: this.starts[first]!, end: this.ends[first]! };
-      title = this.text.slice(hashes + 3, this.ends[first]).trim();
+      separatorEnd = this.ends[first]!;
+      // The text after `###`, trimmed as `String.prototype.trim` does.
+      titleStart = this.firstNonSpace(first) + 3;
+      titleEnd = separatorEnd;
+      while (titleStart < titleEnd && isTrimmed(this.text.charCodeAt(titleStart))) titleStart++;
+      while (titleEnd > titleStart && isTrimmed(this.text.charCodeAt(titleEnd - 1))) titleEnd--;
       k++;
     }
     let name: RequestName | undefined;
-    const variables: VariableDefinition[] = [];
-    let request: Request | undefined;
+    let request: RequestNode | undefined;
     for (; k < end; k++) {
       const kind = this.kindOf(k);
       if (kind === 'blank') continue;
@@ -254,10 +297,10 @@ class DocumentParser {
       }
       if (this.text.charCodeAt(this.firstNonSpace(k)) === 64) {
         const variable = this.parseVariable(k);
-        if (variable) variables.push(variable);
+        if (variable) this.variables.push(variable);
         continue;
       }
-      request = this.parseRequest(k, end, false)?.request;
+      request = this.parseRequest(k, end, false);
       break;
     }
     if (name && request === undefined) {
@@ -268,16 +311,24 @@ class DocumentParser {
         'warning',
       );
     }
-    return {
-      kind: 'block',
+    if (this.usesUnordered) this.uses.sort((a, b) => a.offset - b.offset);
+    const findings =
+      this.uses.length + this.diagnostics.length + this.names.length === 0
+        ? NO_FINDINGS
+        : { uses: kept(this.uses), diagnostics: kept(this.diagnostics), names: kept(this.names) };
+    return new BlockNode(
+      this.text,
       index,
-      title,
-      separatorSpan,
+      this.starts[first]!,
+      end < this.starts.length ? this.starts[end]! : this.to,
+      separatorEnd,
+      titleStart,
+      titleEnd,
       name,
-      variables: kept(variables),
+      kept(this.variables),
       request,
-      span: { start: this.starts[first]!, end: end < this.starts.length ? this.starts[end]! : this.to },
-    };
+      findings,
+    );
   }
 
   private parseNameAnnotation(k: number): RequestName | undefined {
@@ -313,7 +364,7 @@ class DocumentParser {
     const at = this.firstNonSpace(k);
     const end = this.trimmedEnd(k);
     let i = at + 1;
-    while (i < end && /[\w-]/.test(this.text[i]!)) i++;
+    while (i < end && isNameChar(this.text.charCodeAt(i))) i++;
     const name = this.text.slice(at + 1, i);
     const nameSpan = { start: at + 1, end: i };
     let j = i;
@@ -343,36 +394,41 @@ class DocumentParser {
   // ---------------------------------------------------------------------------------------------
   // Requests
 
-  private classifyRequestLine(k: number): RequestLineClass {
+  private classifyRequestLine(k: number): RequestLine {
     const start = this.firstNonSpace(k);
     const end = this.trimmedEnd(k);
-    if (start >= end) return { kind: 'none' };
+    if (start >= end) return RequestLine.None;
     let i = start;
     while (i < end && isLetter(this.text.charCodeAt(i))) i++;
-    const word = this.text.slice(start, i);
-    const methodSpan = { start, end: i };
-    if (word.length > 0 && (i === end || isSpace(this.text.charCodeAt(i)))) {
-      const upper = word.toUpperCase();
-      const known = (REQUEST_METHODS as readonly string[]).includes(upper);
+    if (i > start && (i === end || isSpace(this.text.charCodeAt(i)))) {
+      const method = methodAt(this.text, start, i);
+      this.lineMethodStart = start;
+      this.lineMethodEnd = i;
       if (i === end) {
         // A lone word: a method without URL, or a bare URL such as `WhoAmI`.
-        return known ? { kind: 'missingUrl', method: upper, methodSpan } : { kind: 'bare', urlStart: start };
+        if (method === undefined) {
+          this.lineUrlStart = start;
+          return RequestLine.Bare;
+        }
+        this.lineMethod = method;
+        return RequestLine.MissingUrl;
       }
-      if (known) {
-        let urlStart = i;
-        while (urlStart < end && isSpace(this.text.charCodeAt(urlStart))) urlStart++;
-        return { kind: 'method', method: upper as RequestMethod, methodSpan, urlStart };
-      }
-      return { kind: 'unknownMethod', method: word, methodSpan };
+      if (method === undefined) return RequestLine.UnknownMethod;
+      let urlStart = i;
+      while (urlStart < end && isSpace(this.text.charCodeAt(urlStart))) urlStart++;
+      this.lineMethod = method;
+      this.lineUrlStart = urlStart;
+      return RequestLine.Method;
     }
     const c = this.text.charCodeAt(start);
-    if (c === 123 && this.text.charCodeAt(start + 1) === 123) return { kind: 'bare', urlStart: start };
-    if (c === 123 || c === 91 || c === 60 || c === 34) return { kind: 'none' };
+    this.lineUrlStart = start;
+    if (c === 123 && this.text.charCodeAt(start + 1) === 123) return RequestLine.Bare;
+    if (c === 123 || c === 91 || c === 60 || c === 34) return RequestLine.None;
     // `Name: value` is a header out of place; `https://` is a URL.
     if (this.isHeaderLike(k, start) && this.text.charCodeAt(this.text.indexOf(':', start) + 1) !== 47) {
-      return { kind: 'none' };
+      return RequestLine.None;
     }
-    return { kind: 'bare', urlStart: start };
+    return RequestLine.Bare;
   }
 
   private isHeaderLike(k: number, from: number): boolean {
@@ -385,52 +441,55 @@ class DocumentParser {
   }
 
   /**
-   * Parses the request whose line is `k`, up to `end`. Inside a batch only explicit methods start a
-   * request, and a request's body ends at the next request line or change-set marker.
+   * Parses the request whose line is `k`, up to `end`, and sets `afterRequest`. Inside a batch only
+   * explicit methods start a request, and a request's body ends at the next request line or change-set marker.
    */
-  private parseRequest(k: number, end: number, inBatch: boolean): { request: Request; next: number } | undefined {
+  private parseRequest(k: number, end: number, inBatch: boolean): RequestNode | undefined {
     const line = this.classifyRequestLine(k);
-    const lineSpan = { start: this.firstNonSpace(k), end: this.trimmedEnd(k) };
-    switch (line.kind) {
-      case 'none':
-        this.report(
-          'expectedRequest',
-          'Expected a request: METHOD url (GET, POST, PATCH, PUT, DELETE or FETCH).',
-          lineSpan,
-        );
+    const lineStart = this.firstNonSpace(k);
+    switch (line) {
+      case RequestLine.None:
+        this.report('expectedRequest', 'Expected a request: METHOD url (GET, POST, PATCH, PUT, DELETE or FETCH).', {
+          start: lineStart,
+          end: this.trimmedEnd(k),
+        });
         return undefined;
-      case 'missingUrl':
-        this.report('missingUrl', `${line.method} needs a URL: ${line.method} accounts`, line.methodSpan);
+      case RequestLine.MissingUrl: {
+        const method = this.lineMethod;
+        this.report('missingUrl', `${method} needs a URL: ${method} accounts`, {
+          start: this.lineMethodStart,
+          end: this.lineMethodEnd,
+        });
         return undefined;
-      case 'unknownMethod': {
-        const suggestion = didYouMean(line.method.toUpperCase(), REQUEST_METHODS, 1)[0];
+      }
+      case RequestLine.UnknownMethod: {
+        const word = this.text.slice(this.lineMethodStart, this.lineMethodEnd);
+        const suggestion = didYouMean(word.toUpperCase(), REQUEST_METHODS, 1)[0];
         this.report(
           'unknownMethod',
-          `Unknown method '${line.method}'; expected GET, POST, PATCH, PUT, DELETE or FETCH.` +
+          `Unknown method '${word}'; expected GET, POST, PATCH, PUT, DELETE or FETCH.` +
             (suggestion ? ` Did you mean '${suggestion}'?` : ''),
-          line.methodSpan,
+          { start: this.lineMethodStart, end: this.lineMethodEnd },
         );
         return undefined;
       }
-      case 'bare':
+      case RequestLine.Bare:
         if (inBatch) {
-          this.report('unexpectedBatchLine', 'Requests inside a batch need their method: GET url.', lineSpan);
+          this.report('unexpectedBatchLine', 'Requests inside a batch need their method: GET url.', {
+            start: lineStart,
+            end: this.trimmedEnd(k),
+          });
           return undefined;
         }
         break;
-      case 'method':
+      case RequestLine.Method:
         break;
     }
-    const method: RequestMethod = line.kind === 'method' ? line.method : 'GET';
-    const methodSpan = line.kind === 'method' ? line.methodSpan : undefined;
-    const urlStart = line.urlStart;
-    let urlEnd = this.trimmedEnd(k);
-    const last = this.text.charCodeAt(urlEnd - 1);
-    if (last >= 48 && last <= 57) {
-      const tail = Math.max(urlStart, urlEnd - 12);
-      const version = HTTP_VERSION.exec(this.text.slice(tail, urlEnd));
-      if (version) urlEnd = tail + version.index;
-    }
+    // Read before the lines below are classified in their turn.
+    const method: RequestMethod = line === RequestLine.Method ? this.lineMethod : 'GET';
+    const methodStart = line === RequestLine.Method ? this.lineMethodStart : -1;
+    const urlStart = this.lineUrlStart;
+    let urlEnd = this.withoutHttpVersion(urlStart, this.trimmedEnd(k));
     let next = k + 1;
     // Continuation lines: indented, starting with `&` or `?`.
     while (next < end) {
@@ -441,11 +500,9 @@ class DocumentParser {
       next++;
     }
     const url = this.parseUrl(urlStart, urlEnd);
-    const requestLineSpan = { start: lineSpan.start, end: urlEnd };
 
-    // Gathered on a scratch list, then copied at their number: one header's list is not 17 slots.
     const scratch = this.headerScratch;
-    scratch.length = 0;
+    if (scratch.length > 0) scratch.length = 0;
     let lastEnd = urlEnd;
     for (; next < end; next++) {
       const kind = this.kindOf(next);
@@ -454,14 +511,14 @@ class DocumentParser {
         break;
       }
       if (kind === 'comment') continue;
-      if (inBatch && (this.isChangesetMarker(next) || this.classifyRequestLine(next).kind === 'method')) break;
+      if (inBatch && (this.isChangesetMarker(next) || this.classifyRequestLine(next) === RequestLine.Method)) break;
       const first = this.firstNonSpace(next);
       const c = this.text.charCodeAt(first);
       if (c === 123 || c === 91 || c === 60) break;
       const header = this.parseHeader(next);
       if (header) {
         scratch.push(header);
-        lastEnd = header.span.end;
+        lastEnd = this.trimmedEnd(next);
       } else {
         this.report('invalidHeader', "Expected a header 'Name: value', or a blank line before the body.", {
           start: first,
@@ -479,7 +536,7 @@ class DocumentParser {
     let bodyLast = bodyFirst;
     let stop = bodyFirst;
     for (; stop < end; stop++) {
-      if (inBatch && (this.isChangesetMarker(stop) || this.classifyRequestLine(stop).kind === 'method')) break;
+      if (inBatch && (this.isChangesetMarker(stop) || this.classifyRequestLine(stop) === RequestLine.Method)) break;
       if (this.kindOf(stop) === 'other') bodyLast = stop + 1;
     }
     let body: Body | undefined;
@@ -489,34 +546,47 @@ class DocumentParser {
       lastEnd = bodySpan.end;
     }
     if (method === 'FETCH' && !body) {
-      this.report('fetchWithoutBody', 'FETCH needs a <fetch> document after the request line.', requestLineSpan);
+      this.report('fetchWithoutBody', 'FETCH needs a <fetch> document after the request line.', {
+        start: lineStart,
+        end: urlEnd,
+      });
     }
     if (body && (method === 'GET' || method === 'DELETE')) {
       this.report('unexpectedBody', `A ${method} request sends no body; this text is ignored.`, body.span, 'warning');
     }
-    const contentIdHeader = headers.find(isContentId);
-    const request: Request = {
-      kind: 'request',
-      method,
-      methodSpan,
-      url,
-      headers,
-      body,
-      contentId: contentIdHeader?.value,
-      requestLineSpan,
-      span: { start: lineSpan.start, end: lastEnd },
-    };
-    return { request, next: inBatch ? stop : end };
+    const contentId = headers.find(isContentId)?.value;
+    this.afterRequest = inBatch ? stop : end;
+    return new RequestNode(method, methodStart, url, headers, body, contentId, lineStart, urlEnd, lastEnd);
   }
 
-  private parseUrl(start: number, end: number): RequestUrl {
-    const text = this.text.slice(start, end);
+  /**
+   * Where the URL of a request line ends: before a trailing ` HTTP/1.1` (`[ \t]+HTTP/\d(\.\d)?`,
+   * any case), looked for in the line's last 12 characters.
+   */
+  private withoutHttpVersion(urlStart: number, urlEnd: number): number {
+    const text = this.text;
+    let major = urlEnd - 1;
+    if (!isDigit(text.charCodeAt(major))) return urlEnd;
+    if (text.charCodeAt(major - 1) === 46 && isDigit(text.charCodeAt(major - 2))) major -= 2;
+    const tail = Math.max(urlStart, urlEnd - 12);
+    const http = major - 5;
+    if (http - 1 < tail || text.charCodeAt(major - 1) !== 47) return urlEnd;
+    // `HTTP` in any case: upper-case letters are lower-case ones without 0x20.
+    for (let i = 0; i < 4; i++) {
+      if ((text.charCodeAt(http + i) & ~0x20) !== 'HTTP'.charCodeAt(i)) return urlEnd;
+    }
+    let spaces = http;
+    while (spaces > tail && isSpace(text.charCodeAt(spaces - 1))) spaces--;
+    return spaces < http ? spaces : urlEnd;
+  }
+
+  private parseUrl(start: number, end: number): UrlNode {
     const firstUse = this.uses.length;
     this.scanVariables(start, end);
     const lead = this.uses[firstUse];
-    if (lead !== undefined && lead.span.start === start && lead.terminated) return this.variableUrl(text, lead, end);
+    if (lead !== undefined && lead.offset === start && lead.terminated) return this.variableUrl(lead, end);
     // An unterminated `{{` at the start is reported by the URL parser like any other broken URL.
-    return new ParsedOnDemandUrl(text, { start, end }, undefined);
+    return new UrlNode(this.text, start, end, undefined);
   }
 
   /**
@@ -524,7 +594,7 @@ class DocumentParser {
    * the request runs, so there is nothing to parse or check here but the variable itself. Nothing
    * may follow it: a next link is opaque and sent as the service wrote it (dataverse-webapi.md §7.1).
    */
-  private variableUrl(text: string, lead: VariableUse, end: number): RequestUrl {
+  private variableUrl(lead: VariableUse, end: number): UrlNode {
     let rest = lead.span.end;
     while (rest < end && /\s/.test(this.text[rest]!)) rest++;
     if (rest < end) {
@@ -537,11 +607,11 @@ class DocumentParser {
       );
     }
     // An empty tree: no segment, no option, nothing for metadata checks, completion or formatting to act on.
-    return new ParsedOnDemandUrl(text, { start: lead.span.start, end }, lead);
+    return new UrlNode(this.text, lead.span.start, end, lead);
   }
 
   /** `Name: value`, the name made of RFC 9110 token characters. */
-  private parseHeader(k: number): Header | undefined {
+  private parseHeader(k: number): HeaderNode | undefined {
     const start = this.starts[k]!;
     const end = this.trimmedEnd(k);
     let nameEnd = start;
@@ -551,27 +621,19 @@ class DocumentParser {
     if (nameEnd === start || valueStart >= end || this.text.charCodeAt(valueStart) !== 58) return undefined;
     valueStart++;
     while (valueStart < end && isSpace(this.text.charCodeAt(valueStart))) valueStart++;
-    const name = this.text.slice(start, nameEnd);
     this.scanVariables(valueStart, end);
-    return {
-      kind: 'header',
-      name,
-      nameSpan: { start, end: nameEnd },
-      value: this.text.slice(valueStart, end),
-      valueSpan: { start: valueStart, end },
-      span: { start, end },
-    };
+    return new HeaderNode(this.text, start, nameEnd, valueStart, end);
   }
 
   private parseBody(
     method: RequestMethod,
-    url: RequestUrl,
-    headers: readonly Header[],
+    url: UrlNode,
+    headers: readonly HeaderNode[],
     span: TextSpan,
     firstLine: number,
     endLine: number,
   ): Body {
-    const contentType = headers.find((h) => h.name.toLowerCase() === 'content-type')?.value.toLowerCase() ?? '';
+    const contentType = headers.find((h) => h.named('content-type'))?.value.toLowerCase() ?? '';
     const first = this.text.charCodeAt(span.start);
     // Only a URL that names `$batch` is parsed here; the others wait until something reads their tree.
     const segments = method === 'POST' && url.text.includes('$batch') ? url.tree.path.segments : [];
@@ -643,17 +705,16 @@ class DocumentParser {
         k++;
         continue;
       }
-      const parsed = this.parseRequest(k, end, true);
-      if (!parsed) {
+      const request = this.parseRequest(k, end, true);
+      if (!request) {
         k++;
         continue;
       }
-      const request = parsed.request;
       count++;
       this.checkBatchRequest(request, changeset);
       if (changeset) changeset.requests.push(request);
       else items.push(request);
-      k = parsed.next;
+      k = this.afterRequest;
     }
     closeChangeset(undefined);
     if (count > MAX_BATCH_REQUESTS) {
@@ -670,7 +731,7 @@ class DocumentParser {
   }
 
   private checkBatchRequest(
-    request: Request,
+    request: RequestNode,
     changeset: { requests: Request[]; beginSpan: TextSpan; ids: Map<string, Request> } | undefined,
   ): void {
     const first = request.url.tree.path.segments[0];
@@ -760,18 +821,22 @@ class DocumentParser {
       let b = innerEnd;
       while (a < b && isSpace(this.text.charCodeAt(a))) a++;
       while (b > a && isSpace(this.text.charCodeAt(b - 1))) b--;
-      const inner = this.text.slice(a, b);
-      const span = { start: open, end: stop };
-      if (!terminated) this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", span);
-      const reference = terminated ? this.classifyVariable(inner, span) : ({ kind: 'invalid' } as const);
-      this.uses.push({
-        kind: 'variableUse',
-        text: inner,
-        reference,
-        span,
-        innerSpan: { start: a, end: b },
-        terminated,
-      });
+      let reference: VariableReference = INVALID;
+      if (!terminated) {
+        this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", { start: open, end: stop });
+      } else {
+        const inner = this.text.slice(a, b);
+        const known = this.references.get(inner);
+        if (known) {
+          reference = known;
+        } else {
+          reference = this.classifyVariable(inner, { start: open, end: stop });
+          if (reference !== INVALID) this.references.set(inner, reference);
+        }
+      }
+      const last = this.uses.at(-1);
+      if (last && last.offset > open) this.usesUnordered = true;
+      this.uses.push(new VariableUseNode(this.text, open, stop, a, b, reference, terminated));
       i = stop > open ? stop : open + 2;
     }
   }
@@ -788,20 +853,20 @@ class DocumentParser {
             (suggestion ? ` Did you mean '${suggestion}'?` : ''),
           span,
         );
-        return { kind: 'invalid' };
+        return INVALID;
       }
       const args = parts.slice(1);
       if (name === '$randomInt') {
         const numbers = args.map((a) => (/^-?\d{1,15}$/.test(a) ? Number(a) : Number.NaN));
         if (numbers.length !== 2 || numbers.some(Number.isNaN) || numbers[0]! >= numbers[1]!) {
           this.report('invalidVariable', '{{$randomInt min max}} needs two integers, min below max.', span);
-          return { kind: 'invalid' };
+          return INVALID;
         }
         return { kind: 'system', name, args: numbers };
       }
       if (args.length > 0) {
         this.report('invalidVariable', `'${name}' takes no arguments.`, span);
-        return { kind: 'invalid' };
+        return INVALID;
       }
       return { kind: 'system', name: name as SystemVariableName, args: [] };
     }
@@ -814,7 +879,7 @@ class DocumentParser {
       if (path[0] === 'headers') {
         if (path.length !== 2) {
           this.report('invalidVariable', `Name one header: {{${label}.headers.OData-EntityId}}.`, span);
-          return { kind: 'invalid' };
+          return INVALID;
         }
         return { kind: 'request', label, target: 'header', path: path.slice(1) };
       }
@@ -825,48 +890,8 @@ class DocumentParser {
       `'${shorten(inner)}' is not a variable: use {{name}}, {{label.property}}, {{label.id}}, {{label.headers.Name}} or {{$guid}}.`,
       span,
     );
-    return { kind: 'invalid' };
+    return INVALID;
   }
-}
-
-/** The tree of `{{…}}` standing for a whole URL: no segment, no option. */
-let variableUrlTree: ODataUrl | undefined;
-
-/**
- * A request's URL whose OData tree is parsed the first time something reads it, then kept: a large
- * file costs its blocks, not a tree of every URL (a tree is ~30 times its URL's text). Completion and
- * hover read one block's; diagnostics read each once and keep them for the next edit.
- */
-class ParsedOnDemandUrl implements RequestUrl {
-  #tree: ODataUrl | undefined;
-
-  constructor(
-    readonly text: string,
-    readonly span: TextSpan,
-    readonly variable: VariableUse | undefined,
-    tree?: ODataUrl,
-  ) {
-    this.#tree = tree;
-  }
-
-  get tree(): ODataUrl {
-    if (this.variable) return (variableUrlTree ??= parseODataUrl(''));
-    return (this.#tree ??= parseODataUrl(this.text));
-  }
-
-  /** The same URL at another place: its tree (relative to the URL) is shared, parsed or not yet. */
-  moved(span: TextSpan, variable: VariableUse | undefined): ParsedOnDemandUrl {
-    return new ParsedOnDemandUrl(this.text, span, variable, this.#tree);
-  }
-
-  /** Drops the parsed tree (a one-time pass such as `dvw check` that must not hold them all). */
-  release(): void {
-    this.#tree = undefined;
-  }
-}
-
-function movedUrl(url: RequestUrl, span: TextSpan, variable: VariableUse | undefined): RequestUrl {
-  return url instanceof ParsedOnDemandUrl ? url.moved(span, variable) : { ...url, span, variable };
 }
 
 /**
@@ -883,16 +908,16 @@ export function urlDiagnostics(request: Request): DocumentDiagnostic[] {
   }));
 }
 
-/** Drops the URL trees of a block's requests, parsed again if read again (see `ParsedOnDemandUrl.release`). */
+/** Drops the URL trees of a block's requests, parsed again if read again (see `UrlNode.release`). */
 export function releaseUrlTrees(block: Block): void {
   if (!block.request) return;
   for (const request of requestsOf(block.request)) {
-    if (request.url instanceof ParsedOnDemandUrl) request.url.release();
+    if (request.url instanceof UrlNode) request.url.release();
   }
 }
 
-/** The blocks each document was assembled from, for `reparseDocument`. */
-const blockParses = new WeakMap<ODataDocument, readonly BlockParse[]>();
+/** The blocks of each document as the parser made them, for `reparseDocument`. */
+const parsedBlocks = new WeakMap<ODataDocument, readonly BlockNode[]>();
 
 /** Parses a `.odata` document. Pure and total: any text gives a document and diagnostics. */
 export function parseDocument(text: string): ODataDocument {
@@ -905,10 +930,10 @@ export function parseDocument(text: string): ODataDocument {
  * gives, at the cost of the touched blocks, so an editor can parse on every keystroke.
  */
 export function reparseDocument(previous: ODataDocument, text: string): ODataDocument {
-  const parts = blockParses.get(previous);
+  const blocks = parsedBlocks.get(previous);
   const old = previous.text;
   if (old === text) return previous;
-  if (!parts || parts.length === 0) return parseDocument(text);
+  if (!blocks || blocks.length === 0) return parseDocument(text);
   // The edit replaced old[changeStart, oldChangeEnd) by text[changeStart, oldChangeEnd + delta).
   const shortest = Math.min(old.length, text.length);
   let changeStart = 0;
@@ -924,123 +949,52 @@ export function reparseDocument(previous: ODataDocument, text: string): ODataDoc
   const delta = text.length - old.length;
   // From the block before the one the change starts in (an edit of a `###` line may join its block
   // to the one above) to the block holding its end (an edit that ends at a block's start may change its `###`).
-  const first = Math.max(partAt(parts, changeStart) - 1, 0);
-  const last = partAt(parts, oldChangeEnd);
-  const regionStart = first === 0 ? 0 : parts[first]!.block.span.start;
-  const regionEnd = last === parts.length - 1 ? text.length : parts[last + 1]!.block.span.start + delta;
+  const first = Math.max(blockIndexAt(blocks, changeStart) - 1, 0);
+  const last = blockIndexAt(blocks, oldChangeEnd);
+  const regionStart = first === 0 ? 0 : blocks[first]!.span.start;
+  const regionEnd = last === blocks.length - 1 ? text.length : blocks[last + 1]!.span.start + delta;
   const reparsed = new DocumentParser(text, regionStart, regionEnd).parseBlocks(first);
-  const after = parts.slice(last + 1);
+  const before = blocks.slice(0, first);
+  const after = blocks.slice(last + 1);
   const renumber = first + reparsed.length - (last + 1);
-  return assemble(text, [
-    ...parts.slice(0, first),
-    ...reparsed,
-    ...(delta === 0 && renumber === 0 ? after : after.map(mover(delta, renumber))),
-  ]);
+  // Blocks reused as they are hold their text at the same offsets in the new version.
+  for (const block of before) block.retarget(text);
+  let moved: readonly BlockNode[];
+  if (delta === 0 && renumber === 0) {
+    for (const block of after) block.retarget(text);
+    moved = after;
+  } else {
+    const move = new Move(text, delta);
+    moved = after.map((block) => block.moved(move, renumber));
+  }
+  return assemble(text, [...before, ...reparsed, ...moved]);
 }
 
-/** The index of the part whose block holds `offset` (the first one for an offset before all blocks). */
-function partAt(parts: readonly BlockParse[], offset: number): number {
+/** The index of the block that holds `offset` (the first one for an offset before all blocks). */
+function blockIndexAt(blocks: readonly BlockNode[], offset: number): number {
   let low = 0;
-  let high = parts.length - 1;
+  let high = blocks.length - 1;
   while (low < high) {
     const mid = (low + high + 1) >> 1;
-    if (parts[mid]!.block.span.start <= offset) low = mid;
+    if (blocks[mid]!.span.start <= offset) low = mid;
     else high = mid - 1;
   }
   return low;
 }
 
-/**
- * Moves block parses by `delta` characters and `renumber` places: a copy of every node that holds a
- * document offset. URL trees are relative to their URL, so they are kept as they are (they are most
- * of a request's nodes). A node kind added to the syntax needs its line here; the property test of
- * `reparseDocument` against `parseDocument` finds one that is missing.
- */
-function mover(delta: number, renumber: number): (part: BlockParse) => BlockParse {
-  const span = (s: TextSpan): TextSpan => ({ start: s.start + delta, end: s.end + delta });
-  const optionalSpan = (s: TextSpan | undefined): TextSpan | undefined => s && span(s);
-  const use = (u: VariableUse): VariableUse => ({ ...u, span: span(u.span), innerSpan: span(u.innerSpan) });
-  const name = (n: RequestName): RequestName => ({ ...n, nameSpan: span(n.nameSpan), span: span(n.span) });
-  const header = (h: Header): Header => ({
-    ...h,
-    nameSpan: span(h.nameSpan),
-    valueSpan: span(h.valueSpan),
-    span: span(h.span),
-  });
-  const body = (b: Body): Body => {
-    switch (b.kind) {
-      case 'json':
-        return {
-          ...b,
-          span: span(b.span),
-          members: b.members.map((m) => ({ ...m, nameSpan: span(m.nameSpan), valueSpan: optionalSpan(m.valueSpan) })),
-        };
-      case 'batch':
-        return {
-          ...b,
-          span: span(b.span),
-          items: b.items.map((item) =>
-            item.kind === 'request'
-              ? request(item)
-              : {
-                  ...item,
-                  requests: item.requests.map(request),
-                  beginSpan: span(item.beginSpan),
-                  endSpan: optionalSpan(item.endSpan),
-                  span: span(item.span),
-                },
-          ),
-        };
-      default:
-        return { ...b, span: span(b.span) };
-    }
-  };
-  const request = (r: Request): Request => ({
-    ...r,
-    methodSpan: optionalSpan(r.methodSpan),
-    url: movedUrl(r.url, span(r.url.span), r.url.variable && use(r.url.variable)),
-    headers: moveAll(r.headers, header),
-    body: r.body && body(r.body),
-    requestLineSpan: span(r.requestLineSpan),
-    span: span(r.span),
-  });
-  return (part) => {
-    const block = part.block;
-    return {
-      block: {
-        ...block,
-        index: block.index + renumber,
-        separatorSpan: optionalSpan(block.separatorSpan),
-        name: block.name && name(block.name),
-        variables: moveAll(block.variables, (v) => ({
-          ...v,
-          nameSpan: span(v.nameSpan),
-          valueSpan: span(v.valueSpan),
-          span: span(v.span),
-        })),
-        request: block.request && request(block.request),
-        span: span(block.span),
-      },
-      uses: moveAll(part.uses, use),
-      diagnostics: moveAll(part.diagnostics, (d) => ({ ...d, span: span(d.span) })),
-      names: moveAll(part.names, name),
-    };
-  };
-}
-
 /** The document of blocks parsed each on its own, with what depends on several of them: names and variables given twice. */
-function assemble(text: string, parts: readonly BlockParse[]): ODataDocument {
-  const blocks = parts.map((part) => part.block);
+function assemble(text: string, blocks: readonly BlockNode[]): ODataDocument {
   const diagnostics: DocumentDiagnostic[] = [];
   const uses: VariableUse[] = [];
   const variables: VariableDefinition[] = [];
   const names = new Set<string>();
   const variableNames = new Set<string>();
   let environment: VariableDefinition | undefined;
-  for (const part of parts) {
-    for (const d of part.diagnostics) diagnostics.push(d);
-    for (const use of part.uses) uses.push(use);
-    for (const name of part.names) {
+  for (const block of blocks) {
+    const findings = block.findings;
+    for (const d of findings.diagnostics) diagnostics.push(d);
+    for (const use of findings.uses) uses.push(use);
+    for (const name of findings.names) {
       if (names.has(name.name)) {
         diagnostics.push({
           code: 'duplicateRequestName',
@@ -1051,7 +1005,7 @@ function assemble(text: string, parts: readonly BlockParse[]): ODataDocument {
       }
       names.add(name.name);
     }
-    for (const definition of part.block.variables) {
+    for (const definition of block.variables) {
       const name = definition.name;
       if (name === 'environment') {
         if (environment) {
@@ -1086,7 +1040,7 @@ function assemble(text: string, parts: readonly BlockParse[]): ODataDocument {
     diagnostics,
     span: { start: 0, end: text.length },
   };
-  blockParses.set(document, parts);
+  parsedBlocks.set(document, blocks);
   return document;
 }
 
