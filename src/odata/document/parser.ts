@@ -146,7 +146,7 @@ class DocumentParser {
    * What each variable text seen so far refers to, when it is valid: a name used on every request
    * (`{{token}}`) keeps one reference, not one per use.
    */
-  private readonly references = new Map<string, VariableReference>();
+  private references: Map<string, VariableReference> | undefined;
   private readonly names: RequestName[] = [];
   private readonly variables: VariableDefinition[] = [];
   /** The headers of the request being read (a batch's requests are read after their batch's headers). */
@@ -826,12 +826,12 @@ class DocumentParser {
         this.report('unterminatedVariable', "Unterminated variable: missing '}}'.", { start: open, end: stop });
       } else {
         const inner = this.text.slice(a, b);
-        const known = this.references.get(inner);
+        const known = this.references?.get(inner);
         if (known) {
           reference = known;
         } else {
           reference = this.classifyVariable(inner, { start: open, end: stop });
-          if (reference !== INVALID) this.references.set(inner, reference);
+          if (reference !== INVALID) (this.references ??= new Map()).set(inner, reference);
         }
       }
       const last = this.uses.at(-1);
@@ -916,9 +916,6 @@ export function releaseUrlTrees(block: Block): void {
   }
 }
 
-/** The blocks of each document as the parser made them, for `reparseDocument`. */
-const parsedBlocks = new WeakMap<ODataDocument, readonly BlockNode[]>();
-
 /** Parses a `.odata` document. Pure and total: any text gives a document and diagnostics. */
 export function parseDocument(text: string): ODataDocument {
   return assemble(text, new DocumentParser(text).parseBlocks(0));
@@ -930,9 +927,9 @@ export function parseDocument(text: string): ODataDocument {
  * gives, at the cost of the touched blocks, so an editor can parse on every keystroke.
  */
 export function reparseDocument(previous: ODataDocument, text: string): ODataDocument {
-  const blocks = parsedBlocks.get(previous);
   const old = previous.text;
   if (old === text) return previous;
+  const blocks = parsedBlocks(previous);
   if (!blocks || blocks.length === 0) return parseDocument(text);
   // The edit replaced old[changeStart, oldChangeEnd) by text[changeStart, oldChangeEnd + delta).
   const shortest = Math.min(old.length, text.length);
@@ -987,14 +984,16 @@ function assemble(text: string, blocks: readonly BlockNode[]): ODataDocument {
   const diagnostics: DocumentDiagnostic[] = [];
   const uses: VariableUse[] = [];
   const variables: VariableDefinition[] = [];
-  const names = new Set<string>();
-  const variableNames = new Set<string>();
+  // Made when a block has names or variables: a one-request text (an agent's check) has none.
+  let names: Set<string> | undefined;
+  let variableNames: Set<string> | undefined;
   let environment: VariableDefinition | undefined;
   for (const block of blocks) {
     const findings = block.findings;
     for (const d of findings.diagnostics) diagnostics.push(d);
     for (const use of findings.uses) uses.push(use);
     for (const name of findings.names) {
+      names ??= new Set();
       if (names.has(name.name)) {
         diagnostics.push({
           code: 'duplicateRequestName',
@@ -1006,6 +1005,7 @@ function assemble(text: string, blocks: readonly BlockNode[]): ODataDocument {
       names.add(name.name);
     }
     for (const definition of block.variables) {
+      variableNames ??= new Set();
       const name = definition.name;
       if (name === 'environment') {
         if (environment) {
@@ -1040,8 +1040,14 @@ function assemble(text: string, blocks: readonly BlockNode[]): ODataDocument {
     diagnostics,
     span: { start: 0, end: text.length },
   };
-  parsedBlocks.set(document, blocks);
   return document;
+}
+
+/** The blocks of a document as this parser made them (each holds what `reparseDocument` reuses), or undefined. */
+function parsedBlocks(document: ODataDocument): readonly BlockNode[] | undefined {
+  const blocks = document.blocks;
+  for (const block of blocks) if (!(block instanceof BlockNode)) return undefined;
+  return blocks as readonly BlockNode[];
 }
 
 /** The block containing `offset` (a block's end belongs to it when it is the last block). */

@@ -1,6 +1,8 @@
 /**
  * The tree of a `.odata` document (docs/odata-files.md). Every node carries a `span` of offsets into
  * the document text; URLs keep their own OData tree, whose spans are relative to the URL's start.
+ * The parser's nodes (`nodes.ts`) keep offsets and make spans, names and values when read: read a
+ * span once and keep it rather than reading it in a loop, and compare spans by their offsets.
  */
 import type { TextSpan } from '../span';
 import type { DiagnosticCode as UrlDiagnosticCode, ODataUrl } from '../url/syntax';

@@ -5,7 +5,7 @@
 import { closestName } from './functions';
 import { Parser } from './parser';
 import type { DecodeOptions, SourceText } from './source';
-import { decodeSlice } from './source';
+import { decodeSlice, decodeText } from './source';
 import type {
   ExpressionNode,
   ODataDiagnostic,
@@ -91,8 +91,8 @@ export function splitQueryOptions(
       while (trimmedNameEnd > a && isSpace(text.charCodeAt(trimmedNameEnd - 1))) trimmedNameEnd--;
       let valueStart = equals < 0 ? b : equals + 1;
       while (valueStart < b && isSpace(text.charCodeAt(valueStart))) valueStart++;
-      const name = decodeSlice(text, a, trimmedNameEnd, options).text;
-      const value = decodeSlice(text, valueStart, b, options).text;
+      const name = decodeText(text, a, trimmedNameEnd, options);
+      const value = decodeText(text, valueStart, b, options);
       result.push({
         kind: classifyOption(name),
         name,

@@ -32,25 +32,53 @@ function byteAt(raw: string, i: number, end: number): number {
   return high < 0 || low < 0 ? -1 : high * 16 + low;
 }
 
+/** A slice with nothing to decode: offsets are the slice's own, shifted. */
+class PlainSlice implements SourceText {
+  constructor(
+    readonly text: string,
+    private readonly start: number,
+  ) {}
+
+  offsetAt(i: number): number {
+    return this.start + Math.min(Math.max(i, 0), this.text.length);
+  }
+}
+
+/** A decoded slice: `offsets[i]` is where decoded character `i` was written. */
+class DecodedSlice implements SourceText {
+  constructor(
+    readonly text: string,
+    private readonly offsets: Int32Array,
+  ) {}
+
+  offsetAt(i: number): number {
+    return this.offsets[Math.min(Math.max(i, 0), this.text.length)]!;
+  }
+}
+
+function needsDecoding(raw: string, start: number, end: number, options: DecodeOptions): boolean {
+  const percent = options.percentDecode !== false;
+  const plus = options.plusAsSpace === true;
+  for (let i = start; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if ((c === 37 && percent) || (c === 43 && plus)) return true;
+  }
+  return false;
+}
+
+/** `decodeSlice(raw, start, end, options).text`, without the offsets when nothing needs decoding. */
+export function decodeText(raw: string, start: number, end: number, options: DecodeOptions = {}): string {
+  return needsDecoding(raw, start, end, options) ? decodeSlice(raw, start, end, options).text : raw.slice(start, end);
+}
+
 /**
  * Decodes `raw.slice(start, end)`. Invalid escapes and malformed UTF-8 stay as written: the parser is
  * tolerant, and a literal `%` is common in `.odata` files (SQL-like wildcards in `contains`).
  */
 export function decodeSlice(raw: string, start: number, end: number, options: DecodeOptions = {}): SourceText {
+  if (!needsDecoding(raw, start, end, options)) return new PlainSlice(raw.slice(start, end), start);
   const percent = options.percentDecode !== false;
   const plus = options.plusAsSpace === true;
-  let needs = false;
-  for (let i = start; i < end; i++) {
-    const c = raw.charCodeAt(i);
-    if ((c === 37 && percent) || (c === 43 && plus)) {
-      needs = true;
-      break;
-    }
-  }
-  if (!needs) {
-    const text = raw.slice(start, end);
-    return { text, offsetAt: (i) => start + Math.min(Math.max(i, 0), text.length) };
-  }
 
   // Built as UTF-16 code units: the decoded text is never longer than the raw one.
   const units = new Uint16Array(end - start);
@@ -85,8 +113,7 @@ export function decodeSlice(raw: string, start: number, end: number, options: De
     i += width;
   }
   offsets[length] = end;
-  const text = fromCodeUnits(units, length);
-  return { text, offsetAt: (k) => offsets[Math.min(Math.max(k, 0), text.length)]! };
+  return new DecodedSlice(fromCodeUnits(units, length), offsets);
 }
 
 /** The string of `units[0, length)`, converted in chunks that stay below engines' argument limits. */

@@ -203,6 +203,45 @@ describe('parseDocument', () => {
     assert.equal(url.tree.path.segments[0]?.kind, 'name');
   });
 
+  it('reads methods in any case, strips only a trailing HTTP version, trims titles as trim() does', () => {
+    const urls = [
+      'get accounts HTTP/1.1',
+      'Patch accounts(1) http/2',
+      "GET accounts?$filter=name eq 'HTTP/1.1'",
+      'GET accounts?$top=1 HTTP/11',
+      'GET accountsHTTP/1.1',
+      'GET a\tHTTP/1.0',
+    ];
+    const document = parseDocument(urls.map((line, i) => `### \u00a0T${i}\ufeff \n${line}\n`).join(''));
+    assert.deepEqual(
+      document.blocks.map((b) => [
+        b.title,
+        b.request?.method,
+        b.request?.url.text,
+        slice(document.text, b.request?.methodSpan),
+      ]),
+      [
+        ['T0', 'GET', 'accounts', 'get'],
+        ['T1', 'PATCH', 'accounts(1)', 'Patch'],
+        ['T2', 'GET', "accounts?$filter=name eq 'HTTP/1.1'", 'GET'],
+        ['T3', 'GET', 'accounts?$top=1 HTTP/11', 'GET'],
+        ['T4', 'GET', 'accountsHTTP/1.1', 'GET'],
+        ['T5', 'GET', 'a', 'GET'],
+      ],
+    );
+  });
+
+  it('finds Content-Type and Content-ID in any case', () => {
+    const text =
+      'POST $batch\n\nBEGIN CHANGESET\nPOST accounts\ncontent-id: 1\nCONTENT-TYPE: application/json\n\n{ "name": "a" }\n' +
+      'POST $1/contact_customer_accounts\nContent-Id: 2\n\n{ "lastname": "b" }\nEND CHANGESET\n';
+    const document = parseDocument(text);
+    assert.deepEqual(located(text, document), []);
+    const [, first, second] = requestsOf(document.blocks[0]!.request!);
+    assert.deepEqual([first?.contentId, second?.contentId], ['1', '2']);
+    assert.equal(first?.body?.kind, 'json');
+  });
+
   it('handles CRLF line ends and documents without a separator', () => {
     const document = parseDocument('### t\r\nGET accounts\r\nPrefer: x\r\n\r\n{}\r\n');
     const request = document.blocks[0]?.request;
