@@ -1,5 +1,6 @@
 import { SaxesParser } from 'saxes';
 import type {
+  AlternateKey,
   ComplexType,
   EntitySet,
   EntityType,
@@ -56,7 +57,7 @@ function isAlternateKeysTerm(term: string | undefined): boolean {
   return term === 'Keys.AlternateKeys' || term === `${KEYS_VOCABULARY}.AlternateKeys`;
 }
 
-const NO_ALTERNATE_KEYS: readonly (readonly string[])[] = [];
+const NO_ALTERNATE_KEYS: readonly AlternateKey[] = [];
 
 /** What an open element's children are read into. */
 type Frame =
@@ -477,7 +478,7 @@ function createReader(where: () => { readonly line: number; readonly column: num
     for (const entity of entityTypes.values()) {
       const keys = annotatedKeys.get(entity)?.filter((key) => key.length > 0) ?? [];
       // Under the vocabulary a type without the annotation has none; without it, nothing is known.
-      if (keys.length > 0) entity.alternateKeys = keys;
+      if (keys.length > 0) entity.alternateKeys = keys.map((columns) => ({ columns }));
       else if (keysVocabulary) entity.alternateKeys = NO_ALTERNATE_KEYS;
     }
     return {

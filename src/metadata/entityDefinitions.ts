@@ -1,7 +1,7 @@
 import type { JsonObject } from '../core/json';
 import { isJsonObject, nonEmptyString } from '../core/json';
 import type {
-  AlternateKeyInfo,
+  AlternateKey,
   AttributeInfo,
   EntityInfo,
   EntityType,
@@ -48,7 +48,13 @@ function optionOf(value: unknown): OptionValue | undefined {
   if (!isJsonObject(value)) return undefined;
   const number = value['Value'];
   if (typeof number !== 'number' || !Number.isInteger(number)) return undefined;
-  return { value: number, label: labelOf(value['Label']) ?? String(number) };
+  // A status reason (StatusOptionMetadata) names the state it belongs to.
+  const state = value['State'];
+  return {
+    value: number,
+    label: labelOf(value['Label']) ?? String(number),
+    ...(typeof state === 'number' && Number.isInteger(state) ? { state } : {}),
+  };
 }
 
 /**
@@ -72,16 +78,24 @@ function optionsOf(attribute: JsonObject): OptionValue[] | undefined {
   return undefined;
 }
 
-/** `Keys` of an EntityMetadata (EntityKeyMetadata: LogicalName, KeyAttributes, EntityKeyIndexStatus). */
-function alternateKeysOf(value: unknown): AlternateKeyInfo[] | undefined {
+/**
+ * `Keys` of an EntityMetadata (EntityKeyMetadata: LogicalName, KeyAttributes, EntityKeyIndexStatus),
+ * each column named as `$metadata` and URLs name it: `KeyAttributes` lists a lookup by its logical
+ * name (`customapiid`), the property is `_customapiid_value`.
+ */
+function alternateKeysOf(value: unknown, type: EntityType): AlternateKey[] | undefined {
   if (!Array.isArray(value)) return undefined;
-  const keys: AlternateKeyInfo[] = [];
+  const names = new Set(type.properties.map((p) => p.name));
+  const propertyName = (column: string): string =>
+    !names.has(column) && names.has(`_${column}_value`) ? `_${column}_value` : column;
+  const keys: AlternateKey[] = [];
   for (const key of value as unknown[]) {
     if (!isJsonObject(key)) continue;
     const name = nonEmptyString(key['LogicalName']);
     const columns = targetsOf(key['KeyAttributes']);
     if (name === undefined || columns === undefined || columns.length === 0) continue;
-    keys.push({ name, columns, status: nonEmptyString(key['EntityKeyIndexStatus']) });
+    const status = nonEmptyString(key['EntityKeyIndexStatus']);
+    keys.push({ columns: columns.map(propertyName), name, ...(status === undefined ? {} : { status }) });
   }
   return keys;
 }
@@ -119,6 +133,8 @@ function entitiesOf(json: unknown): unknown[] | string {
  * Fills `info` on entity types and their properties from `EntityDefinitions` or
  * `RetrieveMetadataChanges` JSON. A lookup column (`parentaccountid`) describes the CSDL property
  * `_parentaccountid_value`. Columns CSDL does not have (`...name` helper columns) are left out.
+ * `Keys` replace the type's alternate keys from `$metadata`: this is the one place the two sources
+ * meet (`EntityType.alternateKeys` says why EntityDefinitions wins).
  */
 export function enrichModel(model: MetadataModel, entityMetadata: unknown): EnrichResult {
   const errors: string[] = [];
@@ -150,7 +166,7 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       errors.push(`Table '${logicalName}' is not an entity type of the model.`);
       return;
     }
-    const alternateKeys = alternateKeysOf(entity['Keys']);
+    const alternateKeys = alternateKeysOf(entity['Keys'], type);
     const info: EntityInfo = merge(type.info, {
       logicalName,
       displayName: labelOf(entity['DisplayName']),
@@ -159,7 +175,6 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
       primaryNameAttribute: nonEmptyString(entity['PrimaryNameAttribute']),
       isCustomEntity:
         typeof entity['IsCustomEntity'] === 'boolean' ? entity['IsCustomEntity'] : (type.info?.isCustomEntity ?? false),
-      ...(alternateKeys === undefined ? {} : { alternateKeys }),
     });
 
     const attributes = entity['Attributes'];
@@ -184,7 +199,12 @@ export function enrichModel(model: MetadataModel, entityMetadata: unknown): Enri
         });
       }
     }
-    const updated: EntityType = { ...type, properties, info };
+    const updated: EntityType = {
+      ...type,
+      properties,
+      info,
+      ...(alternateKeys === undefined ? {} : { alternateKeys }),
+    };
     entityTypes.set(logicalName, updated);
     enriched.push({ entity: logicalName, attributes: matched });
   });

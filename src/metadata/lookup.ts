@@ -1,4 +1,5 @@
 import type {
+  AlternateKey,
   ComplexType,
   EntitySet,
   EntityType,
@@ -79,7 +80,7 @@ export class MetadataIndex {
   private readonly setsByType = new Map<string, EntitySet[]>();
   private readonly entityTypesLower = new Map<string, EntityType>();
   private readonly entitySetsLower = new Map<string, EntitySet>();
-  private readonly memberCache = new Map<string, Members>();
+  private readonly memberCache = new Map<EntityType, Members>();
 
   constructor(model: MetadataModel) {
     this.model = model;
@@ -172,9 +173,10 @@ export class MetadataIndex {
   /**
    * The alternate keys of a type (each the properties that together identify a row), from the
    * nearest type of the chain that says; `undefined` when the metadata does not say, which is not
-   * the same as none (`[]`).
+   * the same as none (`[]`). The language and describe_table both read them here: `$metadata`'s,
+   * or EntityDefinitions' once the table's definition was read (see `EntityType.alternateKeys`).
    */
-  alternateKeys(type: EntityType | TypeName): readonly (readonly string[])[] | undefined {
+  alternateKeys(type: EntityType | TypeName): readonly AlternateKey[] | undefined {
     for (const current of this.typeChain(type)) {
       if (current.alternateKeys && current.alternateKeys.length > 0) return current.alternateKeys;
     }
@@ -229,18 +231,23 @@ export class MetadataIndex {
   }
 
   findProperty(type: EntityType | TypeName, name: string): FindResult<Property> {
-    return this.findMember(this.properties(type), name);
+    const members = this.members(type);
+    return findMember(name, members?.properties ?? [], [members?.propertyByName], [members?.propertyByLowerName]);
   }
 
   findNavigationProperty(type: EntityType | TypeName, name: string): FindResult<NavigationProperty> {
-    return this.findMember(this.navigationProperties(type), name);
+    const members = this.members(type);
+    return findMember(name, members?.navigation ?? [], [members?.navigationByName], [members?.navigationByLowerName]);
   }
 
   /** Structural or navigation property, as `$select`/`$expand`/`$filter` paths may name either. */
   findMemberOf(type: EntityType | TypeName, name: string): FindResult<Property | NavigationProperty> {
-    return this.findMember<Property | NavigationProperty>(
-      [...this.properties(type), ...this.navigationProperties(type)],
+    const members = this.members(type);
+    return findMember<Property | NavigationProperty>(
       name,
+      members === undefined ? [] : [...members.properties, ...members.navigation],
+      [members?.propertyByName, members?.navigationByName],
+      [members?.propertyByLowerName, members?.navigationByLowerName],
     );
   }
 
@@ -252,30 +259,13 @@ export class MetadataIndex {
     return { match: undefined, caseMismatch: false, suggestions: didYouMean(name, exact.keys()) };
   }
 
-  private findMember<T extends { readonly name: string }>(members: readonly T[], name: string): FindResult<T> {
-    const match = members.find((member) => member.name === name);
-    if (match) return { match, caseMismatch: false, suggestions: [] };
-    const lower = name.toLowerCase();
-    const folded = members.find((member) => member.name.toLowerCase() === lower);
-    if (folded) return { match: folded, caseMismatch: true, suggestions: [] };
-    return {
-      match: undefined,
-      caseMismatch: false,
-      suggestions: didYouMean(
-        name,
-        members.map((member) => member.name),
-      ),
-    };
-  }
-
   private members(type: EntityType | TypeName): Members | undefined {
-    const chain = this.typeChain(type);
-    const head = chain[0];
-    if (!head) return undefined;
-    // Only types of this model are cached: a caller may pass an EntityType that is not (an enriched copy).
-    const own = this.model.entityTypes.get(head.name) === head;
-    const cached = own ? this.memberCache.get(head.name) : undefined;
-    if (cached) return cached;
+    // Looked up before the type chain is walked: the language asks this several times per name it checks.
+    const head = typeof type === 'string' ? this.entityType(type) : type;
+    if (head === undefined) return undefined;
+    const cached = this.memberCache.get(head);
+    if (cached !== undefined) return cached;
+    const chain = this.typeChain(head);
     const propertyByName = new Map<string, Property>();
     const navigationByName = new Map<string, NavigationProperty>();
     for (const current of [...chain].reverse()) {
@@ -297,11 +287,53 @@ export class MetadataIndex {
       navigation: [...navigationByName.values()],
       propertyByName,
       navigationByName,
+      propertyByLowerName: byLowerName(propertyByName.values()),
+      navigationByLowerName: byLowerName(navigationByName.values()),
       navigationByLookup,
     };
-    if (own) this.memberCache.set(head.name, members);
+    // Only types of this model are cached: a caller may pass an EntityType that is not (an enriched copy).
+    if (this.model.entityTypes.get(head.name) === head) this.memberCache.set(head, members);
     return members;
   }
+}
+
+/** The first member of each case-folded name, in declaration order. */
+function byLowerName<T extends { readonly name: string }>(members: Iterable<T>): Map<string, T> {
+  const result = new Map<string, T>();
+  for (const member of members) {
+    const lower = member.name.toLowerCase();
+    if (!result.has(lower)) result.set(lower, member);
+  }
+  return result;
+}
+
+/**
+ * The exact-case member, else the case-folded one, else did-you-mean suggestions from every member;
+ * the maps are asked in order, so a column wins over a navigation property of the same name.
+ */
+function findMember<T extends { readonly name: string }>(
+  name: string,
+  members: readonly T[],
+  exact: readonly (ReadonlyMap<string, T> | undefined)[],
+  folded: readonly (ReadonlyMap<string, T> | undefined)[],
+): FindResult<T> {
+  for (const map of exact) {
+    const match = map?.get(name);
+    if (match !== undefined) return { match, caseMismatch: false, suggestions: [] };
+  }
+  const lower = name.toLowerCase();
+  for (const map of folded) {
+    const match = map?.get(lower);
+    if (match !== undefined) return { match, caseMismatch: true, suggestions: [] };
+  }
+  return {
+    match: undefined,
+    caseMismatch: false,
+    suggestions: didYouMean(
+      name,
+      members.map((member) => member.name),
+    ),
+  };
 }
 
 interface Members {
@@ -309,6 +341,8 @@ interface Members {
   readonly navigation: readonly NavigationProperty[];
   readonly propertyByName: ReadonlyMap<string, Property>;
   readonly navigationByName: ReadonlyMap<string, NavigationProperty>;
+  readonly propertyByLowerName: ReadonlyMap<string, Property>;
+  readonly navigationByLowerName: ReadonlyMap<string, NavigationProperty>;
   /** Single-valued navigations by the lookup property (`_parentaccountid_value`) of their constraints. */
   readonly navigationByLookup: ReadonlyMap<string, readonly NavigationProperty[]>;
 }

@@ -28,11 +28,13 @@ export interface EntityType {
   /** Names of the key properties declared on this type (inherited keys are resolved by helpers). */
   readonly key: readonly string[];
   /**
-   * Alternate keys (the `Keys.AlternateKeys` annotation Dataverse writes in `$metadata`), each the
-   * properties that together identify a row: `[['accountnumber']]`. Empty when the document uses the
-   * Keys vocabulary and this type has none; absent when the document does not say (no vocabulary).
+   * Alternate keys, in one list whatever said them: `$metadata`'s `Keys.AlternateKeys` annotation
+   * (always there, columns only), replaced by EntityDefinitions `Keys` once the table's definition
+   * was read (`enrichModel`), which is fresher (fetched on first use, `$metadata` is cached up to a
+   * day) and names each key with its index status. Empty when the metadata says the type has none;
+   * absent when it does not say (a document without the Keys vocabulary).
    */
-  readonly alternateKeys?: readonly (readonly string[])[];
+  readonly alternateKeys?: readonly AlternateKey[];
   readonly properties: readonly Property[];
   readonly navigationProperties: readonly NavigationProperty[];
   /** Display name, description and option sets, when EntityDefinitions enrichment has run. */
@@ -111,21 +113,30 @@ export interface EntityInfo {
   readonly primaryIdAttribute: string | undefined;
   readonly primaryNameAttribute: string | undefined;
   readonly isCustomEntity: boolean;
-  /** The table's alternate keys (EntityDefinitions `Keys`), when the answer had them. */
-  readonly alternateKeys?: readonly AlternateKeyInfo[];
 }
 
-/** One alternate key: a record is addressed by these columns' values, `accounts(accountnumber='A-1')`. */
-export interface AlternateKeyInfo {
-  readonly name: string;
+/**
+ * One alternate key: a record is addressed by these columns' values, `accounts(accountnumber='A-1')`
+ * ("Use an alternate key to reference a record",
+ * https://learn.microsoft.com/power-apps/developer/data-platform/use-alternate-key-reference-record).
+ */
+export interface AlternateKey {
+  /** The properties as URLs name them: a lookup column is `_x_value`, as in `$metadata`. */
   readonly columns: readonly string[];
-  /** `EntityKeyIndexStatus`: only an `Active` key can address records (`Pending`, `InProgress`, `Failed`). */
-  readonly status: string | undefined;
+  /** EntityKeyMetadata `LogicalName`; `$metadata` names no key. */
+  readonly name?: string;
+  /**
+   * EntityKeyMetadata `EntityKeyIndexStatus`: only an `Active` key addresses records (`Pending`,
+   * `InProgress`, `Failed` do not yet); unknown when only `$metadata` listed the key.
+   */
+  readonly status?: string;
 }
 
 export interface OptionValue {
   readonly value: number;
   readonly label: string;
+  /** A status reason's state (StatusOptionMetadata `State`): the `statecode` value it belongs to. */
+  readonly state?: number;
 }
 
 export interface AttributeInfo {

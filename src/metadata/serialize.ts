@@ -1,7 +1,7 @@
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject } from '../core/json';
 import type {
-  AlternateKeyInfo,
+  AlternateKey,
   AttributeInfo,
   ComplexType,
   EntityInfo,
@@ -34,7 +34,7 @@ import type {
  * Bump `CACHE_VERSION` whenever a record layout changes: an old cache is then refused, not misread.
  */
 export const CACHE_FORMAT = 'dvw-metadata-cache';
-export const CACHE_VERSION = 5;
+export const CACHE_VERSION = 6;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -66,7 +66,7 @@ function encodeAttributeInfo(a: AttributeInfo): Json {
     opt(a.displayName),
     opt(a.description),
     opt(a.requiredLevel),
-    a.options ? a.options.map((o) => [o.value, o.label]) : null,
+    a.options ? a.options.map((o) => record(o.value, o.label, opt(o.state))) : null,
     a.targets ? [...a.targets] : null,
   );
 }
@@ -91,7 +91,6 @@ function encodeEntityInfo(i: EntityInfo): Json {
     opt(i.primaryIdAttribute),
     opt(i.primaryNameAttribute),
     i.isCustomEntity ? 1 : 0,
-    ...(i.alternateKeys === undefined ? [] : [i.alternateKeys.map((k) => [k.name, [...k.columns], opt(k.status)])]),
   ];
 }
 
@@ -127,7 +126,7 @@ export function serializeModel(model: MetadataModel): string {
       ...t.key,
     ];
     if (t.info) fields.push(encodeEntityInfo(t.info));
-    if (t.alternateKeys) fields.push(t.alternateKeys.map((key) => [...key]));
+    if (t.alternateKeys) fields.push(t.alternateKeys.map((k) => record([...k.columns], opt(k.name), opt(k.status))));
     return fields;
   });
   const complexTypes = [...model.complexTypes.values()].map((c) =>
@@ -240,8 +239,12 @@ function decodeProperty(value: unknown): Property {
 const REQUIRED_LEVELS = ['None', 'SystemRequired', 'ApplicationRequired', 'Recommended'] as const;
 
 function decodeOption(value: unknown): OptionValue {
-  const pair = array(value, 'an option');
-  return { value: int(pair[0], 'an option value'), label: str(pair[1], 'an option label') };
+  const r = array(value, 'an option');
+  return {
+    value: int(r[0], 'an option value'),
+    label: str(r[1], 'an option label'),
+    ...(present(r[2]) ? { state: int(r[2], 'an option state') } : {}),
+  };
 }
 
 function decodeAttributeInfo(value: unknown): AttributeInfo {
@@ -290,16 +293,17 @@ function decodeEntityInfo(value: unknown): EntityInfo {
     primaryIdAttribute: optStr(r[3], 'a primary id attribute'),
     primaryNameAttribute: optStr(r[4], 'a primary name attribute'),
     isCustomEntity: bits(r[5], 'a custom entity flag', 1) === 1,
-    ...(present(r[6]) ? { alternateKeys: array(r[6], 'alternate keys').map(decodeAlternateKey) } : {}),
   };
 }
 
-function decodeAlternateKey(value: unknown): AlternateKeyInfo {
+function decodeAlternateKey(value: unknown): AlternateKey {
   const r = array(value, 'an alternate key');
+  const name = optStr(r[1], 'an alternate key name');
+  const status = optStr(r[2], 'an alternate key status');
   return {
-    name: str(r[0], 'an alternate key name'),
-    columns: array(r[1], 'alternate key columns').map((c) => str(c, 'an alternate key column')),
-    status: optStr(r[2], 'an alternate key status'),
+    columns: array(r[0], 'alternate key columns').map((c) => str(c, 'an alternate key column')),
+    ...(name === undefined ? {} : { name }),
+    ...(status === undefined ? {} : { status }),
   };
 }
 
@@ -402,10 +406,8 @@ function decodeEntityType(r: unknown[], name: string, index: number, body: Body,
   return type;
 }
 
-function decodeAlternateKeys(value: unknown): string[][] {
-  return array(value, 'alternate keys').map((key) =>
-    array(key, 'an alternate key').map((name) => str(name, 'an alternate key property')),
-  );
+function decodeAlternateKeys(value: unknown): AlternateKey[] {
+  return array(value, 'alternate keys').map(decodeAlternateKey);
 }
 
 /** A complex type whose members are decoded on first use, as an entity type's are. */

@@ -15,12 +15,29 @@ function scalar(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** What a cell cannot hold as is: line breaks and tabs (one line per row) and the column separator. */
+const SPECIAL = /[\r\n\t|]/;
+
 /** One line, at most MAX_CELL characters, with the table's separator escaped so a value cannot add columns. */
 export function cellText(value: unknown, max = MAX_CELL): string {
-  const text = scalar(value)
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/\|/g, '\\|');
+  let text = scalar(value);
+  // Tested first: almost no value needs the replacements, and every cell of every answer comes here.
+  if (SPECIAL.test(text)) text = text.replace(/[\r\n\t]+/g, ' ').replace(/\|/g, '\\|');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** The columns of records: every key that is no annotation (`name`, `_x_value`), in first-seen order. */
+function columnNames(rows: readonly Readonly<Record<string, unknown>>[]): string[] {
+  const names = new Set<string>();
+  for (const row of rows) for (const key of Object.keys(row)) if (!key.includes('@')) names.add(key);
+  return [...names];
+}
+
+/** A column's value as shown to a model: its formatted value beside the raw one ("Active (0)"). */
+function shownValue(row: Readonly<Record<string, unknown>>, name: string, formattedKey: string): string {
+  const raw = scalar(row[name]);
+  const formatted = row[formattedKey];
+  return typeof formatted === 'string' && formatted !== raw && raw !== '' ? `${formatted} (${raw})` : raw;
 }
 
 /**
@@ -28,14 +45,7 @@ export function cellText(value: unknown, max = MAX_CELL): string {
  * the raw ones ("Active (0)", "Contoso (8f1c…)"), lookups under their `_x_value` names.
  */
 export function displayColumns(row: Readonly<Record<string, unknown>>): Map<string, string> {
-  const columns = new Map<string, string>();
-  for (const [key, value] of Object.entries(row)) {
-    if (key.includes('@')) continue;
-    const formatted = row[`${key}${FORMATTED}`];
-    const raw = scalar(value);
-    columns.set(key, typeof formatted === 'string' && formatted !== raw && raw !== '' ? `${formatted} (${raw})` : raw);
-  }
-  return columns;
+  return new Map(columnNames([row]).map((name) => [name, shownValue(row, name, `${name}${FORMATTED}`)]));
 }
 
 export interface TableText {
@@ -45,14 +55,14 @@ export interface TableText {
 
 /** `a | b | c` lines under a header; stops before the budget and says how many rows it shows. */
 export function compactTable(rows: readonly Readonly<Record<string, unknown>>[], budget: number): TableText {
-  const shown = rows.map(displayColumns);
-  const columns: string[] = [];
-  for (const row of shown) for (const key of row.keys()) if (!columns.includes(key)) columns.push(key);
+  const columns = columnNames(rows);
   if (columns.length === 0) return { text: '', shownRows: rows.length };
+  // Each annotation's name built once per answer, not once per cell.
+  const formattedKeys = columns.map((name) => `${name}${FORMATTED}`);
   let text = `${columns.join(' | ')}\n`;
   let count = 0;
-  for (const row of shown) {
-    const line = `${columns.map((c) => cellText(row.get(c))).join(' | ')}\n`;
+  for (const row of rows) {
+    const line = `${columns.map((name, i) => cellText(shownValue(row, name, formattedKeys[i]!))).join(' | ')}\n`;
     if (text.length + line.length > budget) break;
     text += line;
     count += 1;

@@ -9,6 +9,7 @@ import type { Block, ODataDocument } from '../odata/document/syntax';
 import type { CheckFinding } from '../odata/language/check';
 import { checkText, findingsOf, formatFinding } from '../odata/language/check';
 import { documentDiagnostics } from '../odata/language/diagnostics';
+import type { LanguageDiagnostic } from '../odata/language/types';
 import type { NamedResult, PreparedRequest } from '../odata/run';
 import { prepareRequest } from '../odata/run';
 import { CHARACTER_BUDGET, compactTable, displayColumns, withinBudget } from './format';
@@ -54,17 +55,18 @@ export function checkQuery(text: string, index: MetadataIndex): { findings: Chec
   return { findings, text: `Checked as:\n${text}\n${summary}\n` };
 }
 
-/** The query refused before sending when it has errors, with the same findings check_query gives. */
-function refuseErrors(text: string, document: ODataDocument, index: MetadataIndex): void {
+/**
+ * The query refused before sending when it has errors, with the same findings check_query gives;
+ * else its diagnostics, which prepareRequest takes instead of diagnosing the document again.
+ */
+function refuseErrors(text: string, document: ODataDocument, index: MetadataIndex): readonly LanguageDiagnostic[] {
   // checkText's own steps, on the document run_query sends, so the text is parsed once.
-  const errors = findingsOf(QUERY_FILE, text, documentDiagnostics(document, { metadata: index })).filter(
-    (f) => f.severity === 'error',
+  const diagnostics = documentDiagnostics(document, { metadata: index });
+  if (!diagnostics.some((d) => d.severity === 'error')) return diagnostics;
+  const errors = findingsOf(QUERY_FILE, text, diagnostics).filter((f) => f.severity === 'error');
+  throw new ToolRefusal(
+    `Nothing was sent: the query has ${errors.length} error(s). Fix them and run again.\n${text}${findingLines(errors)}`,
   );
-  if (errors.length > 0) {
-    throw new ToolRefusal(
-      `Nothing was sent: the query has ${errors.length} error(s). Fix them and run again.\n${text}${findingLines(errors)}`,
-    );
-  }
 }
 
 function onlyRequest(document: ODataDocument): Block {
@@ -181,7 +183,7 @@ export async function runReadOnly(
   signal: AbortSignal | undefined,
 ): Promise<ReadOutcome> {
   const document = parseDocument(text);
-  refuseErrors(text, document, index);
+  const diagnostics = refuseErrors(text, document, index);
   const block = onlyRequest(document);
   const method = block.request!.method;
   if (method !== 'GET' && method !== 'FETCH') {
@@ -189,7 +191,12 @@ export async function runReadOnly(
       `run_query is read-only and ${method} changes data; nothing was sent. Use write_records or run_action where writes are allowed.`,
     );
   }
-  const prepared = prepareRequest(document, block.index, liveRunContext({}, new Map<string, NamedResult>()));
+  const prepared = prepareRequest(
+    document,
+    block.index,
+    liveRunContext({}, new Map<string, NamedResult>()),
+    diagnostics,
+  );
   if (!prepared.ok) {
     throw new ToolRefusal(`Nothing was sent: ${prepared.problems.map((p) => p.message).join('; ')}`);
   }

@@ -1,7 +1,7 @@
 import type { WebApiClient } from '../dataverse/webApiClient';
 import { isJsonObject } from '../core/json';
 import { MetadataIndex, didYouMean } from '../metadata/lookup';
-import type { EntitySet, EntityType, MetadataModel, Property } from '../metadata/model';
+import type { AlternateKey, EntitySet, EntityType, MetadataModel, OptionValue, Property } from '../metadata/model';
 import { cellText, withinBudget } from './format';
 import { ToolRefusal } from './refusal';
 
@@ -132,31 +132,45 @@ function localType(index: MetadataIndex, qualified: string): string {
 }
 
 /**
- * The alternate keys EntityDefinitions gave, with how to address a record by the first usable one
- * ("Use an alternate key to reference a record":
+ * The table's alternate keys (`$metadata`'s, or EntityDefinitions' with names and index status), with
+ * how to address a record by the first usable one ("Use an alternate key to reference a record":
  * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-alternate-key-reference-record).
- * A lookup column of a key is named `_x_value` in the URL; only an Active key's index can be used.
+ * Only an Active key's index can be used; a key `$metadata` alone listed has no known status.
  */
 function alternateKeysText(index: MetadataIndex, { type, set }: ResolvedTable): string | undefined {
-  const keys = type.info?.alternateKeys;
+  const keys = index.alternateKeys(type);
   if (keys === undefined) return undefined;
   if (keys.length === 0) return 'Alternate keys: none.';
-  const urlName = (column: string): string =>
-    index.property(type, column) === undefined && index.property(type, `_${column}_value`) !== undefined
-      ? `_${column}_value`
-      : column;
+  const usable = (key: AlternateKey): boolean => key.status === undefined || key.status === 'Active';
   const listed = keys.map(
     (k) =>
-      `${k.name} (${k.columns.join(', ')}${k.status === undefined || k.status === 'Active' ? '' : `; index ${k.status}, not usable yet`})`,
+      `${k.name === undefined ? '' : `${k.name} `}(${k.columns.join(', ')}${usable(k) ? '' : `; index ${k.status}, not usable yet`})`,
   );
-  const usable = keys.find((k) => k.status === undefined || k.status === 'Active');
+  const first = keys.find(usable);
   const example =
-    usable === undefined
+    first === undefined
       ? ''
-      : ` Read or upsert one by key: ${set.name}(${usable.columns
-          .map((c) => `${urlName(c)}=${index.property(type, urlName(c))?.type === 'Edm.String' ? "'…'" : '…'}`)
+      : ` Read or upsert one by key: ${set.name}(${first.columns
+          .map((c) => `${c}=${index.property(type, c)?.type === 'Edm.String' ? "'…'" : '…'}`)
           .join(',')}).`;
   return `Alternate keys: ${listed.join('; ')}.${example}`;
+}
+
+/**
+ * A column's choices, `value=label`; a status reason also names its state, "1=In Progress (state 0
+ * Open)", from the table's `statecode` choices (StatusOptionMetadata `State`): a record's status
+ * reason must belong to its state.
+ */
+function optionsText(index: MetadataIndex, type: EntityType, options: readonly OptionValue[]): string {
+  let states: ReadonlyMap<number, string> | undefined;
+  return options
+    .map((o) => {
+      if (o.state === undefined) return `${o.value}=${o.label}`;
+      states ??= new Map((index.property(type, 'statecode')?.info?.options ?? []).map((s) => [s.value, s.label]));
+      const state = states.get(o.state);
+      return `${o.value}=${o.label} (state ${o.state}${state === undefined ? '' : ` ${state}`})`;
+    })
+    .join(', ');
 }
 
 /** The table's columns, lookups and relationships, filtered by `columns` and cut to the budget. */
@@ -198,9 +212,7 @@ export function describeTable(
     const details: string[] = [];
     if (property.info?.displayName !== undefined) details.push(`"${property.info.displayName}"`);
     const options = property.info?.options;
-    if (options !== undefined && options.length > 0) {
-      details.push(`options: ${options.map((o) => `${o.value}=${o.label}`).join(', ')}`);
-    }
+    if (options !== undefined && options.length > 0) details.push(`options: ${optionsText(index, type, options)}`);
     const navigations = index.navigationForLookup(type, property.name);
     const targets =
       property.info?.targets ??

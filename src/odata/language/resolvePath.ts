@@ -263,14 +263,14 @@ class PathResolver {
     const named = new Set(args.values.map((part) => part.name));
     const sameColumns = (key: readonly string[]): boolean =>
       key.length === named.size && key.every((column) => named.has(column));
-    if (sameColumns(this.index.key(type)) || keys.some(sameColumns)) return;
+    if (sameColumns(this.index.key(type)) || keys.some((key) => sameColumns(key.columns))) return;
     const list = (key: readonly string[]): string => `(${key.join(', ')})`;
     this.diagnostics.push({
       code: 'unknownAlternateKey',
       message:
         `${type.name} has no alternate key of ${list([...named])} in this metadata; Dataverse answers 400 for a key it does not define. ` +
         (keys.length > 0
-          ? `Its alternate keys: ${keys.map(list).join(', ')}.`
+          ? `Its alternate keys: ${keys.map((key) => list(key.columns)).join(', ')}.`
           : 'It has none: use the id, or define a key on the table and refresh the metadata.'),
       severity: 'warning',
       span: this.at(args.span),

@@ -6,6 +6,7 @@
  */
 import type { Block, Header, HttpMethod, ODataDocument, Request, TextSpan, VariableUse } from '../document/syntax';
 import { batchHeaderRefusal, documentDiagnostics, repeatsClientHeader } from '../language/diagnostics';
+import type { LanguageDiagnostic } from '../language/types';
 import { preferenceName, splitPreferences } from './httpHeaders';
 import type { Placement, RunContext, RunProblem } from './variables';
 import { VariableResolver } from './variables';
@@ -376,9 +377,14 @@ function within(span: TextSpan, block: Block): boolean {
 }
 
 /** Errors the document itself reports inside the block: the block is not sent while it has any. */
-function blockErrors(document: ODataDocument, block: Block, context: RunContext): RunProblem[] {
+function blockErrors(
+  document: ODataDocument,
+  block: Block,
+  context: RunContext,
+  checked: readonly LanguageDiagnostic[] | undefined,
+): RunProblem[] {
   const environmentVariables = [...Object.keys(context.environmentVariables), ...Object.keys(context.overrides ?? {})];
-  return documentDiagnostics(document, { environmentVariables })
+  return (checked ?? documentDiagnostics(document, { environmentVariables }))
     .filter((d) => d.severity === 'error' && within(d.span, block))
     .map((d) => ({ message: d.message, span: d.span, code: d.code }));
 }
@@ -386,8 +392,16 @@ function blockErrors(document: ODataDocument, block: Block, context: RunContext)
 /**
  * The request of block `blockIndex`, ready to send, or every problem that keeps it from being sent
  * (document errors in the block, undefined variables, cycles, missing named results) with its span.
+ * `checked` are the document's diagnostics when the caller has them already (the agent tools check
+ * with metadata before running), computed with at least the context's variables defined; without
+ * them the document is diagnosed here.
  */
-export function prepareRequest(document: ODataDocument, blockIndex: number, context: RunContext): PrepareResult {
+export function prepareRequest(
+  document: ODataDocument,
+  blockIndex: number,
+  context: RunContext,
+  checked?: readonly LanguageDiagnostic[],
+): PrepareResult {
   const block = document.blocks[blockIndex];
   if (block === undefined) {
     return {
@@ -408,7 +422,7 @@ export function prepareRequest(document: ODataDocument, blockIndex: number, cont
       ],
     };
   }
-  const errors = blockErrors(document, block, context);
+  const errors = blockErrors(document, block, context, checked);
   const preparer = new Preparer(document, context);
   const part = preparer.part(request);
   let batch: PreparedBatch | undefined;

@@ -149,7 +149,11 @@ describe('dvw mcp (the SDK client over stdio, against the emulator)', function (
     const { text, isError } = await call(server.client, 'describe_table', { table: 'account', columns: 'code' });
     assert.equal(isError, false);
     assert.match(text, /^statecode \| State \| \S+ \| "Status"; options: 0=Active, 1=Inactive$/m);
-    assert.match(text, /^statuscode \| Status \| \S+ \| "Status Reason"; options: 1=Active, 2=Inactive$/m);
+    // Each status reason with its state (StatusOptionMetadata.State).
+    assert.match(
+      text,
+      /^statuscode \| Status \| \S+ \| "Status Reason"; options: 1=Active \(state 0 Active\), 2=Inactive \(state 1 Inactive\)$/m,
+    );
     const yesNo = await call(server.client, 'describe_table', { table: 'account', columns: 'donotemail' });
     assert.match(
       yesNo.text,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetadataCache } from '../../../src/dataverse/metadataCache';
+import { CACHE_VERSION } from '../../../src/metadata/serialize';
 import type { WebApiClient } from '../../../src/dataverse/webApiClient';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulatorClient } from './emulatorClient';
@@ -62,6 +63,22 @@ describe('dataverse/metadataCache against the emulator', () => {
     assert.equal((await new MetadataCache({ client, directory, clock }).get()).source, 'network');
   });
 
+  it('refuses a cache of the previous format version (alternate keys and option states were stored differently) and downloads again', async () => {
+    await new MetadataCache({ client, directory, clock }).get();
+    const [file] = await readdir(directory);
+    assert.ok(file);
+    const path = join(directory, file);
+    const current = await readFile(path, 'utf8');
+    const header = JSON.parse(current.slice(current.indexOf('\n') + 1).split('\n', 1)[0]!) as Record<string, unknown>;
+    assert.equal(header.version, CACHE_VERSION);
+    const older = current.replace(`"version":${CACHE_VERSION}`, `"version":${CACHE_VERSION - 1}`);
+    await writeFile(path, older, 'utf8');
+    const reloaded = await new MetadataCache({ client, directory, clock }).get();
+    assert.equal(reloaded.source, 'network');
+    assert.ok(reloaded.model.entitySets.has('accounts'));
+    assert.match(await readFile(path, 'utf8'), new RegExp(`"version":${CACHE_VERSION}[,}]`), 'the file is rewritten');
+  });
+
   it('names primary keys, so creates carry a client key without being told the column', async () => {
     const cache = new MetadataCache({ client, directory, clock });
     assert.equal(await cache.primaryKeyOf('accounts'), 'accountid');
@@ -104,6 +121,12 @@ describe('dataverse/metadataCache against the emulator', () => {
         ?.info?.options?.map((o) => `${o.value}=${o.label}`);
     assert.deepEqual(options('statecode'), ['0=Active', '1=Inactive']);
     assert.deepEqual(options('statuscode'), ['1=Active', '2=Inactive']);
+    // StatusOptionMetadata.State: each status reason names its state.
+    const statuscode = model.entityTypes.get('account')?.properties.find((p) => p.name === 'statuscode');
+    assert.deepEqual(
+      statuscode?.info?.options?.map((o) => o.state),
+      [0, 1],
+    );
     assert.deepEqual(options('donotemail'), ['0=Allow', '1=Do Not Allow'], 'a Boolean: FalseOption, then TrueOption');
   });
 });

@@ -79,8 +79,10 @@ describe('parseCsdl on the real Dataverse $metadata', () => {
 
   it('reads alternate keys from the Keys.AlternateKeys annotation (Define alternate keys, https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity)', () => {
     const model = realDataverseModel();
-    assert.deepEqual(entityType(model, 'systemuser').alternateKeys, [['azureactivedirectoryobjectid']]);
-    assert.deepEqual(entityType(model, 'appnotification').alternateKeys, [['partitionid', 'appnotificationid']]);
+    assert.deepEqual(entityType(model, 'systemuser').alternateKeys, [{ columns: ['azureactivedirectoryobjectid'] }]);
+    assert.deepEqual(entityType(model, 'appnotification').alternateKeys, [
+      { columns: ['partitionid', 'appnotificationid'] },
+    ]);
     // The document uses the Keys vocabulary, so a table without the annotation has none (not "unknown").
     assert.deepEqual(entityType(model, 'account').alternateKeys, []);
     const types = [...model.entityTypes.values()];
@@ -107,7 +109,7 @@ describe('parseCsdl on the real Dataverse $metadata', () => {
     const { model, errors } = parseCsdl(xml);
     assert.deepEqual(errors, []);
     assert.equal(entityType(model, 'a').alternateKeys, undefined);
-    assert.deepEqual(entityType(model, 'b').alternateKeys, [['code']]);
+    assert.deepEqual(entityType(model, 'b').alternateKeys, [{ columns: ['code'] }]);
   });
 
   it('reads the abstract and open root types', () => {

@@ -29,9 +29,9 @@ describe('enrichModel with real RetrieveMetadataChanges responses', () => {
       primaryIdAttribute: undefined,
       primaryNameAttribute: undefined,
       isCustomEntity: false,
-      // The real account has no alternate keys: `Keys: []`.
-      alternateKeys: [],
     });
+    // The real account has no alternate keys: `Keys: []`, as its `$metadata` says.
+    assert.deepEqual(account.model.entityTypes.get('account')?.alternateKeys, []);
   });
 
   it('reads the option values of account.industrycode', () => {
@@ -115,9 +115,58 @@ describe('enrichModel with EntityDefinitions shapes', () => {
       { name: 'ak_accountnumber', columns: ['accountnumber'], status: 'Active' },
       { name: 'ak_pending', columns: ['name', 'address1_city'], status: 'Pending' },
     ];
-    assert.deepEqual(keyed.model.entityTypes.get('account')?.info?.alternateKeys, expected);
+    assert.deepEqual(keyed.model.entityTypes.get('account')?.alternateKeys, expected);
     const later = enrichModel(keyed.model, { LogicalName: 'account', DisplayName: label('Account') });
-    assert.deepEqual(later.model.entityTypes.get('account')?.info?.alternateKeys, expected);
+    assert.deepEqual(later.model.entityTypes.get('account')?.alternateKeys, expected);
+  });
+
+  it("replaces $metadata's alternate keys with EntityDefinitions' Keys, naming a lookup column as $metadata does (_x_value)", () => {
+    // The real customapirequestparameter: $metadata lists one key of four columns, one a lookup.
+    const csdlKey = ['uniquename', 'overwritetime', '_customapiid_value', 'componentstate'];
+    assert.deepEqual(base.entityTypes.get('customapirequestparameter')?.alternateKeys, [{ columns: csdlKey }]);
+    // EntityKeyMetadata.KeyAttributes names the lookup by its attribute logical name.
+    const enriched = enrichModel(base, {
+      LogicalName: 'customapirequestparameter',
+      Keys: [
+        {
+          LogicalName: 'customapirequestparameter_uniquename',
+          KeyAttributes: ['uniquename', 'overwritetime', 'customapiid', 'componentstate'],
+          EntityKeyIndexStatus: 'Active',
+        },
+      ],
+    });
+    assert.deepEqual(enriched.model.entityTypes.get('customapirequestparameter')?.alternateKeys, [
+      { name: 'customapirequestparameter_uniquename', columns: csdlKey, status: 'Active' },
+    ]);
+    // A key removed since $metadata was cached is gone once EntityDefinitions says so.
+    const none = enrichModel(base, { LogicalName: 'customapirequestparameter', Keys: [] });
+    assert.deepEqual(none.model.entityTypes.get('customapirequestparameter')?.alternateKeys, []);
+  });
+
+  // StatusOptionMetadata.State: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/statusoptionmetadata
+  it('reads the state each status reason belongs to (the real opportunity statuscode)', () => {
+    const opportunity = enrichModel(base, readSharedJson('entitydefinitions/opportunity-metadata.json'));
+    assert.deepEqual(opportunity.errors, []);
+    const status = property(opportunity.model, 'opportunity', 'statuscode').info?.options;
+    assert.deepEqual(
+      status?.slice(0, 4).map((o) => [o.value, o.label, o.state]),
+      [
+        [1, 'In Progress', 0],
+        [2, 'On Hold', 0],
+        [3, 'Won', 1],
+        [4, 'Canceled', 2],
+      ],
+    );
+    // State options (StateOptionMetadata) have no state of their own.
+    const state = property(opportunity.model, 'opportunity', 'statecode').info?.options;
+    assert.deepEqual(
+      state?.map((o) => [o.value, o.label, o.state]),
+      [
+        [0, 'Open', undefined],
+        [1, 'Won', undefined],
+        [2, 'Lost', undefined],
+      ],
+    );
   });
 
   it('reads a collection with table labels, then a single table with attributes, merging both', () => {

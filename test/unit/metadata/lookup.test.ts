@@ -45,7 +45,9 @@ describe('MetadataIndex on the real Dataverse model', () => {
 
   it('lists alternate keys: none (known) for account, one for systemuser, unknown without the Keys vocabulary', () => {
     assert.deepEqual(index.alternateKeys('account'), []);
-    assert.deepEqual(index.alternateKeys('Microsoft.Dynamics.CRM.systemuser'), [['azureactivedirectoryobjectid']]);
+    assert.deepEqual(index.alternateKeys('Microsoft.Dynamics.CRM.systemuser'), [
+      { columns: ['azureactivedirectoryobjectid'] },
+    ]);
     const bare = new MetadataIndex(
       parseCsdl('<Schema Namespace="N" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="a"/></Schema>')
         .model,

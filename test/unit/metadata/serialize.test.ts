@@ -40,6 +40,26 @@ describe('serializeModel / deserializeModel', () => {
     assert.equal(industry?.info?.options?.[0]?.label, 'Accounting');
   });
 
+  it("round-trips status reasons with their states and EntityDefinitions' alternate keys with names and status", () => {
+    const opportunity = enrichModel(
+      realDataverseModel(),
+      readSharedJson('entitydefinitions/opportunity-metadata.json'),
+    );
+    const { model } = enrichModel(opportunity.model, {
+      LogicalName: 'customapirequestparameter',
+      Keys: [
+        { LogicalName: 'ak_unique', KeyAttributes: ['uniquename', 'customapiid'], EntityKeyIndexStatus: 'Pending' },
+      ],
+    });
+    const back = deserializeModel(serializeModel(model));
+    assert.deepStrictEqual(back, model);
+    const status = back.entityTypes.get('opportunity')?.properties.find((p) => p.name === 'statuscode');
+    assert.equal(status?.info?.options?.[2]?.state, 1);
+    assert.deepEqual(back.entityTypes.get('customapirequestparameter')?.alternateKeys, [
+      { columns: ['uniquename', '_customapiid_value'], name: 'ak_unique', status: 'Pending' },
+    ]);
+  });
+
   it('round-trips facets, complex navigation, flags and overloads of a hand-written model', () => {
     const { model } = parseCsdl(SAMPLE_CSDL);
     assert.deepStrictEqual(deserializeModel(serializeModel(model)), model);

@@ -29,6 +29,18 @@ describe('tool answer formatting', () => {
     assert.equal(cellText('x'.repeat(100)), `${'x'.repeat(59)}…`);
   });
 
+  it('lays rows out under the columns of all rows, first seen first, formatted values beside raw ones', () => {
+    const rows = [
+      { name: 'A', 'statecode@OData.Community.Display.V1.FormattedValue': 'Active', statecode: 0 },
+      { name: 'B|C', revenue: 5, 'revenue@OData.Community.Display.V1.FormattedValue': '$5.00' },
+      { '@odata.etag': 'W/"2"', name: 'D\nE', statecode: 1 },
+    ];
+    assert.deepEqual(compactTable(rows, 1000), {
+      text: 'name | statecode | revenue\nA | Active (0) | \nB\\|C |  | $5.00 (5)\nD E | 1 | \n',
+      shownRows: 3,
+    });
+  });
+
   it('stops the table before the budget and says how many rows it shows', () => {
     const rows = Array.from({ length: 100 }, (_, i) => ({ name: `Account ${i}` }));
     const table = compactTable(rows, 200);

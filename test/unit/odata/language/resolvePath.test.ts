@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { enrichModel } from '../../../../src/metadata/entityDefinitions';
 import { MetadataIndex } from '../../../../src/metadata/lookup';
 import { parseDocument } from '../../../../src/odata/document/parser';
 import { getCompletions } from '../../../../src/odata/language/completion';
@@ -15,7 +16,10 @@ function withAlternateKeys(keys: Record<string, string[][]>): MetadataIndex {
   const model = realMetadata().model;
   const entityTypes = new Map(model.entityTypes);
   for (const [name, alternateKeys] of Object.entries(keys)) {
-    entityTypes.set(name, { ...model.entityTypes.get(name)!, alternateKeys });
+    entityTypes.set(name, {
+      ...model.entityTypes.get(name)!,
+      alternateKeys: alternateKeys.map((columns) => ({ columns })),
+    });
   }
   return new MetadataIndex({ ...model, entityTypes });
 }
@@ -158,6 +162,22 @@ describe('resolvePath (one resolver for completion, diagnostics and hover)', fun
         metadata: realMetadata(),
       });
       assert.match(partial!.message, /Its alternate keys: \(partitionid, appnotificationid\)/);
+    });
+
+    it("reads the table's EntityDefinitions keys once they were read, a lookup column named as in the URL", () => {
+      // EntityKeyMetadata lists a lookup by its logical name (primarycontactid); the URL names _primarycontactid_value.
+      const { model } = enrichModel(realMetadata().model, {
+        LogicalName: 'account',
+        Keys: [{ LogicalName: 'ak_contact', KeyAttributes: ['primarycontactid'], EntityKeyIndexStatus: 'Active' }],
+      });
+      const index = new MetadataIndex(model);
+      const codes = (text: string): string[] =>
+        documentDiagnostics(parseDocument(text), { metadata: index }).map((d) => d.code);
+      assert.deepEqual(codes(`GET accounts(_primarycontactid_value=${ID})`), []);
+      // The same request against $metadata alone, which lists no key on account, is warned about.
+      assert.deepEqual(located(`GET accounts(_primarycontactid_value=${ID})`), [
+        `warning unknownAlternateKey@(_primarycontactid_value=${ID})`,
+      ]);
     });
 
     it('checks the columns an alternate key names, and warns on a value of another kind', () => {

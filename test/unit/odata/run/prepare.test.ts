@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { parseDocument } from '../../../../src/odata/document/parser';
 import type { NamedResult, PreparedRequest, RunContext, RunProblem } from '../../../../src/odata/run';
 import { encodeUrlForWire, prepareRequest } from '../../../../src/odata/run';
+import { documentDiagnostics } from '../../../../src/odata/language/diagnostics';
 
 const NOW = new Date(Date.UTC(2024, 0, 31, 12, 0, 0));
 
@@ -514,6 +515,19 @@ describe('prepareRequest', () => {
       assert.equal(prepare(text, context(), 1).url, 'contacts');
     });
 
+    it("takes the caller's diagnostics instead of diagnosing the document again (run_query checks with metadata first)", () => {
+      const text = '### A\nGET accounts?$skip=5\n\n### B\nGET contacts\n';
+      const document = parseDocument(text);
+      const checked = documentDiagnostics(document, { environmentVariables: [] });
+      const refused = prepareRequest(document, 0, context(), checked);
+      assert.deepEqual(refused.ok ? [] : refused.problems.map((p) => p.code), ['unsupportedOption']);
+      // An error the caller found (here a metadata one) refuses the block as the document's own would.
+      const unknown = { ...checked[0]!, code: 'unknownEntitySet', message: 'No entity set contacts.' };
+      const atContacts = { ...unknown, span: { start: text.indexOf('contacts'), end: text.length - 1 } };
+      const result = prepareRequest(document, 1, context(), [atContacts]);
+      assert.deepEqual(result.ok ? [] : result.problems.map((p) => p.message), ['No entity set contacts.']);
+      assert.equal(prepareRequest(document, 1, context(), []).ok, true);
+    });
     it('refuses a label of a request below', () => {
       const text = 'GET a({{later.id}})\n\n###\n# @name later\nGET b\n';
       assert.deepEqual(
