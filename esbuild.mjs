@@ -4,7 +4,7 @@
 //   node esbuild.mjs --watch         rebuild on change
 //   node esbuild.mjs --tests-only    only the integration-test bundle (to test a packaged .vsix)
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -69,7 +69,8 @@ const builds = testsOnly ? [testBuild] : production ? productBuilds : [...produc
 
 if (!watch && !testsOnly) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 
-// node-sqlite3-wasm loads its WebAssembly from the directory of the script that bundles it.
+// node-sqlite3-wasm loads its WebAssembly from the directory of the script that bundles it, and the emulator its
+// built-in schema snapshot (src/emulator/schema/snapshot.ts, BUILTIN_SNAPSHOT).
 function copyAssets() {
   if (testsOnly) return;
   mkdirSync(path.join(root, 'dist'), { recursive: true });
@@ -77,6 +78,9 @@ function copyAssets() {
     path.join(root, 'node_modules/node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm'),
     path.join(root, 'dist/node-sqlite3-wasm.wasm'),
   );
+  cpSync(path.join(root, 'src/emulator/schema/builtin-snapshot'), path.join(root, 'dist/builtin-snapshot'), {
+    recursive: true,
+  });
 }
 
 if (watch) {

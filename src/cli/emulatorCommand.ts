@@ -5,10 +5,10 @@ import { parseFaults } from '../emulator/faults';
 import type { Limits } from '../emulator/protection';
 import { parseDuration, parseLimits, SpecError } from '../emulator/protection';
 import { extendSchemaWithFile } from '../emulator/schema/extension';
-import { SchemaError, loadSchemaWithFile } from '../emulator/schema/schema';
+import { SchemaError } from '../emulator/schema/schema';
 import type { Schema } from '../emulator/schema/schema';
 import { reachableFromOtherMachines } from '../emulator/loopback';
-import { loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
+import { builtinSchema, loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
 import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
 import { usageExit } from './commandConnection';
@@ -159,9 +159,7 @@ export function registerEmulatorCommand(program: Command, io: CliIo): void {
         if (raw.schemaSnapshot !== undefined) schema = loadSnapshot(raw.schemaSnapshot);
         else if (raw.metadata !== undefined) schema = loadMetadataFile(raw.metadata);
         // --schema extends the built-in tables, or the snapshot's tables when there is one.
-        if (raw.schema !== undefined) {
-          schema = schema === undefined ? loadSchemaWithFile(raw.schema) : extendSchemaWithFile(schema, raw.schema);
-        }
+        if (raw.schema !== undefined) schema = extendSchemaWithFile(schema ?? builtinSchema(), raw.schema);
       } catch (error) {
         if (!(error instanceof SchemaError)) throw error;
         io.stderr(`dvw emulator: ${error.message}\n`);

@@ -94,7 +94,10 @@ async function downloadDefinition(
       const found = byName.get(attribute.LogicalName);
       if (found === undefined) continue;
       if (found.OptionSet !== undefined) attribute.OptionSet = found.OptionSet;
-      if (found.GlobalOptionSet !== undefined) attribute.GlobalOptionSet = found.GlobalOptionSet;
+      // null (a local option set) says no more than its absence, and keeps a snapshot of a snapshot the same.
+      if (found.GlobalOptionSet !== undefined && found.GlobalOptionSet !== null) {
+        attribute.GlobalOptionSet = found.GlobalOptionSet;
+      }
     }
   }
   return entity;

@@ -2,6 +2,7 @@
  * `Prefer` parsing and the instance annotations Dataverse adds on request: formatted values, lookup
  * logical names and associated navigation properties (reference §7.3).
  */
+import { exactLiteral } from './exactNumber';
 import type { Column, Schema } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import type { Row, Store } from './store';
@@ -118,13 +119,16 @@ export function formatDate(text: string): string {
 // found it in every formatted read); one formatter per number of fraction digits is built once.
 const numberFormats = new Map<number, Intl.NumberFormat>();
 
-function formatNumber(value: number, digits: number): string {
+/** A number formatted en-US; an exact literal (exactNumber.ts) is formatted from its digits, not a double. */
+function formatNumber(value: number | string, digits: number): string {
   let format = numberFormats.get(digits);
   if (format === undefined) {
     format = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
     numberFormats.set(digits, format);
   }
-  return format.format(value);
+  // Intl formats a decimal string digit for digit (ECMA-402 Intl.NumberFormat v3, in Node 20); this
+  // TypeScript lib declares only numbers.
+  return (format.format as (input: number | string) => string)(value);
 }
 
 /**
@@ -189,15 +193,17 @@ export class Formatter {
       }
       case 'currency': {
         const { symbol, precision } = this.currency(row.transactioncurrencyid);
-        const n = Number(value);
-        return `${n < 0 ? '-' : ''}${symbol}${formatNumber(Math.abs(n), precision)}`;
+        const amount = exactLiteral(value) ?? Number(value);
+        const negative = typeof amount === 'string' ? amount.startsWith('-') : amount < 0;
+        const magnitude = typeof amount === 'string' ? amount.replace(/^-/, '') : Math.abs(amount);
+        return `${negative ? '-' : ''}${symbol}${formatNumber(magnitude, precision)}`;
       }
       case 'integer':
       case 'bigint':
-        return formatNumber(Number(value), 0);
+        return formatNumber(exactLiteral(value) ?? Number(value), 0);
       case 'decimal':
       case 'float':
-        return formatNumber(Number(value), column.precision ?? 2);
+        return formatNumber(exactLiteral(value) ?? Number(value), column.precision ?? 2);
       case 'datetime':
         return formatDateTime(String(value));
       case 'dateonly':

@@ -7,6 +7,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { BYPASS_HEADERS, parseBypass } from './bypass';
 import { DataverseHttpError, ErrorCodes, guessed, methodNotAllowed } from './errors';
+import { exactJson, finishJson } from './exactNumber';
+import { inexactLiteral, parseJsonBody } from './jsonBody';
 import { MAX_BATCH_PART_URL } from './limits';
 import type { InProcessRequest, Reply } from './reply';
 
@@ -144,25 +146,36 @@ function references(part: Part): string[] {
   return names;
 }
 
-/** Applies `map` to the reference values of a JSON body; returns the body unchanged when it is not JSON. */
+/**
+ * Applies `map` to the reference values of a JSON body; returns the body unchanged when it is not JSON or no
+ * reference changed. A rewritten body keeps every number literal's digits (exactNumber.ts).
+ */
 function walkBody(body: string, map: (value: string) => string): string {
   if (!body.includes('$')) return body;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body) as unknown;
+    parsed = parseJsonBody(body);
   } catch {
     return body;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return body;
   const out: Record<string, unknown> = {};
+  let changed = false;
+  const mapped = (value: string): string => {
+    const next = map(value);
+    if (next !== value) changed = true;
+    return next;
+  };
   for (const [key, value] of Object.entries(parsed)) {
     const isReference = key.endsWith('@odata.bind') || key === '@odata.id';
-    if (isReference && typeof value === 'string') out[key] = map(value);
+    const literal = inexactLiteral(parsed, key);
+    if (literal !== undefined) out[key] = exactJson(literal);
+    else if (isReference && typeof value === 'string') out[key] = mapped(value);
     else if (isReference && Array.isArray(value))
-      out[key] = (value as unknown[]).map((v) => (typeof v === 'string' ? map(v) : v));
+      out[key] = (value as unknown[]).map((v) => (typeof v === 'string' ? mapped(v) : v));
     else out[key] = value;
   }
-  return JSON.stringify(out);
+  return changed ? finishJson(JSON.stringify(out)) : body;
 }
 
 function missingReference(name: string): DataverseHttpError {

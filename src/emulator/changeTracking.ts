@@ -11,6 +11,7 @@ import type { ODataUrl } from '../odata/url';
 import type { Engine } from './engine';
 import { contextSelection, MAX_PAGE } from './engine';
 import { guessed } from './errors';
+import { finishJson } from './exactNumber';
 import type { Reply } from './reply';
 import type { Table } from './schema/schema';
 import type { Row, Store } from './store';
@@ -171,7 +172,7 @@ export class ChangeTracking {
         ...reply.headers,
         'Preference-Applied': applied === undefined ? 'odata.track-changes' : `${applied},odata.track-changes`,
       },
-      body: JSON.stringify(out),
+      body: finishJson(JSON.stringify(out)),
     };
   }
 
@@ -233,6 +234,6 @@ export class ChangeTracking {
     const headers: Record<string, string> = { 'Content-Type': JSON_TYPE };
     if (next !== undefined && read.maxPageSize !== undefined)
       headers['Preference-Applied'] = `odata.maxpagesize=${pageSize}`;
-    return { status: 200, headers, body: JSON.stringify(body) };
+    return { status: 200, headers, body: finishJson(JSON.stringify(body)) };
   }
 }

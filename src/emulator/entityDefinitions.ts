@@ -123,6 +123,17 @@ function attributeOptionSet(table: Table, column: Column): Json | undefined {
   return column.options === undefined ? undefined : optionSet(table, column);
 }
 
+/** The option set a definition-only attribute carries, if any. */
+function rawOptionSet(attribute: Json): Json | undefined {
+  return isJsonObject(attribute.OptionSet) ? attribute.OptionSet : undefined;
+}
+
+/** One attribute as served, with its column when the table has one. */
+interface ServedAttribute {
+  readonly column: Column | undefined;
+  readonly json: Json;
+}
+
 /** The `@odata.type` of an option set: Boolean ones have their own type. */
 function optionSetType(set: Readonly<Record<string, unknown>>): string {
   return `#${CAST_PREFIX}${set.OptionSetType === 'Boolean' ? 'BooleanOptionSetMetadata' : 'OptionSetMetadata'}`;
@@ -149,11 +160,79 @@ function globalOptionSets(schema: Schema): Json[] {
   return [...byName.values()].sort((a, b) => String(a.Name).localeCompare(String(b.Name)));
 }
 
+/**
+ * An attribute as served: a snapshot's own JSON for it as the organization gave it (so that a snapshot of the
+ * emulator is the snapshot it started from), over what the emulator synthesizes for the keys it lacks.
+ */
 function attributeJson(table: Table, column: Column): Json {
   const raw = rawAttribute(table, column.name);
   const synthesized = synthesizedAttributeJson(table, column);
-  // The synthesized `@odata.type` stays: casts (`Attributes/…PicklistAttributeMetadata`) select on it.
-  return raw === undefined ? synthesized : { ...overlay(synthesized, raw), '@odata.type': synthesized['@odata.type'] };
+  if (raw === undefined) return synthesized;
+  const served: Json = { ...synthesized, ...raw };
+  // Casts (`Attributes/…PicklistAttributeMetadata`) select on `@odata.type`. The snapshot's stays when it is one
+  // of EntityDefinitions' attribute types; the types of RetrieveMetadataChanges (`ComplexStringAttributeMetadata`)
+  // become the emulator's. OData leaves the type out for the collection's own type, AttributeMetadata.
+  if (raw['@odata.type'] === undefined && synthesized['@odata.type'] === BASE_ATTRIBUTE_TYPE) {
+    delete served['@odata.type'];
+  } else if (!isAttributeType(raw['@odata.type'])) {
+    served['@odata.type'] = synthesized['@odata.type'];
+  }
+  return served;
+}
+
+/** Dataverse's AttributeMetadata types (Learn, Web API EntityType reference, "AttributeMetadata" derived types). */
+const ATTRIBUTE_METADATA_TYPES = new Set([
+  'AttributeMetadata',
+  'BigIntAttributeMetadata',
+  'BooleanAttributeMetadata',
+  'DateTimeAttributeMetadata',
+  'DecimalAttributeMetadata',
+  'DoubleAttributeMetadata',
+  'EntityNameAttributeMetadata',
+  'EnumAttributeMetadata',
+  'FileAttributeMetadata',
+  'ImageAttributeMetadata',
+  'IntegerAttributeMetadata',
+  'LookupAttributeMetadata',
+  'ManagedPropertyAttributeMetadata',
+  'MemoAttributeMetadata',
+  'MoneyAttributeMetadata',
+  'MultiSelectPicklistAttributeMetadata',
+  'PicklistAttributeMetadata',
+  'StateAttributeMetadata',
+  'StatusAttributeMetadata',
+  'StringAttributeMetadata',
+  'UniqueIdentifierAttributeMetadata',
+]);
+
+const BASE_ATTRIBUTE_TYPE = `#${CAST_PREFIX}AttributeMetadata`;
+
+function isAttributeType(type: unknown): type is string {
+  return (
+    typeof type === 'string' &&
+    type.startsWith(`#${CAST_PREFIX}`) &&
+    ATTRIBUTE_METADATA_TYPES.has(type.slice(CAST_PREFIX.length + 1))
+  );
+}
+
+/**
+ * The attributes a snapshot's definition lists that are no column of the table (virtual ones such as
+ * `createdbyname`, which `$metadata` does not declare): served as the organization gave them.
+ */
+function definitionOnlyAttributes(table: Table): Json[] {
+  const attributes = table.entityDefinition?.Attributes;
+  if (!Array.isArray(attributes)) return [];
+  return (attributes as unknown[])
+    .filter((a): a is Json => isJsonObject(a) && typeof a.LogicalName === 'string' && !table.columns.has(a.LogicalName))
+    .map((a) => {
+      const type = a['@odata.type'];
+      if (type === undefined || isAttributeType(type)) return a;
+      const plain = typeof type === 'string' ? type.replace(`#${CAST_PREFIX}Complex`, `#${CAST_PREFIX}`) : undefined;
+      const served = { ...a };
+      if (isAttributeType(plain) && plain !== BASE_ATTRIBUTE_TYPE) served['@odata.type'] = plain;
+      else delete served['@odata.type'];
+      return served;
+    });
 }
 
 function synthesizedAttributeJson(table: Table, column: Column): Json {
@@ -487,7 +566,7 @@ export class EntityDefinitions {
   // building it (ids are SHA-1 hashes, a snapshot's raw JSON laid over) was most of an `EntityDefinitions` answer.
   // Cached objects are never changed: answers copy before adding expanded properties.
   private readonly entityCache = new Map<Table, Json>();
-  private readonly attributeCache = new Map<Table, { column: Column; json: Json }[]>();
+  private readonly attributeCache = new Map<Table, ServedAttribute[]>();
 
   private entityJson(table: Table, index: number): Json {
     let json = this.entityCache.get(table);
@@ -554,7 +633,8 @@ export class EntityDefinitions {
     let table: Table | undefined;
     if (args?.kind === 'keyValue') {
       const id = args.value.kind === 'literal' ? String(args.value.value).toLowerCase() : '';
-      table = this.tables().find((t) => metadataId(`entity:${t.logicalName}`) === id);
+      // The MetadataId served: a snapshot's own (the organization's), else the emulator's.
+      table = this.tables().find((t, i) => String(this.entityJson(t, i).MetadataId).toLowerCase() === id);
     } else if (args?.kind === 'namedValues') {
       const logical = args.values.find((v) => v.name === 'LogicalName')?.value;
       const name = logical?.kind === 'literal' ? String(logical.value) : '';
@@ -651,22 +731,38 @@ export class EntityDefinitions {
     return { '@odata.context': context, value };
   }
 
-  private attributes(table: Table, cast: string | undefined): { column: Column; json: Json }[] {
+  /** Every attribute of a table, in the order its snapshot definition lists them, then the emulator's others. */
+  private servedAttributes(table: Table): ServedAttribute[] {
+    const columns = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
+    const extra = definitionOnlyAttributes(table).map((json) => ({ column: undefined, json }));
+    const raw = table.entityDefinition?.Attributes;
+    if (!Array.isArray(raw) || (extra.length === 0 && columns.length === 0)) return columns;
+    const order = new Map<unknown, number>();
+    (raw as unknown[]).forEach((a, i) => order.set(isJsonObject(a) ? a.LogicalName : undefined, i));
+    const position = (a: ServedAttribute): number => order.get(a.json.LogicalName) ?? raw.length;
+    // A stable sort: the definition's order, and the emulator's own columns after it in their order.
+    return [...columns, ...extra].sort((a, b) => position(a) - position(b));
+  }
+
+  private attributes(table: Table, cast: string | undefined): ServedAttribute[] {
     let all = this.attributeCache.get(table);
     if (all === undefined) {
-      all = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
+      all = this.servedAttributes(table);
       this.attributeCache.set(table, all);
     }
     if (cast === undefined) return all;
     if (cast === 'AttributeMetadata') return all;
-    const known = new Set(Object.values(ATTRIBUTE_TYPES).map((t) => t.odataType));
-    if (!known.has(cast) || cast === 'EnumAttributeMetadata') throw notFoundSegment(`${CAST_PREFIX}${cast}`);
+    if (!ATTRIBUTE_METADATA_TYPES.has(cast) || cast === 'EnumAttributeMetadata') {
+      throw notFoundSegment(`${CAST_PREFIX}${cast}`);
+    }
+    // An attribute without `@odata.type` is of the collection's type, AttributeMetadata, which no cast but
+    // AttributeMetadata's own selects.
     return all.filter((a) => a.json['@odata.type'] === `#${CAST_PREFIX}${cast}`);
   }
 
   private shapeAttributes(
     table: Table,
-    list: { column: Column; json: Json }[],
+    list: ServedAttribute[],
     selectClause: SelectClause | undefined,
     filter: ExpressionNode | undefined,
     expand: readonly ExpandItem[],
@@ -688,7 +784,7 @@ export class EntityDefinitions {
         const out = { ...select(a.json, selectClause, ['@odata.type'], ATTRIBUTE_PROPERTIES) };
         for (const item of expand) {
           const name = item.segments[0]?.name ?? '';
-          const set = attributeOptionSet(table, a.column);
+          const set = a.column === undefined ? rawOptionSet(a.json) : attributeOptionSet(table, a.column);
           // GlobalOptionSet is the one GlobalOptionSetDefinitions serves under the same name; null for a local set.
           const global = set?.IsGlobal === true ? this.globalOptionSets().find((g) => g.Name === set.Name) : undefined;
           const value = name === 'OptionSet' ? set : global;
@@ -751,9 +847,8 @@ export class EntityDefinitions {
       attributeKey = logical?.kind === 'literal' ? String(logical.value) : '';
     } else if (second.args?.kind === 'keyValue') {
       const id = second.args.value.kind === 'literal' ? String(second.args.value.value).toLowerCase() : '';
-      attributeKey =
-        [...table.columns.values()].find((c) => metadataId(`attribute:${table.logicalName}.${c.name}`) === id)?.name ??
-        id;
+      const found = this.attributes(table, undefined).find((a) => String(a.json.MetadataId).toLowerCase() === id);
+      attributeKey = typeof found?.json.LogicalName === 'string' ? found.json.LogicalName : id;
     }
     if (third !== undefined) {
       if (!third.qualified || !third.name.startsWith(CAST_PREFIX)) throw notFoundSegment(third.name);
@@ -761,7 +856,7 @@ export class EntityDefinitions {
     }
     let list = this.attributes(table, cast);
     if (attributeKey !== undefined) {
-      list = list.filter((a) => a.column.name === attributeKey);
+      list = list.filter((a) => a.json.LogicalName === attributeKey);
       if (list.length === 0) {
         throw new DataverseHttpError(404, ErrorCodes.objectDoesNotExist, `Could not find attribute '${attributeKey}'.`);
       }
@@ -769,8 +864,13 @@ export class EntityDefinitions {
     const expand = query.expand?.items ?? [];
     if (fourth !== undefined) {
       if (fourth.name !== 'OptionSet' || attributeKey === undefined) throw notFoundSegment(fourth.name);
-      const column = list[0]?.column;
-      const set = column === undefined ? undefined : attributeOptionSet(table, column);
+      const first = list[0];
+      const set =
+        first === undefined
+          ? undefined
+          : first.column === undefined
+            ? rawOptionSet(first.json)
+            : attributeOptionSet(table, first.column);
       if (set === undefined) throw notFoundSegment(fourth.name);
       return {
         '@odata.context': `${context}/OptionSet/$entity`,

@@ -12,7 +12,7 @@ import type { Engine } from './engine';
 import { MAX_PAGE } from './engine';
 import { guessed, notValidForCondition, notValidForRead } from './errors';
 import type { Sql, SqlParam } from './query';
-import { cat, col, joinSql, logical, sql, valueKind } from './query';
+import { cat, col, joinSql, logical, operandSql, sql, valueKind } from './query';
 import { etag, jsonValue } from './records';
 import type { Column, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
@@ -228,7 +228,7 @@ class Planner {
           const column = operandOf(linked, attr(child, 'attribute'));
           const collate = valueKind(column.type) === 'string' ? ' COLLATE NOCASE' : '';
           this.plan.orders.push(
-            sql(`${col(linked.alias, column.name)}${collate}${attr(child, 'descending') === 'true' ? ' DESC' : ''}`),
+            sql(`${operandSql(linked.alias, column)}${collate}${attr(child, 'descending') === 'true' ? ' DESC' : ''}`),
           );
           break;
         }
@@ -286,7 +286,7 @@ class Planner {
     const operator = attr(element, 'operator') ?? fail('a condition has no operator.');
     const value = attr(element, 'value');
     const values = element.children.filter((c) => c.name === 'value').map((c) => c.text.trim());
-    const target = col(linked.alias, column.name);
+    const target = operandSql(linked.alias, column);
     const collate = valueKind(column.type) === 'string' ? ' COLLATE NOCASE' : '';
     const needValue = (): string => value ?? fail(`operator '${operator}' needs a value.`);
     const comparison = COMPARISONS[operator];
@@ -476,7 +476,7 @@ function runAggregate(
     }
     if (seen.has(alias)) fail(`the alias '${alias}' is used twice.`);
     seen.add(alias);
-    const value = col(output.linked.alias, output.column.name);
+    const value = operandSql(output.linked.alias, output.column);
     const method = attr(element, 'aggregate');
     if (attr(element, 'groupby') === 'true') {
       const grouping = attr(element, 'dategrouping');

@@ -16,6 +16,7 @@ import type {
 } from '../odata/url';
 import { QUERY_FUNCTION_NAMESPACE, QUERY_FUNCTIONS } from '../odata/url';
 import { edmType } from './csdl';
+import { mayHoldExactLiteral, SQL_NUMBER_FUNCTION } from './exactNumber';
 import { badRequest, guessed, notValidForCondition, notValidForRead, propertyNotFound } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
@@ -84,6 +85,15 @@ export function quoteId(identifier: string): string {
 
 export function col(alias: string, name: string): string {
   return `${alias}.${quoteId(name)}`;
+}
+
+/**
+ * A column as an operand of comparisons, sorting and aggregates. Number columns that may hold an exact literal
+ * (exactNumber.ts) are read through `dvw_number`, so that such a value compares as the number it is.
+ */
+export function operandSql(alias: string, column: Column): string {
+  const target = col(alias, column.name);
+  return mayHoldExactLiteral(column.type) ? `${SQL_NUMBER_FUNCTION}(${target})` : target;
 }
 
 /** What a query needs to know besides the request: the schema, who asks, and what time it is. */
@@ -355,7 +365,7 @@ export class QueryCompiler {
       if (column === undefined) throw propertyNotFound(bound.table.logicalName, first);
       // Every operand of $filter, $orderby, $apply and lambdas ends here: a write-only value is no operand.
       if (!column.validForRead) throw notValidForCondition(bound.table.logicalName, column.name);
-      return { sql: sql(col(bound.alias, column.name)), kind: valueKind(column.type), column };
+      return { sql: sql(operandSql(bound.alias, column)), kind: valueKind(column.type), column };
     }
     const navigation = bound.table.navigations.get(first);
     if (navigation?.kind !== 'single') throw propertyNotFound(bound.table.logicalName, first);
@@ -653,7 +663,7 @@ export class QueryCompiler {
     const column = findColumn(scope.root.table, propertyName) ?? scope.root.table.columns.get(propertyName);
     if (column === undefined) throw propertyNotFound(scope.root.table.logicalName, propertyName);
     if (!column.validForRead) throw notValidForCondition(scope.root.table.logicalName, column.name);
-    const target = sql(col(scope.root.alias, column.name));
+    const target = sql(operandSql(scope.root.alias, column));
     const kind = valueKind(column.type);
     const requireKind = (...kinds: ValueKind[]): void => {
       if (!kinds.includes(kind)) {

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { edmType, NAMESPACE, propertyName } from './csdl';
 import { badRequest, DataverseHttpError, ErrorCodes, guessed, recordNotFound } from './errors';
+import {
+  compareDecimals,
+  exactJson,
+  exactLiteral,
+  exactStored,
+  MAX_DECIMAL_DIGITS,
+  plainDecimal,
+  significantDigits,
+  storedNumber,
+} from './exactNumber';
 import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
@@ -103,13 +113,16 @@ export function jsonValue(column: Column, value: StoredValue): unknown {
   switch (column.type) {
     case 'boolean':
       return value === 1;
-    case 'integer':
     case 'bigint':
+    case 'decimal':
+    case 'currency': {
+      const literal = exactLiteral(value);
+      return literal === undefined ? Number(value) : exactJson(literal);
+    }
+    case 'integer':
     case 'choice':
     case 'state':
     case 'status':
-    case 'decimal':
-    case 'currency':
     case 'float':
       return typeof value === 'number' ? value : Number(value);
     default:
@@ -152,15 +165,43 @@ function outOfSupportedRange(table: Table, column: Column, value: unknown): Data
 }
 
 /**
- * A number the emulator cannot keep exactly: SQLite holds decimals, money and whole numbers as 64-bit
- * values, and the literal has more significant digits than those carry. Refused, so that what is read back is
- * always what was written.
+ * A number no Dataverse column keeps exactly: a whole number column given more digits than 64 bits hold, or a
+ * decimal with more significant digits than .NET's decimal. Refused, so that what is read back is always what
+ * was written.
  */
 function inexactNumber(table: Table, column: Column, literal: string): DataverseHttpError {
+  const wholeNumber = column.type !== 'decimal' && column.type !== 'currency';
   return badRequest(
-    `The value ${literal} of '${column.name}' on record of type '${table.logicalName}' has more significant digits than the emulator stores exactly (a 64-bit ${column.type === 'integer' || column.type === 'bigint' ? 'integer' : 'floating-point number'}); send at most 15 significant digits.`,
+    `The value ${literal} of '${column.name}' on record of type '${table.logicalName}' has more significant digits than ${wholeNumber ? 'a 64-bit whole number holds' : `the ${MAX_DECIMAL_DIGITS} a Dataverse decimal holds`}.`,
     ErrorCodes.validationOutOfRange,
   );
+}
+
+const INT64_RANGE = ['-9223372036854775808', '9223372036854775807'] as const;
+
+/**
+ * A decimal, money or big integer value past what a double holds exactly, checked against its column's
+ * range digit for digit and stored as its literal (exactNumber.ts).
+ */
+function exactNumberValue(table: Table, column: Column, literal: string): StoredValue {
+  const plain = plainDecimal(literal);
+  if (plain === undefined) throw typeError(literal, column);
+  if (column.type === 'bigint') {
+    if (plain.includes('.')) throw typeError(literal, column);
+    if (compareDecimals(plain, INT64_RANGE[0]) < 0 || compareDecimals(plain, INT64_RANGE[1]) > 0) {
+      throw typeError(literal, column);
+    }
+  } else {
+    if (significantDigits(plain) > MAX_DECIMAL_DIGITS) throw inexactNumber(table, column, literal);
+    const [min, max] = NUMBER_RANGE[column.type === 'currency' ? 'currency' : 'decimal'];
+    if (
+      compareDecimals(plain, String(column.min ?? min)) < 0 ||
+      compareDecimals(plain, String(column.max ?? max)) > 0
+    ) {
+      throw outOfRange(table, column, Number(plain));
+    }
+  }
+  return exactStored(plain);
 }
 
 /**
@@ -171,6 +212,9 @@ export function toStoredValue(table: Table, column: Column, value: unknown, lite
   // A double column keeps the nearest double, as Dataverse's does; the others would store another value. A
   // literal beyond any double (1e400) is refused below as out of range.
   if (literal !== undefined && column.type !== 'float' && Number.isFinite(value)) {
+    if (column.type === 'decimal' || column.type === 'currency' || column.type === 'bigint') {
+      return exactNumberValue(table, column, literal);
+    }
     throw inexactNumber(table, column, literal);
   }
   if (value === null) {
@@ -203,9 +247,10 @@ export function toStoredValue(table: Table, column: Column, value: unknown, lite
     case 'integer':
     case 'bigint': {
       if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(value, column);
-      // Edm.Int64 goes further, but a JavaScript number holds whole numbers exactly only up to 2^53 - 1.
-      const limit = column.type === 'integer' ? 2147483647 : Number.MAX_SAFE_INTEGER;
-      if (value > limit || value < -limit - 1) throw typeError(value, column);
+      // A whole number past 2^53 that is still a double (2^60 sent as 1152921504606846976) is kept as its digits.
+      if (column.type === 'bigint' && !Number.isSafeInteger(value))
+        return exactNumberValue(table, column, String(value));
+      if (column.type === 'integer' && (value > 2147483647 || value < -2147483648)) throw typeError(value, column);
       if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
         throw outOfRange(table, column, value);
       }
@@ -525,7 +570,9 @@ function derive(ctx: WriteContext, table: Table, row: Row): void {
       if (column.baseOf === undefined) continue;
       const amount = row[column.baseOf];
       row[column.name] =
-        typeof amount === 'number' && rate !== null ? Math.round((amount / rate) * 10000) / 10000 : null;
+        amount === null || amount === undefined || rate === null
+          ? null
+          : Math.round((storedNumber(amount) / rate) * 10000) / 10000;
     }
   }
   if (table.columns.has('owninguser') && typeof row.ownerid === 'string') {

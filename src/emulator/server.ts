@@ -20,7 +20,7 @@ import { noResource } from './routes/answers';
 import { Service } from './routes/context';
 import { dispatcher, isBatchPath, isWebApiPath, requestUrl } from './routes/dispatch';
 import type { Schema } from './schema/schema';
-import { builtinSchema } from './schema/schema';
+import { builtinSchema } from './schema/snapshot';
 import { bootstrap, seedAccounts, seedSample } from './seed';
 import { Store } from './store';
 import type { WebhookEvent } from './webhookDelivery';
@@ -37,7 +37,7 @@ export interface EmulatorOptions {
   readonly seedAccounts?: number;
   /** Accept requests without a bearer token. */
   readonly noAuth?: boolean;
-  /** A schema other than the built-in one (see loadSchemaWithFile). */
+  /** A schema other than the built-in one (schema/snapshot.ts, schema/extension.ts). */
   readonly schema?: Schema;
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes?: number;

@@ -6,6 +6,7 @@ import { limitExceeded, MAX_SQL_VALUES } from './limits';
 import type { Column, ManyToMany, Schema, Table } from './schema/schema';
 import { isLookupType } from './schema/schema';
 import { claimDataFile } from './dataFile';
+import { SQL_NUMBER_FUNCTION, sqlNumber } from './exactNumber';
 
 export type StoredValue = string | number | null;
 
@@ -263,6 +264,7 @@ export class Store {
     this.ownerFile = path === undefined ? undefined : claimDataFile(path);
     this.db = new Database(path ?? ':memory:');
     this.db.exec('PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;');
+    this.db.function(SQL_NUMBER_FUNCTION, sqlNumber, { deterministic: true });
     for (const table of schema.tables.values()) this.owners.set(`t_${table.logicalName}`, { table });
     for (const m of schema.manyToMany) {
       // Pairs kept in a table of the schema (a snapshot's intersect table) have that table as owner.

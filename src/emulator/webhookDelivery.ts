@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContextValue, Entity, KeyValue, RemoteExecutionContext } from '../core/remoteExecutionContext';
 import { encodeRemoteExecutionContext } from '../core/remoteExecutionContext';
+import { storedNumber } from './exactNumber';
 import type { Bypass } from './bypass';
 import { bypasses } from './bypass';
 import { DataverseHttpError, guessed } from './errors';
@@ -239,9 +240,10 @@ function contextValue(column: Column, row: Row): ContextValue {
     case 'bigint':
     case 'decimal':
     case 'float':
-      return Number(value);
+      // The execution context's JSON carries numbers as doubles.
+      return storedNumber(value);
     case 'currency':
-      return { kind: 'money', value: Number(value) };
+      return { kind: 'money', value: storedNumber(value) };
     case 'boolean':
       return value === 1;
     case 'choice':

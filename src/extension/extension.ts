@@ -81,6 +81,8 @@ export function activate(context: vscode.ExtensionContext): WorkbenchApi {
     showWarningMessage: (message, options, ...actions) => input.showWarningMessage(message, options, ...actions),
     showOpenDialog: (options) => input.showOpenDialog(options),
     showSaveDialog: (options) => input.showSaveDialog(options),
+    showInputStep: (options) => input.showInputStep(options),
+    showQuickPickStep: (items, options) => input.showQuickPickStep(items, options),
   };
 
   const store = new EnvironmentStore();

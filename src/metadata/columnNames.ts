@@ -25,13 +25,17 @@ export function columnLabel(property: Property): string {
 }
 
 /**
- * The column's type as Dataverse names it (Money, Lookup, Choice), else the Edm type without its prefix.
- * `Picklist` is shown as Choice, the name makers see since 2021.
+ * Attribute types whose name in Power Apps differs from the AttributeTypeCode: `Picklist` is Choice and
+ * `Boolean` is Yes/No (Two options in the classic designer). Learn: "Types of columns"
+ * (https://learn.microsoft.com/power-apps/maker/data-platform/types-of-fields).
  */
+const MAKER_TYPE_NAMES: Readonly<Record<string, string>> = { Picklist: 'Choice', Boolean: 'Yes/No' };
+
+/** The column's type as Dataverse names it (Money, Lookup, Choice, Yes/No), else the Edm type without its prefix. */
 export function columnType(property: Property): string {
   const attributeType = property.info?.attributeType;
   if (attributeType === undefined) return property.type.replace(/^Edm\./, '');
-  return attributeType === 'Picklist' ? 'Choice' : attributeType;
+  return MAKER_TYPE_NAMES[attributeType] ?? attributeType;
 }
 
 /** `Money (Edm.Decimal)`: Dataverse's type first, the Edm type second; just `Edm.Decimal` on bare CSDL. */

@@ -538,12 +538,17 @@ export interface EditedRegistration {
   readonly endpointId: string;
   /** Parallel to the fragment's steps; undefined for a step added in the form. */
   readonly stepIds: readonly (string | undefined)[];
+  /** Parallel to each step's images; undefined for an image added in the form. Absent: no image is renamed. */
+  readonly imageIds?: readonly (readonly (string | undefined)[])[];
 }
 
 /** The endpoint (and its steps and images) alone, renamed as the form names them so the plan matches by id. */
 function scopedState(
   state: RegisteredState,
-  file: { readonly name: string; readonly steps: readonly { readonly name: string }[] },
+  file: {
+    readonly name: string;
+    readonly steps: readonly { readonly name: string; readonly images: readonly { readonly name: string }[] }[];
+  },
   edited: EditedRegistration,
 ): { state: RegisteredState; renames: PlanOperation[] } {
   const endpoint = state.serviceEndpoints.find((record) => record.serviceendpointid === edited.endpointId);
@@ -576,13 +581,24 @@ function scopedState(
       return { ...step, name };
     });
   const stepIds = new Set(steps.map((step) => step.sdkmessageprocessingstepid));
+  // An image renamed in the form (Dataverse updates name and entityalias in place) is the same row.
+  const nameOfImage = new Map<string, string>();
+  edited.imageIds?.forEach((ids, stepIndex) =>
+    ids.forEach((id, index) => {
+      const name = file.steps[stepIndex]?.images[index]?.name;
+      if (id !== undefined && name !== undefined) nameOfImage.set(id, name);
+    }),
+  );
+  const images = state.images
+    .filter((image) => stepIds.has(image._sdkmessageprocessingstepid_value))
+    .map((image) => {
+      const name = nameOfImage.get(image.sdkmessageprocessingstepimageid);
+      if (name === undefined) return image;
+      rename('sdkmessageprocessingstepimages', image.sdkmessageprocessingstepimageid, image.name, name);
+      return { ...image, name };
+    });
   return {
-    state: {
-      ...state,
-      serviceEndpoints: [{ ...endpoint, name: file.name }],
-      steps,
-      images: state.images.filter((image) => stepIds.has(image._sdkmessageprocessingstepid_value)),
-    },
+    state: { ...state, serviceEndpoints: [{ ...endpoint, name: file.name }], steps, images },
     renames,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { builtinSchema } from '../../src/emulator/schema/schema';
+import { builtinSchema } from '../../src/emulator/schema/snapshot';
 import { bootstrap, ownedColumns } from '../../src/emulator/seed';
 import { startEmulator } from '../../src/emulator/server';
 import type { Row } from '../../src/emulator/store';

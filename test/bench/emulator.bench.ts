@@ -5,7 +5,7 @@ import type { ODataUrl } from '../../src/odata/url';
 import { parseODataUrl } from '../../src/odata/url';
 import type { CollectionRequest } from '../../src/emulator/engine';
 import { Engine } from '../../src/emulator/engine';
-import { builtinSchema } from '../../src/emulator/schema/schema';
+import { builtinSchema } from '../../src/emulator/schema/snapshot';
 import { bootstrap, seedAccounts } from '../../src/emulator/seed';
 import { startEmulator } from '../../src/emulator/server';
 import { Store } from '../../src/emulator/store';

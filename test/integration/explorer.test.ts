@@ -149,6 +149,11 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal(item(contact).label, 'Primary Contact');
     assert.match(String(item(contact).description), /^primarycontactid · Lookup/);
     assert.match(textOf(item(contact).tooltip), /\nWeb API name: _primarycontactid_value\nType: Lookup \(Edm\.Guid\)/);
+    // A Boolean attribute is a Yes/No column, as Power Apps names it (Learn: "Types of columns").
+    const doNotEmail = first.find((node) => node.type === 'column' && node.property.name === 'donotemail');
+    assert.ok(doNotEmail);
+    assert.match(String(item(doNotEmail).description), /^donotemail · Yes\/No/);
+    assert.match(textOf(item(doNotEmail).tooltip), /\nType: Yes\/No \(Edm\.Boolean\)/);
     const labels = first.map((node) => textOf(item(node).label));
     assert.deepEqual(
       labels,

@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { Commands } from '../../src/extension/constants';
 import type { WorkbenchApi } from '../../src/extension/extension';
 import type { ExplorerNode } from '../../src/extension/explorer/explorerTree';
+import type { Back } from '../../src/extension/multiStepInput';
+import { BACK } from '../../src/extension/multiStepInput';
 import { activateWorkbench, ScriptedInput } from './support';
 
 type NodeOf<T extends ExplorerNode['type']> = Extract<ExplorerNode, { type: T }>;
@@ -30,12 +32,16 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     return typeof value === 'string' ? value : '';
   };
 
-  function script(answers: (string | undefined)[]): ScriptedInput {
+  function script(answers: (string | Back | undefined)[]): ScriptedInput {
     restoreInput?.();
     const input = new ScriptedInput(answers);
     restoreInput = api.setUserInput(input);
     return input;
   }
+
+  /** "Register Step (3/8)": each step's title with its position, as VS Code shows it. */
+  const positions = (input: ScriptedInput): string[] =>
+    input.steps.map((shown) => `${shown.title} (${shown.step}/${shown.totalSteps})`);
 
   async function webApi(pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
     const emulator = api.emulator();
@@ -128,9 +134,114 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     assert.ok(!api.logLines().some((line) => line.includes(HEADER_SECRET)), 'the secret is not in the log');
   });
 
+  it('registers a webhook and a step through "n/m" steps; Back keeps the answers and a changed answer changes the count', async () => {
+    const name = `Stepped ${Date.now()}`;
+    const hook = script([
+      name,
+      'https://example.test/first',
+      'HttpHeader',
+      BACK,
+      BACK,
+      'https://example.test/second',
+      'WebhookKey',
+      'stepped-key-2c9e',
+    ]);
+    const endpointId = await vscode.commands.executeCommand<string>(Commands.registerWebhook, await emulatorNode());
+    assert.deepEqual(positions(hook), [
+      'Register Webhook (1/4)',
+      'Register Webhook (2/4)',
+      'Register Webhook (3/4)',
+      // HttpHeader asks for a header's name, value and "add another?": two steps more than a key.
+      'Register Webhook (4/6)',
+      'Register Webhook (3/6)',
+      'Register Webhook (2/6)',
+      'Register Webhook (3/6)',
+      // Changed to WebhookKey: one key step, the header steps gone from the count.
+      'Register Webhook (4/4)',
+    ]);
+    assert.deepEqual(
+      hook.steps.map((shown) => shown.back),
+      [false, true, true, true, true, true, true, true],
+      'Back is offered from the second step on',
+    );
+    assert.equal(hook.steps[4]?.value, 'HttpHeader', 'back at the auth step, the earlier pick is under the cursor');
+    assert.equal(hook.steps[5]?.value, 'https://example.test/first', 'back at the URL, the earlier URL is kept');
+    const [endpoint] = await rowsOf(
+      `serviceendpoints?$select=serviceendpointid,url,authtype&$filter=serviceendpointid eq ${endpointId}`,
+    );
+    assert.equal(endpoint?.url, 'https://example.test/second');
+    assert.equal(endpoint?.authtype, 4, 'WebhookKey, the changed answer');
+    assert.ok(!api.logLines().some((line) => line.includes('stepped-key-2c9e')), 'the key is not in the log');
+
+    const endpointNodeOfName = await section(await webhooksRoot(), (node) => label(node) === name, name);
+    const steps = script([
+      'Update',
+      'account',
+      'Post-operation',
+      'Asynchronous',
+      '3',
+      ...Array<Back>(5).fill(BACK),
+      'Create',
+      'contact',
+      'Post-operation',
+      'Asynchronous',
+      '3',
+      'created',
+      'Yes',
+    ]);
+    const stepId = await vscode.commands.executeCommand<string>(Commands.registerStep, endpointNodeOfName);
+    assert.deepEqual(positions(steps), [
+      'Register Step (1/6)',
+      'Register Step (2/7)', // Update adds the filtering columns
+      'Register Step (3/7)',
+      'Register Step (4/7)',
+      'Register Step (5/8)', // asynchronous adds "delete the system job?"
+      'Register Step (6/8)',
+      'Register Step (5/8)',
+      'Register Step (4/8)',
+      'Register Step (3/8)',
+      'Register Step (2/8)',
+      'Register Step (1/8)',
+      'Register Step (2/7)', // Create: no filtering columns
+      'Register Step (3/7)',
+      'Register Step (4/7)',
+      'Register Step (5/7)',
+      'Register Step (6/7)',
+      'Register Step (7/7)',
+    ]);
+    assert.deepEqual(
+      steps.steps.slice(6, 11).map((shown) => shown.value),
+      ['3', 'Asynchronous', 'Post-operation', 'account', 'Update'],
+      'each step gone back to shows its earlier answer',
+    );
+    const [step, ...others] = await stepsOf(endpointId);
+    assert.equal(others.length, 0);
+    assert.equal(step?.sdkmessageprocessingstepid, stepId);
+    const [create] = await rowsOf(`sdkmessages?$select=sdkmessageid&$filter=name eq 'Create'`);
+    assert.equal(step?._sdkmessageid_value, create?.sdkmessageid);
+    assert.equal(step?.rank, 3);
+    assert.equal(step?.mode, 1);
+    assert.equal(step?.asyncautodelete, true);
+    assert.equal(step?.description, 'created');
+    assert.ok([null, undefined, ''].includes(step?.filteringattributes as string), 'a Create filters nothing');
+    const [filter] = await rowsOf(
+      `sdkmessagefilters?$select=primaryobjecttypecode&$filter=sdkmessagefilterid eq ${String(step?._sdkmessagefilterid_value)}`,
+    );
+    assert.equal(filter?.primaryobjecttypecode, 'contact');
+
+    // Escape at any step sends nothing.
+    script(['Update', 'account', undefined]);
+    assert.equal(await vscode.commands.executeCommand(Commands.registerStep, endpointNodeOfName), undefined);
+    assert.equal((await stepsOf(endpointId)).length, 1);
+
+    script(['Unregister']);
+    await vscode.commands.executeCommand(Commands.unregister, endpointNodeOfName);
+    assert.equal((await stepsOf(endpointId)).length, 0);
+  });
+
   it('registers an Update step with filtering columns and a pre-image on it', async () => {
     const endpoint = await endpointRow();
-    script(['Update', 'account', 'Post-operation', 'Asynchronous', '2', 'revenue', 'Done', 'revenue changes', 'Yes']);
+    script(['Update', 'account', 'Post-operation', 'Asynchronous', '2', 'revenue', 'revenue changes', 'Yes']);
     const stepId = await vscode.commands.executeCommand<string>(Commands.registerStep, await endpointNode());
     const [step, ...others] = await stepsOf(endpoint.serviceendpointid);
     assert.equal(others.length, 0);
@@ -150,7 +261,7 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     assert.equal(filter?.primaryobjecttypecode, 'account');
     assert.match(description(await stepNode()), /Post-operation · async · rank 2 · on revenue/);
 
-    script(['Pre-image', 'before', 'revenue', 'name', 'Done']);
+    const imageInput = script(['Pre-image', 'before', 'revenue,name']);
     const imageId = await vscode.commands.executeCommand<string>(Commands.registerImage, await stepNode());
     const images = await rowsOf(
       `sdkmessageprocessingstepimages?$select=sdkmessageprocessingstepimageid,entityalias,imagetype,attributes,messagepropertyname&$filter=_sdkmessageprocessingstepid_value eq ${String(stepId)}`,
@@ -161,6 +272,7 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     assert.equal(images[0]?.imagetype, 0);
     assert.equal(images[0]?.messagepropertyname, 'Target');
     assert.deepEqual(String(images[0]?.attributes).split(',').sort(), ['name', 'revenue']);
+    assert.deepEqual(positions(imageInput), ['Register Image (1/3)', 'Register Image (2/3)', 'Register Image (3/3)']);
     const imageNodes = await children(await stepNode());
     assert.deepEqual(imageNodes.map(label), ['before']);
   });
@@ -194,7 +306,7 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
 
   it('edits the step, sending only the columns that changed', async () => {
     const endpoint = await endpointRow();
-    script(['Post-operation', 'Synchronous', '5', 'Done', 'revenue changes']);
+    const input = script(['Post-operation', 'Synchronous', '5', 'revenue', 'revenue changes']);
     const changed = await vscode.commands.executeCommand<readonly string[]>(
       Commands.editRegistration,
       await stepNode(),
@@ -204,7 +316,11 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     assert.equal(step?.rank, 5);
     assert.equal(step?.mode, 0);
     assert.equal(step?.asyncautodelete, false);
-    assert.equal(step?.filteringattributes, 'revenue', 'the pick loop starts from the current columns');
+    assert.equal(step?.filteringattributes, 'revenue');
+    const filtering = input.steps.find((shown) => shown.prompt.startsWith('Filtering columns'));
+    assert.deepEqual(filtering?.selected, ['revenue'], 'the checkboxes start from the current columns');
+    assert.deepEqual(input.steps[0]?.value, 'Post-operation', 'each step starts at the current value');
+    assert.equal(positions(input).at(-1), 'Edit Step (5/5)', 'a synchronous step is not asked about its system job');
   });
 
   it('unregisters the endpoint with its steps and images after confirmation', async () => {

@@ -1,12 +1,13 @@
 import type { Reply } from '../reply';
 import type { GuessedCode } from '../errors';
 import { DataverseHttpError, errorBody } from '../errors';
+import { finishJson } from '../exactNumber';
 
 /** Every answer's JSON content type, as Dataverse sends it. */
 export const JSON_TYPE = 'application/json; odata.metadata=minimal';
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
+  return { status, headers: { 'Content-Type': JSON_TYPE, ...headers }, body: finishJson(JSON.stringify(value)) };
 }
 
 /** What ASP.NET Web API answers for a path it has no route for (outside `/api/data/v9.x/`, a POST to a function). */

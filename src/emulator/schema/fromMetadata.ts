@@ -234,6 +234,10 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
         ...(name === draft.primaryId ? { readOnly: false } : {}),
         // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
         ...(activityType || (draft.flat.baseType === 'principal' && name === 'ownerid') ? { readOnly: true } : {}),
+        // A currency's own rate is set by its maker; elsewhere exchangerate is the server's copy of it.
+        ...(name === 'exchangerate' && draft.primaryId === 'transactioncurrencyid'
+          ? { readOnly: false, system: false }
+          : {}),
       }),
     );
   }
@@ -246,7 +250,16 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   }
   // ETags and change tracking are versionnumber; a table whose CSDL lacks it still keeps one.
   if (!draft.columns.has('versionnumber')) {
-    draft.columns.set('versionnumber', makeColumn('versionnumber', 'bigint', undefined));
+    draft.columns.set('versionnumber', makeColumn('versionnumber', 'bigint', draft.attributes.get('versionnumber')));
+  }
+  // A write-only column (serviceendpoint.authvalue) has a yes/no column the server keeps true while it holds a
+  // value, named after it (isauthvalueset, issaskeyset, issastokenset).
+  for (const column of draft.columns.values()) {
+    const indicator = draft.columns.get(`is${column.name}set`);
+    if (!column.validForRead && indicator?.type === 'boolean') {
+      draft.columns.set(column.name, { ...column, setIndicator: indicator.name });
+      draft.columns.set(indicator.name, { ...indicator, readOnly: true });
+    }
   }
 }
 

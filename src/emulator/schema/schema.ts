@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import builtinSchemaJson from './builtinSchema.json';
 import { isJsonObject } from '../../core/json';
 
 /** Dataverse column types, named as makers see them; `AttributeType` and Edm type follow from each. */
@@ -844,45 +842,9 @@ export function readRaw(value: unknown, source: string): RawSchema {
   return raw;
 }
 
-/**
- * Builds a schema from parsed JSON. `extension`, when given, is a user file: tables with new names are
- * added; a table that already exists may only add columns, alternate keys and many-to-many relationships.
- */
-export function parseSchema(value: unknown, source = 'schema', extension?: { value: unknown; source: string }): Schema {
-  const base = readRaw(value, source);
-  if (extension === undefined) return resolve(base, source);
-  const extra = readRaw(extension.value, extension.source);
-  const tables = base.tables.map((t) => ({ ...t, columns: [...t.columns], alternateKeys: [...t.alternateKeys] }));
-  for (const t of extra.tables) {
-    const existing = tables.find((b) => b.logicalName === t.logicalName);
-    if (existing === undefined) tables.push(t);
-    else {
-      existing.columns.push(...t.columns);
-      existing.alternateKeys.push(...t.alternateKeys);
-    }
-  }
-  return resolve({ tables, manyToMany: [...base.manyToMany, ...extra.manyToMany] }, extension.source);
-}
-
-export function builtinSchema(): Schema {
-  return parseSchema(builtinSchemaJson, 'builtinSchema.json');
-}
-
-/** The built-in schema extended with a user's `--schema` file. Throws SchemaError with every problem found. */
-export function loadSchemaWithFile(path: string): Schema {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new SchemaError(path, [`cannot read the file (${error instanceof Error ? error.message : String(error)})`]);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new SchemaError(path, [`not valid JSON (${error instanceof Error ? error.message : String(error)})`]);
-  }
-  return parseSchema(builtinSchemaJson, 'builtinSchema.json', { value, source: path });
+/** Builds a schema from a parsed schema file (the `--schema` format); throws SchemaError with every problem found. */
+export function parseSchema(value: unknown, source = 'schema'): Schema {
+  return resolve(readRaw(value, source), source);
 }
 
 /** The primary-key column first, then the rest in declaration order. */

@@ -91,3 +91,17 @@ export function loadSnapshot(folder: string): Schema {
     definition: (name) => join(folder, manifest.tables.find((t) => t.logicalName === name)?.definition ?? ''),
   });
 }
+
+/**
+ * The built-in tables: a snapshot trimmed from a real organization's metadata (scripts/make-builtin-snapshot.ts),
+ * read like any other. It sits beside this module in the sources and beside the bundle in dist (esbuild.mjs).
+ */
+export const BUILTIN_SNAPSHOT = join(__dirname, 'builtin-snapshot');
+
+let builtin: Schema | undefined;
+
+/** The built-in schema, read once per process: a Schema is never changed once built. */
+export function builtinSchema(): Schema {
+  builtin ??= loadSnapshot(BUILTIN_SNAPSHOT);
+  return builtin;
+}

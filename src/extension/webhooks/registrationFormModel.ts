@@ -170,7 +170,14 @@ export function specOfRegistration(
   return {
     spec: { ...common, ...where, auth, steps },
     secrets,
-    edited: endpointId === undefined ? undefined : { endpointId, stepIds: form.steps.map((step) => step.id) },
+    edited:
+      endpointId === undefined
+        ? undefined
+        : {
+            endpointId,
+            stepIds: form.steps.map((step) => step.id),
+            imageIds: form.steps.map((step) => step.images.map((image) => image.id)),
+          },
   };
 }
 

@@ -3,9 +3,11 @@ import { WorkbenchError } from '../../core/errors';
 import type { Connection, ConnectionManager } from '../connections';
 import type { ExplorerTreeProvider } from '../explorer/explorerTree';
 import type { SectionNode } from '../explorer/nodes';
+import type { FlowStep } from '../multiStepInput';
+import { BACK, inputStep, pickStep, runSteps } from '../multiStepInput';
 import type { UserInput } from '../userInput';
-import { kindOfContract } from '../../webhooks/registrationModel';
-import type { EndpointRow, JsonSpec, Registrations, StepRow } from '../../webhooks/registrations';
+import { kindOfContract, stageNameOf } from '../../webhooks/registrationModel';
+import type { EndpointRow, JsonSpec, Registrations, SdkMessage, StepRow } from '../../webhooks/registrations';
 import {
   COMMON_MESSAGES,
   describeProblems,
@@ -20,8 +22,9 @@ import {
 import type { RegistrationFormTarget } from './registrationPanel';
 import type { WebhookItem, WebhookSection } from './webhookTree';
 
-// The guided flows behind the webhook commands. Every answer goes through `UserInput` (scripted in
-// tests); secrets are asked with password boxes, held in a Map for the one request and never logged.
+// The guided flows behind the webhook commands: multi-step prompts ("Register Step (3/8)", Back keeps
+// the earlier answers). Every answer goes through `UserInput` (scripted in tests); secrets are asked with
+// password boxes, held in a Map for the one request and never logged.
 
 export interface WebhookCommandServices {
   readonly connections: ConnectionManager;
@@ -34,13 +37,10 @@ export interface WebhookCommandServices {
 type ItemOf<K extends WebhookItem['kind']> = Extract<WebhookItem, { kind: K }>;
 
 const DONE = 'Done';
+const KEEP_AUTH = 'Keep the current authentication';
 
 function cancelled(): never {
   throw new WorkbenchError('cancelled', 'Cancelled.');
-}
-
-function required<T>(value: T | undefined): T {
-  return value === undefined ? cancelled() : value;
 }
 
 const notEmpty =
@@ -119,182 +119,52 @@ export class WebhookCommands {
 
   async registerWebhook(value: unknown): Promise<string> {
     const connection = this.connectionOf(value);
-    const name = required(
-      await this.input.showInputBox({
-        title: 'Register a webhook',
-        prompt: 'Name of the webhook',
-        validateInput: notEmpty('a name', 256),
-      }),
-    ).trim();
-    const url = await this.webhookUrl(undefined);
-    const { auth, secrets } = await this.webhookAuth();
+    const answers = await runSteps(this.input, 'Register Webhook', newWebhookAnswers(), (state) => [
+      nameStep('Name of the webhook'),
+      webhookUrlStep(),
+      ...webhookAuthSteps(state),
+    ]);
+    const { auth, secrets } = webhookAuthOf(answers);
+    const { name, url } = answers;
     const id = await registerEndpoint(this.registrations(connection), { name, kind: 'webhook', url, auth }, secrets);
     this.services.log.info(`Registered the webhook "${name}" on ${connection.name}`);
     this.refreshRoot(connection);
     return id;
   }
 
-  private async webhookUrl(current: string | undefined): Promise<string> {
-    const urlProblem = (text: string): string | undefined => {
-      const issues = problemsOf([
-        { name: 'x', kind: 'webhook', url: text.trim(), auth: { kind: 'WebhookKey', value: { env: 'KEY' } } },
-      ]).filter((issue) => issue.path.endsWith('.url'));
-      return issues.length === 0 ? undefined : `The URL ${issues.map((issue) => issue.message).join('; ')}.`;
-    };
-    return required(
-      await this.input.showInputBox({
-        title: 'Webhook URL',
-        prompt: 'Where Dataverse POSTs each event (https; http only on loopback)',
-        ...(current === undefined ? {} : { value: current }),
-        validateInput: urlProblem,
-      }),
-    ).trim();
-  }
-
-  private async webhookAuth(): Promise<{ auth: JsonSpec; secrets: Map<string, string> }> {
-    const kind = required(
-      await this.input.showQuickPick(
-        [
-          { label: 'WebhookKey', description: 'sent as ?code=<key> (Azure Functions)' },
-          { label: 'HttpHeader', description: 'name/value pairs sent as headers' },
-          { label: 'HttpQueryString', description: 'name/value pairs sent in the query string' },
-        ],
-        { title: 'How Dataverse authenticates to the webhook' },
-      ),
-    ).label;
-    const secrets = new Map<string, string>();
-    if (kind === 'WebhookKey') {
-      secrets.set('SECRET_1', await this.secret('Key', 'The key Dataverse sends as ?code='));
-      return { auth: { kind, value: { env: 'SECRET_1' } }, secrets };
-    }
-    const values: Record<string, { env: string }> = {};
-    const what = kind === 'HttpHeader' ? 'header' : 'query parameter';
-    for (;;) {
-      const name = required(
-        await this.input.showInputBox({
-          title: `${what} name`,
-          prompt: `Name of the ${what}`,
-          validateInput: (text) =>
-            /^[A-Za-z0-9_.-]+$/.test(text.trim()) ? undefined : 'Letters, digits, "_", "." and "-" only.',
-        }),
-      ).trim();
-      const ref = `SECRET_${secrets.size + 1}`;
-      secrets.set(ref, await this.secret(`Value of ${name}`, `The value of the ${what} ${name} (kept secret)`));
-      values[name] = { env: ref };
-      const more = required(
-        await this.input.showQuickPick([{ label: DONE }, { label: `Add another ${what}` }], {
-          title: `${Object.keys(values).length} ${what}(s)`,
-        }),
-      );
-      if (more.label === DONE) break;
-    }
-    return { auth: { kind, values }, secrets };
-  }
-
-  private async secret(title: string, prompt: string): Promise<string> {
-    return required(
-      await this.input.showInputBox({ title, prompt, password: true, validateInput: notEmpty('a value', 4000) }),
-    );
-  }
-
   async registerServiceBusEndpoint(value: unknown): Promise<string> {
     const connection = this.connectionOf(value);
-    const kind = required(
-      await this.input.showQuickPick(
-        [
-          { label: 'Queue', endpointKind: 'serviceBusQueue' },
-          { label: 'Topic', endpointKind: 'serviceBusTopic' },
-          { label: 'Event Hub', endpointKind: 'eventHub' },
-        ],
-        { title: 'Register a Service Bus endpoint' },
-      ),
-    ).endpointKind;
-    const name = required(
-      await this.input.showInputBox({
-        title: 'Endpoint name',
-        prompt: 'Name of the endpoint',
-        validateInput: notEmpty('a name', 256),
-      }),
-    ).trim();
-    const spec = await this.serviceBusDetails(kind, name, undefined);
+    const kinds = [
+      { label: 'Queue', endpointKind: 'serviceBusQueue' },
+      { label: 'Topic', endpointKind: 'serviceBusTopic' },
+      { label: 'Event Hub', endpointKind: 'eventHub' },
+    ];
+    const answers = await runSteps(
+      this.input,
+      'Register Service Bus Endpoint',
+      newServiceBusAnswers(undefined),
+      (state) => [
+        pickStep<ServiceBusAnswers, (typeof kinds)[number]>(
+          'kind',
+          'Queue, topic or event hub',
+          () => kinds,
+          (s, item) => item.endpointKind === s.kind,
+          (s, item) => (s.kind = item.endpointKind),
+        ),
+        nameStep('Name of the endpoint'),
+        ...serviceBusSteps(state, undefined),
+      ],
+    );
+    const spec = serviceBusSpecOf(answers, undefined);
     const id = await registerEndpoint(this.registrations(connection), spec.endpoint, spec.secrets);
-    this.services.log.info(`Registered the ${kind} endpoint "${name}" on ${connection.name}`);
+    this.services.log.info(`Registered the ${answers.kind} endpoint "${answers.name}" on ${connection.name}`);
     this.refreshRoot(connection);
     return id;
   }
 
-  private async serviceBusDetails(
-    kind: string,
-    name: string,
-    current: EndpointRow | undefined,
-  ): Promise<{ endpoint: JsonSpec; secrets: Map<string, string> }> {
-    const namespace = required(
-      await this.input.showInputBox({
-        title: 'Service Bus namespace',
-        prompt: 'The namespace name (contoso for contoso.servicebus.windows.net)',
-        ...(current?.namespace === undefined ? {} : { value: current.namespace }),
-        validateInput: notEmpty('a namespace', 160),
-      }),
-    ).trim();
-    const path = required(
-      await this.input.showInputBox({
-        title: kind === 'eventHub' ? 'Event hub name' : kind === 'serviceBusTopic' ? 'Topic path' : 'Queue path',
-        prompt: 'The path inside the namespace',
-        ...(current?.path === undefined ? {} : { value: current.path }),
-        validateInput: notEmpty('a path', 160),
-      }),
-    ).trim();
-    const secrets = new Map<string, string>();
-    let auth: JsonSpec;
-    const authKind = required(
-      await this.input.showQuickPick(
-        [
-          ...(current === undefined ? [] : [{ label: 'Keep the current key' }]),
-          { label: 'SAS key', description: 'a shared access policy name and its key' },
-          { label: 'SAS token', description: 'a shared access signature token' },
-        ],
-        { title: 'Authentication' },
-      ),
-    ).label;
-    if (authKind === 'Keep the current key') {
-      // Nothing secret is sent; the placeholder only lets the file validator check the rest.
-      auth =
-        current?.authtype === 3
-          ? { kind: 'SASToken', token: { env: 'UNCHANGED' } }
-          : { kind: 'SASKey', keyName: current?.saskeyname ?? 'RootManageSharedAccessKey', key: { env: 'UNCHANGED' } };
-    } else if (authKind === 'SAS key') {
-      const keyName = required(
-        await this.input.showInputBox({
-          title: 'SAS key name',
-          prompt: 'The shared access policy name',
-          value: current?.saskeyname ?? 'RootManageSharedAccessKey',
-          validateInput: notEmpty('a key name', 256),
-        }),
-      ).trim();
-      secrets.set('SECRET_1', await this.secret('SAS key', `The key of ${keyName} (kept secret)`));
-      auth = { kind: 'SASKey', keyName, key: { env: 'SECRET_1' } };
-    } else {
-      secrets.set('SECRET_1', await this.secret('SAS token', 'The shared access signature token (kept secret)'));
-      auth = { kind: 'SASToken', token: { env: 'SECRET_1' } };
-    }
-    const formats = [
-      { label: 'JSON', format: 'json' },
-      { label: 'Binary XML', format: 'binaryXml' },
-      { label: 'Text XML', format: 'textXml' },
-    ];
-    const currentFormat = { 1: 'binaryXml', 2: 'json', 3: 'textXml' }[current?.messageformat ?? 2];
-    const messageFormat = required(
-      await this.input.showQuickPick(
-        [...formats].sort((a, b) => Number(b.format === currentFormat) - Number(a.format === currentFormat)),
-        { title: 'Message format' },
-      ),
-    ).format;
-    return { endpoint: { name, kind, namespace, path, messageFormat, auth }, secrets };
-  }
-
   // ---- Steps -------------------------------------------------------------------------------------
 
-  private async pickEndpoint(connection: Connection): Promise<EndpointRow> {
+  private async endpointsOf(connection: Connection): Promise<EndpointRow[]> {
     const endpoints = (await this.registrations(connection).endpoints()).filter(
       (endpoint) => kindOfContract(endpoint.contract) !== undefined,
     );
@@ -304,176 +174,69 @@ export class WebhookCommands {
         `${connection.name} has no webhook or Service Bus endpoint: register one first.`,
       );
     }
-    return required(
-      await this.input.showQuickPick(
-        endpoints.map((endpoint) => ({
-          label: endpoint.name,
-          description: endpoint.url ?? endpoint.path ?? '',
-          endpoint,
-        })),
-        { title: 'Endpoint' },
-      ),
-    ).endpoint;
+    return endpoints;
   }
 
   async registerStep(value: unknown): Promise<string> {
     let connection: Connection;
-    let endpoint: EndpointRow;
+    let given: EndpointRow | undefined;
     const node = value === undefined ? undefined : this.sectionNode(value);
     const item = node === undefined ? undefined : this.services.section.itemOf(node);
     if (node !== undefined && item?.kind === 'endpoint') {
       connection = node.connection;
-      endpoint = item.endpoint;
+      given = item.endpoint;
     } else {
       connection = this.connectionOf(value);
-      endpoint = await this.pickEndpoint(connection);
     }
     const registrations = this.registrations(connection);
+    const endpoints = given === undefined ? await this.endpointsOf(connection) : [given];
     const messages = await registrations.sdkMessages();
     const ordered = [
       ...COMMON_MESSAGES.flatMap((name) => messages.filter((m) => m.name === name)),
       ...messages.filter((m) => !COMMON_MESSAGES.includes(m.name)),
     ];
-    const message = required(
-      await this.input.showQuickPick(
-        ordered.map((m) => ({ label: m.name, message: m })),
-        { title: `Register a step on ${endpoint.name}: message`, matchOnDescription: true },
+    const trigger: FlowStep<StepAnswers>[] = [
+      pickStep<StepAnswers, { label: string; message: SdkMessage }>(
+        'message',
+        'The message (event) that runs the step',
+        () => ordered.map((m) => ({ label: m.name, message: m })),
+        (s, choice) => choice.message.id === s.message?.id,
+        (s, choice) => (s.message = choice.message),
       ),
-    ).message;
-    const filters = await registrations.messageFilters(message.id);
-    if (filters.length === 0) throw new WorkbenchError('invalidInput', `No table takes a step for ${message.name}.`);
-    const table = required(
-      await this.input.showQuickPick(
-        filters.map((filter) => ({ label: filter.table })),
-        { title: `${message.name}: table` },
+      pickStep<StepAnswers, { label: string }>(
+        'table',
+        'The table',
+        async (s) => {
+          const message = s.message ?? cancelled();
+          const filters = await registrations.messageFilters(message.id);
+          if (filters.length === 0) {
+            throw new WorkbenchError('invalidInput', `No table takes a step for ${message.name}.`);
+          }
+          return filters.map((filter) => ({ label: filter.table }));
+        },
+        (s, choice) => choice.label === s.table,
+        (s, choice) => (s.table = choice.label),
       ),
-    ).label;
-    const step: Record<string, unknown> = {
-      name: `${endpoint.name}: ${message.name} of ${table}`.slice(0, 256),
-      message: message.name,
+    ];
+    const answers = await runSteps(this.input, 'Register Step', newStepAnswers(given, undefined), (state) => [
+      ...(given === undefined ? [endpointStep(endpoints)] : []),
+      ...trigger,
+      ...stepOptionSteps(state, registrations),
+    ]);
+    const endpoint = answers.endpoint ?? cancelled();
+    const message = answers.message?.name ?? cancelled();
+    const table = answers.table ?? cancelled();
+    const step = stepSpecOfAnswers(answers, {
+      name: `${endpoint.name}: ${message} of ${table}`.slice(0, 256),
+      message,
       table,
       enabled: true,
-    };
-    await this.stepOptions(endpoint, step, undefined, registrations);
+    });
+    checkStep(endpoint, step);
     const id = await registerStep(registrations, endpoint, step);
-    this.services.log.info(`Registered a ${message.name} step of ${table} on "${endpoint.name}"`);
+    this.services.log.info(`Registered a ${message} step of ${table} on "${endpoint.name}"`);
     this.services.tree.refreshId(`${this.services.section.rootId(connection)}/${endpoint.id}`);
     return id;
-  }
-
-  /** Stage, mode, rank, filtering columns, description and system-job deletion, checked as soon as known. */
-  private async stepOptions(
-    endpoint: EndpointRow,
-    step: Record<string, unknown>,
-    current: StepRow | undefined,
-    registrations: Registrations,
-  ): Promise<void> {
-    const kind = kindOfContract(endpoint.contract) ?? 'webhook';
-    const check = (): void => {
-      const endpointSpec: JsonSpec =
-        kind === 'webhook'
-          ? { name: 'e', kind, url: 'https://example.invalid/', auth: { kind: 'WebhookKey', value: { env: 'K' } } }
-          : kind === 'eventGrid'
-            ? { name: 'e', kind, url: 'https://example.invalid/', accessKey: { env: 'K' } }
-            : { name: 'e', kind, namespace: 'n', path: 'p', auth: { kind: 'SASToken', token: { env: 'K' } } };
-      const issues = problemsOf([{ ...endpointSpec, steps: [step] }]);
-      if (issues.length > 0) throw new WorkbenchError('invalidInput', `Nothing was sent: ${describeProblems(issues)}.`);
-    };
-    const stages = [
-      {
-        label: 'Pre-validation',
-        stage: 'pre-validation',
-        description: 'before the main operation, outside the transaction',
-      },
-      {
-        label: 'Pre-operation',
-        stage: 'pre-operation',
-        description: 'before the main operation, inside the transaction',
-      },
-      { label: 'Post-operation', stage: 'post-operation', description: 'after the main operation' },
-    ];
-    const currentStage = current === undefined ? undefined : stepSpecOf(current).stage;
-    step.stage = required(
-      await this.input.showQuickPick(
-        [...stages].sort((a, b) => Number(b.stage === currentStage) - Number(a.stage === currentStage)),
-        { title: 'Stage' },
-      ),
-    ).stage;
-    const modes = [
-      { label: 'Synchronous', mode: 'sync', description: 'the operation waits for the endpoint' },
-      { label: 'Asynchronous', mode: 'async', description: 'queued after the operation (post-operation only)' },
-    ];
-    if (current?.mode === 1) modes.reverse();
-    step.mode = required(await this.input.showQuickPick(modes, { title: 'Execution mode' })).mode;
-    // A synchronous step has no system job; an edit from async must not carry the old choice over.
-    if (step.mode === 'sync') step.deleteAsyncJobOnSuccess = false;
-    check();
-    const rank = required(
-      await this.input.showInputBox({
-        title: 'Execution order (rank)',
-        prompt: 'Steps of the same stage run in ascending rank',
-        value: String(current?.rank ?? 1),
-        validateInput: (text) => (/^[1-9]\d{0,9}$/.test(text.trim()) ? undefined : 'A whole number from 1.'),
-      }),
-    );
-    step.rank = Number(rank.trim());
-    if (step.message === 'Update') {
-      const columns = await registrations.columns(String(step.table));
-      step.filteringAttributes = await this.pickColumns(
-        'Filtering columns: the step runs only when one of these changes',
-        columns,
-        current?.filteringAttributes ?? [],
-        'none picked: every update triggers',
-      );
-    } else {
-      step.filteringAttributes = [];
-    }
-    const description = required(
-      await this.input.showInputBox({
-        title: 'Description',
-        prompt: 'Optional',
-        value: current?.description ?? '',
-        validateInput: (text) => (text.length > 256 ? 'At most 256 characters.' : undefined),
-      }),
-    ).trim();
-    if (description === '') delete step.description;
-    else step.description = description;
-    if (step.mode === 'async') {
-      const remove = required(
-        await this.input.showQuickPick(
-          current?.asyncAutoDelete === true ? [{ label: 'Yes' }, { label: 'No' }] : [{ label: 'No' }, { label: 'Yes' }],
-          { title: 'Delete the system job when it succeeds?' },
-        ),
-      );
-      step.deleteAsyncJobOnSuccess = remove.label === 'Yes';
-    } else {
-      step.deleteAsyncJobOnSuccess = false;
-    }
-    check();
-  }
-
-  /** Picks columns one at a time (a pick toggles it) until Done: UserInput has no multi-select. */
-  private async pickColumns(
-    title: string,
-    columns: readonly string[],
-    initial: readonly string[],
-    noneMeans: string,
-  ): Promise<string[]> {
-    const selected = new Set(initial.map((column) => column.toLowerCase()));
-    for (;;) {
-      const picked = required(
-        await this.input.showQuickPick(
-          [
-            { label: DONE, description: selected.size > 0 ? [...selected].join(', ') : noneMeans },
-            ...columns.map((column) => ({ label: column, description: selected.has(column) ? '$(check) picked' : '' })),
-          ],
-          { title, placeHolder: 'Pick a column to add or remove it, then Done', matchOnDescription: false },
-        ),
-      );
-      if (picked.label === DONE) return [...selected];
-      if (selected.has(picked.label)) selected.delete(picked.label);
-      else selected.add(picked.label);
-    }
   }
 
   // ---- Images ------------------------------------------------------------------------------------
@@ -481,24 +244,40 @@ export class WebhookCommands {
   async registerImage(value: unknown): Promise<string> {
     const { node, item } = this.expect(value, 'a step', 'step');
     const { endpoint, step } = item;
+    const registrations = this.registrations(node.connection);
     const types = [
       { label: 'Pre-image', type: 'pre', alias: 'PreImage', description: 'the record before the operation' },
       { label: 'Post-image', type: 'post', alias: 'PostImage', description: 'the record after the operation' },
       { label: 'Pre and post', type: 'both', alias: 'Image', description: 'both, under one alias' },
     ];
-    const type = required(await this.input.showQuickPick(types, { title: `Image on ${step.name}` }));
-    const alias = required(
-      await this.input.showInputBox({
-        title: 'Alias',
-        prompt: 'The key of the image in PreEntityImages / PostEntityImages',
-        value: type.alias,
-        validateInput: notEmpty('an alias', 256),
-      }),
-    ).trim();
-    const registrations = this.registrations(node.connection);
     const columns = step.table === undefined || step.table === 'none' ? [] : await registrations.columns(step.table);
-    const picked = await this.pickColumns('Columns in the image', columns, [], 'none picked: every column');
-    const image = { name: alias, type: type.type, alias, columns: picked };
+    const answers = await runSteps<ImageAnswers>(this.input, 'Register Image', { columns: [] }, () => [
+      pickStep<ImageAnswers, (typeof types)[number]>(
+        'type',
+        `The image of ${step.name}`,
+        () => types,
+        (s, type) => type === s.type,
+        (s, type) => (s.type = type),
+      ),
+      inputStep<ImageAnswers>(
+        'alias',
+        (s) => ({
+          prompt: 'The key of the image in PreEntityImages / PostEntityImages',
+          value: s.alias ?? s.type?.alias ?? '',
+          validateInput: notEmpty('an alias', 256),
+        }),
+        (s, alias) => (s.alias = alias.trim()),
+      ),
+      columnsStep<ImageAnswers>(
+        'columns',
+        'Columns in the image (none checked: every column)',
+        () => columns,
+        (s) => s.columns,
+        (s, picked) => (s.columns = picked),
+      ),
+    ]);
+    const alias = answers.alias ?? cancelled();
+    const image = { name: alias, type: answers.type?.type ?? cancelled(), alias, columns: answers.columns };
     const id = await registerImage(registrations, endpoint, step, image);
     this.services.log.info(`Registered the image "${alias}" on "${step.name}"`);
     this.services.tree.refresh(node);
@@ -519,8 +298,11 @@ export class WebhookCommands {
     const registrations = this.registrations(node.connection);
     if (item.kind === 'step') {
       const step = await registrations.step(item.step.id);
-      const edited = stepSpecOf(step);
-      await this.stepOptions(item.endpoint, edited, step, registrations);
+      const answers = await runSteps(this.input, 'Edit Step', newStepAnswers(item.endpoint, step), (state) =>
+        stepOptionSteps(state, registrations),
+      );
+      const edited = stepSpecOfAnswers(answers, stepSpecOf(step));
+      checkStep(item.endpoint, edited);
       const changed = await updateStep(registrations, item.endpoint, step, edited);
       this.services.log.info(
         `Edited the step "${step.name}": ${changed.length === 0 ? 'no changes' : changed.join(', ')}`,
@@ -533,25 +315,26 @@ export class WebhookCommands {
     if (kind === undefined || kind === 'eventGrid') {
       throw new WorkbenchError('invalidInput', 'Only webhook and Service Bus endpoints can be edited here.');
     }
-    const name = required(
-      await this.input.showInputBox({
-        title: 'Name',
-        prompt: 'Name of the endpoint',
-        value: endpoint.name,
-        validateInput: notEmpty('a name', 256),
-      }),
-    ).trim();
     let spec: JsonSpec;
     let secrets: Map<string, string>;
     if (kind === 'webhook') {
-      const url = await this.webhookUrl(endpoint.url);
-      const keep = required(
-        await this.input.showQuickPick([{ label: 'Keep the current authentication' }, { label: 'Change it' }], {
-          title: 'Authentication',
-        }),
-      );
-      if (keep.label === 'Change it') {
-        const auth = await this.webhookAuth();
+      const keepOrChange = [{ label: KEEP_AUTH }, { label: 'Change it' }];
+      const initial = { ...newWebhookAnswers(), name: endpoint.name, url: endpoint.url ?? '', keepAuth: true };
+      const answers = await runSteps(this.input, 'Edit Webhook', initial, (state) => [
+        nameStep('Name of the endpoint'),
+        webhookUrlStep(),
+        pickStep<WebhookAnswers, { label: string }>(
+          'keepAuth',
+          'Authentication',
+          () => keepOrChange,
+          (s, choice) => (choice.label === KEEP_AUTH) === s.keepAuth,
+          (s, choice) => (s.keepAuth = choice.label === KEEP_AUTH),
+        ),
+        ...(state.keepAuth ? [] : webhookAuthSteps(state)),
+      ]);
+      const { name, url } = answers;
+      if (!answers.keepAuth) {
+        const auth = webhookAuthOf(answers);
         spec = { name, kind, url, auth: auth.auth };
         secrets = auth.secrets;
       } else {
@@ -569,13 +352,17 @@ export class WebhookCommands {
         secrets = new Map();
       }
     } else {
-      const details = await this.serviceBusDetails(kind, name, endpoint);
+      const answers = await runSteps(this.input, 'Edit Endpoint', newServiceBusAnswers(endpoint, kind), (state) => [
+        nameStep('Name of the endpoint'),
+        ...serviceBusSteps(state, endpoint),
+      ]);
+      const details = serviceBusSpecOf(answers, endpoint);
       spec = details.endpoint;
       secrets = details.secrets;
     }
     if (endpoint.description !== undefined) spec = { ...spec, description: endpoint.description };
     await updateEndpoint(registrations, endpoint, spec, secrets);
-    this.services.log.info(`Edited the endpoint "${name}"`);
+    this.services.log.info(`Edited the endpoint "${String(spec.name)}"`);
     this.refreshParent(node);
     return Object.keys(spec);
   }
@@ -619,4 +406,455 @@ export class WebhookCommands {
     this.refreshParent(node);
     return item.kind === 'endpoint' ? item.endpoint.id : item.kind === 'step' ? item.step.id : item.image.id;
   }
+}
+
+// ---- The flows' steps ------------------------------------------------------------------------------
+// Each flow keeps its answers in one state object, so Back shows the earlier answer and a step that an
+// earlier answer makes unnecessary is left out of the list (and of "n/m").
+
+interface Named {
+  name: string;
+}
+
+function nameStep<S extends Named>(prompt: string): FlowStep<S> {
+  return inputStep<S>(
+    'name',
+    (s) => ({ prompt, value: s.name, validateInput: notEmpty('a name', 256) }),
+    (s, name) => (s.name = name.trim()),
+  );
+}
+
+function secretStep<S>(
+  key: string,
+  prompt: (s: S) => string,
+  get: (s: S) => string,
+  set: (s: S, value: string) => void,
+): FlowStep<S> {
+  return inputStep<S>(
+    key,
+    (s) => ({ prompt: prompt(s), value: get(s), password: true, validateInput: notEmpty('a value', 4000) }),
+    set,
+  );
+}
+
+/** Checkboxes over a table's columns; none checked is an answer too. */
+function columnsStep<S>(
+  key: string,
+  placeholder: string,
+  columns: (s: S) => readonly string[] | Promise<readonly string[]>,
+  get: (s: S) => readonly string[],
+  set: (s: S, picked: string[]) => void,
+): FlowStep<S> {
+  return {
+    key,
+    async ask(state, prompts) {
+      const items = (await columns(state)).map((column) => ({ label: column }));
+      const checked = new Set(get(state).map((column) => column.toLowerCase()));
+      const answer = await prompts.pickMany(items, {
+        placeholder,
+        selected: items.filter((item) => checked.has(item.label)),
+      });
+      if (answer === BACK) return BACK;
+      set(
+        state,
+        answer.map((item) => item.label),
+      );
+      return undefined;
+    },
+  };
+}
+
+type WebhookAuthKind = 'WebhookKey' | 'HttpHeader' | 'HttpQueryString';
+
+interface WebhookAnswers extends Named {
+  url: string;
+  /** Edit only: send no secret, Dataverse keeps the registered one. */
+  keepAuth: boolean;
+  authKind: WebhookAuthKind;
+  key: string;
+  /** Header or query-string pairs; `more` is the answer to "add another?". */
+  pairs: { name: string; value: string; more: boolean }[];
+}
+
+function newWebhookAnswers(): WebhookAnswers {
+  return { name: '', url: '', keepAuth: false, authKind: 'WebhookKey', key: '', pairs: [] };
+}
+
+function webhookUrlStep(): FlowStep<WebhookAnswers> {
+  const urlProblem = (text: string): string | undefined => {
+    const issues = problemsOf([
+      { name: 'x', kind: 'webhook', url: text.trim(), auth: { kind: 'WebhookKey', value: { env: 'KEY' } } },
+    ]).filter((issue) => issue.path.endsWith('.url'));
+    return issues.length === 0 ? undefined : `The URL ${issues.map((issue) => issue.message).join('; ')}.`;
+  };
+  return inputStep<WebhookAnswers>(
+    'url',
+    (s) => ({
+      prompt: 'Where Dataverse POSTs each event (https; http only on loopback)',
+      value: s.url,
+      validateInput: urlProblem,
+    }),
+    (s, url) => (s.url = url.trim()),
+  );
+}
+
+/** The pairs asked: the first, then one more for each "add another". */
+function pairCount(s: WebhookAnswers): number {
+  let count = 1;
+  while (s.pairs[count - 1]?.more === true) count += 1;
+  return count;
+}
+
+function pairAt(s: WebhookAnswers, index: number): WebhookAnswers['pairs'][number] {
+  s.pairs[index] ??= { name: '', value: '', more: false };
+  return s.pairs[index];
+}
+
+function webhookAuthSteps(state: WebhookAnswers): FlowStep<WebhookAnswers>[] {
+  const kinds: { label: WebhookAuthKind; description: string }[] = [
+    { label: 'WebhookKey', description: 'sent as ?code=<key> (Azure Functions)' },
+    { label: 'HttpHeader', description: 'name/value pairs sent as headers' },
+    { label: 'HttpQueryString', description: 'name/value pairs sent in the query string' },
+  ];
+  const steps: FlowStep<WebhookAnswers>[] = [
+    pickStep<WebhookAnswers, (typeof kinds)[number]>(
+      'auth',
+      'How Dataverse authenticates to the webhook',
+      () => kinds,
+      (s, kind) => kind.label === s.authKind,
+      (s, kind) => (s.authKind = kind.label),
+    ),
+  ];
+  if (state.authKind === 'WebhookKey') {
+    return [
+      ...steps,
+      secretStep<WebhookAnswers>(
+        'key',
+        () => 'The key Dataverse sends as ?code= (kept secret)',
+        (s) => s.key,
+        (s, key) => (s.key = key),
+      ),
+    ];
+  }
+  const what = state.authKind === 'HttpHeader' ? 'header' : 'query parameter';
+  for (let index = 0; index < pairCount(state); index += 1) {
+    steps.push(
+      inputStep<WebhookAnswers>(
+        `pair${index}.name`,
+        (s) => ({
+          prompt: `Name of the ${what}`,
+          value: s.pairs[index]?.name ?? '',
+          validateInput: (text) =>
+            /^[A-Za-z0-9_.-]+$/.test(text.trim()) ? undefined : 'Letters, digits, "_", "." and "-" only.',
+        }),
+        (s, name) => (pairAt(s, index).name = name.trim()),
+      ),
+      secretStep<WebhookAnswers>(
+        `pair${index}.value`,
+        (s) => `The value of the ${what} ${s.pairs[index]?.name ?? ''} (kept secret)`,
+        (s) => s.pairs[index]?.value ?? '',
+        (s, value) => (pairAt(s, index).value = value),
+      ),
+      pickStep<WebhookAnswers, { label: string }>(
+        `pair${index}.more`,
+        `${index + 1} ${what}(s)`,
+        () => [{ label: DONE }, { label: `Add another ${what}` }],
+        (s, choice) => (choice.label !== DONE) === (s.pairs[index]?.more ?? false),
+        (s, choice) => (pairAt(s, index).more = choice.label !== DONE),
+      ),
+    );
+  }
+  return steps;
+}
+
+/** The auth of the file fragment and its secrets, by the reference names the fragment uses. */
+function webhookAuthOf(s: WebhookAnswers): { auth: JsonSpec; secrets: Map<string, string> } {
+  const secrets = new Map<string, string>();
+  if (s.authKind === 'WebhookKey') {
+    secrets.set('SECRET_1', s.key);
+    return { auth: { kind: s.authKind, value: { env: 'SECRET_1' } }, secrets };
+  }
+  const values: Record<string, { env: string }> = {};
+  for (const pair of s.pairs.slice(0, pairCount(s))) {
+    const ref = `SECRET_${secrets.size + 1}`;
+    secrets.set(ref, pair.value);
+    values[pair.name] = { env: ref };
+  }
+  return { auth: { kind: s.authKind, values }, secrets };
+}
+
+interface ServiceBusAnswers extends Named {
+  kind: string;
+  namespace: string;
+  path: string;
+  auth: 'keep' | 'SASKey' | 'SASToken';
+  keyName: string;
+  secret: string;
+  format: string;
+}
+
+function newServiceBusAnswers(current: EndpointRow | undefined, kind = 'serviceBusQueue'): ServiceBusAnswers {
+  return {
+    name: current?.name ?? '',
+    kind,
+    namespace: current?.namespace ?? '',
+    path: current?.path ?? '',
+    auth: current === undefined ? 'SASKey' : 'keep',
+    keyName: current?.saskeyname ?? 'RootManageSharedAccessKey',
+    secret: '',
+    format: { 1: 'binaryXml', 2: 'json', 3: 'textXml' }[current?.messageformat ?? 2] ?? 'json',
+  };
+}
+
+function serviceBusSteps(state: ServiceBusAnswers, current: EndpointRow | undefined): FlowStep<ServiceBusAnswers>[] {
+  const auths: { label: string; auth: ServiceBusAnswers['auth']; description?: string }[] = [
+    ...(current === undefined ? [] : [{ label: 'Keep the current key', auth: 'keep' as const }]),
+    { label: 'SAS key', auth: 'SASKey', description: 'a shared access policy name and its key' },
+    { label: 'SAS token', auth: 'SASToken', description: 'a shared access signature token' },
+  ];
+  const formats = [
+    { label: 'JSON', format: 'json' },
+    { label: 'Binary XML', format: 'binaryXml' },
+    { label: 'Text XML', format: 'textXml' },
+  ];
+  const pathWhat = state.kind === 'eventHub' ? 'event hub name' : state.kind === 'serviceBusTopic' ? 'topic' : 'queue';
+  return [
+    inputStep<ServiceBusAnswers>(
+      'namespace',
+      (s) => ({
+        prompt: 'The namespace name (contoso for contoso.servicebus.windows.net)',
+        value: s.namespace,
+        validateInput: notEmpty('a namespace', 160),
+      }),
+      (s, namespace) => (s.namespace = namespace.trim()),
+    ),
+    inputStep<ServiceBusAnswers>(
+      'path',
+      (s) => ({
+        prompt: `The ${pathWhat} path inside the namespace`,
+        value: s.path,
+        validateInput: notEmpty('a path', 160),
+      }),
+      (s, path) => (s.path = path.trim()),
+    ),
+    pickStep<ServiceBusAnswers, (typeof auths)[number]>(
+      'auth',
+      'Authentication',
+      () => auths,
+      (s, choice) => choice.auth === s.auth,
+      (s, choice) => (s.auth = choice.auth),
+    ),
+    ...(state.auth === 'SASKey'
+      ? [
+          inputStep<ServiceBusAnswers>(
+            'keyName',
+            (s) => ({
+              prompt: 'The shared access policy name',
+              value: s.keyName,
+              validateInput: notEmpty('a key name', 256),
+            }),
+            (s, keyName) => (s.keyName = keyName.trim()),
+          ),
+        ]
+      : []),
+    ...(state.auth === 'keep'
+      ? []
+      : [
+          secretStep<ServiceBusAnswers>(
+            'secret',
+            (s) =>
+              s.auth === 'SASKey'
+                ? `The key of ${s.keyName} (kept secret)`
+                : 'The shared access signature token (kept secret)',
+            (s) => s.secret,
+            (s, secret) => (s.secret = secret),
+          ),
+        ]),
+    pickStep<ServiceBusAnswers, (typeof formats)[number]>(
+      'format',
+      'Message format',
+      () => formats,
+      (s, choice) => choice.format === s.format,
+      (s, choice) => (s.format = choice.format),
+    ),
+  ];
+}
+
+function serviceBusSpecOf(
+  s: ServiceBusAnswers,
+  current: EndpointRow | undefined,
+): { endpoint: JsonSpec; secrets: Map<string, string> } {
+  const secrets = new Map<string, string>();
+  let auth: JsonSpec;
+  if (s.auth === 'keep') {
+    // Nothing secret is sent; the placeholder only lets the file validator check the rest.
+    auth =
+      current?.authtype === 3
+        ? { kind: 'SASToken', token: { env: 'UNCHANGED' } }
+        : { kind: 'SASKey', keyName: current?.saskeyname ?? 'RootManageSharedAccessKey', key: { env: 'UNCHANGED' } };
+  } else {
+    secrets.set('SECRET_1', s.secret);
+    auth =
+      s.auth === 'SASKey'
+        ? { kind: 'SASKey', keyName: s.keyName, key: { env: 'SECRET_1' } }
+        : { kind: 'SASToken', token: { env: 'SECRET_1' } };
+  }
+  const { name, kind, namespace, path, format: messageFormat } = s;
+  return { endpoint: { name, kind, namespace, path, messageFormat, auth }, secrets };
+}
+
+interface StepAnswers {
+  endpoint: EndpointRow | undefined;
+  message: SdkMessage | undefined;
+  table: string | undefined;
+  stage: string | undefined;
+  mode: string | undefined;
+  rank: string;
+  filtering: string[];
+  description: string;
+  deleteJob: boolean;
+}
+
+function newStepAnswers(endpoint: EndpointRow | undefined, current: StepRow | undefined): StepAnswers {
+  return {
+    endpoint,
+    message: current?.message === undefined ? undefined : { id: '', name: current.message },
+    table: current?.table,
+    stage: current === undefined ? undefined : stageNameOf(current.stage),
+    mode: current === undefined ? undefined : current.mode === 1 ? 'async' : 'sync',
+    rank: String(current?.rank ?? 1),
+    filtering: current?.filteringAttributes.map((column) => column.toLowerCase()) ?? [],
+    description: current?.description ?? '',
+    deleteJob: current?.asyncAutoDelete ?? false,
+  };
+}
+
+function endpointStep(endpoints: readonly EndpointRow[]): FlowStep<StepAnswers> {
+  return pickStep<StepAnswers, { label: string; description: string; endpoint: EndpointRow }>(
+    'endpoint',
+    'The endpoint the step sends to',
+    () =>
+      endpoints.map((endpoint) => ({
+        label: endpoint.name,
+        description: endpoint.url ?? endpoint.path ?? '',
+        endpoint,
+      })),
+    (s, choice) => choice.endpoint.id === s.endpoint?.id,
+    (s, choice) => (s.endpoint = choice.endpoint),
+  );
+}
+
+/** The step as the file describes it: `base` (its trigger, or the registered step) with the answers. */
+function stepSpecOfAnswers(s: StepAnswers, base: JsonSpec): Record<string, unknown> {
+  const spec: Record<string, unknown> = {
+    ...base,
+    stage: s.stage,
+    mode: s.mode,
+    rank: Number(s.rank),
+    filteringAttributes: s.message?.name === 'Update' ? s.filtering : [],
+    // A synchronous step has no system job; an edit from async must not carry the old choice over.
+    deleteAsyncJobOnSuccess: s.mode === 'async' && s.deleteJob,
+  };
+  if (s.description === '') delete spec.description;
+  else spec.description = s.description;
+  return spec;
+}
+
+/** Refuses what the file validator refuses (an asynchronous pre-operation step), with its reason. */
+function checkStep(endpoint: EndpointRow | undefined, step: JsonSpec): void {
+  const kind = (endpoint === undefined ? undefined : kindOfContract(endpoint.contract)) ?? 'webhook';
+  const endpointSpec: JsonSpec =
+    kind === 'webhook'
+      ? { name: 'e', kind, url: 'https://example.invalid/', auth: { kind: 'WebhookKey', value: { env: 'K' } } }
+      : kind === 'eventGrid'
+        ? { name: 'e', kind, url: 'https://example.invalid/', accessKey: { env: 'K' } }
+        : { name: 'e', kind, namespace: 'n', path: 'p', auth: { kind: 'SASToken', token: { env: 'K' } } };
+  const issues = problemsOf([{ ...endpointSpec, steps: [step] }]);
+  if (issues.length > 0) throw new WorkbenchError('invalidInput', `Nothing was sent: ${describeProblems(issues)}.`);
+}
+
+/** Stage, mode (checked as soon as known), rank, filtering columns, description and system-job deletion. */
+function stepOptionSteps(state: StepAnswers, registrations: Registrations): FlowStep<StepAnswers>[] {
+  const stages = [
+    {
+      label: 'Pre-validation',
+      stage: 'pre-validation',
+      description: 'before the main operation, outside the transaction',
+    },
+    {
+      label: 'Pre-operation',
+      stage: 'pre-operation',
+      description: 'before the main operation, inside the transaction',
+    },
+    { label: 'Post-operation', stage: 'post-operation', description: 'after the main operation' },
+  ];
+  const modes = [
+    { label: 'Synchronous', mode: 'sync', description: 'the operation waits for the endpoint' },
+    { label: 'Asynchronous', mode: 'async', description: 'queued after the operation (post-operation only)' },
+  ];
+  return [
+    pickStep<StepAnswers, (typeof stages)[number]>(
+      'stage',
+      'Stage',
+      () => stages,
+      (s, choice) => choice.stage === s.stage,
+      (s, choice) => (s.stage = choice.stage),
+    ),
+    pickStep<StepAnswers, (typeof modes)[number]>(
+      'mode',
+      'Execution mode',
+      () => modes,
+      (s, choice) => choice.mode === s.mode,
+      (s, choice) => {
+        s.mode = choice.mode;
+        checkStep(s.endpoint, stepSpecOfAnswers(s, { name: 'step', message: s.message?.name, table: s.table }));
+      },
+    ),
+    inputStep<StepAnswers>(
+      'rank',
+      (s) => ({
+        prompt: 'Execution order (rank): steps of the same stage run in ascending rank',
+        value: s.rank,
+        validateInput: (text) => (/^[1-9]\d{0,9}$/.test(text.trim()) ? undefined : 'A whole number from 1.'),
+      }),
+      (s, rank) => (s.rank = rank.trim()),
+    ),
+    ...(state.message?.name === 'Update'
+      ? [
+          columnsStep<StepAnswers>(
+            'filtering',
+            'Filtering columns: the step runs only when one of these changes (none checked: every update)',
+            (s) => registrations.columns(s.table ?? cancelled()),
+            (s) => s.filtering,
+            (s, picked) => (s.filtering = picked),
+          ),
+        ]
+      : []),
+    inputStep<StepAnswers>(
+      'description',
+      (s) => ({
+        prompt: 'Description (optional)',
+        value: s.description,
+        validateInput: (text) => (text.length > 256 ? 'At most 256 characters.' : undefined),
+      }),
+      (s, description) => (s.description = description.trim()),
+    ),
+    ...(state.mode === 'async'
+      ? [
+          pickStep<StepAnswers, { label: string }>(
+            'deleteJob',
+            'Delete the system job when it succeeds?',
+            () => [{ label: 'No' }, { label: 'Yes' }],
+            (s, choice) => (choice.label === 'Yes') === s.deleteJob,
+            (s, choice) => (s.deleteJob = choice.label === 'Yes'),
+          ),
+        ]
+      : []),
+  ];
+}
+
+interface ImageAnswers {
+  type?: { readonly type: string; readonly alias: string };
+  alias?: string;
+  columns: string[];
 }

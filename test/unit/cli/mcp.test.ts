@@ -158,7 +158,8 @@ describe('dvw mcp (the SDK client over stdio, against the emulator)', function (
     const multi = await call(server.client, 'describe_table', { table: 'account', columns: 'multiselect' });
     assert.match(
       multi.text,
-      /^cdsify_multiselect \| Virtual \| None \| "Multi Select"; options: 0=Other, 1=Facebook, /m,
+      // In the order of the real option set (../shared/fixtures/entitydefinitions/account-metadata.json).
+      /^cdsify_multiselect \| Virtual \| None \| "Multi Select"; options: 5=Cortana, 6=Direct Line, .*, 1=Facebook, 2=Twitter, 0=Other$/m,
     );
   });
 

@@ -324,7 +324,9 @@ describe('dvw run', function () {
     }
   });
 
-  it('exits 2 on usage errors', async () => {
+  it('exits 2 on usage errors', async function () {
+    // Ten `dvw` starts: a loaded two-core machine needs minutes, not the suite's 60 s.
+    this.timeout(300_000);
     const cases: [string[], RegExp][] = [
       [[fixture('list.odata'), '--env', 'dvw-test-missing'], /no environment is named 'dvw-test-missing'/],
       [[fixture('list.odata')], /no environment URL/],

@@ -83,6 +83,31 @@ describe('dvw env snapshot (dataverse/schemaSnapshot) against the emulator, whic
     for (const [key, value] of Object.entries(original)) {
       if (value !== null && !Array.isArray(value)) assert.deepEqual(account[key], value, key);
     }
+    // Every attribute, virtual ones (no `$metadata` property) included, in the definition's order and as given.
+    const attributes = (entity: Record<string, unknown>) => entity.Attributes as Record<string, unknown>[];
+    const sent = attributes(original);
+    const served = attributes(account);
+    assert.deepEqual(
+      served.map((a) => a.LogicalName),
+      sent.map((a) => a.LogicalName),
+    );
+    // The fixture comes from RetrieveMetadataChanges, whose attribute types are the Complex… ones; EntityDefinitions
+    // names the same types without the prefix.
+    const asEntityDefinitions = (a: Record<string, unknown>) => {
+      const type = a['@odata.type'];
+      if (typeof type !== 'string') return a;
+      const plain = type.replace('#Microsoft.Dynamics.CRM.Complex', '#Microsoft.Dynamics.CRM.');
+      return { ...a, '@odata.type': plain };
+    };
+    // Nor has it the GlobalOptionSet navigation, which EntityDefinitions expands for an attribute whose
+    // OptionSet is global.
+    const expected = (a: Record<string, unknown>) => {
+      const plain = asEntityDefinitions(a);
+      const set = a.OptionSet as { IsGlobal?: boolean } | undefined;
+      if (set?.IsGlobal !== true || a.GlobalOptionSet !== undefined) return plain;
+      return { ...plain, GlobalOptionSet: { '@odata.type': '#Microsoft.Dynamics.CRM.OptionSetMetadata', ...set } };
+    };
+    served.forEach((a, i) => assert.deepEqual(a, expected(sent[i] ?? {}), String(a.LogicalName)));
     // S1 has every table's definitions (the emulator answers for those S lacked): a snapshot of S1 is S1.
     const s2 = join(root, 's2');
     await snapshotOf(await emulatorOn(s1), s2);

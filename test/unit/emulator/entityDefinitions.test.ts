@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Schema, Table } from '../../../src/emulator/schema/schema';
-import { builtinSchema } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import { loadSnapshot } from '../../../src/emulator/schema/snapshot';
 import type { Client } from './helpers';
 import { jsonOf, startClient } from './helpers';
@@ -262,8 +262,12 @@ describe('emulator GlobalOptionSetDefinitions, from the option sets of a snapsho
     );
     const booleans = await get(client, 'GlobalOptionSetDefinitions/Microsoft.Dynamics.CRM.BooleanOptionSetMetadata');
     assert.ok((booleans.value as Json[]).every((o) => o.OptionSetType === 'Boolean'));
-    const none = await get(builtin, 'GlobalOptionSetDefinitions?$select=Name');
-    assert.deepEqual(none.value, [], 'the built-in tables have no global option sets');
+    // The built-in tables carry the global choices of account's and opportunity's real definitions.
+    const builtinSets = await get(builtin, 'GlobalOptionSetDefinitions?$select=Name');
+    assert.deepEqual(
+      (builtinSets.value as Json[]).map((o) => o.Name),
+      ['budgetstatus', 'opportunity_salesstage', 'purchasetimeframe', 'socialprofile_community'],
+    );
   });
 
   it("reads one by (Name='x') and by its MetadataId; a Picklist attribute's $expand=GlobalOptionSet is the same", async () => {

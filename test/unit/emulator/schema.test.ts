@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import builtin from '../../../src/emulator/schema/builtinSchema.json';
-import { builtinSchema, loadSchemaWithFile, parseSchema, SchemaError } from '../../../src/emulator/schema/schema';
+import { extendSchema, extendSchemaWithFile } from '../../../src/emulator/schema/extension';
+import { parseSchema, SchemaError } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 
 function problemsOf(run: () => unknown): readonly string[] {
   try {
@@ -89,9 +90,9 @@ describe('emulator schema', function () {
 
   it('rejects references to unknown tables and a missing primary key', function () {
     const problems = problemsOf(() =>
-      parseSchema(builtin, 'builtin', {
-        source: 'user.json',
-        value: {
+      extendSchema(
+        builtinSchema(),
+        {
           tables: [
             {
               logicalName: 'new_gadget',
@@ -105,7 +106,8 @@ describe('emulator schema', function () {
             },
           ],
         },
-      }),
+        'user.json',
+      ),
     );
     assert.ok(
       problems.some((p) => p.includes("targets unknown table 'nosuch'")),
@@ -142,7 +144,7 @@ describe('emulator schema', function () {
         ],
       }),
     );
-    const schema = loadSchemaWithFile(file);
+    const schema = extendSchemaWithFile(builtinSchema(), file);
     assert.equal(schema.tables.get('account')?.columns.get('new_rating')?.type, 'integer');
     assert.equal(schema.byEntitySet.get('new_projects')?.logicalName, 'new_project');
     assert.equal(schema.tables.get('account')?.navigations.get('new_account_projects')?.kind, 'collection');
@@ -153,7 +155,7 @@ describe('emulator schema', function () {
     const dir = mkdtempSync(join(tmpdir(), 'dvw-schema-'));
     const file = join(dir, 'broken.json');
     writeFileSync(file, '{ tables: ');
-    const problems = problemsOf(() => loadSchemaWithFile(file));
-    assert.match(problems[0] ?? '', /not valid JSON/);
+    const problems = problemsOf(() => extendSchemaWithFile(builtinSchema(), file));
+    assert.match(problems[0] ?? '', /cannot read the file as JSON/);
   });
 });

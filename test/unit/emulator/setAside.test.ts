@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import type { Table } from '../../../src/emulator/schema/schema';
-import { builtinSchema } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import { ReapplyError, Store } from '../../../src/emulator/store';
 
 // A request whose synchronous webhook is pending sets its transaction aside (Store.setAside), so other requests

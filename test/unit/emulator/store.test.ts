@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Database } from 'node-sqlite3-wasm';
 import type { Schema, Table } from '../../../src/emulator/schema/schema';
-import { builtinSchema, loadSchemaWithFile } from '../../../src/emulator/schema/schema';
+import { extendSchemaWithFile } from '../../../src/emulator/schema/extension';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import { Store } from '../../../src/emulator/store';
 
 // Storage is created on first use (issue 12: a 900-table organization starts fast): a table's SQL table, its
@@ -74,7 +75,7 @@ describe('Store: table storage created on first use', () => {
     assert.deepEqual(s.findBy(table(schema, 'opportunity'), { name: 'x' }), []);
     // A query naming several untouched tables (as $expand and FetchXML link-entity build them).
     const rows = s.all(
-      'SELECT a."name" FROM "t_account" a LEFT JOIN "t_contact" c ON c."parentcustomerid" = a."accountid" JOIN "nn_teammembership" m ON m."a" = a."accountid"',
+      'SELECT a."name" FROM "t_account" a LEFT JOIN "t_contact" c ON c."parentcustomerid" = a."accountid" JOIN "t_teammembership" m ON m."systemuserid" = a."accountid"',
       [],
     );
     assert.deepEqual(rows, []);
@@ -109,7 +110,8 @@ describe('Store: table storage created on first use', () => {
     let s = reopen();
     const accounts = table(schema, 'account');
     s.transaction(() => s.insert(accounts, { accountid: ACCOUNT, name: 'Kept' }));
-    const extended = loadSchemaWithFile(
+    const extended = extendSchemaWithFile(
+      builtinSchema(),
       schemaFile(dir, { tables: [{ logicalName: 'account', columns: [{ name: 'new_rating', type: 'integer' }] }] }),
     );
     s = reopen(extended);

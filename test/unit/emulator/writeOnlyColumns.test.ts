@@ -3,8 +3,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attributeValue, parseRemoteExecutionContext, targetEntity } from '../../../src/core/remoteExecutionContext';
-import builtin from '../../../src/emulator/schema/builtinSchema.json';
-import { builtinSchema, parseSchema, SchemaError } from '../../../src/emulator/schema/schema';
+import { extendSchema } from '../../../src/emulator/schema/extension';
+import { SchemaError } from '../../../src/emulator/schema/schema';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import type { Client } from './helpers';
 import { idFromEntityId, startClient } from './helpers';
 
@@ -41,9 +42,9 @@ async function receiver(): Promise<{ url: string; got: { url: string; body: stri
 
 /** The built-in tables plus a change-tracked table with a write-only column of its own. */
 function vaultSchema(): ReturnType<typeof builtinSchema> {
-  return parseSchema(builtin, 'builtinSchema.json', {
-    source: 'vault.json',
-    value: {
+  return extendSchema(
+    builtinSchema(),
+    {
       tables: [
         {
           logicalName: 'new_vault',
@@ -65,7 +66,8 @@ function vaultSchema(): ReturnType<typeof builtinSchema> {
         },
       ],
     },
-  });
+    'vault.json',
+  );
 }
 
 describe('emulator: write-only columns (IsValidForRead false)', function () {
@@ -389,7 +391,7 @@ describe('emulator: write-only columns (IsValidForRead false)', function () {
   it('checks the schema flags: a set indicator must be a read-only boolean of a write-only column', () => {
     const problems = (value: unknown): readonly string[] => {
       try {
-        parseSchema(builtin, 'builtinSchema.json', { source: 'bad.json', value });
+        extendSchema(builtinSchema(), value, 'bad.json');
       } catch (error) {
         if (error instanceof SchemaError) return error.problems;
         throw error;
@@ -451,7 +453,8 @@ describe('emulator: write-only columns (IsValidForRead false)', function () {
     assert.deepEqual(
       [...(serviceendpoint?.columns.values() ?? [])]
         .filter((c) => !c.validForRead)
-        .map((c) => [c.name, c.setIndicator]),
+        .map((c) => [c.name, c.setIndicator])
+        .sort(),
       [
         ['authvalue', 'isauthvalueset'],
         ['saskey', 'issaskeyset'],

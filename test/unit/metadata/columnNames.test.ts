@@ -26,6 +26,9 @@ describe('column names (one scheme for the tree, the grid, hover and completion)
     assert.equal(columnTypeText(column(enriched, 'revenue')), 'Money (Edm.Decimal)');
     assert.equal(columnTypeText(column(enriched, 'industrycode')), 'Choice (Edm.Int32)');
     assert.equal(columnType(column(enriched, '_ownerid_value')), 'Owner');
+    // A Boolean attribute is a Yes/No column in Power Apps ("Types of columns" on Learn).
+    assert.equal(columnTypeText(column(enriched, 'donotemail')), 'Yes/No (Edm.Boolean)');
+    assert.equal(columnTypeText(column(bare, 'donotemail')), 'Edm.Boolean');
     assert.equal(columnLabel(column(enriched, '_primarycontactid_value')), 'Primary Contact');
   });
 

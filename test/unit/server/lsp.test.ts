@@ -444,7 +444,7 @@ describe('language server over LSP with display names (an enriched metadata cach
   const uri = 'file:///work/names.odata';
   const text = [
     '### Names',
-    'GET accounts?$select=revenue,_primarycontactid_value,name',
+    'GET accounts?$select=revenue,_primarycontactid_value,name,donotemail',
     '### Complete',
     'GET accounts?$select=',
     '### Broken',
@@ -486,6 +486,8 @@ describe('language server over LSP with display names (an enriched metadata cach
     const revenue = await hoverAt('$select=reven');
     assert.match(revenue, /^\*\*Annual Revenue\*\* `revenue` — column of `account`/);
     assert.match(revenue, /Type: Money \(`Edm\.Decimal`\)/);
+    // A Boolean attribute is a Yes/No column, as Power Apps names it.
+    assert.match(await hoverAt('name,donotem'), /Type: Yes\/No \(`Edm\.Boolean`\)/);
   });
 
   it('hovers a lookup by its logical name, with the Web API name', async () => {

@@ -9,7 +9,8 @@ import { parseRemoteExecutionContext, targetEntity } from '../../../src/core/rem
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
 import type { RunningEmulator } from '../../../src/emulator/server';
 import { startEmulator } from '../../../src/emulator/server';
-import { loadSchemaWithFile } from '../../../src/emulator/schema/schema';
+import { extendSchemaWithFile } from '../../../src/emulator/schema/extension';
+import { builtinSchema } from '../../../src/emulator/schema/snapshot';
 import { applyPlan, computePlan } from '../../../src/webhooks/plan';
 import type { RegistrationFile } from '../../../src/webhooks/registrationFile';
 import { validateRegistrationFile } from '../../../src/webhooks/registrationFile';
@@ -244,7 +245,11 @@ describe('emulator webhook delivery', () => {
       }),
     );
     await emulator.close();
-    emulator = await startEmulator({ port: 0, seed: 'none', schema: loadSchemaWithFile(schemaFile) });
+    emulator = await startEmulator({
+      port: 0,
+      seed: 'none',
+      schema: extendSchemaWithFile(builtinSchema(), schemaFile),
+    });
     client = new WebApiClient({ url: emulator.url, tokenProvider: staticTokenProvider(emulator.token) });
     rmSync(dir, { recursive: true, force: true });
     await apply(

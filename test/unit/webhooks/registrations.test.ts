@@ -106,6 +106,32 @@ describe('registrations: the registration form saves through the plan engine', f
     assert.equal((await registrations.endpoint(created.endpointId)).name, 'FormHook 2');
     assert.equal((await registrations.images(step.id)).length, 1, 'the image is kept, not re-created');
 
+    // The image renamed in the form: one PATCH of its name and alias, the same row kept (its id), not DELETE+POST.
+    const [image] = await registrations.images(step.id);
+    assert.ok(image);
+    writes.length = 0;
+    await saveRegistration(
+      registrations,
+      hook(
+        [
+          revenueStep({
+            name: 'Revenue or name changed',
+            filteringAttributes: ['revenue', 'name'],
+            images: [{ name: 'earlier', alias: 'earlier', type: 'pre', columns: ['revenue'] }],
+          }),
+        ],
+        'FormHook 2',
+      ),
+      new Map(),
+      { endpointId: created.endpointId, stepIds: [step.id], imageIds: [[image.id]] },
+    );
+    assert.deepEqual(writes, [`PATCH sdkmessageprocessingstepimages(${image.id})`]);
+    const renamed = await registrations.images(step.id);
+    assert.deepEqual(
+      renamed.map((row) => [row.id, row.name, row.alias]),
+      [[image.id, 'earlier', 'earlier']],
+    );
+
     writes.length = 0;
     await saveRegistration(registrations, hook([], 'FormHook 2'), new Map(), {
       endpointId: created.endpointId,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runCli } from '../../../../src/cli/program';
 import { SchemaError } from '../../../../src/emulator/schema/schema';
 import type { Schema } from '../../../../src/emulator/schema/schema';
-import { loadMetadataFile, loadSnapshot } from '../../../../src/emulator/schema/snapshot';
+import { builtinSchema, loadMetadataFile, loadSnapshot } from '../../../../src/emulator/schema/snapshot';
 import { REAL_METADATA, writeRealSnapshot } from './fixtureSnapshot';
 
 function refusal(load: () => unknown): SchemaError {
@@ -219,5 +219,35 @@ describe('emulator schema from a snapshot or a bare $metadata (emulator/schema/s
       });
       assert.equal(both, 2);
     });
+  });
+});
+
+describe('the built-in tables, a snapshot read by the same loader (emulator/schema/snapshot builtinSchema)', () => {
+  it('follow the real $metadata: task derives from activitypointer, N:N pairs live in the intersect tables', () => {
+    const schema = builtinSchema();
+    assert.ok(schema.csdl?.startsWith('<?xml'), 'served as the snapshot holds it');
+    const task = schema.tables.get('task');
+    assert.equal(task?.baseType, 'activitypointer');
+    assert.equal(task?.isActivity, true);
+    assert.equal(schema.byEntitySet.get('activitypointers')?.logicalName, 'activitypointer');
+    const membership = schema.manyToMany.find((m) => m.name === 'teammembership_association');
+    assert.deepEqual(membership?.intersectColumns, ['systemuserid', 'teamid']);
+    assert.equal(schema.tables.get('teammembership')?.isIntersect, true);
+  });
+
+  it("keeps what the built-in tables knew: write-only columns' set indicators, keys, change tracking, a currency's own rate", () => {
+    const schema = builtinSchema();
+    // Webhook secrets: "Use Webhooks to create external handlers for server events",
+    // https://learn.microsoft.com/power-apps/developer/data-platform/use-webhooks
+    const endpoint = schema.tables.get('serviceendpoint');
+    assert.equal(endpoint?.columns.get('authvalue')?.validForRead, false);
+    assert.equal(endpoint?.columns.get('authvalue')?.setIndicator, 'isauthvalueset');
+    assert.equal(endpoint?.columns.get('isauthvalueset')?.readOnly, true);
+    const account = schema.tables.get('account');
+    assert.deepEqual(account?.alternateKeys, [{ name: 'ak_accountnumber', columns: ['accountnumber'] }]);
+    assert.equal(account?.changeTracking, true);
+    assert.equal(account?.columns.get('name')?.maxLength, 160);
+    assert.equal(account?.columns.get('exchangerate')?.readOnly, true, "a record's rate is the server's copy");
+    assert.equal(schema.tables.get('transactioncurrency')?.columns.get('exchangerate')?.readOnly, false);
   });
 });

@@ -66,7 +66,7 @@ describe('registration form model', () => {
     // Sent back unchanged, it is a valid file fragment whose kept secret is a reference nothing resolves.
     const { spec, secrets, edited } = specOfRegistration(form, ENDPOINT_ID);
     assert.equal(secrets.size, 0);
-    assert.deepEqual(edited, { endpointId: ENDPOINT_ID, stepIds: [STEP_ID] });
+    assert.deepEqual(edited, { endpointId: ENDPOINT_ID, stepIds: [STEP_ID], imageIds: [[imageRow.id]] });
     assert.deepEqual(spec.auth, { kind: 'SASKey', keyName: 'Send', key: { env: 'UNCHANGED' } });
     assert.ok(validateRegistrationFile({ endpoints: [spec] }).ok);
   });
