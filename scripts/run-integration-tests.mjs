@@ -56,10 +56,12 @@ try {
       `integration tests (${RUN_TITLES[schema]}): ${vsix ? `installed ${path.basename(vsix)}` : 'development build'} in ${host}`,
     );
     const run = prepareRun(schema);
+    const started = Date.now();
     try {
       const report = host === 'electron' ? await runInElectron(run) : await runInCodeServer(run);
       const counts = printReport(report);
-      summary.push(`integration on the ${RUN_TITLES[schema]}: ${counts.line}`);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      summary.push(`integration on the ${RUN_TITLES[schema]}: ${counts.line} (${seconds} s)`);
       if (!counts.ok) exitCode = 1;
     } catch (error) {
       console.error(

@@ -42,7 +42,7 @@ export const SNAPSHOT_RUN_SKIPS: ReadonlyMap<string, string> = new Map([
     'webhook registration form against the emulator opens a registered endpoint pre-filled, keeps its secret, and saves only what changed',
   ].map((title): [string, string] => [
     title,
-    'the emulator loads serviceendpoint.authvalue from a snapshot without its isauthvalueset indicator (emulator/schema/fromMetadata.ts sets no setIndicator), so a set secret reads as unset',
+    'serviceendpoint has no EntityDefinitions in the fixture, so authvalue is not known to be write-only (IsValidForRead) and the emulator keeps no isauthvalueset for it: a set secret reads as unset',
   ]),
   [
     'Agent tools in VS Code (vscode.lm) against the emulator describe_table answers from the metadata cache',
