@@ -287,17 +287,65 @@ export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): stri
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isJsonObject(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
-      .join(',')}}`;
-  }
+  if (isJsonObject(value)) return canonicalObject(value, keyOrder(Object.keys(value)));
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Slots of the occurrence counter: 16 MB, allocated once, whatever the file's size. */
+/** An object's keys in sorted order, each with its JSON text and colon ready. */
+type KeyOrder = readonly { readonly key: string; readonly prefix: string }[];
+
+function keyOrder(keys: readonly string[]): KeyOrder {
+  return [...keys].sort().map((key) => ({ key, prefix: `${JSON.stringify(key)}:` }));
+}
+
+/** The canonical JSON of an object: keys sorted (by UTF-16 code units, as `sort` does), no spaces. */
+function canonicalObject(value: JsonObject, order: KeyOrder): string {
+  let text = '{';
+  for (let i = 0; i < order.length; i++) {
+    const { key, prefix } = order[i] as KeyOrder[number];
+    text += `${i === 0 ? '' : ','}${prefix}${canonical(value[key])}`;
+  }
+  return `${text}}`;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Slots of the occurrence counter: 16 MB at most, whatever the file's size. */
 const OCCURRENCE_SLOTS = 1 << 22;
+/** Slots counted in a Map before the fixed table takes over (a few MB). */
+const SPARSE_SLOTS = 1 << 16;
+
+/**
+ * How many rows so far hashed to each slot. A fresh 16 MB table costs a page fault for nearly every slot a small
+ * file touches first, so the counts start in a Map and move to the table once the Map holds `SPARSE_SLOTS` slots:
+ * the same counts either way, so the same keys, and memory bounded for any number of rows.
+ */
+class OccurrenceCounter {
+  private sparse: Map<number, number> | undefined = new Map();
+  private dense: Uint32Array | undefined;
+
+  /** The count of `slot` before this row, then one more. */
+  take(slot: number): number {
+    if (this.dense !== undefined) {
+      const count = this.dense[slot] ?? 0;
+      this.dense[slot] = count + 1;
+      return count;
+    }
+    const sparse = this.sparse ?? new Map<number, number>();
+    const count = sparse.get(slot) ?? 0;
+    sparse.set(slot, count + 1);
+    if (sparse.size > SPARSE_SLOTS) {
+      this.dense = new Uint32Array(OCCURRENCE_SLOTS);
+      for (const [at, n] of sparse) this.dense[at] = n;
+      this.sparse = undefined;
+    }
+    return count;
+  }
+}
 
 /**
  * Primary keys for rows without an id column: a UUID v5 of the entity set, the row's content and an occurrence
@@ -309,15 +357,18 @@ const OCCURRENCE_SLOTS = 1 << 22;
  * stays flat for any number of rows (an exact count per distinct content would grow with the file).
  */
 export class RowKeys {
-  private readonly counts = new Uint32Array(OCCURRENCE_SLOTS);
+  private readonly counts = new OccurrenceCounter();
+  /** The rows of one file share their columns: their sorted order is worked out once per shape. */
+  private shape: { readonly keys: readonly string[]; readonly order: KeyOrder } = { keys: [], order: [] };
 
   constructor(private readonly entitySet: string) {}
 
   next(body: JsonObject): string {
-    const content = canonical(body);
+    const keys = Object.keys(body);
+    if (!sameKeys(keys, this.shape.keys)) this.shape = { keys, order: keyOrder(keys) };
+    const content = canonicalObject(body, this.shape.order);
     const slot = cryptoHash('sha1', content, 'buffer').readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
-    const occurrence = this.counts[slot] ?? 0;
-    this.counts[slot] = occurrence + 1;
+    const occurrence = this.counts.take(slot);
     return uuidV5(`${this.entitySet}\n${occurrence}\n${content}`);
   }
 }

@@ -11,7 +11,8 @@
  */
 import { parseODataUrl } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';
-import { createRecord, isGuid, updateRecord } from './records';
+import type { WriteContext } from './records';
+import { createRecordId, isGuid, requestScope, updateRecord } from './records';
 import type { Reply } from './reply';
 import type { Service } from './routes/context';
 import type { Key } from './routes/keys';
@@ -120,7 +121,8 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
     );
   }
   const targets = targetsOf(table, message, body);
-  const { ctx } = service;
+  // Per request, not per record: owners' business units, and one block of row versions.
+  const ctx = requestScope(service.ctx, table, targets.length);
   const run = (work: () => readonly string[]): void => {
     if (ctx.observer === undefined) work();
     else ctx.observer.multiple(message, table, work);
@@ -130,7 +132,7 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
     run(() => {
       targets.forEach((target, index) => {
         try {
-          ids.push(String(createRecord(ctx, table, target)[table.primaryIdAttribute]));
+          ids.push(createRecordId(ctx, table, target));
         } catch (error) {
           atIndex(index, error);
         }
@@ -146,7 +148,7 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
       }),
     };
   }
-  run(() => targets.map((target, index) => writeTarget(service, table, message, target, index)));
+  run(() => targets.map((target, index) => writeTarget(service, ctx, table, message, target, index)));
   return { status: 204, headers: {} };
 }
 
@@ -160,12 +162,12 @@ function existingId(service: Service, table: Table, key: Key): string | undefine
 /** Updates (or, for UpsertMultiple, creates) one target; answers its record's id. */
 function writeTarget(
   service: Service,
+  ctx: WriteContext,
   table: Table,
   message: 'UpdateMultiple' | 'UpsertMultiple',
   target: Record<string, unknown>,
   index: number,
 ): string {
-  const { ctx } = service;
   try {
     const key = keyOf(table, target);
     if (key === undefined) {
@@ -181,13 +183,10 @@ function writeTarget(
       return id;
     }
     if (message === 'UpdateMultiple') throw missingRecord(table, key);
-    const created = createRecord(
-      ctx,
-      table,
-      typeof key === 'string' ? target : { ...target, ...key.alternate },
-      typeof key === 'string' ? key : undefined,
-    );
-    return String(created[table.primaryIdAttribute]);
+    // existingId has just found no record with this id.
+    return typeof key === 'string'
+      ? createRecordId(ctx, table, target, key, true)
+      : createRecordId(ctx, table, { ...target, ...key.alternate });
   } catch (error) {
     return atIndex(index, error);
   }

@@ -136,6 +136,59 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
     assert.equal(noKey.status, 400);
   });
 
+  it("CreateMultiple works out owners' business units and row versions once per request, with the same results as record by record", async () => {
+    const unit = (
+      await jsonOf(
+        await c.request('POST', 'businessunits', {
+          body: { name: 'Sales', 'parentbusinessunitid@odata.bind': `/businessunits(${c.emulator.businessUnitId})` },
+          headers: { Prefer: 'return=representation' },
+        }),
+      )
+    ).businessunitid as string;
+    const team = (
+      await jsonOf(
+        await c.request('POST', 'teams', {
+          body: { name: 'Sales team', 'businessunitid@odata.bind': `/businessunits(${unit})` },
+          headers: { Prefer: 'return=representation' },
+        }),
+      )
+    ).teamid as string;
+    const byTeam = { 'ownerid@odata.bind': `/teams(${team})` };
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: {
+        Targets: [
+          { name: 'Mine 1' },
+          { name: 'Team 1', ...byTeam },
+          { name: 'Mine 2' },
+          { name: 'Team 2', ...byTeam },
+        ].map((target) => ({ '@odata.type': ACCOUNT, ...target })),
+      },
+    });
+    const ids = (await jsonOf(response)).Ids as string[];
+    const rows = await Promise.all(
+      ids.map(async (id) => jsonOf(await c.request('GET', `accounts(${id})?$select=name,_owningbusinessunit_value`))),
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.name, row._owningbusinessunit_value]),
+      [
+        ['Mine 1', c.emulator.businessUnitId],
+        ['Team 1', unit],
+        ['Mine 2', c.emulator.businessUnitId],
+        ['Team 2', unit],
+      ],
+    );
+    // One organization-wide counter: the request's records take consecutive versions, and the next write a later one.
+    const versions = rows.map((row) => Number(/^W\/"(\d+)"$/.exec(String(row['@odata.etag']))?.[1]));
+    assert.deepEqual(
+      versions,
+      versions.map((_, i) => (versions[0] ?? 0) + i),
+    );
+    const later = await jsonOf(
+      await c.request('POST', 'accounts', { body: { name: 'Later' }, headers: { Prefer: 'return=representation' } }),
+    );
+    assert.ok(Number(/^W\/"(\d+)"$/.exec(String(later['@odata.etag']))?.[1]) > Math.max(...versions));
+  });
+
   it('DeleteMultiple is for elastic tables only: a standard table refuses it; GET is not allowed', async () => {
     const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.DeleteMultiple', {
       body: { Targets: [{ '@odata.type': ACCOUNT, accountid: '00000000-0000-0000-0000-00000000000a' }] },
