@@ -7,7 +7,7 @@
  * nothing: one failing record fails the request and nothing is written. DeleteMultiple exists for elastic tables
  * only, and the emulator has none. Each record goes through createRecord/updateRecord, so steps on Create and Update
  * fire once per record, as the pipeline runs them for the `*Multiple` messages; steps on the message itself fire once
- * for the request, with every record in `Targets` (webhookDelivery.ts).
+ * for the request, with every record in `Targets` and the step's images per record (webhookDelivery.ts).
  */
 import { parseODataUrl } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';

@@ -210,14 +210,16 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
   /** Registers `steps` on one webhook (a local HTTP server) and answers the contexts it receives. */
   const withHook = async (
     steps: { name: string; message: string; mode: 'sync' | 'async' }[],
-    work: (received: RemoteExecutionContext[]) => Promise<void>,
+    work: (received: RemoteExecutionContext[], bodies: string[]) => Promise<void>,
   ): Promise<void> => {
     const received: RemoteExecutionContext[] = [];
+    const bodies: string[] = [];
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        received.push(parseRemoteExecutionContext(Buffer.concat(chunks).toString('utf8')));
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        received.push(parseRemoteExecutionContext(bodies[bodies.length - 1] ?? ''));
         res.writeHead(200);
         res.end();
       });
@@ -240,7 +242,7 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
       await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
         resolveSecret: () => 'key',
       });
-      await work(received);
+      await work(received, bodies);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
@@ -345,6 +347,112 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
         ],
       );
     });
+  });
+
+  // "Write plug-ins for CreateMultiple and UpdateMultiple" (Microsoft Learn), entity images: a bulk message's images
+  // are an array of EntityImageCollection, one per entity of Targets and in its order
+  // (IPluginExecutionContext4.PreEntityImagesCollection and PostEntityImagesCollection).
+  it('gives a step on UpdateMultiple or UpsertMultiple its images per record of Targets, in Targets order', async () => {
+    await withHook(
+      [
+        { name: 'bulk updated', message: 'UpdateMultiple', mode: 'async' },
+        { name: 'bulk upserted', message: 'UpsertMultiple', mode: 'async' },
+      ],
+      async (received, bodies) => {
+        // The registration file takes images on the single messages only, so these are registered as rows.
+        for (const step of ['bulk updated', 'bulk upserted']) {
+          const filter = encodeURIComponent(`name eq '${step}'`);
+          const found = await jsonOf(
+            await c.request('GET', `sdkmessageprocessingsteps?$select=name&$filter=${filter}`),
+          );
+          const stepId = (found.value as { sdkmessageprocessingstepid: string }[])[0]?.sdkmessageprocessingstepid ?? '';
+          for (const [name, imagetype, attributes] of [
+            ['Before', 0, 'name'],
+            ['After', 1, 'name,telephone1'],
+          ] as const) {
+            const image = await c.request('POST', 'sdkmessageprocessingstepimages', {
+              body: {
+                name,
+                entityalias: name,
+                imagetype,
+                attributes,
+                messagepropertyname: 'Targets',
+                'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
+              },
+            });
+            assert.equal(image.status, 204);
+          }
+        }
+        const ids = (
+          await jsonOf(
+            await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+              body: { Targets: [1, 2].map((i) => ({ '@odata.type': ACCOUNT, name: `Old ${i}` })) },
+            }),
+          )
+        ).Ids as string[];
+        const [first = '', second = ''] = ids;
+        const update = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpdateMultiple', {
+          body: {
+            Targets: [
+              { '@odata.type': ACCOUNT, accountid: second, name: 'New 2', telephone1: '555-0102' },
+              { '@odata.type': ACCOUNT, accountid: first, name: 'New 1' },
+            ],
+          },
+        });
+        assert.equal(update.status, 204);
+        const fresh = '7c6a7f4e-8b80-4dac-9c2f-2b3c4d5e6f70';
+        const upsert = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+          body: {
+            Targets: [
+              { '@odata.type': ACCOUNT, '@odata.id': `accounts(${fresh})`, name: 'Fresh' },
+              { '@odata.type': ACCOUNT, '@odata.id': `accounts(${first})`, name: 'Newer 1' },
+            ],
+          },
+        });
+        assert.equal(upsert.status, 204);
+        await c.emulator.webhooks.idle();
+        const imageValues = (
+          list: readonly {
+            key: string;
+            value: { id: string; attributes: readonly { key: string; value: unknown }[] };
+          }[],
+        ) =>
+          list.map((image) => [
+            image.key,
+            image.value.id,
+            Object.fromEntries(image.value.attributes.map((a) => [a.key, a.value])),
+          ]);
+        const contextOf = (message: string): RemoteExecutionContext => {
+          const found = received.find((context) => context.messageName === message);
+          assert.ok(found !== undefined, `a context for ${message}`);
+          return found;
+        };
+        const updated = contextOf('UpdateMultiple');
+        assert.deepEqual(updated.preEntityImagesCollection?.map(imageValues), [
+          [['Before', second, { accountid: second, name: 'Old 2' }]],
+          [['Before', first, { accountid: first, name: 'Old 1' }]],
+        ]);
+        assert.deepEqual(updated.postEntityImagesCollection?.map(imageValues), [
+          [['After', second, { accountid: second, name: 'New 2', telephone1: '555-0102' }]],
+          [['After', first, { accountid: first, name: 'New 1' }]],
+        ]);
+        assert.deepEqual([updated.preEntityImages, updated.postEntityImages], [[], []]);
+        const upserted = contextOf('UpsertMultiple');
+        assert.deepEqual(
+          upserted.preEntityImagesCollection?.map(imageValues),
+          [[], [['Before', first, { accountid: first, name: 'New 1' }]]],
+          'a created record has no pre-image',
+        );
+        assert.deepEqual(upserted.postEntityImagesCollection?.map(imageValues), [
+          [['After', fresh, { accountid: fresh, name: 'Fresh' }]],
+          [['After', first, { accountid: first, name: 'Newer 1' }]],
+        ]);
+        // On the wire: DataContract member names, in member order, beside the single message's (empty) lists.
+        const wire = bodies.find((body) => body.includes('"MessageName":"UpdateMultiple"')) ?? '';
+        assert.match(wire, /"PostEntityImages":\[\],"PostEntityImagesCollection":\[\[\{"key":"After"/);
+        assert.match(wire, /"PreEntityImages":\[\],"PreEntityImagesCollection":\[\[\{"key":"Before"/);
+      },
+    );
   });
 
   it('runs steps on Create once per record, as Dataverse runs them for CreateMultiple', async () => {
