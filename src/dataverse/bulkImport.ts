@@ -147,6 +147,10 @@ const INT32 = { min: -2147483648, max: 2147483647 };
 
 type Converted = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
+function refused(column: string, what: string): Converted {
+  return { ok: false, message: `column '${column}' ${what}` };
+}
+
 /**
  * A column's value as the Web API wants it, checked against its Edm type. Messages name the column and
  * the rule, never the value: rows are customer data and must not reach logs.
@@ -158,14 +162,14 @@ function convert(
   maxLength: number | undefined,
   csv: boolean,
 ): Converted {
-  const bad = (what: string): Converted => ({ ok: false, message: `column '${column}' ${what}` });
-  if (raw === null) return property.nullable ? { ok: true, value: null } : bad('cannot be empty');
+  if (raw === null) return property.nullable ? { ok: true, value: null } : refused(column, 'cannot be empty');
   const text = typeof raw === 'string' ? raw : undefined;
   switch (property.type) {
     case 'Edm.String': {
-      if (text === undefined) return bad('must be text');
+      if (text === undefined) return refused(column, 'must be text');
       const limit = maxLength ?? property.maxLength;
-      if (limit !== undefined && text.length > limit) return bad(`is longer than ${limit} characters (${text.length})`);
+      if (limit !== undefined && text.length > limit)
+        return refused(column, `is longer than ${limit} characters (${text.length})`);
       return { ok: true, value: text };
     }
     case 'Edm.Int16':
@@ -173,8 +177,9 @@ function convert(
     case 'Edm.Int64':
     case 'Edm.Byte': {
       const value = csv && text !== undefined && /^[+-]?\d+$/.test(text.trim()) ? Number(text) : raw;
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return bad('must be a whole number');
-      if (property.type !== 'Edm.Int64' && (value < INT32.min || value > INT32.max)) return bad('is out of range');
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return refused(column, 'must be a whole number');
+      if (property.type !== 'Edm.Int64' && (value < INT32.min || value > INT32.max))
+        return refused(column, 'is out of range');
       return { ok: true, value };
     }
     case 'Edm.Decimal':
@@ -182,7 +187,7 @@ function convert(
     case 'Edm.Single': {
       const value =
         csv && text !== undefined && /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text.trim()) ? Number(text) : raw;
-      if (typeof value !== 'number' || !Number.isFinite(value)) return bad('must be a number');
+      if (typeof value !== 'number' || !Number.isFinite(value)) return refused(column, 'must be a number');
       return { ok: true, value };
     }
     case 'Edm.Boolean': {
@@ -190,20 +195,20 @@ function convert(
       const word = csv ? text?.trim().toLowerCase() : undefined;
       if (word === 'true' || word === '1') return { ok: true, value: true };
       if (word === 'false' || word === '0') return { ok: true, value: false };
-      return bad('must be true or false');
+      return refused(column, 'must be true or false');
     }
     case 'Edm.Guid':
       return text !== undefined && GUID.test(text.trim())
         ? { ok: true, value: text.trim().toLowerCase() }
-        : bad('must be a GUID');
+        : refused(column, 'must be a GUID');
     case 'Edm.Date':
       return text !== undefined && DATE.test(text.trim())
         ? { ok: true, value: text.trim() }
-        : bad('must be a date (YYYY-MM-DD)');
+        : refused(column, 'must be a date (YYYY-MM-DD)');
     case 'Edm.DateTimeOffset':
       return text !== undefined && DATE_TIME.test(text.trim()) && !Number.isNaN(Date.parse(text.trim()))
         ? { ok: true, value: text.trim() }
-        : bad('must be an ISO 8601 date and time');
+        : refused(column, 'must be an ISO 8601 date and time');
     default:
       // Enums, binary and complex values go through as given; the service is the judge of those.
       return { ok: true, value: raw };
@@ -278,7 +283,10 @@ export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): stri
   const space =
     namespace === IMPORT_NAMESPACE ? IMPORT_NAMESPACE_BYTES : Buffer.from(namespace.replace(/-/g, ''), 'hex');
   // One-shot `hash`: an import derives a key per row, and a Hash object per call costs more than the digest.
-  const hash = cryptoHash('sha1', Buffer.concat([space, Buffer.from(name, 'utf8')]), 'buffer');
+  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name, 'utf8'));
+  space.copy(input, 0);
+  input.write(name, 16, 'utf8');
+  const hash = cryptoHash('sha1', input, 'buffer');
   hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

@@ -686,6 +686,23 @@ export function checkWritable(table: Table, message: 'Create' | 'Update' | 'Dele
   }
 }
 
+const createDefaultsOf = new WeakMap<Table, Row>();
+
+/** A new record's state (active) and status (the first of the active state): worked out once per table. */
+function createDefaults(table: Table): Row {
+  let defaults = createDefaultsOf.get(table);
+  if (defaults === undefined) {
+    defaults = {};
+    for (const column of table.columns.values()) {
+      if (column.type === 'state') defaults[column.name] = 0;
+      if (column.type === 'status')
+        defaults[column.name] = column.options?.find((o) => o.state === 0)?.value ?? column.options?.[0]?.value ?? null;
+    }
+    createDefaultsOf.set(table, defaults);
+  }
+  return defaults;
+}
+
 /** Creates a record (with deep insert of nested records); returns its stored row. */
 export function createRecord(ctx: WriteContext, table: Table, body: unknown, forcedId?: string): Row {
   const { row, stored } = insertRecord(ctx, table, body, forcedId, false);
@@ -727,12 +744,7 @@ function insertRecord(
     throw new DataverseHttpError(412, ErrorCodes.duplicateRecord, 'A record with matching key values already exists.');
   }
   const now = nowIso();
-  const row: Row = {};
-  for (const column of table.columns.values()) {
-    if (column.type === 'state') row[column.name] = 0;
-    if (column.type === 'status')
-      row[column.name] = column.options?.find((o) => o.state === 0)?.value ?? column.options?.[0]?.value ?? null;
-  }
+  const row: Row = { ...createDefaults(table) };
   Object.assign(row, parsed.values);
   row[table.primaryIdAttribute] = id;
   row.createdon = now;
