@@ -189,6 +189,29 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
     assert.ok(Number(/^W\/"(\d+)"$/.exec(String(later['@odata.etag']))?.[1]) > Math.max(...versions));
   });
 
+  it('UpsertMultiple: a key repeated in one request updates the record its first target made, a deep-inserted record too', async () => {
+    const repeated = '3e1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+    const parent = '4f2d3c5b-6e7f-4081-9bac-1d2e3f4a5b6c';
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+      body: {
+        Targets: [
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${repeated})`, name: 'First' },
+          // A deep insert: this target also creates the account `parent`, which a later target names by its key.
+          {
+            '@odata.type': ACCOUNT,
+            '@odata.id': 'accounts(6a4f5e7d-8091-42a3-bdce-3f4a5b6c7d8e)',
+            name: 'Child',
+            parentaccountid: { accountid: parent, name: 'Parent' },
+          },
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${repeated})`, name: 'Second' },
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${parent})`, name: 'Parent, updated' },
+        ],
+      },
+    });
+    assert.equal(response.status, 204, JSON.stringify(await response.clone().text()));
+    assert.deepEqual(await names(), ['Child', 'Parent, updated', 'Second'], 'no copies');
+  });
+
   it('DeleteMultiple is for elastic tables only: a standard table refuses it; GET is not allowed', async () => {
     const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.DeleteMultiple', {
       body: { Targets: [{ '@odata.type': ACCOUNT, accountid: '00000000-0000-0000-0000-00000000000a' }] },
