@@ -9,7 +9,9 @@ import { cacheDirectory } from '../dataverse/connectionsFile';
 import { MetadataCache } from '../dataverse/metadataCache';
 import type { ExportCheckpoint, ExportFormat } from '../dataverse/tableExport';
 import { exportRows, isExportCheckpoint, writableColumnsPath } from '../dataverse/tableExport';
+import { checkRequestUrl, liveRunContext } from '../dataverse/runRequest';
 import type { WebApiClient } from '../dataverse/webApiClient';
+import { prepareRequest } from '../odata/run';
 import {
   FAILED_EXIT_CODE,
   stopCommand,
@@ -19,6 +21,14 @@ import {
   withConnectionOptions,
 } from './commandConnection';
 import { positiveInteger } from './importCommand';
+import {
+  blockDiagnostics,
+  parseVars,
+  printFindings,
+  problemDiagnostics,
+  readOdataFile,
+  selectBlocks,
+} from './odataFile';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 
@@ -49,6 +59,8 @@ interface RawOptions {
   format?: unknown;
   query?: unknown;
   fetchxml?: unknown;
+  odata?: unknown;
+  var?: unknown;
   select?: unknown;
   formatted?: unknown;
   formulaGuard?: unknown;
@@ -63,20 +75,21 @@ interface RawOptions {
 type SavedExport = ExportCheckpoint & { readonly header: readonly string[] };
 
 /**
- * The first page's URL: the query as given (`accounts?$filter=…`), the FetchXML of a file, the table with
- * `--select`, or the writable columns.
+ * The first page's URL: the query as given (`accounts?$filter=…`) or the request of a `.odata` block, the FetchXML
+ * of a file, the table with `--select`, or the writable columns.
  */
 async function firstPath(
   client: WebApiClient,
   entitySet: string,
   logicalName: string,
   raw: RawOptions,
-  fetchXml: string | undefined,
+  given: { readonly fetchXml: string | undefined; readonly odataUrl: string | undefined },
   signal: AbortSignal,
 ): Promise<string> {
-  if (fetchXml !== undefined) return `${entitySet}?fetchXml=${encodeURIComponent(fetchXml)}`;
-  const query = text(raw.query);
-  if (query !== undefined) return query.replace(/^\//, '');
+  if (given.fetchXml !== undefined) return `${entitySet}?fetchXml=${encodeURIComponent(given.fetchXml)}`;
+  const query = text(raw.query) ?? given.odataUrl;
+  // An absolute URL (a `{{baseUrl}}/api/data/…` or a next link) stays as it is; the client keeps it on this origin.
+  if (query !== undefined) return /^[a-z][a-z0-9+.-]*:/i.test(query) ? query : query.replace(/^\//, '');
   const select = text(raw.select);
   if (select !== undefined) return `${entitySet}?$select=${encodeURIComponent(select)}`;
   return writableColumnsPath(client, entitySet, logicalName, signal);
@@ -90,13 +103,57 @@ async function readFetchXml(io: CliIo, file: string): Promise<string> {
   }
 }
 
+/** `FILE.odata:BLOCK` (a block number or a `# @name` label) or just `FILE.odata`. */
+function odataSource(spec: string): { readonly file: string; readonly block?: string } {
+  const match = /^(.*\.odata):([^:/\\]+)$/i.exec(spec);
+  return match === null ? { file: spec } : { file: match[1] ?? spec, block: match[2] ?? '' };
+}
+
+/**
+ * The URL of the request a `.odata` block sends, its variables resolved as `dvw run` resolves them (the file's own,
+ * then `--var`). Only a GET returns rows to export.
+ */
+async function odataUrl(io: CliIo, spec: string, rawVars: unknown): Promise<string> {
+  const stop = (message: string): never => usage(io, message);
+  const overrides = parseVars(rawVars, stop);
+  const { file, block } = odataSource(spec);
+  const { text: source, document } = await readOdataFile(file, stop);
+  const named = block === undefined || /^\d+$/.test(block) ? {} : { name: block };
+  const numbered = block !== undefined && /^\d+$/.test(block) ? { block } : {};
+  const blocks = selectBlocks(document, { ...named, ...numbered, blockOption: `the block of --odata ${file}:N` }, stop);
+  const [chosen] = blocks;
+  if (chosen === undefined || blocks.length > 1) {
+    usage(
+      io,
+      `${file} holds ${blocks.length} requests: name one as --odata ${file}:N (a block number) or ${file}:NAME (its # @name)`,
+    );
+  }
+  const diagnostics = blockDiagnostics(document, [chosen], overrides);
+  if (diagnostics.length > 0) {
+    printFindings(io, file, source, diagnostics);
+    failed(io, `block ${chosen.index} of ${file} has ${diagnostics.length} error(s)`);
+  }
+  const prepared = prepareRequest(document, chosen.index, liveRunContext({}, new Map(), overrides));
+  if (!prepared.ok) {
+    printFindings(io, file, source, problemDiagnostics(prepared.problems));
+    failed(io, `block ${chosen.index} of ${file} could not be prepared`);
+  }
+  const { method, kind } = prepared.request;
+  if (method !== 'GET' || kind === 'batch') {
+    usage(io, `only a GET request returns rows to export: block ${chosen.index} of ${file} is a ${method}`);
+  }
+  return prepared.request.url;
+}
+
 async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOptions): Promise<void> {
   const format = formatOf(io, file, raw.format);
   const guard = raw.formulaGuard !== false;
   const checkpointFile = checkpointPath(file);
-  const sources = [raw.query, raw.fetchxml, raw.select].filter((given) => given !== undefined);
-  if (sources.length > 1) usage(io, 'give one of --query, --fetchxml and --select');
+  const sources = [raw.query, raw.fetchxml, raw.odata, raw.select].filter((given) => given !== undefined);
+  if (sources.length > 1) usage(io, 'give one of --query, --odata, --fetchxml and --select');
+  if (raw.var !== undefined && raw.odata === undefined) usage(io, '--var sets variables of an --odata file');
   const fetchXml = typeof raw.fetchxml === 'string' ? await readFetchXml(io, raw.fetchxml) : undefined;
+  const fromOdata = typeof raw.odata === 'string' ? await odataUrl(io, raw.odata, raw.var) : undefined;
   const verbose = raw.verbose === true;
   await withCommandConnection(io, { ...COMMAND, retry: { maxAttempts: 12 }, verbose }, raw, async (run) => {
     const { client, connection, signal, say } = run;
@@ -107,7 +164,9 @@ async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOpt
       const set = model.entitySets.get(entitySet);
       if (set === undefined) usage(io, `'${entitySet}' is not an entity set of ${connection.label}`);
       const logicalName = set.entityType.slice(set.entityType.lastIndexOf('.') + 1);
-      const path = await firstPath(client, entitySet, logicalName, raw, fetchXml, signal);
+      const path = await firstPath(client, entitySet, logicalName, raw, { fetchXml, odataUrl: fromOdata }, signal);
+      // Refused before anything is sent: a block's absolute URL must stay on this environment's Web API.
+      if (fromOdata !== undefined) checkRequestUrl(path, client.webApiUrl);
       const identity: CheckpointIdentity = {
         file: resolve(file),
         source: path,
@@ -173,7 +232,10 @@ async function runExport(io: CliIo, entitySet: string, file: string, raw: RawOpt
   });
 }
 
-/** `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --fetchxml FILE | --select COLS] [--formatted] [--resume]`. */
+/**
+ * `dvw export ENTITYSET FILE [--format csv|jsonl] [--query URL | --odata FILE[:BLOCK] [--var n=v…] | --fetchxml FILE |
+ * --select COLS] [--formatted] [--resume]`.
+ */
 export function registerExportCommand(program: Command, io: CliIo): void {
   const command = withConnectionOptions(
     new Command('export')
@@ -189,6 +251,11 @@ export function registerExportCommand(program: Command, io: CliIo): void {
         '--query <url>',
         'a query of the entity set instead of the whole table, e.g. "accounts?$filter=statecode eq 0"',
       )
+      .option(
+        '--odata <file[:block]>',
+        'the GET request of a .odata file block (by number or # @name; its variables resolved as dvw run does)',
+      )
+      .option('--var <name=value...>', "with --odata: set a variable; wins over the file's @name = value")
       .option('--fetchxml <file>', 'a FetchXML query (a file holding <fetch>…) of the entity set, paged by its cookie')
       .option('--select <columns>', 'these columns (comma-separated) instead of those an import can write back')
       .option('--page-size <n>', 'rows per page asked of the service (default 5000)', positiveInteger(5000))

@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { CSV_BOM, csvCell, csvLines } from '../core/csv';
 import { WorkbenchError, describeError } from '../core/errors';
 import { memoryDeltaLinkStore } from '../dataverse/changeTracking';
@@ -8,17 +7,21 @@ import { executeRequest, isFailedResult, liveRunContext, namedResultFrom } from 
 import { isJsonObject } from '../core/json';
 import { stringOrUndefined } from '../core/json';
 import { WebApiClient } from '../dataverse/webApiClient';
-import { parseDocument } from '../odata/document/parser';
-import type { Block, ODataDocument } from '../odata/document/syntax';
-import { findingsOf, formatFinding } from '../odata/language/check';
-import { documentDiagnostics } from '../odata/language/diagnostics';
-import type { LanguageDiagnostic } from '../odata/language/types';
-import type { NamedResult, PreparedRequest, RunProblem } from '../odata/run';
+import type { Block } from '../odata/document/syntax';
+import type { NamedResult, PreparedRequest } from '../odata/run';
 import { prepareRequest } from '../odata/run';
 import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
 import { usageExit } from './commandConnection';
+import {
+  blockDiagnostics,
+  parseVars,
+  printFindings,
+  problemDiagnostics,
+  readOdataFile,
+  selectBlocks,
+} from './odataFile';
 
 const USAGE_EXIT_CODE = 2;
 const FAILED_EXIT_CODE = 1;
@@ -44,54 +47,6 @@ function usage(io: CliIo, message: string): never {
 
 function failed(message: string): never {
   throw new CommanderError(FAILED_EXIT_CODE, 'dvw.run.failed', message);
-}
-
-function parseVars(io: CliIo, raw: unknown): Record<string, string> {
-  const vars: Record<string, string> = {};
-  const list = Array.isArray(raw) ? raw : [];
-  for (const item of list) {
-    const text = String(item);
-    const equals = text.indexOf('=');
-    const name = equals < 0 ? '' : text.slice(0, equals).trim();
-    if (!/^[A-Za-z_][\w-]*$/.test(name)) usage(io, `--var expects name=value, not '${text}'`);
-    vars[name] = text.slice(equals + 1);
-  }
-  return vars;
-}
-
-function selectBlocks(io: CliIo, document: ODataDocument, raw: RawOptions): Block[] {
-  if (typeof raw.name === 'string') {
-    // The last request of that name is the one later `{{label.…}}` uses would see.
-    const block = [...document.blocks].reverse().find((b) => b.name?.name === raw.name && b.request !== undefined);
-    if (block === undefined) usage(io, `no request is named '${raw.name}' in the file`);
-    return [block];
-  }
-  if (typeof raw.block === 'string') {
-    const index = /^\d+$/.test(raw.block) ? Number(raw.block) : Number.NaN;
-    const block = Number.isInteger(index) ? document.blocks[index] : undefined;
-    if (block === undefined) {
-      usage(io, `--block must be a block number from 0 to ${document.blocks.length - 1}, not '${raw.block}'`);
-    }
-    if (block.request === undefined) usage(io, `block ${index} holds no request`);
-    return [block];
-  }
-  const blocks = document.blocks.filter((b) => b.request !== undefined);
-  if (blocks.length === 0) usage(io, 'the file holds no request');
-  return blocks;
-}
-
-function within(block: Block, offset: number): boolean {
-  return offset >= block.span.start && offset < Math.max(block.span.end, block.span.start + 1);
-}
-
-function printFindings(io: CliIo, file: string, text: string, diagnostics: readonly LanguageDiagnostic[]): void {
-  for (const f of findingsOf(file, text, diagnostics)) {
-    io.stderr(`${formatFinding(f)}\n`);
-  }
-}
-
-function problemDiagnostics(problems: readonly RunProblem[]): LanguageDiagnostic[] {
-  return problems.map((p) => ({ code: p.code, message: p.message, severity: 'error', span: p.span, fixes: [] }));
 }
 
 // ---- Output -----------------------------------------------------------------------------------------
@@ -283,7 +238,8 @@ async function run(io: CliIo, file: string | undefined, raw: RawOptions): Promis
   if (file === undefined) usage(io, 'name a .odata file: dvw run FILE');
   if (raw.name !== undefined && raw.block !== undefined) usage(io, 'use --name or --block, not both');
   const format: OutputFormat = raw.output === 'json' || raw.output === 'csv' ? raw.output : 'table';
-  const overrides = parseVars(io, raw.var);
+  const stop = (message: string): never => usage(io, message);
+  const overrides = parseVars(raw.var, stop);
 
   let client: WebApiClient;
   try {
@@ -297,20 +253,18 @@ async function run(io: CliIo, file: string | undefined, raw: RawOptions): Promis
   } catch (error) {
     usage(io, describeError(error));
   }
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error: unknown) {
-    const code = error instanceof Error && 'code' in error ? String(error.code) : '';
-    usage(io, code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${describeError(error)}`);
-  }
-
-  const document = parseDocument(text);
-  const blocks = selectBlocks(io, document, raw);
-  // Every chosen block is checked before any is sent: a run-all must not stop halfway on a typo.
-  const diagnostics = documentDiagnostics(document, { environmentVariables: Object.keys(overrides) }).filter(
-    (d) => d.severity === 'error' && blocks.some((b) => within(b, d.span.start)),
+  const { text, document } = await readOdataFile(file, stop);
+  const blocks = selectBlocks(
+    document,
+    {
+      ...(typeof raw.name === 'string' ? { name: raw.name } : {}),
+      ...(typeof raw.block === 'string' ? { block: raw.block } : {}),
+      blockOption: '--block',
+    },
+    stop,
   );
+  // Every chosen block is checked before any is sent: a run-all must not stop halfway on a typo.
+  const diagnostics = blockDiagnostics(document, blocks, overrides);
   if (diagnostics.length > 0) {
     printFindings(io, file, text, diagnostics);
     failed(`${diagnostics.length} error(s)`);

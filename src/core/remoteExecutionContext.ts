@@ -116,7 +116,14 @@ export interface RemoteExecutionContext {
   readonly owningExtension?: EntityReference | null;
   readonly parentContext?: RemoteExecutionContext | null;
   readonly postEntityImages?: readonly KeyValue<Entity>[];
+  /**
+   * A bulk message's images (CreateMultiple, UpdateMultiple…): one image list per record of its `Targets`, in the
+   * same order (IPluginExecutionContext4; Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple",
+   * entity images). A single message's context has none.
+   */
+  readonly postEntityImagesCollection?: readonly (readonly KeyValue<Entity>[])[];
   readonly preEntityImages?: readonly KeyValue<Entity>[];
+  readonly preEntityImagesCollection?: readonly (readonly KeyValue<Entity>[])[];
   readonly primaryEntityId: string;
   readonly primaryEntityName: string;
   readonly requestId?: string | null;
@@ -316,7 +323,9 @@ const MODELLED_MEMBERS = new Set([
   'OwningExtension',
   'ParentContext',
   'PostEntityImages',
+  'PostEntityImagesCollection',
   'PreEntityImages',
+  'PreEntityImagesCollection',
   'PrimaryEntityId',
   'PrimaryEntityName',
   'RequestId',
@@ -330,6 +339,11 @@ function modeAt(value: unknown, path: string): number {
   const mode = integerAt(value, path);
   if (mode !== 0 && mode !== 1) fail(path, '0 (synchronous) or 1 (asynchronous)');
   return mode;
+}
+
+/** An array of EntityImageCollection: per record, its images by alias. */
+function imagesListAt(value: unknown, path: string): readonly (readonly KeyValue<Entity>[])[] {
+  return arrayAt(value, path).map((item, index) => keyValuesAt(item, `${path}[${index}]`, entityAt));
 }
 
 function contextAt(value: unknown, path: string): RemoteExecutionContext {
@@ -362,7 +376,13 @@ function contextAt(value: unknown, path: string): RemoteExecutionContext {
     ),
     parentContext: parent === undefined || parent === null ? parent : contextAt(parent, at('ParentContext')),
     postEntityImages: optional(json.PostEntityImages, at('PostEntityImages'), (v, p) => keyValuesAt(v, p, entityAt)),
+    postEntityImagesCollection: optional(
+      json.PostEntityImagesCollection,
+      at('PostEntityImagesCollection'),
+      imagesListAt,
+    ),
     preEntityImages: optional(json.PreEntityImages, at('PreEntityImages'), (v, p) => keyValuesAt(v, p, entityAt)),
+    preEntityImagesCollection: optional(json.PreEntityImagesCollection, at('PreEntityImagesCollection'), imagesListAt),
     primaryEntityId: guidAt(json.PrimaryEntityId, at('PrimaryEntityId')),
     primaryEntityName: stringAt(json.PrimaryEntityName, at('PrimaryEntityName')),
     requestId: optional(json.RequestId, at('RequestId'), nullableStringAt),
@@ -492,7 +512,9 @@ function encodeContext(context: RemoteExecutionContext): JsonObject {
     OwningExtension: context.owningExtension && encodeEntityReference(context.owningExtension, false),
     ParentContext: context.parentContext && encodeContext(context.parentContext),
     PostEntityImages: images(context.postEntityImages),
+    PostEntityImagesCollection: context.postEntityImagesCollection?.map((list) => images(list) as JsonValue),
     PreEntityImages: images(context.preEntityImages),
+    PreEntityImagesCollection: context.preEntityImagesCollection?.map((list) => images(list) as JsonValue),
     PrimaryEntityId: context.primaryEntityId,
     PrimaryEntityName: context.primaryEntityName,
     RequestId: context.requestId,

@@ -147,6 +147,10 @@ const INT32 = { min: -2147483648, max: 2147483647 };
 
 type Converted = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string };
 
+function refused(column: string, what: string): Converted {
+  return { ok: false, message: `column '${column}' ${what}` };
+}
+
 /**
  * A column's value as the Web API wants it, checked against its Edm type. Messages name the column and
  * the rule, never the value: rows are customer data and must not reach logs.
@@ -158,14 +162,14 @@ function convert(
   maxLength: number | undefined,
   csv: boolean,
 ): Converted {
-  const bad = (what: string): Converted => ({ ok: false, message: `column '${column}' ${what}` });
-  if (raw === null) return property.nullable ? { ok: true, value: null } : bad('cannot be empty');
+  if (raw === null) return property.nullable ? { ok: true, value: null } : refused(column, 'cannot be empty');
   const text = typeof raw === 'string' ? raw : undefined;
   switch (property.type) {
     case 'Edm.String': {
-      if (text === undefined) return bad('must be text');
+      if (text === undefined) return refused(column, 'must be text');
       const limit = maxLength ?? property.maxLength;
-      if (limit !== undefined && text.length > limit) return bad(`is longer than ${limit} characters (${text.length})`);
+      if (limit !== undefined && text.length > limit)
+        return refused(column, `is longer than ${limit} characters (${text.length})`);
       return { ok: true, value: text };
     }
     case 'Edm.Int16':
@@ -173,8 +177,9 @@ function convert(
     case 'Edm.Int64':
     case 'Edm.Byte': {
       const value = csv && text !== undefined && /^[+-]?\d+$/.test(text.trim()) ? Number(text) : raw;
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return bad('must be a whole number');
-      if (property.type !== 'Edm.Int64' && (value < INT32.min || value > INT32.max)) return bad('is out of range');
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return refused(column, 'must be a whole number');
+      if (property.type !== 'Edm.Int64' && (value < INT32.min || value > INT32.max))
+        return refused(column, 'is out of range');
       return { ok: true, value };
     }
     case 'Edm.Decimal':
@@ -182,7 +187,7 @@ function convert(
     case 'Edm.Single': {
       const value =
         csv && text !== undefined && /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text.trim()) ? Number(text) : raw;
-      if (typeof value !== 'number' || !Number.isFinite(value)) return bad('must be a number');
+      if (typeof value !== 'number' || !Number.isFinite(value)) return refused(column, 'must be a number');
       return { ok: true, value };
     }
     case 'Edm.Boolean': {
@@ -190,20 +195,20 @@ function convert(
       const word = csv ? text?.trim().toLowerCase() : undefined;
       if (word === 'true' || word === '1') return { ok: true, value: true };
       if (word === 'false' || word === '0') return { ok: true, value: false };
-      return bad('must be true or false');
+      return refused(column, 'must be true or false');
     }
     case 'Edm.Guid':
       return text !== undefined && GUID.test(text.trim())
         ? { ok: true, value: text.trim().toLowerCase() }
-        : bad('must be a GUID');
+        : refused(column, 'must be a GUID');
     case 'Edm.Date':
       return text !== undefined && DATE.test(text.trim())
         ? { ok: true, value: text.trim() }
-        : bad('must be a date (YYYY-MM-DD)');
+        : refused(column, 'must be a date (YYYY-MM-DD)');
     case 'Edm.DateTimeOffset':
       return text !== undefined && DATE_TIME.test(text.trim()) && !Number.isNaN(Date.parse(text.trim()))
         ? { ok: true, value: text.trim() }
-        : bad('must be an ISO 8601 date and time');
+        : refused(column, 'must be an ISO 8601 date and time');
     default:
       // Enums, binary and complex values go through as given; the service is the judge of those.
       return { ok: true, value: raw };
@@ -278,7 +283,10 @@ export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): stri
   const space =
     namespace === IMPORT_NAMESPACE ? IMPORT_NAMESPACE_BYTES : Buffer.from(namespace.replace(/-/g, ''), 'hex');
   // One-shot `hash`: an import derives a key per row, and a Hash object per call costs more than the digest.
-  const hash = cryptoHash('sha1', Buffer.concat([space, Buffer.from(name, 'utf8')]), 'buffer');
+  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name, 'utf8'));
+  space.copy(input, 0);
+  input.write(name, 16, 'utf8');
+  const hash = cryptoHash('sha1', input, 'buffer');
   hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
@@ -287,17 +295,65 @@ export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): stri
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isJsonObject(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
-      .join(',')}}`;
-  }
+  if (isJsonObject(value)) return canonicalObject(value, keyOrder(Object.keys(value)));
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Slots of the occurrence counter: 16 MB, allocated once, whatever the file's size. */
+/** An object's keys in sorted order, each with its JSON text and colon ready. */
+type KeyOrder = readonly { readonly key: string; readonly prefix: string }[];
+
+function keyOrder(keys: readonly string[]): KeyOrder {
+  return [...keys].sort().map((key) => ({ key, prefix: `${JSON.stringify(key)}:` }));
+}
+
+/** The canonical JSON of an object: keys sorted (by UTF-16 code units, as `sort` does), no spaces. */
+function canonicalObject(value: JsonObject, order: KeyOrder): string {
+  let text = '{';
+  for (let i = 0; i < order.length; i++) {
+    const { key, prefix } = order[i] as KeyOrder[number];
+    text += `${i === 0 ? '' : ','}${prefix}${canonical(value[key])}`;
+  }
+  return `${text}}`;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Slots of the occurrence counter: 16 MB at most, whatever the file's size. */
 const OCCURRENCE_SLOTS = 1 << 22;
+/** Slots counted in a Map before the fixed table takes over (a few MB). */
+const SPARSE_SLOTS = 1 << 16;
+
+/**
+ * How many rows so far hashed to each slot. A fresh 16 MB table costs a page fault for nearly every slot a small
+ * file touches first, so the counts start in a Map and move to the table once the Map holds `SPARSE_SLOTS` slots:
+ * the same counts either way, so the same keys, and memory bounded for any number of rows.
+ */
+class OccurrenceCounter {
+  private sparse: Map<number, number> | undefined = new Map();
+  private dense: Uint32Array | undefined;
+
+  /** The count of `slot` before this row, then one more. */
+  take(slot: number): number {
+    if (this.dense !== undefined) {
+      const count = this.dense[slot] ?? 0;
+      this.dense[slot] = count + 1;
+      return count;
+    }
+    const sparse = this.sparse ?? new Map<number, number>();
+    const count = sparse.get(slot) ?? 0;
+    sparse.set(slot, count + 1);
+    if (sparse.size > SPARSE_SLOTS) {
+      this.dense = new Uint32Array(OCCURRENCE_SLOTS);
+      for (const [at, n] of sparse) this.dense[at] = n;
+      this.sparse = undefined;
+    }
+    return count;
+  }
+}
 
 /**
  * Primary keys for rows without an id column: a UUID v5 of the entity set, the row's content and an occurrence
@@ -309,15 +365,18 @@ const OCCURRENCE_SLOTS = 1 << 22;
  * stays flat for any number of rows (an exact count per distinct content would grow with the file).
  */
 export class RowKeys {
-  private readonly counts = new Uint32Array(OCCURRENCE_SLOTS);
+  private readonly counts = new OccurrenceCounter();
+  /** The rows of one file share their columns: their sorted order is worked out once per shape. */
+  private shape: { readonly keys: readonly string[]; readonly order: KeyOrder } = { keys: [], order: [] };
 
   constructor(private readonly entitySet: string) {}
 
   next(body: JsonObject): string {
-    const content = canonical(body);
+    const keys = Object.keys(body);
+    if (!sameKeys(keys, this.shape.keys)) this.shape = { keys, order: keyOrder(keys) };
+    const content = canonicalObject(body, this.shape.order);
     const slot = cryptoHash('sha1', content, 'buffer').readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
-    const occurrence = this.counts[slot] ?? 0;
-    this.counts[slot] = occurrence + 1;
+    const occurrence = this.counts.take(slot);
     return uuidV5(`${this.entitySet}\n${occurrence}\n${content}`);
   }
 }

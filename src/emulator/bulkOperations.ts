@@ -7,11 +7,12 @@
  * nothing: one failing record fails the request and nothing is written. DeleteMultiple exists for elastic tables
  * only, and the emulator has none. Each record goes through createRecord/updateRecord, so steps on Create and Update
  * fire once per record, as the pipeline runs them for the `*Multiple` messages; steps on the message itself fire once
- * for the request, with every record in `Targets` (webhookDelivery.ts).
+ * for the request, with every record in `Targets` and the step's images per record (webhookDelivery.ts).
  */
 import { parseODataUrl } from '../odata/url';
 import { DataverseHttpError, ErrorCodes, badRequest, guessed } from './errors';
-import { createRecord, isGuid, updateRecord } from './records';
+import type { WriteContext } from './records';
+import { createRecordId, isGuid, requestScope, updateRecord } from './records';
 import type { Reply } from './reply';
 import type { Service } from './routes/context';
 import type { Key } from './routes/keys';
@@ -120,7 +121,8 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
     );
   }
   const targets = targetsOf(table, message, body);
-  const { ctx } = service;
+  // Per request, not per record: owners' business units, and one block of row versions.
+  const ctx = requestScope(service.ctx, table, targets.length);
   const run = (work: () => readonly string[]): void => {
     if (ctx.observer === undefined) work();
     else ctx.observer.multiple(message, table, work);
@@ -130,7 +132,7 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
     run(() => {
       targets.forEach((target, index) => {
         try {
-          ids.push(String(createRecord(ctx, table, target)[table.primaryIdAttribute]));
+          ids.push(createRecordId(ctx, table, target));
         } catch (error) {
           atIndex(index, error);
         }
@@ -146,26 +148,70 @@ export function runBulkMessage(service: Service, table: Table, message: BulkMess
       }),
     };
   }
-  run(() => targets.map((target, index) => writeTarget(service, table, message, target, index)));
+  const existing = new KnownIds(service, table, targets);
+  run(() => targets.map((target, index) => writeTarget(ctx, table, message, target, index, existing)));
   return { status: 204, headers: {} };
 }
 
-/** The id of the record a key names, if there is one; by id, only whether it exists (updateRecord reads the row). */
-function existingId(service: Service, table: Table, key: Key): string | undefined {
-  if (typeof key === 'string') return service.store.exists(table, key) ? key : undefined;
-  const row = findByKey(service.store, table, key);
-  return row === null ? undefined : String(row[table.primaryIdAttribute]);
+/** A value that writes related records with the target (a deep insert), rather than a column of its own. */
+function isNested(value: unknown): boolean {
+  return value !== null && typeof value === 'object';
+}
+
+/**
+ * Which ids of the bound table have a record, for targets keyed by id: asked once for the whole request, then kept
+ * up to date as its targets create records (a later target with the same key updates the record an earlier one
+ * made). A target that writes related records may create records of this table under other ids, so after one the
+ * store is asked again per target.
+ */
+class KnownIds {
+  private ids: Set<string> | undefined;
+
+  constructor(
+    private readonly service: Service,
+    private readonly table: Table,
+    targets: readonly Record<string, unknown>[],
+  ) {
+    const byId: string[] = [];
+    for (const target of targets) {
+      try {
+        const key = keyOf(table, target);
+        if (typeof key === 'string') byId.push(key);
+      } catch {
+        // A bad key fails its target, with its index, when the target is written.
+      }
+    }
+    this.ids = service.store.existingIds(table, byId);
+  }
+
+  /** The id of the record a key names, if there is one; by id, only whether it exists (updateRecord reads the row). */
+  find(key: Key): string | undefined {
+    const { store } = this.service;
+    if (typeof key !== 'string') {
+      const row = findByKey(store, this.table, key);
+      return row === null ? undefined : String(row[this.table.primaryIdAttribute]);
+    }
+    const known = this.ids === undefined ? store.exists(this.table, key) : this.ids.has(key);
+    return known ? key : undefined;
+  }
+
+  /** Told after each target is written: its own record exists now, and a deep insert ends the shortcut. */
+  written(target: Record<string, unknown>, id: string): void {
+    if (this.ids === undefined) return;
+    if (Object.values(target).some(isNested)) this.ids = undefined;
+    else this.ids.add(id);
+  }
 }
 
 /** Updates (or, for UpsertMultiple, creates) one target; answers its record's id. */
 function writeTarget(
-  service: Service,
+  ctx: WriteContext,
   table: Table,
   message: 'UpdateMultiple' | 'UpsertMultiple',
   target: Record<string, unknown>,
   index: number,
+  existing: KnownIds,
 ): string {
-  const { ctx } = service;
   try {
     const key = keyOf(table, target);
     if (key === undefined) {
@@ -175,19 +221,20 @@ function writeTarget(
         `${message} needs the key of every record: '${table.primaryIdAttribute}' or '@odata.id'.`,
       );
     }
-    const id = existingId(service, table, key);
+    const id = existing.find(key);
     if (id !== undefined) {
       updateRecord(ctx, table, id, columnsOf(target, key));
+      existing.written(target, id);
       return id;
     }
     if (message === 'UpdateMultiple') throw missingRecord(table, key);
-    const created = createRecord(
-      ctx,
-      table,
-      typeof key === 'string' ? target : { ...target, ...key.alternate },
-      typeof key === 'string' ? key : undefined,
-    );
-    return String(created[table.primaryIdAttribute]);
+    // `existing` has just found no record with this id.
+    const created =
+      typeof key === 'string'
+        ? createRecordId(ctx, table, target, key, true)
+        : createRecordId(ctx, table, { ...target, ...key.alternate });
+    existing.written(target, created);
+    return created;
   } catch (error) {
     return atIndex(index, error);
   }

@@ -370,6 +370,45 @@ export interface WriteContext {
   readonly caller: Caller;
   readonly organization: Organization;
   readonly observer?: WriteObserver;
+  /** Set for one bulk request (`requestScope`): what its records share is worked out once. */
+  readonly scope?: RequestScope;
+}
+
+/**
+ * What the records of one bulk request share, worked out once for all of them instead of once per record:
+ * owners' business units, and a block of row versions taken with one statement. Valid inside the request's
+ * transaction only. A request that writes users or teams gets none of the units kept (it may move one).
+ */
+export interface RequestScope {
+  readonly businessUnits: Map<string, StoredValue | undefined> | undefined;
+  /** The next reserved version and the end of the block (exclusive); past it, versions are taken one by one. */
+  versions: { next: number; readonly end: number };
+}
+
+/** A scope for a bulk request on `table` writing about `records` rows; `ctx` must be inside the request's transaction. */
+export function requestScope(ctx: WriteContext, table: Table, records: number): WriteContext {
+  const movesUnits = table.logicalName === 'systemuser' || table.logicalName === 'team';
+  const first = ctx.store.reserveVersions(records);
+  return {
+    ...ctx,
+    scope: { businessUnits: movesUnits ? undefined : new Map(), versions: { next: first, end: first + records } },
+  };
+}
+
+/** The organization-wide row version for the next write: from the request's reserved block while it lasts. */
+function nextVersion(ctx: WriteContext): number {
+  const block = ctx.scope?.versions;
+  if (block !== undefined && block.next < block.end) return block.next++;
+  return ctx.store.nextVersion();
+}
+
+/** The business unit of a user or team owner (remembered for the request when it has a scope). */
+function businessUnitOf(ctx: WriteContext, ownerTable: Table, ownerId: string): StoredValue | undefined {
+  const units = ctx.scope?.businessUnits;
+  if (units?.has(ownerId) === true) return units.get(ownerId);
+  const unit = ctx.store.valueOf(ownerTable, ownerId, 'businessunitid');
+  units?.set(ownerId, unit);
+  return unit;
 }
 
 interface PendingChild {
@@ -583,7 +622,7 @@ function derive(ctx: WriteContext, table: Table, row: Row): void {
     row.owningteam__type = isTeam ? 'team' : null;
     const ownerTable = ctx.schema.tables.get(isTeam ? 'team' : 'systemuser');
     const bu =
-      (ownerTable === undefined ? undefined : ctx.store.valueOf(ownerTable, row.ownerid, 'businessunitid')) ??
+      (ownerTable === undefined ? undefined : businessUnitOf(ctx, ownerTable, row.ownerid)) ??
       ctx.caller.businessUnitId;
     row.owningbusinessunit = bu;
     row.owningbusinessunit__type = 'businessunit';
@@ -694,24 +733,65 @@ export function checkWritable(table: Table, message: 'Create' | 'Update' | 'Dele
   }
 }
 
+const createDefaultsOf = new WeakMap<Table, Row>();
+
+/** A new record's state (active) and status (the first of the active state): worked out once per table. */
+function createDefaults(table: Table): Row {
+  let defaults = createDefaultsOf.get(table);
+  if (defaults === undefined) {
+    defaults = {};
+    for (const column of table.columns.values()) {
+      if (column.type === 'state') defaults[column.name] = 0;
+      if (column.type === 'status')
+        defaults[column.name] = column.options?.find((o) => o.state === 0)?.value ?? column.options?.[0]?.value ?? null;
+    }
+    createDefaultsOf.set(table, defaults);
+  }
+  return defaults;
+}
+
 /** Creates a record (with deep insert of nested records); returns its stored row. */
 export function createRecord(ctx: WriteContext, table: Table, body: unknown, forcedId?: string): Row {
+  const { row, stored } = insertRecord(ctx, table, body, forcedId, false);
+  return stored ?? completeRow(table, row);
+}
+
+/**
+ * Creates a record and answers its id, for a bulk message (which answers ids, not rows). `idFree` says the caller
+ * has just found no record with `forcedId`.
+ */
+export function createRecordId(
+  ctx: WriteContext,
+  table: Table,
+  body: unknown,
+  forcedId?: string,
+  idFree = false,
+): string {
+  return insertRecord(ctx, table, body, forcedId, idFree).id;
+}
+
+/**
+ * Creates a record: answers its id, the row as built here, and the stored row when it had to be read back. The
+ * observer gets the built row: a column it lacks is one the stored row holds as null.
+ */
+function insertRecord(
+  ctx: WriteContext,
+  table: Table,
+  body: unknown,
+  forcedId: string | undefined,
+  idFree: boolean,
+): { readonly id: string; readonly row: Row; readonly stored: Row | null } {
   checkWritable(table, 'Create');
   const parsed = parseWrite(ctx, table, body);
   if (forcedId !== undefined && parsed.clientId !== undefined && parsed.clientId !== forcedId) {
     throw badRequest(`The key in the URL and the '${table.primaryIdAttribute}' in the body differ.`);
   }
   const id = forcedId ?? parsed.clientId ?? randomUUID();
-  if (ctx.store.exists(table, id)) {
+  if (!(idFree && id === forcedId) && ctx.store.exists(table, id)) {
     throw new DataverseHttpError(412, ErrorCodes.duplicateRecord, 'A record with matching key values already exists.');
   }
   const now = nowIso();
-  const row: Row = {};
-  for (const column of table.columns.values()) {
-    if (column.type === 'state') row[column.name] = 0;
-    if (column.type === 'status')
-      row[column.name] = column.options?.find((o) => o.state === 0)?.value ?? column.options?.[0]?.value ?? null;
-  }
+  const row: Row = { ...createDefaults(table) };
   Object.assign(row, parsed.values);
   row[table.primaryIdAttribute] = id;
   row.createdon = now;
@@ -737,7 +817,7 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
   ctx.observer?.prepare(table, row, null);
   checkRequired(table, row);
   checkAlternateKeys(ctx, table, row, id);
-  row.versionnumber = ctx.store.nextVersion();
+  row.versionnumber = nextVersion(ctx);
   ctx.store.insert(table, row);
   for (const child of parsed.children) {
     const navigation = table.navigations.get(child.navigation);
@@ -764,9 +844,9 @@ export function createRecord(ctx: WriteContext, table: Table, body: unknown, for
   // The stored row is the one built here, unless related records written after the insert changed it (a record
   // bound as its own child) or the store added principal's `ownerid` (systemuser, team).
   const readBack = parsed.children.length > 0 || parsed.collectionBinds.length > 0 || table.baseType === 'principal';
-  const created = (readBack ? ctx.store.get(table, id) : null) ?? completeRow(table, row);
-  ctx.observer?.created(table, created);
-  return created;
+  const stored = readBack ? ctx.store.get(table, id) : null;
+  ctx.observer?.created(table, stored ?? row);
+  return { id, row, stored };
 }
 
 /** Updates the given columns of an existing record; `raw` are already-stored values set by the server. */
@@ -785,7 +865,7 @@ export function updateRecord(ctx: WriteContext, table: Table, id: string, body: 
   ctx.observer?.prepare(table, row, existing);
   checkRequired(table, row);
   checkAlternateKeys(ctx, table, row, id);
-  row.versionnumber = ctx.store.nextVersion();
+  row.versionnumber = nextVersion(ctx);
   const changes: Row = {};
   for (const [key, value] of Object.entries(row)) {
     if (key !== table.primaryIdAttribute && existing[key] !== value) changes[key] = value;

@@ -564,6 +564,15 @@ export class Store {
     return this.cached(sql, (s) => s.get([id])) !== null;
   }
 
+  /** Which of `ids` have a row, asked with one statement (the ids travel as one JSON array). */
+  existingIds(table: Table, ids: readonly string[]): Set<string> {
+    if (ids.length === 0) return new Set();
+    const key = q(table.primaryIdAttribute);
+    const sql = `SELECT ${key} AS "id" FROM ${sqlTable(table)} WHERE ${key} IN (SELECT "value" FROM json_each(?))`;
+    const rows = this.cached(sql, (s) => s.all([JSON.stringify(ids)])) as Record<string, unknown>[];
+    return new Set(rows.map((row) => String(row.id)));
+  }
+
   /** One column of a row (undefined when there is no such row), without reading the others. */
   valueOf(table: Table, id: string, column: string): StoredValue | undefined {
     const sql = `SELECT ${q(column)} AS "value" FROM ${sqlTable(table)} WHERE ${q(table.primaryIdAttribute)} = ?`;

@@ -813,30 +813,40 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
     const { table } = event;
     const stage = integer(step, 'stage') ?? 40;
     const stepId = String(step.sdkmessageprocessingstepid);
-    const pre: KeyValue<Entity>[] = [];
-    const post: KeyValue<Entity>[] = [];
-    // A bulk message's images come in PreEntityImagesCollection and PostEntityImagesCollection, which a
-    // RemoteExecutionContext does not carry; a single message's images are its record's.
-    const single = 'records' in event ? undefined : event;
     const images =
-      tables === undefined || single === undefined
+      tables === undefined
         ? []
         : this.options.store.all(
             `SELECT * FROM ${sqlTable(tables.image)} WHERE "sdkmessageprocessingstepid" = ? ORDER BY "name"`,
             [stepId],
           );
+    /** The step's images of one record, by alias: pre from the row before the write, post (post-operation only) after it. */
+    const imagesOf = (before: Row | null, after: Row | null): { pre: KeyValue<Entity>[]; post: KeyValue<Entity>[] } => {
+      const pre: KeyValue<Entity>[] = [];
+      const post: KeyValue<Entity>[] = [];
+      for (const image of images) {
+        const alias = text(image, 'entityalias') ?? text(image, 'name') ?? 'Image';
+        const listed = columnList(text(image, 'attributes'));
+        const columns = listed.length > 0 ? [table.primaryIdAttribute, ...listed] : [...table.columns.keys()];
+        const type = integer(image, 'imagetype') ?? 0;
+        if ((type === 0 || type === 2) && before !== null)
+          pre.push({ key: alias, value: entity(table, before, columns, IMAGE) });
+        if ((type === 1 || type === 2) && after !== null && stage === 40)
+          post.push({ key: alias, value: entity(table, after, columns, IMAGE) });
+      }
+      return { pre, post };
+    };
+    // A single message's images are its record's. A bulk message's are per record of Targets, in its order, in
+    // PreEntityImagesCollection and PostEntityImagesCollection (IPluginExecutionContext4; Microsoft Learn, "Write
+    // plug-ins for CreateMultiple and UpdateMultiple"); its PreEntityImages and PostEntityImages stay empty.
+    const single = 'records' in event ? undefined : event;
     const before = single?.before ?? null;
     const after = single?.after ?? null;
-    for (const image of images) {
-      const alias = text(image, 'entityalias') ?? text(image, 'name') ?? 'Image';
-      const listed = columnList(text(image, 'attributes'));
-      const columns = listed.length > 0 ? [table.primaryIdAttribute, ...listed] : [...table.columns.keys()];
-      const type = integer(image, 'imagetype') ?? 0;
-      if ((type === 0 || type === 2) && before !== null)
-        pre.push({ key: alias, value: entity(table, before, columns, IMAGE) });
-      if ((type === 1 || type === 2) && after !== null && stage === 40)
-        post.push({ key: alias, value: entity(table, after, columns, IMAGE) });
-    }
+    const { pre, post } = imagesOf(before, after);
+    const perRecord =
+      'records' in event && images.length > 0
+        ? event.records.map((record) => imagesOf(record.before, record.after))
+        : undefined;
     if (mode === 'async' && after !== null && table.primaryNameAttribute !== undefined) {
       // Dataverse adds this image to every asynchronous step (reference §13.5).
       post.push({
@@ -898,6 +908,12 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       },
       postEntityImages: post,
       preEntityImages: pre,
+      ...(perRecord === undefined
+        ? {}
+        : {
+            postEntityImagesCollection: perRecord.map((record) => record.post),
+            preEntityImagesCollection: perRecord.map((record) => record.pre),
+          }),
       sharedVariables: [],
       stage,
     };
@@ -909,6 +925,8 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
       inputParameters: undefined,
       preEntityImages: undefined,
       postEntityImages: undefined,
+      preEntityImagesCollection: undefined,
+      postEntityImagesCollection: undefined,
     };
     return { text: encodeRemoteExecutionContext(trimmed), trimmed: true };
   }

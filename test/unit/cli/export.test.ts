@@ -206,6 +206,89 @@ describe('dvw export against the emulator', function () {
     assert.equal(new Set(ids).size, 3000, 'no row twice');
   });
 
+  it('exports what a .odata block returns, chosen by # @name or number, its variables resolved as dvw run does', async () => {
+    const e = await start();
+    await fill(e);
+    const scratch = join(directory, 'scratch.odata');
+    writeFileSync(
+      scratch,
+      [
+        '@least = 50',
+        '',
+        '### Every account',
+        'GET accounts?$select=name',
+        '',
+        '### The big ones',
+        '# @name big',
+        'GET accounts?$select=name,numberofemployees&$filter=numberofemployees ge {{least}}&$orderby=numberofemployees desc',
+        '',
+        '### Not a query',
+        'POST accounts',
+        'Content-Type: application/json',
+        '',
+        '{"name": "New"}',
+        '',
+      ].join('\n'),
+    );
+    const connection = ['--url', e.url, '--token', e.token];
+    const employees = (file: string): unknown[] =>
+      readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as Record<string, unknown>).numberofemployees);
+
+    const byName = join(directory, 'big.jsonl');
+    const named = await capture(['export', 'accounts', byName, '--odata', `${scratch}:big`, ...connection]);
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /^10 rows of accounts exported/m);
+    assert.deepEqual(employees(byName), [59, 58, 57, 56, 55, 54, 53, 52, 51, 50]);
+
+    // --var wins over the file's value, as with dvw run; block 2 is the same request by number.
+    const byNumber = join(directory, 'bigger.jsonl');
+    const overridden = await capture([
+      'export',
+      'accounts',
+      byNumber,
+      '--odata',
+      `${scratch}:2`,
+      '--var',
+      'least=57',
+      ...connection,
+    ]);
+    assert.equal(overridden.code, 0, overridden.stderr);
+    assert.deepEqual(employees(byNumber), [59, 58, 57]);
+
+    const refusals: [string[], RegExp][] = [
+      [['--odata', `${scratch}:3`], /only a GET request returns rows to export: block 3 of .* is a POST/],
+      [['--odata', scratch], /holds 3 requests: name one as --odata/],
+      [['--odata', `${scratch}:nobody`], /no request is named 'nobody'/],
+      [['--odata', `${scratch}:9`], /must be a block number from 0 to 3, not '9'/],
+      [['--odata', join(directory, 'missing.odata')], /file not found/],
+      [['--odata', `${scratch}:big`, '--query', 'accounts'], /give one of --query, --odata, --fetchxml and --select/],
+      [['--var', 'least=1'], /--var sets variables of an --odata file/],
+    ];
+    for (const [args, message] of refusals) {
+      const refused = await capture(['export', 'accounts', join(directory, 'refused.jsonl'), ...args, ...connection]);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, message);
+    }
+    assert.equal((await accounts(e)).length, 60, 'the POST block was never sent');
+
+    // A block that names another origin is refused before anything is sent there.
+    const elsewhere = join(directory, 'elsewhere.odata');
+    writeFileSync(elsewhere, 'GET https://example.invalid/api/data/v9.2/accounts?$select=name\n');
+    const outside = await capture([
+      'export',
+      'accounts',
+      join(directory, 'x.jsonl'),
+      '--odata',
+      elsewhere,
+      ...connection,
+    ]);
+    assert.notEqual(outside.code, 0);
+    assert.match(outside.stderr, /Refusing to send the request to https:\/\/example\.invalid/);
+  });
+
   it('refuses two sources at once, and prints the summary through the terminal escape', async () => {
     const e = await start();
     await fill(e);
@@ -223,7 +306,7 @@ describe('dvw export against the emulator', function () {
       e.token,
     ]);
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /give one of --query, --fetchxml and --select/);
+    assert.match(both.stderr, /give one of --query, --odata, --fetchxml and --select/);
     const file = join(directory, 'odd\u001b[2Jname.csv');
     const { code, stdout } = await capture(['export', 'accounts', file, '--url', e.url, '--token', e.token]);
     assert.equal(code, 0);

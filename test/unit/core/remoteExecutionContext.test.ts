@@ -319,6 +319,33 @@ describe('RemoteExecutionContext codec', () => {
       assert.doesNotMatch(encoded, /[^\\]\//);
     });
 
+    // IPluginExecutionContext4 (Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple"): one image
+    // list per record of Targets. The real single-message bodies have no such member, so it is written only when set.
+    it("models a bulk message's PreEntityImagesCollection and PostEntityImagesCollection, in member order", () => {
+      const base = load('update-activity-with-images');
+      const pre = base.preEntityImages ?? [];
+      const post = base.postEntityImages ?? [];
+      assert.ok(pre.length > 0 && post.length > 0);
+      const bulk: RemoteExecutionContext = {
+        ...base,
+        messageName: 'UpdateMultiple',
+        preEntityImagesCollection: [pre, []],
+        postEntityImagesCollection: [post, post],
+      };
+      const encoded = encodeRemoteExecutionContext(bulk);
+      const members = Object.keys(JSON.parse(encoded) as Record<string, unknown>);
+      assert.deepEqual(
+        members.filter((name) => name.includes('EntityImages')),
+        ['PostEntityImages', 'PostEntityImagesCollection', 'PreEntityImages', 'PreEntityImagesCollection'],
+      );
+      const decoded = parseRemoteExecutionContext(encoded);
+      assert.deepEqual(decoded.preEntityImagesCollection, [pre, []]);
+      assert.deepEqual(decoded.postEntityImagesCollection, [post, post]);
+      assert.deepEqual(decoded.otherMembers, base.otherMembers, 'modelled, not kept as an unknown member');
+      assert.equal(encodeRemoteExecutionContext(decoded), encoded);
+      assert.doesNotMatch(encodeRemoteExecutionContext(base), /EntityImagesCollection/);
+    });
+
     it('leaves out what a trimmed (over 256 KB) body leaves out', () => {
       const full = load('update-contact-docs-sample');
       const trimmed: RemoteExecutionContext = {

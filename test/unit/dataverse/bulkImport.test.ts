@@ -30,6 +30,49 @@ describe('dataverse/bulkImport: keys', () => {
     );
     assert.equal(new Set(many).size, 20_000, 'four copies of each of 5,000 rows: 20,000 keys');
   });
+
+  it('keeps the keys earlier versions derived (a checkpoint or a re-run of a file from before an upgrade lands on the same records)', () => {
+    const keys = new RowKeys('accounts');
+    const bodies: Record<string, unknown>[] = [
+      { name: 'Contoso', numberofemployees: 12, telephone1: '555-0100' },
+      { telephone1: '555-0100', numberofemployees: 12, name: 'Contoso' },
+      { name: 'Contoso', numberofemployees: 12, telephone1: '555-0100' },
+      { name: 'Zoë "quoted" \\ line\nbreak', revenue: 1.5, donotemail: true, description: null },
+      {
+        name: 'Nested',
+        'primarycontactid@odata.bind': 'contacts(00000000-0000-0000-0000-000000000001)',
+        extra: { b: [1, 'x', { z: 1, a: 2 }], a: null },
+      },
+      { Name: 'case', name: 'lower', _x: 1, é: 2, a10: 3, a9: 4 },
+    ];
+    // Derived by the version before the shape cache and the sparse counter (commit bed9902).
+    assert.deepEqual(
+      bodies.map((body) => keys.next(body)),
+      [
+        'd71fa290-8464-5b78-b540-764b99dc5849',
+        'e3900a2c-6bbf-5b48-bb37-9f7cae4fca6c',
+        '59e9db35-8308-500c-a480-e1f32417b112',
+        'a3c436cb-7ce6-54d6-a7fb-0d5ead3495f8',
+        '82d1393c-0576-5660-9d9c-7e2d3ef57100',
+        '8567a14d-ea78-53bd-a611-cb02a15bf20b',
+      ],
+    );
+  });
+
+  it('counts occurrences across the move from the small counter to the fixed table', () => {
+    const keys = new RowKeys('accounts');
+    const before = Array.from({ length: 70_000 }, (_, i) => keys.next({ name: `Row ${i}` }));
+    // Past 65,536 slots the counts live in the fixed table: copies of early rows still count from there.
+    const again = [0, 1, 69_999].map((i) => keys.next({ name: `Row ${i}` }));
+    const all = new Set([...before, ...again]);
+    assert.equal(all.size, 70_003);
+    const fresh = new RowKeys('accounts');
+    assert.deepEqual(
+      [0, 1, 69_999].map((i) => fresh.next({ name: `Row ${i}` })),
+      [0, 1, 69_999].map((i) => before[i]),
+      'the first occurrence of a row has the same key in any file',
+    );
+  });
 });
 
 describe('dataverse/bulkImport against the emulator', function () {

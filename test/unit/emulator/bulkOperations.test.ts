@@ -136,6 +136,82 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
     assert.equal(noKey.status, 400);
   });
 
+  it("CreateMultiple works out owners' business units and row versions once per request, with the same results as record by record", async () => {
+    const unit = (
+      await jsonOf(
+        await c.request('POST', 'businessunits', {
+          body: { name: 'Sales', 'parentbusinessunitid@odata.bind': `/businessunits(${c.emulator.businessUnitId})` },
+          headers: { Prefer: 'return=representation' },
+        }),
+      )
+    ).businessunitid as string;
+    const team = (
+      await jsonOf(
+        await c.request('POST', 'teams', {
+          body: { name: 'Sales team', 'businessunitid@odata.bind': `/businessunits(${unit})` },
+          headers: { Prefer: 'return=representation' },
+        }),
+      )
+    ).teamid as string;
+    const byTeam = { 'ownerid@odata.bind': `/teams(${team})` };
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+      body: {
+        Targets: [
+          { name: 'Mine 1' },
+          { name: 'Team 1', ...byTeam },
+          { name: 'Mine 2' },
+          { name: 'Team 2', ...byTeam },
+        ].map((target) => ({ '@odata.type': ACCOUNT, ...target })),
+      },
+    });
+    const ids = (await jsonOf(response)).Ids as string[];
+    const rows = await Promise.all(
+      ids.map(async (id) => jsonOf(await c.request('GET', `accounts(${id})?$select=name,_owningbusinessunit_value`))),
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.name, row._owningbusinessunit_value]),
+      [
+        ['Mine 1', c.emulator.businessUnitId],
+        ['Team 1', unit],
+        ['Mine 2', c.emulator.businessUnitId],
+        ['Team 2', unit],
+      ],
+    );
+    // One organization-wide counter: the request's records take consecutive versions, and the next write a later one.
+    const versions = rows.map((row) => Number(/^W\/"(\d+)"$/.exec(String(row['@odata.etag']))?.[1]));
+    assert.deepEqual(
+      versions,
+      versions.map((_, i) => (versions[0] ?? 0) + i),
+    );
+    const later = await jsonOf(
+      await c.request('POST', 'accounts', { body: { name: 'Later' }, headers: { Prefer: 'return=representation' } }),
+    );
+    assert.ok(Number(/^W\/"(\d+)"$/.exec(String(later['@odata.etag']))?.[1]) > Math.max(...versions));
+  });
+
+  it('UpsertMultiple: a key repeated in one request updates the record its first target made, a deep-inserted record too', async () => {
+    const repeated = '3e1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+    const parent = '4f2d3c5b-6e7f-4081-9bac-1d2e3f4a5b6c';
+    const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+      body: {
+        Targets: [
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${repeated})`, name: 'First' },
+          // A deep insert: this target also creates the account `parent`, which a later target names by its key.
+          {
+            '@odata.type': ACCOUNT,
+            '@odata.id': 'accounts(6a4f5e7d-8091-42a3-bdce-3f4a5b6c7d8e)',
+            name: 'Child',
+            parentaccountid: { accountid: parent, name: 'Parent' },
+          },
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${repeated})`, name: 'Second' },
+          { '@odata.type': ACCOUNT, '@odata.id': `accounts(${parent})`, name: 'Parent, updated' },
+        ],
+      },
+    });
+    assert.equal(response.status, 204, JSON.stringify(await response.clone().text()));
+    assert.deepEqual(await names(), ['Child', 'Parent, updated', 'Second'], 'no copies');
+  });
+
   it('DeleteMultiple is for elastic tables only: a standard table refuses it; GET is not allowed', async () => {
     const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.DeleteMultiple', {
       body: { Targets: [{ '@odata.type': ACCOUNT, accountid: '00000000-0000-0000-0000-00000000000a' }] },
@@ -157,14 +233,16 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
   /** Registers `steps` on one webhook (a local HTTP server) and answers the contexts it receives. */
   const withHook = async (
     steps: { name: string; message: string; mode: 'sync' | 'async' }[],
-    work: (received: RemoteExecutionContext[]) => Promise<void>,
+    work: (received: RemoteExecutionContext[], bodies: string[]) => Promise<void>,
   ): Promise<void> => {
     const received: RemoteExecutionContext[] = [];
+    const bodies: string[] = [];
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        received.push(parseRemoteExecutionContext(Buffer.concat(chunks).toString('utf8')));
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        received.push(parseRemoteExecutionContext(bodies[bodies.length - 1] ?? ''));
         res.writeHead(200);
         res.end();
       });
@@ -187,7 +265,7 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
       await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
         resolveSecret: () => 'key',
       });
-      await work(received);
+      await work(received, bodies);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
@@ -292,6 +370,112 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
         ],
       );
     });
+  });
+
+  // "Write plug-ins for CreateMultiple and UpdateMultiple" (Microsoft Learn), entity images: a bulk message's images
+  // are an array of EntityImageCollection, one per entity of Targets and in its order
+  // (IPluginExecutionContext4.PreEntityImagesCollection and PostEntityImagesCollection).
+  it('gives a step on UpdateMultiple or UpsertMultiple its images per record of Targets, in Targets order', async () => {
+    await withHook(
+      [
+        { name: 'bulk updated', message: 'UpdateMultiple', mode: 'async' },
+        { name: 'bulk upserted', message: 'UpsertMultiple', mode: 'async' },
+      ],
+      async (received, bodies) => {
+        // The registration file takes images on the single messages only, so these are registered as rows.
+        for (const step of ['bulk updated', 'bulk upserted']) {
+          const filter = encodeURIComponent(`name eq '${step}'`);
+          const found = await jsonOf(
+            await c.request('GET', `sdkmessageprocessingsteps?$select=name&$filter=${filter}`),
+          );
+          const stepId = (found.value as { sdkmessageprocessingstepid: string }[])[0]?.sdkmessageprocessingstepid ?? '';
+          for (const [name, imagetype, attributes] of [
+            ['Before', 0, 'name'],
+            ['After', 1, 'name,telephone1'],
+          ] as const) {
+            const image = await c.request('POST', 'sdkmessageprocessingstepimages', {
+              body: {
+                name,
+                entityalias: name,
+                imagetype,
+                attributes,
+                messagepropertyname: 'Targets',
+                'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
+              },
+            });
+            assert.equal(image.status, 204);
+          }
+        }
+        const ids = (
+          await jsonOf(
+            await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+              body: { Targets: [1, 2].map((i) => ({ '@odata.type': ACCOUNT, name: `Old ${i}` })) },
+            }),
+          )
+        ).Ids as string[];
+        const [first = '', second = ''] = ids;
+        const update = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpdateMultiple', {
+          body: {
+            Targets: [
+              { '@odata.type': ACCOUNT, accountid: second, name: 'New 2', telephone1: '555-0102' },
+              { '@odata.type': ACCOUNT, accountid: first, name: 'New 1' },
+            ],
+          },
+        });
+        assert.equal(update.status, 204);
+        const fresh = '7c6a7f4e-8b80-4dac-9c2f-2b3c4d5e6f70';
+        const upsert = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.UpsertMultiple', {
+          body: {
+            Targets: [
+              { '@odata.type': ACCOUNT, '@odata.id': `accounts(${fresh})`, name: 'Fresh' },
+              { '@odata.type': ACCOUNT, '@odata.id': `accounts(${first})`, name: 'Newer 1' },
+            ],
+          },
+        });
+        assert.equal(upsert.status, 204);
+        await c.emulator.webhooks.idle();
+        const imageValues = (
+          list: readonly {
+            key: string;
+            value: { id: string; attributes: readonly { key: string; value: unknown }[] };
+          }[],
+        ) =>
+          list.map((image) => [
+            image.key,
+            image.value.id,
+            Object.fromEntries(image.value.attributes.map((a) => [a.key, a.value])),
+          ]);
+        const contextOf = (message: string): RemoteExecutionContext => {
+          const found = received.find((context) => context.messageName === message);
+          assert.ok(found !== undefined, `a context for ${message}`);
+          return found;
+        };
+        const updated = contextOf('UpdateMultiple');
+        assert.deepEqual(updated.preEntityImagesCollection?.map(imageValues), [
+          [['Before', second, { accountid: second, name: 'Old 2' }]],
+          [['Before', first, { accountid: first, name: 'Old 1' }]],
+        ]);
+        assert.deepEqual(updated.postEntityImagesCollection?.map(imageValues), [
+          [['After', second, { accountid: second, name: 'New 2', telephone1: '555-0102' }]],
+          [['After', first, { accountid: first, name: 'New 1' }]],
+        ]);
+        assert.deepEqual([updated.preEntityImages, updated.postEntityImages], [[], []]);
+        const upserted = contextOf('UpsertMultiple');
+        assert.deepEqual(
+          upserted.preEntityImagesCollection?.map(imageValues),
+          [[], [['Before', first, { accountid: first, name: 'New 1' }]]],
+          'a created record has no pre-image',
+        );
+        assert.deepEqual(upserted.postEntityImagesCollection?.map(imageValues), [
+          [['After', fresh, { accountid: fresh, name: 'Fresh' }]],
+          [['After', first, { accountid: first, name: 'Newer 1' }]],
+        ]);
+        // On the wire: DataContract member names, in member order, beside the single message's (empty) lists.
+        const wire = bodies.find((body) => body.includes('"MessageName":"UpdateMultiple"')) ?? '';
+        assert.match(wire, /"PostEntityImages":\[\],"PostEntityImagesCollection":\[\[\{"key":"After"/);
+        assert.match(wire, /"PreEntityImages":\[\],"PreEntityImagesCollection":\[\[\{"key":"Before"/);
+      },
+    );
   });
 
   it('runs steps on Create once per record, as Dataverse runs them for CreateMultiple', async () => {
