@@ -11,9 +11,7 @@ import { checkText, formatFinding } from '../odata/language/check';
 import { cliResolveOptions, redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
-import { usageExit } from './commandConnection';
-
-const USAGE_EXIT_CODE = 2;
+import { USAGE_EXIT_CODE, usageExit } from './commandConnection';
 
 function usage(io: CliIo, message: string): never {
   io.stderr(`dvw check: ${message}\n`);

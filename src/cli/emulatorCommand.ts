@@ -11,7 +11,7 @@ import { reachableFromOtherMachines } from '../emulator/loopback';
 import { builtinSchema, loadMetadataFile, loadSnapshot } from '../emulator/schema/snapshot';
 import { OPEN_WITHOUT_AUTH, startEmulator } from '../emulator/server';
 import type { CliIo } from './program';
-import { usageExit } from './commandConnection';
+import { USAGE_EXIT_CODE, usageExit } from './commandConnection';
 
 interface EmulatorCliOptions {
   readonly host: string;
@@ -31,7 +31,6 @@ interface EmulatorCliOptions {
 }
 
 /** Usage errors end with exit code 2, like other command-line tools. */
-const USAGE_EXIT_CODE = 2;
 
 function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535)

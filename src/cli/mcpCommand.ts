@@ -25,9 +25,8 @@ import { ToolCore } from '../tools/toolCore';
 import { redact, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import packageJson from '../../package.json';
-import { usageExit } from './commandConnection';
+import { USAGE_EXIT_CODE, usageExit } from './commandConnection';
 
-const USAGE_EXIT_CODE = 2;
 /** The name of the local emulator among the environments, as list_environments shows it. */
 export const EMULATOR_NAME = 'emulator';
 

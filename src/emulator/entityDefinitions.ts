@@ -736,7 +736,7 @@ export class EntityDefinitions {
     const columns = [...table.columns.values()].map((column) => ({ column, json: attributeJson(table, column) }));
     const extra = definitionOnlyAttributes(table).map((json) => ({ column: undefined, json }));
     const raw = table.entityDefinition?.Attributes;
-    if (!Array.isArray(raw) || (extra.length === 0 && columns.length === 0)) return columns;
+    if (!Array.isArray(raw)) return columns;
     const order = new Map<unknown, number>();
     (raw as unknown[]).forEach((a, i) => order.set(isJsonObject(a) ? a.LogicalName : undefined, i));
     const position = (a: ServedAttribute): number => order.get(a.json.LogicalName) ?? raw.length;
