@@ -48,6 +48,12 @@ const START_TIMEOUT_MS = 60_000;
 const PROBE_TIMEOUT_MS = 10_000;
 /** How often an attached window checks that the other window's emulator process still exists. */
 const OWNER_CHECK_MS = 5_000;
+/**
+ * How long a start waits for the window whose emulator holds the data file to announce it: windows restored
+ * together start at once, and the first one announces only once its emulator listens.
+ */
+const ANNOUNCEMENT_WAIT_MS = 15_000;
+const ANNOUNCEMENT_POLL_MS = 250;
 /** The SecretStorage key of the emulator a window of this profile runs (it holds the client secret). */
 export const SHARED_EMULATOR_KEY = 'dataverse.emulator.running';
 
@@ -70,6 +76,8 @@ export class EmulatorHost implements vscode.Disposable {
   /** While this window uses the emulator another window runs: that emulator's process id. */
   private attachedTo: number | undefined;
   private ownerCheck: NodeJS.Timeout | undefined;
+  /** The process whose emulator held the data file when this window's last spawn failed, if that was why. */
+  private lastDataFileOwner: number | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -200,18 +208,47 @@ export class EmulatorHost implements vscode.Disposable {
     const attached = await this.attachToShared();
     if (attached) return attached;
     try {
-      const running = await this.spawn();
-      const pid = this.child?.pid;
-      if (pid !== undefined) await this.publish(running, pid);
-      return running;
+      return await this.spawnAndPublish();
     } catch (error) {
-      // Another window may have published its emulator while this one tried to start.
-      if (error instanceof WorkbenchError && error.kind === 'conflict') {
-        const now = await this.attachToShared();
-        if (now) return now;
-      }
+      // Another window's emulator holds the data file: it may still be starting, and announces once it listens.
+      const owner = error instanceof WorkbenchError && error.kind === 'conflict' ? this.lastDataFileOwner : undefined;
+      if (owner === undefined) throw error;
+      const now = await this.waitForAnnouncement(owner);
+      if (now) return now;
+      // That window's start failed and its emulator ended: this window runs one after all.
+      if (!isProcessAlive(owner)) return this.spawnAndPublish();
       throw error;
     }
+  }
+
+  private async spawnAndPublish(): Promise<RunningEmulator> {
+    const running = await this.spawn();
+    const pid = this.child?.pid;
+    if (pid !== undefined) await this.publish(running, pid);
+    return running;
+  }
+
+  /**
+   * Attaches to the emulator of process `owner` once its window announces it; undefined when the process ends
+   * or says nothing for ANNOUNCEMENT_WAIT_MS (an emulator started outside VS Code on the same data file).
+   */
+  private async waitForAnnouncement(owner: number): Promise<RunningEmulator | undefined> {
+    this.log.info(
+      `The local emulator's data file is in use by process ${owner}; waiting for its window to announce it`,
+    );
+    const deadline = Date.now() + ANNOUNCEMENT_WAIT_MS;
+    while (isProcessAlive(owner)) {
+      let announced: SharedEmulator | undefined;
+      try {
+        announced = parseSharedEmulator(await this.secrets.get(SHARED_EMULATOR_KEY));
+      } catch {
+        announced = undefined;
+      }
+      if (announced?.pid === owner) return this.attachToShared();
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, ANNOUNCEMENT_POLL_MS));
+    }
+    return undefined;
   }
 
   /** Attaches to the emulator another window published, when its process lives and it answers. */
@@ -325,6 +362,7 @@ export class EmulatorHost implements vscode.Disposable {
         if (this.child === child) this.child = undefined;
         child.kill('SIGKILL');
         const owner = dataFileOwnerOf(reason);
+        this.lastDataFileOwner = owner;
         reject(
           owner === undefined
             ? new WorkbenchError('internal', `The local emulator did not start: ${reason}`)

@@ -189,6 +189,25 @@ describe('local emulator shared between VS Code windows', () => {
     assert.ok(api.logLines().some((line) => line.includes(`announced (process ${ended.pid}) no longer answers`)));
   });
 
+  it('waits for the window whose emulator holds the data file to announce it, then attaches', async () => {
+    // Windows restored together start at once: the other one's emulator has the data file but announces it
+    // only once it listens.
+    const { api, other } = await startOtherWindowEmulator();
+    const start = vscode.commands.executeCommand<RunningEmulator | undefined>(Commands.startEmulator);
+    await eventually(
+      () =>
+        api.logLines().some((line) => line.includes(`in use by process ${other.pid}; waiting`)) ? true : undefined,
+      'this window to wait for the announcement',
+    );
+    await api.testOnlyEmulatorSharing.publish(other.line, other.pid);
+
+    const running = await start;
+    assert.ok(running, 'the start attaches instead of failing');
+    assert.equal(running.url, other.running.url);
+    assert.equal(await whoAmIStatus(running), 200);
+    assert.equal(ownerPid(api), other.pid, 'no second emulator took the data file');
+  });
+
   it('says another window runs the emulator when it holds the data file without an announcement', async () => {
     const { api, other } = await startOtherWindowEmulator();
     const result = await vscode.commands.executeCommand<RunningEmulator | undefined>(Commands.startEmulator);
