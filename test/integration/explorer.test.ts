@@ -408,7 +408,7 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal(changed.status, 204);
     await editRecord(editor, { department: 'Mine' });
     const overwrite = script(['Overwrite']);
-    assert.ok(await editor.document.save());
+    assert.ok(await editor.document.save(), `the overwrite save failed:\n${api.logLines().slice(-6).join('\n')}`);
     assert.match(overwrite.prompts[0] ?? '', /changed on Local emulator after you opened it/);
     const afterOverwrite = await serverContact(record.recordId);
     assert.equal(afterOverwrite.department, 'Mine');
@@ -425,7 +425,7 @@ describe('Dataverse explorer and records against the emulator', () => {
     assert.equal(reload.prompts.length, 1);
     assert.equal((await serverContact(record.recordId)).department, 'Theirs');
     await eventually(() => (text().department === 'Theirs' ? true : undefined), 'the reloaded record');
-    assert.ok(!editor.document.isDirty);
+    assert.ok(!editor.document.isDirty, 'the reloaded document has no unsaved changes');
   });
 
   it('deletes a record only after confirmation', async () => {
