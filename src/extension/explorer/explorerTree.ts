@@ -386,7 +386,13 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
       }
       case 'key': {
         const item = new vscode.TreeItem(node.key.name, none);
-        item.description = node.key.columns.join(', ');
+        const { columns, status } = node.key;
+        // Only an Active key's index addresses records ("Define alternate keys to reference rows").
+        const usable = status === undefined || status === 'Active';
+        item.description = usable ? columns.join(', ') : `${columns.join(', ')} · index ${status}`;
+        item.tooltip =
+          `${node.key.name}: ${columns.join(', ')}` +
+          (status === undefined ? '' : `\nIndex: ${status}${usable ? '' : ' (not usable in URLs until Active)'}`);
         item.iconPath = new vscode.ThemeIcon('key');
         item.contextValue = TreeItemContexts.key;
         return item;
@@ -504,18 +510,18 @@ export class ExplorerTreeProvider implements vscode.TreeDataProvider<ExplorerNod
         );
       }
       case 'keys': {
-        const { keys, alternateKeysProblem } = await this.loads.get(node.id, (signal) =>
+        const { keys, alternateKeysKnown } = await this.loads.get(node.id, (signal) =>
           this.data.keys(connection, table, signal),
         );
         const children: ExplorerNode[] = keys.map((key) =>
           this.leaf({ type: 'key', id: `${node.id}/${key.name}`, table, key }),
         );
-        if (alternateKeysProblem !== undefined) {
+        if (!alternateKeysKnown) {
           children.push(
             this.leaf({
               type: 'message',
               id: `${node.id}/$message`,
-              message: `Alternate keys could not be read: ${alternateKeysProblem}`,
+              message: 'Alternate keys unknown: the service lists none for this table, in its definition or $metadata.',
             }),
           );
         }
