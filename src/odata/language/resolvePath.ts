@@ -263,8 +263,25 @@ class PathResolver {
     const named = new Set(args.values.map((part) => part.name));
     const sameColumns = (key: readonly string[]): boolean =>
       key.length === named.size && key.every((column) => named.has(column));
-    if (sameColumns(this.index.key(type)) || keys.some((key) => sameColumns(key.columns))) return;
+    if (sameColumns(this.index.key(type))) return;
     const list = (key: readonly string[]): string => `(${key.join(', ')})`;
+    const key = keys.find((key) => sameColumns(key.columns));
+    if (key !== undefined) {
+      // A key whose index is Pending, InProgress or Failed addresses no record yet (EntityKeyIndexStatus:
+      // https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitykeyindexstatus).
+      if (key.status !== undefined && key.status !== 'Active') {
+        this.diagnostics.push({
+          code: 'alternateKeyNotActive',
+          message:
+            `The alternate key ${key.name ?? list(key.columns)} of ${type.name} has index status ${key.status}; ` +
+            'Dataverse uses a key only once its index is Active. Use the id meanwhile, or refresh the metadata later.',
+          severity: 'warning',
+          span: this.at(args.span),
+          fixes: [],
+        });
+      }
+      return;
+    }
     this.diagnostics.push({
       code: 'unknownAlternateKey',
       message:

@@ -180,6 +180,28 @@ describe('resolvePath (one resolver for completion, diagnostics and hover)', fun
       ]);
     });
 
+    it('warns (never blocks Run) when the named key exists but its index is not Active yet', () => {
+      // EntityKeyIndexStatus: Pending, InProgress and Failed keys address no record until the index is Active
+      // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/entitykeyindexstatus).
+      const { model } = enrichModel(realMetadata().model, {
+        LogicalName: 'account',
+        Keys: [
+          { LogicalName: 'ak_number', KeyAttributes: ['accountnumber'], EntityKeyIndexStatus: 'Pending' },
+          { LogicalName: 'ak_name', KeyAttributes: ['name'], EntityKeyIndexStatus: 'Active' },
+          { LogicalName: 'ak_email', KeyAttributes: ['emailaddress1'] },
+        ],
+      });
+      const index = new MetadataIndex(model);
+      const found = (text: string) => documentDiagnostics(parseDocument(text), { metadata: index });
+      const [pending, ...rest] = found("GET accounts(accountnumber='A1')");
+      assert.equal(rest.length, 0);
+      assert.equal(pending?.code, 'alternateKeyNotActive');
+      assert.equal(pending?.severity, 'warning');
+      assert.match(pending.message, /ak_number of account has index status Pending/);
+      assert.deepEqual(found("GET accounts(name='Contoso')"), [], 'an Active key passes');
+      assert.deepEqual(found("GET accounts(emailaddress1='a@b.c')"), [], 'a key without a known status passes');
+    });
+
     it('checks the columns an alternate key names, and warns on a value of another kind', () => {
       const index = withAlternateKeys({ account: [['accountnumber']] });
       const located = (text: string): string[] =>
