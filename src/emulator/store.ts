@@ -256,6 +256,9 @@ export class Store {
    * `withStorage` creates it again, so the set is a hint, never trusted for correctness.
    */
   private readonly stored = new Set<string>();
+  /** What writes the rows a storage starts with (`seedOnFirstUse`), by SQL name. */
+  private readonly initialRows = new Map<string, () => void>();
+  private seeding = false;
 
   constructor(
     readonly schema: Schema,
@@ -327,13 +330,16 @@ export class Store {
     if (this.db.inTransaction) {
       // Part of the request's transaction: a rollback removes the table again, and the next use recreates it.
       for (const statement of ddl) this.db.exec(statement);
+      this.writeInitialRows(name);
     } else {
-      // While writes are set aside the connection is read-only; an empty table changes nothing a reader or the
-      // set-aside writes can see, so a read that needs one may create it.
+      // While writes are set aside the connection is read-only; an empty table (or one holding only the rows it
+      // starts with, which it holds whenever it exists) changes nothing a reader or the set-aside writes can see,
+      // so a read that needs one may create it.
       if (this.aside) this.db.exec('PRAGMA query_only = OFF');
       try {
         this.db.exec('BEGIN IMMEDIATE');
         for (const statement of ddl) this.db.exec(statement);
+        this.writeInitialRows(name);
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -343,6 +349,44 @@ export class Store {
       }
     }
     this.stored.add(name);
+  }
+
+  /**
+   * Has `seed` write the rows `tables` start with: now when the data file already holds storage for one of them,
+   * else in the transaction that first creates their storage, so that an organization of 900 tables starts
+   * without writing thousands of rows that may never be read. `seed` must do nothing when its rows are there
+   * (seed.ts keeps a marker in `_meta`, which a rollback takes back with the rows).
+   */
+  seedOnFirstUse(tables: readonly Table[], seed: () => void): void {
+    const names = tables.map((t) => `t_${t.logicalName}`);
+    const existing = this.db.all(
+      `SELECT 1 FROM "sqlite_master" WHERE "type" = 'table' AND "name" IN (${names.map(() => '?').join(', ')})`,
+      names,
+    );
+    if (existing.length > 0) {
+      seed();
+      return;
+    }
+    for (const name of names) this.initialRows.set(name, seed);
+  }
+
+  /**
+   * The seed of a storage just created, inside the creating transaction. Its writes are not noted: set-aside writes
+   * applied again create the storage again, and with it the same rows.
+   */
+  private writeInitialRows(name: string): void {
+    const seed = this.initialRows.get(name);
+    // Seeding one table creates the storage of the others it writes: the running seed covers them.
+    if (seed === undefined || this.seeding) return;
+    const noted = this.writes;
+    this.writes = undefined;
+    this.seeding = true;
+    try {
+      seed();
+    } finally {
+      this.seeding = false;
+      this.writes = noted;
+    }
   }
 
   /** Runs a cached statement, creating the storage it needs; a failed statement is dropped (see `run`). */
@@ -631,7 +675,9 @@ export class Store {
    */
   insertMany(table: Table, shared: Row, rows: readonly Row[]): void {
     if (rows.length === 0) return;
-    const own = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
+    const held = new Set<string>();
+    for (const row of rows) for (const n in row) if (row[n] !== undefined && row[n] !== null) held.add(n);
+    const own = storedColumns(table).filter((n) => held.has(n));
     const common = storedColumns(table).filter((n) => !own.includes(n) && shared[n] !== undefined);
     const names = [...common, ...own].map(q).join(', ');
     const values = [...common.map(() => '?'), ...own.map((_, i) => `"value" ->> ${i}`)].join(', ');
