@@ -53,7 +53,7 @@ export function bootstrap(store: Store): Identity {
   if (existing !== undefined) {
     const parsed = JSON.parse(existing) as Identity;
     // Data files made before the webhook tables existed get their messages on the next start.
-    seedSdkMessages(store, parsed);
+    seedSdkMessagesOnFirstUse(store, parsed);
     return parsed;
   }
   const identity: Identity = {
@@ -108,7 +108,7 @@ export function bootstrap(store: Store): Identity {
     });
     store.setMeta('identity', JSON.stringify(identity));
   });
-  seedSdkMessages(store, identity);
+  seedSdkMessagesOnFirstUse(store, identity);
   return identity;
 }
 
@@ -147,9 +147,18 @@ const NO_STEPS = new Set([
 
 /**
  * `sdkmessages` and their `sdkmessagefilters` for every table of the schema, so steps can be registered
- * against the emulator as against Dataverse. Ids come from a fixed PRNG: the same on every machine.
+ * against the emulator as against Dataverse. Ids come from a fixed PRNG: the same on every machine. Written when
+ * their storage is first used (an organization of 900 tables has 7,000 filters), or now for a data file that
+ * holds their storage without them.
  */
-export function seedSdkMessages(store: Store, identity: Identity): void {
+function seedSdkMessagesOnFirstUse(store: Store, identity: Identity): void {
+  const message = store.schema.tables.get('sdkmessage');
+  const filter = store.schema.tables.get('sdkmessagefilter');
+  if (message === undefined || filter === undefined) return;
+  store.seedOnFirstUse([message, filter], () => seedSdkMessages(store, identity));
+}
+
+function seedSdkMessages(store: Store, identity: Identity): void {
   seedMessages(store, identity, 'sdkMessagesSeeded', 13_000_013, SDK_MESSAGES, (table) => messagesOf(table), true);
   // Seeded apart (own PRNG, own marker) so the ids above stay as they were and older data files get them too.
   seedMessages(store, identity, 'bulkMessagesSeeded', 13_000_019, STANDARD_TABLE_BULK_MESSAGES, () => [

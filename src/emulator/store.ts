@@ -32,6 +32,8 @@ interface Write {
  */
 export interface SetAsideWrites {
   readonly writes: readonly Write[];
+  /** Tables given their indexes by the writes (see `Store.indexWithFirstRows`): applied again, they get them again. */
+  readonly indexed: readonly string[];
   /** `PRAGMA data_version` after the rollback: another connection's commit changes it. */
   readonly dataVersion: number;
 }
@@ -144,7 +146,7 @@ type StorageOwner = { readonly table: Table; readonly intersect?: never } | { re
 
 /**
  * Statements that create a table's storage (`existing` undefined), or bring one a data file holds up to the
- * schema (`existing`: its column names). Idempotent.
+ * schema (`existing`: its column names), without the indexes of `indexStatements`. Idempotent.
  */
 function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | undefined): string[] {
   if (owner.intersect !== undefined) {
@@ -171,13 +173,6 @@ function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | 
       }
     }
   }
-  const indexed = [
-    ...indexedColumns(table),
-    ...[...table.columns.values()].filter((c) => isLookupType(c.type)).map((c) => c.name),
-  ];
-  for (const column of indexed) {
-    ddl.push(`CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${column}`)} ON ${name} (${q(column)})`);
-  }
   if (table.changeTracking) {
     const logical = table.logicalName;
     ddl.push(
@@ -193,6 +188,18 @@ function storageStatements(owner: StorageOwner, existing: ReadonlySet<string> | 
     );
   }
   return ddl;
+}
+
+/** The indexes of a table's storage (state, dates, primary name, every lookup). Idempotent. */
+function indexStatements(table: Table): string[] {
+  const indexed = [
+    ...indexedColumns(table),
+    ...[...table.columns.values()].filter((c) => isLookupType(c.type)).map((c) => c.name),
+  ];
+  return indexed.map(
+    (column) =>
+      `CREATE INDEX IF NOT EXISTS ${q(`ix_${table.logicalName}_${column}`)} ON ${sqlTable(table)} (${q(column)})`,
+  );
 }
 
 function finalizeQuietly(statement: Statement): void {
@@ -256,6 +263,16 @@ export class Store {
    * `withStorage` creates it again, so the set is a hint, never trusted for correctness.
    */
   private readonly stored = new Set<string>();
+  /** What writes the rows a storage starts with (`seedOnFirstUse`), by SQL name. */
+  private readonly initialRows = new Map<string, () => void>();
+  private seeding = false;
+  /**
+   * Tables (SQL names) whose storage this connection created without its indexes: a table gets them in the write
+   * of its first rows (`indexWithFirstRows`), so a read of a table nobody writes creates one SQL table, not dozens of
+   * indexes besides. Those indexed in the open transaction are noted: a rollback takes the indexes back.
+   */
+  private readonly unindexed = new Set<string>();
+  private indexedInTransaction: string[] = [];
 
   constructor(
     readonly schema: Schema,
@@ -293,6 +310,7 @@ export class Store {
         this.db.all(`PRAGMA table_info(${q(name)})`).map((r) => String((r as Record<string, unknown>).name)),
       );
       ddl.push(...storageStatements(owner, columns));
+      if (owner.intersect === undefined) ddl.push(...indexStatements(owner.table));
       this.stored.add(name);
     }
     this.transaction(() => {
@@ -324,16 +342,20 @@ export class Store {
 
   private createStorage(name: string, owner: StorageOwner): void {
     const ddl = storageStatements(owner, undefined);
+    if (owner.intersect === undefined) this.unindexed.add(name);
     if (this.db.inTransaction) {
       // Part of the request's transaction: a rollback removes the table again, and the next use recreates it.
       for (const statement of ddl) this.db.exec(statement);
+      this.writeInitialRows(name);
     } else {
-      // While writes are set aside the connection is read-only; an empty table changes nothing a reader or the
-      // set-aside writes can see, so a read that needs one may create it.
+      // While writes are set aside the connection is read-only; an empty table (or one holding only the rows it
+      // starts with, which it holds whenever it exists) changes nothing a reader or the set-aside writes can see,
+      // so a read that needs one may create it.
       if (this.aside) this.db.exec('PRAGMA query_only = OFF');
       try {
         this.db.exec('BEGIN IMMEDIATE');
         for (const statement of ddl) this.db.exec(statement);
+        this.writeInitialRows(name);
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -343,6 +365,61 @@ export class Store {
       }
     }
     this.stored.add(name);
+  }
+
+  /**
+   * Has `seed` write the rows `tables` start with: now when the data file already holds storage for one of them,
+   * else in the transaction that first creates their storage, so that an organization of 900 tables starts
+   * without writing thousands of rows that may never be read. `seed` must do nothing when its rows are there
+   * (seed.ts keeps a marker in `_meta`, which a rollback takes back with the rows).
+   */
+  seedOnFirstUse(tables: readonly Table[], seed: () => void): void {
+    const names = tables.map((t) => `t_${t.logicalName}`);
+    const existing = this.db.all(
+      `SELECT 1 FROM "sqlite_master" WHERE "type" = 'table' AND "name" IN (${names.map(() => '?').join(', ')})`,
+      names,
+    );
+    if (existing.length > 0) {
+      seed();
+      return;
+    }
+    for (const name of names) this.initialRows.set(name, seed);
+  }
+
+  /**
+   * The seed of a storage just created, inside the creating transaction. Its writes are not noted: set-aside writes
+   * applied again create the storage again, and with it the same rows.
+   */
+  private writeInitialRows(name: string): void {
+    const seed = this.initialRows.get(name);
+    // Seeding one table creates the storage of the others it writes: the running seed covers them.
+    if (seed === undefined || this.seeding) return;
+    const noted = this.writes;
+    this.writes = undefined;
+    this.seeding = true;
+    try {
+      seed();
+    } finally {
+      this.seeding = false;
+      this.writes = noted;
+    }
+  }
+
+  /** Creates the indexes of a table whose storage has none yet; called after every write that adds rows. */
+  private indexWithFirstRows(table: Table): void {
+    const name = `t_${table.logicalName}`;
+    if (!this.unindexed.has(name)) return;
+    for (const statement of indexStatements(table)) this.db.exec(statement);
+    this.unindexed.delete(name);
+    if (this.db.inTransaction) this.indexedInTransaction.push(name);
+  }
+
+  /** After a rollback: the tables indexed inside it have their indexes no more (or no storage at all). */
+  private forgetIndexesOfTransaction(): string[] {
+    const undone = this.indexedInTransaction;
+    for (const name of undone) this.unindexed.add(name);
+    this.indexedInTransaction = [];
+    return undone;
   }
 
   /** Runs a cached statement, creating the storage it needs; a failed statement is dropped (see `run`). */
@@ -407,6 +484,9 @@ export class Store {
         this.db.exec(`ROLLBACK TO ${name}`);
         this.db.exec(`RELEASE ${name}`);
       }
+      // Indexes made inside the savepoint are gone; those made before it are noted again too, which costs one
+      // `CREATE INDEX IF NOT EXISTS` each on the table's next new row.
+      for (const table of this.indexedInTransaction) this.unindexed.add(table);
       if (this.writes !== undefined) this.writes.length = mark;
       this.journal?.rollback();
       throw error;
@@ -432,12 +512,14 @@ export class Store {
 
   commit(): void {
     this.db.exec('COMMIT');
+    this.indexedInTransaction = [];
     this.writes = undefined;
     this.journal?.commit();
   }
 
   rollback(): void {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.forgetIndexesOfTransaction();
     this.writes = undefined;
     this.journal?.rollback();
   }
@@ -452,11 +534,12 @@ export class Store {
     const writes = this.writes;
     if (writes === undefined || !this.db.inTransaction) throw new Error('no outer transaction noting its writes');
     this.db.exec('ROLLBACK');
+    const indexed = this.forgetIndexesOfTransaction();
     this.writes = undefined;
     this.journal?.rollback();
     this.db.exec('PRAGMA query_only = ON');
     this.aside = true;
-    return { writes, dataVersion: this.dataVersion() };
+    return { writes, indexed, dataVersion: this.dataVersion() };
   }
 
   /**
@@ -476,9 +559,15 @@ export class Store {
           throw new ReapplyError('the data it was made on changed meanwhile');
         }
       }
+      for (const name of aside.indexed) {
+        const owner = this.owners.get(name);
+        if (owner !== undefined && owner.intersect === undefined) this.indexWithFirstRows(owner.table);
+      }
       this.db.exec('COMMIT');
+      this.indexedInTransaction = [];
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.forgetIndexesOfTransaction();
       throw error;
     }
   }
@@ -609,6 +698,7 @@ export class Store {
     } else this.inserts.delete(key);
     this.inserts.set(key, sql);
     this.write(sql, values);
+    this.indexWithFirstRows(table);
     this.writePointer(table, String(row[table.primaryIdAttribute]));
   }
 
@@ -631,7 +721,9 @@ export class Store {
    */
   insertMany(table: Table, shared: Row, rows: readonly Row[]): void {
     if (rows.length === 0) return;
-    const own = storedColumns(table).filter((n) => rows.some((row) => row[n] !== undefined && row[n] !== null));
+    const held = new Set<string>();
+    for (const row of rows) for (const n in row) if (row[n] !== undefined && row[n] !== null) held.add(n);
+    const own = storedColumns(table).filter((n) => held.has(n));
     const common = storedColumns(table).filter((n) => !own.includes(n) && shared[n] !== undefined);
     const names = [...common, ...own].map(q).join(', ');
     const values = [...common.map(() => '?'), ...own.map((_, i) => `"value" ->> ${i}`)].join(', ');
@@ -639,6 +731,7 @@ export class Store {
       ...common.map((n) => shared[n] ?? null),
       JSON.stringify(rows.map((row) => own.map((n) => row[n] ?? null))),
     ]);
+    this.indexWithFirstRows(table);
   }
 
   update(table: Table, id: string, changes: Row): void {
@@ -656,7 +749,10 @@ export class Store {
    */
   private writePointer(table: Table, id: string): void {
     const copy = this.pointerCopy(table);
-    if (copy !== undefined) this.write(copy, [id]);
+    if (copy === undefined) return;
+    this.write(copy, [id]);
+    const pointer = this.schema.tables.get('activitypointer');
+    if (pointer !== undefined) this.indexWithFirstRows(pointer);
   }
 
   private readonly pointerCopies = new Map<string, string | undefined>();

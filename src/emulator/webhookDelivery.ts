@@ -610,6 +610,15 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
   }
 
   /** An enabled step that `match` would deliver synchronously may exist (a superset: `match` decides). */
+  /**
+   * Whether any step may fire. Asked before the query joining messages and filters: a write on an emulator without
+   * steps then leaves their storage (thousands of seeded filters, seed.ts) uncreated.
+   */
+  private activeStepsExist(step: Table): boolean {
+    const sql = `SELECT 1 AS "found" FROM ${sqlTable(step)} WHERE "statecode" = 0 AND "eventhandler__type" = 'serviceendpoint' LIMIT 1`;
+    return this.options.store.all(sql, []).length > 0;
+  }
+
   private syncStepsExist(step: Table): boolean {
     const sql = `SELECT 1 AS "found" FROM ${sqlTable(step)} WHERE "statecode" = 0 AND COALESCE("mode", 0) <> 1 AND "eventhandler__type" = 'serviceendpoint' LIMIT 1`;
     return this.options.store.all(sql, []).length > 0;
@@ -687,7 +696,7 @@ export class WebhookDelivery implements WriteObserver, TransactionJournal {
   /** The deliveries the noted writes trigger, in stage and rank order, with their bodies built now. */
   private match(events: readonly Event[]): Delivery[] {
     const tables = this.tables;
-    if (tables === undefined || events.length === 0) return [];
+    if (tables === undefined || events.length === 0 || !this.activeStepsExist(tables.step)) return [];
     const store = this.options.store;
     const sql =
       `SELECT s.* FROM ${sqlTable(tables.step)} s JOIN ${sqlTable(tables.message)} m ON m."sdkmessageid" = s."sdkmessageid"` +

@@ -103,9 +103,16 @@ export function readManifest(value: unknown): { manifest?: SnapshotManifest; pro
 }
 
 /** `mscrm.account`, `Microsoft.Dynamics.CRM.account` → `account` (for the model's namespace and alias). */
+const DOT = 46;
+
 export function localTypeName(model: MetadataModel, qualified: string): string | undefined {
-  for (const prefix of [model.namespace, model.alias]) {
-    if (prefix !== undefined && qualified.startsWith(`${prefix}.`)) return qualified.slice(prefix.length + 1);
+  // Called for every property and navigation of a document: no array or string is built to ask.
+  const { namespace, alias } = model;
+  if (qualified.charCodeAt(namespace.length) === DOT && qualified.startsWith(namespace)) {
+    return qualified.slice(namespace.length + 1);
+  }
+  if (alias !== undefined && qualified.charCodeAt(alias.length) === DOT && qualified.startsWith(alias)) {
+    return qualified.slice(alias.length + 1);
   }
   return undefined;
 }

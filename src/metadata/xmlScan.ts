@@ -131,6 +131,15 @@ class Tag implements ScannedTag {
   }
 }
 
+/** Anything but space to U+D7FF and U+E000 to U+FFFD, and `&` and `<`: what an attribute value is checked for. */
+const CAREFUL = /[^ -%'-;=-\ud7ff\ue000-\ufffd]/g;
+
+/** The offset of the next careful character at or after `from`, or the length when there is none. */
+function nextCareful(xml: string, from: number): number {
+  CAREFUL.lastIndex = from;
+  return CAREFUL.exec(xml)?.index ?? xml.length;
+}
+
 /**
  * Scans `xml`, calling `handler` for every element. Returns `false` as soon as the document leaves
  * the subset; the handler has then seen a prefix of the document and its results must be dropped.
@@ -140,6 +149,8 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
   const tag = new Tag(xml);
   const open: string[] = [];
   let rootSeen = false;
+  /** Where the next character an attribute value must not hold as such (`<`, `&`, control, surrogate) is. */
+  let careful = -1;
   let i = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
   if (xml.startsWith('<?xml', i)) {
     const end = xml.indexOf('?>', i);
@@ -214,11 +225,14 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
       if (c !== QUOTE && c !== APOS) return false;
       const quote = c;
       const valueStart = ++i;
+      const valueEnd = xml.indexOf(quote === QUOTE ? '"' : "'", valueStart);
+      if (valueEnd === -1) return false;
+      if (careful < valueStart) careful = nextCareful(xml, valueStart);
       let decode = 0;
-      for (;;) {
-        if (i >= n) return false;
+      // Most values hold nothing to check: one search per tag finds the next character that needs a look.
+      if (careful > valueEnd) i = valueEnd;
+      while (i < valueEnd) {
         c = xml.charCodeAt(i);
-        if (c === quote) break;
         if (c === LT) return false;
         if (c === AMP) {
           const length = entityLength(xml, i);
@@ -234,6 +248,8 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
           i++;
         }
       }
+      // An entity or a surrogate pair reaching past the quote: not well-formed.
+      if (i !== valueEnd) return false;
       if (tag.repeats(attributeStart, attributeEnd)) return false;
       const at = tag.count * 5;
       tag.spans[at] = attributeStart;

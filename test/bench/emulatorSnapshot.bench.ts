@@ -83,13 +83,16 @@ export const emulatorSnapshotBenchmark: Benchmark = {
           if (response.status !== 200) throw new Error(`${path}: ${response.status} ${text.slice(0, 200)}`);
           return text;
         };
-        // Each first query goes to a table nothing has read yet; the warm one repeats a read of account.
+        // Each first query goes to a table nothing has read yet; the warm one repeats a read of account. The first
+        // requests of a process also warm the HTTP client and the emulator's code, which the warm queries, measured
+        // afterwards, would not pay: 15 other untouched tables are read first, unmeasured.
         const untouched = [...schema.tables.values()]
           .map((t) => t.entitySetName)
           .filter(
             (s) =>
               !['accounts', 'contacts', 'systemusers', 'teams', 'businessunits', 'transactioncurrencies'].includes(s),
           );
+        for (const set of untouched.slice(15, 30)) await get(`${set}?$top=5`);
         const firstTimes: number[] = [];
         for (const set of untouched.slice(0, 15)) {
           const started = performance.now();

@@ -120,6 +120,7 @@ function numberOf(attribute: Json | undefined, key: string): number | undefined 
 interface Flattened {
   readonly properties: Property[];
   readonly navigations: NavigationProperty[];
+  readonly navigationsByName: ReadonlyMap<string, NavigationProperty>;
   readonly key: string | undefined;
   readonly baseType: string | undefined;
 }
@@ -143,6 +144,7 @@ function flatten(model: MetadataModel, type: EntityType): Flattened {
   return {
     properties: [...properties.values()],
     navigations: [...navigations.values()],
+    navigationsByName: navigations,
     key,
     baseType: base === undefined || base === ROOT_ENTITY_TYPE ? undefined : base,
   };
@@ -313,8 +315,7 @@ function lookupColumn(
   if (base === undefined) return undefined;
   const candidates = new Set<string>();
   for (const [name, column] of base.lookupOf) {
-    const n = base.flat.navigations.find((x) => x.name === name);
-    if (n?.type === navigation.type) candidates.add(column);
+    if (base.flat.navigationsByName.get(name)?.type === navigation.type) candidates.add(column);
   }
   return candidates.size === 1 ? [...candidates][0] : undefined;
 }
@@ -502,7 +503,7 @@ export function schemaFromMetadata(
         });
         continue;
       }
-      const partner = other.flat.navigations.find((n) => n.name === navigation.partner);
+      const partner = other.flat.navigationsByName.get(navigation.partner);
       if (partner?.collection !== true) continue;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
       if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(drafts, draft, navigation.name, other));
@@ -576,6 +577,18 @@ function depth(model: MetadataModel, draft: Draft): number {
   return baseChain(model, draft.entity.type).length;
 }
 
+const guidProperties = new WeakMap<Draft, ReadonlySet<string>>();
+
+/** Whether the table has an Edm.Guid property `name` (asked of every table for each N:N without a definition). */
+function holdsGuid(draft: Draft, name: string): boolean {
+  let names = guidProperties.get(draft);
+  if (names === undefined) {
+    names = new Set(draft.flat.properties.filter((p) => p.type === 'Edm.Guid').map((p) => p.name));
+    guidProperties.set(draft, names);
+  }
+  return names.has(name);
+}
+
 /**
  * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
  * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`) is the intersect table, else the
@@ -605,10 +618,7 @@ function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, othe
   }
   const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
   const holdsBoth = (d: Draft): boolean =>
-    a !== b &&
-    d.primaryId !== a &&
-    d.primaryId !== b &&
-    [a, b].every((key) => d.flat.properties.some((p) => p.name === key && p.type === 'Edm.Guid'));
+    a !== b && d.primaryId !== a && d.primaryId !== b && holdsGuid(d, a) && holdsGuid(d, b);
   const candidates = [...drafts.values()].filter(holdsBoth);
   const only = candidates.length === 1 ? candidates[0] : undefined;
   if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };

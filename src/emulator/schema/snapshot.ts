@@ -3,6 +3,7 @@
  * `$metadata` file into the emulator's Schema. Every problem is a SchemaError naming the file and the element;
  * nothing is returned until everything has been read and checked.
  */
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCsdl } from '../../metadata/csdl';
@@ -13,7 +14,9 @@ import { SchemaError } from './schema';
 
 function readText(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    const bytes = readFileSync(path);
+    // `$metadata` is ASCII: read as such it needs no UTF-8 decoding (a third of the read's time for 8.5 MB).
+    return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new SchemaError(path, [

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSnapshot } from '../../../src/emulator/schema/snapshot';
+import { Database } from 'node-sqlite3-wasm';
+import { builtinSchema, loadSnapshot } from '../../../src/emulator/schema/snapshot';
 import type { Client } from './helpers';
 import { startClient } from './helpers';
 import { writeRealSnapshot } from './schema/fixtureSnapshot';
@@ -30,6 +31,45 @@ describe('emulator sample data (seed.ts)', function () {
     } finally {
       await client.emulator.close();
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  /** Every seeded filter's id and name, as a client reads them. */
+  async function filters(client: Client): Promise<string[]> {
+    const response = await client.request('GET', 'sdkmessagefilters?$select=name&$orderby=sdkmessagefilterid');
+    const body = (await response.json()) as { value: { sdkmessagefilterid: string; name: string }[] };
+    return body.value.map((f) => `${f.sdkmessagefilterid} ${f.name}`);
+  }
+
+  it('writes the sdkmessagefilters when they are first used, not at start: the same rows, whenever that is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dvw-seed-messages-'));
+    const dataPath = join(dir, 'org.db');
+    const fresh = await startClient({ schema: builtinSchema() });
+    const late = await startClient({ schema: builtinSchema(), dataPath });
+    try {
+      const created = await late.request('POST', 'accounts', { body: { name: 'Written before any filter is read' } });
+      assert.equal(created.status, 204);
+      await late.emulator.close();
+      const db = new Database(dataPath);
+      try {
+        const names = db.all(
+          `SELECT "name" FROM "sqlite_master" WHERE "name" IN ('t_sdkmessage', 't_sdkmessagefilter')`,
+        );
+        assert.deepEqual(names, [], 'a write on an emulator without steps leaves the message tables unwritten');
+      } finally {
+        db.close();
+      }
+      const reopened = await startClient({ schema: builtinSchema(), dataPath });
+      try {
+        const expected = await filters(fresh);
+        assert.ok(expected.some((f) => f.endsWith(' Create account')));
+        assert.deepEqual(await filters(reopened), expected);
+      } finally {
+        await reopened.emulator.close();
+      }
+    } finally {
+      await fresh.emulator.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

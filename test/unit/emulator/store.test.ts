@@ -20,6 +20,15 @@ function table(schema: Schema, name: string): Table {
   return found;
 }
 
+/** The indexes of one SQL table, asked through the store (a second connection would find the file locked). */
+function indexNames(store: Store, sqlName: string): string[] {
+  return store
+    .all(`SELECT "name" FROM "sqlite_master" WHERE "type" = 'index' AND "tbl_name" = ? AND "sql" IS NOT NULL`, [
+      sqlName,
+    ])
+    .map((row) => String(row.name));
+}
+
 /** SQL tables and triggers in the data file, read by a second connection once the store is closed. */
 function storedNames(file: string): string[] {
   const db = new Database(file);
@@ -132,6 +141,68 @@ describe('Store: table storage created on first use', () => {
     assert.deepEqual(s.page(table(schema, 'role'), 5), []);
     s.reapply(aside);
     assert.equal(s.get(table(schema, 'contact'), CONTACT)?.lastname, 'Pending');
+  });
+});
+
+describe("Store: indexes made with a table's first rows", () => {
+  let dir: string;
+  let file: string;
+  const schema = builtinSchema();
+  const contacts = table(schema, 'contact');
+  // Every lookup is indexed, so $expand and lookup filters do not scan: contact's parent customer is one of them.
+  const PARENT_INDEX = 'ix_contact_parentcustomerid';
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dvw-store-index-'));
+    file = path.join(dir, 'org.db');
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates no index for a table that is only read, and all of them with its first row', () => {
+    const s = new Store(schema, file);
+    try {
+      assert.equal(s.count(contacts), 0);
+      // The change log's version index comes with the table (its trigger needs no more); the others wait for rows.
+      assert.deepEqual(indexNames(s, 't_contact'), ['ix_contact_versionnumber'], 'a read creates the bare table');
+      s.transaction(() => s.insert(contacts, { contactid: CONTACT, lastname: 'First' }));
+      assert.ok(indexNames(s, 't_contact').includes(PARENT_INDEX));
+    } finally {
+      s.close();
+    }
+  });
+
+  it('makes the indexes again after a rollback took them back with the row', () => {
+    const s = new Store(schema, file);
+    try {
+      s.count(contacts);
+      assert.throws(() =>
+        s.transaction(() => {
+          s.insert(contacts, { contactid: CONTACT, lastname: 'Undone' });
+          throw new Error('the request failed');
+        }),
+      );
+      assert.deepEqual(indexNames(s, 't_contact'), ['ix_contact_versionnumber']);
+      s.transaction(() => s.insert(contacts, { contactid: CONTACT, lastname: 'Kept' }));
+      assert.ok(indexNames(s, 't_contact').includes(PARENT_INDEX));
+    } finally {
+      s.close();
+    }
+  });
+
+  it('makes the indexes of a table whose first rows were set aside when the writes are applied again', () => {
+    const s = new Store(schema, file);
+    try {
+      s.begin(true);
+      s.insert(contacts, { contactid: CONTACT, lastname: 'Pending' });
+      const aside = s.setAside();
+      assert.equal(s.count(contacts), 0, 'a read meanwhile creates the bare table');
+      s.reapply(aside);
+      assert.equal(s.get(contacts, CONTACT)?.lastname, 'Pending');
+      assert.ok(indexNames(s, 't_contact').includes(PARENT_INDEX));
+    } finally {
+      s.close();
+    }
   });
 });
 
