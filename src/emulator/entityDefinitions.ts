@@ -533,7 +533,7 @@ function manyToManyRelationships(schema: Schema): Json[] {
       Entity1IntersectAttribute: m.intersectColumns?.[0] ?? idOf(first),
       Entity2IntersectAttribute: m.intersectColumns?.[1] ?? idOf(second),
       Entity1NavigationPropertyName: m.name,
-      Entity2NavigationPropertyName: m.name,
+      Entity2NavigationPropertyName: m.referencedNavigation ?? m.name,
       IsCustomRelationship: false,
       IsManaged: true,
       IsValidForAdvancedFind: true,

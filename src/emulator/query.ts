@@ -19,7 +19,7 @@ import { edmType } from './csdl';
 import { mayHoldExactLiteral, SQL_NUMBER_FUNCTION } from './exactNumber';
 import { badRequest, guessed, notValidForCondition, notValidForRead, propertyNotFound } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
-import { isLookupType } from './schema/schema';
+import { isLookupType, manyToManySide } from './schema/schema';
 import { limitExceeded, MAX_FILTER_TERMS, MAX_LIST_VALUES, MAX_ORDERBY_ITEMS, MAX_PATH_NAVIGATIONS } from './limits';
 import { isStorableText } from './records';
 import { intersectStorage, sqlTable } from './store';
@@ -563,11 +563,10 @@ export class QueryCompiler {
       );
     } else {
       target = this.env.schema.tables.get(navigation.target);
-      const relationship = this.env.schema.manyToMany.find((m) => m.name === navigation.name);
-      if (target === undefined || relationship === undefined) throw propertyNotFound(bound.table.logicalName, name);
-      const mineFirst = relationship.tables[0] === bound.table.logicalName;
-      const storage = intersectStorage(this.env.schema, relationship);
-      const [mine, theirs] = mineFirst ? [storage.a, storage.b] : [storage.b, storage.a];
+      const side = manyToManySide(this.env.schema, bound.table, navigation.name);
+      if (target === undefined || side === undefined) throw propertyNotFound(bound.table.logicalName, name);
+      const storage = intersectStorage(this.env.schema, side.relationship);
+      const [mine, theirs] = side.mine === 'a' ? [storage.a, storage.b] : [storage.b, storage.a];
       const link = this.nextAlias('i');
       from = sql(
         `FROM ${sqlTable(target)} ${alias} JOIN ${storage.table} ${link} ON ${link}.${theirs} = ${col(alias, target.primaryIdAttribute)} WHERE ${link}.${mine} = ${col(bound.alias, bound.table.primaryIdAttribute)}`,

@@ -13,7 +13,7 @@ import {
 } from './exactNumber';
 import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
-import { isLookupType } from './schema/schema';
+import { isLookupType, manyToManySide } from './schema/schema';
 import type { Row, Store, StoredValue } from './store';
 import { completeRow } from './store';
 import { isJsonObject } from '../core/json';
@@ -702,13 +702,13 @@ export function associate(
     updateRecord(ctx, ref.table, ref.id, {}, lookupValues(column, { table, id }));
     return;
   }
-  const relationship = ctx.schema.manyToMany.find((m) => m.name === navigation.name);
-  if (relationship === undefined || ref.table.logicalName !== navigation.target) {
+  const side = manyToManySide(ctx.schema, table, navigation.name);
+  if (side === undefined || ref.table.logicalName !== navigation.target) {
     throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
   }
   if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
-  const first = relationship.tables[0] === table.logicalName;
-  ctx.store.associate(relationship, first ? id : ref.id, first ? ref.id : id);
+  const first = side.mine === 'a';
+  ctx.store.associate(side.relationship, first ? id : ref.id, first ? ref.id : id);
 }
 
 /**

@@ -463,6 +463,8 @@ export function schemaFromMetadata(
   const tables = new Map<string, Table>();
   const byEntitySet = new Map<string, Table>();
   const manyToMany = new Map<string, ManyToMany>();
+  /** The relationship behind each N:N navigation (a self-referential one has two navigations). */
+  const relationshipOf = new Map<string, string>();
   const principalNavigations: Navigation[] = [];
   const navigationMaps = new Map<string, Map<string, Navigation>>();
   for (const draft of drafts.values()) {
@@ -505,7 +507,11 @@ export function schemaFromMetadata(
       const partner = other.flat.navigations.find((n) => n.name === navigation.partner);
       if (partner?.collection !== true) continue;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
-      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(drafts, draft, navigation.name, other));
+      const sides = selfReferentialSides(draft, navigation.name, partner.name);
+      const relationship = sides?.[0] ?? navigation.name;
+      relationshipOf.set(navigation.name, relationship);
+      if (!manyToMany.has(relationship))
+        manyToMany.set(relationship, nn(drafts, draft, relationship, other, sides?.[1]));
     }
   }
   // Owner relationships live on the abstract principal type.
@@ -533,7 +539,8 @@ export function schemaFromMetadata(
       if (navigation.kind === 'manyToMany') {
         navigations.set(key, {
           ...navigation,
-          intersect: manyToMany.get(navigation.name)?.intersect ?? navigation.name,
+          intersect:
+            manyToMany.get(relationshipOf.get(navigation.name) ?? navigation.name)?.intersect ?? navigation.name,
         });
       }
     }
@@ -577,11 +584,46 @@ function depth(model: MetadataModel, draft: Draft): number {
 }
 
 /**
- * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
- * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`) is the intersect table, else the
- * relationship name stands for it.
+ * The two navigations of a self-referential N:N relationship, `[<name>, <name>_referenced]`: partners of each other
+ * on one table, the referencing side (Entity1) named as the relationship, the referenced side (Entity2) with the
+ * `_referenced` suffix (`campaigncampaign_association` / `campaigncampaign_association_referenced`). The table's
+ * definition names them when it has the relationship (`Entity1NavigationPropertyName`, `Entity2…`). Undefined for
+ * a relationship between two tables, whose navigations share its name.
  */
-function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, other: Draft): ManyToMany {
+function selfReferentialSides(
+  draft: Draft,
+  navigation: string,
+  partner: string,
+): readonly [string, string] | undefined {
+  if (navigation === partner) return undefined;
+  const list = draft.definition?.ManyToManyRelationships;
+  for (const r of Array.isArray(list) ? (list as unknown[]) : []) {
+    if (!isJsonObject(r)) continue;
+    const one = text(r.Entity1NavigationPropertyName);
+    const two = text(r.Entity2NavigationPropertyName);
+    if ((one === navigation && two === partner) || (one === partner && two === navigation)) {
+      return [text(r.SchemaName) ?? one, two];
+    }
+  }
+  if (partner === `${navigation}_referenced`) return [navigation, partner];
+  if (navigation === `${partner}_referenced`) return [partner, navigation];
+  return undefined;
+}
+
+/**
+ * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
+ * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`; for a self-referential relationship,
+ * two Guid columns both naming the table's key, `connectionroleid` and `associatedconnectionroleid`, Entity1 first
+ * as declared) is the intersect table, else the relationship name stands for it.
+ */
+function nn(
+  drafts: ReadonlyMap<string, Draft>,
+  draft: Draft,
+  name: string,
+  other: Draft,
+  referencedNavigation?: string,
+): ManyToMany {
+  const referenced = referencedNavigation === undefined ? {} : { referencedNavigation };
   const target = other.entity.logicalName;
   const list = draft.definition?.ManyToManyRelationships;
   const found = Array.isArray(list)
@@ -601,7 +643,18 @@ function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, othe
       intersect,
       tables,
       ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
+      ...referenced,
     };
+  }
+  if (referencedNavigation !== undefined) {
+    const candidates = [...drafts.values()]
+      .filter((d) => d !== draft)
+      .map((d) => ({ d, keys: selfIntersectColumns(d, draft.primaryId) }))
+      .filter((c) => c.keys !== undefined);
+    const only = candidates.length === 1 ? candidates[0] : undefined;
+    return only?.keys === undefined
+      ? { name, intersect: name.toLowerCase(), tables, ...referenced }
+      : { name, intersect: only.d.entity.logicalName, tables, intersectColumns: only.keys, ...referenced };
   }
   const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
   const holdsBoth = (d: Draft): boolean =>
@@ -613,4 +666,13 @@ function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, othe
   const only = candidates.length === 1 ? candidates[0] : undefined;
   if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };
   return { name, intersect: name.toLowerCase(), tables };
+}
+
+/** The two plain Guid columns of `d` that name `key` (`connectionroleid`, `associatedconnectionroleid`), in order. */
+function selfIntersectColumns(d: Draft, key: string): readonly [string, string] | undefined {
+  const named = d.flat.properties.filter(
+    (p) => p.type === 'Edm.Guid' && p.name !== d.primaryId && !LOOKUP_PROPERTY.test(p.name) && p.name.includes(key),
+  );
+  const [first, second] = named;
+  return named.length === 2 && first !== undefined && second !== undefined ? [first.name, second.name] : undefined;
 }
