@@ -63,6 +63,11 @@ const ATTRIBUTE_TYPES: Record<ColumnType, { type: string; typeName: string; odat
   state: { type: 'State', typeName: 'StateType', odataType: 'StateAttributeMetadata' },
   status: { type: 'Status', typeName: 'StatusType', odataType: 'StatusAttributeMetadata' },
   binary: { type: 'Virtual', typeName: 'ImageType', odataType: 'ImageAttributeMetadata' },
+  managedproperty: {
+    type: 'ManagedProperty',
+    typeName: 'ManagedPropertyType',
+    odataType: 'ManagedPropertyAttributeMetadata',
+  },
 };
 
 /** Object type codes of the built-in tables; other tables get codes from 10000 as custom tables do. */

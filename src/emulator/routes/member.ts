@@ -102,10 +102,12 @@ function propertyRoute(service: Service, request: Request, table: Table, row: Ro
     // Retrieve with a ColumnSet of that one column: refused for a write-only column, which PUT/DELETE still set.
     if (!column.validForRead) throw notValidForRead(table.logicalName, column.name);
     const name = propertyName(column);
-    return json(200, {
-      '@odata.context': `${service.webApi}$metadata#${table.entitySetName}(${id})/${name}`,
-      value: rowToJson(table, row)[name] ?? null,
-    });
+    const context = `${service.webApi}$metadata#${table.entitySetName}(${id})/${name}`;
+    const value = rowToJson(table, row)[name] ?? null;
+    // A complex value is its own object beside the context (OData JSON Format 4.01, "Individual Property").
+    if (column.type === 'managedproperty' && isJsonObject(value))
+      return json(200, { '@odata.context': context, ...value });
+    return json(200, { '@odata.context': context, value });
   }
   if (isLookupType(column.type))
     throw badRequest(

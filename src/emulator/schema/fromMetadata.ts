@@ -102,9 +102,24 @@ function columnType(property: Property, attribute: Json | undefined, isCurrency:
     case 'Edm.Binary':
       return 'binary';
     default:
-      return undefined;
+      return property.type.endsWith('.BooleanManagedProperty') ? 'managedproperty' : undefined;
   }
 }
+
+/**
+ * `ManagedPropertyLogicalName` of a managed property column: the definition's, else the name Dataverse answers for
+ * the two columns seen in its answers (`iscustomizable` of webresource, workflow, canvasapp records:
+ * `iscustomizableanddeletable`; workflow's `iscustomprocessingstepallowedforotherpublishers`: `canbedeleted`),
+ * else the column's own name.
+ */
+function managedPropertyName(name: string, attribute: Json | undefined): string {
+  return text(attribute?.ManagedPropertyLogicalName) ?? KNOWN_MANAGED_PROPERTY_NAMES.get(name) ?? name;
+}
+
+const KNOWN_MANAGED_PROPERTY_NAMES: ReadonlyMap<string, string> = new Map([
+  ['iscustomizable', 'iscustomizableanddeletable'],
+  ['iscustomprocessingstepallowedforotherpublishers', 'canbedeleted'],
+]);
 
 function requiredLevel(attribute: Json | undefined): RequiredLevel {
   const level =
@@ -230,6 +245,7 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
       name,
       makeColumn(name, known, attribute, {
         options: values,
+        ...(type === 'managedproperty' ? { managedPropertyName: managedPropertyName(name, attribute) } : {}),
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
         // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).

@@ -21,7 +21,13 @@ export type ColumnType =
   | 'state'
   | 'status'
   /** `Edm.Binary` (image and file content), base64 on the wire. */
-  | 'binary';
+  | 'binary'
+  /**
+   * A managed property, of complex type `Microsoft.Dynamics.CRM.BooleanManagedProperty` (`iscustomizable`): an
+   * object `{Value, CanBeChanged, ManagedPropertyLogicalName}` on the wire, its JSON text in storage; queries
+   * compare its `Value`.
+   */
+  | 'managedproperty';
 
 export type RequiredLevel = 'None' | 'SystemRequired' | 'ApplicationRequired' | 'Recommended';
 export type Ownership = 'UserOwned' | 'OrganizationOwned' | 'BusinessOwned';
@@ -73,6 +79,8 @@ export interface Column {
    * (`incident.responsiblecontactid`): stored, bound and navigated, never one of a row's properties.
    */
   readonly hidden?: boolean;
+  /** For a managed property: the `ManagedPropertyLogicalName` it answers (`iscustomizableanddeletable`). */
+  readonly managedPropertyName?: string;
 }
 
 export interface AlternateKey {

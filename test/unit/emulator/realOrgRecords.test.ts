@@ -26,6 +26,7 @@ const TABLES = [
   'connectionrole',
   'connectionroleassociation',
   'campaign',
+  'webresource',
 ];
 
 describe('emulator records on a real org schema (activities, polymorphic lookups, N:N)', function () {
@@ -550,6 +551,103 @@ describe('emulator records on a real org schema (activities, polymorphic lookups
         'Parent campaign',
       ]);
       assert.deepEqual(await names(`campaigns(${child})/campaigncampaign_association?$select=name`), []);
+    });
+  });
+
+  // Properties of complex type mscrm.BooleanManagedProperty (`iscustomizable` of connectionrole, webresource, workflow,
+  // savedquery…): an object {Value, CanBeChanged, ManagedPropertyLogicalName}
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/booleanmanagedproperty); new
+  // components are customizable by default (https://learn.microsoft.com/power-platform/alm/use-managed-properties);
+  // queries compare `iscustomizable/Value`.
+  describe('managed properties (complex type BooleanManagedProperty): iscustomizable', function () {
+    const CUSTOMIZABLE = { Value: true, CanBeChanged: true, ManagedPropertyLogicalName: 'iscustomizableanddeletable' };
+    let open: string;
+    let locked: string;
+
+    before(async function () {
+      open = await create('connectionroles', { name: 'Managed open' });
+      locked = await create('connectionroles', { name: 'Managed locked', iscustomizable: { Value: false } });
+    });
+
+    it('answers the object in GET and $select; a new record is customizable unless the request says otherwise', async function () {
+      assert.deepEqual((await get(`connectionroles(${open})?$select=iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+      assert.deepEqual((await get(`connectionroles(${locked})`)).iscustomizable, { ...CUSTOMIZABLE, Value: false });
+      // The property alone is the complex value beside its context (OData JSON Format 4.01, "Individual Property").
+      const { '@odata.context': context, ...alone } = await get(`connectionroles(${open})/iscustomizable`);
+      assert.match(String(context), /\$metadata#connectionroles\([^)]+\)\/iscustomizable$/);
+      assert.deepEqual(alone, CUSTOMIZABLE);
+      const page = await create('webresourceset', { name: 'new_/page.html', displayname: 'Page', webresourcetype: 1 });
+      assert.deepEqual((await get(`webresourceset(${page})?$select=name,iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+    });
+
+    it('takes {"Value": …} and CanBeChanged on update; ManagedPropertyLogicalName stays the attribute’s', async function () {
+      const response = await client.request('PATCH', `connectionroles(${locked})`, {
+        body: { iscustomizable: { Value: true, CanBeChanged: false, ManagedPropertyLogicalName: 'other' } },
+      });
+      assert.equal(response.status, 204, await response.clone().text());
+      assert.deepEqual((await get(`connectionroles(${locked})?$select=iscustomizable`)).iscustomizable, {
+        ...CUSTOMIZABLE,
+        CanBeChanged: false,
+      });
+      const back = await client.request('PATCH', `connectionroles(${locked})`, {
+        body: { iscustomizable: { Value: false } },
+      });
+      assert.equal(back.status, 204);
+      assert.deepEqual((await get(`connectionroles(${locked})?$select=iscustomizable`)).iscustomizable, {
+        ...CUSTOMIZABLE,
+        Value: false,
+      });
+    });
+
+    it('filters and sorts on iscustomizable/Value and /CanBeChanged; FetchXML compares its Value', async function () {
+      const names = async (query: string): Promise<string[]> =>
+        values(await get(`connectionroles?$select=name&${query}`))
+          .map((r) => String(r.name))
+          .filter((n) => n.startsWith('Managed '));
+      assert.deepEqual(await names('$filter=iscustomizable/Value eq false'), ['Managed locked']);
+      assert.deepEqual(await names('$filter=iscustomizable/Value eq true and iscustomizable/CanBeChanged eq true'), [
+        'Managed open',
+      ]);
+      assert.deepEqual(await names('$orderby=iscustomizable/Value desc,name'), ['Managed open', 'Managed locked']);
+      assert.deepEqual(
+        await names(
+          `$filter=iscustomizable/ManagedPropertyLogicalName eq 'iscustomizableanddeletable' and iscustomizable/Value eq false`,
+        ),
+        ['Managed locked'],
+      );
+      const fetch = `<fetch><entity name="connectionrole"><attribute name="name"/><filter><condition attribute="iscustomizable" operator="eq" value="0"/><condition attribute="name" operator="like" value="Managed %"/></filter></entity></fetch>`;
+      const fetched = await get(`connectionroles?fetchXml=${encodeURIComponent(fetch)}`);
+      assert.deepEqual(
+        values(fetched).map((r) => r.name),
+        ['Managed locked'],
+      );
+    });
+
+    it('refuses a wrong shape with a Dataverse-coded 400 and keeps the record as it was', async function () {
+      for (const iscustomizable of [true, 'true', [true], { Value: 'yes' }, { CanBeChanged: false }, { Valu: true }]) {
+        const response = await client.request('PATCH', `connectionroles(${open})`, { body: { iscustomizable } });
+        assert.equal(response.status, 400, JSON.stringify(iscustomizable));
+        const error = await errorOf(response);
+        assert.match(error.code, /^0x[0-9a-f]{8}$/i);
+        assert.match(error.message, /iscustomizable|BooleanManagedProperty|Valu/);
+      }
+      assert.deepEqual((await get(`connectionroles(${open})?$select=iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+      const created = await client.request('POST', 'connectionroles', {
+        body: { name: 'Managed refused', iscustomizable: false },
+      });
+      assert.equal(created.status, 400);
+      assert.deepEqual(values(await get(`connectionroles?$filter=name eq 'Managed refused'`)), []);
+    });
+
+    it('refuses comparing the object itself or an unknown member, naming what to use', async function () {
+      let response = await client.request('GET', 'connectionroles?$filter=iscustomizable eq true');
+      assert.equal(response.status, 400);
+      assert.match((await errorOf(response)).message, /iscustomizable\/Value/);
+      response = await client.request('GET', 'connectionroles?$apply=groupby((iscustomizable/Value))');
+      assert.equal(response.status, 400);
+      response = await client.request('GET', 'connectionroles?$filter=iscustomizable/Valu eq true');
+      assert.equal(response.status, 400);
+      assert.match((await errorOf(response)).message, /'Valu'.*BooleanManagedProperty/);
     });
   });
 
