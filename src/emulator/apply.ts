@@ -97,6 +97,10 @@ export function runApply(
         throw guessed(400, 'functionNotSupported', 'Grouping by a date and time column is not supported.');
       }
       const segments = property.segments.map((s) => s.name);
+      if (table.columns.get(segments[0] ?? '')?.type === 'managedproperty') {
+        // What Dataverse names a complex property's member in a group is not documented.
+        throw guessed(400, 'functionNotSupported', `Grouping by '${segments.join('/')}' is not supported.`);
+      }
       let name = operand.column === undefined ? segments.join('_') : propertyName(operand.column);
       if (segments.length > 1 && operand.column !== undefined) {
         // Dataverse names a related key `<target table>_<column>` (reference §4.5).

@@ -100,6 +100,8 @@ export function edmType(type: ColumnType): string {
       return 'Edm.Guid';
     case 'binary':
       return 'Edm.Binary';
+    case 'managedproperty':
+      return `${NAMESPACE}.BooleanManagedProperty`;
   }
 }
 

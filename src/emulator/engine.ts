@@ -11,7 +11,7 @@ import type { QueryEnv, Sql } from './query';
 import { cat, col, joinSql, QueryCompiler, referencingType, selectedColumns, sql } from './query';
 import { etag, jsonValue } from './records';
 import type { Column, ManyToMany, Navigation, Table } from './schema/schema';
-import { isLookupType } from './schema/schema';
+import { isLookupType, manyToManySide } from './schema/schema';
 import type { Row, Store } from './store';
 import { intersectStorage, sqlTable } from './store';
 
@@ -335,14 +335,9 @@ export class Engine {
     if (navigation.kind === 'collection') {
       source = { kind: 'oneToMany', column: navigation.column, id, type: table.logicalName };
     } else {
-      const relationship = this.env.schema.manyToMany.find((m) => m.name === navigation.name);
-      if (relationship === undefined) return [];
-      source = {
-        kind: 'manyToMany',
-        relationship,
-        mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
-        id,
-      };
+      const side = manyToManySide(this.env.schema, table, navigation.name);
+      if (side === undefined) return [];
+      source = { kind: 'manyToMany', ...side, id };
     }
     const result = this.collection({
       table: target,

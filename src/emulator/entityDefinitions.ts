@@ -63,6 +63,11 @@ const ATTRIBUTE_TYPES: Record<ColumnType, { type: string; typeName: string; odat
   state: { type: 'State', typeName: 'StateType', odataType: 'StateAttributeMetadata' },
   status: { type: 'Status', typeName: 'StatusType', odataType: 'StatusAttributeMetadata' },
   binary: { type: 'Virtual', typeName: 'ImageType', odataType: 'ImageAttributeMetadata' },
+  managedproperty: {
+    type: 'ManagedProperty',
+    typeName: 'ManagedPropertyType',
+    odataType: 'ManagedPropertyAttributeMetadata',
+  },
 };
 
 /** Object type codes of the built-in tables; other tables get codes from 10000 as custom tables do. */
@@ -533,7 +538,7 @@ function manyToManyRelationships(schema: Schema): Json[] {
       Entity1IntersectAttribute: m.intersectColumns?.[0] ?? idOf(first),
       Entity2IntersectAttribute: m.intersectColumns?.[1] ?? idOf(second),
       Entity1NavigationPropertyName: m.name,
-      Entity2NavigationPropertyName: m.name,
+      Entity2NavigationPropertyName: m.referencedNavigation ?? m.name,
       IsCustomRelationship: false,
       IsManaged: true,
       IsValidForAdvancedFind: true,

@@ -19,7 +19,7 @@ import { edmType } from './csdl';
 import { mayHoldExactLiteral, SQL_NUMBER_FUNCTION } from './exactNumber';
 import { badRequest, guessed, notValidForCondition, notValidForRead, propertyNotFound } from './errors';
 import type { Column, ColumnType, Schema, Table } from './schema/schema';
-import { isLookupType } from './schema/schema';
+import { isLookupType, manyToManySide } from './schema/schema';
 import { limitExceeded, MAX_FILTER_TERMS, MAX_LIST_VALUES, MAX_ORDERBY_ITEMS, MAX_PATH_NAVIGATIONS } from './limits';
 import { isStorableText } from './records';
 import { intersectStorage, sqlTable } from './store';
@@ -93,6 +93,8 @@ export function col(alias: string, name: string): string {
  */
 export function operandSql(alias: string, column: Column): string {
   const target = col(alias, column.name);
+  // A managed property compares, sorts and groups by its Value, as FetchXML does.
+  if (column.type === 'managedproperty') return `json_extract(${target}, '$.Value')`;
   return mayHoldExactLiteral(column.type) ? `${SQL_NUMBER_FUNCTION}(${target})` : target;
 }
 
@@ -144,6 +146,7 @@ export function valueKind(type: ColumnType): Exclude<ValueKind, 'null'> {
     case 'status':
       return 'number';
     case 'boolean':
+    case 'managedproperty':
       return 'boolean';
     case 'datetime':
       return 'datetime';
@@ -201,6 +204,32 @@ function describe(node: ExpressionNode): string {
 }
 
 /** Finds a column by logical name or, for lookups, by its `_x_value` property name. */
+/**
+ * A member of a managed property as an operand (`iscustomizable/Value eq true`,
+ * https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/booleanmanagedproperty):
+ * `Value` and `CanBeChanged` are Booleans in its stored JSON, `ManagedPropertyLogicalName` the attribute's.
+ */
+function managedPropertyMember(bound: Bound, column: Column, member: string): Operand {
+  const stored = col(bound.alias, column.name);
+  switch (member) {
+    case 'Value':
+    case 'CanBeChanged':
+      return {
+        sql: sql(`json_extract(${stored}, '$.${member}')`),
+        kind: 'boolean',
+        column: { ...column, type: 'boolean' },
+      };
+    case 'ManagedPropertyLogicalName':
+      return {
+        sql: sql(`CASE WHEN ${stored} IS NULL THEN NULL ELSE ? END`, column.managedPropertyName ?? column.name),
+        kind: 'string',
+        column: { ...column, type: 'string' },
+      };
+    default:
+      throw propertyNotFound('BooleanManagedProperty', member);
+  }
+}
+
 export function findColumn(table: Table, name: string): Column | undefined {
   const direct = table.columns.get(name);
   if (direct !== undefined && !isLookupType(direct.type)) return direct;
@@ -360,11 +389,20 @@ export class QueryCompiler {
 
   private path(bound: Bound, segments: readonly string[]): Operand {
     const [first = '', ...rest] = segments;
+    const complex = rest.length === 1 ? findColumn(bound.table, first) : undefined;
+    if (complex?.type === 'managedproperty') return managedPropertyMember(bound, complex, rest[0] ?? '');
     if (rest.length === 0) {
       const column = findColumn(bound.table, first);
       if (column === undefined) throw propertyNotFound(bound.table.logicalName, first);
       // Every operand of $filter, $orderby, $apply and lambdas ends here: a write-only value is no operand.
       if (!column.validForRead) throw notValidForCondition(bound.table.logicalName, column.name);
+      if (column.type === 'managedproperty') {
+        throw guessed(
+          400,
+          'incompatibleTypes',
+          `'${column.name}' is of complex type '${edmType(column.type)}', not a primitive value: use '${column.name}/Value'.`,
+        );
+      }
       return { sql: sql(operandSql(bound.alias, column)), kind: valueKind(column.type), column };
     }
     const navigation = bound.table.navigations.get(first);
@@ -563,11 +601,10 @@ export class QueryCompiler {
       );
     } else {
       target = this.env.schema.tables.get(navigation.target);
-      const relationship = this.env.schema.manyToMany.find((m) => m.name === navigation.name);
-      if (target === undefined || relationship === undefined) throw propertyNotFound(bound.table.logicalName, name);
-      const mineFirst = relationship.tables[0] === bound.table.logicalName;
-      const storage = intersectStorage(this.env.schema, relationship);
-      const [mine, theirs] = mineFirst ? [storage.a, storage.b] : [storage.b, storage.a];
+      const side = manyToManySide(this.env.schema, bound.table, navigation.name);
+      if (target === undefined || side === undefined) throw propertyNotFound(bound.table.logicalName, name);
+      const storage = intersectStorage(this.env.schema, side.relationship);
+      const [mine, theirs] = side.mine === 'a' ? [storage.a, storage.b] : [storage.b, storage.a];
       const link = this.nextAlias('i');
       from = sql(
         `FROM ${sqlTable(target)} ${alias} JOIN ${storage.table} ${link} ON ${link}.${theirs} = ${col(alias, target.primaryIdAttribute)} WHERE ${link}.${mine} = ${col(bound.alias, bound.table.primaryIdAttribute)}`,

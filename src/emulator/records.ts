@@ -13,7 +13,7 @@ import {
 } from './exactNumber';
 import { inexactLiteral } from './jsonBody';
 import type { Column, Schema, Table } from './schema/schema';
-import { isLookupType } from './schema/schema';
+import { isLookupType, manyToManySide } from './schema/schema';
 import type { Row, Store, StoredValue } from './store';
 import { completeRow } from './store';
 import { isJsonObject } from '../core/json';
@@ -125,6 +125,8 @@ export function jsonValue(column: Column, value: StoredValue): unknown {
     case 'status':
     case 'float':
       return typeof value === 'number' ? value : Number(value);
+    case 'managedproperty':
+      return managedPropertyJson(column, value);
     default:
       return value;
   }
@@ -142,6 +144,64 @@ export function rowToJson(table: Table, row: Row): Record<string, unknown> {
   }
   return out;
 }
+
+/**
+ * A stored managed property (its JSON text) as the Web API answers it: `Value`, `CanBeChanged` and the
+ * attribute's `ManagedPropertyLogicalName`, in Dataverse's order
+ * (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/booleanmanagedproperty).
+ */
+export function managedPropertyJson(column: Column, value: StoredValue): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(value));
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(parsed)) return null;
+  return {
+    Value: parsed.Value === true,
+    CanBeChanged: parsed.CanBeChanged !== false,
+    ManagedPropertyLogicalName: column.managedPropertyName ?? column.name,
+  };
+}
+
+const MANAGED_PROPERTY_MEMBERS = new Set(['Value', 'CanBeChanged', 'ManagedPropertyLogicalName']);
+
+/**
+ * A managed property as written (`"iscustomizable": {"Value": false}`): an object with a Boolean `Value`, an
+ * optional Boolean `CanBeChanged` (true when left out) and no other member; `ManagedPropertyLogicalName` is the
+ * attribute's and is ignored. Stored as its JSON text.
+ */
+function managedPropertyValue(column: Column, value: unknown): string {
+  if (!isJsonObject(value)) {
+    throw badRequest(
+      `An unexpected '${Array.isArray(value) ? 'StartArray' : 'PrimitiveValue'}' node was found when reading from the JSON reader. A 'StartObject' node was expected. The property '${column.name}' is of type '${edmType(column.type)}': write it as {"Value": true} or {"Value": false}.`,
+    );
+  }
+  for (const key of Object.keys(value)) {
+    if (!key.includes('@') && !MANAGED_PROPERTY_MEMBERS.has(key)) {
+      throw badRequest(
+        `The property '${key}' does not exist on type '${edmType(column.type)}'. Make sure to only use property names that are defined by the type.`,
+      );
+    }
+  }
+  if (typeof value.Value !== 'boolean') {
+    throw badRequest(
+      `The property '${column.name}' of type '${edmType(column.type)}' needs a Boolean 'Value' (${JSON.stringify(value.Value ?? null)} was given).`,
+    );
+  }
+  if (value.CanBeChanged !== undefined && typeof value.CanBeChanged !== 'boolean') {
+    throw typeError(value.CanBeChanged, { ...column, type: 'boolean' });
+  }
+  return JSON.stringify({ Value: value.Value, CanBeChanged: value.CanBeChanged !== false });
+}
+
+/**
+ * What a new record's `iscustomizable` holds when the request leaves it out: customizable, as Dataverse makes
+ * every new solution component (https://learn.microsoft.com/power-platform/alm/use-managed-properties: "By
+ * default, all custom solution components are customizable").
+ */
+const NEW_RECORD_CUSTOMIZABLE = JSON.stringify({ Value: true, CanBeChanged: true });
 
 function typeError(value: unknown, column: Column): DataverseHttpError {
   const literal = typeof value === 'string' ? value : JSON.stringify(value);
@@ -309,6 +369,8 @@ export function toStoredValue(table: Table, column: Column, value: unknown, lite
     case 'binary':
       if (typeof value !== 'string' || !BASE64.test(value)) throw typeError(value, column);
       return value;
+    case 'managedproperty':
+      return managedPropertyValue(column, value);
     case 'lookup':
     case 'customer':
     case 'owner':
@@ -702,13 +764,13 @@ export function associate(
     updateRecord(ctx, ref.table, ref.id, {}, lookupValues(column, { table, id }));
     return;
   }
-  const relationship = ctx.schema.manyToMany.find((m) => m.name === navigation.name);
-  if (relationship === undefined || ref.table.logicalName !== navigation.target) {
+  const side = manyToManySide(ctx.schema, table, navigation.name);
+  if (side === undefined || ref.table.logicalName !== navigation.target) {
     throw badRequest(`A reference to '${ref.table.entitySetName}' cannot be added to '${navigationName}'.`);
   }
   if (!ctx.store.exists(ref.table, ref.id)) throw recordNotFound(ref.table.logicalName, ref.id);
-  const first = relationship.tables[0] === table.logicalName;
-  ctx.store.associate(relationship, first ? id : ref.id, first ? ref.id : id);
+  const first = side.mine === 'a';
+  ctx.store.associate(side.relationship, first ? id : ref.id, first ? ref.id : id);
 }
 
 /**
@@ -746,6 +808,9 @@ function createDefaults(table: Table): readonly (readonly [string, StoredValue])
     const pairs: [string, StoredValue][] = [];
     for (const column of table.columns.values()) {
       if (column.type === 'state') pairs.push([column.name, 0]);
+      if (column.type === 'managedproperty' && column.name === 'iscustomizable') {
+        pairs.push([column.name, NEW_RECORD_CUSTOMIZABLE]);
+      }
       if (column.type === 'status')
         pairs.push([
           column.name,

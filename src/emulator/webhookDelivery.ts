@@ -6,6 +6,7 @@ import type { Bypass } from './bypass';
 import { bypasses } from './bypass';
 import { DataverseHttpError, guessed } from './errors';
 import type { Caller, MultipleWriteMessage, Organization, WriteObserver } from './records';
+import { managedPropertyJson } from './records';
 import type { Reply } from './reply';
 import type { Column, Schema, Table } from './schema/schema';
 import type { Row, SetAsideWrites, Store, TransactionJournal } from './store';
@@ -261,6 +262,15 @@ function contextValue(column: Column, row: Row): ContextValue {
       return { kind: 'dateTime', epochMs: Date.parse(String(value)) };
     case 'dateonly':
       return { kind: 'dateTime', epochMs: Date.parse(`${String(value)}T00:00:00Z`) };
+    case 'managedproperty':
+      // The SDK's BooleanManagedProperty data contract, with the members the Web API answers.
+      return {
+        kind: 'opaque',
+        json: {
+          __type: 'BooleanManagedProperty:http://schemas.microsoft.com/xrm/2011/Contracts',
+          ...(managedPropertyJson(column, value) as Record<string, boolean | string>),
+        },
+      };
     case 'lookup':
     case 'customer':
     case 'owner': {

@@ -15,7 +15,7 @@ import {
 } from '../records';
 import type { Reply } from '../reply';
 import type { Column, Table } from '../schema/schema';
-import { isLookupType } from '../schema/schema';
+import { isLookupType, manyToManySide } from '../schema/schema';
 import type { Row } from '../store';
 import { json } from './answers';
 import { countRows, readCollection } from './collection';
@@ -85,14 +85,9 @@ export function memberRoute(
     source = { kind: 'oneToMany', column: navigation.column, id, type: table.logicalName };
   } else {
     target = service.schema.tables.get(navigation.target);
-    const relationship = service.schema.manyToMany.find((m) => m.name === navigation.name);
-    if (relationship === undefined) throw notFoundSegment(name);
-    source = {
-      kind: 'manyToMany',
-      relationship,
-      mine: relationship.tables[0] === table.logicalName ? 'a' : 'b',
-      id,
-    };
+    const side = manyToManySide(service.schema, table, navigation.name);
+    if (side === undefined) throw notFoundSegment(name);
+    source = { kind: 'manyToMany', ...side, id };
   }
   if (target === undefined) throw notFoundSegment(name);
   if (countOnly) return countRows(service, request, target, source);
@@ -107,10 +102,12 @@ function propertyRoute(service: Service, request: Request, table: Table, row: Ro
     // Retrieve with a ColumnSet of that one column: refused for a write-only column, which PUT/DELETE still set.
     if (!column.validForRead) throw notValidForRead(table.logicalName, column.name);
     const name = propertyName(column);
-    return json(200, {
-      '@odata.context': `${service.webApi}$metadata#${table.entitySetName}(${id})/${name}`,
-      value: rowToJson(table, row)[name] ?? null,
-    });
+    const context = `${service.webApi}$metadata#${table.entitySetName}(${id})/${name}`;
+    const value = rowToJson(table, row)[name] ?? null;
+    // A complex value is its own object beside the context (OData JSON Format 4.01, "Individual Property").
+    if (column.type === 'managedproperty' && isJsonObject(value))
+      return json(200, { '@odata.context': context, ...value });
+    return json(200, { '@odata.context': context, value });
   }
   if (isLookupType(column.type))
     throw badRequest(
@@ -187,10 +184,10 @@ function referenceRoute(
       updateRecord(service.ctx, source, otherId, {}, lookupValues(column, null));
       return;
     }
-    const relationship = schema.manyToMany.find((m) => m.name === navigation.name);
-    if (relationship === undefined) throw notFoundSegment(navigationName);
-    const first = relationship.tables[0] === table.logicalName;
-    store.disassociate(relationship, first ? id : otherId, first ? otherId : id);
+    const side = manyToManySide(schema, table, navigation.name);
+    if (side === undefined) throw notFoundSegment(navigationName);
+    const first = side.mine === 'a';
+    store.disassociate(side.relationship, first ? id : otherId, first ? otherId : id);
   });
   return { status: 204, headers: {} };
 }

@@ -102,9 +102,24 @@ function columnType(property: Property, attribute: Json | undefined, isCurrency:
     case 'Edm.Binary':
       return 'binary';
     default:
-      return undefined;
+      return property.type.endsWith('.BooleanManagedProperty') ? 'managedproperty' : undefined;
   }
 }
+
+/**
+ * `ManagedPropertyLogicalName` of a managed property column: the definition's, else the name Dataverse answers for
+ * the two columns seen in its answers (`iscustomizable` of webresource, workflow, canvasapp records:
+ * `iscustomizableanddeletable`; workflow's `iscustomprocessingstepallowedforotherpublishers`: `canbedeleted`),
+ * else the column's own name.
+ */
+function managedPropertyName(name: string, attribute: Json | undefined): string {
+  return text(attribute?.ManagedPropertyLogicalName) ?? KNOWN_MANAGED_PROPERTY_NAMES.get(name) ?? name;
+}
+
+const KNOWN_MANAGED_PROPERTY_NAMES: ReadonlyMap<string, string> = new Map([
+  ['iscustomizable', 'iscustomizableanddeletable'],
+  ['iscustomprocessingstepallowedforotherpublishers', 'canbedeleted'],
+]);
 
 function requiredLevel(attribute: Json | undefined): RequiredLevel {
   const level =
@@ -232,6 +247,7 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
       name,
       makeColumn(name, known, attribute, {
         options: values,
+        ...(type === 'managedproperty' ? { managedPropertyName: managedPropertyName(name, attribute) } : {}),
         ...(baseOf === undefined ? {} : { baseOf, readOnly: true }),
         ...(name === draft.primaryId ? { readOnly: false } : {}),
         // systemuser and team carry principal's key `ownerid`: the row's own id again (store.ts keeps it).
@@ -464,6 +480,8 @@ export function schemaFromMetadata(
   const tables = new Map<string, Table>();
   const byEntitySet = new Map<string, Table>();
   const manyToMany = new Map<string, ManyToMany>();
+  /** The relationship behind each N:N navigation (a self-referential one has two navigations). */
+  const relationshipOf = new Map<string, string>();
   const principalNavigations: Navigation[] = [];
   const navigationMaps = new Map<string, Map<string, Navigation>>();
   for (const draft of drafts.values()) {
@@ -506,7 +524,11 @@ export function schemaFromMetadata(
       const partner = other.flat.navigationsByName.get(navigation.partner);
       if (partner?.collection !== true) continue;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
-      if (!manyToMany.has(navigation.name)) manyToMany.set(navigation.name, nn(drafts, draft, navigation.name, other));
+      const sides = selfReferentialSides(draft, navigation.name, partner.name);
+      const relationship = sides?.[0] ?? navigation.name;
+      relationshipOf.set(navigation.name, relationship);
+      if (!manyToMany.has(relationship))
+        manyToMany.set(relationship, nn(drafts, draft, relationship, other, sides?.[1]));
     }
   }
   // Owner relationships live on the abstract principal type.
@@ -534,7 +556,8 @@ export function schemaFromMetadata(
       if (navigation.kind === 'manyToMany') {
         navigations.set(key, {
           ...navigation,
-          intersect: manyToMany.get(navigation.name)?.intersect ?? navigation.name,
+          intersect:
+            manyToMany.get(relationshipOf.get(navigation.name) ?? navigation.name)?.intersect ?? navigation.name,
         });
       }
     }
@@ -590,11 +613,46 @@ function holdsGuid(draft: Draft, name: string): boolean {
 }
 
 /**
- * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
- * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`) is the intersect table, else the
- * relationship name stands for it.
+ * The two navigations of a self-referential N:N relationship, `[<name>, <name>_referenced]`: partners of each other
+ * on one table, the referencing side (Entity1) named as the relationship, the referenced side (Entity2) with the
+ * `_referenced` suffix (`campaigncampaign_association` / `campaigncampaign_association_referenced`). The table's
+ * definition names them when it has the relationship (`Entity1NavigationPropertyName`, `Entity2…`). Undefined for
+ * a relationship between two tables, whose navigations share its name.
  */
-function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, other: Draft): ManyToMany {
+function selfReferentialSides(
+  draft: Draft,
+  navigation: string,
+  partner: string,
+): readonly [string, string] | undefined {
+  if (navigation === partner) return undefined;
+  const list = draft.definition?.ManyToManyRelationships;
+  for (const r of Array.isArray(list) ? (list as unknown[]) : []) {
+    if (!isJsonObject(r)) continue;
+    const one = text(r.Entity1NavigationPropertyName);
+    const two = text(r.Entity2NavigationPropertyName);
+    if ((one === navigation && two === partner) || (one === partner && two === navigation)) {
+      return [text(r.SchemaName) ?? one, two];
+    }
+  }
+  if (partner === `${navigation}_referenced`) return [navigation, partner];
+  if (navigation === `${partner}_referenced`) return [partner, navigation];
+  return undefined;
+}
+
+/**
+ * An N:N relationship. The definition names its intersect table and columns; without it, the one table of the
+ * CSDL whose rows hold both tables' keys (`accountleads`: `accountid`, `leadid`; for a self-referential relationship,
+ * two Guid columns both naming the table's key, `connectionroleid` and `associatedconnectionroleid`, Entity1 first
+ * as declared) is the intersect table, else the relationship name stands for it.
+ */
+function nn(
+  drafts: ReadonlyMap<string, Draft>,
+  draft: Draft,
+  name: string,
+  other: Draft,
+  referencedNavigation?: string,
+): ManyToMany {
+  const referenced = referencedNavigation === undefined ? {} : { referencedNavigation };
   const target = other.entity.logicalName;
   const list = draft.definition?.ManyToManyRelationships;
   const found = Array.isArray(list)
@@ -614,7 +672,18 @@ function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, othe
       intersect,
       tables,
       ...(first !== undefined && second !== undefined ? { intersectColumns: [first, second] as const } : {}),
+      ...referenced,
     };
+  }
+  if (referencedNavigation !== undefined) {
+    const candidates = [...drafts.values()]
+      .filter((d) => d !== draft)
+      .map((d) => ({ d, keys: selfIntersectColumns(d, draft.primaryId) }))
+      .filter((c) => c.keys !== undefined);
+    const only = candidates.length === 1 ? candidates[0] : undefined;
+    return only?.keys === undefined
+      ? { name, intersect: name.toLowerCase(), tables, ...referenced }
+      : { name, intersect: only.d.entity.logicalName, tables, intersectColumns: only.keys, ...referenced };
   }
   const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
   const holdsBoth = (d: Draft): boolean =>
@@ -623,4 +692,13 @@ function nn(drafts: ReadonlyMap<string, Draft>, draft: Draft, name: string, othe
   const only = candidates.length === 1 ? candidates[0] : undefined;
   if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };
   return { name, intersect: name.toLowerCase(), tables };
+}
+
+/** The two plain Guid columns of `d` that name `key` (`connectionroleid`, `associatedconnectionroleid`), in order. */
+function selfIntersectColumns(d: Draft, key: string): readonly [string, string] | undefined {
+  const named = d.flat.properties.filter(
+    (p) => p.type === 'Edm.Guid' && p.name !== d.primaryId && !LOOKUP_PROPERTY.test(p.name) && p.name.includes(key),
+  );
+  const [first, second] = named;
+  return named.length === 2 && first !== undefined && second !== undefined ? [first.name, second.name] : undefined;
 }

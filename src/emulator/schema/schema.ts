@@ -21,7 +21,13 @@ export type ColumnType =
   | 'state'
   | 'status'
   /** `Edm.Binary` (image and file content), base64 on the wire. */
-  | 'binary';
+  | 'binary'
+  /**
+   * A managed property, of complex type `Microsoft.Dynamics.CRM.BooleanManagedProperty` (`iscustomizable`): an
+   * object `{Value, CanBeChanged, ManagedPropertyLogicalName}` on the wire, its JSON text in storage; queries
+   * compare its `Value`.
+   */
+  | 'managedproperty';
 
 export type RequiredLevel = 'None' | 'SystemRequired' | 'ApplicationRequired' | 'Recommended';
 export type Ownership = 'UserOwned' | 'OrganizationOwned' | 'BusinessOwned';
@@ -73,6 +79,8 @@ export interface Column {
    * (`incident.responsiblecontactid`): stored, bound and navigated, never one of a row's properties.
    */
   readonly hidden?: boolean;
+  /** For a managed property: the `ManagedPropertyLogicalName` it answers (`iscustomizableanddeletable`). */
+  readonly managedPropertyName?: string;
 }
 
 export interface AlternateKey {
@@ -150,6 +158,31 @@ export interface ManyToMany {
   readonly tables: readonly [string, string];
   /** Columns of the intersect table naming each side (`Entity1IntersectAttribute`, `…2…`), when known. */
   readonly intersectColumns?: readonly [string, string];
+  /**
+   * A self-referential relationship's navigation on the referenced side (`campaigncampaign_association_referenced`,
+   * `Entity2NavigationPropertyName`): it lists the records whose `name` navigation lists this one. Absent when the
+   * relationship joins two tables, which both name it `name`.
+   */
+  readonly referencedNavigation?: string;
+}
+
+/**
+ * The N:N relationship behind `table`'s collection navigation `navigation`, and the side of its pairs `table`'s
+ * record is on (`a`: `tables[0]`, Entity1). A self-referential relationship has both sides on one table: its
+ * `name` navigation is side `a`, its `referencedNavigation` side `b`.
+ */
+export function manyToManySide(
+  schema: Schema,
+  table: Table,
+  navigation: string,
+): { readonly relationship: ManyToMany; readonly mine: 'a' | 'b' } | undefined {
+  for (const relationship of schema.manyToMany) {
+    if (relationship.referencedNavigation === navigation) return { relationship, mine: 'b' };
+    if (relationship.name === navigation) {
+      return { relationship, mine: relationship.tables[0] === table.logicalName ? 'a' : 'b' };
+    }
+  }
+  return undefined;
 }
 
 export interface Schema {

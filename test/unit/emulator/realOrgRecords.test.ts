@@ -23,6 +23,10 @@ const TABLES = [
   'appointment',
   'accountleads',
   'processstage',
+  'connectionrole',
+  'connectionroleassociation',
+  'campaign',
+  'webresource',
 ];
 
 describe('emulator records on a real org schema (activities, polymorphic lookups, N:N)', function () {
@@ -406,6 +410,244 @@ describe('emulator records on a real org schema (activities, polymorphic lookups
         body: { '@odata.id': `contacts(${contact})` },
       });
       assert.equal(response.status, 400);
+    });
+  });
+
+  // A self-referential N:N relationship has two navigations on its one table, partners of each other: `<name>` on the
+  // referencing side (Entity1) and `<name>_referenced` on the referenced side (Entity2), as the real $metadata declares
+  // them. Associating A with B through A's `<name>` lists B there and A under B's `<name>_referenced`
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api,
+  // https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/connectionroleassociation:
+  // its columns connectionroleid and associatedconnectionroleid).
+  describe('self-referential N:N relationships answer both directions (connectionroleassociation_association)', function () {
+    const NAV = 'connectionroleassociation_association';
+    const REFERENCED = `${NAV}_referenced`;
+    let roles: Record<'a' | 'b' | 'c', string>;
+
+    before(async function () {
+      roles = {
+        a: await create('connectionroles', { name: 'Role A' }),
+        b: await create('connectionroles', { name: 'Role B' }),
+        c: await create('connectionroles', { name: 'Role C' }),
+      };
+    });
+
+    async function names(path: string): Promise<string[]> {
+      return values(await get(path))
+        .map((r) => String(r.name))
+        .sort();
+    }
+
+    it('associates from either navigation; each side lists the other, the pairs are rows of connectionroleassociations', async function () {
+      let response = await client.request('POST', `connectionroles(${roles.a})/${NAV}/$ref`, {
+        body: { '@odata.id': `connectionroles(${roles.b})` },
+      });
+      assert.equal(response.status, 204, await response.clone().text());
+      // From the referenced side: C's `_referenced` gets A, so A's `<name>` lists C.
+      response = await client.request('POST', `connectionroles(${roles.c})/${REFERENCED}/$ref`, {
+        body: { '@odata.id': `${client.emulator.webApi}connectionroles(${roles.a})` },
+      });
+      assert.equal(response.status, 204, await response.clone().text());
+
+      assert.deepEqual(await names(`connectionroles(${roles.a})/${NAV}?$select=name`), ['Role B', 'Role C']);
+      assert.deepEqual(await names(`connectionroles(${roles.a})/${REFERENCED}?$select=name`), []);
+      assert.deepEqual(await names(`connectionroles(${roles.b})/${REFERENCED}?$select=name`), ['Role A']);
+      assert.deepEqual(await names(`connectionroles(${roles.b})/${NAV}?$select=name`), []);
+      const count = await client.request('GET', `connectionroles(${roles.b})/${REFERENCED}/$count`);
+      assert.equal(await count.text(), '1');
+
+      const b = await get(
+        `connectionroles(${roles.b})?$select=name&$expand=${NAV}($select=name),${REFERENCED}($select=name)`,
+      );
+      assert.deepEqual(b[NAV], []);
+      assert.deepEqual(
+        (b[REFERENCED] as Record<string, unknown>[]).map((r) => r.connectionroleid),
+        [roles.a],
+      );
+
+      const pairs = await get(
+        `connectionroleassociations?$select=connectionroleid,associatedconnectionroleid&$filter=connectionroleid eq ${roles.a}`,
+      );
+      assert.deepEqual(
+        values(pairs)
+          .map((r) => r.associatedconnectionroleid)
+          .sort(),
+        [roles.b, roles.c].sort(),
+      );
+
+      const referencedByA = await get(
+        `connectionroles?$select=name&$filter=${REFERENCED}/any(r:r/name eq 'Role A')&$orderby=name`,
+      );
+      assert.deepEqual(
+        values(referencedByA).map((r) => r.name),
+        ['Role B', 'Role C'],
+      );
+      const referencing = await get(`connectionroles?$select=name&$filter=${NAV}/any(r:r/name eq 'Role C')`);
+      assert.deepEqual(
+        values(referencing).map((r) => r.name),
+        ['Role A'],
+      );
+      const none = await get(
+        `connectionroles?$select=name&$filter=${REFERENCED}/all(r:r/name eq 'Role B') and startswith(name,'Role ')&$orderby=name`,
+      );
+      assert.deepEqual(
+        values(none).map((r) => r.name),
+        ['Role A'],
+        'all() over an empty navigation is true; only A, which no role lists, and no B-only referencer',
+      );
+    });
+
+    it('the relationship’s definition names both navigations and the intersect columns', async function () {
+      const answer = await get(
+        "EntityDefinitions(LogicalName='connectionrole')/ManyToManyRelationships?$select=SchemaName,IntersectEntityName,Entity1IntersectAttribute,Entity2IntersectAttribute,Entity1NavigationPropertyName,Entity2NavigationPropertyName",
+      );
+      const found = values(answer).find((r) => r.SchemaName === NAV);
+      assert.deepEqual(
+        [
+          found?.IntersectEntityName,
+          found?.Entity1IntersectAttribute,
+          found?.Entity2IntersectAttribute,
+          found?.Entity1NavigationPropertyName,
+          found?.Entity2NavigationPropertyName,
+        ],
+        ['connectionroleassociation', 'connectionroleid', 'associatedconnectionroleid', NAV, REFERENCED],
+      );
+    });
+
+    it('disassociates from either navigation, with …(<id>)/$ref and …/$ref?$id=', async function () {
+      let response = await client.request('DELETE', `connectionroles(${roles.b})/${REFERENCED}(${roles.a})/$ref`);
+      assert.equal(response.status, 204, await response.clone().text());
+      assert.deepEqual(await names(`connectionroles(${roles.a})/${NAV}?$select=name`), ['Role C']);
+      response = await client.request(
+        'DELETE',
+        `connectionroles(${roles.a})/${NAV}/$ref?$id=${encodeURIComponent(`${client.emulator.webApi}connectionroles(${roles.c})`)}`,
+      );
+      assert.equal(response.status, 204, await response.clone().text());
+      assert.deepEqual(await names(`connectionroles(${roles.c})/${REFERENCED}?$select=name`), []);
+      assert.deepEqual(values(await get(`connectionroleassociations?$filter=connectionroleid eq ${roles.a}`)), []);
+    });
+
+    it('deleting a role removes its pairs on both sides', async function () {
+      const response = await client.request('POST', `connectionroles(${roles.b})/${NAV}/$ref`, {
+        body: { '@odata.id': `connectionroles(${roles.c})` },
+      });
+      assert.equal(response.status, 204);
+      assert.equal((await client.request('DELETE', `connectionroles(${roles.c})`)).status, 204);
+      assert.deepEqual(await names(`connectionroles(${roles.b})/${NAV}?$select=name`), []);
+      assert.deepEqual(values(await get(`connectionroleassociations?$filter=connectionroleid eq ${roles.b}`)), []);
+    });
+
+    it('a self-referential relationship without an intersect table in the snapshot still answers both directions (campaigncampaign_association)', async function () {
+      const parent = await create('campaigns', { name: 'Parent campaign' });
+      const child = await create('campaigns', { name: 'Child campaign' });
+      const response = await client.request('POST', `campaigns(${parent})/campaigncampaign_association/$ref`, {
+        body: { '@odata.id': `campaigns(${child})` },
+      });
+      assert.equal(response.status, 204, await response.clone().text());
+      assert.deepEqual(await names(`campaigns(${parent})/campaigncampaign_association?$select=name`), [
+        'Child campaign',
+      ]);
+      assert.deepEqual(await names(`campaigns(${child})/campaigncampaign_association_referenced?$select=name`), [
+        'Parent campaign',
+      ]);
+      assert.deepEqual(await names(`campaigns(${child})/campaigncampaign_association?$select=name`), []);
+    });
+  });
+
+  // Properties of complex type mscrm.BooleanManagedProperty (`iscustomizable` of connectionrole, webresource, workflow,
+  // savedquery…): an object {Value, CanBeChanged, ManagedPropertyLogicalName}
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/booleanmanagedproperty); new
+  // components are customizable by default (https://learn.microsoft.com/power-platform/alm/use-managed-properties);
+  // queries compare `iscustomizable/Value`.
+  describe('managed properties (complex type BooleanManagedProperty): iscustomizable', function () {
+    const CUSTOMIZABLE = { Value: true, CanBeChanged: true, ManagedPropertyLogicalName: 'iscustomizableanddeletable' };
+    let open: string;
+    let locked: string;
+
+    before(async function () {
+      open = await create('connectionroles', { name: 'Managed open' });
+      locked = await create('connectionroles', { name: 'Managed locked', iscustomizable: { Value: false } });
+    });
+
+    it('answers the object in GET and $select; a new record is customizable unless the request says otherwise', async function () {
+      assert.deepEqual((await get(`connectionroles(${open})?$select=iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+      assert.deepEqual((await get(`connectionroles(${locked})`)).iscustomizable, { ...CUSTOMIZABLE, Value: false });
+      // The property alone is the complex value beside its context (OData JSON Format 4.01, "Individual Property").
+      const { '@odata.context': context, ...alone } = await get(`connectionroles(${open})/iscustomizable`);
+      assert.match(String(context), /\$metadata#connectionroles\([^)]+\)\/iscustomizable$/);
+      assert.deepEqual(alone, CUSTOMIZABLE);
+      const page = await create('webresourceset', { name: 'new_/page.html', displayname: 'Page', webresourcetype: 1 });
+      assert.deepEqual((await get(`webresourceset(${page})?$select=name,iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+    });
+
+    it('takes {"Value": …} and CanBeChanged on update; ManagedPropertyLogicalName stays the attribute’s', async function () {
+      const response = await client.request('PATCH', `connectionroles(${locked})`, {
+        body: { iscustomizable: { Value: true, CanBeChanged: false, ManagedPropertyLogicalName: 'other' } },
+      });
+      assert.equal(response.status, 204, await response.clone().text());
+      assert.deepEqual((await get(`connectionroles(${locked})?$select=iscustomizable`)).iscustomizable, {
+        ...CUSTOMIZABLE,
+        CanBeChanged: false,
+      });
+      const back = await client.request('PATCH', `connectionroles(${locked})`, {
+        body: { iscustomizable: { Value: false } },
+      });
+      assert.equal(back.status, 204);
+      assert.deepEqual((await get(`connectionroles(${locked})?$select=iscustomizable`)).iscustomizable, {
+        ...CUSTOMIZABLE,
+        Value: false,
+      });
+    });
+
+    it('filters and sorts on iscustomizable/Value and /CanBeChanged; FetchXML compares its Value', async function () {
+      const names = async (query: string): Promise<string[]> =>
+        values(await get(`connectionroles?$select=name&${query}`))
+          .map((r) => String(r.name))
+          .filter((n) => n.startsWith('Managed '));
+      assert.deepEqual(await names('$filter=iscustomizable/Value eq false'), ['Managed locked']);
+      assert.deepEqual(await names('$filter=iscustomizable/Value eq true and iscustomizable/CanBeChanged eq true'), [
+        'Managed open',
+      ]);
+      assert.deepEqual(await names('$orderby=iscustomizable/Value desc,name'), ['Managed open', 'Managed locked']);
+      assert.deepEqual(
+        await names(
+          `$filter=iscustomizable/ManagedPropertyLogicalName eq 'iscustomizableanddeletable' and iscustomizable/Value eq false`,
+        ),
+        ['Managed locked'],
+      );
+      const fetch = `<fetch><entity name="connectionrole"><attribute name="name"/><filter><condition attribute="iscustomizable" operator="eq" value="0"/><condition attribute="name" operator="like" value="Managed %"/></filter></entity></fetch>`;
+      const fetched = await get(`connectionroles?fetchXml=${encodeURIComponent(fetch)}`);
+      assert.deepEqual(
+        values(fetched).map((r) => r.name),
+        ['Managed locked'],
+      );
+    });
+
+    it('refuses a wrong shape with a Dataverse-coded 400 and keeps the record as it was', async function () {
+      for (const iscustomizable of [true, 'true', [true], { Value: 'yes' }, { CanBeChanged: false }, { Valu: true }]) {
+        const response = await client.request('PATCH', `connectionroles(${open})`, { body: { iscustomizable } });
+        assert.equal(response.status, 400, JSON.stringify(iscustomizable));
+        const error = await errorOf(response);
+        assert.match(error.code, /^0x[0-9a-f]{8}$/i);
+        assert.match(error.message, /iscustomizable|BooleanManagedProperty|Valu/);
+      }
+      assert.deepEqual((await get(`connectionroles(${open})?$select=iscustomizable`)).iscustomizable, CUSTOMIZABLE);
+      const created = await client.request('POST', 'connectionroles', {
+        body: { name: 'Managed refused', iscustomizable: false },
+      });
+      assert.equal(created.status, 400);
+      assert.deepEqual(values(await get(`connectionroles?$filter=name eq 'Managed refused'`)), []);
+    });
+
+    it('refuses comparing the object itself or an unknown member, naming what to use', async function () {
+      let response = await client.request('GET', 'connectionroles?$filter=iscustomizable eq true');
+      assert.equal(response.status, 400);
+      assert.match((await errorOf(response)).message, /iscustomizable\/Value/);
+      response = await client.request('GET', 'connectionroles?$apply=groupby((iscustomizable/Value))');
+      assert.equal(response.status, 400);
+      response = await client.request('GET', 'connectionroles?$filter=iscustomizable/Valu eq true');
+      assert.equal(response.status, 400);
+      assert.match((await errorOf(response)).message, /'Valu'.*BooleanManagedProperty/);
     });
   });
 

@@ -126,4 +126,17 @@ describe('errors that block Run, each beside the documented request it lets thro
       assert.deepEqual(errorCodes(rule.documented), [], rule.documented);
     });
   }
+
+  // Properties of complex type BooleanManagedProperty (`iscustomizable`): selected whole, compared through `Value`
+  // (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/booleanmanagedproperty), written
+  // as an object.
+  it('lets through $select and $filter on a managed property (iscustomizable/Value) and writing it as an object', () => {
+    for (const request of [
+      'GET workflows?$select=name,iscustomizable&$filter=iscustomizable/Value eq true',
+      'GET savedqueries?$select=name&$filter=iscustomizable/Value eq false and iscustomizable/CanBeChanged eq true&$orderby=name',
+      `PATCH webresourceset(${ID})\nContent-Type: application/json\n\n{ "iscustomizable": { "Value": false } }`,
+    ]) {
+      assert.deepEqual(errorCodes(request), [], request);
+    }
+  });
 });
