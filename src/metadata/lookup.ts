@@ -232,22 +232,25 @@ export class MetadataIndex {
 
   findProperty(type: EntityType | TypeName, name: string): FindResult<Property> {
     const members = this.members(type);
-    return findMember(name, members?.properties ?? [], [members?.propertyByName], [members?.propertyByLowerName]);
+    if (members === undefined) return findMember(name, [], [], []);
+    return findMember(name, members.propertyNames, [members.propertyByName], [members.propertyByLowerName]);
   }
 
   findNavigationProperty(type: EntityType | TypeName, name: string): FindResult<NavigationProperty> {
     const members = this.members(type);
-    return findMember(name, members?.navigation ?? [], [members?.navigationByName], [members?.navigationByLowerName]);
+    if (members === undefined) return findMember(name, [], [], []);
+    return findMember(name, members.navigationNames, [members.navigationByName], [members.navigationByLowerName]);
   }
 
   /** Structural or navigation property, as `$select`/`$expand`/`$filter` paths may name either. */
   findMemberOf(type: EntityType | TypeName, name: string): FindResult<Property | NavigationProperty> {
     const members = this.members(type);
+    if (members === undefined) return findMember(name, [], [], []);
     return findMember<Property | NavigationProperty>(
       name,
-      members === undefined ? [] : [...members.properties, ...members.navigation],
-      [members?.propertyByName, members?.navigationByName],
-      [members?.propertyByLowerName, members?.navigationByLowerName],
+      members.memberNames,
+      [members.propertyByName, members.navigationByName],
+      [members.propertyByLowerName, members.navigationByLowerName],
     );
   }
 
@@ -282,9 +285,15 @@ export class MetadataIndex {
         else if (!list.includes(navigation)) list.push(navigation);
       }
     }
+    const properties = [...propertyByName.values()];
+    const navigation = [...navigationByName.values()];
     const members: Members = {
-      properties: [...propertyByName.values()],
-      navigation: [...navigationByName.values()],
+      properties,
+      navigation,
+      // Names for suggestions, listed once per type: a lookup copied every member of the type before.
+      propertyNames: properties.map((p) => p.name),
+      navigationNames: navigation.map((n) => n.name),
+      memberNames: [...properties, ...navigation].map((m) => m.name),
       propertyByName,
       navigationByName,
       propertyByLowerName: byLowerName(propertyByName.values()),
@@ -308,37 +317,33 @@ function byLowerName<T extends { readonly name: string }>(members: Iterable<T>):
 }
 
 /**
- * The exact-case member, else the case-folded one, else did-you-mean suggestions from every member;
- * the maps are asked in order, so a column wins over a navigation property of the same name.
+ * The exact-case member, else the case-folded one, else did-you-mean suggestions from every member
+ * name; the maps are asked in order, so a column wins over a navigation property of the same name.
  */
 function findMember<T extends { readonly name: string }>(
   name: string,
-  members: readonly T[],
-  exact: readonly (ReadonlyMap<string, T> | undefined)[],
-  folded: readonly (ReadonlyMap<string, T> | undefined)[],
+  names: readonly string[],
+  exact: readonly ReadonlyMap<string, T>[],
+  folded: readonly ReadonlyMap<string, T>[],
 ): FindResult<T> {
   for (const map of exact) {
-    const match = map?.get(name);
+    const match = map.get(name);
     if (match !== undefined) return { match, caseMismatch: false, suggestions: [] };
   }
   const lower = name.toLowerCase();
   for (const map of folded) {
-    const match = map?.get(lower);
+    const match = map.get(lower);
     if (match !== undefined) return { match, caseMismatch: true, suggestions: [] };
   }
-  return {
-    match: undefined,
-    caseMismatch: false,
-    suggestions: didYouMean(
-      name,
-      members.map((member) => member.name),
-    ),
-  };
+  return { match: undefined, caseMismatch: false, suggestions: didYouMean(name, names) };
 }
 
 interface Members {
   readonly properties: readonly Property[];
   readonly navigation: readonly NavigationProperty[];
+  readonly propertyNames: readonly string[];
+  readonly navigationNames: readonly string[];
+  readonly memberNames: readonly string[];
   readonly propertyByName: ReadonlyMap<string, Property>;
   readonly navigationByName: ReadonlyMap<string, NavigationProperty>;
   readonly propertyByLowerName: ReadonlyMap<string, Property>;
