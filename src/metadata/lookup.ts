@@ -9,26 +9,48 @@ import type {
   Property,
 } from './model';
 
+/** The two rows `editDistance` works in, reused: suggestions measure hundreds of names per diagnostic. */
+let previousRow = new Int32Array(64);
+let currentRow = new Int32Array(64);
+
 /**
  * Levenshtein distance, giving up (returning `max + 1`) once the distance must exceed `max`: the
  * suggestions scan every name of a large model on each diagnostic, and almost all are far off.
  */
 export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
-  let previous: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
+  if (previousRow.length <= b.length) {
+    previousRow = new Int32Array(2 * (b.length + 1));
+    currentRow = new Int32Array(2 * (b.length + 1));
+  }
+  let previous = previousRow;
+  let current = currentRow;
+  for (let j = 0; j <= b.length; j++) previous[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current: number[] = [i];
+    current[0] = i;
     let rowMin = i;
+    const code = a.charCodeAt(i - 1);
     for (let j = 1; j <= b.length; j++) {
-      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      const value = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
-      current.push(value);
+      const cost = code === b.charCodeAt(j - 1) ? 0 : 1;
+      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      current[j] = value;
       if (value < rowMin) rowMin = value;
     }
     if (rowMin > max) return max + 1;
-    previous = current;
+    [previous, current] = [current, previous];
   }
-  return previous[b.length] ?? 0;
+  return previous[b.length]!;
+}
+
+/** Names to suggest from, each with its lower-case form: made once for a list asked often (a table's columns). */
+export interface SuggestionNames {
+  readonly names: readonly string[];
+  readonly lower: readonly string[];
+}
+
+export function suggestionNames(names: Iterable<string>): SuggestionNames {
+  const list = [...names];
+  return { names: list, lower: list.map((name) => name.toLowerCase()) };
 }
 
 /**
@@ -36,21 +58,26 @@ export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINIT
  * with the name's length (a third of it, at least 1, at most 3) so short names get no wild guesses.
  * Candidates that contain the name or start like it (`parentacc` → `parentaccountid`) count too.
  */
-export function didYouMean(name: string, candidates: Iterable<string>, limit = 3): string[] {
+export function didYouMean(name: string, candidates: Iterable<string> | SuggestionNames, limit = 3): string[] {
+  const { names, lower } = isSuggestionNames(candidates) ? candidates : suggestionNames(candidates);
   const wanted = name.toLowerCase();
   const max = Math.min(3, Math.max(1, Math.floor(wanted.length / 3)));
   const scored: { candidate: string; score: number }[] = [];
-  for (const candidate of candidates) {
-    const lower = candidate.toLowerCase();
-    if (lower === wanted) continue;
-    let score = editDistance(wanted, lower, max);
-    if (score > max && wanted.length >= 4 && lower.includes(wanted)) score = max + 0.5;
-    if (score <= max + 0.5) scored.push({ candidate, score });
+  for (let i = 0; i < names.length; i++) {
+    const candidate = lower[i]!;
+    if (candidate === wanted) continue;
+    let score = editDistance(wanted, candidate, max);
+    if (score > max && wanted.length >= 4 && candidate.includes(wanted)) score = max + 0.5;
+    if (score <= max + 0.5) scored.push({ candidate: names[i]!, score });
   }
   scored.sort(
     (x, y) => x.score - y.score || x.candidate.length - y.candidate.length || (x.candidate < y.candidate ? -1 : 1),
   );
   return scored.slice(0, limit).map((entry) => entry.candidate);
+}
+
+function isSuggestionNames(candidates: Iterable<string> | SuggestionNames): candidates is SuggestionNames {
+  return 'lower' in candidates && 'names' in candidates;
 }
 
 /** A case-insensitive search: the exact-case match when there is one, otherwise suggestions. */
@@ -232,22 +259,25 @@ export class MetadataIndex {
 
   findProperty(type: EntityType | TypeName, name: string): FindResult<Property> {
     const members = this.members(type);
-    return findMember(name, members?.properties ?? [], [members?.propertyByName], [members?.propertyByLowerName]);
+    if (members === undefined) return findMember(name, NO_NAMES, [], []);
+    return findMember(name, members.propertyNames, [members.propertyByName], [members.propertyByLowerName]);
   }
 
   findNavigationProperty(type: EntityType | TypeName, name: string): FindResult<NavigationProperty> {
     const members = this.members(type);
-    return findMember(name, members?.navigation ?? [], [members?.navigationByName], [members?.navigationByLowerName]);
+    if (members === undefined) return findMember(name, NO_NAMES, [], []);
+    return findMember(name, members.navigationNames, [members.navigationByName], [members.navigationByLowerName]);
   }
 
   /** Structural or navigation property, as `$select`/`$expand`/`$filter` paths may name either. */
   findMemberOf(type: EntityType | TypeName, name: string): FindResult<Property | NavigationProperty> {
     const members = this.members(type);
+    if (members === undefined) return findMember(name, NO_NAMES, [], []);
     return findMember<Property | NavigationProperty>(
       name,
-      members === undefined ? [] : [...members.properties, ...members.navigation],
-      [members?.propertyByName, members?.navigationByName],
-      [members?.propertyByLowerName, members?.navigationByLowerName],
+      members.memberNames,
+      [members.propertyByName, members.navigationByName],
+      [members.propertyByLowerName, members.navigationByLowerName],
     );
   }
 
@@ -282,9 +312,15 @@ export class MetadataIndex {
         else if (!list.includes(navigation)) list.push(navigation);
       }
     }
+    const properties = [...propertyByName.values()];
+    const navigation = [...navigationByName.values()];
     const members: Members = {
-      properties: [...propertyByName.values()],
-      navigation: [...navigationByName.values()],
+      properties,
+      navigation,
+      // Names for suggestions, listed once per type: a lookup copied every member of the type before.
+      propertyNames: suggestionNames(properties.map((p) => p.name)),
+      navigationNames: suggestionNames(navigation.map((n) => n.name)),
+      memberNames: suggestionNames([...properties, ...navigation].map((m) => m.name)),
       propertyByName,
       navigationByName,
       propertyByLowerName: byLowerName(propertyByName.values()),
@@ -297,6 +333,8 @@ export class MetadataIndex {
   }
 }
 
+const NO_NAMES = suggestionNames([]);
+
 /** The first member of each case-folded name, in declaration order. */
 function byLowerName<T extends { readonly name: string }>(members: Iterable<T>): Map<string, T> {
   const result = new Map<string, T>();
@@ -308,37 +346,33 @@ function byLowerName<T extends { readonly name: string }>(members: Iterable<T>):
 }
 
 /**
- * The exact-case member, else the case-folded one, else did-you-mean suggestions from every member;
- * the maps are asked in order, so a column wins over a navigation property of the same name.
+ * The exact-case member, else the case-folded one, else did-you-mean suggestions from every member
+ * name; the maps are asked in order, so a column wins over a navigation property of the same name.
  */
 function findMember<T extends { readonly name: string }>(
   name: string,
-  members: readonly T[],
-  exact: readonly (ReadonlyMap<string, T> | undefined)[],
-  folded: readonly (ReadonlyMap<string, T> | undefined)[],
+  names: SuggestionNames,
+  exact: readonly ReadonlyMap<string, T>[],
+  folded: readonly ReadonlyMap<string, T>[],
 ): FindResult<T> {
   for (const map of exact) {
-    const match = map?.get(name);
+    const match = map.get(name);
     if (match !== undefined) return { match, caseMismatch: false, suggestions: [] };
   }
   const lower = name.toLowerCase();
   for (const map of folded) {
-    const match = map?.get(lower);
+    const match = map.get(lower);
     if (match !== undefined) return { match, caseMismatch: true, suggestions: [] };
   }
-  return {
-    match: undefined,
-    caseMismatch: false,
-    suggestions: didYouMean(
-      name,
-      members.map((member) => member.name),
-    ),
-  };
+  return { match: undefined, caseMismatch: false, suggestions: didYouMean(name, names) };
 }
 
 interface Members {
   readonly properties: readonly Property[];
   readonly navigation: readonly NavigationProperty[];
+  readonly propertyNames: SuggestionNames;
+  readonly navigationNames: SuggestionNames;
+  readonly memberNames: SuggestionNames;
   readonly propertyByName: ReadonlyMap<string, Property>;
   readonly navigationByName: ReadonlyMap<string, NavigationProperty>;
   readonly propertyByLowerName: ReadonlyMap<string, Property>;

@@ -39,6 +39,8 @@ export interface RequestAnalysis {
 }
 
 const COMPARISON = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+/** The lambda variables outside any `any`/`all`: one shared empty map, only read (a lambda copies it). */
+const NO_LAMBDAS: ReadonlyMap<string, EntityType> = new Map();
 
 class Analyzer {
   readonly references: Reference[];
@@ -147,7 +149,7 @@ class Analyzer {
   }
 
   orderBy(type: EntityType, clause: OrderByClause): void {
-    for (const item of clause.items) this.expression(type, item.expression, new Map());
+    for (const item of clause.items) this.expression(type, item.expression, NO_LAMBDAS);
   }
 
   expand(type: EntityType, clause: ExpandClause): void {
@@ -194,7 +196,7 @@ class Analyzer {
       if (!target) continue;
       const options = item.options;
       if (options.select) this.select(target, options.select);
-      if (options.filter) this.expression(target, options.filter, new Map());
+      if (options.filter) this.expression(target, options.filter, NO_LAMBDAS);
       if (options.orderBy) this.orderBy(target, options.orderBy);
       if (options.expand) this.expand(target, options.expand);
     }
@@ -204,14 +206,14 @@ class Analyzer {
     for (const t of transformations) {
       switch (t.kind) {
         case 'filter':
-          this.expression(type, t.expression, new Map());
+          this.expression(type, t.expression, NO_LAMBDAS);
           break;
         case 'groupby':
-          for (const property of t.properties) this.expression(type, property, new Map());
+          for (const property of t.properties) this.expression(type, property, NO_LAMBDAS);
           this.apply(type, t.transformations);
           break;
         case 'aggregate':
-          for (const item of t.items) if (item.expression) this.expression(type, item.expression, new Map());
+          for (const item of t.items) if (item.expression) this.expression(type, item.expression, NO_LAMBDAS);
           break;
         case 'orderby':
           this.orderBy(type, t.orderBy);
@@ -395,7 +397,7 @@ export function analyzeRequest(request: Request, index: MetadataIndex | undefine
   if (scope) {
     if (query.select) analyzer.select(scope, query.select);
     if (query.expand) analyzer.expand(scope, query.expand);
-    if (query.filter) analyzer.expression(scope, query.filter, new Map());
+    if (query.filter) analyzer.expression(scope, query.filter, NO_LAMBDAS);
     if (query.orderBy) analyzer.orderBy(scope, query.orderBy);
     if (query.apply) analyzer.apply(scope, query.apply.transformations);
     checkBody(analyzer, index, request, scope);

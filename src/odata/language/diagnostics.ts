@@ -27,17 +27,12 @@ export interface DiagnosticsOptions extends LanguageOptions {
 
 export function documentDiagnostics(document: ODataDocument, options: DiagnosticsOptions = {}): LanguageDiagnostic[] {
   const result: LanguageDiagnostic[] = [];
-  const syntax = (d: DocumentDiagnostic): void => {
-    // Dataverse answers these with 400, so they are errors here whatever the shared URL parser says.
-    const severity = d.code === 'unsupportedOption' ? 'error' : d.severity;
-    result.push({ code: d.code, message: d.message, severity, span: d.span, fixes: [] });
-  };
-  document.diagnostics.forEach(syntax);
+  for (const d of document.diagnostics) result.push(syntaxDiagnostic(d));
   for (const block of document.blocks) {
     if (options.signal?.aborted) break;
     if (!block.request) continue;
     for (const request of requestsOf(block.request)) {
-      urlDiagnostics(request).forEach(syntax);
+      for (const d of urlDiagnostics(request)) result.push(syntaxDiagnostic(d));
       result.push(...analyzeRequest(request, options.metadata).diagnostics);
       result.push(...dataverseRules(request, request !== block.request));
     }
@@ -46,6 +41,12 @@ export function documentDiagnostics(document: ODataDocument, options: Diagnostic
   }
   result.push(...variableDiagnostics(document, options));
   return result.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+}
+
+function syntaxDiagnostic(d: DocumentDiagnostic): LanguageDiagnostic {
+  // Dataverse answers these with 400, so they are errors here whatever the shared URL parser says.
+  const severity = d.code === 'unsupportedOption' ? 'error' : d.severity;
+  return { code: d.code, message: d.message, severity, span: d.span, fixes: [] };
 }
 
 function header(request: Request, name: string): string | undefined {

@@ -187,7 +187,12 @@ export function parseODataUrl(text: string, options: ParseOptions = {}): ODataUr
   while (pathEnd > pathStart && isSpace(text.charCodeAt(pathEnd - 1))) pathEnd--;
 
   // Paths never use `+` for spaces, whatever the query string does.
-  const pathSource = decodeSlice(text, pathStart, pathEnd, { ...options, plusAsSpace: false });
+  const pathSource = decodeSlice(
+    text,
+    pathStart,
+    pathEnd,
+    options.plusAsSpace === true ? { ...options, plusAsSpace: false } : options,
+  );
   const path = parserFor(pathSource, diagnostics, options).parseResourcePath(pathStart, pathEnd);
 
   const queryOptions = queryStart < 0 ? [] : splitQueryOptions(text, queryStart + 1, end, options);
@@ -205,10 +210,26 @@ export function parseODataUrl(text: string, options: ParseOptions = {}): ODataUr
 }
 
 function sortDiagnostics(diagnostics: ODataDiagnostic[]): ODataDiagnostic[] {
+  if (diagnostics.length < 2) return diagnostics;
   return diagnostics
     .map((d, index) => ({ d, index }))
     .sort((x, y) => x.d.span.start - y.d.span.start || x.index - y.index)
     .map((x) => x.d);
+}
+
+/** Module functions rather than closures made per call: every URL checked passes here. */
+function report(
+  diagnostics: ODataDiagnostic[],
+  code: ODataDiagnostic['code'],
+  message: string,
+  at: TextSpan,
+  severity: 'error' | 'warning' = 'error',
+): void {
+  diagnostics.push({ code, message, span: at, severity });
+}
+
+function textValue(source: SourceText, option: QueryOption): TextValue {
+  return { kind: 'text', value: source.text, span: option.valueSpan };
 }
 
 type MutableQuery = { -readonly [K in keyof QueryOptions]: QueryOptions[K] };
@@ -221,23 +242,22 @@ function parseQueryOptions(
 ): QueryOptions {
   const aliases: ParameterAlias[] = [];
   const query: MutableQuery = { aliases };
-  const report = (
-    code: ODataDiagnostic['code'],
-    message: string,
-    at: TextSpan,
-    severity: 'error' | 'warning' = 'error',
-  ) => diagnostics.push({ code, message, span: at, severity });
-
   for (const option of queryOptions) {
     const { name } = option;
     if (option.duplicate) {
-      report('duplicateOption', `'${name}' is given more than once; only the first is used.`, option.nameSpan);
+      report(
+        diagnostics,
+        'duplicateOption',
+        `'${name}' is given more than once; only the first is used.`,
+        option.nameSpan,
+      );
       continue;
     }
     if (option.kind === 'unknown') {
       const suggestion = closestName(name, ALL_OPTIONS);
       const caseOnly = suggestion !== undefined && suggestion.toLowerCase() === name.toLowerCase();
       report(
+        diagnostics,
         'unknownOption',
         caseOnly
           ? `Option names are case-sensitive: '${suggestion}', not '${name}'.`
@@ -248,14 +268,13 @@ function parseQueryOptions(
       continue;
     }
     if ((UNSUPPORTED_OPTIONS as readonly string[]).includes(name)) {
-      report('unsupportedOption', `Dataverse does not support '${name}'.`, option.nameSpan, 'warning');
+      report(diagnostics, 'unsupportedOption', `Dataverse does not support '${name}'.`, option.nameSpan, 'warning');
     }
     if (!option.hasValue || option.valueSpan.start === option.valueSpan.end) {
-      report('missingOptionValue', `'${name}' needs a value.`, option.nameSpan);
+      report(diagnostics, 'missingOptionValue', `'${name}' needs a value.`, option.nameSpan);
       continue;
     }
     const source = decodeSlice(text, option.valueSpan.start, option.valueSpan.end, options);
-    const textValue = (): TextValue => ({ kind: 'text', value: source.text, span: option.valueSpan });
     if (option.kind === 'alias') {
       const parser = parserFor(source, diagnostics, options);
       const value: ExpressionNode = parser.parseStandaloneExpression();
@@ -284,34 +303,34 @@ function parseQueryOptions(
         break;
       }
       case '$skiptoken':
-        query.skipToken = textValue();
+        query.skipToken = textValue(source, option);
         break;
       case '$deltatoken':
-        query.deltaToken = textValue();
+        query.deltaToken = textValue(source, option);
         break;
       case '$search':
-        query.search = textValue();
+        query.search = textValue(source, option);
         break;
       case '$format':
-        query.format = textValue();
+        query.format = textValue(source, option);
         break;
       case '$id':
-        query.id = textValue();
+        query.id = textValue(source, option);
         break;
       case 'fetchXml':
         if (!source.text.trimStart().startsWith('<fetch')) {
-          report('invalidOptionValue', 'fetchXml must be a <fetch> document.', option.valueSpan);
+          report(diagnostics, 'invalidOptionValue', 'fetchXml must be a <fetch> document.', option.valueSpan);
         }
-        query.fetchXml = textValue();
+        query.fetchXml = textValue(source, option);
         break;
       case 'savedQuery':
       case 'userQuery': {
         const value = source.text.trim();
         if (!isGuid(value) && !/^\{\{[^}]*\}\}$/.test(value)) {
-          report('invalidOptionValue', `'${name}' must be the id (GUID) of a view.`, option.valueSpan);
+          report(diagnostics, 'invalidOptionValue', `'${name}' must be the id (GUID) of a view.`, option.valueSpan);
         }
-        if (name === 'savedQuery') query.savedQuery = textValue();
-        else query.userQuery = textValue();
+        if (name === 'savedQuery') query.savedQuery = textValue(source, option);
+        else query.userQuery = textValue(source, option);
         break;
       }
       default:

@@ -901,36 +901,35 @@ export class Parser {
         if (empty) {
           this.report('missingOptionValue', `'${name}' needs a value.`, nameToken.span);
         } else {
-          const assign = <K extends keyof ExpandOptions>(key: K, value: ExpandOptions[K]): void => {
-            if (!duplicate) options[key] = value;
-          };
+          // The first of duplicates counts (reported above); a later one is parsed for its diagnostics only.
+          const target: typeof options = duplicate ? {} : options;
           switch (name) {
             case '$select':
-              assign('select', this.parseSelect(stops));
+              target.select = this.parseSelect(stops);
               break;
             case '$filter':
-              assign('filter', this.parseExpression());
+              target.filter = this.parseExpression();
               break;
             case '$orderby':
-              assign('orderBy', this.parseOrderBy(stops));
+              target.orderBy = this.parseOrderBy(stops);
               break;
             case '$top':
-              assign('top', this.parseInteger(name));
+              target.top = this.parseInteger(name);
               break;
             case '$skip':
-              assign('skip', this.parseInteger(name));
+              target.skip = this.parseInteger(name);
               break;
             case '$levels':
-              assign('levels', this.parseInteger(name, true));
+              target.levels = this.parseInteger(name, true);
               break;
             case '$count':
-              assign('count', this.parseBoolean(name));
+              target.count = this.parseBoolean(name);
               break;
             case '$expand':
-              assign('expand', this.parseExpand(stops));
+              target.expand = this.parseExpand(stops);
               break;
             case '$search':
-              assign('search', this.parseRawText(stops));
+              target.search = this.parseRawText(stops);
               break;
             default: {
               const suggestion = closestName(name, ['$select', '$filter', '$orderby', '$top', '$expand']);
