@@ -295,7 +295,7 @@ export async function openSourceFile(
   // Checked before the stream exists: a stream opens its file later, and one left behind by a refusal would
   // report its own errors (the file gone by then) to nobody.
   if (options.encoding !== undefined) checkEncoding(options.encoding);
-  const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const stream = createReadStream(file, { highWaterMark: 256 * 1024 });
   try {
     return await openSource(stream, format, { ...options, size });
   } catch (error) {
