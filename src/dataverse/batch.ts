@@ -455,7 +455,7 @@ export async function executeBatch(
   const response = await client.request({
     method: 'POST',
     path: '$batch',
-    rawBody: { text: built.body, contentType: built.contentType },
+    rawBody: { content: built.body, contentType: built.contentType },
     // Prefer included: one header, continue-on-error and include-annotations first.
     headers,
     idempotent: safe,

@@ -3,6 +3,7 @@ import { WorkbenchError } from '../core/errors';
 import type { MetadataModel, Property } from '../metadata/model';
 import type { BatchRequest, BatchResult } from './batch';
 import { executeBatch, MAX_BATCH_REQUESTS } from './batch';
+import { BulkTargets, targetShape } from './bulkTargets';
 import type { ImportSource, SourceRow } from './importSource';
 import type { MetadataCache } from './metadataCache';
 import type { JsonObject } from '../core/json';
@@ -215,12 +216,6 @@ function convert(
   }
 }
 
-export interface ValidRow {
-  readonly line: number;
-  readonly key: string;
-  readonly body: JsonObject;
-}
-
 export interface RowProblem {
   readonly line: number;
   readonly message: string;
@@ -259,7 +254,8 @@ export function validateRow(
       continue;
     }
     if (column === rules.primaryKey) {
-      if (typeof converted.value !== 'string') problems.push(`column '${column}' must be a GUID`);
+      if (typeof converted.value !== 'string' || !GUID.test(converted.value))
+        problems.push(`column '${column}' must be a GUID`);
       else key = converted.value;
       continue;
     }
@@ -279,18 +275,24 @@ const IMPORT_NAMESPACE = '6d1f6f7e-3b0a-4c8e-9a51-2f0d7c9e4b13';
 
 const IMPORT_NAMESPACE_BYTES = Buffer.from(IMPORT_NAMESPACE.replace(/-/g, ''), 'hex');
 
+/**
+ * The namespace and name to hash, written into one buffer used again for every key: a buffer (or a digest as a
+ * Buffer) per row is memory outside the heap that only a garbage collection returns, and it piled up.
+ */
+let uuidInput = Buffer.alloc(4096);
+
 export function uuidV5(name: string, namespace: string = IMPORT_NAMESPACE): string {
   const space =
     namespace === IMPORT_NAMESPACE ? IMPORT_NAMESPACE_BYTES : Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  if (16 + name.length * 3 > uuidInput.length)
+    uuidInput = Buffer.alloc(Math.max(16 + name.length * 3, uuidInput.length * 2));
+  space.copy(uuidInput, 0);
+  const length = 16 + uuidInput.write(name, 16, 'utf8');
   // One-shot `hash`: an import derives a key per row, and a Hash object per call costs more than the digest.
-  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name, 'utf8'));
-  space.copy(input, 0);
-  input.write(name, 16, 'utf8');
-  const hash = cryptoHash('sha1', input, 'buffer');
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const hex = cryptoHash('sha1', uuidInput.subarray(0, length), 'hex');
+  // Version 5 in the high nibble of byte 6, the RFC 9562 variant in the two high bits of byte 8.
+  const variant = ((parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function canonical(value: unknown): string {
@@ -322,33 +324,48 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Slots of the occurrence counter: 16 MB at most, whatever the file's size. */
+/** Slots of the occurrence counter (fixed: the keys of files imported before depend on it). */
 const OCCURRENCE_SLOTS = 1 << 22;
+/** A count the fixed table holds itself; from here on a slot's count lives in a Map. */
+const SMALL_COUNT = 0xff;
 /** Slots counted in a Map before the fixed table takes over (a few MB). */
 const SPARSE_SLOTS = 1 << 16;
 
 /**
- * How many rows so far hashed to each slot. A fresh 16 MB table costs a page fault for nearly every slot a small
- * file touches first, so the counts start in a Map and move to the table once the Map holds `SPARSE_SLOTS` slots:
- * the same counts either way, so the same keys, and memory bounded for any number of rows.
+ * How many rows so far hashed to each slot. A fresh table costs a page fault for nearly every slot a small file
+ * touches first, so the counts start in a Map and move to the table once the Map holds `SPARSE_SLOTS` slots. The
+ * table keeps a byte per slot (4 MB): a slot that reaches `SMALL_COUNT` rows (copies of one row, mostly) counts on
+ * in a Map, at most one entry per 255 rows. The same counts either way, so the same keys, and memory bounded for
+ * any number of rows.
  */
 class OccurrenceCounter {
   private sparse: Map<number, number> | undefined = new Map();
-  private dense: Uint32Array | undefined;
+  private dense: Uint8Array | undefined;
+  private readonly large = new Map<number, number>();
 
   /** The count of `slot` before this row, then one more. */
   take(slot: number): number {
-    if (this.dense !== undefined) {
-      const count = this.dense[slot] ?? 0;
-      this.dense[slot] = count + 1;
+    const dense = this.dense;
+    if (dense !== undefined) {
+      const small = dense[slot] ?? 0;
+      if (small < SMALL_COUNT) {
+        dense[slot] = small + 1;
+        return small;
+      }
+      const count = this.large.get(slot) ?? SMALL_COUNT;
+      this.large.set(slot, count + 1);
       return count;
     }
     const sparse = this.sparse ?? new Map<number, number>();
     const count = sparse.get(slot) ?? 0;
     sparse.set(slot, count + 1);
     if (sparse.size > SPARSE_SLOTS) {
-      this.dense = new Uint32Array(OCCURRENCE_SLOTS);
-      for (const [at, n] of sparse) this.dense[at] = n;
+      const table = new Uint8Array(OCCURRENCE_SLOTS);
+      for (const [at, n] of sparse) {
+        table[at] = Math.min(n, SMALL_COUNT);
+        if (n >= SMALL_COUNT) this.large.set(at, n);
+      }
+      this.dense = table;
       this.sparse = undefined;
     }
     return count;
@@ -375,7 +392,7 @@ export class RowKeys {
     const keys = Object.keys(body);
     if (!sameKeys(keys, this.shape.keys)) this.shape = { keys, order: keyOrder(keys) };
     const content = canonicalObject(body, this.shape.order);
-    const slot = cryptoHash('sha1', content, 'buffer').readUInt32BE(0) & (OCCURRENCE_SLOTS - 1);
+    const slot = parseInt(cryptoHash('sha1', content, 'hex').slice(0, 8), 16) & (OCCURRENCE_SLOTS - 1);
     const occurrence = this.counts.take(slot);
     return uuidV5(`${this.entitySet}\n${occurrence}\n${content}`);
   }
@@ -510,10 +527,6 @@ function isBulkUnavailable(error: unknown): boolean {
   return /UpsertMultiple|segment|No HTTP resource/i.test(error.message);
 }
 
-interface Chunk {
-  readonly rows: readonly ValidRow[];
-}
-
 /** A cut of the file: its rows were sent in one chunk; it is done when they are answered. */
 interface Mark {
   readonly lastLine: number;
@@ -618,102 +631,102 @@ export async function importRows(options: ImportOptions): Promise<ImportSummary>
     if (moved) options.onCheckpoint?.(checkpoint);
   };
 
-  const fail = (row: ValidRow, message: string, mark: Mark): void => {
+  const fail = (line: number, message: string, mark: Mark): void => {
     failed += 1;
     mark.failed += 1;
-    report({ line: row.line, message }, 'service');
+    report({ line, message }, 'service');
   };
-  const single = (row: ValidRow): BatchRequest => ({
+  const single = (rows: BulkTargets, index: number): BatchRequest => ({
     method: 'PATCH',
-    url: `${rules.entitySet}(${row.key})`,
-    body: row.body,
+    url: `${rules.entitySet}(${rows.key(index)})`,
+    body: rows.columns(index),
     idempotent: true,
   });
+  const singles = (rows: BulkTargets, from: number, to: number): BatchRequest[] =>
+    Array.from({ length: to - from }, (_, i) => single(rows, from + i));
   const succeeded = (count: number, mark: Mark): void => {
     imported += count;
     mark.imported += count;
   };
   /** Each row on its own, continue-on-error: the good ones go in, the bad ones come back with the service's message. */
-  const oneByOne = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
-    const results: BatchResult[] = await executeBatch(client, rows.map(single), {
+  const oneByOne = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
+    const results: BatchResult[] = await executeBatch(client, singles(rows, from, to), {
       continueOnError: true,
       ...(signal === undefined ? {} : { signal }),
     });
     requests += 1;
-    rows.forEach((row, i) => {
-      const result = results[i];
+    for (let i = from; i < to; i++) {
+      const result = results[i - from];
       if (result?.executed === true) succeeded(1, mark);
-      else fail(row, result?.error?.message ?? 'the service did not run this request', mark);
-    });
+      else fail(rows.line(i), result?.error?.message ?? 'the service did not run this request', mark);
+    }
   };
-  const viaBatch = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
-    const results = await executeBatch(client, [{ changeSet: rows.map(single) }], {
+  const viaBatch = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
+    const results = await executeBatch(client, [{ changeSet: singles(rows, from, to) }], {
       ...(signal === undefined ? {} : { signal }),
     });
     requests += 1;
-    if (results.every((r) => r.executed)) succeeded(rows.length, mark);
+    if (results.every((r) => r.executed)) succeeded(to - from, mark);
     // The change set was rolled back as a whole: find the culprits row by row.
-    else await oneByOne(rows, mark);
+    else await oneByOne(rows, from, to, mark);
   };
-  const viaBulk = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
+  const viaBulk = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
     await client.request({
       method: 'POST',
       path: `${rules.entitySet}/${NAMESPACE}UpsertMultiple`,
-      body: {
-        Targets: rows.map((row) => ({
-          '@odata.type': `${NAMESPACE}${rules.logicalName}`,
-          '@odata.id': `${rules.entitySet}(${row.key})`,
-          ...row.body,
-          [rules.primaryKey]: row.key,
-        })),
-      },
+      rawBody: { content: rows.body(from, to), contentType: 'application/json; charset=utf-8' },
       idempotent: true,
       ...(signal === undefined ? {} : { signal }),
     });
     requests += 1;
-    succeeded(rows.length, mark);
+    succeeded(to - from, mark);
   };
-  const send = async (rows: readonly ValidRow[], mark: Mark): Promise<void> => {
-    if (rows.length > batchSize) {
+  const send = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
+    if (to - from > batchSize) {
       // Cut before a time-out lowered the size.
-      for (let i = 0; i < rows.length; i += batchSize) await send(rows.slice(i, i + batchSize), mark);
+      for (let i = from; i < to; i += batchSize) await send(rows, i, Math.min(to, i + batchSize), mark);
       return;
     }
     try {
-      await (mode === 'bulk' ? viaBulk(rows, mark) : viaBatch(rows, mark));
+      await (mode === 'bulk' ? viaBulk(rows, from, to, mark) : viaBatch(rows, from, to, mark));
     } catch (error) {
       if (error instanceof WorkbenchError && (error.kind === 'cancelled' || error.kind === 'auth')) throw error;
-      if (isTimeLimit(error) && rows.length > 1) {
+      if (isTimeLimit(error) && to - from > 1) {
         // Fewer rows per request from now on, and this one again in halves.
-        batchSize = Math.max(1, Math.min(batchSize, Math.floor(rows.length / 2)));
-        const half = Math.ceil(rows.length / 2);
-        await send(rows.slice(0, half), mark);
-        await send(rows.slice(half), mark);
+        batchSize = Math.max(1, Math.min(batchSize, Math.floor((to - from) / 2)));
+        const half = from + Math.ceil((to - from) / 2);
+        await send(rows, from, half, mark);
+        await send(rows, half, to, mark);
         return;
       }
       if (mode === 'bulk' && isBulkUnavailable(error)) {
         mode = 'batch';
-        await send(rows, mark);
+        await send(rows, from, to, mark);
         return;
       }
       try {
         // A refused bulk request: the same rows one by one finds the bad ones and imports the rest.
-        await oneByOne(rows, mark);
+        await oneByOne(rows, from, to, mark);
       } catch (again) {
         if (again instanceof WorkbenchError && (again.kind === 'cancelled' || again.kind === 'auth')) throw again;
         const message = again instanceof Error ? again.message : 'the request failed';
-        for (const row of rows) fail(row, message, mark);
+        for (let i = from; i < to; i++) fail(rows.line(i), message, mark);
       }
     }
   };
 
   const inFlight = new Set<Promise<void>>();
-  const launch = async (chunk: Chunk, mark: Mark): Promise<void> => {
+  // The buffers of answered requests, for the next ones: as many as were ever in flight at once.
+  const spare: BulkTargets[] = [];
+  const shape = targetShape(rules);
+  const launch = async (rows: BulkTargets, mark: Mark): Promise<void> => {
     while (inFlight.size >= parallelNow()) await Promise.race(inFlight);
     if (fatal !== undefined || cancelled) return;
     const running = (async () => {
       try {
-        if (chunk.rows.length > 0) await send(chunk.rows, mark);
+        if (rows.count > 0) await send(rows, 0, rows.count, mark);
+        rows.clear();
+        spare.push(rows);
         mark.done = true;
         advance();
         progress();
@@ -726,14 +739,14 @@ export async function importRows(options: ImportOptions): Promise<ImportSummary>
     void running.finally(() => inFlight.delete(running));
   };
 
-  let pending: ValidRow[] = [];
+  let pending = new BulkTargets(shape);
   let lastLine = resume?.afterLine ?? 0;
   const cut = async (): Promise<void> => {
     const mark: Mark = { lastLine, rowsSoFar: read, invalidSoFar: invalid, imported: 0, failed: 0, done: false };
     marks.push(mark);
-    const chunk = { rows: pending };
-    pending = [];
-    await launch(chunk, mark);
+    const rows = pending;
+    pending = spare.pop() ?? new BulkTargets(shape);
+    await launch(rows, mark);
   };
 
   progress();
@@ -753,8 +766,8 @@ export async function importRows(options: ImportOptions): Promise<ImportSummary>
       if (!checked.ok) {
         invalid += 1;
         report(checked.problem, 'validation');
-      } else pending.push({ line: row.line, body: checked.body, key: key ?? '' });
-      if (pending.length >= batchSize) await cut();
+      } else pending.add(row.line, key ?? '', checked.body);
+      if (pending.count >= batchSize) await cut();
     }
   } catch (error) {
     if (error instanceof WorkbenchError && error.kind === 'invalidInput') fileError = error.message;

@@ -55,13 +55,26 @@ function badLine(chunk: Uint8Array, encoding: string, firstLine: number): number
 }
 
 /**
+ * Bytes decoded at a time. The text of a larger piece would be a string of V8's large-object space, which only a
+ * full collection frees (peak memory grew with the file); 16 KiB of any encoding decode to at most 32 KiB.
+ */
+const DECODED_PIECE = 16 * 1024;
+
+/** The chunks of `bytes` cut to at most `size` bytes each (views, not copies). */
+async function* pieces(bytes: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  for await (const chunk of bytes) {
+    for (let at = 0; at < chunk.length; at += size) yield chunk.subarray(at, at + size);
+  }
+}
+
+/**
  * Decodes a byte stream strictly: a byte sequence that is not valid in `encoding` stops the import with the line
  * it is on, instead of turning into U+FFFD in the imported records. A UTF-8 BOM is dropped.
  */
 async function* decode(bytes: AsyncIterable<Uint8Array>, encoding: string, counted: (n: number) => void) {
   const decoder = new TextDecoder(encoding, { fatal: true });
   let lines = 1;
-  for await (const chunk of bytes) {
+  for await (const chunk of pieces(bytes, DECODED_PIECE)) {
     let text: string;
     try {
       text = decoder.decode(chunk, { stream: true });
@@ -87,8 +100,22 @@ async function* decode(bytes: AsyncIterable<Uint8Array>, encoding: string, count
 
 interface CsvRecord {
   readonly record: string[];
-  /** Where the record ends, and how many blank lines were skipped so far. */
-  readonly info: { readonly lines: number; readonly empty_lines: number };
+  /** The record's text as read: the blank lines skipped before it, its fields, its line break. */
+  readonly raw: string;
+}
+
+/**
+ * The line breaks in `text` (LF, CRLF or a lone CR, as editors count lines), or only those before its first
+ * other character when `leading`.
+ */
+function lineBreaks(text: string, leading = false): number {
+  let breaks = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x0a || (code === 0x0d && text.charCodeAt(i + 1) !== 0x0a)) breaks++;
+    else if (leading && code !== 0x0d) break;
+  }
+  return breaks;
 }
 
 /** Records parsed ahead of the reader at most (plus one chunk's worth): the reader's pace sets the file's. */
@@ -99,10 +126,11 @@ const AHEAD = 1000;
  * are skipped. A quote left open is an error naming the line where its record starts: without that check the rest
  * of the file would fold into one field. Records are taken as the parser emits them (not through its async
  * iterator, which drops the records still buffered when the error comes), and text is fed only while few are
- * waiting, so memory stays flat.
+ * waiting, so memory stays flat. Lines are counted in each record's raw text: csv-parse's `info` objects (one per
+ * record) made the old generation grow with the file, and count a CRLF inside a quoted field as two lines.
  */
 async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ line: number; fields: string[] }> {
-  const parser = parse({ info: true, relax_column_count: true, skip_empty_lines: true, bom: true });
+  const parser = parse({ raw: true, relax_column_count: true, skip_empty_lines: true, bom: true });
   const queue: CsvRecord[] = [];
   let finished = false;
   let failure: unknown;
@@ -142,7 +170,6 @@ async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ line: 
   })();
   // A record starts on the line after the previous one ends, past the blank lines skipped in between.
   let lastEnd = 0;
-  let lastEmpty = 0;
   try {
     for (;;) {
       const next = queue.shift();
@@ -152,9 +179,9 @@ async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ line: 
         continue;
       }
       if (queue.length <= AHEAD) signal();
-      yield { line: lastEnd + 1 + next.info.empty_lines - lastEmpty, fields: next.record };
-      lastEnd = next.info.lines;
-      lastEmpty = next.info.empty_lines;
+      const line = lastEnd + 1 + lineBreaks(next.raw, true);
+      lastEnd += lineBreaks(next.raw);
+      yield { line, fields: next.record };
     }
   } finally {
     stopped = true;
@@ -163,8 +190,8 @@ async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<{ line: 
     await pump;
   }
   if (failure === undefined) return;
-  const csv = failure as CsvError & { empty_lines?: number };
-  const start = lastEnd + 1 + (csv.empty_lines ?? lastEmpty) - lastEmpty;
+  const csv = failure as CsvError & { raw?: unknown };
+  const start = lastEnd + 1 + (typeof csv.raw === 'string' ? lineBreaks(csv.raw, true) : 0);
   if (csv.code === 'CSV_QUOTE_NOT_CLOSED') {
     throw new WorkbenchError('invalidInput', `line ${start}: a quoted field of the record starting here is not closed`);
   }

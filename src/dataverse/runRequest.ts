@@ -110,7 +110,7 @@ async function send(
     headers: prepared.headers,
     ...(prepared.body === undefined
       ? {}
-      : { rawBody: { text: prepared.body, contentType: contentType ?? 'application/json' } }),
+      : { rawBody: { content: prepared.body, contentType: contentType ?? 'application/json' } }),
     acceptStatus: isAnswer,
     ...(signal === undefined ? {} : { signal }),
   });

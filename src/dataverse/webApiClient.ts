@@ -66,8 +66,8 @@ export interface WebApiRequest {
   readonly headers?: Readonly<Record<string, string>>;
   /** Sent as JSON. */
   readonly body?: unknown;
-  /** Sent as is (e.g. a `$batch` body); wins over `body`. */
-  readonly rawBody?: { readonly text: string; readonly contentType: string };
+  /** Sent as is (e.g. a `$batch` body, or UTF-8 JSON built as bytes); wins over `body`. */
+  readonly rawBody?: { readonly content: string | Uint8Array<ArrayBuffer>; readonly contentType: string };
   readonly prefer?: PreferOptions;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
@@ -398,13 +398,17 @@ export class WebApiClient {
     };
     const startedAt = Date.now();
     const over = (status: number | undefined, requestId: string | undefined, error: string | undefined): void => {
+      const onExchange = this.options.onExchange;
+      // Only for a listener: serializing a large body again costs time and memory nobody asked for.
+      if (onExchange === undefined) return;
       const { Authorization: _token, ...headers } = this.headersFor(request, '');
-      this.options.onExchange?.({
+      const body = this.bodyOf(request).body;
+      onExchange({
         startedAt,
         method: request.method,
         url: url.toString(),
         headers,
-        body: this.bodyOf(request).body,
+        body: body === undefined || typeof body === 'string' ? body : new TextDecoder().decode(body),
         status,
         durationMs: Date.now() - startedAt,
         requestId,
@@ -499,8 +503,8 @@ export class WebApiClient {
     return headers;
   }
 
-  private bodyOf(request: WebApiRequest): { body?: string } {
-    if (request.rawBody !== undefined) return { body: request.rawBody.text };
+  private bodyOf(request: WebApiRequest): { body?: string | Uint8Array<ArrayBuffer> } {
+    if (request.rawBody !== undefined) return { body: request.rawBody.content };
     if (request.body !== undefined) return { body: JSON.stringify(request.body) };
     return {};
   }

@@ -73,6 +73,24 @@ describe('dataverse/bulkImport: keys', () => {
       'the first occurrence of a row has the same key in any file',
     );
   });
+
+  it('counts past 255 copies of a row in the fixed table (a byte per slot), with the keys a small file gets', () => {
+    const copies = (keys: RowKeys): string[] => Array.from({ length: 600 }, () => keys.next({ name: 'Same' }));
+    const small = copies(new RowKeys('accounts'));
+    const keys = new RowKeys('accounts');
+    const before = copies(keys);
+    for (let i = 0; i < 70_000; i++) keys.next({ name: `Row ${i}` });
+    const after = copies(keys);
+    assert.deepEqual(before, small, 'the counts before the move');
+    assert.equal(new Set([...before, ...after]).size, 1200, 'copies 601 to 1,200 counted on from 600 in the table');
+    const again = new RowKeys('accounts');
+    for (let i = 0; i < 70_000; i++) again.next({ name: `Row ${i}` });
+    assert.deepEqual(
+      copies(again).concat(copies(again)),
+      small.concat(after),
+      'the same keys in either order of moving',
+    );
+  });
 });
 
 describe('dataverse/bulkImport against the emulator', function () {
@@ -149,6 +167,36 @@ describe('dataverse/bulkImport against the emulator', function () {
     assert.match(summary.problems[0]?.message ?? '', /Does Not Exist/);
     assert.doesNotMatch(summary.problems[0]?.message ?? '', /Bad lookup/, 'never the row’s values');
     assert.deepEqual((await names()).sort(), ['Fine 1', 'Fine 2']);
+  });
+
+  it('rows sent as pre-serialized targets keep their exact text, and a refused one is found by its editor line (CRLF, quoted line breaks, blank lines)', async () => {
+    const bad = 'accounts(00000000-0000-0000-0000-000000000001)';
+    const text = [
+      'name,description,parentaccountid@odata.bind',
+      'Fine 1,"two\r\nlines",',
+      '',
+      `"Bad ""one""",x,${bad}`,
+      'Zoë 🚀,"a, b ""c""",',
+      '',
+    ].join('\r\n');
+    const summary = await importRows({
+      client,
+      rules: await rulesFor(),
+      source: await openSourceText(text, 'csv'),
+      csv: true,
+      mode: 'bulk',
+    });
+    assert.equal(summary.imported, 2);
+    assert.deepEqual(
+      summary.problems.map((p) => [p.line, p.phase]),
+      [[5, 'service']],
+    );
+    assert.doesNotMatch(summary.problems[0]?.message ?? '', /Bad/, 'never the row’s values');
+    const stored = (await client.collectAll('accounts?$select=name,description')).rows;
+    assert.deepEqual(stored.map((r) => [r.name, r.description]).sort(), [
+      ['Fine 1', 'two\r\nlines'],
+      ['Zoë 🚀', 'a, b "c"'],
+    ]);
   });
 
   it('an interrupted import resumed from its checkpoint ends with each row exactly once', async () => {
