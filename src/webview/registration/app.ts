@@ -560,7 +560,7 @@ export class RegistrationApp {
         el(
           'span',
           'hint',
-          `Each record of a ${step.message} gets its own images, in PreEntityImagesCollection / PostEntityImagesCollection.`,
+          `On ${step.message}, each record of Targets gets its own images, in PreEntityImagesCollection / PostEntityImagesCollection.`,
         ),
       );
     return el('div', 'images', undefined, children);
