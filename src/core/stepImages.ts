@@ -6,11 +6,13 @@
 // images) and "Write plug-ins for CreateMultiple and UpdateMultiple" (a bulk message's images come one set per
 // record of Targets). Dataverse checks `messagepropertyname` per message: an UpdateMultiple image under
 // `Target` is refused with "Message property name 'Target' is not valid on message UpdateMultiple", and
-// CreateMultiple takes `Ids` (SparkleXrm issue 486 and pull request 489); the Plug-in Registration Tool
-// writes `Id` for Create and `Targets` / `Ids` for UpdateMultiple / CreateMultiple (Biznamics/PluginRegistration
-// pull request 142). UpsertMultiple and DeleteMultiple are not among the image messages.
+// CreateMultiple takes `Ids` (SparkleXrm issue 486 and pull request 489, whose spkl writes `Id` for Create);
+// the Plug-in Registration Tool's open source added CreateMultiple and UpdateMultiple images
+// (Biznamics/PluginRegistration pull request 142). UpsertMultiple and DeleteMultiple are in no list of image
+// messages, Learn's or the registration tools'.
 
 export type StepImageType = 'pre' | 'post' | 'both';
+/** The stages a step can be registered in (the registration file's names). */
 export type StepImageStage = 'pre-validation' | 'pre-operation' | 'post-operation';
 
 /** The request property an image is taken from, by message: what a new image's `messagepropertyname` is. */

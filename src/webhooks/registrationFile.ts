@@ -1,5 +1,6 @@
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject } from '../core/json';
+import type { StepImageStage, StepImageType } from '../core/stepImages';
 import { imageTypeReasons, noImagesReason } from '../core/stepImages';
 
 // `dataverse.webhooks.json`: endpoints, their steps and the steps' images, by name. Secrets are never
@@ -20,9 +21,9 @@ export type SasAuth =
   | { readonly kind: 'SASToken'; readonly token: SecretRef };
 
 export type MessageFormat = 'binaryXml' | 'json' | 'textXml';
-export type StepStage = 'pre-validation' | 'pre-operation' | 'post-operation';
+export type StepStage = StepImageStage;
 export type StepMode = 'sync' | 'async';
-export type ImageType = 'pre' | 'post' | 'both';
+export type ImageType = StepImageType;
 
 export interface ImageSpec {
   readonly name: string;
