@@ -576,16 +576,46 @@ export interface ColumnChange {
   readonly after: ContextValue | undefined;
 }
 
-/** Each changed column with its value before (pre-images) and after (Target). */
-export function columnChanges(context: RemoteExecutionContext): readonly ColumnChange[] {
-  const target = targetEntity(context);
-  if (!target) return [];
-  const pre = context.preEntityImages ?? [];
+function changesOf(target: Entity, pre: readonly KeyValue<Entity>[]): readonly ColumnChange[] {
   return target.attributes.map(({ key, value }) => ({
     column: key,
     before: pre.map((image) => attributeValue(image.value, key)).find((found) => found !== undefined),
     after: value,
   }));
+}
+
+/** Each changed column with its value before (pre-images) and after (Target). */
+export function columnChanges(context: RemoteExecutionContext): readonly ColumnChange[] {
+  const target = targetEntity(context);
+  return target ? changesOf(target, context.preEntityImages ?? []) : [];
+}
+
+/** One record of a bulk message's `Targets`, with the images Dataverse sent for it. */
+export interface BulkTarget {
+  readonly entity: Entity;
+  /** Its columns as written, each with its value before from this record's own pre-images. */
+  readonly changes: readonly ColumnChange[];
+  readonly preImages: readonly KeyValue<Entity>[];
+  readonly postImages: readonly KeyValue<Entity>[];
+}
+
+/**
+ * The records of a bulk message (CreateMultiple, UpdateMultiple, …): each entity of its `Targets` with entry i of
+ * PreEntityImagesCollection and PostEntityImagesCollection, which Dataverse keeps in the order of Targets
+ * (Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple"). Empty for a single message.
+ */
+export function bulkTargets(context: RemoteExecutionContext): readonly BulkTarget[] {
+  const targets = findKeyValue(context.inputParameters, 'Targets');
+  if (targets === null || typeof targets !== 'object' || targets.kind !== 'entityCollection') return [];
+  return targets.entities.map((entity, index) => {
+    const preImages = context.preEntityImagesCollection?.[index] ?? [];
+    return {
+      entity,
+      changes: changesOf(entity, preImages),
+      preImages,
+      postImages: context.postEntityImagesCollection?.[index] ?? [],
+    };
+  });
 }
 
 /** A short, readable rendering of a value for people (the inspector), never for machines. */

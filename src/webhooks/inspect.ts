@@ -1,11 +1,12 @@
 import {
+  bulkTargets,
   changedColumns,
   columnChanges,
   contextValueToJson,
   formatContextValue,
   remoteExecutionContextToJson,
 } from '../core/remoteExecutionContext';
-import type { ContextValue, JsonValue, KeyValue, Entity } from '../core/remoteExecutionContext';
+import type { ColumnChange, ContextValue, JsonValue, KeyValue, Entity } from '../core/remoteExecutionContext';
 import type { DeliveryHeaders, WebhookDelivery } from './receiver';
 import { modeLabel, stageLabel } from './registrationModel';
 
@@ -15,6 +16,14 @@ import { modeLabel, stageLabel } from './registrationModel';
 export interface ImageSummary {
   readonly alias: string;
   readonly values: Readonly<Record<string, JsonValue>>;
+}
+
+/** One record of a bulk message's Targets, with its own images. */
+export interface TargetSummary {
+  readonly id: string;
+  readonly changedColumns: readonly string[];
+  readonly preImages: readonly ImageSummary[];
+  readonly postImages: readonly ImageSummary[];
 }
 
 /** One delivery as plain JSON: what `--json` prints, one line each. */
@@ -32,6 +41,8 @@ export interface DeliverySummary {
   readonly changedColumns: readonly string[];
   readonly preImages: readonly ImageSummary[];
   readonly postImages: readonly ImageSummary[];
+  /** A bulk message's records (CreateMultiple, UpdateMultiple, …), in the order of Targets; empty otherwise. */
+  readonly targets: readonly TargetSummary[];
   readonly headers: DeliveryHeaders;
   readonly bodyBytes: number;
   /** The body as JSON values (not text), so a JSON line stays one line. */
@@ -62,19 +73,36 @@ export function summarizeDelivery(delivery: WebhookDelivery): DeliverySummary {
     changedColumns: changedColumns(context),
     preImages: imageSummaries(context.preEntityImages),
     postImages: imageSummaries(context.postEntityImages),
+    targets: bulkTargets(context).map((target) => ({
+      id: target.entity.id,
+      changedColumns: target.changes.map((change) => change.column),
+      preImages: imageSummaries(target.preImages),
+      postImages: imageSummaries(target.postImages),
+    })),
     headers: delivery.headers,
     bodyBytes: delivery.bodyBytes,
     body: remoteExecutionContextToJson(context),
   };
 }
 
-function imageLines(label: string, images: readonly KeyValue<Entity>[] | undefined): string[] {
+function imageLines(indent: string, label: string, images: readonly KeyValue<Entity>[] | undefined): string[] {
   return (images ?? []).flatMap((image) => [
-    `  ${label} image ${image.key}:`,
+    `${indent}${label} image ${image.key}:`,
     ...image.value.attributes.map(
-      (attribute: KeyValue<ContextValue>) => `    ${attribute.key} = ${formatContextValue(attribute.value)}`,
+      (attribute: KeyValue<ContextValue>) => `${indent}  ${attribute.key} = ${formatContextValue(attribute.value)}`,
     ),
   ]);
+}
+
+function changeLines(indent: string, changes: readonly ColumnChange[]): string[] {
+  return [
+    `${indent}changed columns: ${changes.length === 0 ? '(none)' : changes.map((c) => c.column).join(', ')}`,
+    ...changes.map((change) =>
+      change.before === undefined
+        ? `${indent}  ${change.column} = ${formatContextValue(change.after)}`
+        : `${indent}  ${change.column}: ${formatContextValue(change.before)} -> ${formatContextValue(change.after)}`,
+    ),
+  ];
 }
 
 /** A readable block of lines for a person watching deliveries arrive. */
@@ -96,14 +124,16 @@ export function formatDelivery(delivery: WebhookDelivery): string {
   if (headers.msgSizeExceeded) {
     lines.push('  body over 256 KB: Dataverse left out ParentContext, InputParameters and the images');
   }
-  lines.push(`  changed columns: ${changes.length === 0 ? '(none)' : changes.map((c) => c.column).join(', ')}`);
-  for (const change of changes) {
-    lines.push(
-      change.before === undefined
-        ? `    ${change.column} = ${formatContextValue(change.after)}`
-        : `    ${change.column}: ${formatContextValue(change.before)} -> ${formatContextValue(change.after)}`,
-    );
-  }
-  lines.push(...imageLines('pre', context.preEntityImages), ...imageLines('post', context.postEntityImages));
+  const targets = bulkTargets(context);
+  if (targets.length === 0) lines.push(...changeLines('  ', changes));
+  targets.forEach((target, index) => {
+    lines.push(`  record ${index + 1} of ${targets.length}: ${target.entity.logicalName}(${target.entity.id})`);
+    lines.push(...changeLines('    ', target.changes));
+    lines.push(...imageLines('    ', 'pre', target.preImages), ...imageLines('    ', 'post', target.postImages));
+  });
+  lines.push(
+    ...imageLines('  ', 'pre', context.preEntityImages),
+    ...imageLines('  ', 'post', context.postEntityImages),
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import { WorkbenchError } from '../core/errors';
+import { imagePropertyOf, isImagePropertyOf } from '../core/stepImages';
 import type { EndpointSpec, ImageSpec, RegistrationFile, SecretRef, StepSpec } from './registrationFile';
 import { AUTH_TYPE, CONTRACT_OF_KIND, IMAGE_TYPE_OF_NAME, MESSAGE_FORMAT, STAGE_OF_NAME } from './registrationModel';
 
@@ -214,12 +215,14 @@ function stepColumns(spec: StepSpec): Record<string, ColumnValue> {
   };
 }
 
+/** The file has validated the message as one that takes images, so it has a property. */
 function imageColumns(spec: ImageSpec, message: string): Record<string, ColumnValue> {
   return {
     name: spec.name,
     entityalias: spec.alias,
     imagetype: IMAGE_TYPE_OF_NAME[spec.type],
-    messagepropertyname: message === 'SetState' || message === 'SetStateDynamicEntity' ? 'EntityMoniker' : 'Target',
+    // Dataverse refuses an image under another request property than its message's (stepImages.ts).
+    messagepropertyname: imagePropertyOf(message) ?? 'Target',
     attributes: spec.columns.length > 0 ? spec.columns.join(',') : null,
     description: spec.description ?? null,
   };
@@ -325,7 +328,11 @@ export function computePlan(file: RegistrationFile, current: RegisteredState, op
         continue;
       }
       matched.add(found);
-      const changes = diff(imageColumns(image, step.message), found);
+      // A property Dataverse holds for the message is left as it is, not rewritten to the one a new image gets.
+      const changes = diff(imageColumns(image, step.message), found).filter(
+        (change) =>
+          change.column !== 'messagepropertyname' || !isImagePropertyOf(step.message, found.messagepropertyname),
+      );
       if (changes.length > 0) {
         imageOps.push({
           action: 'update',

@@ -1,5 +1,7 @@
 import { WorkbenchError } from '../core/errors';
 import { isJsonObject } from '../core/json';
+import type { StepImageStage, StepImageType } from '../core/stepImages';
+import { imageTypeReasons, noImagesReason } from '../core/stepImages';
 
 // `dataverse.webhooks.json`: endpoints, their steps and the steps' images, by name. Secrets are never
 // written in the file, only where to find them, so the file can be committed.
@@ -19,9 +21,9 @@ export type SasAuth =
   | { readonly kind: 'SASToken'; readonly token: SecretRef };
 
 export type MessageFormat = 'binaryXml' | 'json' | 'textXml';
-export type StepStage = 'pre-validation' | 'pre-operation' | 'post-operation';
+export type StepStage = StepImageStage;
 export type StepMode = 'sync' | 'async';
-export type ImageType = 'pre' | 'post' | 'both';
+export type ImageType = StepImageType;
 
 export interface ImageSpec {
   readonly name: string;
@@ -87,9 +89,6 @@ const IMAGE_TYPES: readonly ImageType[] = ['pre', 'post', 'both'];
 const FORMATS: readonly MessageFormat[] = ['binaryXml', 'json', 'textXml'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const COLUMN_NAME = /^[a-z_][a-z0-9_]*$/;
-
-/** Messages whose images are taken from `Target`; SetState's come from `EntityMoniker`. */
-const IMAGE_MESSAGES = new Set(['Create', 'Update', 'Delete', 'SetState', 'SetStateDynamicEntity']);
 
 class Checker {
   readonly issues: ValidationIssue[] = [];
@@ -240,14 +239,10 @@ function image(check: Checker, value: unknown, path: string, step: Partial<StepS
   const type = check.oneOf(obj, 'type', path, IMAGE_TYPES);
   const columns = check.columns(obj, 'columns', path);
   const description = check.string(obj, 'description', path, { max: 256, required: false });
-  if (step.message !== undefined && !IMAGE_MESSAGES.has(step.message))
-    check.problem(path, `images are available only for ${[...IMAGE_MESSAGES].join(', ')}, not ${step.message}`);
-  if ((type === 'pre' || type === 'both') && step.message === 'Create')
-    check.problem(`${path}.type`, 'a Create has no pre-image: the record does not exist yet');
-  if ((type === 'post' || type === 'both') && step.message === 'Delete')
-    check.problem(`${path}.type`, 'a Delete has no post-image: the record is gone');
-  if ((type === 'post' || type === 'both') && step.stage !== undefined && step.stage !== 'post-operation')
-    check.problem(`${path}.type`, 'post-images exist only in the post-operation stage');
+  const noImages = step.message === undefined ? undefined : noImagesReason(step.message);
+  if (noImages !== undefined) check.problem(path, noImages);
+  else if (step.message !== undefined && type !== undefined)
+    for (const reason of imageTypeReasons(step.message, step.stage, type)) check.problem(`${path}.type`, reason);
   if (name === undefined || alias === undefined || type === undefined) return undefined;
   return { name, alias, type, columns, ...(description === undefined ? {} : { description }) };
 }

@@ -24,6 +24,15 @@ export interface InspectorImage {
   readonly values: readonly InspectorValue[];
 }
 
+/** One record of a bulk message's Targets (CreateMultiple, UpdateMultiple, …) with its own images. */
+export interface InspectorTarget {
+  readonly logicalName: string;
+  readonly id: string;
+  readonly changes: readonly InspectorChange[];
+  readonly preImages: readonly InspectorImage[];
+  readonly postImages: readonly InspectorImage[];
+}
+
 export interface InspectorDelivery {
   /** Counts up from 1 per receiver run. */
   readonly sequence: number;
@@ -41,6 +50,8 @@ export interface InspectorDelivery {
   readonly changes: readonly InspectorChange[];
   readonly preImages: readonly InspectorImage[];
   readonly postImages: readonly InspectorImage[];
+  /** A bulk message's records in the order of Targets, each with entry i of Pre/PostEntityImagesCollection. */
+  readonly targets: readonly InspectorTarget[];
   readonly bodyBytes: number;
   readonly msgSizeExceeded: boolean;
   /** The body, indented. */
@@ -105,6 +116,21 @@ function isImage(value: unknown): value is InspectorImage {
   );
 }
 
+function isTarget(value: unknown): value is InspectorTarget {
+  return (
+    isObj(value) &&
+    only(value, ['logicalName', 'id', 'changes', 'preImages', 'postImages']) &&
+    isText(value.logicalName, 256) &&
+    isText(value.id, 256) &&
+    Array.isArray(value.changes) &&
+    value.changes.every(isChange) &&
+    Array.isArray(value.preImages) &&
+    value.preImages.every(isImage) &&
+    Array.isArray(value.postImages) &&
+    value.postImages.every(isImage)
+  );
+}
+
 const DELIVERY_KEYS = [
   'sequence',
   'receivedAt',
@@ -121,6 +147,7 @@ const DELIVERY_KEYS = [
   'changes',
   'preImages',
   'postImages',
+  'targets',
   'bodyBytes',
   'msgSizeExceeded',
   'raw',
@@ -147,6 +174,8 @@ export function isDelivery(value: unknown): value is InspectorDelivery {
     value.preImages.every(isImage) &&
     Array.isArray(value.postImages) &&
     value.postImages.every(isImage) &&
+    Array.isArray(value.targets) &&
+    value.targets.every(isTarget) &&
     isInt(value.bodyBytes) &&
     typeof value.msgSizeExceeded === 'boolean' &&
     isText(value.raw, 8 * 1024 * 1024)

@@ -1,10 +1,13 @@
 // UI tests of the webhook delivery inspector page in a real Chromium; the test plays the host's part.
 //   npx mocha --timeout 120000 test/e2e/inspector.e2e.test.ts
+// SCREENSHOTS=docs/images also writes the screenshot of a bulk delivery the docs show.
 import * as assert from 'node:assert/strict';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { parsePageMessage } from '../../src/webview/inspectorProtocol';
+import { captureUpdateMultipleDelivery } from '../unit/webhooks/emulatorBulkDelivery';
 import type { InspectorServer } from './inspectorPage';
-import { fixtureDelivery, inspectorPosted, postToInspector, startInspectorServer } from './inspectorPage';
+import { bodyDelivery, fixtureDelivery, inspectorPosted, postToInspector, startInspectorServer } from './inspectorPage';
 import { applyTheme, launchChromium } from './resultsPage';
 
 const XSS = '<img src=x onerror="window.__xss=1;alert(1)">';
@@ -118,6 +121,51 @@ describe('webhook inspector page in Chromium', function () {
     assert.equal(await page.locator('img').count(), 0, 'no element was made from the value');
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.deepEqual(dialogs, []);
+  });
+
+  // Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple": a bulk step gets one set of images per
+  // record of Targets (PreEntityImagesCollection / PostEntityImagesCollection), in the order of Targets.
+  it("shows an UpdateMultiple's records each with its own images, values written like HTML as text", async () => {
+    const body = await captureUpdateMultipleDelivery({
+      names: [
+        ['Contoso', 'Contoso Ltd'],
+        ['Fabrikam', XSS],
+      ],
+    });
+    await postToInspector(page, { type: 'status', state: 'listening', url: 'http://127.0.0.1:5123/', keyed: true });
+    await postToInspector(page, { type: 'delivery', delivery: bodyDelivery(body, 1) });
+    await page.waitForSelector('.target');
+    assert.equal(await field('message'), 'UpdateMultiple');
+    assert.equal(await field('record-id'), '00000000-0000-0000-0000-000000000000', 'a bulk context names no record');
+    const titles = await page.locator('.target-title').allTextContents();
+    assert.equal(titles.length, 2);
+    assert.match(titles[0] ?? '', /^Record 1 of 2 · account\([0-9a-f-]{36}\)$/);
+    assert.match(titles[1] ?? '', /^Record 2 of 2 · account\([0-9a-f-]{36}\)$/);
+    const record = (index: number) => page.locator(`.target[data-index="${index}"]`);
+    const nameRow = (index: number) => record(index).locator('.changes tbody tr', { hasText: 'name' }).first();
+    assert.equal(await nameRow(0).locator('td.before').textContent(), '"Contoso"');
+    assert.equal(await nameRow(0).locator('td.after').textContent(), '"Contoso Ltd"');
+    assert.equal(await nameRow(1).locator('td.before').textContent(), '"Fabrikam"', 'its own pre-image, not the first');
+    assert.equal(await nameRow(1).locator('td.after').textContent(), JSON.stringify(XSS));
+    for (const index of [0, 1]) {
+      assert.deepEqual(await record(index).locator('.pre-images h4').allTextContents(), ['Before']);
+      assert.deepEqual(await record(index).locator('.post-images h4').allTextContents(), ['After']);
+    }
+    assert.deepEqual(await record(1).locator('.post-images dd').allTextContents(), [
+      await record(1).locator('.post-images dd').first().textContent(),
+      JSON.stringify(XSS),
+      '"555-0101"',
+    ]);
+    // The message's own (empty) PreEntityImages and PostEntityImages are not shown as "none" beside the records.
+    assert.equal(await page.locator('.details > h3', { hasText: /^(Pre|Post)-images/ }).count(), 0);
+    assert.equal(await page.locator('img').count(), 0, 'no element was made from a value');
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.deepEqual(dialogs, []);
+
+    if (process.env.SCREENSHOTS !== undefined) {
+      await page.setViewportSize({ width: 1100, height: 1150 });
+      await page.screenshot({ path: path.join(process.env.SCREENSHOTS, 'inspector-multiple-images.png') });
+    }
   });
 
   it('ignores malformed host messages; Clear, Stop and Copy post their requests', async () => {

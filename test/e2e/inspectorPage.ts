@@ -27,7 +27,11 @@ export function fixtureDelivery(
 ): InspectorDelivery {
   const json = JSON.parse(readFileSync(path.join(WEBHOOK_FIXTURES, name), 'utf8')) as Record<string, unknown>;
   change(json);
-  const body = JSON.stringify(json);
+  return bodyDelivery(JSON.stringify(json), sequence);
+}
+
+/** A delivery's body turned into what the host sends, as the host does. */
+export function bodyDelivery(body: string, sequence: number): InspectorDelivery {
   return inspectorDelivery(sequence, {
     receivedAt: new Date(Date.UTC(2025, 0, 2, 3, 4, 5)),
     context: parseRemoteExecutionContext(body),

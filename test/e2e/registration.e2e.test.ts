@@ -75,7 +75,7 @@ describe('webhook registration form page in Chromium', function () {
           type: 'messages',
           requestId: message.requestId,
           table: 'account',
-          messages: ['Create', 'Update', 'Delete', 'Assign', 'Retrieve'],
+          messages: ['Create', 'Update', 'Delete', 'Assign', 'Retrieve', 'UpdateMultiple', 'UpsertMultiple'],
         });
       }
       if (message.type === 'columns' && message.table === 'account') {
@@ -141,6 +141,8 @@ describe('webhook registration form page in Chromium', function () {
       'Delete',
       'Assign',
       'Retrieve',
+      'UpdateMultiple',
+      'UpsertMultiple',
     ]);
 
     // Asynchronous is disabled outside post-operation, and says why.
@@ -242,6 +244,48 @@ describe('webhook registration form page in Chromium', function () {
     assert.equal(await page.getByRole('alert').textContent(), `Nothing was sent: ${XSS}`);
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await page.locator('img').count(), 0);
+  });
+
+  // Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple": images per record of Targets.
+  it('offers images on an UpdateMultiple step, says they come per record, and none on an UpsertMultiple', async () => {
+    await post(
+      init({
+        endpoint: { ...blank.endpoint, name: 'Bulk', url: 'https://example.test/hook' },
+        steps: [
+          {
+            id: '00000000-0000-4000-8000-000000000002',
+            name: 'renamed',
+            message: 'UpdateMultiple',
+            table: 'account',
+            stage: 'post-operation',
+            mode: 'async',
+            rank: 1,
+            filteringAttributes: [],
+            description: '',
+            deleteAsyncJobOnSuccess: false,
+            enabled: true,
+            images: [],
+          },
+        ],
+      }),
+    );
+    await answerLists();
+    await page.getByRole('button', { name: 'Add an image' }).click();
+    const options = page.locator('.image select option');
+    assert.deepEqual(
+      await options.evaluateAll((list) => list.map((option) => (option as HTMLOptionElement).disabled)),
+      [false, false, false],
+    );
+    assert.match(
+      (await page.locator('.images > .hint').textContent()) ?? '',
+      /^On UpdateMultiple, each record of Targets gets its own images, in PreEntityImagesCollection/,
+    );
+    await page.getByLabel('Message').selectOption('UpsertMultiple');
+    assert.equal(await page.getByRole('button', { name: 'Add an image' }).isDisabled(), true);
+    assert.match(
+      (await page.locator('.images > .hint').textContent()) ?? '',
+      /^No images for UpsertMultiple: images are available only on .*register them on the Create and Update/,
+    );
   });
 
   it('ignores malformed host messages and refuses Save without a name, sending nothing', async () => {

@@ -290,6 +290,54 @@ describe('webhooks, steps and images from VS Code against the emulator', () => {
     );
   });
 
+  // Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple" (images per record of Targets) and
+  // "Register a plug-in" (no pre-image before a create); Dataverse takes UpdateMultiple images under Targets.
+  it('offers images on bulk message steps as Dataverse takes them, and says why an UpsertMultiple takes none', async () => {
+    const endpoint = await endpointRow();
+    const registered: string[] = [];
+    try {
+      for (const message of ['UpdateMultiple', 'CreateMultiple', 'UpsertMultiple']) {
+        script([message, 'account', 'Post-operation', 'Asynchronous', '1', 'bulk', 'No']);
+        registered.push(await vscode.commands.executeCommand<string>(Commands.registerStep, await endpointNode()));
+      }
+      const bulkStep = async (message: string) =>
+        section(await endpointNode(), (node) => label(node) === `${message} of account`, `the ${message} step`);
+
+      const update = script(['Pre and post', 'Image', 'name']);
+      await vscode.commands.executeCommand<string>(Commands.registerImage, await bulkStep('UpdateMultiple'));
+      assert.deepEqual(update.steps[0]?.items, ['Pre-image', 'Post-image', 'Pre and post']);
+      assert.match(update.steps[1]?.prompt ?? '', /PreEntityImagesCollection/);
+      const create = script(['Post-image', 'After', '']);
+      await vscode.commands.executeCommand<string>(Commands.registerImage, await bulkStep('CreateMultiple'));
+      assert.deepEqual(create.steps[0]?.items, ['Post-image'], 'no pre-image before a create');
+      const images = await rowsOf(
+        `sdkmessageprocessingstepimages?$select=entityalias,imagetype,messagepropertyname&$orderby=entityalias`,
+      );
+      assert.deepEqual(
+        images
+          .filter((image) => image.entityalias !== 'before')
+          .map((image) => [image.entityalias, image.imagetype, image.messagepropertyname]),
+        [
+          ['After', 1, 'Ids'],
+          ['Image', 2, 'Targets'],
+        ],
+      );
+
+      const upsert = script([]);
+      const refused = await vscode.commands.executeCommand(Commands.registerImage, await bulkStep('UpsertMultiple'));
+      assert.equal(refused, undefined);
+      assert.deepEqual(upsert.prompts, [], 'refused before asking anything');
+      assert.ok(
+        api.logLines().some((line) => line.includes('register them on the Create and Update')),
+        'the reason is reported',
+      );
+    } finally {
+      for (const id of registered.filter((id) => typeof id === 'string'))
+        await webApi(`sdkmessageprocessingsteps(${id})`, { method: 'DELETE' });
+    }
+    assert.equal((await stepsOf(endpoint.serviceendpointid)).length, 1, 'only the Update step is left');
+  });
+
   it('disables and enables the step', async () => {
     const endpoint = await endpointRow();
     await vscode.commands.executeCommand(Commands.disableStep, await stepNode());

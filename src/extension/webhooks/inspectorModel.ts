@@ -1,8 +1,8 @@
-import type { Entity, KeyValue } from '../../core/remoteExecutionContext';
-import { columnChanges, formatContextValue } from '../../core/remoteExecutionContext';
+import type { ColumnChange, Entity, KeyValue } from '../../core/remoteExecutionContext';
+import { bulkTargets, columnChanges, formatContextValue } from '../../core/remoteExecutionContext';
 import { modeLabel, stageLabel } from '../../webhooks/registrationModel';
 import type { WebhookDelivery } from '../../webhooks/receiver';
-import type { InspectorDelivery, InspectorImage } from '../../webview/inspectorProtocol';
+import type { InspectorChange, InspectorDelivery, InspectorImage } from '../../webview/inspectorProtocol';
 
 // Kept apart from the panel (no `vscode` here) so the page's UI tests can build deliveries from the
 // real fixture payloads exactly as the host does.
@@ -14,6 +14,14 @@ function images(list: readonly KeyValue<Entity>[] | undefined): InspectorImage[]
       column: attribute.key,
       value: formatContextValue(attribute.value),
     })),
+  }));
+}
+
+function changes(list: readonly ColumnChange[]): InspectorChange[] {
+  return list.map((change) => ({
+    column: change.column,
+    ...(change.before === undefined ? {} : { before: formatContextValue(change.before) }),
+    after: formatContextValue(change.after),
   }));
 }
 
@@ -41,13 +49,16 @@ export function inspectorDelivery(sequence: number, delivery: WebhookDelivery): 
     depth: context.depth,
     correlationId: context.correlationId,
     organizationName: context.organizationName,
-    changes: columnChanges(context).map((change) => ({
-      column: change.column,
-      ...(change.before === undefined ? {} : { before: formatContextValue(change.before) }),
-      after: formatContextValue(change.after),
-    })),
+    changes: changes(columnChanges(context)),
     preImages: images(context.preEntityImages),
     postImages: images(context.postEntityImages),
+    targets: bulkTargets(context).map((target) => ({
+      logicalName: target.entity.logicalName,
+      id: target.entity.id,
+      changes: changes(target.changes),
+      preImages: images(target.preImages),
+      postImages: images(target.postImages),
+    })),
     bodyBytes: delivery.bodyBytes,
     msgSizeExceeded: delivery.headers.msgSizeExceeded,
     raw: prettyBody(delivery.body),

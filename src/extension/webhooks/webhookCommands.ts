@@ -1,5 +1,7 @@
 import type * as vscode from 'vscode';
 import { WorkbenchError } from '../../core/errors';
+import type { StepImageType } from '../../core/stepImages';
+import { imagesPerRecord, imageTypeReasons, noImagesReason } from '../../core/stepImages';
 import type { Connection, ConnectionManager } from '../connections';
 import type { ExplorerTreeProvider } from '../explorer/explorerTree';
 import type { SectionNode } from '../explorer/nodes';
@@ -245,11 +247,23 @@ export class WebhookCommands {
     const { node, item } = this.expect(value, 'a step', 'step');
     const { endpoint, step } = item;
     const registrations = this.registrations(node.connection);
-    const types = [
-      { label: 'Pre-image', type: 'pre', alias: 'PreImage', description: 'the record before the operation' },
-      { label: 'Post-image', type: 'post', alias: 'PostImage', description: 'the record after the operation' },
+    // Only the image types Dataverse takes on this step's message and stage are offered; none: said before asking.
+    const message = step.message ?? '';
+    const noImages = noImagesReason(message);
+    if (noImages !== undefined) throw new WorkbenchError('invalidInput', `Nothing was sent: ${noImages}.`);
+    const stage = stageNameOf(step.stage);
+    const perRecord = imagesPerRecord(message);
+    const record = perRecord ? 'each record' : 'the record';
+    const choices: { label: string; type: StepImageType; alias: string; description: string }[] = [
+      { label: 'Pre-image', type: 'pre', alias: 'PreImage', description: `${record} before the operation` },
+      { label: 'Post-image', type: 'post', alias: 'PostImage', description: `${record} after the operation` },
       { label: 'Pre and post', type: 'both', alias: 'Image', description: 'both, under one alias' },
     ];
+    const types = choices.filter((choice) => imageTypeReasons(message, stage, choice.type).length === 0);
+    if (types.length === 0) {
+      const [reason] = imageTypeReasons(message, stage, 'both');
+      throw new WorkbenchError('invalidInput', `Nothing was sent: ${reason ?? 'this step takes no image'}.`);
+    }
     const columns = step.table === undefined || step.table === 'none' ? [] : await registrations.columns(step.table);
     const answers = await runSteps<ImageAnswers>(this.input, 'Register Image', { columns: [] }, () => [
       pickStep<ImageAnswers, (typeof types)[number]>(
@@ -262,7 +276,9 @@ export class WebhookCommands {
       inputStep<ImageAnswers>(
         'alias',
         (s) => ({
-          prompt: 'The key of the image in PreEntityImages / PostEntityImages',
+          prompt: perRecord
+            ? "The key of the image in each record's PreEntityImagesCollection / PostEntityImagesCollection entry"
+            : 'The key of the image in PreEntityImages / PostEntityImages',
           value: s.alias ?? s.type?.alias ?? '',
           validateInput: notEmpty('an alias', 256),
         }),

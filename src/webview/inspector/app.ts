@@ -1,4 +1,11 @@
-import type { HostMessage, InspectorDelivery, InspectorImage, PageMessage } from '../inspectorProtocol';
+import type {
+  HostMessage,
+  InspectorChange,
+  InspectorDelivery,
+  InspectorImage,
+  InspectorTarget,
+  PageMessage,
+} from '../inspectorProtocol';
 import { parseHostMessage } from '../inspectorProtocol';
 
 export interface HostApi {
@@ -184,58 +191,88 @@ export class InspectorApp {
         return [el('dt', undefined, label), dd];
       }),
     );
-    const changes = el('table', 'changes');
-    changes.append(
-      el('thead', undefined, undefined, [
-        el('tr', undefined, undefined, [
-          el('th', undefined, 'Column'),
-          el('th', undefined, 'Before'),
-          el('th', undefined, 'After'),
-        ]),
-      ]),
-      el(
-        'tbody',
-        undefined,
-        undefined,
-        delivery.changes.map((change) =>
-          el('tr', undefined, undefined, [
-            el('td', 'column', change.column),
-            el('td', change.before === undefined ? 'before unknown' : 'before', change.before ?? '—'),
-            el('td', 'after', change.after),
-          ]),
-        ),
-      ),
-    );
     const raw = el('pre', 'raw', delivery.raw);
     const rawSection = el('details', 'raw-json', undefined, [el('summary', undefined, 'Raw JSON'), raw]);
     this.details.replaceChildren(
       el('h2', undefined, `${delivery.messageName} of ${delivery.primaryEntityName}`),
       factList,
-      el('h3', undefined, `Changed columns (${delivery.changes.length})`),
-      delivery.changes.length === 0 ? el('p', 'hint', 'None') : changes,
-      ...this.images('Pre-images', 'pre-images', delivery.preImages),
-      ...this.images('Post-images', 'post-images', delivery.postImages),
+      ...(delivery.targets.length === 0
+        ? [
+            el('h3', undefined, `Changed columns (${delivery.changes.length})`),
+            changesTable(delivery.changes),
+            ...images('h3', 'Pre-images', 'pre-images', delivery.preImages),
+            ...images('h3', 'Post-images', 'post-images', delivery.postImages),
+          ]
+        : [
+            el('h3', undefined, `Records in Targets (${delivery.targets.length})`),
+            ...delivery.targets.map((target, index) => targetSection(target, index, delivery.targets.length)),
+            // A bulk message's own PreEntityImages and PostEntityImages are empty; shown only if a sender filled them.
+            ...(delivery.preImages.length > 0 ? images('h3', 'Pre-images', 'pre-images', delivery.preImages) : []),
+            ...(delivery.postImages.length > 0 ? images('h3', 'Post-images', 'post-images', delivery.postImages) : []),
+          ]),
       rawSection,
       button('Copy JSON', 'Copy the raw JSON', () => this.host.postMessage({ type: 'copy', text: delivery.raw })),
     );
   }
+}
 
-  private images(title: string, className: string, images: readonly InspectorImage[]): Node[] {
-    if (images.length === 0) return [el('h3', undefined, `${title} (none)`)];
-    return [
-      el('h3', undefined, title),
-      ...images.map((image) => {
-        const section = el('div', `image ${className}`, undefined, [el('h4', undefined, image.alias)]);
-        section.append(
-          el(
-            'dl',
-            'values',
-            undefined,
-            image.values.flatMap((value) => [el('dt', undefined, value.column), el('dd', undefined, value.value)]),
-          ),
-        );
-        return section;
-      }),
-    ];
-  }
+function changesTable(changes: readonly InspectorChange[]): HTMLElement {
+  if (changes.length === 0) return el('p', 'hint', 'None');
+  return el('table', 'changes', undefined, [
+    el('thead', undefined, undefined, [
+      el('tr', undefined, undefined, [
+        el('th', undefined, 'Column'),
+        el('th', undefined, 'Before'),
+        el('th', undefined, 'After'),
+      ]),
+    ]),
+    el(
+      'tbody',
+      undefined,
+      undefined,
+      changes.map((change) =>
+        el('tr', undefined, undefined, [
+          el('td', 'column', change.column),
+          el('td', change.before === undefined ? 'before unknown' : 'before', change.before ?? '—'),
+          el('td', 'after', change.after),
+        ]),
+      ),
+    ),
+  ]);
+}
+
+function images(
+  heading: 'h3' | 'h5',
+  title: string,
+  className: string,
+  list: readonly InspectorImage[],
+): HTMLElement[] {
+  if (list.length === 0) return [el(heading, undefined, `${title} (none)`)];
+  return [
+    el(heading, undefined, title),
+    ...list.map((image) =>
+      el('div', `image ${className}`, undefined, [
+        el('h4', undefined, image.alias),
+        el(
+          'dl',
+          'values',
+          undefined,
+          image.values.flatMap((value) => [el('dt', undefined, value.column), el('dd', undefined, value.value)]),
+        ),
+      ]),
+    ),
+  ];
+}
+
+/** One record of a bulk message: its columns as written and its own entry of the image collections. */
+function targetSection(target: InspectorTarget, index: number, count: number): HTMLElement {
+  const section = el('section', 'target', undefined, [
+    el('h4', 'target-title', `Record ${index + 1} of ${count} · ${target.logicalName}(${target.id})`),
+    el('h5', undefined, `Changed columns (${target.changes.length})`),
+    changesTable(target.changes),
+    ...images('h5', 'Pre-images', 'pre-images', target.preImages),
+    ...images('h5', 'Post-images', 'post-images', target.postImages),
+  ]);
+  section.dataset.index = String(index);
+  return section;
 }

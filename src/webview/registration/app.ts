@@ -8,6 +8,7 @@ import type {
   PageMessage,
 } from '../registrationProtocol';
 import { blankEndpoint, parseHostMessage } from '../registrationProtocol';
+import { imagesPerRecord } from '../../core/stepImages';
 import type { Choice } from './rules';
 import {
   allowed,
@@ -554,6 +555,14 @@ export class RegistrationApp {
     add.disabled = reason !== undefined;
     children.push(add);
     if (reason !== undefined) children.push(el('span', 'hint', `No images for ${step.message}: ${reason}.`));
+    else if (imagesPerRecord(step.message) && step.images.length > 0)
+      children.push(
+        el(
+          'span',
+          'hint',
+          `On ${step.message}, each record of Targets gets its own images, in PreEntityImagesCollection / PostEntityImagesCollection.`,
+        ),
+      );
     return el('div', 'images', undefined, children);
   }
 

@@ -1,3 +1,4 @@
+import { imageTypeReasons, noImagesReason as messageNoImagesReason } from '../../core/stepImages';
 import type {
   FormAuthKind,
   FormEndpointKind,
@@ -36,8 +37,6 @@ export const MESSAGE_FORMAT_CHOICES: readonly Choice<FormMessageFormat>[] = [
   { value: 'textXml', label: 'Text XML' },
 ];
 
-const IMAGE_MESSAGES = ['Create', 'Update', 'Delete', 'SetState', 'SetStateDynamicEntity'];
-
 export function authChoices(kind: FormEndpointKind): readonly Choice<FormAuthKind>[] {
   return kind === 'webhook'
     ? [
@@ -67,30 +66,21 @@ export function modeChoices(stage: FormStage, kind: FormEndpointKind): readonly 
   ];
 }
 
-/** Why a message takes no images, or undefined when it does. */
+/** Why a message takes no images, or undefined when it does (or none is picked yet). */
 export function noImagesReason(message: string): string | undefined {
-  return message === '' || IMAGE_MESSAGES.includes(message)
-    ? undefined
-    : `images are available only for ${IMAGE_MESSAGES.join(', ')}`;
+  return message === '' ? undefined : messageNoImagesReason(message);
 }
 
 export function imageTypeChoices(message: string, stage: FormStage): readonly Choice<FormImageType>[] {
-  const pre = message === 'Create' ? 'a Create has no pre-image: the record does not exist yet' : undefined;
-  const post =
-    message === 'Delete'
-      ? 'a Delete has no post-image: the record is gone'
-      : stage !== 'post-operation'
-        ? 'post-images exist only in the post-operation stage'
-        : undefined;
-  return [
-    { value: 'pre', label: 'Pre-image', ...(pre === undefined ? {} : { disabledReason: pre }) },
-    { value: 'post', label: 'Post-image', ...(post === undefined ? {} : { disabledReason: post }) },
-    {
-      value: 'both',
-      label: 'Pre and post',
-      ...(pre === undefined && post === undefined ? {} : { disabledReason: pre ?? post ?? '' }),
-    },
+  const choices: readonly [FormImageType, string][] = [
+    ['pre', 'Pre-image'],
+    ['post', 'Post-image'],
+    ['both', 'Pre and post'],
   ];
+  return choices.map(([value, label]) => {
+    const [reason] = imageTypeReasons(message, stage, value);
+    return { value, label, ...(reason === undefined ? {} : { disabledReason: reason }) };
+  });
 }
 
 /** The first choice that can be taken, when the current one cannot. */

@@ -382,7 +382,8 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
         { name: 'bulk upserted', message: 'UpsertMultiple', mode: 'async' },
       ],
       async (received, bodies) => {
-        // The registration file takes images on the single messages only, so these are registered as rows.
+        // Registered as rows: the registration file refuses images on UpsertMultiple, which is not among Dataverse's
+        // image messages; the emulator delivers whatever images a step's rows hold.
         for (const step of ['bulk updated', 'bulk upserted']) {
           const filter = encodeURIComponent(`name eq '${step}'`);
           const found = await jsonOf(

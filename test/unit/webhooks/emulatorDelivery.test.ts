@@ -202,6 +202,84 @@ describe('emulator webhook delivery', () => {
     assert.deepEqual(images.value, []);
   });
 
+  // Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple": a step on UpdateMultiple gets its images
+  // as one EntityImageCollection per entity of Targets, in Targets order (PreEntityImagesCollection and
+  // PostEntityImagesCollection of IPluginExecutionContext4). The image is registered under Targets: Dataverse refuses
+  // "Message property name 'Target' is not valid on message UpdateMultiple" (SparkleXrm issue 486).
+  it('registers images on an UpdateMultiple step from the file and delivers them per record of Targets', async () => {
+    await apply(
+      {
+        endpoints: [
+          {
+            name: 'Bulk',
+            kind: 'webhook',
+            url: target.url,
+            auth: { kind: 'WebhookKey', value: { env: 'K' } },
+            steps: [
+              {
+                name: 'contacts renamed',
+                message: 'UpdateMultiple',
+                table: 'contact',
+                stage: 'post-operation',
+                mode: 'async',
+                images: [
+                  { type: 'pre', alias: 'Before', columns: ['lastname'] },
+                  { type: 'post', alias: 'After', columns: ['lastname', 'firstname'] },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+      { K: 'key' },
+    );
+    const images = await client.get(
+      'sdkmessageprocessingstepimages?$select=entityalias,imagetype,messagepropertyname&$orderby=entityalias',
+    );
+    assert.deepEqual(
+      (images.value as Record<string, unknown>[]).map((row) => [
+        row.entityalias,
+        row.imagetype,
+        row.messagepropertyname,
+      ]),
+      [
+        ['After', 1, 'Targets'],
+        ['Before', 0, 'Targets'],
+      ],
+    );
+    const ids: string[] = [];
+    for (const lastname of ['Adams', 'Baker'])
+      ids.push((await client.create('contacts', { lastname }, { primaryKey: 'contactid' })).id ?? '');
+    const [adams = '', baker = ''] = ids;
+    const contact = 'Microsoft.Dynamics.CRM.contact';
+    const response = await client.request({
+      method: 'POST',
+      path: 'contacts/Microsoft.Dynamics.CRM.UpdateMultiple',
+      body: {
+        Targets: [
+          { '@odata.type': contact, contactid: baker, lastname: 'Barker', firstname: 'Bo' },
+          { '@odata.type': contact, contactid: adams, lastname: 'Addams' },
+        ],
+      },
+    });
+    assert.equal(response.status, 204);
+    await emulator.webhooks.idle();
+    assert.equal(target.received.length, 1, 'one delivery for the request');
+    const context = parseRemoteExecutionContext(target.received[0]?.body ?? '');
+    assert.equal(context.messageName, 'UpdateMultiple');
+    const values = (
+      list: readonly { key: string; value: { attributes: readonly { key: string; value: unknown }[] } }[],
+    ) => list.map((image) => [image.key, Object.fromEntries(image.value.attributes.map((a) => [a.key, a.value]))]);
+    assert.deepEqual(context.preEntityImagesCollection?.map(values), [
+      [['Before', { contactid: baker, lastname: 'Baker' }]],
+      [['Before', { contactid: adams, lastname: 'Adams' }]],
+    ]);
+    assert.deepEqual(context.postEntityImagesCollection?.map(values), [
+      [['After', { contactid: baker, lastname: 'Barker', firstname: 'Bo' }]],
+      [['After', { contactid: adams, lastname: 'Addams' }]], // an image leaves a null column out
+    ]);
+  });
+
   it('refuses invalid registrations: a webhook without auth, an asynchronous pre-operation step', async () => {
     await assert.rejects(
       client.create('serviceendpoints', { name: 'bad', contract: 8, url: target.url, authtype: 4 }),

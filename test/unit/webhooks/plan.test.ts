@@ -24,6 +24,10 @@ async function applied(desired: RegistrationFile, state: RegisteredState, prune 
   return executor.state();
 }
 
+function sampleAuth(): unknown {
+  return { kind: 'WebhookKey', value: { env: 'REVENUE_HOOK_KEY' } };
+}
+
 function summary(plan: Plan): string[] {
   return plan.operations.map((op) => `${op.action} ${op.label}`);
 }
@@ -172,6 +176,63 @@ describe('webhook registration plan', () => {
     assert.ok(isEmptyPlan(computePlan(file(sampleFile()), reordered)));
   });
 
+  // Dataverse checks an image's request property per message: "Message property name 'Target' is not valid on
+  // message UpdateMultiple" (SparkleXrm issue 486); CreateMultiple takes Ids (SparkleXrm pull request 489); the
+  // Plug-in Registration Tool writes Id for Create. Learn, "Register a plug-in": Target for Update and Delete,
+  // EntityMoniker for SetState.
+  it('writes the request property each message takes its images from, and leaves an accepted one as it is', async () => {
+    const steps = [
+      ['Create', 'post'],
+      ['CreateMultiple', 'post'],
+      ['Update', 'both'],
+      ['UpdateMultiple', 'both'],
+      ['Delete', 'pre'],
+      ['SetState', 'pre'],
+    ].map(([message, type]) => ({
+      name: `${message} step`,
+      message,
+      table: 'account',
+      stage: 'post-operation',
+      images: [{ type, alias: 'Image' }],
+    }));
+    const desired = file({
+      endpoints: [{ name: 'Hook', kind: 'webhook', url: 'https://h.example.test/', auth: sampleAuth(), steps }],
+    });
+    const creates = computePlan(desired, EMPTY).operations.filter(
+      (op) => op.action === 'create' && op.entitySet === 'sdkmessageprocessingstepimages',
+    );
+    assert.deepEqual(
+      creates.map((op) => [op.label, op.action === 'create' && op.columns.messagepropertyname]),
+      [
+        ['image Hook / Create step / Image', 'Id'],
+        ['image Hook / CreateMultiple step / Image', 'Ids'],
+        ['image Hook / Update step / Image', 'Target'],
+        ['image Hook / UpdateMultiple step / Image', 'Targets'],
+        ['image Hook / Delete step / Image', 'Target'],
+        ['image Hook / SetState step / Image', 'EntityMoniker'],
+      ],
+    );
+    const state = await applied(desired, EMPTY);
+    assert.ok(isEmptyPlan(computePlan(desired, state)));
+    // Learn's table names Target for Create, which earlier versions wrote: kept. Target on UpdateMultiple is not.
+    const property = (step: string): string =>
+      state.steps.find((s) => s.name === step)?.sdkmessageprocessingstepid ?? assert.fail(step);
+    const earlier: RegisteredState = {
+      ...state,
+      images: state.images.map((image) =>
+        image._sdkmessageprocessingstepid_value === property('Create step') ||
+        image._sdkmessageprocessingstepid_value === property('UpdateMultiple step')
+          ? { ...image, messagepropertyname: 'Target' }
+          : image,
+      ),
+    };
+    const plan = computePlan(desired, earlier);
+    assert.deepEqual(summary(plan), ['update image Hook / UpdateMultiple step / Image']);
+    assert.deepEqual(plan.operations[0]?.action === 'update' && plan.operations[0].changes, [
+      { column: 'messagepropertyname', from: 'Target', to: 'Targets' },
+    ]);
+  });
+
   it('deletes steps and images the file no longer lists, leaving cascades to Dataverse', async () => {
     const state = await applied(file(sampleFile()), EMPTY);
     const fewer = structuredClone(sampleFile()) as { endpoints: { steps: unknown[] }[] };
@@ -279,7 +340,7 @@ describe('webhook registration plan', () => {
     const step = fc
       .record({
         name: names,
-        message: fc.constantFrom('Create', 'Update', 'Delete'),
+        message: fc.constantFrom('Create', 'Update', 'Delete', 'CreateMultiple', 'UpdateMultiple', 'UpsertMultiple'),
         table: fc.constantFrom('account', 'contact'),
         async: fc.boolean(),
         stage: fc.constantFrom('pre-validation', 'pre-operation', 'post-operation'),
@@ -295,7 +356,8 @@ describe('webhook registration plan', () => {
       .map((s) => {
         const stage = s.async ? 'post-operation' : s.stage;
         const allowed = (type: string): boolean =>
-          !(s.message === 'Create' && type !== 'post') &&
+          s.message !== 'UpsertMultiple' &&
+          !((s.message === 'Create' || s.message === 'CreateMultiple') && type !== 'post') &&
           !(s.message === 'Delete' && type !== 'pre') &&
           !(stage !== 'post-operation' && type !== 'pre');
         return {

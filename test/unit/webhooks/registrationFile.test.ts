@@ -104,6 +104,52 @@ describe('dataverse.webhooks.json', () => {
     );
   });
 
+  // Microsoft Learn, "Write plug-ins for CreateMultiple and UpdateMultiple": a bulk step's images come per record of
+  // Targets; "Register a plug-in", availability of images: no pre-image before a create, post-images post-operation.
+  it('takes images on CreateMultiple and UpdateMultiple steps as Dataverse does, none on UpsertMultiple', () => {
+    const bulk = (message: string, images: unknown[], stage = 'post-operation') =>
+      edited((f) => Object.assign(firstStep(f), { message, stage, filteringAttributes: [], images }));
+    const accepted = validateRegistrationFile(
+      bulk('UpdateMultiple', [
+        { type: 'both', alias: 'Image', columns: ['name'] },
+        { type: 'pre', alias: 'Before' },
+      ]),
+    );
+    assert.ok(accepted.ok, JSON.stringify(accepted));
+    assert.deepEqual(
+      accepted.file.endpoints[0]?.steps[0]?.images.map((image) => [image.alias, image.type]),
+      [
+        ['Image', 'both'],
+        ['Before', 'pre'],
+      ],
+    );
+    assert.ok(validateRegistrationFile(bulk('CreateMultiple', [{ type: 'post', alias: 'Created' }])).ok);
+    refuses(
+      bulk('CreateMultiple', [{ type: 'both', alias: 'Created' }]),
+      '$.endpoints[0].steps[0].images[0].type',
+      /a CreateMultiple has no pre-images: the records do not exist yet/,
+    );
+    refuses(
+      edited((f) => {
+        Object.assign(firstStep(f), { message: 'UpdateMultiple', filteringAttributes: [], mode: 'sync' });
+        Object.assign(firstStep(f), { stage: 'pre-operation', deleteAsyncJobOnSuccess: false });
+        firstStep(f).images = [{ type: 'post', alias: 'After' }];
+      }),
+      '$.endpoints[0].steps[0].images[0].type',
+      /post-images exist only in the post-operation stage/,
+    );
+    refuses(
+      bulk('UpsertMultiple', [{ type: 'pre', alias: 'Before' }]),
+      '$.endpoints[0].steps[0].images[0]',
+      /images are available only on Create, CreateMultiple, Update, UpdateMultiple, .*: register them on the Create and Update/,
+    );
+    refuses(
+      bulk('DeleteMultiple', [{ type: 'pre', alias: 'Before' }]),
+      '$.endpoints[0].steps[0].images[0]',
+      /images are available only on .*, not DeleteMultiple/,
+    );
+  });
+
   it('refuses options that do not apply', () => {
     refuses(
       edited((f) => (firstStep(f).message = 'Create')),

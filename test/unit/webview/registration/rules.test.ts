@@ -20,7 +20,18 @@ describe('registration form rules', () => {
 
   it('offers images only where Dataverse has them', () => {
     assert.equal(noImagesReason('Update'), undefined);
-    assert.match(noImagesReason('Retrieve') ?? '', /only for Create, Update, Delete/);
+    assert.match(noImagesReason('Retrieve') ?? '', /only on Create, CreateMultiple, Update, UpdateMultiple, Delete/);
+    assert.equal(noImagesReason('UpdateMultiple'), undefined);
+    assert.match(noImagesReason('UpsertMultiple') ?? '', /register them on the Create and Update/);
+    assert.deepEqual(
+      imageTypeChoices('CreateMultiple', 'post-operation').map((choice) => [choice.value, choice.disabledReason]),
+      [
+        ['pre', 'a CreateMultiple has no pre-images: the records do not exist yet'],
+        ['post', undefined],
+        ['both', 'a CreateMultiple has no pre-images: the records do not exist yet'],
+      ],
+    );
+    assert.ok(imageTypeChoices('UpdateMultiple', 'post-operation').every((c) => c.disabledReason === undefined));
     const create = imageTypeChoices('Create', 'post-operation');
     assert.match(create[0]?.disabledReason ?? '', /no pre-image/);
     assert.equal(create[1]?.disabledReason, undefined);
