@@ -62,7 +62,14 @@ export function compactTable(rows: readonly Readonly<Record<string, unknown>>[],
   let text = `${columns.join(' | ')}\n`;
   let count = 0;
   for (const row of rows) {
-    const line = `${columns.map((name, i) => cellText(shownValue(row, name, formattedKeys[i]!))).join(' | ')}\n`;
+    // Concatenated in place: no array of cells per row, and an empty cell adds nothing but its separator.
+    let line = '';
+    for (let i = 0; i < columns.length; i++) {
+      if (i > 0) line += ' | ';
+      const shown = shownValue(row, columns[i]!, formattedKeys[i]!);
+      if (shown !== '') line += cellText(shown);
+    }
+    line += '\n';
     if (text.length + line.length > budget) break;
     text += line;
     count += 1;
