@@ -223,6 +223,40 @@ describe('dataverse/webApiClient on the wire (local peer server)', () => {
     assert.equal(peer.requests.length, 2);
   });
 
+  it('still times out and retries a GET that carries a caller signal, and leaves no listener on it', async () => {
+    peer = await startPeer((request, res) => {
+      if (peer?.requests.length === 1) return; // the first attempt hangs
+      sendJson(res, 200, { value: [], url: request.url });
+    });
+    const client = clientFor(peer.url, 't', { timeoutMs: 50 });
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      listeners += 1;
+      add(...args);
+    };
+    controller.signal.removeEventListener = (...args: Parameters<typeof remove>) => {
+      listeners -= 1;
+      remove(...args);
+    };
+    const page = await client.get('accounts', { signal: controller.signal });
+    assert.deepEqual(page.value, []);
+    assert.equal(peer.requests.length, 2);
+    assert.equal(listeners, 0);
+  });
+
+  it('cancels at once a request whose signal is already aborted', async () => {
+    peer = await startPeer((_request, res) => sendJson(res, 200, { value: [] }));
+    const client = clientFor(peer.url, 't');
+    const controller = new AbortController();
+    controller.abort();
+    const error = await rejection(client.get('accounts', { signal: controller.signal }));
+    assert.equal(error.kind, 'cancelled');
+    assert.equal(client.limiter.inFlight, 0);
+  });
+
   it('refuses to follow a link to another origin with the token', async () => {
     peer = await startPeer((_request, res) =>
       sendJson(res, 200, { value: [], '@odata.nextLink': 'https://evil.example/api/data/v9.2/accounts?$skiptoken=1' }),
