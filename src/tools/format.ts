@@ -48,6 +48,21 @@ export function displayColumns(row: Readonly<Record<string, unknown>>): Map<stri
   return new Map(columnNames([row]).map((name) => [name, shownValue(row, name, `${name}${FORMATTED}`)]));
 }
 
+/**
+ * `cellText(shownValue(…))` without testing the joined "formatted (raw)" text: a test on a joined
+ * string copies it into one piece first, and its parts tell the same (" (" and ")" need no escaping).
+ */
+function shownCell(row: Readonly<Record<string, unknown>>, name: string, formattedKey: string): string {
+  const raw = scalar(row[name]);
+  if (raw === '') return '';
+  const formatted = row[formattedKey];
+  if (typeof formatted !== 'string' || formatted === raw) return cellText(raw);
+  if (SPECIAL.test(formatted) || SPECIAL.test(raw) || formatted.length + raw.length + 3 > MAX_CELL) {
+    return cellText(`${formatted} (${raw})`);
+  }
+  return `${formatted} (${raw})`;
+}
+
 export interface TableText {
   readonly text: string;
   readonly shownRows: number;
@@ -66,8 +81,7 @@ export function compactTable(rows: readonly Readonly<Record<string, unknown>>[],
     let line = '';
     for (let i = 0; i < columns.length; i++) {
       if (i > 0) line += ' | ';
-      const shown = shownValue(row, columns[i]!, formattedKeys[i]!);
-      if (shown !== '') line += cellText(shown);
+      line += shownCell(row, columns[i]!, formattedKeys[i]!);
     }
     line += '\n';
     if (text.length + line.length > budget) break;

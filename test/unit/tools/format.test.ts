@@ -41,6 +41,20 @@ describe('tool answer formatting', () => {
     });
   });
 
+  it('escapes and cuts a formatted value beside its raw one as one cell, like any other cell', () => {
+    const formatted = '@OData.Community.Display.V1.FormattedValue';
+    const rows = [
+      { name: 'a', [`_ownerid_value${formatted}`]: 'Team|North\nWest', _ownerid_value: 'x' },
+      { name: 'b', [`_ownerid_value${formatted}`]: 'y'.repeat(50), _ownerid_value: '8f1c4d2e' },
+      { name: 'c', [`_ownerid_value${formatted}`]: 'Nobody', _ownerid_value: null },
+      { name: 'd', [`_ownerid_value${formatted}`]: 'x', _ownerid_value: 'x' },
+    ];
+    assert.deepEqual(compactTable(rows, 1000), {
+      text: `name | _ownerid_value\na | Team\\|North West (x)\nb | ${'y'.repeat(50)} (8f1c4d2…\nc | \nd | x\n`,
+      shownRows: 4,
+    });
+  });
+
   it('stops the table before the budget and says how many rows it shows', () => {
     const rows = Array.from({ length: 100 }, (_, i) => ({ name: `Account ${i}` }));
     const table = compactTable(rows, 200);
