@@ -29,9 +29,11 @@ import type {
 } from './schema';
 import { isLookupType, SchemaError } from './schema';
 import { isJsonObject } from '../../core/json';
+import { lookupLogicalName } from '../../metadata/columnNames';
 import { SERVER_MAINTAINED_COLUMNS } from '../../core/recordPatch';
 
 type Json = Readonly<Record<string, unknown>>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Where each input came from, for messages: the `$metadata` file and each table's definition file. */
 export interface MetadataSources {
@@ -39,7 +41,7 @@ export interface MetadataSources {
   readonly definition: (logicalName: string) => string;
 }
 
-const LOOKUP_PROPERTY = /^_(.+)_value$/;
+const UNDERSCORE = 95;
 /** Tables whose `fullname` the server composes. */
 const COMPOSED_FULLNAME = new Set(['contact', 'lead', 'systemuser']);
 
@@ -175,7 +177,8 @@ interface Draft {
   readonly flat: Flattened;
   readonly definition: Json | undefined;
   readonly attributes: ReadonlyMap<string, Json>;
-  readonly columns: Map<string, Column>;
+  /** Mutable until the tables are built: lookups get their targets in place. */
+  readonly columns: Map<string, Mutable<Column>>;
   /** Lookup column name per single-valued navigation property. */
   readonly lookupOf: Map<string, string>;
   primaryId: string;
@@ -219,12 +222,14 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   const names = new Set(draft.flat.properties.map((p) => p.name));
   const seen = new Set<string>();
   const where = `<EntityType Name="${draft.entity.logicalName}">`;
-  for (const p of [...draft.entity.type.properties, ...draft.entity.type.navigationProperties]) {
-    if (seen.has(p.name)) problems.add(source.metadata, `${where}: property '${p.name}' is declared twice`);
-    seen.add(p.name);
+  for (const members of [draft.entity.type.properties, draft.entity.type.navigationProperties]) {
+    for (const p of members) {
+      if (seen.has(p.name)) problems.add(source.metadata, `${where}: property '${p.name}' is declared twice`);
+      seen.add(p.name);
+    }
   }
   for (const property of draft.flat.properties) {
-    const lookup = LOOKUP_PROPERTY.exec(property.name)?.[1];
+    const lookup = lookupLogicalName(property.name);
     const name = lookup ?? property.name;
     const attribute = draft.attributes.get(name);
     if (lookup !== undefined && property.type === 'Edm.Guid') {
@@ -235,7 +240,8 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
       continue;
     }
     const baseOf = name.endsWith('_base') && names.has(name.slice(0, -5)) ? name.slice(0, -5) : undefined;
-    const type = columnType(property, attribute, names.has(`${name}_base`) || baseOf !== undefined);
+    const isCurrency = property.type === 'Edm.Decimal' && (baseOf !== undefined || names.has(`${name}_base`));
+    const type = columnType(property, attribute, isCurrency);
     if (type === undefined) continue;
     // An activity's type is its table, set by the server.
     const activityType = name === 'activitytypecode' && isActivityType(draft);
@@ -273,8 +279,9 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   // A write-only column (serviceendpoint.authvalue) has a yes/no column the server keeps true while it holds a
   // value, named after it (isauthvalueset, issaskeyset, issastokenset).
   for (const column of draft.columns.values()) {
+    if (column.validForRead) continue;
     const indicator = draft.columns.get(`is${column.name}set`);
-    if (!column.validForRead && indicator?.type === 'boolean') {
+    if (indicator?.type === 'boolean') {
       draft.columns.set(column.name, { ...column, setIndicator: indicator.name });
       draft.columns.set(indicator.name, { ...indicator, readOnly: true });
     }
@@ -304,7 +311,7 @@ function lookupColumn(
   drafts: ReadonlyMap<string, Draft>,
 ): string | undefined {
   const constraint = navigation.referentialConstraints[0];
-  const fromConstraint = constraint === undefined ? undefined : LOOKUP_PROPERTY.exec(constraint.property)?.[1];
+  const fromConstraint = constraint === undefined ? undefined : lookupLogicalName(constraint.property);
   if (fromConstraint !== undefined) return fromConstraint;
   // A constraint on a plain Guid property (`stageid_processstage` on `stageid`): that column holds the key.
   if (constraint !== undefined && draft.columns.get(constraint.property)?.type === 'uniqueidentifier') {
@@ -320,7 +327,14 @@ function lookupColumn(
   let best: string | undefined;
   for (const column of draft.columns.values()) {
     if (column.type !== 'lookup' && column.type !== 'customer' && column.type !== 'owner') continue;
-    if (navigation.name.startsWith(`${column.name}_`) && column.name.length > (best?.length ?? 0)) best = column.name;
+    const length = column.name.length;
+    if (
+      length > (best?.length ?? 0) &&
+      navigation.name.charCodeAt(length) === UNDERSCORE &&
+      navigation.name.startsWith(column.name)
+    ) {
+      best = column.name;
+    }
   }
   if (best !== undefined) return best;
   // An activity's navigation to activitypointer without a constraint (`activityid_activitypointer`) is the 1:1 link
@@ -487,8 +501,9 @@ export function schemaFromMetadata(
   for (const draft of drafts.values()) {
     const name = draft.entity.logicalName;
     for (const [column, list] of targets.get(name) ?? []) {
+      // Built above for this table alone and not yet handed out: completed in place rather than copied.
       const current = draft.columns.get(column);
-      if (current !== undefined) draft.columns.set(column, { ...current, targets: list });
+      if (current !== undefined) current.targets = list;
     }
     const navigations = new Map<string, Navigation>();
     navigationMaps.set(name, navigations);
@@ -600,16 +615,28 @@ function depth(model: MetadataModel, draft: Draft): number {
   return baseChain(model, draft.entity.type).length;
 }
 
-const guidProperties = new WeakMap<Draft, ReadonlySet<string>>();
+const guidHolders = new WeakMap<ReadonlyMap<string, Draft>, ReadonlyMap<string, readonly Draft[]>>();
 
-/** Whether the table has an Edm.Guid property `name` (asked of every table for each N:N without a definition). */
-function holdsGuid(draft: Draft, name: string): boolean {
-  let names = guidProperties.get(draft);
-  if (names === undefined) {
-    names = new Set(draft.flat.properties.filter((p) => p.type === 'Edm.Guid').map((p) => p.name));
-    guidProperties.set(draft, names);
+/**
+ * The tables with an Edm.Guid property `name`, in the order of `drafts`: asked for each N:N without a definition,
+ * indexed once rather than asking every table each time.
+ */
+function holdersOf(drafts: ReadonlyMap<string, Draft>, name: string): readonly Draft[] {
+  let index = guidHolders.get(drafts);
+  if (index === undefined) {
+    const built = new Map<string, Draft[]>();
+    for (const d of drafts.values()) {
+      for (const p of d.flat.properties) {
+        if (p.type !== 'Edm.Guid') continue;
+        const list = built.get(p.name);
+        if (list === undefined) built.set(p.name, [d]);
+        else list.push(d);
+      }
+    }
+    guidHolders.set(drafts, built);
+    index = built;
   }
-  return names.has(name);
+  return index.get(name) ?? [];
 }
 
 /**
@@ -686,9 +713,9 @@ function nn(
       : { name, intersect: only.d.entity.logicalName, tables, intersectColumns: only.keys, ...referenced };
   }
   const [a, b] = tables.map((t) => (t === target ? other : draft).primaryId) as [string, string];
-  const holdsBoth = (d: Draft): boolean =>
-    a !== b && d.primaryId !== a && d.primaryId !== b && holdsGuid(d, a) && holdsGuid(d, b);
-  const candidates = [...drafts.values()].filter(holdsBoth);
+  const holdersOfB = holdersOf(drafts, b);
+  const holdsBoth = (d: Draft): boolean => a !== b && d.primaryId !== a && d.primaryId !== b && holdersOfB.includes(d);
+  const candidates = holdersOf(drafts, a).filter(holdsBoth);
   const only = candidates.length === 1 ? candidates[0] : undefined;
   if (only !== undefined) return { name, intersect: only.entity.logicalName, tables, intersectColumns: [a, b] };
   return { name, intersect: name.toLowerCase(), tables };
@@ -697,7 +724,11 @@ function nn(
 /** The two plain Guid columns of `d` that name `key` (`connectionroleid`, `associatedconnectionroleid`), in order. */
 function selfIntersectColumns(d: Draft, key: string): readonly [string, string] | undefined {
   const named = d.flat.properties.filter(
-    (p) => p.type === 'Edm.Guid' && p.name !== d.primaryId && !LOOKUP_PROPERTY.test(p.name) && p.name.includes(key),
+    (p) =>
+      p.type === 'Edm.Guid' &&
+      p.name !== d.primaryId &&
+      lookupLogicalName(p.name) === undefined &&
+      p.name.includes(key),
   );
   const [first, second] = named;
   return named.length === 2 && first !== undefined && second !== undefined ? [first.name, second.name] : undefined;
