@@ -148,14 +148,18 @@ function flatten(model: MetadataModel, type: EntityType): Flattened {
   const properties = new Map<string, Property>();
   const navigations = new Map<string, NavigationProperty>();
   let key: string | undefined;
+  // forEach rather than for-of in the loops over every member of a schema: they run while the code is still cold,
+  // where each step of a for-of allocates an iterator result (a third of the garbage of an 800-table start).
   for (const t of [...chain].reverse()) {
-    for (const p of t.properties) properties.set(p.name, p);
+    t.properties.forEach((p) => properties.set(p.name, p));
     if (t.key.length > 0) key = t.key[0];
   }
   // Own navigations first: a lookup's target is the derived type's navigation (`regardingobjectid_account_task`),
   // the inherited one (`regardingobjectid_account`) stays usable by name.
   for (const t of chain) {
-    for (const n of t.navigationProperties) if (!navigations.has(n.name)) navigations.set(n.name, n);
+    t.navigationProperties.forEach((n) => {
+      if (!navigations.has(n.name)) navigations.set(n.name, n);
+    });
   }
   const base = chain[1]?.name;
   return {
@@ -223,12 +227,12 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   const seen = new Set<string>();
   const where = `<EntityType Name="${draft.entity.logicalName}">`;
   for (const members of [draft.entity.type.properties, draft.entity.type.navigationProperties]) {
-    for (const p of members) {
+    members.forEach((p) => {
       if (seen.has(p.name)) problems.add(source.metadata, `${where}: property '${p.name}' is declared twice`);
       seen.add(p.name);
-    }
+    });
   }
-  for (const property of draft.flat.properties) {
+  draft.flat.properties.forEach((property) => {
     const lookup = lookupLogicalName(property.name);
     const name = lookup ?? property.name;
     const attribute = draft.attributes.get(name);
@@ -237,12 +241,12 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
       const type: ColumnType =
         kind === 'Owner' || name === 'ownerid' ? 'owner' : kind === 'Customer' ? 'customer' : 'lookup';
       draft.columns.set(name, makeColumn(name, type, attribute));
-      continue;
+      return;
     }
     const baseOf = name.endsWith('_base') && names.has(name.slice(0, -5)) ? name.slice(0, -5) : undefined;
     const isCurrency = property.type === 'Edm.Decimal' && (baseOf !== undefined || names.has(`${name}_base`));
     const type = columnType(property, attribute, isCurrency);
-    if (type === undefined) continue;
+    if (type === undefined) return;
     // An activity's type is its table, set by the server.
     const activityType = name === 'activitytypecode' && isActivityType(draft);
     const choices = type === 'choice' || type === 'state' || type === 'status' || type === 'choices';
@@ -264,7 +268,7 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
           : {}),
       }),
     );
-  }
+  });
   // Dataverse composes these tables' fullname from the first and last names (the organization's Full Name Format);
   // metadata does not say so. "First Last", as the built-in tables do.
   const fullname = draft.columns.get('fullname');
@@ -278,14 +282,14 @@ function draftColumns(draft: Draft, problems: Problems, source: MetadataSources)
   }
   // A write-only column (serviceendpoint.authvalue) has a yes/no column the server keeps true while it holds a
   // value, named after it (isauthvalueset, issaskeyset, issastokenset).
-  for (const column of draft.columns.values()) {
-    if (column.validForRead) continue;
+  draft.columns.forEach((column) => {
+    if (column.validForRead) return;
     const indicator = draft.columns.get(`is${column.name}set`);
     if (indicator?.type === 'boolean') {
       draft.columns.set(column.name, { ...column, setIndicator: indicator.name });
       draft.columns.set(indicator.name, { ...indicator, readOnly: true });
     }
-  }
+  });
 }
 
 /**
@@ -325,8 +329,8 @@ function lookupColumn(
   // Navigations to derived types (activities) carry no constraint in Dataverse's CSDL; their names start with
   // the lookup's logical name (`regardingobjectid_task_actioncard`).
   let best: string | undefined;
-  for (const column of draft.columns.values()) {
-    if (column.type !== 'lookup' && column.type !== 'customer' && column.type !== 'owner') continue;
+  draft.columns.forEach((column) => {
+    if (column.type !== 'lookup' && column.type !== 'customer' && column.type !== 'owner') return;
     const length = column.name.length;
     if (
       length > (best?.length ?? 0) &&
@@ -335,7 +339,7 @@ function lookupColumn(
     ) {
       best = column.name;
     }
-  }
+  });
   if (best !== undefined) return best;
   // An activity's navigation to activitypointer without a constraint (`activityid_activitypointer`) is the 1:1 link
   // to its own pointer row: the key is the lookup.
@@ -472,14 +476,14 @@ export function schemaFromMetadata(
     const relationships = manyToOneColumns(draft.definition);
     const perColumn = new Map<string, LookupTarget[]>();
     targets.set(draft.entity.logicalName, perColumn);
-    for (const navigation of draft.flat.navigations) {
-      if (navigation.collection) continue;
+    draft.flat.navigations.forEach((navigation) => {
+      if (navigation.collection) return;
       const target = localTypeName(model, navigation.type);
-      if (target === undefined || (target !== 'principal' && !drafts.has(target))) continue;
+      if (target === undefined || (target !== 'principal' && !drafts.has(target))) return;
       const column = lookupColumn(draft, navigation, relationships, drafts) ?? hiddenLookup(draft, navigation);
-      if (column === undefined || !draft.columns.has(column)) continue;
+      if (column === undefined || !draft.columns.has(column)) return;
       draft.lookupOf.set(navigation.name, column);
-      if (column === draft.primaryId) continue;
+      if (column === draft.primaryId) return;
       const list = perColumn.get(column) ?? [];
       perColumn.set(column, list);
       const partner = navigation.partner ?? '';
@@ -488,7 +492,7 @@ export function schemaFromMetadata(
       } else if (drafts.has(target) && !list.some((t) => t.table === target)) {
         list.push({ table: target, navigation: navigation.name, partner });
       }
-    }
+    });
   }
 
   const tables = new Map<string, Table>();
@@ -500,20 +504,20 @@ export function schemaFromMetadata(
   const navigationMaps = new Map<string, Map<string, Navigation>>();
   for (const draft of drafts.values()) {
     const name = draft.entity.logicalName;
-    for (const [column, list] of targets.get(name) ?? []) {
+    targets.get(name)?.forEach((list, column) => {
       // Built above for this table alone and not yet handed out: completed in place rather than copied.
       const current = draft.columns.get(column);
       if (current !== undefined) current.targets = list;
-    }
+    });
     const navigations = new Map<string, Navigation>();
     navigationMaps.set(name, navigations);
-    for (const navigation of draft.flat.navigations) {
+    draft.flat.navigations.forEach((navigation) => {
       const target = localTypeName(model, navigation.type);
-      if (target === undefined) continue;
+      if (target === undefined) return;
       if (!navigation.collection) {
         const columnName = draft.lookupOf.get(navigation.name);
         const column = columnName === undefined ? undefined : draft.columns.get(columnName);
-        if (column === undefined || (target !== 'principal' && !drafts.has(target))) continue;
+        if (column === undefined || (target !== 'principal' && !drafts.has(target))) return;
         navigations.set(navigation.name, {
           kind: 'single',
           name: navigation.name,
@@ -521,10 +525,10 @@ export function schemaFromMetadata(
           target,
           partner: navigation.partner ?? '',
         });
-        continue;
+        return;
       }
       const other = drafts.get(target);
-      if (other === undefined || navigation.partner === undefined) continue;
+      if (other === undefined || navigation.partner === undefined) return;
       const referencing = other.lookupOf.get(navigation.partner);
       if (referencing !== undefined) {
         navigations.set(navigation.name, {
@@ -534,17 +538,17 @@ export function schemaFromMetadata(
           column: referencing,
           partner: navigation.partner,
         });
-        continue;
+        return;
       }
       const partner = other.flat.navigationsByName.get(navigation.partner);
-      if (partner?.collection !== true) continue;
+      if (partner?.collection !== true) return;
       navigations.set(navigation.name, { kind: 'manyToMany', name: navigation.name, target, intersect: '' });
       const sides = selfReferentialSides(draft, navigation.name, partner.name);
       const relationship = sides?.[0] ?? navigation.name;
       relationshipOf.set(navigation.name, relationship);
       if (!manyToMany.has(relationship))
         manyToMany.set(relationship, nn(drafts, draft, relationship, other, sides?.[1]));
-    }
+    });
   }
   // Owner relationships live on the abstract principal type.
   const principal = model.entityTypes.get('principal');
@@ -567,7 +571,7 @@ export function schemaFromMetadata(
     const name = draft.entity.logicalName;
     const d = draft.definition;
     const navigations = navigationMaps.get(name) ?? new Map<string, Navigation>();
-    for (const [key, navigation] of navigations) {
+    navigations.forEach((navigation, key) => {
       if (navigation.kind === 'manyToMany') {
         navigations.set(key, {
           ...navigation,
@@ -575,7 +579,7 @@ export function schemaFromMetadata(
             manyToMany.get(relationshipOf.get(navigation.name) ?? navigation.name)?.intersect ?? navigation.name,
         });
       }
-    }
+    });
     const table: Table = {
       logicalName: name,
       entitySetName: draft.entity.entitySetName,
