@@ -140,6 +140,8 @@ interface Flattened {
   readonly navigationsByName: ReadonlyMap<string, NavigationProperty>;
   readonly key: string | undefined;
   readonly baseType: string | undefined;
+  /** How many base types the table has. */
+  readonly depth: number;
 }
 
 /** A table's own members after the inherited ones (a task has activitypointer's `subject`); own wins by name. */
@@ -168,6 +170,7 @@ function flatten(model: MetadataModel, type: EntityType): Flattened {
     navigationsByName: navigations,
     key,
     baseType: base === undefined || base === ROOT_ENTITY_TYPE ? undefined : base,
+    depth: chain.length - 1,
   };
 }
 
@@ -471,7 +474,7 @@ export function schemaFromMetadata(
   if (problems.list.length > 0) throw new SchemaError(source.metadata, problems.list);
 
   // Single-valued navigations: the lookup's targets, in base-first order so derived types can borrow.
-  const ordered = [...drafts.values()].sort((a, b) => depth(model, a) - depth(model, b));
+  const ordered = [...drafts.values()].sort((a, b) => a.flat.depth - b.flat.depth);
   const targets = new Map<string, Map<string, LookupTarget[]>>();
   for (const draft of ordered) {
     const relationships = manyToOneColumns(draft.definition);
@@ -485,8 +488,8 @@ export function schemaFromMetadata(
       if (column === undefined || !draft.columns.has(column)) return;
       draft.lookupOf.set(navigation.name, column);
       if (column === draft.primaryId) return;
-      const list = perColumn.get(column) ?? [];
-      perColumn.set(column, list);
+      let list = perColumn.get(column);
+      if (list === undefined) perColumn.set(column, (list = []));
       const partner = navigation.partner ?? '';
       if (target === 'principal') {
         for (const owner of ['systemuser', 'team']) list.push({ table: owner, navigation: navigation.name, partner });
@@ -616,10 +619,6 @@ function primaryName(definition: Json | undefined, columns: ReadonlyMap<string, 
   return name !== undefined && columns.has(name) ? name : undefined;
 }
 
-function depth(model: MetadataModel, draft: Draft): number {
-  return baseChain(model, draft.entity.type).length;
-}
-
 const guidHolders = new WeakMap<ReadonlyMap<string, Draft>, ReadonlyMap<string, readonly Draft[]>>();
 
 /**
@@ -630,14 +629,14 @@ function holdersOf(drafts: ReadonlyMap<string, Draft>, name: string): readonly D
   let index = guidHolders.get(drafts);
   if (index === undefined) {
     const built = new Map<string, Draft[]>();
-    for (const d of drafts.values()) {
-      for (const p of d.flat.properties) {
-        if (p.type !== 'Edm.Guid') continue;
+    drafts.forEach((d) => {
+      d.flat.properties.forEach((p) => {
+        if (p.type !== 'Edm.Guid') return;
         const list = built.get(p.name);
         if (list === undefined) built.set(p.name, [d]);
         else list.push(d);
-      }
-    }
+      });
+    });
     guidHolders.set(drafts, built);
     index = built;
   }
