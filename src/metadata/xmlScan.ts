@@ -157,6 +157,8 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
   const n = xml.length;
   const tag = new Tag(xml);
   const open: string[] = [];
+  /** By length, the last element name of that length: a document repeats a few names 100,000 times. */
+  const names: (string | undefined)[] = [];
   let rootSeen = false;
   /** Where the next character an attribute value must not hold as such (`&`, control, surrogate) is. */
   let careful = -1;
@@ -207,7 +209,11 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
     if (!isNameStart(c) || (open.length === 0 && rootSeen)) return false;
     const nameStart = i;
     while (isNameChar(xml.charCodeAt(++i)));
-    tag.name = xml.slice(nameStart, i);
+    const known = names[i - nameStart];
+    tag.name =
+      known !== undefined && xml.startsWith(known, nameStart)
+        ? known
+        : (names[i - nameStart] = xml.slice(nameStart, i));
     tag.count = 0;
     let selfClosing = false;
     for (;;) {
