@@ -77,6 +77,8 @@ type Frame =
 const SCHEMA: Frame = { kind: 'schema' };
 const CONTAINER: Frame = { kind: 'container' };
 
+const INTEGER = /^-?\d+$/;
+
 /** A document with this many problems is not CSDL at all; more messages would only bury the first ones. */
 const MAX_ERRORS = 100;
 
@@ -184,7 +186,7 @@ function createReader(where: () => { readonly line: number; readonly column: num
   const integer = (tag: ScannedTag, attribute: string, symbolic: readonly string[]): number | undefined => {
     const value = tag.attribute(attribute);
     if (value === undefined || symbolic.includes(value.toLowerCase())) return undefined;
-    if (/^-?\d+$/.test(value)) return Number(value);
+    if (INTEGER.test(value)) return Number(value);
     here(`${attribute}="${value}" on <${tag.name}> is not an integer`);
     return undefined;
   };

@@ -131,13 +131,22 @@ class Tag implements ScannedTag {
   }
 }
 
-/** Anything but space to U+D7FF and U+E000 to U+FFFD, and `&` and `<`: what an attribute value is checked for. */
-const CAREFUL = /[^ -%'-;=-\ud7ff\ue000-\ufffd]/g;
+/**
+ * Anything but space to U+D7FF and U+E000 to U+FFFD, and `&`: with `<`, what an attribute value is checked for.
+ * `<` is looked for apart (indexOf): it starts every tag, so a search including it would stop at each one.
+ */
+const CAREFUL = /[^ -%'-\ud7ff\ue000-\ufffd]/g;
 
 /** The offset of the next careful character at or after `from`, or the length when there is none. */
 function nextCareful(xml: string, from: number): number {
   CAREFUL.lastIndex = from;
   return CAREFUL.exec(xml)?.index ?? xml.length;
+}
+
+/** The offset of the next `<` at or after `from`, or the length when there is none. */
+function nextLt(xml: string, from: number): number {
+  const at = xml.indexOf('<', from);
+  return at === -1 ? xml.length : at;
 }
 
 /**
@@ -148,9 +157,13 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
   const n = xml.length;
   const tag = new Tag(xml);
   const open: string[] = [];
+  /** By length, the last element name of that length: a document repeats a few names 100,000 times. */
+  const names: (string | undefined)[] = [];
   let rootSeen = false;
-  /** Where the next character an attribute value must not hold as such (`<`, `&`, control, surrogate) is. */
+  /** Where the next character an attribute value must not hold as such (`&`, control, surrogate) is. */
   let careful = -1;
+  /** Where the next `<` is, the other character an attribute value must not hold. */
+  let lessThan = -1;
   let i = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
   if (xml.startsWith('<?xml', i)) {
     const end = xml.indexOf('?>', i);
@@ -196,7 +209,11 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
     if (!isNameStart(c) || (open.length === 0 && rootSeen)) return false;
     const nameStart = i;
     while (isNameChar(xml.charCodeAt(++i)));
-    tag.name = xml.slice(nameStart, i);
+    const known = names[i - nameStart];
+    tag.name =
+      known !== undefined && xml.startsWith(known, nameStart)
+        ? known
+        : (names[i - nameStart] = xml.slice(nameStart, i));
     tag.count = 0;
     let selfClosing = false;
     for (;;) {
@@ -228,9 +245,10 @@ export function scanXml(xml: string, handler: ScanHandler): boolean {
       const valueEnd = xml.indexOf(quote === QUOTE ? '"' : "'", valueStart);
       if (valueEnd === -1) return false;
       if (careful < valueStart) careful = nextCareful(xml, valueStart);
+      if (lessThan < valueStart) lessThan = nextLt(xml, valueStart);
       let decode = 0;
-      // Most values hold nothing to check: one search per tag finds the next character that needs a look.
-      if (careful > valueEnd) i = valueEnd;
+      // Most values hold nothing to check: one search per tag (for `<`) finds the next character that needs a look.
+      if (careful > valueEnd && lessThan > valueEnd) i = valueEnd;
       while (i < valueEnd) {
         c = xml.charCodeAt(i);
         if (c === LT) return false;

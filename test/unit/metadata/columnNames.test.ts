@@ -44,4 +44,13 @@ describe('column names (one scheme for the tree, the grid, hover and completion)
     assert.equal(columnLogicalName(column(bare, '_primarycontactid_value')), 'primarycontactid');
     assert.equal(columnLogicalName(column(bare, 'name')), 'name');
   });
+
+  it('reads only `_<name>_value` as a lookup: a name between the underscores, the suffix at the end', () => {
+    assert.equal(lookupLogicalName('_a_value'), 'a');
+    assert.equal(lookupLogicalName('__value'), undefined);
+    assert.equal(lookupLogicalName('_value'), undefined);
+    assert.equal(lookupLogicalName('_x_value_'), undefined);
+    assert.equal(lookupLogicalName('x_ownerid_value'), undefined);
+    assert.equal(lookupLogicalName('_parent_value_value'), 'parent_value');
+  });
 });
