@@ -4,7 +4,8 @@
  * and hover both read this one analysis, so they never disagree.
  */
 import type { MetadataIndex } from '../../metadata/lookup';
-import type { EntitySet, EntityType, NavigationProperty, Property } from '../../metadata/model';
+import { didYouMean } from '../../metadata/lookup';
+import type { ComplexType, EntitySet, EntityType, NavigationProperty, Property } from '../../metadata/model';
 import type { Request, TextSpan } from '../document/syntax';
 import { CANONICAL_FUNCTIONS, QUERY_FUNCTIONS, QUERY_FUNCTION_NAMESPACE } from '../url/functions';
 import type {
@@ -237,9 +238,23 @@ class Analyzer {
       segments = segments.slice(1);
     }
     let result: ValueType | 'navigation' = undefined;
+    /** After a property of complex type (`iscustomizable`, a BooleanManagedProperty): its members come next. */
+    let complex: ComplexType | undefined;
     for (const segment of segments) {
-      if (!current) return undefined;
       if (segment.name.startsWith('$') || segment.name.includes('.')) return undefined;
+      if (complex) {
+        const name = segment.name;
+        const member: Property | undefined = complex.properties.find((p) => p.name === name);
+        if (!member) {
+          const names = complex.properties.map((p) => p.name);
+          this.unknown('unknownColumn', `member of ${complex.name}`, name, segment.span, didYouMean(name, names));
+          return undefined;
+        }
+        complex = this.index.complexType(member.type);
+        result = valueTypeOfProperty(member.type);
+        continue;
+      }
+      if (!current) return undefined;
       const found = this.member(current, segment, 'member');
       if (!found) return undefined;
       if ('collection' in found) {
@@ -247,6 +262,7 @@ class Analyzer {
         result = 'navigation';
       } else {
         current = undefined;
+        complex = this.index.complexType(found.type);
         result = valueTypeOfProperty(found.type);
       }
     }

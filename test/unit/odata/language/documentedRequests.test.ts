@@ -139,4 +139,15 @@ describe('errors that block Run, each beside the documented request it lets thro
       assert.deepEqual(errorCodes(request), [], request);
     }
   });
+
+  it("reports an unknown member of a managed property, with the complex type's members as did-you-mean", () => {
+    // BooleanManagedProperty has Value, CanBeChanged and ManagedPropertyLogicalName (the page above); ODataLib
+    // refuses any other member of a complex type.
+    const text = 'GET workflows?$select=name&$filter=iscustomizable/Valu eq true';
+    const [diagnostic, ...rest] = documentDiagnostics(parseDocument(text), { metadata: realMetadata() });
+    assert.equal(rest.length, 0);
+    assert.equal(diagnostic?.code, 'unknownColumn');
+    assert.equal(diagnostic.severity, 'error');
+    assert.match(diagnostic.message, /Unknown member 'Valu' of BooleanManagedProperty\. Did you mean 'Value'/);
+  });
 });
