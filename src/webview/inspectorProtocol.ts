@@ -88,6 +88,11 @@ function isInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value);
 }
 
+/** An array whose every item passes `item`. */
+function isListOf<T>(value: unknown, item: (entry: unknown) => entry is T): value is T[] {
+  return Array.isArray(value) && value.every(item);
+}
+
 function only(obj: Obj, keys: readonly string[]): boolean {
   return Object.keys(obj).every((key) => keys.includes(key));
 }
@@ -108,11 +113,7 @@ function isChange(value: unknown): value is InspectorChange {
 
 function isImage(value: unknown): value is InspectorImage {
   return (
-    isObj(value) &&
-    only(value, ['alias', 'values']) &&
-    isText(value.alias, 256) &&
-    Array.isArray(value.values) &&
-    value.values.every(isValue)
+    isObj(value) && only(value, ['alias', 'values']) && isText(value.alias, 256) && isListOf(value.values, isValue)
   );
 }
 
@@ -122,12 +123,9 @@ function isTarget(value: unknown): value is InspectorTarget {
     only(value, ['logicalName', 'id', 'changes', 'preImages', 'postImages']) &&
     isText(value.logicalName, 256) &&
     isText(value.id, 256) &&
-    Array.isArray(value.changes) &&
-    value.changes.every(isChange) &&
-    Array.isArray(value.preImages) &&
-    value.preImages.every(isImage) &&
-    Array.isArray(value.postImages) &&
-    value.postImages.every(isImage)
+    isListOf(value.changes, isChange) &&
+    isListOf(value.preImages, isImage) &&
+    isListOf(value.postImages, isImage)
   );
 }
 
@@ -168,14 +166,10 @@ export function isDelivery(value: unknown): value is InspectorDelivery {
     isInt(value.depth) &&
     isText(value.correlationId, 256) &&
     isText(value.organizationName, 256) &&
-    Array.isArray(value.changes) &&
-    value.changes.every(isChange) &&
-    Array.isArray(value.preImages) &&
-    value.preImages.every(isImage) &&
-    Array.isArray(value.postImages) &&
-    value.postImages.every(isImage) &&
-    Array.isArray(value.targets) &&
-    value.targets.every(isTarget) &&
+    isListOf(value.changes, isChange) &&
+    isListOf(value.preImages, isImage) &&
+    isListOf(value.postImages, isImage) &&
+    isListOf(value.targets, isTarget) &&
     isInt(value.bodyBytes) &&
     typeof value.msgSizeExceeded === 'boolean' &&
     isText(value.raw, 8 * 1024 * 1024)
