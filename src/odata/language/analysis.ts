@@ -275,12 +275,24 @@ class Analyzer {
     lambdas: ReadonlyMap<string, EntityType>,
   ): Property | undefined {
     let current: EntityType | undefined = node.lambdaVariable ? lambdas.get(node.segments[0]?.name ?? '') : type;
+    /** After a property of complex type (`iscustomizable`): the member that follows is one of its properties. */
+    let complex: ComplexType | undefined;
     const segments = node.lambdaVariable ? node.segments.slice(1) : node.segments;
-    for (let i = 0; i < segments.length && current; i++) {
+    for (let i = 0; i < segments.length; i++) {
       const name = segments[i]!.name;
-      if (i === segments.length - 1) return this.index.property(current, name);
-      const navigation = this.index.navigationProperty(current, name);
-      current = navigation ? this.index.entityType(navigation.type) : undefined;
+      const last = i === segments.length - 1;
+      if (complex) {
+        const member = complex.properties.find((p) => p.name === name);
+        if (member === undefined || last) return member;
+        complex = this.index.complexType(member.type);
+      } else if (current) {
+        if (last) return this.index.property(current, name);
+        const navigation = this.index.navigationProperty(current, name);
+        const property = navigation ? undefined : this.index.property(current, name);
+        complex = property ? this.index.complexType(property.type) : undefined;
+        current = navigation ? this.index.entityType(navigation.type) : undefined;
+      }
+      if (!current && !complex) return undefined;
     }
     return undefined;
   }

@@ -149,5 +149,8 @@ describe('errors that block Run, each beside the documented request it lets thro
     assert.equal(diagnostic?.code, 'unknownColumn');
     assert.equal(diagnostic.severity, 'error');
     assert.match(diagnostic.message, /Unknown member 'Valu' of BooleanManagedProperty\. Did you mean 'Value'/);
+    // Value is Edm.Boolean: a string compared with it is the typeMismatch any Boolean column gets.
+    assert.deepEqual(errorCodes("GET workflows?$filter=iscustomizable/Value eq 'yes'"), ['typeMismatch']);
+    assert.deepEqual(errorCodes("GET workflows?$filter=iscustomizable/ManagedPropertyLogicalName eq 'x'"), []);
   });
 });
