@@ -648,13 +648,26 @@ export async function importRows(options: ImportOptions): Promise<ImportSummary>
     imported += count;
     mark.imported += count;
   };
+  /** A request counts once it is answered, refused ones too, so the summary adds up to what was sent. */
+  const counted = <T>(sent: Promise<T>): Promise<T> =>
+    sent.then(
+      (value) => {
+        requests += 1;
+        return value;
+      },
+      (error: unknown) => {
+        if (!(error instanceof WorkbenchError && error.kind === 'cancelled')) requests += 1;
+        throw error;
+      },
+    );
   /** Each row on its own, continue-on-error: the good ones go in, the bad ones come back with the service's message. */
   const oneByOne = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
-    const results: BatchResult[] = await executeBatch(client, singles(rows, from, to), {
-      continueOnError: true,
-      ...(signal === undefined ? {} : { signal }),
-    });
-    requests += 1;
+    const results: BatchResult[] = await counted(
+      executeBatch(client, singles(rows, from, to), {
+        continueOnError: true,
+        ...(signal === undefined ? {} : { signal }),
+      }),
+    );
     for (let i = from; i < to; i++) {
       const result = results[i - from];
       if (result?.executed === true) succeeded(1, mark);
@@ -662,23 +675,25 @@ export async function importRows(options: ImportOptions): Promise<ImportSummary>
     }
   };
   const viaBatch = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
-    const results = await executeBatch(client, [{ changeSet: singles(rows, from, to) }], {
-      ...(signal === undefined ? {} : { signal }),
-    });
-    requests += 1;
+    const results = await counted(
+      executeBatch(client, [{ changeSet: singles(rows, from, to) }], {
+        ...(signal === undefined ? {} : { signal }),
+      }),
+    );
     if (results.every((r) => r.executed)) succeeded(to - from, mark);
     // The change set was rolled back as a whole: find the culprits row by row.
     else await oneByOne(rows, from, to, mark);
   };
   const viaBulk = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {
-    await client.request({
-      method: 'POST',
-      path: `${rules.entitySet}/${NAMESPACE}UpsertMultiple`,
-      rawBody: { content: rows.body(from, to), contentType: 'application/json; charset=utf-8' },
-      idempotent: true,
-      ...(signal === undefined ? {} : { signal }),
-    });
-    requests += 1;
+    await counted(
+      client.request({
+        method: 'POST',
+        path: `${rules.entitySet}/${NAMESPACE}UpsertMultiple`,
+        rawBody: { content: rows.body(from, to), contentType: 'application/json; charset=utf-8' },
+        idempotent: true,
+        ...(signal === undefined ? {} : { signal }),
+      }),
+    );
     succeeded(to - from, mark);
   };
   const send = async (rows: BulkTargets, from: number, to: number, mark: Mark): Promise<void> => {

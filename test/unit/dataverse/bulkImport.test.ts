@@ -160,6 +160,7 @@ describe('dataverse/bulkImport against the emulator', function () {
     assert.equal(summary.mode, 'bulk');
     assert.equal(summary.imported, 2);
     assert.equal(summary.failed, 1);
+    assert.equal(summary.requests, 2, 'the refused UpsertMultiple, then the rows one by one in one $batch');
     assert.deepEqual(
       summary.problems.map((p) => [p.line, p.phase]),
       [[2, 'service']],
