@@ -3,6 +3,7 @@ import { WorkbenchError } from '../../core/errors';
 import type { StepImageType } from '../../core/stepImages';
 import { imagesPerRecord, imageTypeReasons, noImagesReason } from '../../core/stepImages';
 import type { Connection, ConnectionManager } from '../connections';
+import { Commands } from '../constants';
 import type { ExplorerTreeProvider } from '../explorer/explorerTree';
 import type { SectionNode } from '../explorer/nodes';
 import type { FlowStep } from '../multiStepInput';
@@ -34,6 +35,15 @@ export interface WebhookCommandServices {
   readonly section: WebhookSection;
   readonly input: UserInput;
   readonly log: vscode.LogOutputChannel;
+  /** Says a registration is done (a notification), offering the command that usually comes next. */
+  readonly announce: (message: string, next?: NextCommand) => void;
+}
+
+/** A notification's button: runs `command` with `args`, as the tree's context menu would. */
+export interface NextCommand {
+  readonly label: string;
+  readonly command: string;
+  readonly args: readonly unknown[];
 }
 
 type ItemOf<K extends WebhookItem['kind']> = Extract<WebhookItem, { kind: K }>;
@@ -119,6 +129,11 @@ export class WebhookCommands {
 
   // ---- Endpoints ---------------------------------------------------------------------------------
 
+  /** After an endpoint: its steps are what a user registers next, on the same connection. */
+  private stepNext(value: unknown): NextCommand {
+    return { label: 'Register a Step…', command: Commands.registerStep, args: value === undefined ? [] : [value] };
+  }
+
   async registerWebhook(value: unknown): Promise<string> {
     const connection = this.connectionOf(value);
     const answers = await runSteps(this.input, 'Register Webhook', newWebhookAnswers(), (state) => [
@@ -131,6 +146,7 @@ export class WebhookCommands {
     const id = await registerEndpoint(this.registrations(connection), { name, kind: 'webhook', url, auth }, secrets);
     this.services.log.info(`Registered the webhook "${name}" on ${connection.name}`);
     this.refreshRoot(connection);
+    this.services.announce(`Registered the webhook "${name}" on ${connection.name}.`, this.stepNext(value));
     return id;
   }
 
@@ -161,6 +177,7 @@ export class WebhookCommands {
     const id = await registerEndpoint(this.registrations(connection), spec.endpoint, spec.secrets);
     this.services.log.info(`Registered the ${answers.kind} endpoint "${answers.name}" on ${connection.name}`);
     this.refreshRoot(connection);
+    this.services.announce(`Registered the endpoint "${answers.name}" on ${connection.name}.`, this.stepNext(value));
     return id;
   }
 
@@ -237,6 +254,7 @@ export class WebhookCommands {
     checkStep(endpoint, step);
     const id = await registerStep(registrations, endpoint, step);
     this.services.log.info(`Registered a ${message} step of ${table} on "${endpoint.name}"`);
+    this.services.announce(`Registered the ${message} step of ${table} on "${endpoint.name}".`);
     this.services.tree.refreshId(`${this.services.section.rootId(connection)}/${endpoint.id}`);
     return id;
   }
@@ -296,6 +314,7 @@ export class WebhookCommands {
     const image = { name: alias, type: answers.type?.type ?? cancelled(), alias, columns: answers.columns };
     const id = await registerImage(registrations, endpoint, step, image);
     this.services.log.info(`Registered the image "${alias}" on "${step.name}"`);
+    this.services.announce(`Registered the image "${alias}" on "${step.name}".`);
     this.services.tree.refresh(node);
     return id;
   }

@@ -13,6 +13,7 @@ import type { UserInput } from '../userInput';
 import type { InspectorState } from './inspectorPanel';
 import { InspectorPanel } from './inspectorPanel';
 import { createWebApiExecutor, loadRegisteredState } from '../../webhooks/webApiExecutor';
+import type { NextCommand } from './webhookCommands';
 import { WebhookCommands } from './webhookCommands';
 import type { RegistrationPanel } from './registrationPanel';
 import { RegistrationPanel as RegistrationForm } from './registrationPanel';
@@ -59,7 +60,16 @@ async function registrationFile(value: unknown): Promise<{ uri: vscode.Uri; text
 export function registerWebhookFeature(services: WebhookFeatureServices): WebhookFeature {
   const { connections, tree, input, log, commandContext } = services;
   const section = new WebhookSection(connections);
-  const commands = new WebhookCommands({ connections, tree, section, input, log });
+  const announce = (message: string, next?: NextCommand): void => {
+    void vscode.window
+      .showInformationMessage(message, ...(next === undefined ? [] : [next.label]))
+      .then((choice) =>
+        next !== undefined && choice === next.label
+          ? vscode.commands.executeCommand(next.command, ...next.args)
+          : undefined,
+      );
+  };
+  const commands = new WebhookCommands({ connections, tree, section, input, log, announce });
   const registered = new vscode.EventEmitter<void>();
   const delivered = new vscode.EventEmitter<void>();
   const inspector = new InspectorPanel(services.extensionUri, log, () => delivered.fire());
