@@ -13,7 +13,7 @@ import { prepareRequest } from '../odata/run';
 import { cliResolveOptions, resolveConnection } from './connections';
 import type { CliIo } from './program';
 import { humanIo } from './terminalText';
-import { USAGE_EXIT_CODE, usageExit } from './commandConnection';
+import { FAILED_EXIT_CODE, USAGE_EXIT_CODE, usageExit } from './commandConnection';
 import {
   blockDiagnostics,
   parseVars,
@@ -23,7 +23,6 @@ import {
   selectBlocks,
 } from './odataFile';
 
-const FAILED_EXIT_CODE = 1;
 /** Cells wider than this are cut in `table` output; `json` and `csv` keep every character. */
 const MAX_CELL = 80;
 
