@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { RemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
 import { parseRemoteExecutionContext } from '../../../src/core/remoteExecutionContext';
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
-import { applyPlan, computePlan } from '../../../src/webhooks/plan';
-import { validateRegistrationFile } from '../../../src/webhooks/registrationFile';
-import { createWebApiExecutor, loadRegisteredState } from '../../../src/webhooks/webApiExecutor';
+import { registerWebhookReceiver } from '../webhooks/webhookReceiver';
 import type { Client } from './helpers';
 import { errorOf, jsonOf, startClient } from './helpers';
 
@@ -236,38 +232,16 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
     work: (received: RemoteExecutionContext[], bodies: string[]) => Promise<void>,
   ): Promise<void> => {
     const received: RemoteExecutionContext[] = [];
-    const bodies: string[] = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        bodies.push(Buffer.concat(chunks).toString('utf8'));
-        received.push(parseRemoteExecutionContext(bodies[bodies.length - 1] ?? ''));
-        res.writeHead(200);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
+    const hook = await registerWebhookReceiver(
+      client,
+      steps.map((step) => ({ ...step, table: 'account', stage: 'post-operation' })),
+      (body) => received.push(parseRemoteExecutionContext(body)),
+    );
     try {
-      const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
-      const file = validateRegistrationFile({
-        endpoints: [
-          {
-            name: 'Bulk',
-            kind: 'webhook',
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-            auth: { kind: 'WebhookKey', value: { env: 'K' } },
-            steps: steps.map((step) => ({ ...step, table: 'account', stage: 'post-operation' })),
-          },
-        ],
-      });
-      if (!file.ok) throw new Error(JSON.stringify(file.issues));
-      await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
-        resolveSecret: () => 'key',
-      });
-      await work(received, bodies);
+      await work(received, hook.bodies);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await hook.close();
     }
   };
 
@@ -480,47 +454,24 @@ describe('emulator: bulk operation messages (CreateMultiple, UpdateMultiple, Ups
   });
 
   it('runs steps on Create once per record, as Dataverse runs them for CreateMultiple', async () => {
-    const received: string[] = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        received.push(Buffer.concat(chunks).toString('utf8'));
-        res.writeHead(200);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
+    const hook = await registerWebhookReceiver(client, [
+      { name: 'created', message: 'Create', table: 'account', stage: 'post-operation', mode: 'async' },
+    ]);
     try {
-      const client = new WebApiClient({ url: c.emulator.url, tokenProvider: staticTokenProvider(c.emulator.token) });
-      const file = validateRegistrationFile({
-        endpoints: [
-          {
-            name: 'Bulk',
-            kind: 'webhook',
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-            auth: { kind: 'WebhookKey', value: { env: 'K' } },
-            steps: [{ name: 'created', message: 'Create', table: 'account', stage: 'post-operation', mode: 'async' }],
-          },
-        ],
-      });
-      if (!file.ok) throw new Error(JSON.stringify(file.issues));
-      await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
-        resolveSecret: () => 'key',
-      });
       const response = await c.request('POST', 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
         body: { Targets: [1, 2, 3].map((i) => ({ '@odata.type': ACCOUNT, name: `Hooked ${i}` })) },
       });
       const ids = (await jsonOf(response)).Ids as string[];
       await c.emulator.webhooks.idle();
-      const contexts = received.map((body) => parseRemoteExecutionContext(body));
+      const contexts = hook.bodies.map((body) => parseRemoteExecutionContext(body));
       assert.deepEqual(
         contexts.map((context) => context.messageName),
         ['Create', 'Create', 'Create'],
       );
       assert.deepEqual(contexts.map((context) => context.primaryEntityId).sort(), [...ids].sort());
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await hook.close();
     }
   });
 });

@@ -1,12 +1,8 @@
 // A real UpdateMultiple delivery with its images, as the emulator sends it: for the tests of what the
 // inspector (`dvw webhooks listen`, the VS Code view) shows of a bulk message.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { staticTokenProvider, WebApiClient } from '../../../src/dataverse/webApiClient';
 import { startEmulator } from '../../../src/emulator/server';
-import { applyPlan, computePlan } from '../../../src/webhooks/plan';
-import { validateRegistrationFile } from '../../../src/webhooks/registrationFile';
-import { createWebApiExecutor, loadRegisteredState } from '../../../src/webhooks/webApiExecutor';
+import { registerWebhookReceiver } from './webhookReceiver';
 
 export interface BulkUpdate {
   /** The account's name before and after, in the order of Targets. */
@@ -19,47 +15,26 @@ export interface BulkUpdate {
  * body the step's webhook received.
  */
 export async function captureUpdateMultipleDelivery(update: BulkUpdate): Promise<string> {
-  const bodies: string[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      bodies.push(Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(200);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const emulator = await startEmulator({ port: 0, seed: 'none' });
-  try {
-    const client = new WebApiClient({ url: emulator.url, tokenProvider: staticTokenProvider(emulator.token) });
-    const file = validateRegistrationFile({
-      endpoints: [
-        {
-          name: 'Bulk',
-          kind: 'webhook',
-          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-          auth: { kind: 'WebhookKey', value: { env: 'K' } },
-          steps: [
-            {
-              name: 'accounts renamed',
-              message: 'UpdateMultiple',
-              table: 'account',
-              stage: 'post-operation',
-              mode: 'async',
-              images: [
-                { type: 'pre', alias: 'Before', columns: ['name'] },
-                { type: 'post', alias: 'After', columns: ['name', 'telephone1'] },
-              ],
-            },
-          ],
-        },
+  const client = new WebApiClient({ url: emulator.url, tokenProvider: staticTokenProvider(emulator.token) });
+  const hook = await registerWebhookReceiver(client, [
+    {
+      name: 'accounts renamed',
+      message: 'UpdateMultiple',
+      table: 'account',
+      stage: 'post-operation',
+      mode: 'async',
+      images: [
+        { type: 'pre', alias: 'Before', columns: ['name'] },
+        { type: 'post', alias: 'After', columns: ['name', 'telephone1'] },
       ],
-    });
-    if (!file.ok) throw new Error(JSON.stringify(file.issues));
-    await applyPlan(computePlan(file.file, await loadRegisteredState(client)), createWebApiExecutor(client), {
-      resolveSecret: () => 'key',
-    });
+    },
+  ]).catch(async (error: unknown) => {
+    await emulator.close();
+    throw error;
+  });
+  const { bodies } = hook;
+  try {
     const targets = [];
     for (const [index, [before, after]] of update.names.entries()) {
       const created = await client.create('accounts', { name: before }, { primaryKey: 'accountid' });
@@ -81,6 +56,6 @@ export async function captureUpdateMultipleDelivery(update: BulkUpdate): Promise
     return body;
   } finally {
     await emulator.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await hook.close();
   }
 }
